@@ -1,0 +1,145 @@
+"""The errors ophost raises.
+
+Every error the authoring API and the in-process engine raise on purpose derives
+from :class:`OpHostError`. The tree, with the Dagster category each class stands
+for::
+
+    OpHostError
+    ├── InvalidArgumentError        (also a TypeError)  Dagster: CheckError / ParamCheckError
+    ├── DefinitionError                                 Dagster: DagsterInvalidDefinitionError
+    ├── InvariantViolationError                         Dagster: DagsterInvariantViolationError
+    │   └── OutputNotFoundError                         Dagster: DagsterStepOutputNotFoundError
+    ├── InvalidInvocationError                          Dagster: DagsterInvalidInvocationError
+    ├── TypeCheckFailedError                            Dagster: DagsterTypeCheckDidNotPass
+    ├── InvalidMetadataError                            Dagster: DagsterInvalidMetadata
+    ├── InvalidConfigError                              Dagster: DagsterInvalidConfigError
+    └── UserCodeError                                   Dagster: DagsterUserCodeExecutionError
+        ├── OpExecutionError                            Dagster: DagsterExecutionStepExecutionError
+        ├── TypeCheckFunctionError                      Dagster: DagsterTypeCheckError
+        └── ConfigMappingFunctionError                  Dagster: DagsterConfigMappingFunctionError
+
+``Failure`` and ``RetryRequested`` are not errors of ophost: op authors raise them
+to steer execution, exactly as in Dagster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ophost._metadata import MetadataEntry
+
+__all__ = [
+    "ConfigErrorDetail",
+    "ConfigMappingFunctionError",
+    "DefinitionError",
+    "InvalidArgumentError",
+    "InvalidConfigError",
+    "InvalidInvocationError",
+    "InvalidMetadataError",
+    "InvariantViolationError",
+    "OpExecutionError",
+    "OpHostError",
+    "OutputNotFoundError",
+    "TypeCheckFailedError",
+    "TypeCheckFunctionError",
+    "UserCodeError",
+]
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+class OpHostError(Exception):
+    """Root of every error ophost raises on purpose."""
+
+
+class InvalidArgumentError(OpHostError, TypeError):
+    """A public function or constructor was given an argument of the wrong type."""
+
+
+class DefinitionError(OpHostError):
+    """An op, input, output, type or policy definition is not valid.
+
+    Raised when the definition is built (at decoration time for ``@op``), with a
+    message naming the op and the offending argument.
+    """
+
+
+class InvariantViolationError(OpHostError):
+    """User code broke a rule of the runtime contract (bad yields, duplicate outputs...)."""
+
+
+class OutputNotFoundError(InvariantViolationError):
+    """An op finished without producing one of its required outputs."""
+
+
+class InvalidInvocationError(OpHostError):
+    """An op was called directly (``my_op(...)``) with arguments that do not fit it."""
+
+
+class TypeCheckFailedError(OpHostError):
+    """An input or output value did not pass the type check of its declared type."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        description: str | None = None,
+        metadata_entries: Sequence[MetadataEntry] = (),
+        dagster_type: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.description = description
+        self.metadata_entries = list(metadata_entries)
+        self.dagster_type = dagster_type
+
+
+class InvalidMetadataError(OpHostError):
+    """A metadata value could not be normalised into one of the metadata kinds."""
+
+
+@dataclass(frozen=True)
+class ConfigErrorDetail:
+    """One problem found while validating config: where it is and what is wrong."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class InvalidConfigError(OpHostError):
+    """Config did not validate against its schema. ``errors`` lists every problem."""
+
+    def __init__(self, preamble: str, errors: Sequence[ConfigErrorDetail]) -> None:
+        self.preamble = preamble
+        self.errors = list(errors)
+        lines = [preamble, *(f"  {err}" for err in self.errors)]
+        super().__init__("\n".join(lines))
+
+
+class UserCodeError(OpHostError):
+    """Wraps an exception raised by user code (an op body, a type check, a config function)."""
+
+    def __init__(
+        self, message: str, *, user_exception: BaseException, original_exc_info: ExcInfo
+    ) -> None:
+        super().__init__(message)
+        self.user_exception = user_exception
+        self.original_exc_info = original_exc_info
+
+
+class OpExecutionError(UserCodeError):
+    """The body of an op raised an exception."""
+
+
+class TypeCheckFunctionError(UserCodeError):
+    """The check function of a custom type raised an exception."""
+
+
+class ConfigMappingFunctionError(UserCodeError):
+    """The config function given to ``OpDefinition.configured`` raised an exception."""
