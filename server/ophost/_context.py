@@ -1,0 +1,407 @@
+"""The ``context`` an op body receives, and ``build_op_context`` for direct calls."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING
+from typing import Any as TypingAny
+
+from ophost._events import AssetMaterialization, ExpectationResult
+from ophost._metadata import MetadataEntry, normalize_metadata
+from ophost.errors import (
+    InvalidArgumentError,
+    InvalidInvocationError,
+    InvariantViolationError,
+)
+
+if TYPE_CHECKING:
+    from ophost._op import OpDefinition
+
+__all__ = [
+    "LogLevel",
+    "OpExecutionContext",
+    "OpLogger",
+    "UnboundOpContext",
+    "build_op_context",
+]
+
+LogLevel = int
+LogSink = Callable[[int, str, str], None]
+EventSink = Callable[[AssetMaterialization | ExpectationResult], None]
+
+# Members of Dagster's context that make sense only inside a job or a Dagster instance.
+_UNSUPPORTED = frozenset(
+    {
+        "instance",
+        "file_manager",
+        "step_launcher",
+        "pdb",
+        "job_def",
+        "pipeline_def",
+        "mode_def",
+        "partition_time_window",
+        "selected_asset_keys",
+        "output_asset_partition_key",
+        "output_asset_partitions_time_window",
+    }
+)
+
+
+class ContextAttributeError(InvariantViolationError, AttributeError):
+    """A context member that ophost does not provide was accessed."""
+
+
+class OpLogger:
+    """``context.log``: a logger whose records become log events of the execution."""
+
+    def __init__(self, sink: LogSink, name: str) -> None:
+        self._sink = sink
+        self.name = name
+
+    def _emit(self, level: int, msg: object, args: tuple[object, ...], exc: bool) -> None:
+        text = str(msg)
+        if args:
+            try:
+                text = text % args
+            except (TypeError, ValueError):
+                text = " ".join([text, *(str(a) for a in args)])
+        if exc:
+            text = f"{text}\n{traceback.format_exc().rstrip()}"
+        self._sink(level, text, self.name)
+
+    def debug(self, msg: object, *args: object, **_kwargs: object) -> None:
+        self._emit(logging.DEBUG, msg, args, False)
+
+    def info(self, msg: object, *args: object, **_kwargs: object) -> None:
+        self._emit(logging.INFO, msg, args, False)
+
+    def warning(self, msg: object, *args: object, **_kwargs: object) -> None:
+        self._emit(logging.WARNING, msg, args, False)
+
+    warn = warning
+
+    def error(self, msg: object, *args: object, **kwargs: object) -> None:
+        self._emit(logging.ERROR, msg, args, bool(kwargs.get("exc_info")))
+
+    def critical(self, msg: object, *args: object, **kwargs: object) -> None:
+        self._emit(logging.CRITICAL, msg, args, bool(kwargs.get("exc_info")))
+
+    def exception(self, msg: object, *args: object, **_kwargs: object) -> None:
+        self._emit(logging.ERROR, msg, args, True)
+
+    def log(self, level: int, msg: object, *args: object, **_kwargs: object) -> None:
+        self._emit(level, msg, args, False)
+
+
+class Resources:
+    """``context.resources``: one attribute per resource key the op requires."""
+
+    def __init__(self, values: Mapping[str, object], op_name: str) -> None:
+        object.__setattr__(self, "_values", dict(values))
+        object.__setattr__(self, "_op_name", op_name)
+
+    def __getattr__(self, name: str) -> object:
+        values: dict[str, object] = object.__getattribute__(self, "_values")
+        if name in values:
+            return values[name]
+        if name.startswith("__"):
+            raise AttributeError(name)
+        op_name = object.__getattribute__(self, "_op_name")
+        available = ", ".join(sorted(values)) or "none"
+        raise ContextAttributeError(
+            f'resource "{name}" is not available to op "{op_name}": declare it in '
+            f"required_resource_keys (available: {available})"
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise InvariantViolationError("context.resources is read-only")
+
+    def _asdict(self) -> dict[str, object]:
+        return dict(object.__getattribute__(self, "_values"))
+
+    def __repr__(self) -> str:
+        return f"Resources({sorted(object.__getattribute__(self, '_values'))})"
+
+
+class _NodeHandle:
+    """``context.op``: the name and tags of the op being run."""
+
+    def __init__(self, name: str, tags: Mapping[str, str]) -> None:
+        self.name = name
+        self.tags = dict(tags)
+
+    def __repr__(self) -> str:
+        return f"<op {self.name!r}>"
+
+
+class OpExecutionContext:
+    """What an op body can reach through its ``context`` parameter."""
+
+    def __init__(
+        self,
+        *,
+        op_def: OpDefinition,
+        op_config: object,
+        resources: Mapping[str, object],
+        run_id: str,
+        run_tags: Mapping[str, str],
+        retry_number: int,
+        log_sink: LogSink,
+        event_sink: EventSink,
+        partition_key: str | None = None,
+    ) -> None:
+        self._op_def = op_def
+        self._op_config = op_config
+        self._resources = Resources(
+            {k: v for k, v in resources.items() if k in op_def.required_resource_keys},
+            op_def.name,
+        )
+        self._run_id = run_id
+        self._run_tags = dict(run_tags)
+        self._retry_number = retry_number
+        self._log = OpLogger(log_sink, f"ophost.op.{op_def.name}")
+        self._event_sink = event_sink
+        self._partition_key = partition_key
+        self._output_metadata: dict[str, list[MetadataEntry]] = {}
+        self._emitted_outputs: set[str] = set()
+
+    # -- identity --------------------------------------------------------------------------
+
+    @property
+    def log(self) -> OpLogger:
+        return self._log
+
+    @property
+    def op_config(self) -> TypingAny:
+        return self._op_config
+
+    solid_config = op_config
+
+    @property
+    def resources(self) -> TypingAny:
+        return self._resources
+
+    @property
+    def run_id(self) -> str:
+        return self._run_id
+
+    @property
+    def run_config(self) -> dict[str, object]:
+        return {"ops": {self._op_def.name: {"config": self._op_config}}}
+
+    @property
+    def op_def(self) -> OpDefinition:
+        return self._op_def
+
+    solid_def = op_def
+
+    @property
+    def op(self) -> _NodeHandle:
+        return _NodeHandle(self._op_def.name, self._op_def.tags)
+
+    solid = op
+
+    @property
+    def retry_number(self) -> int:
+        return self._retry_number
+
+    def describe_op(self) -> str:
+        return f'op "{self._op_def.name}"'
+
+    # -- tags and partitions ---------------------------------------------------------------
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The execution's tags (given by the caller when it starts the execution)."""
+        return dict(self._run_tags)
+
+    def has_tag(self, key: str) -> bool:
+        return key in self._run_tags
+
+    def get_tag(self, key: str) -> str | None:
+        return self._run_tags.get(key)
+
+    @property
+    def has_partition_key(self) -> bool:
+        return self._partition_key is not None
+
+    @property
+    def partition_key(self) -> str:
+        if self._partition_key is None:
+            raise InvariantViolationError(
+                f'{self.describe_op()} is not running for a partition: there is no partition_key'
+            )
+        return self._partition_key
+
+    def get_mapping_key(self) -> str | None:
+        return None
+
+    # -- events and output metadata --------------------------------------------------------
+
+    def log_event(self, event: AssetMaterialization | ExpectationResult) -> None:
+        """Record a materialization or expectation result without yielding it."""
+        if not isinstance(event, (AssetMaterialization, ExpectationResult)):
+            raise InvalidArgumentError(
+                "context.log_event accepts an AssetMaterialization or an ExpectationResult, "
+                f"got {type(event).__name__}"
+            )
+        self._event_sink(event)
+
+    def add_output_metadata(
+        self,
+        metadata: Mapping[str, object],
+        output_name: str | None = None,
+        mapping_key: str | None = None,
+    ) -> None:
+        """Attach metadata to an output that has not been emitted yet."""
+        outputs = [d.name for d in self._op_def.output_defs]
+        if output_name is None:
+            if len(outputs) != 1:
+                raise InvariantViolationError(
+                    f"{self.describe_op()} has {len(outputs)} outputs; add_output_metadata "
+                    "needs output_name to say which one"
+                )
+            output_name = outputs[0]
+        if output_name not in outputs:
+            raise InvariantViolationError(
+                f'{self.describe_op()} has no output "{output_name}" '
+                f"(outputs: {', '.join(outputs) or 'none'})"
+            )
+        if mapping_key is not None:
+            raise InvariantViolationError(
+                f'{self.describe_op()}: output "{output_name}" is not dynamic, so '
+                "add_output_metadata takes no mapping_key"
+            )
+        if output_name in self._emitted_outputs:
+            raise InvariantViolationError(
+                f'{self.describe_op()}: output "{output_name}" has already been emitted; '
+                "add its metadata before yielding or returning it"
+            )
+        if output_name in self._output_metadata:
+            raise InvariantViolationError(
+                f'{self.describe_op()}: add_output_metadata was already called for output '
+                f'"{output_name}"'
+            )
+        self._output_metadata[output_name] = normalize_metadata(metadata, None)
+
+    def get_output_metadata(
+        self, output_name: str, mapping_key: str | None = None
+    ) -> dict[str, object] | None:
+        entries = self._output_metadata.get(output_name)
+        if entries is None:
+            return None
+        return {e.label: e.value for e in entries}
+
+    def take_output_metadata(self, output_name: str) -> list[MetadataEntry]:
+        """Mark an output emitted and hand over the metadata added for it (engine use)."""
+        self._emitted_outputs.add(output_name)
+        return self._output_metadata.get(output_name, [])
+
+    def reset_outputs(self) -> None:
+        self._emitted_outputs.clear()
+
+    def __getattr__(self, name: str) -> object:
+        if name in _UNSUPPORTED:
+            raise ContextAttributeError(
+                f"context.{name} is not available in ophost: ophost runs single ops, "
+                "without a Dagster job, instance or partitions definition"
+            )
+        raise AttributeError(f"'OpExecutionContext' object has no attribute {name!r}")
+
+
+class UnboundOpContext:
+    """A context made by :func:`build_op_context`, bound to an op when the op is called."""
+
+    def __init__(
+        self,
+        resources: Mapping[str, object] | None,
+        op_config: object,
+        partition_key: str | None,
+        run_tags: Mapping[str, str] | None,
+    ) -> None:
+        self.resources_dict = dict(resources or {})
+        self.op_config = op_config
+        self.partition_key = partition_key
+        self.run_tags = dict(run_tags or {})
+        self.bound: OpExecutionContext | None = None
+
+    def __enter__(self) -> UnboundOpContext:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    @property
+    def log(self) -> OpLogger:
+        return OpLogger(_python_log, "ophost.direct")
+
+    @property
+    def resources(self) -> Resources:
+        return Resources(self.resources_dict, "<unbound>")
+
+    @property
+    def run_id(self) -> str:
+        return "EPHEMERAL"
+
+
+def _python_log(level: int, message: str, name: str) -> None:
+    logging.getLogger(name).log(level, message)
+
+
+_NOT_GIVEN: TypingAny = object()
+
+
+def build_op_context(
+    resources: Mapping[str, object] | None = None,
+    op_config: object = _NOT_GIVEN,
+    resources_config: Mapping[str, object] | None = None,
+    instance: object = None,
+    config: object = _NOT_GIVEN,
+    partition_key: str | None = None,
+    mapping_key: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> UnboundOpContext:
+    """Build a context for calling an op directly (``my_op(build_op_context(...), ...)``).
+
+    ``resources`` maps resource keys to the objects the op uses; ``op_config`` is
+    validated against the op's config schema when the op is called. ``config`` is the
+    older name of ``op_config``; giving both is an error.
+    """
+    if op_config is not _NOT_GIVEN and config is not _NOT_GIVEN:
+        raise InvalidInvocationError(
+            "build_op_context: give op_config or config (its older name), not both"
+        )
+    if resources is not None and not isinstance(resources, Mapping):
+        raise InvalidArgumentError(
+            f"build_op_context: resources must be a dict, got {type(resources).__name__}"
+        )
+    if resources_config is not None:
+        raise InvalidInvocationError(
+            "build_op_context: resources_config is not supported: ophost resources are plain "
+            "objects, pass them configured in resources="
+        )
+    if instance is not None:
+        raise InvalidInvocationError(
+            "build_op_context: instance is not supported: ophost has no Dagster instance"
+        )
+    if mapping_key is not None:
+        raise InvalidInvocationError(
+            "build_op_context: mapping_key is not supported: ophost has no dynamic outputs"
+        )
+    if partition_key is not None and not isinstance(partition_key, str):
+        raise InvalidArgumentError("build_op_context: partition_key must be a str")
+    chosen = op_config if op_config is not _NOT_GIVEN else config
+    return UnboundOpContext(
+        resources=resources,
+        op_config=None if chosen is _NOT_GIVEN else chosen,
+        partition_key=partition_key,
+        run_tags=tags,
+    )

@@ -1,0 +1,752 @@
+"""``@op`` and ``OpDefinition``: turning a Python function into a described op."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, overload
+from typing import Any as TypingAny
+
+from ophost._config import Field, resolve_config_schema
+from ophost._docstring import op_description, parse_docstring
+from ophost._events import Output
+from ophost._io import NO_DEFAULT, In, InputDefinition, Out, OutputDefinition, lenient_metadata
+from ophost._names import validate_name
+from ophost._retry import RetryPolicy
+from ophost._signature import resolve_annotations
+from ophost._type_resolution import resolve_dagster_type
+from ophost._types import Any_, DagsterType, TypeKind
+from ophost.errors import DefinitionError, InvalidArgumentError, InvariantViolationError
+
+if TYPE_CHECKING:
+    from ophost._invoke import DirectResult
+
+__all__ = ["CONTEXT_PARAM_NAMES", "ComputeKind", "DecoratedFn", "OpDefinition", "op"]
+
+CONTEXT_PARAM_NAMES = frozenset({"context", "_context", "context_", "_"})
+
+_SCALAR_TYPES: dict[TypeKind, type] = {
+    TypeKind.INT: int,
+    TypeKind.FLOAT: float,
+    TypeKind.STRING: str,
+    TypeKind.BOOL: bool,
+}
+
+
+class ComputeKind(enum.Enum):
+    """How an op body produces its results."""
+
+    FUNCTION = "function"
+    GENERATOR = "generator"
+    COROUTINE = "coroutine"
+    ASYNC_GENERATOR = "async_generator"
+    CORE = "core"  # a hand-built definition's fn(context, inputs) -> events
+
+
+@dataclass(frozen=True)
+class DecoratedFn:
+    """What the engine and direct invocation need to know to call a decorated function."""
+
+    fn: Callable[..., TypingAny]
+    kind: ComputeKind
+    context_param: str | None
+    positional_only: tuple[str, ...]
+    has_kwargs: bool
+    positional_inputs: tuple[str, ...]
+    param_names: tuple[str, ...]
+
+
+def _compute_kind(fn: Callable[..., object]) -> ComputeKind:
+    if inspect.isasyncgenfunction(fn):
+        return ComputeKind.ASYNC_GENERATOR
+    if inspect.iscoroutinefunction(fn):
+        return ComputeKind.COROUTINE
+    if inspect.isgeneratorfunction(fn):
+        return ComputeKind.GENERATOR
+    return ComputeKind.FUNCTION
+
+
+@dataclass(frozen=True)
+class _ConfigMapping:
+    parent: OpDefinition
+    config_or_fn: object
+
+
+class OpDefinition:
+    """A described op: its name, inputs, outputs, config schema, policy and body.
+
+    Built by ``@op`` (the usual way) or directly:
+    ``OpDefinition(compute_fn, name, ins=None, outs=None, description=None,
+    config_schema=None, required_resource_keys=None, tags=None, version=None,
+    retry_policy=None, code_version=None)``, where a hand-built ``compute_fn`` has the
+    signature ``fn(context, inputs: dict) -> iterable of events`` and yields
+    :class:`Output` objects itself. Hand-built definitions execute normally but cannot
+    be called directly.
+    """
+
+    def __init__(
+        self,
+        compute_fn: Callable[..., TypingAny],
+        name: str,
+        ins: Mapping[str, In] | None = None,
+        outs: Mapping[str, Out] | None = None,
+        description: str | None = None,
+        config_schema: object = None,
+        required_resource_keys: Iterable[str] | None = None,
+        tags: Mapping[str, object] | None = None,
+        version: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        code_version: str | None = None,
+    ) -> None:
+        validate_name(name, what="op name")
+        where = f'op "{name}"'
+        if not callable(compute_fn):
+            raise DefinitionError(f"{where}: compute_fn must be callable")
+        ins = _check_ins(where, ins)
+        outs_map = _check_outs(where, outs)
+        input_defs = [
+            _input_def(where, n, i, i.dagster_type or Any_, i.description, i.default_value)
+            for n, i in ins.items()
+        ]
+        output_defs = [
+            _output_def(where, n, o, o.dagster_type or Any_, o.description)
+            for n, o in outs_map.items()
+        ]
+        self._init(
+            name=name,
+            description=description,
+            input_defs=input_defs,
+            output_defs=output_defs,
+            config_schema=config_schema,
+            required_resource_keys=required_resource_keys,
+            tags=tags,
+            version=version,
+            code_version=code_version,
+            retry_policy=retry_policy,
+            compute_fn=compute_fn,
+            decorated=None,
+        )
+
+    @classmethod
+    def _build(cls, **kwargs: TypingAny) -> OpDefinition:
+        self = cls.__new__(cls)
+        self._init(**kwargs)
+        return self
+
+    def _init(
+        self,
+        *,
+        name: str,
+        description: str | None,
+        input_defs: Sequence[InputDefinition],
+        output_defs: Sequence[OutputDefinition],
+        config_schema: object,
+        required_resource_keys: Iterable[str] | None,
+        tags: Mapping[str, object] | None,
+        version: str | None,
+        code_version: str | None,
+        retry_policy: RetryPolicy | None,
+        compute_fn: Callable[..., TypingAny],
+        decorated: DecoratedFn | None,
+        config_mapping: _ConfigMapping | None = None,
+        config_field: Field | None = None,
+    ) -> None:
+        where = f'op "{name}"'
+        if description is not None and not isinstance(description, str):
+            raise DefinitionError(
+                f"{where}: description must be a str, got {type(description).__name__}"
+            )
+        if version is not None and code_version is not None and version != code_version:
+            raise DefinitionError(
+                f"{where}: version and code_version are the same setting; give only one"
+            )
+        chosen_version = code_version if code_version is not None else version
+        if chosen_version is not None and not isinstance(chosen_version, str):
+            raise DefinitionError(
+                f"{where}: version must be a str, got {type(chosen_version).__name__}"
+            )
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise DefinitionError(
+                f"{where}: retry_policy must be a RetryPolicy, got {type(retry_policy).__name__}"
+            )
+        _check_unique(where, "input", [d.name for d in input_defs])
+        _check_unique(where, "output", [d.name for d in output_defs])
+        self._name = name
+        self._description = description
+        self._input_defs = tuple(input_defs)
+        self._output_defs = tuple(output_defs)
+        self._config_field = (
+            config_field
+            if config_field is not None
+            else resolve_config_schema(config_schema, where=f"{where} config_schema")
+        )
+        self._required_resource_keys = _check_resource_keys(where, required_resource_keys)
+        self._tags = MappingProxyType(_encode_tags(where, tags))
+        self._version = chosen_version
+        self._retry_policy = retry_policy
+        self._compute_fn = compute_fn
+        self._decorated = decorated
+        self._config_mapping = config_mapping
+
+    # -- properties ---------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def description(self) -> str | None:
+        return self._description
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        return self._tags
+
+    @property
+    def version(self) -> str | None:
+        return self._version
+
+    @property
+    def code_version(self) -> str | None:
+        return self._version
+
+    @property
+    def retry_policy(self) -> RetryPolicy | None:
+        return self._retry_policy
+
+    @property
+    def required_resource_keys(self) -> frozenset[str]:
+        return self._required_resource_keys
+
+    @property
+    def config_schema(self) -> Field:
+        return self._config_field
+
+    @property
+    def input_defs(self) -> tuple[InputDefinition, ...]:
+        return self._input_defs
+
+    @property
+    def output_defs(self) -> tuple[OutputDefinition, ...]:
+        return self._output_defs
+
+    @property
+    def input_dict(self) -> dict[str, InputDefinition]:
+        return {d.name: d for d in self._input_defs}
+
+    @property
+    def output_dict(self) -> dict[str, OutputDefinition]:
+        return {d.name: d for d in self._output_defs}
+
+    @property
+    def ins(self) -> dict[str, In]:
+        return {d.name: d.to_in() for d in self._input_defs}
+
+    @property
+    def outs(self) -> dict[str, Out]:
+        return {d.name: d.to_out() for d in self._output_defs}
+
+    @property
+    def positional_inputs(self) -> tuple[str, ...]:
+        if self._decorated is None:
+            return tuple(d.name for d in self._input_defs)
+        return self._decorated.positional_inputs
+
+    @property
+    def node_type_str(self) -> str:
+        return "op"
+
+    @property
+    def compute_fn(self) -> Callable[..., TypingAny]:
+        return self._compute_fn
+
+    @property
+    def decorated_fn(self) -> DecoratedFn | None:
+        """The decorated function's calling convention; ``None`` for hand-built ops."""
+        return self._decorated
+
+    @property
+    def config_mapping(self) -> _ConfigMapping | None:
+        return self._config_mapping
+
+    def __repr__(self) -> str:
+        return f"<OpDefinition {self._name!r}>"
+
+    # -- configured ---------------------------------------------------------------------
+
+    def configured(
+        self,
+        config_or_config_fn: object,
+        name: str,
+        config_schema: object = None,
+        description: str | None = None,
+    ) -> OpDefinition:
+        """A new op with the same body whose config is supplied (or mapped) by this call.
+
+        A constant is validated against this op's schema when the new op runs; a function
+        receives the new op's validated config and returns config for this op. Without
+        ``config_schema`` the new op accepts any config, optionally.
+        """
+        if name is None:
+            raise InvalidArgumentError(
+                f'op "{self._name}".configured: name is required (the new op needs its own name)'
+            )
+        validate_name(name, what=f'op "{self._name}".configured name')
+        return OpDefinition._build(
+            name=name,
+            description=description if description is not None else self._description,
+            input_defs=self._input_defs,
+            output_defs=self._output_defs,
+            config_schema=config_schema,
+            required_resource_keys=self._required_resource_keys,
+            tags=dict(self._tags),
+            version=self._version,
+            code_version=None,
+            retry_policy=self._retry_policy,
+            compute_fn=self._compute_fn,
+            decorated=self._decorated,
+            config_mapping=_ConfigMapping(parent=self, config_or_fn=config_or_config_fn),
+        )
+
+    # -- direct invocation ----------------------------------------------------------------
+
+    def __call__(self, *args: TypingAny, **kwargs: TypingAny) -> DirectResult:
+        from ophost._invoke import invoke
+
+        return invoke(self, args, kwargs)
+
+
+# -- argument checks -----------------------------------------------------------------------
+
+
+def _check_unique(where: str, what: str, names: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise DefinitionError(f'{where}: duplicate {what} name "{n}"')
+        seen.add(n)
+
+
+def _check_ins(where: str, ins: object) -> dict[str, In]:
+    if ins is None:
+        return {}
+    if not isinstance(ins, Mapping):
+        raise DefinitionError(
+            f"{where}: ins must be a dict of input name to In, got {type(ins).__name__}"
+        )
+    for key, value in ins.items():
+        if not isinstance(key, str):
+            raise DefinitionError(f"{where}: ins keys must be str, got {type(key).__name__}")
+        if not isinstance(value, In):
+            raise DefinitionError(
+                f'{where}: ins["{key}"] must be an In, got {type(value).__name__}'
+            )
+    return dict(ins)
+
+
+def _check_outs(where: str, out: object) -> dict[str, Out]:
+    if out is None:
+        return {}
+    if isinstance(out, Out):
+        return {"result": out}
+    if not isinstance(out, Mapping):
+        raise DefinitionError(
+            f"{where}: out must be an Out or a dict of output name to Out, "
+            f"got {type(out).__name__}"
+        )
+    for key, value in out.items():
+        if not isinstance(key, str):
+            raise DefinitionError(f"{where}: out keys must be str, got {type(key).__name__}")
+        if not isinstance(value, Out):
+            raise DefinitionError(
+                f'{where}: out["{key}"] must be an Out, got {type(value).__name__}'
+            )
+    return dict(out)
+
+
+def _check_resource_keys(where: str, keys: object) -> frozenset[str]:
+    if keys is None:
+        return frozenset()
+    if not isinstance(keys, (set, frozenset)):
+        raise DefinitionError(
+            f"{where}: required_resource_keys must be a set of str, got {type(keys).__name__}"
+        )
+    for key in keys:
+        if not isinstance(key, str):
+            raise DefinitionError(
+                f"{where}: required_resource_keys must hold str, got {type(key).__name__}"
+            )
+    return frozenset(keys)
+
+
+def _encode_tags(where: str, tags: object) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise DefinitionError(f"{where}: tags must be a dict, got {type(tags).__name__}")
+    encoded: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str):
+            raise DefinitionError(f"{where}: tag keys must be str, got {type(key).__name__}")
+        if isinstance(value, str):
+            encoded[key] = value
+            continue
+        try:
+            text = json.dumps(value)
+            same = json.loads(text) == value
+        except (TypeError, ValueError, RecursionError):
+            same = False
+        if not same:
+            raise DefinitionError(
+                f'{where}: tag "{key}" has a value of type {type(value).__name__} that does '
+                "not survive a JSON round trip; tag values must be str or JSON-serialisable"
+            )
+        encoded[key] = text
+    return encoded
+
+
+def _input_def(
+    where: str,
+    name: str,
+    declared: In | None,
+    dagster_type: DagsterType,
+    description: str | None,
+    default: object,
+) -> InputDefinition:
+    validate_name(name, what=f"{where} input name")
+    if_where = f'{where} input "{name}"'
+    if description is not None and not isinstance(description, str):
+        raise DefinitionError(f"{if_where}: description must be a str")
+    if dagster_type.is_nothing and default is not NO_DEFAULT:
+        raise DefinitionError(f"{if_where}: a Nothing input cannot have a default value")
+    scalar = _SCALAR_TYPES.get(dagster_type.kind)
+    if scalar is not None and default is not NO_DEFAULT and not isinstance(default, scalar):
+        raise DefinitionError(
+            f'{if_where}: the default value {default!r} is not of the input\'s type '
+            f'"{dagster_type.name}"'
+        )
+    metadata = declared.metadata if declared is not None else {}
+    return InputDefinition(
+        name=name,
+        dagster_type=dagster_type,
+        description=description,
+        default_value=default,
+        metadata_entries=lenient_metadata(metadata),
+        asset_key=declared.asset_key if declared is not None else None,
+        root_manager_key=declared.root_manager_key if declared is not None else None,
+    )
+
+
+def _output_def(
+    where: str, name: str, declared: Out | None, dagster_type: DagsterType, description: object
+) -> OutputDefinition:
+    validate_name(name, what=f"{where} output name")
+    if description is not None and not isinstance(description, str):
+        raise DefinitionError(f'{where} output "{name}": description must be a str')
+    return OutputDefinition(
+        name=name,
+        dagster_type=dagster_type,
+        description=description,
+        is_required=declared.is_required if declared is not None else True,
+        metadata_entries=lenient_metadata(declared.metadata if declared is not None else None),
+        asset_key=declared.asset_key if declared is not None else None,
+        io_manager_key=declared.io_manager_key if declared is not None else "io_manager",
+    )
+
+
+# -- the decorator -------------------------------------------------------------------------
+
+
+class _OpBuilder:
+    def __init__(self, **kwargs: TypingAny) -> None:
+        self.kwargs = kwargs
+
+    def __call__(self, fn: Callable[..., TypingAny]) -> OpDefinition:
+        return _build_from_function(fn, **self.kwargs)
+
+
+@overload
+def op(compute_fn: Callable[..., TypingAny]) -> OpDefinition: ...
+
+
+@overload
+def op(
+    name: str | None = None,
+    description: str | None = None,
+    ins: Mapping[str, In] | None = None,
+    out: Out | Mapping[str, Out] | None = None,
+    config_schema: object = None,
+    required_resource_keys: set[str] | frozenset[str] | None = None,
+    tags: Mapping[str, object] | None = None,
+    version: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    *,
+    code_version: str | None = None,
+) -> Callable[[Callable[..., TypingAny]], OpDefinition]: ...
+
+
+def op(
+    name: TypingAny = None,
+    description: str | None = None,
+    ins: Mapping[str, In] | None = None,
+    out: Out | Mapping[str, Out] | None = None,
+    config_schema: object = None,
+    required_resource_keys: set[str] | frozenset[str] | None = None,
+    tags: Mapping[str, object] | None = None,
+    version: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    *,
+    code_version: str | None = None,
+) -> OpDefinition | Callable[[Callable[..., TypingAny]], OpDefinition]:
+    """Turn a function into an :class:`OpDefinition`.
+
+    Works bare (``@op``), with arguments (``@op(out=Out(int))``) and with the name as
+    the first positional argument (``@op("my_name")``).
+    """
+    if callable(name) and not isinstance(name, str):
+        return _build_from_function(name)
+    return _OpBuilder(
+        name=name,
+        description=description,
+        ins=ins,
+        out=out,
+        config_schema=config_schema,
+        required_resource_keys=required_resource_keys,
+        tags=tags,
+        version=version,
+        retry_policy=retry_policy,
+        code_version=code_version,
+    )
+
+
+def _build_from_function(
+    fn: Callable[..., TypingAny],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    ins: Mapping[str, In] | None = None,
+    out: Out | Mapping[str, Out] | None = None,
+    config_schema: object = None,
+    required_resource_keys: object = None,
+    tags: Mapping[str, object] | None = None,
+    version: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    code_version: str | None = None,
+) -> OpDefinition:
+    if not callable(fn):
+        raise DefinitionError(f"@op must decorate a function, got {type(fn).__name__}")
+    fn_name = getattr(fn, "__name__", None)
+    op_name = name if name else fn_name
+    if name is not None and not isinstance(name, str):
+        raise DefinitionError(f"@op: name must be a str, got {type(name).__name__}")
+    op_name = validate_name(op_name, what="op name")
+    where = f'op "{op_name}"'
+    explicit_ins = _check_ins(where, ins)
+    explicit_outs = out
+
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise DefinitionError(f"{where}: cannot read the function's signature: {exc}") from None
+    params = list(signature.parameters.values())
+    annotations = resolve_annotations(fn, where)
+    doc = parse_docstring(fn.__doc__)
+
+    context_param: str | None = None
+    if params and params[0].name in CONTEXT_PARAM_NAMES:
+        context_param = params[0].name
+        params = params[1:]
+
+    nothing_inputs = {
+        n for n, i in explicit_ins.items() if i.dagster_type is not None and i.dagster_type.is_nothing
+    }
+    has_kwargs = False
+    matched: dict[str, inspect.Parameter] = {}
+    inferred: list[inspect.Parameter] = []
+    for param in params:
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            raise DefinitionError(
+                f'{where}: the positional vararg parameter "*{param.name}" is not allowed; '
+                "inputs must be named parameters"
+            )
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            has_kwargs = True
+        elif param.name in nothing_inputs:
+            raise DefinitionError(
+                f'{where}: input "{param.name}" is a Nothing input and must not appear in the '
+                "function's signature (Nothing inputs carry no value)"
+            )
+        elif param.name in explicit_ins:
+            matched[param.name] = param
+        else:
+            inferred.append(param)
+
+    missing = [n for n in explicit_ins if n not in matched and n not in nothing_inputs]
+    if missing and not has_kwargs:
+        raise DefinitionError(
+            f"{where}: the function does not have parameter(s) "
+            + ", ".join(f'"{m}"' for m in missing)
+            + ", which are declared in ins; add them to the signature (or accept **kwargs)"
+        )
+
+    input_defs: list[InputDefinition] = []
+    for in_name in sorted(explicit_ins):
+        declared = explicit_ins[in_name]
+        param = matched.get(in_name)
+        dagster_type = declared.dagster_type
+        if dagster_type is None:
+            dagster_type = (
+                _annotation_type(where, in_name, annotations.get(in_name))
+                if param is not None
+                else Any_
+            )
+        default = declared.default_value
+        if default is NO_DEFAULT and param is not None and param.default is not param.empty:
+            default = param.default
+        input_defs.append(
+            _input_def(
+                where,
+                in_name,
+                declared,
+                dagster_type,
+                declared.description
+                if declared.description is not None
+                else doc.params.get(in_name),
+                default,
+            )
+        )
+    for param in inferred:
+        dagster_type = _annotation_type(where, param.name, annotations.get(param.name))
+        if dagster_type.is_nothing:
+            raise DefinitionError(
+                f'{where} input "{param.name}": Nothing cannot be used as the annotation of a '
+                'parameter; declare it with ins={"name": In(Nothing)} instead'
+            )
+        input_defs.append(
+            _input_def(
+                where,
+                param.name,
+                None,
+                dagster_type,
+                doc.params.get(param.name),
+                param.default if param.default is not param.empty else NO_DEFAULT,
+            )
+        )
+
+    kind = _compute_kind(fn)
+    output_defs = _resolve_outputs(where, explicit_outs, annotations, kind, doc.returns)
+
+    positional_kinds = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    )
+    decorated = DecoratedFn(
+        fn=fn,
+        kind=kind,
+        context_param=context_param,
+        positional_only=tuple(
+            p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY
+        ),
+        has_kwargs=has_kwargs,
+        positional_inputs=tuple(p.name for p in params if p.kind in positional_kinds),
+        param_names=tuple(
+            p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD
+        ),
+    )
+    definition = OpDefinition._build(
+        name=op_name,
+        description=description if description is not None else op_description(fn.__doc__),
+        input_defs=input_defs,
+        output_defs=output_defs,
+        config_schema=config_schema,
+        required_resource_keys=required_resource_keys,
+        tags=tags,
+        version=version,
+        code_version=code_version,
+        retry_policy=retry_policy,
+        compute_fn=fn,
+        decorated=decorated,
+    )
+    functools.update_wrapper(definition, fn)  # type: ignore[arg-type]
+    return definition
+
+
+def _annotation_type(where: str, name: str, annotation: object) -> DagsterType:
+    if annotation is inspect.Parameter.empty:
+        return Any_
+    return resolve_dagster_type(annotation, where=f'{where} input "{name}" annotation')
+
+
+def _return_type(where: str, annotation: object, kind: ComputeKind) -> DagsterType:
+    if annotation is inspect.Signature.empty or kind is ComputeKind.GENERATOR:
+        return Any_
+    if annotation is None:
+        return Any_
+    if annotation is Output:
+        return Any_
+    if getattr(annotation, "__origin__", None) is Output:
+        args = getattr(annotation, "__args__", ())
+        return resolve_dagster_type(args[0], where=f"{where} return type annotation")
+    return resolve_dagster_type(annotation, where=f"{where} return type annotation")
+
+
+def _resolve_outputs(
+    where: str,
+    out: object,
+    annotations: Mapping[str, object],
+    kind: ComputeKind,
+    returns_doc: str | None,
+) -> list[OutputDefinition]:
+    annotation = annotations.get("return", inspect.Signature.empty)
+    if kind is ComputeKind.GENERATOR:
+        annotation = inspect.Signature.empty
+    if out is None or isinstance(out, Out):
+        declared = out if isinstance(out, Out) else None
+        dtype = (
+            declared.dagster_type
+            if declared is not None and declared.dagster_type is not None
+            else _return_type(where, annotation, kind)
+        )
+        description = declared.description if declared is not None else None
+        return [
+            _output_def(
+                where, "result", declared, dtype, description if description else returns_doc
+            )
+        ]
+    outs = _check_outs(where, out)
+    if len(outs) == 1:
+        ((out_name, declared),) = outs.items()
+        dtype = declared.dagster_type or _return_type(where, annotation, kind)
+        return [_output_def(where, out_name, declared, dtype, declared.description)]
+    element_types: list[object] | None = None
+    if len(outs) >= 2 and annotation not in (inspect.Signature.empty, None):
+        origin = getattr(annotation, "__origin__", None)
+        args = list(getattr(annotation, "__args__", ()))
+        if origin is not tuple:
+            raise InvariantViolationError(
+                f"{where}: expected a Tuple annotation for multiple outputs, got {annotation!r}"
+            )
+        if len(args) != len(outs):
+            raise InvariantViolationError(
+                f"{where}: the return annotation has {len(args)} element(s) but the op "
+                f"declares {len(outs)} outputs"
+            )
+        element_types = args
+    defs: list[OutputDefinition] = []
+    for index, (out_name, declared) in enumerate(outs.items()):
+        dtype = declared.dagster_type
+        if dtype is None:
+            dtype = (
+                resolve_dagster_type(
+                    element_types[index], where=f'{where} output "{out_name}" annotation'
+                )
+                if element_types is not None
+                else Any_
+            )
+        defs.append(_output_def(where, out_name, declared, dtype, declared.description))
+    return defs

@@ -1,0 +1,61 @@
+"""Running ops in this process, and the events an execution produces.
+
+``execute_in_process(op, inputs=..., config=...)`` runs one op (with its retries)
+and returns an :class:`ExecutionResult`. The event classes here are what the server
+streams and what clients decode.
+"""
+
+from ophost._execution.engine import OpRun
+from ophost._execution.events import (
+    ErrorData,
+    ErrorSource,
+    EventBody,
+    ExecutionEvent,
+    ExecutionFinished,
+    ExecutionStarted,
+    ExecutionStatus,
+    InputChecked,
+    LogLevel,
+    LogMessage,
+    OutputProduced,
+    RetryScheduled,
+    StepFailed,
+    StepRestarted,
+    StepStarted,
+    StepSucceeded,
+    UserFailure,
+)
+from ophost._execution.in_process import ExecutionResult, execute_in_process
+from ophost._execution.prepare import (
+    InvalidInputsError,
+    PreparedExecution,
+    prepare_execution,
+    resolve_op_config,
+)
+
+__all__ = [
+    "ErrorData",
+    "ErrorSource",
+    "EventBody",
+    "ExecutionEvent",
+    "ExecutionFinished",
+    "ExecutionResult",
+    "ExecutionStarted",
+    "ExecutionStatus",
+    "InputChecked",
+    "InvalidInputsError",
+    "LogLevel",
+    "LogMessage",
+    "OpRun",
+    "OutputProduced",
+    "PreparedExecution",
+    "RetryScheduled",
+    "StepFailed",
+    "StepRestarted",
+    "StepStarted",
+    "StepSucceeded",
+    "UserFailure",
+    "execute_in_process",
+    "prepare_execution",
+    "resolve_op_config",
+]
