@@ -1,0 +1,106 @@
+"""A small library of example ops: what a team might host with ophost.
+
+Each op uses a different part of the authoring API: typed inputs and outputs,
+config with defaults, several outputs, materializations with table metadata,
+expectations, logging from a generator, an async op and a retry policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+
+from ophost import (
+    AssetMaterialization,
+    Backoff,
+    ExpectationResult,
+    Field,
+    In,
+    MetadataValue,
+    Out,
+    Output,
+    RetryPolicy,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+    op,
+)
+
+
+@op
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@op(
+    config_schema={
+        "separator": Field(str, default_value=",", description="Field separator"),
+        "skip_header": Field(bool, default_value=True),
+    }
+)
+def parse_csv(context, text: str) -> list[list[str]]:  # type: ignore[no-untyped-def]
+    """Split CSV text into rows, honouring the configured separator."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if context.op_config["skip_header"]:
+        lines = lines[1:]
+    rows = [line.split(context.op_config["separator"]) for line in lines]
+    context.log.info("parsed %d rows", len(rows))
+    return rows
+
+
+@op(out={"mean": Out(float), "spread": Out(float)})
+def summarize(values: list[float]):  # type: ignore[no-untyped-def]
+    """Mean and standard deviation of a list of numbers."""
+    return statistics.fmean(values), statistics.pstdev(values)
+
+
+@op(ins={"rows": In(list, description="Rows of (name, score)")})
+def publish_scores(context, rows):  # type: ignore[no-untyped-def]
+    """Publish a score table: materialize it with table metadata and check it."""
+    records = [TableRecord(name=name, score=float(score)) for name, score in rows]
+    schema = TableSchema(
+        columns=[TableColumn("name", "string"), TableColumn("score", "float")]
+    )
+    yield ExpectationResult(
+        success=all(0 <= r.data["score"] <= 100 for r in records),
+        label="scores_in_range",
+        description="Every score lies between 0 and 100",
+    )
+    yield AssetMaterialization(
+        asset_key=["reports", "scores"],
+        description="Latest scores",
+        metadata={
+            "rows": len(records),
+            "preview": MetadataValue.table(records, schema),
+            "dashboard": MetadataValue.url("https://example.com/scores"),
+        },
+    )
+    context.log.info("published %d scores", len(records))
+    yield Output(len(records))
+
+
+_attempts: dict[str, int] = {}
+
+
+@op(retry_policy=RetryPolicy(max_retries=3, delay=0.2, backoff=Backoff.EXPONENTIAL))
+def flaky_fetch(context, url: str) -> str:  # type: ignore[no-untyped-def]
+    """Fetch a resource that fails on its first two attempts (a stand-in for a flaky API)."""
+    if context.retry_number < 2:
+        raise ConnectionError(f"{url} timed out (attempt {context.retry_number})")
+    return f"contents of {url}"
+
+
+@op
+def count_up(context, n: int):  # type: ignore[no-untyped-def]
+    """Count to n, logging progress as it goes."""
+    for i in range(1, n + 1):
+        context.log.info("step %d of %d", i, n)
+    yield Output(n)
+
+
+@op
+async def slow_square(x: float, delay: float = 0.01) -> float:
+    """Square a number after an asynchronous wait."""
+    await asyncio.sleep(delay)
+    return x * x
