@@ -560,6 +560,7 @@ def test_retry_policy_retries_with_backoff_delays() -> None:
     assert result.success
     assert attempts == [0, 1, 2]
     assert sleeper.waits == [2, 6]
+    assert kinds(result)[2:5] == ["StepFailed", "RetryScheduled", "StepRestarted"]
     scheduled = [e.body for e in result.events if isinstance(e.body, RetryScheduled)]
     assert [(s.failed_attempt, s.next_attempt, s.delay_seconds) for s in scheduled] == [
         (0, 1, 2.0),
@@ -578,6 +579,11 @@ def test_max_retries_exceeded() -> None:
 
     result = run(always)
     assert kinds(result).count("RetryScheduled") == 2
+    retried = [e.body for e in result.events if isinstance(e.body, StepFailed)][:-1]
+    assert [f.will_retry for f in retried] == [True, True]
+    # While retries remain, the failure still carries the Failure's data.
+    assert retried[0].user_failure is not None
+    assert retried[0].user_failure.description == "nope"
     failure = result.failure
     assert failure is not None
     assert failure.error.message == "Exceeded max_retries of 2"
@@ -620,6 +626,7 @@ def test_retry_requested_bypasses_policy() -> None:
     assert sleeper.waits == [0.5]
     assert result.failure is not None
     assert result.failure.error.message == "Exceeded max_retries of 1"
+    assert result.failure.will_retry is False
 
 
 def test_retry_requested_without_policy() -> None:

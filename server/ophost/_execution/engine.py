@@ -173,6 +173,14 @@ class OpRun:
             if retry is not None and self._attempt < retry.max_retries:
                 delay = float(retry.seconds_to_wait or 0)
                 yield self._wrap(
+                    StepFailed(
+                        error=failed.failure.error,
+                        error_source=failed.failure.error_source,
+                        user_failure=failed.failure.user_failure,
+                        will_retry=True,
+                    )
+                )
+                yield self._wrap(
                     RetryScheduled(
                         failed_attempt=self._attempt,
                         next_attempt=self._attempt + 1,
