@@ -59,9 +59,7 @@ def summarize(values: list[float]):  # type: ignore[no-untyped-def]
 def publish_scores(context, rows):  # type: ignore[no-untyped-def]
     """Publish a score table: materialize it with table metadata and check it."""
     records = [TableRecord(name=name, score=float(score)) for name, score in rows]
-    schema = TableSchema(
-        columns=[TableColumn("name", "string"), TableColumn("score", "float")]
-    )
+    schema = TableSchema(columns=[TableColumn("name", "string"), TableColumn("score", "float")])
     yield ExpectationResult(
         success=all(0 <= r.data["score"] <= 100 for r in records),
         label="scores_in_range",

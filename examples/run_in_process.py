@@ -6,10 +6,9 @@ the gRPC server will stream from.
 
 from __future__ import annotations
 
+from examples import ops
 from ophost import execute_in_process
 from ophost.execution import ExecutionEvent
-
-from examples import ops
 
 RUNS = [
     (ops.add, {"a": 2, "b": 3}, None),

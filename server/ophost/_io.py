@@ -8,7 +8,7 @@ holds.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any as TypingAny
 
 from ophost._asset_key import AssetKey
@@ -206,7 +206,7 @@ class Out:
         )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class InputDefinition:
     """A resolved input of an op."""
 
@@ -214,7 +214,7 @@ class InputDefinition:
     dagster_type: DagsterType = Any_
     description: str | None = None
     default_value: object = NO_DEFAULT
-    metadata_entries: list[MetadataEntry] = field(default_factory=list)
+    metadata_entries: tuple[MetadataEntry, ...] = ()
     asset_key: AssetKey | None = None
     root_manager_key: str | None = None
 
@@ -238,7 +238,7 @@ class InputDefinition:
         )
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class OutputDefinition:
     """A resolved output of an op."""
 
@@ -246,7 +246,7 @@ class OutputDefinition:
     dagster_type: DagsterType = Any_
     description: str | None = None
     is_required: bool = True
-    metadata_entries: list[MetadataEntry] = field(default_factory=list)
+    metadata_entries: tuple[MetadataEntry, ...] = ()
     asset_key: AssetKey | None = None
     io_manager_key: str = "io_manager"
 
@@ -261,6 +261,6 @@ class OutputDefinition:
         )
 
 
-def lenient_metadata(metadata: Mapping[str, object] | None) -> list[MetadataEntry]:
+def lenient_metadata(metadata: Mapping[str, object] | None) -> tuple[MetadataEntry, ...]:
     """Normalise In/Out metadata, replacing values that have no metadata kind."""
-    return normalize_metadata(metadata, None, lenient=True)
+    return tuple(normalize_metadata(metadata, None, lenient=True))

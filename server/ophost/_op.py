@@ -71,6 +71,9 @@ def _compute_kind(fn: Callable[..., object]) -> ComputeKind:
     return ComputeKind.FUNCTION
 
 
+_NO_CONFIG: TypingAny = object()  # "configured() was called without its config"
+
+
 @dataclass(frozen=True)
 class _ConfigMapping:
     parent: OpDefinition
@@ -281,8 +284,8 @@ class OpDefinition:
 
     def configured(
         self,
-        config_or_config_fn: object,
-        name: str,
+        config_or_config_fn: object = _NO_CONFIG,
+        name: str | None = None,
         config_schema: object = None,
         description: str | None = None,
     ) -> OpDefinition:
@@ -290,8 +293,13 @@ class OpDefinition:
 
         A constant is validated against this op's schema when the new op runs; a function
         receives the new op's validated config and returns config for this op. Without
-        ``config_schema`` the new op accepts any config, optionally.
+        ``config_schema`` the new op accepts any config, optionally. ``name`` is required.
         """
+        if config_or_config_fn is _NO_CONFIG:
+            raise InvalidArgumentError(
+                f'op "{self._name}".configured: the config (a constant, or a function of the '
+                "new op's config) is required"
+            )
         if name is None:
             raise InvalidArgumentError(
                 f'op "{self._name}".configured: name is required (the new op needs its own name)'
@@ -356,8 +364,7 @@ def _check_outs(where: str, out: object) -> dict[str, Out]:
         return {"result": out}
     if not isinstance(out, Mapping):
         raise DefinitionError(
-            f"{where}: out must be an Out or a dict of output name to Out, "
-            f"got {type(out).__name__}"
+            f"{where}: out must be an Out or a dict of output name to Out, got {type(out).__name__}"
         )
     for key, value in out.items():
         if not isinstance(key, str):
@@ -427,7 +434,7 @@ def _input_def(
     scalar = _SCALAR_TYPES.get(dagster_type.kind)
     if scalar is not None and default is not NO_DEFAULT and not isinstance(default, scalar):
         raise DefinitionError(
-            f'{if_where}: the default value {default!r} is not of the input\'s type '
+            f"{if_where}: the default value {default!r} is not of the input's type "
             f'"{dagster_type.name}"'
         )
     metadata = declared.metadata if declared is not None else {}
@@ -471,7 +478,7 @@ class _OpBuilder:
 
 
 @overload
-def op(compute_fn: Callable[..., TypingAny]) -> OpDefinition: ...
+def op(name: Callable[..., TypingAny]) -> OpDefinition: ...
 
 
 @overload
@@ -563,7 +570,9 @@ def _build_from_function(
         params = params[1:]
 
     nothing_inputs = {
-        n for n, i in explicit_ins.items() if i.dagster_type is not None and i.dagster_type.is_nothing
+        n
+        for n, i in explicit_ins.items()
+        if i.dagster_type is not None and i.dagster_type.is_nothing
     }
     has_kwargs = False
     matched: dict[str, inspect.Parameter] = {}
@@ -597,17 +606,21 @@ def _build_from_function(
     input_defs: list[InputDefinition] = []
     for in_name in sorted(explicit_ins):
         declared = explicit_ins[in_name]
-        param = matched.get(in_name)
+        matched_param = matched.get(in_name)
         dagster_type = declared.dagster_type
         if dagster_type is None:
             dagster_type = (
-                _annotation_type(where, in_name, annotations.get(in_name))
-                if param is not None
+                _annotation_type(where, in_name, annotations.get(in_name, inspect.Parameter.empty))
+                if matched_param is not None
                 else Any_
             )
         default = declared.default_value
-        if default is NO_DEFAULT and param is not None and param.default is not param.empty:
-            default = param.default
+        if (
+            default is NO_DEFAULT
+            and matched_param is not None
+            and matched_param.default is not matched_param.empty
+        ):
+            default = matched_param.default
         input_defs.append(
             _input_def(
                 where,
@@ -621,7 +634,9 @@ def _build_from_function(
             )
         )
     for param in inferred:
-        dagster_type = _annotation_type(where, param.name, annotations.get(param.name))
+        dagster_type = _annotation_type(
+            where, param.name, annotations.get(param.name, inspect.Parameter.empty)
+        )
         if dagster_type.is_nothing:
             raise DefinitionError(
                 f'{where} input "{param.name}": Nothing cannot be used as the annotation of a '
@@ -654,9 +669,7 @@ def _build_from_function(
         ),
         has_kwargs=has_kwargs,
         positional_inputs=tuple(p.name for p in params if p.kind in positional_kinds),
-        param_names=tuple(
-            p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD
-        ),
+        param_names=tuple(p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD),
     )
     definition = OpDefinition._build(
         name=op_name,
@@ -672,7 +685,7 @@ def _build_from_function(
         compute_fn=fn,
         decorated=decorated,
     )
-    functools.update_wrapper(definition, fn)  # type: ignore[arg-type]
+    functools.update_wrapper(definition, fn)
     return definition
 
 
@@ -690,8 +703,10 @@ def _return_type(where: str, annotation: object, kind: ComputeKind) -> DagsterTy
     if annotation is Output:
         return Any_
     if getattr(annotation, "__origin__", None) is Output:
-        args = getattr(annotation, "__args__", ())
-        return resolve_dagster_type(args[0], where=f"{where} return type annotation")
+        args: tuple[object, ...] = getattr(annotation, "__args__", ())
+        return resolve_dagster_type(
+            args[0] if args else None, where=f"{where} return type annotation"
+        )
     return resolve_dagster_type(annotation, where=f"{where} return type annotation")
 
 
@@ -738,15 +753,15 @@ def _resolve_outputs(
             )
         element_types = args
     defs: list[OutputDefinition] = []
-    for index, (out_name, declared) in enumerate(outs.items()):
-        dtype = declared.dagster_type
-        if dtype is None:
-            dtype = (
+    for index, (out_name, declared_out) in enumerate(outs.items()):
+        out_type = declared_out.dagster_type
+        if out_type is None:
+            out_type = (
                 resolve_dagster_type(
                     element_types[index], where=f'{where} output "{out_name}" annotation'
                 )
                 if element_types is not None
                 else Any_
             )
-        defs.append(_output_def(where, out_name, declared, dtype, declared.description))
+        defs.append(_output_def(where, out_name, declared_out, out_type, declared_out.description))
     return defs

@@ -41,8 +41,7 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if not isinstance(self.max_retries, int):
             raise InvalidArgumentError(
-                "RetryPolicy: max_retries must be an int, got "
-                f"{type(self.max_retries).__name__}"
+                f"RetryPolicy: max_retries must be an int, got {type(self.max_retries).__name__}"
             )
         if self.delay is not None and not isinstance(self.delay, (int, float)):
             raise InvalidArgumentError(

@@ -39,7 +39,7 @@ def resolve_annotations(fn: Callable[..., object], where: str) -> dict[str, obje
                 value: object = annotation
                 # A quoted annotation under postponed evaluation is a string twice over.
                 while isinstance(value, str):
-                    value = eval(value, namespace)  # noqa: S307
+                    value = eval(value, namespace)
                 resolved[name] = value
             except Exception as exc:  # noqa: BLE001
                 role = "return type" if name == "return" else f'parameter "{name}"'
@@ -50,4 +50,3 @@ def resolve_annotations(fn: Callable[..., object], where: str) -> dict[str, obje
         else:
             resolved[name] = annotation
     return resolved
-

@@ -94,9 +94,7 @@ def _resolve(obj: object) -> DagsterType:
     if origin is typing.Union or (origin is types.UnionType):
         if len(args) == 2 and args[1] is _NONE_TYPE:
             return optional_of(_resolve(args[0]))
-        raise _Unresolvable(
-            f"the union {obj!r} is not supported; only Optional[X] (X | None) is"
-        )
+        raise _Unresolvable(f"the union {obj!r} is not supported; only Optional[X] (X | None) is")
     if origin is list:
         return list_of(_resolve(args[0]) if args else None)
     if origin is dict:
@@ -118,7 +116,7 @@ def _resolve(obj: object) -> DagsterType:
         raise _Unresolvable(f"the annotation {obj!r} cannot be used as an ophost type")
     if isinstance(obj, type):
         return inferred_class_type(obj)
-    _invalid(obj)
+    return _invalid(obj)
 
 
 def _invalid(obj: object) -> typing.NoReturn:

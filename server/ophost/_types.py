@@ -57,9 +57,7 @@ class TypeCheckContext(NamedTuple):
 
 TypeCheckFn = Callable[[TypingAny, TypingAny], "bool | TypeCheck"]
 
-_NO_CONTEXT = TypeCheckContext(
-    run_id="", log=logging.getLogger("ophost.typecheck"), resources=None
-)
+_NO_CONTEXT = TypeCheckContext(run_id="", log=logging.getLogger("ophost.typecheck"), resources=None)
 
 
 class DagsterType:
@@ -292,8 +290,7 @@ def tuple_of(elements: Sequence[DagsterType] | None) -> DagsterType:
             return TypeCheck(
                 success=False,
                 description=(
-                    f"Tuple {_describe(value)} has {len(value)} elements, "
-                    f"expected {len(elements)}."
+                    f"Tuple {_describe(value)} has {len(value)} elements, expected {len(elements)}."
                 ),
             )
         return _check_each(list(zip(elements, value, strict=True)), ctx)

@@ -13,6 +13,8 @@ for::
     ├── TypeCheckFailedError                            Dagster: DagsterTypeCheckDidNotPass
     ├── InvalidMetadataError                            Dagster: DagsterInvalidMetadata
     ├── InvalidConfigError                              Dagster: DagsterInvalidConfigError
+    ├── CodecError                                      (ophost) a value has no wire form, or a
+    │                                                   message from the wire is malformed
     └── UserCodeError                                   Dagster: DagsterUserCodeExecutionError
         ├── OpExecutionError                            Dagster: DagsterExecutionStepExecutionError
         ├── TypeCheckFunctionError                      Dagster: DagsterTypeCheckError
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from ophost._metadata import MetadataEntry
 
 __all__ = [
+    "CodecError",
     "ConfigErrorDetail",
     "ConfigMappingFunctionError",
     "DefinitionError",
@@ -120,6 +123,18 @@ class InvalidConfigError(OpHostError):
         self.errors = list(errors)
         lines = [preamble, *(f"  {err}" for err in self.errors)]
         super().__init__("\n".join(lines))
+
+
+class CodecError(OpHostError, ValueError):
+    """A value cannot be put on the wire, or a message read from it is malformed.
+
+    ``path`` says where in the value or message the problem is (``outputs.result[3]``).
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = message
 
 
 class UserCodeError(OpHostError):

@@ -7,6 +7,7 @@ streams and what clients decode.
 
 from ophost._execution.engine import OpRun
 from ophost._execution.events import (
+    CancelOutcome,
     ErrorData,
     ErrorSource,
     EventBody,
@@ -34,6 +35,7 @@ from ophost._execution.prepare import (
 )
 
 __all__ = [
+    "CancelOutcome",
     "ErrorData",
     "ErrorSource",
     "EventBody",

@@ -156,7 +156,8 @@ def test_default_inputs_used_and_type_checked() -> None:
     result = run(f)
     assert result.outputs == {"result": 5}
     checked = [e.body for e in result.events if isinstance(e.body, InputChecked)]
-    assert checked[0].input_name == "a" and checked[0].type_check.success
+    assert checked[0].input_name == "a"
+    assert checked[0].type_check.success
 
 
 def test_failed_expectation_does_not_fail_step() -> None:
@@ -217,7 +218,9 @@ def test_optional_output_none_logs_warning() -> None:
 
     result = run(f)
     warnings = [
-        e.body for e in result.events if isinstance(e.body, LogMessage) and e.body.level is LogLevel.WARNING
+        e.body
+        for e in result.events
+        if isinstance(e.body, LogMessage) and e.body.level is LogLevel.WARNING
     ]
     assert len(warnings) == 1
     assert result.outputs == {"result": None}
@@ -509,7 +512,7 @@ def test_user_exception_with_cause_chain() -> None:
     @op
     def f():  # type: ignore[no-untyped-def]
         try:
-            {}["missing"]  # noqa: B018
+            {}["missing"]
         except KeyError as exc:
             raise ValueError("wrapped") from exc
 
@@ -567,8 +570,8 @@ def test_retry_policy_retries_with_backoff_delays() -> None:
         (1, 2, 6.0),
     ]
     assert scheduled[0].error.type_name == "ConnectionError"
-    restarted = [e.body for e in result.events if isinstance(e.body, StepRestarted)]
-    assert [r.attempt for r in restarted] == [1, 2]
+    restarted = [e.attempt for e in result.events if isinstance(e.body, StepRestarted)]
+    assert restarted == [1, 2]
     assert [e.attempt for e in result.events if isinstance(e.body, StepSucceeded)] == [2]
 
 
@@ -640,7 +643,8 @@ def test_retry_requested_without_policy() -> None:
         return 1
 
     result = run(f)
-    assert result.success and calls == [0, 1]
+    assert result.success
+    assert calls == [0, 1]
 
 
 def test_jittered_retry_delay_is_reproducible() -> None:
@@ -712,9 +716,7 @@ def test_missing_resource_raises() -> None:
 
     with pytest.raises(InvalidInvocationError, match="db"):
         execute_in_process(f)
-    assert execute_in_process(f, resources={"db": "conn", "other": 1}).outputs == {
-        "result": "conn"
-    }
+    assert execute_in_process(f, resources={"db": "conn", "other": 1}).outputs == {"result": "conn"}
 
 
 def test_hand_built_definition_executes() -> None:

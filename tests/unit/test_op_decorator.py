@@ -1,9 +1,12 @@
 """@op: call forms, arguments, input and output resolution (contract §1, §2, §3)."""
 
+# The typing spellings (List, Optional, Union) are the subject of these tests.
+# ruff: noqa: UP006, UP007, UP045
+
 from __future__ import annotations
 
 import typing
-from typing import Dict, List, Optional, Set, Tuple, Union  # noqa: UP035
+from typing import Optional, Union
 
 import pytest
 
@@ -91,13 +94,13 @@ def test_invalid_op_names(name: str, message: str) -> None:
 @pytest.mark.parametrize("param", ["config", "type", "dict", "int", "meta", "output"])
 def test_reserved_parameter_names_fail_at_decoration(param: str) -> None:
     namespace: dict[str, typing.Any] = {}
-    exec(f"def f({param}): return None", namespace)  # noqa: S102
+    exec(f"def f({param}): return None", namespace)
     with pytest.raises(DefinitionError, match=f'"{param}"'):
         op(namespace["f"])
 
 
 def test_function_named_input_is_rejected() -> None:
-    def input():  # type: ignore[no-untyped-def]  # noqa: A001
+    def input():  # type: ignore[no-untyped-def]
         return None
 
     with pytest.raises(DefinitionError, match="reserved"):
@@ -126,7 +129,9 @@ def test_function_named_input_is_rejected() -> None:
     ],
     ids=lambda v: str(v)[:40],
 )
-def test_bad_arguments_name_the_op_and_argument(kwargs: dict[str, typing.Any], message: str) -> None:
+def test_bad_arguments_name_the_op_and_argument(
+    kwargs: dict[str, typing.Any], message: str
+) -> None:
     def body(a):  # type: ignore[no-untyped-def]
         return a
 
@@ -178,7 +183,7 @@ def test_config_schema_none_means_any_optional() -> None:
 @pytest.mark.parametrize("first", ["context", "_context", "context_", "_"])
 def test_context_detected_by_name(first: str) -> None:
     namespace: dict[str, typing.Any] = {}
-    exec(f"def f({first}, a): return a", namespace)  # noqa: S102
+    exec(f"def f({first}, a): return a", namespace)
     definition = op(namespace["f"])
     assert _names(definition.input_defs) == ["a"]
 
@@ -330,18 +335,18 @@ class Custom:
         (str, "String", "String"),
         (bool, "Bool", "Bool"),
         (list, "[Any]", "List.Any"),
-        (List, "[Any]", "List.Any"),
-        (List[int], "[Int]", "List.Int"),
+        (typing.List, "[Any]", "List.Any"),
+        (typing.List[int], "[Int]", "List.Int"),
         (list[int], "[Int]", "List.Int"),
         (dict, "dict", "PythonDict"),
-        (Dict, "dict", "PythonDict"),
-        (Dict[str, int], "Dict[String,Int]", "TypedPythonDict.String.Int"),
+        (typing.Dict, "dict", "PythonDict"),
+        (typing.Dict[str, int], "Dict[String,Int]", "TypedPythonDict.String.Int"),
         (dict[str, int], "Dict[String,Int]", "TypedPythonDict.String.Int"),
         (set, "set", "PythonSet"),
-        (Set[str], "Set[String]", "TypedPythonSet.String"),
+        (typing.Set[str], "Set[String]", "TypedPythonSet.String"),
         (set[str], "Set[String]", "TypedPythonSet.String"),
         (tuple, "tuple", "PythonTuple"),
-        (Tuple[int, str], "Tuple[Int,String]", "TypedPythonTupleInt.String"),
+        (typing.Tuple[int, str], "Tuple[Int,String]", "TypedPythonTupleInt.String"),
         (tuple[int, str], "Tuple[Int,String]", "TypedPythonTupleInt.String"),
         (Optional[int], "Int?", "Optional.Int"),
         # Policy: PEP 604 unions resolve like typing.Optional.
@@ -362,7 +367,7 @@ def test_annotation_types(annotation: object, name: str, key: str) -> None:
 @pytest.mark.parametrize(
     ("annotation", "message"),
     [
-        (Tuple[int, ...], "'...'"),
+        (tuple[int, ...], "'...'"),
         (Union[int, str], "union"),
         (int | str, "union"),
         (typing.Callable[[int], int], "cannot be used"),
@@ -414,7 +419,7 @@ def test_dagster_type_instance_used_as_is() -> None:
 
 def test_string_annotations_resolve() -> None:
     # Policy: string annotations resolve like their typing spellings.
-    def f(a: "int", b: "Optional[str]") -> "List[int]":  # noqa: UP037
+    def f(a: "int", b: "str | None") -> "list[int]":  # noqa: UP037
         return [a]
 
     definition = op(f)
@@ -423,7 +428,7 @@ def test_string_annotations_resolve() -> None:
 
 
 def test_unresolvable_string_annotation_names_parameter() -> None:
-    def f(a: "NoSuchType"):  # type: ignore[name-defined]  # noqa: F821
+    def f(a: NoSuchType):  # type: ignore[name-defined]  # noqa: F821
         return a
 
     with pytest.raises(DefinitionError, match='parameter "a"'):
@@ -546,7 +551,7 @@ def test_empty_out_dict_means_no_outputs() -> None:
 
 def test_multiple_outputs_follow_tuple_annotation() -> None:
     @op(out={"a": Out(), "b": Out(str)})
-    def f() -> Tuple[int, float]:
+    def f() -> tuple[int, float]:
         return 1, 2.0
 
     assert [(d.name, d.dagster_type.name) for d in f.output_defs] == [
@@ -567,7 +572,7 @@ def test_multiple_outputs_tuple_arity() -> None:
     with pytest.raises(InvariantViolationError, match="3 element"):
 
         @op(out={"a": Out(), "b": Out()})
-        def f() -> Tuple[int, int, int]:
+        def f() -> tuple[int, int, int]:
             return 1, 2, 3
 
 
@@ -607,7 +612,7 @@ def test_description_from_indented_docstring() -> None:
         """
         Indented summary.
         """
-        return None
+        return
 
     assert f.description == "Indented summary."
 
@@ -616,7 +621,7 @@ def test_explicit_description_wins() -> None:
     @op(description="given")
     def f() -> None:
         """Doc."""
-        return None
+        return
 
     assert f.description == "given"
 

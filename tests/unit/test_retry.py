@@ -32,7 +32,11 @@ def test_defaults_and_positional_form() -> None:
     ("kwargs", "error", "message"),
     [
         # Policy: messages say the right thing (0.14.20 swaps these two).
-        ({"backoff": Backoff.LINEAR}, DefinitionError, "can not set backoff without also setting delay"),
+        (
+            {"backoff": Backoff.LINEAR},
+            DefinitionError,
+            "can not set backoff without also setting delay",
+        ),
         ({"jitter": Jitter.FULL}, DefinitionError, "can not set jitter without also setting delay"),
         ({"max_retries": None}, InvalidArgumentError, "max_retries must be an int"),
         ({"max_retries": "3"}, InvalidArgumentError, "max_retries must be an int"),
@@ -40,8 +44,15 @@ def test_defaults_and_positional_form() -> None:
         ({"delay": 1, "backoff": "LINEAR"}, InvalidArgumentError, "backoff must be a Backoff"),
         ({"delay": 1, "jitter": "FULL"}, InvalidArgumentError, "jitter must be a Jitter"),
     ],
-    ids=["backoff-no-delay", "jitter-no-delay", "none-retries", "str-retries", "str-delay",
-         "str-backoff", "str-jitter"],
+    ids=[
+        "backoff-no-delay",
+        "jitter-no-delay",
+        "none-retries",
+        "str-retries",
+        "str-delay",
+        "str-backoff",
+        "str-jitter",
+    ],
 )
 def test_validation(kwargs: dict[str, object], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):

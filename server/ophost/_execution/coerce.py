@@ -23,7 +23,9 @@ def check_yielded(op_name: str, item: object) -> None:
         )
 
 
-def rename_tuple_output(op_name: str, element: object, out: OutputDefinition, index: int) -> Output:
+def rename_tuple_output(
+    op_name: str, element: object, out: OutputDefinition, index: int
+) -> Output[object]:
     """Wrap element ``index`` of a returned tuple as the output at that position."""
     if isinstance(element, Output):
         if element.output_name not in ("result", out.name):
@@ -43,9 +45,7 @@ def rename_tuple_output(op_name: str, element: object, out: OutputDefinition, in
     return Output(element, out.name)
 
 
-def coerce_return(
-    op_name: str, value: object, outputs: Sequence[OutputDefinition]
-) -> list[object]:
+def coerce_return(op_name: str, value: object, outputs: Sequence[OutputDefinition]) -> list[object]:
     """The items a returned value stands for (outputs, or a returned generator's items)."""
     if isinstance(value, (AssetMaterialization, ExpectationResult)):
         raise InvariantViolationError(

@@ -103,6 +103,7 @@ class OpRun:
         prepared: PreparedExecution,
         *,
         run_id: str | None = None,
+        request_id: str = "",
         tags: Mapping[str, str] | None = None,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
@@ -111,6 +112,7 @@ class OpRun:
         self.prepared = prepared
         self.op_def: OpDefinition = prepared.op_def
         self.run_id = run_id or uuid.uuid4().hex
+        self.request_id = request_id
         self.tags = dict(tags or {})
         self._clock = clock
         self._sleep = sleep
@@ -151,11 +153,10 @@ class OpRun:
 
     async def events(self) -> AsyncIterator[ExecutionEvent]:
         """Run the op, yielding every event; the last one is :class:`ExecutionFinished`."""
-        policy = self.op_def.retry_policy
-        yield self._wrap(ExecutionStarted(retry_policy=policy))
+        yield self._wrap(ExecutionStarted(request_id=self.request_id))
         while True:
             start = self._clock()
-            yield self._wrap(StepStarted() if self._attempt == 0 else StepRestarted(self._attempt))
+            yield self._wrap(StepStarted() if self._attempt == 0 else StepRestarted())
             failed: _AttemptFailed | None = None
             try:
                 async for event in self._attempt_events():
@@ -165,7 +166,8 @@ class OpRun:
             for event in self._drain():
                 yield event
             if failed is None:
-                yield self._wrap(StepSucceeded(duration_seconds=max(0.0, self._clock() - start)))
+                duration = round(max(0.0, self._clock() - start), 9)  # nanosecond resolution
+                yield self._wrap(StepSucceeded(duration_seconds=duration))
                 self.status = ExecutionStatus.SUCCEEDED
                 yield self._wrap(ExecutionFinished(ExecutionStatus.SUCCEEDED))
                 return
@@ -234,7 +236,7 @@ class OpRun:
                 yield event
         except (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt, SystemExit):
             raise
-        except BaseException as exc:  # noqa: BLE001 - the boundary records every failure
+        except BaseException as exc:
             raise self._classify(exc) from exc
 
     def _classify(self, exc: BaseException) -> _AttemptFailed:
@@ -333,7 +335,7 @@ class OpRun:
 
     async def _iterate(self, result: object) -> AsyncIterator[object]:
         if hasattr(result, "__aiter__"):
-            async for item in result:  # type: ignore[attr-defined]
+            async for item in result:
                 yield item
             return
         if result is None:
@@ -343,7 +345,7 @@ class OpRun:
                 f'op "{self.op_def.name}": compute_fn must return an iterable of events, '
                 f"got {type(result).__name__}"
             )
-        iterator = iter(result)  # type: ignore[call-overload]
+        iterator = iter(result)
         while True:
             item = await self._advance(lambda: next(iterator, _DONE))
             if item is _DONE:
@@ -358,7 +360,9 @@ class OpRun:
             assert isinstance(item, (AssetMaterialization, ExpectationResult))
             yield self._wrap(item)
 
-    def _handle_output(self, context: OpExecutionContext, output: Output) -> Iterator[ExecutionEvent]:
+    def _handle_output(
+        self, context: OpExecutionContext, output: Output[object]
+    ) -> Iterator[ExecutionEvent]:
         outputs = self.op_def.output_dict
         name = output.output_name
         definition = outputs.get(name)
@@ -372,7 +376,11 @@ class OpRun:
                 f'op "{self.op_def.name}" returned an output "{name}" multiple times'
             )
         added = context.take_output_metadata(name)
-        if output.value is None and not definition.is_required and not definition.dagster_type.is_nothing:
+        if (
+            output.value is None
+            and not definition.is_required
+            and not definition.dagster_type.is_nothing
+        ):
             self._log_sink(
                 30,
                 f'Value for optional output "{name}" of op "{self.op_def.name}" is None; '

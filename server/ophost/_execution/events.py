@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from ophost._events import AssetMaterialization, ExpectationResult, Output, TypeCheck
 from ophost._metadata import MetadataEntry
-from ophost._retry import RetryPolicy
 
 __all__ = [
+    "CancelOutcome",
     "ErrorData",
     "ErrorSource",
     "EventBody",
@@ -52,11 +52,22 @@ class LogLevel(enum.Enum):
 
 
 class ErrorSource(enum.Enum):
-    """Whose code raised: the op's (user code) or ophost's checks (framework)."""
+    """Whose code raised: the op's (user code), ophost's checks (framework), a cancel
+    (interrupt), or something that should never happen (unexpected)."""
 
     USER_CODE = "USER_CODE"
     FRAMEWORK = "FRAMEWORK"
     INTERRUPT = "INTERRUPT"
+    UNEXPECTED = "UNEXPECTED"
+
+
+class CancelOutcome(enum.Enum):
+    """How a requested cancel ended."""
+
+    NOT_STARTED = "NOT_STARTED"
+    COOPERATIVE = "COOPERATIVE"
+    FORCED = "FORCED"
+    ABANDONED = "ABANDONED"
 
 
 class ExecutionStatus(enum.Enum):
@@ -86,9 +97,12 @@ class UserFailure:
 
 @dataclass(frozen=True, slots=True)
 class ExecutionStarted:
-    """The execution was accepted and is about to run its first attempt."""
+    """The execution was accepted and is about to run its first attempt.
 
-    retry_policy: RetryPolicy | None = None
+    ``request_id`` is the caller's idempotency key, when it gave one.
+    """
+
+    request_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +112,7 @@ class StepStarted:
 
 @dataclass(frozen=True, slots=True)
 class StepRestarted:
-    """A retry of the op began; ``attempt`` is the retry number (1 for the first retry)."""
-
-    attempt: int
+    """A retry of the op began; the envelope's ``attempt`` is the retry number."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +133,7 @@ class OutputProduced:
     type_check: TypeCheck = field(default_factory=lambda: TypeCheck(success=True))
 
     @property
-    def output(self) -> Output:
+    def output(self) -> Output[object]:
         return Output(self.value, self.output_name, metadata_entries=list(self.metadata_entries))
 
 
@@ -161,6 +173,8 @@ class ExecutionFinished:
 
     status: ExecutionStatus
     error: ErrorData | None = None
+    cancel_requested: bool = False
+    cancel_outcome: CancelOutcome | None = None
 
 
 EventBody = (

@@ -10,7 +10,6 @@ from ophost._op import OpDefinition
 from ophost.errors import (
     ConfigErrorDetail,
     ConfigMappingFunctionError,
-    InvalidConfigError,
     InvalidInvocationError,
 )
 
@@ -37,12 +36,11 @@ class PreparedExecution:
 
 def resolve_op_config(op_def: OpDefinition, raw: object, *, root: str = "config") -> object:
     """Validate ``raw`` against the op's schema and resolve ``configured`` layers."""
-    value = validate_config(
-        op_def.config_schema,
-        raw,
-        root=root,
-        preamble=f'Config for op "{op_def.name}" is invalid',
-    )
+    return _resolve(op_def, raw, root=root, preamble=f'Config for op "{op_def.name}" is invalid')
+
+
+def _resolve(op_def: OpDefinition, raw: object, *, root: str, preamble: str) -> object:
+    value = validate_config(op_def.config_schema, raw, root=root, preamble=preamble)
     mapping = op_def.config_mapping
     if mapping is None:
         return value
@@ -58,13 +56,14 @@ def resolve_op_config(op_def: OpDefinition, raw: object, *, root: str = "config"
             ) from exc
     else:
         inner = mapping.config_or_fn
-    try:
-        return resolve_op_config(mapping.parent, inner, root=root)
-    except InvalidConfigError as exc:
-        raise InvalidConfigError(
-            f'Config that op "{op_def.name}" supplies to op "{mapping.parent.name}" is invalid',
-            exc.errors,
-        ) from None
+    # Each layer is named after the op that supplied the config it failed on.
+    return _resolve(
+        mapping.parent,
+        inner,
+        root=root,
+        preamble=f'Config that op "{op_def.name}" supplies to op "{mapping.parent.name}" is '
+        "invalid",
+    )
 
 
 def prepare_execution(
@@ -91,9 +90,7 @@ def prepare_execution(
         if d.dagster_type.is_nothing:
             if name_given(given, d.name) and given[d.name] is not None:
                 problems.append(
-                    ConfigErrorDetail(
-                        f"inputs.{d.name}", "is a Nothing input and takes no value"
-                    )
+                    ConfigErrorDetail(f"inputs.{d.name}", "is a Nothing input and takes no value")
                 )
             continue
         if d.name in given:
@@ -109,8 +106,7 @@ def prepare_execution(
     missing = sorted(op_def.required_resource_keys - set(resources or {}))
     if missing:
         raise InvalidInvocationError(
-            f'op "{op_def.name}" requires resource(s) {", ".join(missing)}, which were not '
-            "provided"
+            f'op "{op_def.name}" requires resource(s) {", ".join(missing)}, which were not provided'
         )
     op_config = resolve_op_config(op_def, config)
     return PreparedExecution(

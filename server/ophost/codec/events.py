@@ -1,0 +1,311 @@
+"""Execution events (:class:`ExecutionEvent`) <-> ``ophost.v1.Event``.
+
+Outputs are encoded inline here; splitting large values into chunks is the
+transport's job, done around these functions.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ophost._events import AssetMaterialization, ExpectationResult, TypeCheck
+from ophost._execution.events import (
+    CancelOutcome,
+    ErrorSource,
+    EventBody,
+    ExecutionEvent,
+    ExecutionFinished,
+    ExecutionStarted,
+    ExecutionStatus,
+    InputChecked,
+    LogLevel,
+    LogMessage,
+    OutputProduced,
+    RetryScheduled,
+    StepFailed,
+    StepRestarted,
+    StepStarted,
+    StepSucceeded,
+    UserFailure,
+)
+from ophost.codec import failures, values
+from ophost.codec import metadata as metadata_codec
+from ophost.errors import CodecError, OpHostError
+from ophost.v1 import event_pb2
+
+__all__ = [
+    "from_proto",
+    "seconds_from_nanos",
+    "seconds_to_nanos",
+    "to_proto",
+    "type_check_from_proto",
+    "type_check_to_proto",
+]
+
+_LEVELS = {
+    LogLevel.DEBUG: event_pb2.LOG_LEVEL_DEBUG,
+    LogLevel.INFO: event_pb2.LOG_LEVEL_INFO,
+    LogLevel.WARNING: event_pb2.LOG_LEVEL_WARNING,
+    LogLevel.ERROR: event_pb2.LOG_LEVEL_ERROR,
+    LogLevel.CRITICAL: event_pb2.LOG_LEVEL_CRITICAL,
+}
+_SOURCES = {
+    ErrorSource.USER_CODE: event_pb2.ERROR_SOURCE_USER_CODE,
+    ErrorSource.FRAMEWORK: event_pb2.ERROR_SOURCE_FRAMEWORK,
+    ErrorSource.INTERRUPT: event_pb2.ERROR_SOURCE_INTERRUPT,
+    ErrorSource.UNEXPECTED: event_pb2.ERROR_SOURCE_UNEXPECTED,
+}
+_STATUSES = {
+    ExecutionStatus.SUCCEEDED: event_pb2.EXECUTION_STATUS_SUCCEEDED,
+    ExecutionStatus.FAILED: event_pb2.EXECUTION_STATUS_FAILED,
+    ExecutionStatus.CANCELED: event_pb2.EXECUTION_STATUS_CANCELED,
+}
+_OUTCOMES = {
+    CancelOutcome.NOT_STARTED: event_pb2.CANCEL_OUTCOME_NOT_STARTED,
+    CancelOutcome.COOPERATIVE: event_pb2.CANCEL_OUTCOME_COOPERATIVE,
+    CancelOutcome.FORCED: event_pb2.CANCEL_OUTCOME_FORCED,
+    CancelOutcome.ABANDONED: event_pb2.CANCEL_OUTCOME_ABANDONED,
+}
+
+
+def _back(table: dict[object, int], wire: int, what: str, path: str) -> object:
+    for python, number in table.items():
+        if number == wire:
+            return python
+    raise CodecError(path, f"unknown {what} {wire}")
+
+
+def seconds_to_nanos(seconds: float) -> int:
+    """Exact nanoseconds of a float of seconds (no binary rounding on the way)."""
+    return round(Fraction(seconds) * 1_000_000_000)
+
+
+def seconds_from_nanos(nanos: int) -> float:
+    """The float nearest to ``nanos`` nanoseconds; inverse of :func:`seconds_to_nanos`."""
+    return nanos / 1_000_000_000
+
+
+def type_check_to_proto(check: TypeCheck, *, path: str) -> event_pb2.TypeCheckResult:
+    message = event_pb2.TypeCheckResult(success=check.success)
+    if check.description is not None:
+        message.description = check.description
+    message.metadata.extend(metadata_codec.entries_to_proto(check.metadata_entries, path=path))
+    return message
+
+
+def type_check_from_proto(message: event_pb2.TypeCheckResult, *, path: str) -> TypeCheck:
+    return TypeCheck(
+        success=message.success,
+        description=message.description if message.HasField("description") else None,
+        metadata_entries=metadata_codec.entries_from_proto(message.metadata, path=path),
+    )
+
+
+def to_proto(event: ExecutionEvent) -> event_pb2.Event:
+    """Encode one event with its envelope."""
+    message = event_pb2.Event(
+        execution_id=event.execution_id,
+        sequence=event.sequence,
+        attempt=event.attempt,
+        op_name=event.op_name,
+    )
+    message.timestamp.FromNanoseconds(seconds_to_nanos(event.timestamp))
+    path = f"event {event.sequence}"
+    _body_to_proto(event.body, message, path)
+    return message
+
+
+def _body_to_proto(body: EventBody, message: event_pb2.Event, path: str) -> None:
+    if isinstance(body, ExecutionStarted):
+        message.execution_started.request_id = body.request_id
+    elif isinstance(body, StepStarted):
+        message.step_started.SetInParent()
+    elif isinstance(body, StepRestarted):
+        message.step_restarted.SetInParent()
+    elif isinstance(body, InputChecked):
+        message.input_checked.input_name = body.input_name
+        message.input_checked.type_check.CopyFrom(
+            type_check_to_proto(body.type_check, path=f"{path}.type_check")
+        )
+    elif isinstance(body, OutputProduced):
+        out = message.output
+        out.output_name = body.output_name
+        out.value.CopyFrom(values.to_proto(body.value, path=f"outputs.{body.output_name}"))
+        out.metadata.extend(
+            metadata_codec.entries_to_proto(body.metadata_entries, path=f"{path}.metadata")
+        )
+        out.type_check.CopyFrom(type_check_to_proto(body.type_check, path=f"{path}.type_check"))
+    elif isinstance(body, AssetMaterialization):
+        mat = message.asset_materialization
+        mat.asset_key.CopyFrom(metadata_codec.asset_key_to_proto(body.asset_key))
+        if body.description is not None:
+            mat.description = body.description
+        mat.metadata.extend(
+            metadata_codec.entries_to_proto(body.metadata_entries, path=f"{path}.metadata")
+        )
+        if body.partition is not None:
+            mat.partition = body.partition
+        mat.tags.update(body.tags or {})
+    elif isinstance(body, ExpectationResult):
+        exp = message.expectation_result
+        exp.success = body.success
+        exp.label = body.label if body.label is not None else ""
+        if body.description is not None:
+            exp.description = body.description
+        exp.metadata.extend(
+            metadata_codec.entries_to_proto(body.metadata_entries, path=f"{path}.metadata")
+        )
+    elif isinstance(body, LogMessage):
+        message.log.level = _LEVELS[body.level]
+        message.log.message = body.message
+        message.log.logger_name = body.logger_name
+    elif isinstance(body, RetryScheduled):
+        retry = message.retry_scheduled
+        retry.failed_attempt = body.failed_attempt
+        retry.next_attempt = body.next_attempt
+        retry.delay_seconds = body.delay_seconds
+        retry.error.CopyFrom(failures.to_proto(body.error))
+    elif isinstance(body, StepFailed):
+        failure = message.step_failure
+        failure.error.CopyFrom(failures.to_proto(body.error))
+        failure.error_source = _SOURCES[body.error_source]
+        failure.will_retry = body.will_retry
+        if body.user_failure is not None:
+            user = failure.user_failure
+            user.SetInParent()
+            if body.user_failure.description is not None:
+                user.description = body.user_failure.description
+            user.metadata.extend(
+                metadata_codec.entries_to_proto(
+                    body.user_failure.metadata_entries, path=f"{path}.user_failure"
+                )
+            )
+    elif isinstance(body, StepSucceeded):
+        message.step_success.duration.FromNanoseconds(seconds_to_nanos(body.duration_seconds))
+    elif isinstance(body, ExecutionFinished):
+        finished = message.execution_finished
+        finished.status = _STATUSES[body.status]
+        if body.error is not None:
+            finished.error.CopyFrom(failures.to_proto(body.error))
+        finished.cancel_requested = body.cancel_requested
+        if body.cancel_outcome is not None:
+            finished.cancel_outcome = _OUTCOMES[body.cancel_outcome]
+    else:
+        raise CodecError(path, f"{type(body).__name__} is not an event kind")
+
+
+def from_proto(message: event_pb2.Event) -> ExecutionEvent:
+    """Decode one event; an event kind this library does not know is a :class:`CodecError`."""
+    path = f"event {message.sequence}"
+    try:
+        body = _body_from_proto(message, path)
+    except CodecError:
+        raise
+    except OpHostError as exc:
+        raise CodecError(path, str(exc)) from None
+    return ExecutionEvent(
+        execution_id=message.execution_id,
+        sequence=message.sequence,
+        attempt=message.attempt,
+        timestamp=seconds_from_nanos(message.timestamp.ToNanoseconds()),
+        op_name=message.op_name,
+        body=body,
+    )
+
+
+def _body_from_proto(message: event_pb2.Event, path: str) -> EventBody:
+    kind = message.WhichOneof("kind")
+    if kind == "execution_started":
+        return ExecutionStarted(request_id=message.execution_started.request_id)
+    if kind == "step_started":
+        return StepStarted()
+    if kind == "step_restarted":
+        return StepRestarted()
+    if kind == "input_checked":
+        checked = message.input_checked
+        return InputChecked(
+            checked.input_name,
+            type_check_from_proto(checked.type_check, path=f"{path}.type_check"),
+        )
+    if kind == "output":
+        out = message.output
+        return OutputProduced(
+            output_name=out.output_name,
+            value=values.from_proto(out.value, path=f"outputs.{out.output_name}"),
+            metadata_entries=tuple(
+                metadata_codec.entries_from_proto(out.metadata, path=f"{path}.metadata")
+            ),
+            type_check=type_check_from_proto(out.type_check, path=f"{path}.type_check"),
+        )
+    if kind == "asset_materialization":
+        mat = message.asset_materialization
+        return AssetMaterialization(
+            asset_key=metadata_codec.asset_key_from_proto(mat.asset_key),
+            description=mat.description if mat.HasField("description") else None,
+            metadata_entries=metadata_codec.entries_from_proto(
+                mat.metadata, path=f"{path}.metadata"
+            ),
+            partition=mat.partition if mat.HasField("partition") else None,
+            tags=dict(mat.tags),
+        )
+    if kind == "expectation_result":
+        exp = message.expectation_result
+        return ExpectationResult(
+            success=exp.success,
+            label=exp.label,
+            description=exp.description if exp.HasField("description") else None,
+            metadata_entries=metadata_codec.entries_from_proto(
+                exp.metadata, path=f"{path}.metadata"
+            ),
+        )
+    if kind == "log":
+        return LogMessage(
+            level=_back(_LEVELS, message.log.level, "log level", path),  # type: ignore[arg-type]
+            message=message.log.message,
+            logger_name=message.log.logger_name,
+        )
+    if kind == "retry_scheduled":
+        retry = message.retry_scheduled
+        return RetryScheduled(
+            failed_attempt=retry.failed_attempt,
+            next_attempt=retry.next_attempt,
+            delay_seconds=retry.delay_seconds,
+            error=failures.from_proto(retry.error),
+        )
+    if kind == "step_failure":
+        failure = message.step_failure
+        user = None
+        if failure.HasField("user_failure"):
+            user = UserFailure(
+                description=failure.user_failure.description
+                if failure.user_failure.HasField("description")
+                else None,
+                metadata_entries=tuple(
+                    metadata_codec.entries_from_proto(
+                        failure.user_failure.metadata, path=f"{path}.user_failure"
+                    )
+                ),
+            )
+        return StepFailed(
+            error=failures.from_proto(failure.error),
+            error_source=_back(_SOURCES, failure.error_source, "error source", path),  # type: ignore[arg-type]
+            user_failure=user,
+            will_retry=failure.will_retry,
+        )
+    if kind == "step_success":
+        return StepSucceeded(
+            duration_seconds=seconds_from_nanos(message.step_success.duration.ToNanoseconds())
+        )
+    if kind == "execution_finished":
+        finished = message.execution_finished
+        return ExecutionFinished(
+            status=_back(_STATUSES, finished.status, "execution status", path),  # type: ignore[arg-type]
+            error=failures.from_proto(finished.error) if finished.HasField("error") else None,
+            cancel_requested=finished.cancel_requested,
+            cancel_outcome=_back(_OUTCOMES, finished.cancel_outcome, "cancel outcome", path)  # type: ignore[arg-type]
+            if finished.cancel_outcome
+            else None,
+        )
+    if kind == "value_chunk":
+        raise CodecError(path, "value chunks are reassembled by the transport, not decoded alone")
+    raise CodecError(path, f"unknown event kind {kind!r}")
