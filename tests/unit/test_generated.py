@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 
-import ophost.v1
 import pytest
 from google.protobuf.descriptor import (
     Descriptor,
@@ -22,6 +21,8 @@ from google.protobuf.descriptor import (
     FieldDescriptor,
     FileDescriptor,
 )
+
+import ophost.v1
 from ophost.v1 import op_host_service_pb2, op_host_service_pb2_grpc, value_pb2
 
 PROTO_DIR = Path(__file__).resolve().parents[2] / "protos" / "ophost" / "v1"

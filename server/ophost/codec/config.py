@@ -87,6 +87,16 @@ def from_proto(message: config_pb2.ConfigField, *, path: str = "config") -> Fiel
     try:
         if message.HasField("default_value"):
             default = values.from_proto(message.default_value, path=f"{path}.default")
+            # Optional shapes, selectors and noneables carry an implied default, which can
+            # hold values (such as None for a selector's field) that an explicit default
+            # may not. Rebuild the field the same way when the wire default is that one.
+            implied = Field(config_type, description=description)
+            if (
+                not message.required
+                and implied.default_provided
+                and implied.default_value == default
+            ):
+                return implied
             return Field(config_type, default_value=default, description=description)
         return Field(config_type, is_required=message.required, description=description)
     except OpHostError as exc:
