@@ -55,6 +55,7 @@ from ophost._table import (
 from ophost._types import DagsterType, Nothing, TypeCheckContext
 from ophost._version import __version__
 from ophost.errors import (
+    CodecError,
     ConfigMappingFunctionError,
     DefinitionError,
     InvalidArgumentError,
@@ -62,7 +63,6 @@ from ophost.errors import (
     InvalidInvocationError,
     InvalidMetadataError,
     InvariantViolationError,
-    OpExecutionError,
     OpHostError,
     OutputNotFoundError,
     TypeCheckFailedError,
@@ -139,8 +139,8 @@ __all__ = [
     "InvalidMetadataError",
     "InvalidConfigError",
     "UserCodeError",
-    "OpExecutionError",
     "TypeCheckFunctionError",
     "ConfigMappingFunctionError",
+    "CodecError",
     "__version__",
 ]

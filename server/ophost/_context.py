@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -39,11 +40,19 @@ _UNSUPPORTED = frozenset(
         "file_manager",
         "step_launcher",
         "pdb",
+        "run",
+        "pipeline_run",
+        "job_name",
+        "pipeline_name",
         "job_def",
         "pipeline_def",
         "mode_def",
+        "op_handle",
+        "solid_handle",
         "partition_time_window",
         "selected_asset_keys",
+        "selected_output_names",
+        "asset_key_for_output",
         "output_asset_partition_key",
         "output_asset_partitions_time_window",
     }
@@ -68,7 +77,7 @@ class OpLogger:
                 text = text % args
             except (TypeError, ValueError):
                 text = " ".join([text, *(str(a) for a in args)])
-        if exc:
+        if exc and sys.exc_info()[0] is not None:
             text = f"{text}\n{traceback.format_exc().rstrip()}"
         self._sink(level, text, self.name)
 
@@ -92,8 +101,37 @@ class OpLogger:
     def exception(self, msg: object, *args: object, **_kwargs: object) -> None:
         self._emit(logging.ERROR, msg, args, True)
 
-    def log(self, level: int, msg: object, *args: object, **_kwargs: object) -> None:
-        self._emit(level, msg, args, False)
+    def log(self, level: int | str, msg: object, *args: object, **_kwargs: object) -> None:
+        """Log at ``level``: a ``logging`` level number or name (``"INFO"``)."""
+        self._emit(_log_level(level), msg, args, False)
+
+
+_LEVEL_NAMES = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
+
+
+def _log_level(level: object) -> int:
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level
+    if isinstance(level, str) and level.upper() in _LEVEL_NAMES:
+        return _LEVEL_NAMES[level.upper()]
+    raise InvalidArgumentError(
+        "context.log.log: level must be a logging level number or one of "
+        f"{', '.join(_LEVEL_NAMES)}, got {level!r}"
+    )
+
+
+def _check_key(method: str, what: str, key: object) -> None:
+    if not isinstance(key, str):
+        raise InvalidArgumentError(
+            f"context.{method}: {what} must be a str, got {type(key).__name__}"
+        )
 
 
 class Resources:
@@ -166,6 +204,7 @@ class OpExecutionContext:
         self._event_sink = event_sink
         self._partition_key = partition_key
         self._output_metadata: dict[str, list[MetadataEntry]] = {}
+        self._raw_output_metadata: dict[str, dict[str, object]] = {}
         self._emitted_outputs: set[str] = set()
 
     # -- identity --------------------------------------------------------------------------
@@ -219,9 +258,11 @@ class OpExecutionContext:
         return dict(self._run_tags)
 
     def has_tag(self, key: str) -> bool:
+        _check_key("has_tag", "key", key)
         return key in self._run_tags
 
     def get_tag(self, key: str) -> str | None:
+        _check_key("get_tag", "key", key)
         return self._run_tags.get(key)
 
     @property
@@ -232,7 +273,7 @@ class OpExecutionContext:
     def partition_key(self) -> str:
         if self._partition_key is None:
             raise InvariantViolationError(
-                f'{self.describe_op()} is not running for a partition: there is no partition_key'
+                f"{self.describe_op()} is not running for a partition: there is no partition_key"
             )
         return self._partition_key
 
@@ -258,6 +299,15 @@ class OpExecutionContext:
     ) -> None:
         """Attach metadata to an output that has not been emitted yet."""
         outputs = [d.name for d in self._op_def.output_defs]
+        if output_name is not None and not isinstance(output_name, str):
+            raise InvalidArgumentError(
+                "context.add_output_metadata: output_name must be a str or None, got "
+                f"{type(output_name).__name__}"
+            )
+        if not outputs:
+            raise InvariantViolationError(
+                f"{self.describe_op()} has no outputs, so there is no output to add metadata to"
+            )
         if output_name is None:
             if len(outputs) != 1:
                 raise InvariantViolationError(
@@ -282,18 +332,19 @@ class OpExecutionContext:
             )
         if output_name in self._output_metadata:
             raise InvariantViolationError(
-                f'{self.describe_op()}: add_output_metadata was already called for output '
+                f"{self.describe_op()}: add_output_metadata was already called for output "
                 f'"{output_name}"'
             )
         self._output_metadata[output_name] = normalize_metadata(metadata, None)
+        self._raw_output_metadata[output_name] = dict(metadata)
 
     def get_output_metadata(
         self, output_name: str, mapping_key: str | None = None
     ) -> dict[str, object] | None:
-        entries = self._output_metadata.get(output_name)
-        if entries is None:
-            return None
-        return {e.label: e.value for e in entries}
+        """The metadata dict given to ``add_output_metadata`` for an output, or ``None``."""
+        _check_key("get_output_metadata", "output_name", output_name)
+        raw = self._raw_output_metadata.get(output_name)
+        return None if raw is None else dict(raw)
 
     def take_output_metadata(self, output_name: str) -> list[MetadataEntry]:
         """Mark an output emitted and hand over the metadata added for it (engine use)."""
@@ -304,16 +355,27 @@ class OpExecutionContext:
         self._emitted_outputs.clear()
 
     def __getattr__(self, name: str) -> object:
-        if name in _UNSUPPORTED:
-            raise ContextAttributeError(
-                f"context.{name} is not available in ophost: ophost runs single ops, "
-                "without a Dagster job, instance or partitions definition"
-            )
-        raise AttributeError(f"'OpExecutionContext' object has no attribute {name!r}")
+        raise _missing_member("OpExecutionContext", name)
+
+
+def _missing_member(owner: str, name: str) -> AttributeError:
+    if name.startswith("__"):
+        return AttributeError(f"{owner!r} object has no attribute {name!r}")
+    if name in _UNSUPPORTED:
+        return ContextAttributeError(
+            f"context.{name} is not available in ophost: ophost runs single ops, "
+            "without a Dagster job, instance or partitions definition"
+        )
+    return ContextAttributeError(f"the op context ({owner}) has no member {name!r}")
 
 
 class UnboundOpContext:
-    """A context made by :func:`build_op_context`, bound to an op when the op is called."""
+    """A context made by :func:`build_op_context`, bound to an op when the op is called.
+
+    Members that describe the op (``op_def``, ``add_output_metadata``, ...) exist only
+    on the bound context the op body receives. After a call, ``get_output_metadata``
+    and ``get_events`` report what the op body recorded.
+    """
 
     def __init__(
         self,
@@ -327,6 +389,7 @@ class UnboundOpContext:
         self.partition_key = partition_key
         self.run_tags = dict(run_tags or {})
         self.bound: OpExecutionContext | None = None
+        self._events: list[AssetMaterialization | ExpectationResult] = []
 
     def __enter__(self) -> UnboundOpContext:
         return self
@@ -340,6 +403,10 @@ class UnboundOpContext:
         return None
 
     @property
+    def solid_config(self) -> object:
+        return self.op_config
+
+    @property
     def log(self) -> OpLogger:
         return OpLogger(_python_log, "ophost.direct")
 
@@ -350,6 +417,46 @@ class UnboundOpContext:
     @property
     def run_id(self) -> str:
         return "EPHEMERAL"
+
+    @property
+    def retry_number(self) -> int:
+        return 0
+
+    @property
+    def has_partition_key(self) -> bool:
+        return self.partition_key is not None
+
+    def get_mapping_key(self) -> str | None:
+        return None
+
+    def record_event(self, event: AssetMaterialization | ExpectationResult) -> None:
+        """Keep an event the op body logged with ``context.log_event`` (ophost use)."""
+        self._events.append(event)
+
+    def get_events(self) -> list[AssetMaterialization | ExpectationResult]:
+        """The events logged with ``context.log_event`` by the ops this context was given to."""
+        return list(self._events)
+
+    def get_output_metadata(
+        self, output_name: str, mapping_key: str | None = None
+    ) -> dict[str, object] | None:
+        """The metadata the last op called with this context added for ``output_name``."""
+        _check_key("get_output_metadata", "output_name", output_name)
+        if self.bound is None:
+            return None
+        return self.bound.get_output_metadata(output_name, mapping_key)
+
+    def __getattr__(self, name: str) -> object:
+        if (
+            not name.startswith("_")
+            and name not in _UNSUPPORTED
+            and hasattr(OpExecutionContext, name)
+        ):
+            raise ContextAttributeError(
+                f"context.{name} is not set on a context built by build_op_context until it "
+                "is passed to an op; use it inside the op body"
+            )
+        raise _missing_member("UnboundOpContext", name)
 
 
 def _python_log(level: int, message: str, name: str) -> None:
@@ -383,6 +490,22 @@ def build_op_context(
         raise InvalidArgumentError(
             f"build_op_context: resources must be a dict, got {type(resources).__name__}"
         )
+    for key in resources or {}:
+        if not isinstance(key, str):
+            raise InvalidArgumentError(
+                f"build_op_context: resource keys must be str, got {type(key).__name__}"
+            )
+    if tags is not None:
+        if not isinstance(tags, Mapping):
+            raise InvalidArgumentError(
+                f"build_op_context: tags must be a dict of str to str, got {type(tags).__name__}"
+            )
+        for key, value in tags.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise InvalidArgumentError(
+                    "build_op_context: tags must be a dict of str to str, got "
+                    f"{type(key).__name__} -> {type(value).__name__}"
+                )
     if resources_config is not None:
         raise InvalidInvocationError(
             "build_op_context: resources_config is not supported: ophost resources are plain "

@@ -49,27 +49,7 @@ def invoke(op_def: OpDefinition, args: tuple[object, ...], kwargs: dict[str, obj
     positional = list(args)
     context: object = None
     if decorated.context_param is not None:
-        if positional and (positional[0] is None or isinstance(positional[0], _CONTEXT_TYPES)):
-            context = positional.pop(0)
-            if decorated.context_param in kwargs:
-                raise InvalidInvocationError(
-                    f'{where}: the context was given both positionally and as "'
-                    f'{decorated.context_param}="'
-                )
-        elif decorated.context_param in kwargs:
-            context = kwargs.pop(decorated.context_param)
-            if context is not None and not isinstance(context, _CONTEXT_TYPES):
-                raise InvalidInvocationError(
-                    f"{where} has a context argument, but the value given for "
-                    f'"{decorated.context_param}" is a {type(context).__name__}, not a context '
-                    "(use build_op_context())"
-                )
-        else:
-            raise InvalidInvocationError(
-                f"{where} has a context argument, but no context was provided when invoking; "
-                "pass build_op_context() (or None) as the first argument"
-            )
-        unbound = context if isinstance(context, UnboundOpContext) else build_op_context()
+        context = _take_context(where, decorated.context_param, positional, kwargs)
     else:
         if positional and isinstance(positional[0], _CONTEXT_TYPES):
             raise InvalidInvocationError(
@@ -82,17 +62,15 @@ def invoke(op_def: OpDefinition, args: tuple[object, ...], kwargs: dict[str, obj
                     f'{where} does not have a context argument, but a context was provided as "'
                     f'{key}="'
                 )
-        if op_def.required_resource_keys:
-            raise InvalidInvocationError(
-                f"{where} requires resources ({', '.join(sorted(op_def.required_resource_keys))})"
-                ", so it needs a context argument to receive them; add one and pass "
-                "build_op_context(resources=...)"
-            )
-        if op_def.config_schema.is_required and op_def.config_mapping is None:
-            raise InvalidInvocationError(
-                f"{where} has required config, so it needs a context argument to receive it; "
-                "add one and pass build_op_context(op_config=...)"
-            )
+    if isinstance(context, OpExecutionContext):
+        raise InvalidInvocationError(
+            f"{where} was given the context of a running op; a context belongs to the op it "
+            "was made for. Pass a context from build_op_context() instead"
+        )
+    if isinstance(context, UnboundOpContext):
+        unbound = context
+    else:
+        _check_no_context_needed(op_def, where, has_param=decorated.context_param is not None)
         unbound = build_op_context()
 
     op_config = resolve_op_config(op_def, unbound.op_config)
@@ -110,7 +88,7 @@ def invoke(op_def: OpDefinition, args: tuple[object, ...], kwargs: dict[str, obj
         run_tags=unbound.run_tags,
         retry_number=0,
         log_sink=_python_log,
-        event_sink=lambda _event: None,
+        event_sink=unbound.record_event,
         partition_key=unbound.partition_key,
     )
     unbound.bound = bound
@@ -127,6 +105,60 @@ def invoke(op_def: OpDefinition, args: tuple[object, ...], kwargs: dict[str, obj
     return _check_return(op_def, bound, result)
 
 
+def _take_context(
+    where: str, param: str, positional: list[object], kwargs: dict[str, object]
+) -> object:
+    """Remove the context from the call's arguments and return it (``None`` if ``None``).
+
+    Like calling the function itself: the first positional argument, if there is one,
+    is the context; otherwise it must be given under the context parameter's name.
+    """
+    if positional:
+        first = positional.pop(0)
+        if first is not None and not isinstance(first, _CONTEXT_TYPES):
+            raise InvalidInvocationError(
+                f"{where} has a context argument, but no context was provided when invoking: "
+                f"the first argument is of type {type(first).__name__}; pass "
+                "build_op_context() (or None) as the first argument"
+            )
+        if param in kwargs:
+            raise InvalidInvocationError(
+                f'{where}: the context was given both positionally and as "{param}="'
+            )
+        return first
+    if param not in kwargs:
+        raise InvalidInvocationError(
+            f"{where} has a context argument, but no context was provided when invoking; "
+            "pass build_op_context() (or None) as the first argument"
+        )
+    context = kwargs.pop(param)
+    if context is not None and not isinstance(context, _CONTEXT_TYPES):
+        raise InvalidInvocationError(
+            f'{where} has a context argument, but the value given for "{param}" is of type '
+            f"{type(context).__name__}, not a context (use build_op_context())"
+        )
+    return context
+
+
+def _check_no_context_needed(op_def: OpDefinition, where: str, *, has_param: bool) -> None:
+    """Without a context an op can receive neither resources nor required config."""
+    how = (
+        "pass build_op_context({arg}=...) as the context"
+        if has_param
+        else "add a context parameter and pass build_op_context({arg}=...)"
+    )
+    if op_def.required_resource_keys:
+        raise InvalidInvocationError(
+            f"{where} requires resources ({', '.join(sorted(op_def.required_resource_keys))})"
+            f", but no context was provided; {how.format(arg='resources')}"
+        )
+    if op_def.config_schema.is_required:
+        raise InvalidInvocationError(
+            f"{where} has required config, but no context was provided; "
+            f"{how.format(arg='op_config')}"
+        )
+
+
 def _bind_inputs(
     op_def: OpDefinition,
     decorated: DecoratedFn,
@@ -135,6 +167,14 @@ def _bind_inputs(
 ) -> dict[str, object]:
     where = f'op "{op_def.name}"'
     value_inputs = [d for d in op_def.input_defs if not d.dagster_type.is_nothing]
+    input_dict = op_def.input_dict
+    for key in kwargs:
+        definition = input_dict.get(key)
+        if definition is not None and definition.dagster_type.is_nothing:
+            raise InvalidInvocationError(
+                f'{where}: input "{key}" is a Nothing input and takes no value; Nothing '
+                "dependencies are ignored when an op is invoked directly"
+            )
     if len(positional) + len(kwargs) > len(value_inputs):
         raise InvalidInvocationError(
             f"{where}: too many input arguments were provided: got {len(positional)} "
@@ -147,18 +187,12 @@ def _bind_inputs(
             f"takes at most {len(decorated.positional_inputs)} positionally"
         )
     values: dict[str, object] = dict(zip(decorated.positional_inputs, positional, strict=False))
-    input_dict = op_def.input_dict
     for key, value in kwargs.items():
         if key in values:
             raise InvalidInvocationError(
                 f'{where}: input "{key}" was given both positionally and by keyword'
             )
-        definition = input_dict.get(key)
-        if definition is not None and definition.dagster_type.is_nothing:
-            raise InvalidInvocationError(
-                f'{where}: input "{key}" is a Nothing input and takes no value'
-            )
-        if definition is None and not decorated.has_kwargs:
+        if input_dict.get(key) is None and not decorated.has_kwargs:
             raise InvalidInvocationError(
                 f'{where} has no input "{key}" (inputs: '
                 f"{', '.join(d.name for d in value_inputs) or 'none'})"
@@ -216,7 +250,9 @@ def _check_inputs(
             _type_check(op_def, context, d.dagster_type, values[d.name], "input", d.name)
 
 
-def _check_output(op_def: OpDefinition, context: OpExecutionContext, output: Output) -> None:
+def _check_output(
+    op_def: OpDefinition, context: OpExecutionContext, output: Output[object]
+) -> None:
     definition = op_def.output_dict.get(output.output_name)
     if definition is None:
         raise InvariantViolationError(
@@ -234,7 +270,7 @@ def _check_return(op_def: OpDefinition, context: OpExecutionContext, value: obje
     outputs = op_def.output_defs
     if isinstance(value, (AssetMaterialization, ExpectationResult)):
         raise InvariantViolationError(
-            f"{where} returned a {type(value).__name__}; events must be yielded, not returned"
+            f"{where} returned an {type(value).__name__}; events must be yielded, not returned"
         )
     if isinstance(value, Output):
         _check_output(op_def, context, value)

@@ -16,12 +16,13 @@ for::
     ├── CodecError                                      (ophost) a value has no wire form, or a
     │                                                   message from the wire is malformed
     └── UserCodeError                                   Dagster: DagsterUserCodeExecutionError
-        ├── OpExecutionError                            Dagster: DagsterExecutionStepExecutionError
         ├── TypeCheckFunctionError                      Dagster: DagsterTypeCheckError
         └── ConfigMappingFunctionError                  Dagster: DagsterConfigMappingFunctionError
 
 ``Failure`` and ``RetryRequested`` are not errors of ophost: op authors raise them
-to steer execution, exactly as in Dagster.
+to steer execution, exactly as in Dagster. An exception raised by an op body is not
+wrapped: the step failure event records it as it is (type, message, stack, causes),
+and ``execute_in_process`` re-raises the original exception, as Dagster does.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ __all__ = [
     "InvalidInvocationError",
     "InvalidMetadataError",
     "InvariantViolationError",
-    "OpExecutionError",
     "OpHostError",
     "OutputNotFoundError",
     "TypeCheckFailedError",
@@ -146,10 +146,6 @@ class UserCodeError(OpHostError):
         super().__init__(message)
         self.user_exception = user_exception
         self.original_exc_info = original_exc_info
-
-
-class OpExecutionError(UserCodeError):
-    """The body of an op raised an exception."""
 
 
 class TypeCheckFunctionError(UserCodeError):

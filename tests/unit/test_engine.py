@@ -781,3 +781,30 @@ def test_step_failure_event_kinds() -> None:
 
     result = run(f)
     assert isinstance(result.events[-2].body, StepFailed)
+
+
+def test_plain_raise_has_no_spurious_context() -> None:
+    @op
+    def f():  # type: ignore[no-untyped-def]
+        raise ValueError("alone")
+
+    failure = run(f).failure
+    assert failure is not None
+    assert failure.error.cause is None
+    assert failure.error.context is None
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [5, {"a": 1}, {1: "a"}],
+    ids=["not-a-dict", "int-value", "int-key"],
+)
+def test_execution_tags_must_be_strings(tags: object) -> None:
+    from ophost import InvalidArgumentError
+
+    @op
+    def f() -> int:
+        return 1
+
+    with pytest.raises(InvalidArgumentError, match="tags"):
+        execute_in_process(f, tags=tags)  # type: ignore[arg-type]

@@ -39,7 +39,7 @@ def rename_tuple_output(
         return Output(element.value, out.name, metadata_entries=list(element.metadata_entries))
     if isinstance(element, (AssetMaterialization, ExpectationResult)):
         raise InvariantViolationError(
-            f'op "{op_name}" returned a {type(element).__name__} inside its tuple of outputs; '
+            f'op "{op_name}" returned an {type(element).__name__} inside its tuple of outputs; '
             "events must be yielded, not returned"
         )
     return Output(element, out.name)
@@ -49,7 +49,7 @@ def coerce_return(op_name: str, value: object, outputs: Sequence[OutputDefinitio
     """The items a returned value stands for (outputs, or a returned generator's items)."""
     if isinstance(value, (AssetMaterialization, ExpectationResult)):
         raise InvariantViolationError(
-            f'op "{op_name}" returned a {type(value).__name__}; events must be yielded, '
+            f'op "{op_name}" returned an {type(value).__name__}; events must be yielded, '
             "not returned"
         )
     if inspect.isgenerator(value):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 
 from ophost._execution.engine import Clock, OpRun, Sleep
@@ -59,10 +60,6 @@ async def _collect(run: OpRun) -> list[ExecutionEvent]:
     return [event async for event in run.events()]
 
 
-async def _no_sleep(_seconds: float) -> None:
-    return None
-
-
 def execute_in_process(
     op_def: OpDefinition,
     *,
@@ -88,10 +85,11 @@ def execute_in_process(
             f"execute_in_process needs an OpDefinition, got {type(op_def).__name__}"
         )
     prepared = prepare_execution(op_def, inputs, config, resources)
+    run_tags = _check_tags(tags)
     run = OpRun(
         prepared,
         run_id=run_id,
-        tags=tags,
+        tags=run_tags,
         clock=clock,
         sleep=sleep if sleep is not None else asyncio.sleep,
     )
@@ -104,14 +102,35 @@ def execute_in_process(
     )
 
 
-def _run_coroutine(coro: object) -> list[ExecutionEvent]:
+def _in_running_loop() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        return False
+    return True
+
+
+def _check_tags(tags: object) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise InvalidArgumentError(
+            f"execute_in_process: tags must be a dict, got {type(tags).__name__}"
+        )
+    for key, value in tags.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise InvalidArgumentError(
+                f"execute_in_process: tags must map str to str, got {key!r}: {value!r}"
+            )
+    return dict(tags)
+
+
+def _run_coroutine(coro: Coroutine[object, object, list[ExecutionEvent]]) -> list[ExecutionEvent]:
+    # asyncio.run is called outside any except block, so the op body does not see a
+    # pending exception in sys.exc_info() (or get it chained onto its own).
+    if not _in_running_loop():
+        return asyncio.run(coro)
     # Called from inside a running loop (a notebook, an async test): run on a fresh loop
     # in a helper thread so the caller's loop is not re-entered.
-    import concurrent.futures
-
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()  # type: ignore[arg-type]
+        return pool.submit(asyncio.run, coro).result()

@@ -1,0 +1,157 @@
+"""The public surface of ``ophost`` is pinned: adding or removing a name is a decision."""
+
+from __future__ import annotations
+
+import ophost
+import ophost.codec
+import ophost.errors
+import ophost.execution
+
+EXPECTED = [
+    "Any",
+    "Array",
+    "AssetKey",
+    "AssetMaterialization",
+    "Backoff",
+    "BoolMetadataValue",
+    "CodecError",
+    "ConfigMappingFunctionError",
+    "DagsterAssetMetadataValue",
+    "DagsterPipelineRunMetadataValue",
+    "DagsterRunMetadataValue",
+    "DagsterType",
+    "DefinitionError",
+    "Enum",
+    "EnumValue",
+    "ExecutionResult",
+    "ExpectationResult",
+    "Failure",
+    "Field",
+    "FloatMetadataValue",
+    "In",
+    "IntMetadataValue",
+    "InvalidArgumentError",
+    "InvalidConfigError",
+    "InvalidInvocationError",
+    "InvalidMetadataError",
+    "InvariantViolationError",
+    "Jitter",
+    "JsonMetadataValue",
+    "MarkdownMetadataValue",
+    "MetadataEntry",
+    "MetadataValue",
+    "Noneable",
+    "Nothing",
+    "NullMetadataValue",
+    "OpDefinition",
+    "OpExecutionContext",
+    "OpHostError",
+    "Out",
+    "Output",
+    "OutputNotFoundError",
+    "PathMetadataValue",
+    "Permissive",
+    "PythonArtifactMetadataValue",
+    "RetryPolicy",
+    "RetryRequested",
+    "Selector",
+    "Shape",
+    "TableColumn",
+    "TableColumnConstraints",
+    "TableConstraints",
+    "TableMetadataValue",
+    "TableRecord",
+    "TableSchema",
+    "TableSchemaMetadataValue",
+    "TextMetadataValue",
+    "TypeCheck",
+    "TypeCheckContext",
+    "TypeCheckFailedError",
+    "TypeCheckFunctionError",
+    "UrlMetadataValue",
+    "UserCodeError",
+    "__version__",
+    "build_op_context",
+    "execute_in_process",
+    "op",
+]
+
+# Names a Dagster user might reach for that ophost deliberately does not offer.
+MUST_STAY_ABSENT = [
+    "job",
+    "graph",
+    "DynamicOut",
+    "DynamicOutput",
+    "AssetObservation",
+    "EventMetadata",
+    "EventMetadataEntry",
+    "TextMetadataEntryData",
+    "InputDefinition",
+    "OutputDefinition",
+    "SolidDefinition",
+]
+
+
+def test_exact_public_names() -> None:
+    assert sorted(ophost.__all__) == EXPECTED
+
+
+def test_every_exported_name_resolves() -> None:
+    for name in ophost.__all__:
+        assert getattr(ophost, name) is not None
+
+
+def test_removed_names_stay_absent() -> None:
+    for name in MUST_STAY_ABSENT:
+        assert not hasattr(ophost, name), name
+
+
+def test_run_metadata_alias_is_the_same_class() -> None:
+    assert ophost.DagsterRunMetadataValue is ophost.DagsterPipelineRunMetadataValue
+
+
+def test_error_hierarchy() -> None:
+    errors = ophost.errors
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        if isinstance(cls, type) and issubclass(cls, Exception) and name != "OpHostError":
+            assert issubclass(cls, errors.OpHostError), name
+    assert issubclass(errors.InvalidArgumentError, TypeError)
+    assert issubclass(errors.OutputNotFoundError, errors.InvariantViolationError)
+    for user in (
+        errors.TypeCheckFunctionError,
+        errors.ConfigMappingFunctionError,
+    ):
+        assert issubclass(user, errors.UserCodeError)
+    # Failure and RetryRequested are the author's control flow, not ophost errors.
+    assert not issubclass(ophost.Failure, errors.OpHostError)
+    assert not issubclass(ophost.RetryRequested, errors.OpHostError)
+
+
+def test_submodule_surfaces() -> None:
+    assert sorted(ophost.codec.__all__) == [
+        "config",
+        "definitions",
+        "events",
+        "failures",
+        "metadata",
+        "types",
+        "values",
+    ]
+    assert "execute_in_process" in ophost.execution.__all__
+    assert "ExecutionEvent" in ophost.execution.__all__
+
+
+def test_authoring_import_does_not_load_grpc() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ophost, ophost.execution; "
+        "bad = [m for m in sys.modules if m == 'grpc' or m.startswith('google.protobuf')]; "
+        "print(bad)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
