@@ -17,5 +17,5 @@ def test_readme_has_python_examples() -> None:
 
 @pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
 def test_readme_example_runs(code: str, capsys: pytest.CaptureFixture[str]) -> None:
-    exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})  # noqa: S102
+    exec(compile(code, str(README), "exec"), {"__name__": "readme_example"})
     assert "ExecutionFinished" in capsys.readouterr().out
