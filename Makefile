@@ -24,7 +24,7 @@ setup: $(if $(findstring .tools,$(UV)),$(UV)) ## Create .venv with ophost (edita
 	$(UV) sync --locked --quiet
 
 .PHONY: test
-test: setup checkgenerate lint unit ## Everything CI checks: generated code, lint, type checks, tests
+test: setup checkgenerate lint breaking unit ## Everything CI checks: generated code, lint, types, breaking changes, tests
 
 .PHONY: unit
 unit: setup ## Run the Python test suite (unit and property tests)

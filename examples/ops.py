@@ -58,10 +58,11 @@ def summarize(values: list[float]):  # type: ignore[no-untyped-def]
 @op(ins={"rows": In(list, description="Rows of (name, score)")})
 def publish_scores(context, rows):  # type: ignore[no-untyped-def]
     """Publish a score table: materialize it with table metadata and check it."""
-    records = [TableRecord(name=name, score=float(score)) for name, score in rows]
+    scores = [(name, float(score)) for name, score in rows]
+    records = [TableRecord(name=name, score=score) for name, score in scores]
     schema = TableSchema(columns=[TableColumn("name", "string"), TableColumn("score", "float")])
     yield ExpectationResult(
-        success=all(0 <= r.data["score"] <= 100 for r in records),
+        success=all(0 <= score <= 100 for _, score in scores),
         label="scores_in_range",
         description="Every score lies between 0 and 100",
     )

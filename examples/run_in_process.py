@@ -7,10 +7,24 @@ the gRPC server will stream from.
 from __future__ import annotations
 
 from examples import ops
-from ophost import execute_in_process
-from ophost.execution import ExecutionEvent
+from ophost import (
+    AssetMaterialization,
+    ExpectationResult,
+    OpDefinition,
+    execute_in_process,
+)
+from ophost.execution import (
+    ExecutionEvent,
+    ExecutionFinished,
+    InputChecked,
+    LogMessage,
+    OutputProduced,
+    RetryScheduled,
+    StepFailed,
+    StepSucceeded,
+)
 
-RUNS = [
+RUNS: list[tuple[OpDefinition, dict[str, object], dict[str, object] | None]] = [
     (ops.add, {"a": 2, "b": 3}, None),
     (ops.parse_csv, {"text": "name;score\nada;91\nalan;88\n"}, {"separator": ";"}),
     (ops.summarize, {"values": [1.0, 2.0, 4.0]}, None),
@@ -22,16 +36,33 @@ RUNS = [
 
 
 def describe(event: ExecutionEvent) -> str:
+    """One readable line per event."""
     body = event.body
-    fields = {
-        k: getattr(body, k)
-        for k in getattr(body, "__slots__", getattr(body, "__dataclass_fields__", {}))
-        if not k.startswith("_")
-    }
-    text = ", ".join(f"{k}={v!r}" for k, v in fields.items())
-    if len(text) > 110:
-        text = text[:107] + "..."
-    return f"  #{event.sequence:<3} {type(body).__name__:<20} {text}"
+    if isinstance(body, InputChecked):
+        detail = f"{body.input_name}: {'ok' if body.type_check.success else 'FAILED'}"
+    elif isinstance(body, OutputProduced):
+        detail = f"{body.output_name} = {body.value!r}"
+    elif isinstance(body, LogMessage):
+        detail = f"[{body.level.value}] {body.message}"
+    elif isinstance(body, AssetMaterialization):
+        labels = ", ".join(e.label for e in body.metadata_entries)
+        detail = f"{body.asset_key.to_user_string()} ({labels})"
+    elif isinstance(body, ExpectationResult):
+        detail = f"{body.label}: {'passed' if body.success else 'failed'}"
+    elif isinstance(body, RetryScheduled):
+        detail = f"attempt {body.next_attempt} in {body.delay_seconds:.2f}s ({body.error.message})"
+    elif isinstance(body, StepFailed):
+        retry = ", will retry" if body.will_retry else ""
+        detail = f"{body.error.type_name}: {body.error.message}{retry}"
+    elif isinstance(body, StepSucceeded):
+        detail = f"in {body.duration_seconds * 1000:.2f} ms"
+    elif isinstance(body, ExecutionFinished):
+        detail = body.status.value
+    else:
+        detail = ""
+    if len(detail) > 100:
+        detail = detail[:97] + "..."
+    return f"  #{event.sequence:<3} attempt {event.attempt}  {type(body).__name__:<20} {detail}"
 
 
 def main() -> None:

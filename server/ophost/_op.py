@@ -92,6 +92,10 @@ class OpDefinition:
     be called directly.
     """
 
+    # Set by functools.update_wrapper for decorated ops, mirroring the function.
+    __name__: str
+    __wrapped__: Callable[..., TypingAny]
+
     def __init__(
         self,
         compute_fn: Callable[..., TypingAny],

@@ -26,7 +26,7 @@ settings.load_profile("ophost")
 def _wire(message: object) -> object:
     """Serialize and parse again, as a peer would see it."""
     cls = type(message)
-    parsed = cls()  # type: ignore[operator]
+    parsed = cls()
     parsed.ParseFromString(message.SerializeToString())  # type: ignore[attr-defined]
     return parsed
 
@@ -219,7 +219,10 @@ def test_malformed_metadata_and_events() -> None:
         metadata.from_proto(metadata_pb2.MetadataValue())
     with pytest.raises(CodecError):
         events.from_proto(event_pb2.Event(sequence=3))
-    bad_level = event_pb2.Event(sequence=1, log=event_pb2.LogEvent(level=99))
+    bad_level = event_pb2.Event(
+        sequence=1,
+        log=event_pb2.LogEvent(level=99),  # type: ignore[arg-type]
+    )
     with pytest.raises(CodecError, match="log level"):
         events.from_proto(bad_level)
 

@@ -73,7 +73,7 @@ def _run_config(op_def: OpDefinition, config: object = None) -> object:
             id="none",
         ),
         pytest.param(
-            lambda: echo.configured({"a": 1}, 5),
+            lambda: echo.configured({"a": 1}, 5),  # type: ignore[arg-type]
             InvalidArgumentError,
             'op "echo".configured name must be a str, got int',
             id="not-a-str",
@@ -114,7 +114,7 @@ def _run_config(op_def: OpDefinition, config: object = None) -> object:
             id="no-arguments",
         ),
         pytest.param(
-            lambda: echo.configured({"a": 1}, "ok", description=3),
+            lambda: echo.configured({"a": 1}, "ok", description=3),  # type: ignore[arg-type]
             DefinitionError,
             'op "ok": description must be a str, got int',
             id="description-not-str",
@@ -417,7 +417,7 @@ def test_configured_op_runs_the_original_body_with_its_requirements() -> None:
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(lambda: echo.configured({"a": 1}, 1.5), id="float-name"),
+        pytest.param(lambda: echo.configured({"a": 1}, 1.5), id="float-name"),  # type: ignore[arg-type]
         pytest.param(lambda: echo.configured({"a": 1}, "x", config_schema=object()), id="schema"),
         pytest.param(lambda: execute_in_process(echo.configured(lambda c: c["k"], "k")), id="fn"),
         pytest.param(lambda: execute_in_process(echo.configured([1], "lst")), id="list-constant"),

@@ -196,7 +196,7 @@ def writes_resource(context):  # type: ignore[no-untyped-def]
 
 def test_resources_one_attribute_per_required_key() -> None:
     given = {"db": "conn", "cache": {}, "unused": 1}
-    expected = ("conn", {}, {"db": "conn", "cache": {}})
+    expected: tuple[object, ...] = ("conn", {}, {"db": "conn", "cache": {}})
     assert _run(uses_resources, resources=given).output_value() == expected
     assert uses_resources(build_op_context(resources=given)) == expected
 
@@ -285,7 +285,7 @@ def test_identity_directly() -> None:
 
 def test_identity_of_a_configured_op() -> None:
     renamed = identity.configured({}, "renamed")
-    run_id, op_def, solid_def, name, tags, solid_name = renamed(None)  # type: ignore[misc]
+    run_id, op_def, solid_def, name, tags, solid_name = renamed(None)
     assert (run_id, op_def, solid_def, name, tags, solid_name) == (
         "EPHEMERAL",
         renamed,
@@ -784,7 +784,7 @@ def test_bound_context_type() -> None:
     context = build_op_context()
     grab(context)
     assert isinstance(seen[0], OpExecutionContext)
-    assert seen[0] is not context
+    assert seen[0] is not context  # type: ignore[comparison-overlap]
 
 
 # -- bad arguments to context methods raise ophost errors ----------------------------------

@@ -227,7 +227,7 @@ def test_optional_output_none_logs_warning() -> None:
 
 
 def test_returned_generator_is_iterated() -> None:
-    def inner() -> Iterator[Output]:
+    def inner() -> Iterator[Output[int]]:
         yield Output(9)
 
     @op
@@ -512,7 +512,7 @@ def test_user_exception_with_cause_chain() -> None:
     @op
     def f():  # type: ignore[no-untyped-def]
         try:
-            {}["missing"]
+            {"present": 1}["missing"]
         except KeyError as exc:
             raise ValueError("wrapped") from exc
 

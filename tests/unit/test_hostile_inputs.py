@@ -7,6 +7,7 @@ outcomes: it works, or it raises an :class:`OpHostError` with a message.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -79,25 +80,26 @@ def _body(a, b=1):  # type: ignore[no-untyped-def]
     value=junk,
 )
 def test_op_decorator_arguments(arg: str, value: object) -> None:
-    _only_ophost_errors(lambda: op(**{arg: value})(_body))
+    kwargs: dict[str, Any] = {arg: value}
+    _only_ophost_errors(lambda: op(**kwargs)(_body))
 
 
 @fast
 @given(args=st.lists(junk, max_size=4))
-def test_in_and_out_arguments(args: list[object]) -> None:
+def test_in_and_out_arguments(args: list[Any]) -> None:
     _only_ophost_errors(lambda: In(*args))
     _only_ophost_errors(lambda: Out(*args))
 
 
 @fast
 @given(args=st.lists(junk, max_size=4))
-def test_retry_policy_arguments(args: list[object]) -> None:
+def test_retry_policy_arguments(args: list[Any]) -> None:
     _only_ophost_errors(lambda: RetryPolicy(*args))
 
 
 @fast
 @given(args=st.lists(junk, min_size=1, max_size=4))
-def test_field_arguments(args: list[object]) -> None:
+def test_field_arguments(args: list[Any]) -> None:
     _only_ophost_errors(lambda: Field(*args))
 
 

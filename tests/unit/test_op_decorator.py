@@ -428,7 +428,7 @@ def test_string_annotations_resolve() -> None:
 
 
 def test_unresolvable_string_annotation_names_parameter() -> None:
-    def f(a: NoSuchType):  # type: ignore[name-defined]  # noqa: F821
+    def f(a: NoSuchType) -> object:  # type: ignore[name-defined]  # noqa: F821
         return a
 
     with pytest.raises(DefinitionError, match='parameter "a"'):
@@ -497,7 +497,7 @@ def test_none_return_annotation_is_any() -> None:
 
 def test_generator_annotation_ignored() -> None:
     @op
-    def f() -> typing.Iterator[Output]:
+    def f() -> typing.Iterator[Output[int]]:
         yield Output(1)
 
     assert f.output_defs[0].dagster_type.name == "Any"
@@ -507,7 +507,7 @@ def test_async_generator_annotation_is_not_ignored() -> None:
     with pytest.raises(DefinitionError, match="return type annotation"):
 
         @op
-        async def f() -> typing.AsyncIterator[Output]:
+        async def f() -> typing.AsyncIterator[Output[int]]:
             yield Output(1)
 
 
