@@ -88,4 +88,6 @@ buflint: setup ## buf lint and buf format check of the protos
 
 .PHONY: breaking
 breaking: setup ## buf breaking against main (or BASE=<git ref>, e.g. a release tag)
+	@if [ -z "$(BASE)" ] && ! git rev-parse --verify --quiet main >/dev/null; then \
+		echo "breaking: no local main branch to compare with; pass BASE=<ref>" >&2; exit 1; fi
 	$(BUF) breaking $(PROTO_DIR) --against '$(BREAKING_AGAINST)'
