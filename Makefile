@@ -24,11 +24,26 @@ setup: $(if $(findstring .tools,$(UV)),$(UV)) ## Create .venv with ophost (edita
 	$(UV) sync --locked --quiet
 
 .PHONY: test
-test: setup checkgenerate lint breaking unit ## Everything CI checks: generated code, lint, types, breaking changes, tests
+test: setup checkgenerate lint breaking unit compat ## Everything CI checks: generated code, lint, types, breaking changes, tests
 
 .PHONY: unit
 unit: setup ## Run the Python test suite (unit and property tests)
 	$(PY) -m pytest -q
+
+# The lowest supported Python, if this machine has it, with the lowest allowed
+# versions of the runtime dependencies (the floors set by the generated code).
+PY310 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) $(shell command -v python3.10 2>/dev/null))
+
+.PHONY: compat
+compat: setup ## Unit tests on Python 3.10 with the lowest allowed grpcio/protobuf (skipped without 3.10)
+	@if [ -z "$(PY310)" ] || ! "$(PY310)" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
+		echo "compat: no working python3.10 on this machine; skipped"; exit 0; fi; \
+	set -x; \
+	$(UV) venv --quiet --allow-existing -p "$(PY310)" .venv-compat && \
+	UV_RESOLUTION=lowest-direct $(UV) pip install --quiet -p .venv-compat -e . \
+		pytest==9.2.0 pytest-asyncio==1.5.0 pytest-timeout==2.4.0 hypothesis==6.149.1 && \
+	.venv-compat/bin/python -c 'import google.protobuf, grpc; print("compat: protobuf", google.protobuf.__version__, "grpcio", grpc.__version__)' && \
+	.venv-compat/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
 .PHONY: lint
 lint: setup ## ruff, mypy --strict, import-linter, buf lint and buf format
