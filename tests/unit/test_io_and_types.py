@@ -18,7 +18,6 @@ from ophost import (
 )
 from ophost._types import TypeKind
 
-
 # Untyped aliases: these tests pass wrong types on purpose.
 _In: Any = In
 _Out: Any = Out
