@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 from typing import Any as TypingAny
 
 from ophost._config import Field, resolve_config_schema
@@ -344,6 +344,24 @@ def _check_unique(where: str, what: str, names: Sequence[str]) -> None:
         seen.add(n)
 
 
+_M = TypeVar("_M", In, Out)
+
+
+def _check_mapping(
+    where: str, arg: str, value: Mapping[object, object], cls: type[_M]
+) -> dict[str, _M]:
+    checked: dict[str, _M] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise DefinitionError(f"{where}: {arg} keys must be str, got {type(key).__name__}")
+        if not isinstance(item, cls):
+            raise DefinitionError(
+                f'{where}: {arg}["{key}"] must be an {cls.__name__}, got {type(item).__name__}'
+            )
+        checked[key] = item
+    return checked
+
+
 def _check_ins(where: str, ins: object) -> dict[str, In]:
     if ins is None:
         return {}
@@ -351,14 +369,7 @@ def _check_ins(where: str, ins: object) -> dict[str, In]:
         raise DefinitionError(
             f"{where}: ins must be a dict of input name to In, got {type(ins).__name__}"
         )
-    for key, value in ins.items():
-        if not isinstance(key, str):
-            raise DefinitionError(f"{where}: ins keys must be str, got {type(key).__name__}")
-        if not isinstance(value, In):
-            raise DefinitionError(
-                f'{where}: ins["{key}"] must be an In, got {type(value).__name__}'
-            )
-    return dict(ins)
+    return _check_mapping(where, "ins", ins, In)
 
 
 def _check_outs(where: str, out: object) -> dict[str, Out]:
@@ -370,14 +381,7 @@ def _check_outs(where: str, out: object) -> dict[str, Out]:
         raise DefinitionError(
             f"{where}: out must be an Out or a dict of output name to Out, got {type(out).__name__}"
         )
-    for key, value in out.items():
-        if not isinstance(key, str):
-            raise DefinitionError(f"{where}: out keys must be str, got {type(key).__name__}")
-        if not isinstance(value, Out):
-            raise DefinitionError(
-                f'{where}: out["{key}"] must be an Out, got {type(value).__name__}'
-            )
-    return dict(out)
+    return _check_mapping(where, "out", out, Out)
 
 
 def _check_resource_keys(where: str, keys: object) -> frozenset[str]:
