@@ -43,7 +43,8 @@ from ophost._metadata import (
     TextMetadataValue,
     UrlMetadataValue,
 )
-from ophost._op import OpDefinition, op
+from ophost._op import OpDefinition
+from ophost._op_decorator import op
 from ophost._retry import Backoff, Jitter, RetryPolicy
 from ophost._table import (
     TableColumn,
