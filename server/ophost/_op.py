@@ -63,6 +63,8 @@ class DecoratedFn:
     has_kwargs: bool
     positional_inputs: tuple[str, ...]
     param_names: tuple[str, ...]
+    # The context parameter is keyword-only (``def f(*, context, ...)``): pass it by name.
+    context_keyword_only: bool = False
 
 
 _NO_CONFIG: TypingAny = object()  # "configured() was called without its config"

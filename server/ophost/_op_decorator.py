@@ -144,8 +144,10 @@ def _build_from_function(
     doc = parse_docstring(fn.__doc__)
 
     context_param: str | None = None
+    context_keyword_only = False
     if params and params[0].name in CONTEXT_PARAM_NAMES:
         context_param = params[0].name
+        context_keyword_only = params[0].kind is inspect.Parameter.KEYWORD_ONLY
         params = params[1:]
 
     nothing_inputs = {
@@ -249,6 +251,7 @@ def _build_from_function(
         has_kwargs=has_kwargs,
         positional_inputs=tuple(p.name for p in params if p.kind in positional_kinds),
         param_names=tuple(p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD),
+        context_keyword_only=context_keyword_only,
     )
     definition = OpDefinition._build(
         name=op_name,

@@ -94,7 +94,9 @@ def _resolve(obj: object) -> DagsterType:
     if origin is typing.Union or (origin is types.UnionType):
         if len(args) == 2 and args[1] is _NONE_TYPE:
             return optional_of(_resolve(args[0]))
-        raise _Unresolvable(f"the union {obj!r} is not supported; only Optional[X] (X | None) is")
+        raise _Unresolvable(
+            f"the union {obj!r} is not supported; only Optional[X] (X | None, with None last) is"
+        )
     if origin is list:
         return list_of(_resolve(args[0]) if args else None)
     if origin is dict:

@@ -64,13 +64,16 @@ def call_arguments(
 ) -> tuple[list[object], dict[str, object]]:
     """Positional and keyword arguments for calling a decorated op function.
 
-    The context goes first; positional-only parameters are passed by position and every
-    other input by keyword.
+    The context goes first (by name when it is a keyword-only parameter); positional-only
+    parameters are passed by position and every other input by keyword.
     """
     args: list[object] = []
-    if decorated.context_param is not None:
-        args.append(context)
     kwargs: dict[str, object] = {}
+    if decorated.context_param is not None:
+        if decorated.context_keyword_only:
+            kwargs[decorated.context_param] = context
+        else:
+            args.append(context)
     for name in decorated.positional_only:
         if name in values:
             args.append(values[name])
