@@ -43,7 +43,7 @@ from ophost._metadata import (
     TextMetadataValue,
     UrlMetadataValue,
 )
-from ophost._op import OpDefinition
+from ophost._op import OpDefinition, configured
 from ophost._op_decorator import op
 from ophost._retry import Backoff, Jitter, RetryPolicy
 from ophost._table import (
@@ -75,6 +75,7 @@ __all__ = [
     # ops
     "op",
     "OpDefinition",
+    "configured",
     "In",
     "Out",
     "Nothing",

@@ -29,6 +29,7 @@ __all__ = [
     "OpDefinition",
     "check_ins",
     "check_outs",
+    "configured",
     "input_def",
     "output_def",
 ]
@@ -471,3 +472,49 @@ def output_def(
 
 
 # -- the decorator -------------------------------------------------------------------------
+
+
+def configured(
+    configurable: OpDefinition, config_schema: object = None, **kwargs: object
+) -> Callable[[object], OpDefinition]:
+    """Decorator form of :meth:`OpDefinition.configured`.
+
+    ``@configured(my_op, config_schema={...})`` on a function makes a config-mapping op
+    named after the function; ``configured(my_op, name="x")({"a": 1})`` applies a
+    constant. A constant needs ``name=``. Accepted keywords: ``name``, ``description``.
+    """
+    if not isinstance(configurable, OpDefinition):
+        raise InvalidArgumentError(
+            f"configured: the first argument must be an OpDefinition, got "
+            f"{type(configurable).__name__}"
+        )
+    unknown = sorted(set(kwargs) - {"name", "description"})
+    if unknown:
+        raise InvalidArgumentError(
+            f"configured: unexpected keyword argument(s) {', '.join(unknown)} "
+            "(accepted: name, description)"
+        )
+    description = kwargs.get("description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidArgumentError("configured: description must be a str")
+
+    def apply(config_or_config_fn: object) -> OpDefinition:
+        name = kwargs.get("name")
+        if name is None:
+            name = (
+                getattr(config_or_config_fn, "__name__", None)
+                if callable(config_or_config_fn)
+                else None
+            )
+        if name is None:
+            raise InvalidArgumentError(
+                f'configured(op "{configurable.name}"): give name= when the config is a '
+                "constant (a decorated function lends its own name)"
+            )
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"configured: name must be a str, got {type(name).__name__}")
+        return configurable.configured(
+            config_or_config_fn, name, config_schema=config_schema, description=description
+        )
+
+    return apply

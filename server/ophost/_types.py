@@ -155,7 +155,10 @@ class DagsterType:
 
 
 def _describe(value: object) -> str:
-    text = repr(value)
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the check's result
+        text = f"<{type(value).__name__} object>"
     if len(text) > 200:
         text = text[:197] + "..."
     return text

@@ -1,6 +1,7 @@
 """``OpDefinition.configured`` (contract §4 and the Policy row on its return type)."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -428,3 +429,47 @@ def test_bad_input_raises_ophost_errors(call: Call) -> None:
     with pytest.raises(OpHostError) as info:
         call()
     assert not isinstance(info.value, (KeyError, IndexError, AttributeError, AssertionError))
+
+
+# -- the free function configured(op, ...) (§4.7) ------------------------------------------
+
+
+def test_free_configured_decorating_a_function_takes_its_name() -> None:
+    from ophost import configured
+
+    @configured(echo, config_schema={"x": int})
+    def doubled(outer):  # type: ignore[no-untyped-def]
+        return {"a": outer["x"] * 2}
+
+    assert isinstance(doubled, OpDefinition)
+    assert doubled.name == "doubled"
+    assert execute_in_process(doubled, config={"x": 4}).output_value() == {
+        "a": 8,
+        "b": "dflt",
+    }
+
+
+def test_free_configured_constant_needs_a_name() -> None:
+    from ophost import configured
+
+    made = configured(echo, name="fixed", description="fixed config")({"a": 1})
+    assert (made.name, made.description) == ("fixed", "fixed config")
+    with pytest.raises(InvalidArgumentError, match="give name="):
+        configured(echo)({"a": 1})
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda c: c(object()), "must be an OpDefinition"),
+        (lambda c: c(echo, nme="x"), "unexpected keyword argument"),
+        (lambda c: c(echo, description=3), "description must be a str"),
+        (lambda c: c(echo, name=5)({"a": 1}), "name must be a str"),
+    ],
+    ids=["not-an-op", "unknown-keyword", "description-type", "name-type"],
+)
+def test_free_configured_argument_errors(call: Any, message: str) -> None:
+    from ophost import configured
+
+    with pytest.raises(InvalidArgumentError, match=message):
+        call(configured)

@@ -333,6 +333,6 @@ def test_ins_without_parameters_are_type_checked_in_a_run() -> None:
     _raises(
         TypeCheckFailedError,
         'Type check failed for step input "a" - expected type "Int". Description: '
-        'Value "\'x\'" of python type "str" must be a int.',
+        'Value "x" of python type "str" must be a int.',
         lambda: execute_in_process(ins_through_kwargs, inputs={"a": "x"}),
     )

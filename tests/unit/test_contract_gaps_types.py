@@ -272,7 +272,7 @@ def test_inferred_class_type_checks_with_isinstance(
 
 
 def _fails(value: object, kind: str) -> str:
-    return f'Value "{value!r}" of python type "{type(value).__name__}" must be a {kind}.'
+    return f'Value "{value}" of python type "{type(value).__name__}" must be a {kind}.'
 
 
 @pytest.mark.parametrize(
@@ -354,7 +354,7 @@ def test_in_default_of_non_scalar_types_is_not_checked(declared: In, default: ob
         pytest.param(
             Custom,
             "x",
-            f'Value "\'x\'" of python type "str" must be an instance of {__name__}.Custom.',
+            f'Value "x" of python type "str" must be an instance of {__name__}.Custom.',
             id="class-str",
         ),
     ],

@@ -380,7 +380,7 @@ def test_input_type_check_failure_event_then_error() -> None:
     checked = result.events[2].body
     assert isinstance(checked, InputChecked)
     assert not checked.type_check.success
-    assert checked.type_check.description == 'Value "\'x\'" of python type "str" must be a int.'
+    assert checked.type_check.description == 'Value "x" of python type "str" must be a int.'
     assert result.failure is not None
     assert 'Type check failed for step input "a" - expected type "Int"' in (
         result.failure.error.message
@@ -808,3 +808,17 @@ def test_execution_tags_must_be_strings(tags: object) -> None:
 
     with pytest.raises(InvalidArgumentError, match="tags"):
         execute_in_process(f, tags=tags)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, SystemExit], ids=["keyboard", "exit"])
+def test_interrupts_propagate_and_are_not_retried(interrupt: type[BaseException]) -> None:
+    attempts: list[int] = []
+
+    @op(retry_policy=RetryPolicy(max_retries=3))
+    def f(context):  # type: ignore[no-untyped-def]
+        attempts.append(context.retry_number)
+        raise interrupt()
+
+    with pytest.raises(interrupt):
+        execute_in_process(f, raise_on_error=False, sleep=Sleeper())
+    assert attempts == [0]

@@ -568,7 +568,7 @@ def test_positional_only_and_keyword_only_reach_the_function_correctly() -> None
         pytest.param(
             lambda: adder("1"),
             'Type check failed for step input "a" - expected type "Int". Description: '
-            'Value "\'1\'" of python type "str" must be a int.',
+            'Value "1" of python type "str" must be a int.',
             id="positional",
         ),
         pytest.param(
@@ -580,13 +580,13 @@ def test_positional_only_and_keyword_only_reach_the_function_correctly() -> None
         pytest.param(
             lambda: keyword_only(1, b="x"),
             'Type check failed for step input "b" - expected type "Int". Description: '
-            'Value "\'x\'" of python type "str" must be a int.',
+            'Value "x" of python type "str" must be a int.',
             id="keyword-only",
         ),
         pytest.param(
             lambda: ins_through_kwargs(a=1, b="x"),
             'Type check failed for step input "b" - expected type "Int". Description: '
-            'Value "\'x\'" of python type "str" must be a int.',
+            'Value "x" of python type "str" must be a int.',
             id="through-kwargs",
         ),
         pytest.param(
@@ -675,7 +675,7 @@ def test_tuple_with_output_elements_named_result_or_by_position() -> None:
             returns_int,
             "x",
             'Type check failed for step output "result" - expected type "Int". Description: '
-            'Value "\'x\'" of python type "str" must be a int.',
+            'Value "x" of python type "str" must be a int.',
             id="single",
         ),
         pytest.param(
@@ -689,7 +689,7 @@ def test_tuple_with_output_elements_named_result_or_by_position() -> None:
             two_outputs,
             Output("x", "a"),
             'Type check failed for step output "a" - expected type "Int". Description: '
-            'Value "\'x\'" of python type "str" must be a int.',
+            'Value "x" of python type "str" must be a int.',
             id="returned-output",
         ),
         pytest.param(
@@ -929,7 +929,7 @@ async def test_coroutine_op_returns_a_coroutine() -> None:
             "x",
             TypeCheckFailedError,
             'Type check failed for step output "result" - expected type "Int". Description: '
-            'Value "\'x\'" of python type "str" must be a int.',
+            'Value "x" of python type "str" must be a int.',
             id="output-type",
         ),
         pytest.param(
@@ -1025,7 +1025,7 @@ async def _drain(stream: AsyncIterator[object]) -> list[object]:
             [Output("x", "a")],
             TypeCheckFailedError,
             'Type check failed for step output "a" - expected type "Int". Description: '
-            'Value "\'x\'" of python type "str" must be a int.',
+            'Value "x" of python type "str" must be a int.',
             id="output-type",
         ),
         pytest.param(

@@ -72,6 +72,7 @@ EXPECTED = [
     "UserCodeError",
     "__version__",
     "build_op_context",
+    "configured",
     "execute_in_process",
     "op",
 ]
