@@ -13,6 +13,7 @@ from typing import Any as TypingAny
 from ophost._events import AssetMaterialization, ExpectationResult
 from ophost._metadata import MetadataEntry, normalize_metadata
 from ophost.errors import (
+    ExecutionInterruptedError,
     InvalidArgumentError,
     InvalidInvocationError,
     InvariantViolationError,
@@ -190,7 +191,9 @@ class OpExecutionContext:
         log_sink: LogSink,
         event_sink: EventSink,
         partition_key: str | None = None,
+        cancel_check: Callable[[], bool] | None = None,
     ) -> None:
+        self._cancel_check = cancel_check
         self._op_def = op_def
         self._op_config = op_config
         self._resources = Resources(
@@ -246,6 +249,18 @@ class OpExecutionContext:
     @property
     def retry_number(self) -> int:
         return self._retry_number
+
+    # -- cancellation ----------------------------------------------------------------------
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether the execution was asked to stop; long-running sync ops should poll it."""
+        return self._cancel_check() if self._cancel_check is not None else False
+
+    def raise_if_cancel_requested(self) -> None:
+        """Raise :class:`ExecutionInterruptedError` when the execution was asked to stop."""
+        if self.cancel_requested:
+            raise ExecutionInterruptedError(f"{self.describe_op()} was canceled")
 
     def describe_op(self) -> str:
         return f'op "{self._op_def.name}"'
@@ -345,6 +360,10 @@ class OpExecutionContext:
         _check_key("get_output_metadata", "output_name", output_name)
         raw = self._raw_output_metadata.get(output_name)
         return None if raw is None else dict(raw)
+
+    def mark_emitted(self, output_name: str) -> None:
+        """Count an output as emitted as soon as the body yields it (engine use)."""
+        self._emitted_outputs.add(output_name)
 
     def take_output_metadata(self, output_name: str) -> list[MetadataEntry]:
         """Mark an output emitted and hand over the metadata added for it (engine use)."""

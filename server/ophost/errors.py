@@ -19,6 +19,10 @@ for::
         ├── TypeCheckFunctionError                      Dagster: DagsterTypeCheckError
         └── ConfigMappingFunctionError                  Dagster: DagsterConfigMappingFunctionError
 
+``ExecutionInterruptedError`` derives from ``BaseException`` (like ``KeyboardInterrupt``)
+so that ``except Exception`` in an op does not swallow it: an op raises it, through
+``context.raise_if_cancel_requested()``, to stop when its execution is canceled.
+
 ``Failure`` and ``RetryRequested`` are not errors of ophost: op authors raise them
 to steer execution, exactly as in Dagster. An exception raised by an op body is not
 wrapped: the step failure event records it as it is (type, message, stack, causes),
@@ -40,6 +44,7 @@ __all__ = [
     "ConfigErrorDetail",
     "ConfigMappingFunctionError",
     "DefinitionError",
+    "ExecutionInterruptedError",
     "InvalidArgumentError",
     "InvalidConfigError",
     "InvalidInvocationError",
@@ -135,6 +140,10 @@ class CodecError(OpHostError, ValueError):
         super().__init__(f"{path}: {message}")
         self.path = path
         self.reason = message
+
+
+class ExecutionInterruptedError(BaseException):
+    """The execution was canceled; raised inside an op to stop it."""
 
 
 class UserCodeError(OpHostError):

@@ -144,6 +144,7 @@ def test_async_generator_op() -> None:
         yield Output(x + 1)
 
     result = run(agen, inputs={"x": 1})
+    assert result.success
     assert result.outputs == {"result": 2}
     assert "ExpectationResult" in kinds(result)
 

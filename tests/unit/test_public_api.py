@@ -23,6 +23,7 @@ EXPECTED = [
     "DefinitionError",
     "Enum",
     "EnumValue",
+    "ExecutionInterruptedError",
     "ExecutionResult",
     "ExpectationResult",
     "Failure",

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from concurrent.futures import Executor
 from typing import Any as TypingAny
-from typing import TypeVar
 
 from ophost._context import OpExecutionContext
 from ophost._events import AssetMaterialization, ExpectationResult, Failure, Output, RetryRequested
 from ophost._execution.coerce import check_yielded, coerce_return
 from ophost._execution.errors import error_data
 from ophost._execution.events import (
+    CancelOutcome,
     ErrorData,
     ErrorSource,
     EventBody,
@@ -34,9 +35,11 @@ from ophost._execution.events import (
     UserFailure,
 )
 from ophost._execution.prepare import PreparedExecution
+from ophost._execution.pump import Item, Pump, PumpCanceled, Record, Returned
 from ophost._op import ComputeKind, DecoratedFn, OpDefinition
 from ophost._types import TypeCheckContext
 from ophost.errors import (
+    ExecutionInterruptedError,
     InvariantViolationError,
     OpHostError,
     OutputNotFoundError,
@@ -47,16 +50,10 @@ from ophost.errors import (
 
 __all__ = ["Clock", "OpRun", "Sleep", "call_arguments"]
 
-T = TypeVar("T")
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-Advance = Callable[[Callable[[], T]], Awaitable[T]]
 
-_DONE = object()
-
-
-async def _inline(step: Callable[[], T]) -> T:
-    return step()
+_INTERRUPTED = "ophost.ExecutionInterrupted"
 
 
 def call_arguments(
@@ -93,12 +90,39 @@ class _AttemptFailed(Exception):
         self.retry = retry
 
 
+class _Result:
+    """What an awaited part of an async body produced."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+# Yielded by the body iteration when recorded events are waiting to be streamed.
+_FLUSH = object()
+# Yielded by _await_body when an async generator body has no more items.
+_EXHAUSTED = object()
+
+
+class _Canceled(Exception):
+    """Internal: the attempt stopped because a cancel was requested."""
+
+    def __init__(self, outcome: CancelOutcome) -> None:
+        super().__init__(outcome.value)
+        self.outcome = outcome
+
+
 class OpRun:
     """One execution of one op. Iterate :meth:`events` to run it.
 
     ``clock`` gives wall time in seconds and ``sleep`` waits between retries; both can
-    be replaced so tests of backoff never sleep. ``advance`` runs each step of a
-    synchronous op body (inline by default; a server runs them off its event loop).
+    be replaced so tests of backoff never sleep. Synchronous op bodies run in a worker
+    thread (from ``executor``, or the loop's default one), handing their results over
+    through a queue of ``handoff_capacity`` items. :meth:`request_cancel` stops the op:
+    async bodies get ``CancelledError``, sync generators are closed at their next
+    ``yield``, and any body can poll ``context.cancel_requested``; a body that has not
+    stopped ``cancel_grace`` seconds later is abandoned (left to finish on its own).
     """
 
     def __init__(
@@ -110,7 +134,9 @@ class OpRun:
         tags: Mapping[str, str] | None = None,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
-        advance: Advance[TypingAny] = _inline,
+        executor: Executor | None = None,
+        handoff_capacity: int = 1024,
+        cancel_grace: float = 5.0,
     ) -> None:
         self.prepared = prepared
         self.op_def: OpDefinition = prepared.op_def
@@ -119,7 +145,16 @@ class OpRun:
         self.tags = dict(tags or {})
         self._clock = clock
         self._sleep = sleep
-        self._advance = advance
+        self._executor = executor
+        self._capacity = handoff_capacity
+        self._grace = cancel_grace
+        self._cancel = asyncio.Event()
+        self._cancel_requested = False
+        self._pump: Pump | None = None
+        self._body_task: asyncio.Future[TypingAny] | None = None
+        self._cancel_waiter: asyncio.Future[TypingAny] | None = None
+        self._recorded = asyncio.Event()
+        self.cancel_outcome: CancelOutcome | None = None
         self._sequence = 0
         self._attempt = 0
         self._pending: list[EventBody] = []
@@ -146,17 +181,125 @@ class OpRun:
             for body in pending:
                 yield self._wrap(body)
 
+    def _record(self, body: EventBody) -> None:
+        pump = self._pump
+        if pump is not None and pump.in_thread:
+            # Recorded by a sync body in its worker thread: keep its place in the order.
+            pump.put(Record(lambda: self._pending.append(body)))
+        else:
+            self._pending.append(body)
+            self._recorded.set()
+
     def _log_sink(self, level: int, message: str, logger_name: str) -> None:
-        self._pending.append(LogMessage(LogLevel.from_logging(level), message, logger_name))
+        self._record(LogMessage(LogLevel.from_logging(level), message, logger_name))
 
     def _event_sink(self, event: AssetMaterialization | ExpectationResult) -> None:
-        self._pending.append(event)
+        self._record(event)
+
+    # -- cancellation ----------------------------------------------------------------------
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self._cancel_requested
+
+    def request_cancel(self) -> None:
+        """Ask the op to stop (call from the event loop's thread). Idempotent."""
+        if self._cancel_requested or self.status is not None:
+            return
+        self._cancel_requested = True
+        self._cancel.set()
+        if self._pump is not None:
+            self._pump.request_cancel()
+        if self._body_task is not None and not self._body_task.done():
+            self._body_task.cancel()
+
+    def _check_cancel(self) -> None:
+        if self._cancel_requested:
+            raise _Canceled(CancelOutcome.COOPERATIVE)
+
+    def _canceled_events(self, outcome: CancelOutcome) -> Iterator[ExecutionEvent]:
+        yield from self._drain()
+        error = ErrorData(type_name=_INTERRUPTED, message="the execution was canceled")
+        if outcome is not CancelOutcome.NOT_STARTED:
+            yield self._wrap(StepFailed(error=error, error_source=ErrorSource.INTERRUPT))
+        self.status = ExecutionStatus.CANCELED
+        self.cancel_outcome = outcome
+        yield self._wrap(
+            ExecutionFinished(
+                ExecutionStatus.CANCELED, cancel_requested=True, cancel_outcome=outcome
+            )
+        )
+
+    async def _await_body(self, awaitable: Awaitable[TypingAny]) -> AsyncGenerator[object, None]:
+        """Await part of an async body, interruptibly.
+
+        Yields :data:`_FLUSH` whenever the body recorded log lines or events while it
+        ran (so they reach the stream before the body returns), then one
+        :class:`_Result`. A cancel request cancels the body (``CancelledError`` inside
+        it) and raises :class:`_Canceled` once it has stopped, or after the grace period.
+        """
+        task = asyncio.ensure_future(awaitable)
+        self._body_task = task
+        try:
+            while not self._cancel_requested:
+                if self._cancel_waiter is None or self._cancel_waiter.done():
+                    self._cancel_waiter = asyncio.ensure_future(self._cancel.wait())
+                self._recorded.clear()
+                recorded = asyncio.ensure_future(self._recorded.wait())
+                await asyncio.wait(
+                    {task, self._cancel_waiter, recorded}, return_when=asyncio.FIRST_COMPLETED
+                )
+                recorded.cancel()
+                if task.done():
+                    if task.cancelled():
+                        break
+                    if isinstance(task.exception(), StopAsyncIteration):
+                        # An async generator body ended; raising it here would turn it
+                        # into a RuntimeError (PEP 525).
+                        yield _EXHAUSTED
+                        return
+                    yield _Result(task.result())
+                    return
+                if self._pending:
+                    yield _FLUSH
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=self._grace)
+            if not done:
+                raise _Canceled(CancelOutcome.ABANDONED)
+            raise _Canceled(CancelOutcome.COOPERATIVE)
+        finally:
+            self._body_task = None
+
+    async def _sleep_unless_canceled(self, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        waiter = asyncio.ensure_future(self._cancel.wait())
+        try:
+            await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waiter.cancel()
+        self._check_cancel()
 
     # -- the run ---------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[ExecutionEvent]:
         """Run the op, yielding every event; the last one is :class:`ExecutionFinished`."""
         yield self._wrap(ExecutionStarted(request_id=self.request_id))
+        if self._cancel_requested:
+            for event in self._canceled_events(CancelOutcome.NOT_STARTED):
+                yield event
+            return
+        try:
+            async for event in self._attempts():
+                yield event
+        except _Canceled as canceled:
+            for event in self._canceled_events(canceled.outcome):
+                yield event
+        finally:
+            if self._cancel_waiter is not None:
+                self._cancel_waiter.cancel()
+
+    async def _attempts(self) -> AsyncIterator[ExecutionEvent]:
         while True:
             start = self._clock()
             yield self._wrap(StepStarted() if self._attempt == 0 else StepRestarted())
@@ -172,7 +315,11 @@ class OpRun:
                 duration = round(max(0.0, self._clock() - start), 9)  # nanosecond resolution
                 yield self._wrap(StepSucceeded(duration_seconds=duration))
                 self.status = ExecutionStatus.SUCCEEDED
-                yield self._wrap(ExecutionFinished(ExecutionStatus.SUCCEEDED))
+                yield self._wrap(
+                    ExecutionFinished(
+                        ExecutionStatus.SUCCEEDED, cancel_requested=self._cancel_requested
+                    )
+                )
                 return
             retry = failed.retry
             if retry is not None and self._attempt < retry.max_retries:
@@ -193,7 +340,7 @@ class OpRun:
                         error=failed.failure.error,
                     )
                 )
-                await self._sleep(max(0.0, delay))
+                await self._sleep_unless_canceled(max(0.0, delay))
                 self._attempt += 1
                 continue
             failure = failed.failure
@@ -209,7 +356,13 @@ class OpRun:
             self.raised = failed.raised
             yield self._wrap(failure)
             self.status = ExecutionStatus.FAILED
-            yield self._wrap(ExecutionFinished(ExecutionStatus.FAILED, error=failure.error))
+            yield self._wrap(
+                ExecutionFinished(
+                    ExecutionStatus.FAILED,
+                    error=failure.error,
+                    cancel_requested=self._cancel_requested,
+                )
+            )
             return
 
     async def _attempt_events(self) -> AsyncIterator[ExecutionEvent]:
@@ -224,22 +377,39 @@ class OpRun:
             retry_number=self._attempt,
             log_sink=self._log_sink,
             event_sink=self._event_sink,
+            cancel_check=lambda: self._cancel_requested,
         )
         try:
             for event in self._check_inputs(context):
                 yield event
-            async for item in self._body_items(context):
-                for event in self._drain():
-                    yield event
-                for event in self._handle_item(context, item):
-                    yield event
+            # aclosing: however the attempt ends, the body is closed before it is reported
+            # (a canceled sync body gets its grace period to stop, its finally blocks run).
+            async with contextlib.aclosing(self._body_items(context)) as items:
+                async for item in items:
+                    for event in self._drain():
+                        yield event
+                    if item is _FLUSH:
+                        continue
+                    self._check_cancel()
+                    for event in self._handle_item(context, item):
+                        yield event
             for event in self._drain():
                 yield event
+            self._check_cancel()
             for event in self._finish_outputs(context):
                 yield event
-        except (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt, SystemExit):
+        except _Canceled:
+            raise
+        except (asyncio.CancelledError, ExecutionInterruptedError):
+            if self._cancel_requested:
+                raise _Canceled(CancelOutcome.COOPERATIVE) from None
+            raise
+        except (GeneratorExit, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
+            if self._cancel_requested:
+                # Whatever the body raised while being stopped, the cancel is the story.
+                raise _Canceled(CancelOutcome.COOPERATIVE) from exc
             raise self._classify(exc) from exc
 
     def _classify(self, exc: BaseException) -> _AttemptFailed:
@@ -302,7 +472,7 @@ class OpRun:
 
     # -- body ------------------------------------------------------------------------------
 
-    async def _body_items(self, context: OpExecutionContext) -> AsyncIterator[object]:
+    async def _body_items(self, context: OpExecutionContext) -> AsyncGenerator[object, None]:
         values = {
             name: value
             for name, value in self.prepared.input_values.items()
@@ -310,50 +480,123 @@ class OpRun:
         }
         decorated = self.op_def.decorated_fn
         if decorated is None:
-            result = await self._advance(lambda: self.op_def.compute_fn(context, dict(values)))
-            async for item in self._iterate(result):
-                yield item
+            core = self.op_def.compute_fn
+            async with contextlib.aclosing(
+                self._sync_body(lambda: core(context, dict(values)), context, core=True)
+            ) as core_items:
+                async for item in core_items:
+                    yield item
             return
         args, kwargs = call_arguments(decorated, context, values)
         fn = decorated.fn
         kind = decorated.kind
         if kind is ComputeKind.ASYNC_GENERATOR:
-            async for item in fn(*args, **kwargs):
-                yield item
+            async with contextlib.aclosing(self._async_items(fn(*args, **kwargs))) as agen_items:
+                async for item in agen_items:
+                    yield item
         elif kind is ComputeKind.COROUTINE:
-            value = await fn(*args, **kwargs)
+            result: _Result | None = None
+            async for step in self._await_body(fn(*args, **kwargs)):
+                if isinstance(step, _Result):
+                    result = step
+                else:
+                    yield step
+            self._check_cancel()
+            value = result.value if result is not None else None
             for item in coerce_return(self.op_def.name, value, self.op_def.output_defs):
                 yield item
-        elif kind is ComputeKind.GENERATOR:
-            async for item in self._iterate(fn(*args, **kwargs)):
-                yield item
         else:
-            value = await self._advance(lambda: fn(*args, **kwargs))
-            if inspect.isgenerator(value):
-                async for item in self._iterate(value):
-                    yield item
-            else:
-                for item in coerce_return(self.op_def.name, value, self.op_def.output_defs):
+            async with contextlib.aclosing(
+                self._sync_body(lambda: fn(*args, **kwargs), context, core=False)
+            ) as sync_items:
+                async for item in sync_items:
                     yield item
 
-    async def _iterate(self, result: object) -> AsyncIterator[object]:
-        if hasattr(result, "__aiter__"):
-            async for item in result:
-                yield item
+    async def _async_items(self, agen: TypingAny) -> AsyncGenerator[object, None]:
+        finished = False
+        try:
+            while True:
+                result: _Result | None = None
+                async for step in self._await_body(agen.__anext__()):
+                    if step is _EXHAUSTED:
+                        finished = True
+                        return
+                    if isinstance(step, _Result):
+                        result = step
+                    else:
+                        yield step
+                if result is not None:
+                    yield result.value
+        finally:
+            if not finished:
+                # Runs the generator's cleanup; an abandoned one is still running, and
+                # closing it then is refused (RuntimeError), so it is left alone.
+                with contextlib.suppress(RuntimeError):
+                    await agen.aclose()
+
+    async def _sync_body(
+        self, call: Callable[[], object], context: OpExecutionContext, *, core: bool
+    ) -> AsyncGenerator[object, None]:
+        """Run a sync body in a worker thread and yield its items in order."""
+
+        def on_item(value: object) -> None:
+            if isinstance(value, Output):
+                context.mark_emitted(value.output_name)
+
+        pump = Pump(
+            call,
+            loop=asyncio.get_running_loop(),
+            executor=self._executor,
+            capacity=self._capacity,
+            on_item=on_item,
+        )
+        self._pump = pump
+        pump.start(iterate_results=core)
+        if self._cancel_requested:
+            pump.request_cancel()
+        returned: Returned | None = None
+        try:
+            async for entry in pump.entries():
+                if isinstance(entry, Record):
+                    entry.apply()
+                    if not pump.buffered:
+                        yield _FLUSH  # stream what was recorded before waiting for more
+                elif isinstance(entry, Item):
+                    yield entry.value
+                elif isinstance(entry, Returned):
+                    returned = entry
+        except PumpCanceled:
+            raise _Canceled(CancelOutcome.COOPERATIVE) from None
+        finally:
+            self._pump = None
+            if self._cancel_requested:
+                await self._stop_pump(pump)
+        self._check_cancel()
+        if returned is None:
             return
-        if result is None:
+        value = returned.value
+        if core:
+            if hasattr(value, "__aiter__"):
+                async with contextlib.aclosing(self._async_items(value)) as core_async:
+                    async for item in core_async:
+                        yield item
+            elif value is not None:
+                raise InvariantViolationError(
+                    f'op "{self.op_def.name}": compute_fn must return an iterable of events, '
+                    f"got {type(value).__name__}"
+                )
             return
-        if not hasattr(result, "__iter__"):
-            raise InvariantViolationError(
-                f'op "{self.op_def.name}": compute_fn must return an iterable of events, '
-                f"got {type(result).__name__}"
-            )
-        iterator = iter(result)
-        while True:
-            item = await self._advance(lambda: next(iterator, _DONE))
-            if item is _DONE:
-                return
+        for item in coerce_return(self.op_def.name, value, self.op_def.output_defs):
             yield item
+
+    async def _stop_pump(self, pump: Pump) -> None:
+        """Wait up to the grace period for a canceled sync body to stop."""
+        pump.request_cancel()
+        if pump.future is None:
+            return
+        done, _ = await asyncio.wait({pump.future}, timeout=self._grace)
+        if not done:
+            raise _Canceled(CancelOutcome.ABANDONED)
 
     def _handle_item(self, context: OpExecutionContext, item: object) -> Iterator[ExecutionEvent]:
         check_yielded(self.op_def.name, item)
