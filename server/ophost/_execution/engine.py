@@ -137,6 +137,7 @@ class OpRun:
         executor: Executor | None = None,
         handoff_capacity: int = 1024,
         cancel_grace: float = 5.0,
+        encode_output: Callable[[str, object], object] | None = None,
     ) -> None:
         self.prepared = prepared
         self.op_def: OpDefinition = prepared.op_def
@@ -148,6 +149,7 @@ class OpRun:
         self._executor = executor
         self._capacity = handoff_capacity
         self._grace = cancel_grace
+        self._encode_output = encode_output
         self._cancel = asyncio.Event()
         self._cancel_requested = False
         self._pump: Pump | None = None
@@ -641,6 +643,9 @@ class OpRun:
             f'output "{name}"',
         )
         yield from self._drain()
+        # A value the host cannot send fails the step here (a framework error), before
+        # the output is reported.
+        wire = self._encode_output(name, output.value) if self._encode_output else None
         self.outputs[name] = output.value
         yield self._wrap(
             OutputProduced(
@@ -648,6 +653,7 @@ class OpRun:
                 value=output.value,
                 metadata_entries=tuple(output.metadata_entries) + tuple(added),
                 type_check=result,
+                wire=wire,
             )
         )
         if not result.success:

@@ -31,7 +31,7 @@ from ophost._execution.events import (
 from ophost.codec import failures, values
 from ophost.codec import metadata as metadata_codec
 from ophost.errors import CodecError, OpHostError
-from ophost.v1 import event_pb2
+from ophost.v1 import event_pb2, value_pb2
 
 __all__ = [
     "from_proto",
@@ -101,8 +101,14 @@ def type_check_from_proto(message: event_pb2.TypeCheckResult, *, path: str) -> T
     )
 
 
-def to_proto(event: ExecutionEvent) -> event_pb2.Event:
-    """Encode one event with its envelope."""
+def to_proto(
+    event: ExecutionEvent, *, output_value: value_pb2.Value | None = None
+) -> event_pb2.Event:
+    """Encode one event with its envelope.
+
+    ``output_value`` supplies an output's value already in wire form (for example a
+    chunked reference), instead of encoding ``event.body.value`` here.
+    """
     message = event_pb2.Event(
         execution_id=event.execution_id,
         sequence=event.sequence,
@@ -111,11 +117,13 @@ def to_proto(event: ExecutionEvent) -> event_pb2.Event:
     )
     message.timestamp.FromNanoseconds(seconds_to_nanos(event.timestamp))
     path = f"event {event.sequence}"
-    _body_to_proto(event.body, message, path)
+    _body_to_proto(event.body, message, path, output_value)
     return message
 
 
-def _body_to_proto(body: EventBody, message: event_pb2.Event, path: str) -> None:
+def _body_to_proto(
+    body: EventBody, message: event_pb2.Event, path: str, output_value: value_pb2.Value | None
+) -> None:
     if isinstance(body, ExecutionStarted):
         message.execution_started.request_id = body.request_id
     elif isinstance(body, StepStarted):
@@ -130,7 +138,11 @@ def _body_to_proto(body: EventBody, message: event_pb2.Event, path: str) -> None
     elif isinstance(body, OutputProduced):
         out = message.output
         out.output_name = body.output_name
-        out.value.CopyFrom(values.to_proto(body.value, path=f"outputs.{body.output_name}"))
+        out.value.CopyFrom(
+            output_value
+            if output_value is not None
+            else values.to_proto(body.value, path=f"outputs.{body.output_name}")
+        )
         out.metadata.extend(
             metadata_codec.entries_to_proto(body.metadata_entries, path=f"{path}.metadata")
         )
