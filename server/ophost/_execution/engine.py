@@ -138,6 +138,7 @@ class OpRun:
         handoff_capacity: int = 1024,
         cancel_grace: float = 5.0,
         encode_output: Callable[[str, object], object] | None = None,
+        keep_outputs: bool = True,
     ) -> None:
         self.prepared = prepared
         self.op_def: OpDefinition = prepared.op_def
@@ -150,6 +151,8 @@ class OpRun:
         self._capacity = handoff_capacity
         self._grace = cancel_grace
         self._encode_output = encode_output
+        self._keep_outputs = keep_outputs
+        self._emitted: set[str] = set()
         self._cancel = asyncio.Event()
         self._cancel_requested = False
         self._pump: Pump | None = None
@@ -370,6 +373,7 @@ class OpRun:
     async def _attempt_events(self) -> AsyncIterator[ExecutionEvent]:
         """Events of one attempt; raises :class:`_AttemptFailed` when it fails."""
         self.outputs = {}
+        self._emitted = set()
         context = OpExecutionContext(
             op_def=self.op_def,
             op_config=self.prepared.op_config,
@@ -619,7 +623,7 @@ class OpRun:
                 f'op "{self.op_def.name}" returned an output "{name}" that does not exist. '
                 f"The available outputs are {sorted(outputs)}"
             )
-        if name in self.outputs:
+        if name in self._emitted:
             raise InvariantViolationError(
                 f'op "{self.op_def.name}" returned an output "{name}" multiple times'
             )
@@ -646,7 +650,9 @@ class OpRun:
         # A value the host cannot send fails the step here (a framework error), before
         # the output is reported.
         wire = self._encode_output(name, output.value) if self._encode_output else None
-        self.outputs[name] = output.value
+        self._emitted.add(name)
+        if self._keep_outputs:
+            self.outputs[name] = output.value
         yield self._wrap(
             OutputProduced(
                 output_name=name,
@@ -667,7 +673,7 @@ class OpRun:
 
     def _finish_outputs(self, context: OpExecutionContext) -> Iterator[ExecutionEvent]:
         for definition in self.op_def.output_defs:
-            if definition.name in self.outputs or not definition.is_required:
+            if definition.name in self._emitted or not definition.is_required:
                 continue
             if definition.dagster_type.is_nothing:
                 self._log_sink(

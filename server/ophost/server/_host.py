@@ -1,0 +1,199 @@
+"""``OpHostServer``: a ``grpc.aio`` server hosting ops, with health and reflection."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
+
+from ophost._op import OpDefinition
+from ophost.errors import InvalidArgumentError
+from ophost.server._runner import Limits
+from ophost.server._servicer import OpHostServicer
+from ophost.server._store import ExecutionStore
+from ophost.v1 import op_host_service_pb2, op_host_service_pb2_grpc
+
+__all__ = ["KEEPALIVE_OPTIONS", "OpHostServer", "SERVICE_NAME"]
+
+SERVICE_NAME = op_host_service_pb2.DESCRIPTOR.services_by_name["OpHostService"].full_name
+_REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+# Keepalive, matched by the clients: the server pings an idle connection every 60 s and
+# lets clients ping it as often as every 10 s, also between calls (long watch streams
+# sit idle while an op runs).
+KEEPALIVE_OPTIONS: tuple[tuple[str, int], ...] = (
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+    ("grpc.http2.max_ping_strikes", 0),
+)
+
+
+class OpHostServer:
+    """Serve ``ops`` on ``host:port`` (port 0 picks a free one; read it from :attr:`port`).
+
+    Use as an async context manager, or call :meth:`start` and :meth:`stop`. Stopping
+    drains: health turns NOT_SERVING, new executions are refused with UNAVAILABLE,
+    running ones get ``drain_grace_seconds`` to finish and are then canceled.
+    """
+
+    def __init__(
+        self,
+        ops: Iterable[OpDefinition] | Mapping[str, OpDefinition],
+        *,
+        resources: Mapping[str, object] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_concurrent_executions: int = 64,
+        event_retention_seconds: float = 600.0,
+        max_retained_executions: int = 1000,
+        drain_grace_seconds: float = 10.0,
+        limits: Limits | None = None,
+    ) -> None:
+        self._ops = _by_name(ops)
+        self._resources = dict(resources or {})
+        self._host = host
+        self._requested_port = port
+        self._limits = limits or Limits()
+        self._max_concurrent = max_concurrent_executions
+        self._drain_grace = drain_grace_seconds
+        self._store = ExecutionStore(
+            retention_seconds=event_retention_seconds, max_retained=max_retained_executions
+        )
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max_concurrent_executions + 4, thread_name_prefix="ophost-op"
+        )
+        self._server: grpc.aio.Server | None = None
+        self._health: HealthServicer | None = None
+        self.servicer: OpHostServicer | None = None
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"{host}:{self.port}"
+
+    async def start(self) -> None:
+        limits = self._limits
+        server = grpc.aio.server(
+            options=[
+                *KEEPALIVE_OPTIONS,
+                ("grpc.max_receive_message_length", limits.max_message_bytes),
+                ("grpc.max_send_message_length", limits.max_message_bytes),
+            ]
+        )
+        self.servicer = OpHostServicer(
+            self._ops,
+            self._resources,
+            store=self._store,
+            limits=limits,
+            max_concurrent_executions=self._max_concurrent,
+            executor=self._executor,
+        )
+        op_host_service_pb2_grpc.add_OpHostServiceServicer_to_server(self.servicer, server)
+        self._health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        _add_reflection(server)
+        self.port = server.add_insecure_port(f"{self._host}:{self._requested_port}")
+        if self.port == 0:
+            raise OSError(f"could not bind {self._host}:{self._requested_port}")
+        await server.start()
+        self._server = server
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Drain and stop; ``grace`` overrides the drain grace period."""
+        server = self._server
+        if server is None:
+            return
+        self._server = None
+        assert self.servicer is not None
+        assert self._health is not None
+        self.servicer.draining = True
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.servicer.wait_for_executions(self._drain_grace if grace is None else grace)
+        await server.stop(1.0)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def wait_for_termination(self) -> None:
+        if self._server is not None:
+            await self._server.wait_for_termination()
+
+    async def __aenter__(self) -> OpHostServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def _by_name(ops: Iterable[OpDefinition] | Mapping[str, OpDefinition]) -> dict[str, OpDefinition]:
+    items = ops.values() if isinstance(ops, Mapping) else ops
+    result: dict[str, OpDefinition] = {}
+    for op in items:
+        if not isinstance(op, OpDefinition):
+            raise InvalidArgumentError(f"OpHostServer hosts OpDefinitions, got {type(op).__name__}")
+        if op.name in result and result[op.name] is not op:
+            raise InvalidArgumentError(f'two different ops are named "{op.name}"')
+        result[op.name] = op
+    return result
+
+
+def _add_reflection(server: grpc.aio.Server) -> None:
+    """Serve reflection as v1alpha (grpcio-reflection) and v1 (the same messages, renamed)."""
+    pool = descriptor_pool.Default()
+    _register_v1_reflection_descriptor(pool)
+    names = (SERVICE_NAME, "grpc.health.v1.Health", reflection.SERVICE_NAME, _REFLECTION_V1)
+    servicer = reflection.aio.ReflectionServicer(names, pool=pool)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
+    # grpc.reflection.v1 has the same messages as v1alpha, field for field, so the
+    # v1alpha servicer answers v1 requests too.
+    handler = grpc.method_handlers_generic_handler(
+        _REFLECTION_V1,
+        {
+            "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+                servicer.ServerReflectionInfo,
+                request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+                response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString,
+            )
+        },
+    )
+    server.add_generic_rpc_handlers((handler,))
+
+
+def _register_v1_reflection_descriptor(pool: descriptor_pool.DescriptorPool) -> None:
+    """Describe grpc.reflection.v1 in ``pool`` (a renamed copy of v1alpha) for reflection."""
+    try:
+        pool.FindFileByName("grpc/reflection/v1/reflection.proto")
+        return
+    except KeyError:
+        pass
+    file_proto = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(file_proto)
+    text = file_proto.SerializeToString()
+    renamed = descriptor_pb2.FileDescriptorProto.FromString(text)
+    renamed.name = "grpc/reflection/v1/reflection.proto"
+    renamed.package = "grpc.reflection.v1"
+    for message in renamed.message_type:
+        for field in message.field:
+            if field.type_name.startswith(".grpc.reflection.v1alpha."):
+                field.type_name = field.type_name.replace(".v1alpha.", ".v1.", 1)
+    for service in renamed.service:
+        for method in service.method:
+            method.input_type = method.input_type.replace(".v1alpha.", ".v1.", 1)
+            method.output_type = method.output_type.replace(".v1alpha.", ".v1.", 1)
+    pool.AddSerializedFile(renamed.SerializeToString())

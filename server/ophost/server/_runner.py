@@ -1,0 +1,166 @@
+"""Starting executions and recording their events, encoded, into the store."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+from ophost.codec import events as events_codec
+from ophost.codec import failures as failures_codec
+from ophost.execution import (
+    ErrorData,
+    ExecutionEvent,
+    LogMessage,
+    OpRun,
+    OutputProduced,
+    PreparedExecution,
+)
+from ophost.server._chunks import encode_value
+from ophost.server._store import Execution
+from ophost.v1 import event_pb2, execution_pb2, value_pb2
+
+__all__ = ["Limits", "fingerprint", "new_execution", "record_events"]
+
+# A single log line or stack trace is cut to this many characters so that no event
+# comes near the message size limit.
+_MAX_TEXT = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The server's limits that shape executions and their streams."""
+
+    inline_threshold_bytes: int = 1 << 20
+    chunk_size_bytes: int = 1 << 20
+    max_message_bytes: int = 4 << 20
+    max_batch_bytes: int = 1 << 20
+    stream_window_events: int = 4096
+    handoff_capacity: int = 1024
+    cancel_grace_seconds: float = 5.0
+    max_upload_bytes: int = 256 << 20
+
+
+def fingerprint(start: execution_pb2.ExecutionStart) -> bytes:
+    """A digest of what a start asks for, to tell a retry from a conflicting reuse."""
+    copy = execution_pb2.ExecutionStart()
+    copy.CopyFrom(start)
+    copy.request_id = ""
+    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+
+
+def new_execution(
+    prepared: PreparedExecution,
+    *,
+    start: execution_pb2.ExecutionStart,
+    limits: Limits,
+    executor: Executor | None,
+) -> Execution:
+    """Create the execution record and its engine run (not started yet)."""
+    execution_id = uuid.uuid4().hex
+    counter = iter(range(1, 1 << 62))
+
+    def encode_output(
+        name: str, value: object
+    ) -> tuple[value_pb2.Value, list[value_pb2.ValueChunk]]:
+        return encode_value(
+            value,
+            path=f"outputs.{name}",
+            inline_threshold=limits.inline_threshold_bytes,
+            chunk_size=limits.chunk_size_bytes,
+            value_id=f"{execution_id}.{name}.{next(counter)}",
+        )
+
+    run = OpRun(
+        prepared,
+        run_id=execution_id,
+        request_id=start.request_id,
+        tags=dict(start.tags),
+        executor=executor,
+        handoff_capacity=limits.handoff_capacity,
+        cancel_grace=limits.cancel_grace_seconds,
+        encode_output=encode_output,
+        keep_outputs=False,  # values live on as encoded events only
+    )
+    return Execution(
+        id=execution_id,
+        op_name=prepared.op_def.name,
+        request_id=start.request_id,
+        fingerprint=fingerprint(start),
+        tags=dict(start.tags),
+        run=run,
+    )
+
+
+def _shorten(event: ExecutionEvent) -> ExecutionEvent:
+    body = event.body
+    if isinstance(body, LogMessage) and len(body.message) > _MAX_TEXT:
+        cut = body.message[:_MAX_TEXT] + f"... [{len(body.message) - _MAX_TEXT} characters cut]"
+        return ExecutionEvent(
+            event.execution_id,
+            event.sequence,
+            event.attempt,
+            event.timestamp,
+            event.op_name,
+            LogMessage(body.level, cut, body.logger_name),
+        )
+    return event
+
+
+async def record_events(execution: Execution, limits: Limits) -> None:
+    """Run the execution's op and record every event; always ends with a terminal event."""
+    run = execution.run
+    try:
+        async for event in run.events():
+            await execution.wait_for_room(limits.stream_window_events)
+            body = event.body
+            if isinstance(body, OutputProduced) and isinstance(body.wire, tuple):
+                value, chunks = body.wire
+                execution.append(events_codec.to_proto(event, output_value=value))
+                execution.outputs.append(value_pb2.NamedValue(name=body.output_name, value=value))
+                for chunk in chunks:
+                    await execution.wait_for_room(limits.stream_window_events)
+                    execution.append(_chunk_event(event, chunk))
+            else:
+                execution.append(events_codec.to_proto(_shorten(event)))
+    except Exception as exc:  # noqa: BLE001 - the execution must still end, and say why
+        if not execution.finished:
+            _fail(execution, run, exc)
+
+
+def _chunk_event(event: ExecutionEvent, chunk: value_pb2.ValueChunk) -> event_pb2.Event:
+    message = event_pb2.Event(
+        execution_id=event.execution_id,
+        attempt=event.attempt,
+        op_name=event.op_name,
+        value_chunk=chunk,
+    )
+    message.timestamp.FromNanoseconds(events_codec.seconds_to_nanos(event.timestamp))
+    return message
+
+
+def _fail(execution: Execution, run: OpRun, exc: BaseException) -> None:
+    error = failures_codec.to_proto(
+        ErrorData(
+            type_name=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            message=f"ophost could not record the execution's events: {exc}",
+        )
+    )
+    now = time.time()
+    failure = event_pb2.Event(
+        execution_id=execution.id, attempt=execution.attempt, op_name=execution.op_name
+    )
+    failure.timestamp.FromNanoseconds(events_codec.seconds_to_nanos(now))
+    failure.step_failure.error.CopyFrom(error)
+    failure.step_failure.error_source = event_pb2.ERROR_SOURCE_UNEXPECTED
+    execution.append(failure)
+    finished = event_pb2.Event(
+        execution_id=execution.id, attempt=execution.attempt, op_name=execution.op_name
+    )
+    finished.timestamp.FromNanoseconds(events_codec.seconds_to_nanos(now))
+    finished.execution_finished.status = event_pb2.EXECUTION_STATUS_FAILED
+    finished.execution_finished.error.CopyFrom(error)
+    finished.execution_finished.cancel_requested = run.cancel_requested
+    execution.append(finished)

@@ -1,0 +1,474 @@
+"""The ``OpHostService`` servicer: messages in, engine and store calls, messages out."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import Executor
+from typing import Any
+
+import grpc
+
+from ophost._op import OpDefinition
+from ophost._op_spec import OpSpec
+from ophost._types import TypeKind
+from ophost._version import __version__
+from ophost.codec import definitions as definitions_codec
+from ophost.codec import values as values_codec
+from ophost.errors import (
+    CodecError,
+    ConfigErrorDetail,
+    ConfigMappingFunctionError,
+    InvalidConfigError,
+    InvalidInvocationError,
+    OpHostError,
+)
+from ophost.execution import InvalidInputsError, PreparedExecution, prepare_execution
+from ophost.server import _status
+from ophost.server._chunks import ChunkAssembler, ChunkError
+from ophost.server._runner import Limits, fingerprint, new_execution, record_events
+from ophost.server._status import StatusError
+from ophost.server._store import Execution, ExecutionStore
+from ophost.v1 import (
+    execution_pb2,
+    op_host_service_pb2,
+    op_host_service_pb2_grpc,
+    op_pb2,
+    value_pb2,
+)
+
+__all__ = ["OpHostServicer", "PROTOCOL_VERSION"]
+
+PROTOCOL_VERSION = "1"
+CAPABILITIES = ("chunked_upload", "ack_pacing")
+_DEFAULT_PAGE = 50
+_MAX_PAGE = 500
+_Context = grpc.aio.ServicerContext[Any, Any]
+# Types whose check is ophost's own (not user code), so inputs can be checked up front.
+_BUILTIN_KINDS = frozenset(TypeKind) - {TypeKind.CUSTOM}
+
+
+class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
+    """Serves the ops of one registry; executions live in an :class:`ExecutionStore`."""
+
+    def __init__(
+        self,
+        ops: Mapping[str, OpDefinition],
+        resources: Mapping[str, object],
+        *,
+        store: ExecutionStore,
+        limits: Limits,
+        max_concurrent_executions: int,
+        executor: Executor | None,
+        server_id: str | None = None,
+    ) -> None:
+        self.ops = dict(ops)
+        self.resources = dict(resources)
+        self.store = store
+        self.limits = limits
+        self.max_concurrent = max_concurrent_executions
+        self.executor = executor
+        self.server_id = server_id or uuid.uuid4().hex
+        self.draining = False
+        self._specs = {
+            name: definitions_codec.to_proto(OpSpec.from_definition(op))
+            for name, op in self.ops.items()
+        }
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- server info and ops -------------------------------------------------------------
+
+    async def GetServerInfo(
+        self, request: op_host_service_pb2.GetServerInfoRequest, context: _Context
+    ) -> op_host_service_pb2.GetServerInfoResponse:
+        response = op_host_service_pb2.GetServerInfoResponse(
+            protocol_version=PROTOCOL_VERSION,
+            ophost_version=__version__,
+            server_id=self.server_id,
+            capabilities=list(CAPABILITIES),
+        )
+        limits = response.limits
+        limits.inline_threshold_bytes = self.limits.inline_threshold_bytes
+        limits.chunk_size_bytes = self.limits.chunk_size_bytes
+        limits.max_message_bytes = self.limits.max_message_bytes
+        limits.max_concurrent_executions = self.max_concurrent
+        limits.event_retention.FromNanoseconds(round(self.store.retention_seconds * 1e9))
+        return response
+
+    async def ListOps(
+        self, request: op_host_service_pb2.ListOpsRequest, context: _Context
+    ) -> op_host_service_pb2.ListOpsResponse:
+        names = list(self._specs)
+        start, size = await self._page(request.page_size, request.page_token, len(names), context)
+        full = request.view == op_host_service_pb2.OP_VIEW_FULL
+        page = [self._view(self._specs[n], full=full) for n in names[start : start + size]]
+        response = op_host_service_pb2.ListOpsResponse(ops=page)
+        if start + size < len(names):
+            response.next_page_token = self._token(start + size)
+        return response
+
+    async def GetOp(
+        self, request: op_host_service_pb2.GetOpRequest, context: _Context
+    ) -> op_host_service_pb2.GetOpResponse:
+        spec = self._specs.get(request.op_name)
+        if spec is None:
+            await _status.abort(context, _status.op_not_found(request.op_name, self._specs))
+        return op_host_service_pb2.GetOpResponse(op=spec)
+
+    @staticmethod
+    def _view(spec: op_pb2.OpDefinition, *, full: bool) -> op_pb2.OpDefinition:
+        if full:
+            return spec
+        basic = op_pb2.OpDefinition(name=spec.name)
+        if spec.HasField("description"):
+            basic.description = spec.description
+        for source, target in ((spec.inputs, basic.inputs), (spec.outputs, basic.outputs)):
+            for item in source:
+                added = target.add(name=item.name)
+                added.type.CopyFrom(item.type)
+        return basic
+
+    # -- paging --------------------------------------------------------------------------
+
+    def _token(self, offset: int) -> str:
+        return base64.urlsafe_b64encode(f"{self.server_id}:{offset}".encode()).decode()
+
+    async def _page(
+        self, page_size: int, token: str, total: int, context: _Context
+    ) -> tuple[int, int]:
+        if page_size < 0:
+            await _status.abort(
+                context, _status.malformed("page_size must not be negative", "page_size")
+            )
+        size = min(page_size or _DEFAULT_PAGE, _MAX_PAGE)
+        if not token:
+            return 0, size
+        try:
+            server_id, _, offset_text = (
+                base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+            )
+            offset = int(offset_text)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            offset, server_id = -1, ""
+        if server_id != self.server_id or not 0 <= offset <= total:
+            await _status.abort(context, _status.invalid_page_token())
+        return offset, size
+
+    # -- starting executions -------------------------------------------------------------
+
+    def _prepare(self, start: execution_pb2.ExecutionStart) -> PreparedExecution:
+        """Check a start message; raise :class:`StatusError` for anything wrong with it."""
+        if self.draining:
+            raise _status.draining(retry_after=1.0)
+        op_def = self.ops.get(start.op_name)
+        if op_def is None:
+            raise _status.op_not_found(start.op_name, self.ops)
+        inputs: dict[str, object] = {}
+        for named in start.inputs:
+            path = f"inputs.{named.name}"
+            if named.name in inputs:
+                raise _status.malformed(f'input "{named.name}" is given twice', path)
+            try:
+                inputs[named.name] = values_codec.from_proto(named.value, path=path)
+            except CodecError as exc:
+                raise _status.malformed(str(exc), exc.path) from None
+        config: object = None
+        if start.HasField("config"):
+            try:
+                config = values_codec.from_proto(start.config, path="config")
+            except CodecError as exc:
+                raise _status.malformed(str(exc), exc.path) from None
+        try:
+            prepared = prepare_execution(op_def, inputs, config, self.resources)
+        except InvalidInputsError as exc:
+            raise _status.invalid_inputs(op_def.name, exc.problems) from None
+        except InvalidConfigError as exc:
+            raise _status.invalid_config(op_def.name, exc) from None
+        except ConfigMappingFunctionError as exc:
+            raise _status.invalid_config(
+                op_def.name, InvalidConfigError(str(exc), [ConfigErrorDetail("config", str(exc))])
+            ) from None
+        except InvalidInvocationError as exc:
+            raise _status.internal(str(exc)) from None
+        problems = _input_type_problems(prepared)
+        if problems:
+            raise _status.invalid_inputs(op_def.name, problems)
+        return prepared
+
+    def _start(self, start: execution_pb2.ExecutionStart) -> Execution:
+        """Start (or find, for a repeated request id) an execution."""
+        if start.request_id:
+            existing = self.store.by_request_id(start.request_id)
+            if existing is not None:
+                if existing.fingerprint != fingerprint(start):
+                    raise _status.request_id_conflict(start.request_id)
+                return existing
+        prepared = self._prepare(start)
+        if self.store.running_count() >= self.max_concurrent:
+            raise _status.too_many_executions(self.max_concurrent, retry_after=1.0)
+        execution = new_execution(prepared, start=start, limits=self.limits, executor=self.executor)
+        self.store.add(execution)
+        task = asyncio.get_running_loop().create_task(record_events(execution, self.limits))
+        execution.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return execution
+
+    async def StartExecution(
+        self, request: op_host_service_pb2.StartExecutionRequest, context: _Context
+    ) -> op_host_service_pb2.StartExecutionResponse:
+        try:
+            _check_start_refs(request.start, allow_chunks=False)
+            execution = self._start(request.start)
+        except StatusError as error:
+            await _status.abort(context, error)
+        return op_host_service_pb2.StartExecutionResponse(execution=execution.to_proto())
+
+    # -- the bidirectional stream --------------------------------------------------------
+
+    async def Execute(
+        self,
+        request_iterator: AsyncIterator[op_host_service_pb2.ExecuteRequest],
+        context: _Context,
+    ) -> AsyncIterator[op_host_service_pb2.ExecuteResponse]:
+        requests = request_iterator.__aiter__()
+        try:
+            start = await self._read_start(requests)
+            execution = self._start(start)
+        except StatusError as error:
+            await _status.abort(context, error)
+        yield op_host_service_pb2.ExecuteResponse(
+            accepted=op_host_service_pb2.ExecutionAccepted(
+                execution_id=execution.id, execution=execution.to_proto()
+            )
+        )
+        problem: asyncio.Future[StatusError] = asyncio.get_running_loop().create_future()
+        reader = asyncio.ensure_future(self._read_rest(requests, execution, problem))
+        batches = execution.follow(0, max_batch_bytes=self.limits.max_batch_bytes)
+        try:
+            while True:
+                step = asyncio.ensure_future(batches.__anext__())
+                waiting: set[asyncio.Future[Any]] = {step, problem}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if problem.done():
+                    step.cancel()
+                    await _status.abort(context, problem.result())
+                try:
+                    batch = step.result()
+                except StopAsyncIteration:
+                    return
+                yield op_host_service_pb2.ExecuteResponse(
+                    events=op_host_service_pb2.EventBatch(events=batch)
+                )
+        finally:
+            reader.cancel()
+            await batches.aclose()
+
+    async def _read_start(
+        self, requests: AsyncIterator[op_host_service_pb2.ExecuteRequest]
+    ) -> execution_pb2.ExecutionStart:
+        try:
+            first = await requests.__anext__()
+        except StopAsyncIteration:
+            raise _status.out_of_order("the stream ended before its start message") from None
+        if first.WhichOneof("kind") != "start":
+            raise _status.out_of_order(
+                f"the first message on an Execute stream must be start, got "
+                f"{first.WhichOneof('kind') or 'an empty message'}"
+            )
+        start = execution_pb2.ExecutionStart()
+        start.CopyFrom(first.start)
+        refs = _check_start_refs(start, allow_chunks=True)
+        if not refs:
+            return start
+        assembler = ChunkAssembler(max_total_bytes=self.limits.max_upload_bytes)
+        try:
+            for path, ref in refs.items():
+                assembler.expect(ref, path=path)
+            while assembler.pending():
+                try:
+                    message = await requests.__anext__()
+                except StopAsyncIteration:
+                    raise _status.out_of_order(
+                        "the stream ended before every chunk of the start's values arrived"
+                    ) from None
+                kind = message.WhichOneof("kind")
+                if kind == "chunk":
+                    assembler.add(message.chunk)
+                elif kind != "ack":
+                    raise _status.out_of_order(
+                        "expected the chunks of the start's values, got "
+                        f"{kind or 'an empty message'}"
+                    )
+            for path, ref in refs.items():
+                _target(start, path).CopyFrom(assembler.take(ref.value_id))
+        except ChunkError as exc:
+            raise _status.invalid_chunk(exc) from None
+        return start
+
+    async def _read_rest(
+        self,
+        requests: AsyncIterator[op_host_service_pb2.ExecuteRequest],
+        execution: Execution,
+        problem: asyncio.Future[StatusError],
+    ) -> None:
+        """Serve the client's messages after start: cancel and ack; anything else is an error."""
+        try:
+            async for message in requests:
+                kind = message.WhichOneof("kind")
+                if kind == "cancel":
+                    self.cancel(execution)
+                elif kind == "ack":
+                    continue
+                elif kind == "start":
+                    raise _status.out_of_order("a second start on one Execute stream")
+                elif kind == "chunk":
+                    raise _status.out_of_order("a chunk for a value the start did not reference")
+                else:
+                    raise _status.malformed("an ExecuteRequest with no message set")
+        except StatusError as error:
+            if not problem.done():
+                problem.set_result(error)
+        except (asyncio.CancelledError, grpc.aio.AioRpcError):
+            return
+
+    # -- executions ----------------------------------------------------------------------
+
+    def _find(self, execution_id: str) -> Execution:
+        execution = self.store.get(execution_id)
+        if execution is None:
+            raise _status.execution_not_found(execution_id)
+        return execution
+
+    def cancel(self, execution: Execution) -> None:
+        if execution.finished:
+            return
+        execution.mark_cancel_requested()
+        execution.run.request_cancel()
+
+    async def GetExecution(
+        self, request: op_host_service_pb2.GetExecutionRequest, context: _Context
+    ) -> op_host_service_pb2.GetExecutionResponse:
+        try:
+            execution = self._find(request.execution_id)
+        except StatusError as error:
+            await _status.abort(context, error)
+        return op_host_service_pb2.GetExecutionResponse(execution=execution.to_proto())
+
+    async def CancelExecution(
+        self, request: op_host_service_pb2.CancelExecutionRequest, context: _Context
+    ) -> op_host_service_pb2.CancelExecutionResponse:
+        try:
+            execution = self._find(request.execution_id)
+        except StatusError as error:
+            await _status.abort(context, error)
+        self.cancel(execution)
+        return op_host_service_pb2.CancelExecutionResponse(execution=execution.to_proto())
+
+    async def ListExecutions(
+        self, request: op_host_service_pb2.ListExecutionsRequest, context: _Context
+    ) -> op_host_service_pb2.ListExecutionsResponse:
+        states = set(request.states)
+        matching = [
+            e
+            for e in self.store.newest_first()
+            if (not request.op_name or e.op_name == request.op_name)
+            and (not states or e.state in states)
+        ]
+        start, size = await self._page(
+            request.page_size, request.page_token, len(matching), context
+        )
+        response = op_host_service_pb2.ListExecutionsResponse(
+            executions=[e.to_proto() for e in matching[start : start + size]]
+        )
+        if start + size < len(matching):
+            response.next_page_token = self._token(start + size)
+        return response
+
+    async def StreamEvents(
+        self, request: op_host_service_pb2.StreamEventsRequest, context: _Context
+    ) -> AsyncIterator[op_host_service_pb2.StreamEventsResponse]:
+        try:
+            execution = self._find(request.execution_id)
+            if request.after_sequence > execution.last_sequence and execution.finished:
+                raise _status.sequence_out_of_range(request.after_sequence, execution.last_sequence)
+        except StatusError as error:
+            await _status.abort(context, error)
+        async for batch in execution.follow(
+            request.after_sequence, max_batch_bytes=self.limits.max_batch_bytes
+        ):
+            yield op_host_service_pb2.StreamEventsResponse(events=batch)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def wait_for_executions(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for running executions; cancel those still running."""
+        tasks = [e.task for e in self.store.unfinished() if e.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        for execution in self.store.unfinished():
+            self.cancel(execution)
+        remaining = [e.task for e in self.store.unfinished() if e.task is not None]
+        if remaining:
+            await asyncio.wait(remaining, timeout=self.limits.cancel_grace_seconds + 1)
+
+
+def _input_type_problems(prepared: PreparedExecution) -> list[ConfigErrorDetail]:
+    """Inputs that fail a built-in type's check: reported before anything runs."""
+    problems: list[ConfigErrorDetail] = []
+    for definition in prepared.op_def.input_defs:
+        dtype = definition.dagster_type
+        if dtype.kind not in _BUILTIN_KINDS or not _is_builtin_tree(dtype):
+            continue
+        if definition.name not in prepared.input_values:
+            continue
+        try:
+            result = dtype.type_check(None, prepared.input_values[definition.name])
+        except OpHostError:
+            continue
+        if not result.success:
+            problems.append(
+                ConfigErrorDetail(
+                    f"inputs.{definition.name}",
+                    f'expected type "{dtype.display_name}": {result.description}',
+                )
+            )
+    return problems
+
+
+def _is_builtin_tree(dtype: Any) -> bool:
+    return dtype.kind in _BUILTIN_KINDS and all(_is_builtin_tree(t) for t in dtype.inner)
+
+
+def _check_start_refs(
+    start: execution_pb2.ExecutionStart, *, allow_chunks: bool
+) -> dict[str, value_pb2.ChunkedValueRef]:
+    """The chunked references a start carries, by path (``inputs.x``, ``config``)."""
+    refs: dict[str, value_pb2.ChunkedValueRef] = {}
+    for named in start.inputs:
+        if named.value.WhichOneof("kind") == "chunked_value":
+            refs[f"inputs.{named.name}"] = named.value.chunked_value
+    if start.HasField("config") and start.config.WhichOneof("kind") == "chunked_value":
+        refs["config"] = start.config.chunked_value
+    if refs and not allow_chunks:
+        path = next(iter(refs))
+        raise _status.malformed(
+            "StartExecution cannot carry chunked values; send large values on Execute", path
+        )
+    ids = [ref.value_id for ref in refs.values()]
+    if len(set(ids)) != len(ids):
+        raise _status.malformed("two chunked values share one value_id")
+    return refs
+
+
+def _target(start: execution_pb2.ExecutionStart, path: str) -> value_pb2.Value:
+    if path == "config":
+        return start.config
+    name = path.removeprefix("inputs.")
+    for named in start.inputs:
+        if named.name == name:
+            return named.value
+    raise _status.internal(f"no value at {path}")

@@ -1,0 +1,236 @@
+"""Executions the server knows: their event logs, followers and retention.
+
+An :class:`Execution` owns the encoded events of one run, numbered from 1 without
+gaps. Streams follow it (:meth:`Execution.follow`): they replay what is recorded,
+then wait for more, and get events in batches. While streams follow, the producer
+waits (:meth:`Execution.wait_for_room`) whenever the slowest of them is more than a
+window behind, so a slow client slows its own op instead of growing memory.
+:class:`ExecutionStore` finds executions by id and request id and drops finished ones
+after the retention period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncGenerator, Iterable
+from dataclasses import dataclass, field
+
+from ophost.codec.events import seconds_to_nanos
+from ophost.execution import OpRun
+from ophost.v1 import error_pb2, event_pb2, execution_pb2, value_pb2
+
+__all__ = ["Execution", "ExecutionStore", "TERMINAL_STATES"]
+
+State = execution_pb2.ExecutionState
+TERMINAL_STATES = frozenset(
+    {
+        execution_pb2.EXECUTION_STATE_SUCCEEDED,
+        execution_pb2.EXECUTION_STATE_FAILED,
+        execution_pb2.EXECUTION_STATE_CANCELED,
+    }
+)
+_FINAL_STATE = {
+    event_pb2.EXECUTION_STATUS_SUCCEEDED: execution_pb2.EXECUTION_STATE_SUCCEEDED,
+    event_pb2.EXECUTION_STATUS_FAILED: execution_pb2.EXECUTION_STATE_FAILED,
+    event_pb2.EXECUTION_STATUS_CANCELED: execution_pb2.EXECUTION_STATE_CANCELED,
+}
+
+
+@dataclass
+class _Follower:
+    cursor: int = 0  # events[:cursor] have been handed to the stream
+
+
+@dataclass
+class Execution:
+    """One execution: identity, state, and its retained, encoded events."""
+
+    id: str
+    op_name: str
+    request_id: str
+    fingerprint: bytes
+    tags: dict[str, str]
+    run: OpRun
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    state: State.ValueType = execution_pb2.EXECUTION_STATE_PENDING
+    attempt: int = 0
+    outputs: list[value_pb2.NamedValue] = field(default_factory=list)
+    error: error_pb2.ErrorData | None = None
+    events: list[event_pb2.Event] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    _changed: asyncio.Future[None] | None = None
+    _progress: asyncio.Future[None] | None = None
+    _followers: set[int] = field(default_factory=set)
+    _cursors: dict[int, _Follower] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    # -- recording -----------------------------------------------------------------------
+
+    @property
+    def last_sequence(self) -> int:
+        return len(self.events)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def append(self, event: event_pb2.Event) -> None:
+        """Record one event (its sequence is set here) and wake the followers."""
+        event.sequence = len(self.events) + 1
+        self.events.append(event)
+        self.sizes.append(event.ByteSize())
+        self.attempt = event.attempt
+        kind = event.WhichOneof("kind")
+        if kind == "step_started" and self.state == execution_pb2.EXECUTION_STATE_PENDING:
+            self.state = execution_pb2.EXECUTION_STATE_RUNNING
+            self.started_at = time.time()
+        elif kind == "execution_finished":
+            finished = event.execution_finished
+            self.state = _FINAL_STATE.get(finished.status, execution_pb2.EXECUTION_STATE_FAILED)
+            self.finished_at = time.time()
+            if finished.HasField("error"):
+                self.error = finished.error
+        self._notify()
+
+    def mark_cancel_requested(self) -> None:
+        if not self.finished:
+            self.state = execution_pb2.EXECUTION_STATE_CANCEL_REQUESTED
+
+    def _notify(self) -> None:
+        changed = self._changed
+        if changed is not None and not changed.done():
+            changed.set_result(None)
+        self._changed = None
+
+    def _changed_future(self) -> asyncio.Future[None]:
+        if self._changed is None:
+            self._changed = asyncio.get_running_loop().create_future()
+        return self._changed
+
+    # -- backpressure --------------------------------------------------------------------
+
+    async def wait_for_room(self, window: int) -> None:
+        """Wait while the slowest follower is more than ``window`` events behind."""
+        while self._cursors:
+            slowest = min(f.cursor for f in self._cursors.values())
+            if len(self.events) - slowest < window:
+                return
+            if self._progress is None or self._progress.done():
+                self._progress = asyncio.get_running_loop().create_future()
+            await self._progress
+
+    def _advanced(self) -> None:
+        progress = self._progress
+        if progress is not None and not progress.done():
+            progress.set_result(None)
+
+    # -- following -----------------------------------------------------------------------
+
+    async def follow(
+        self, after: int, *, max_batch_bytes: int, max_batch_events: int = 10_000
+    ) -> AsyncGenerator[list[event_pb2.Event], None]:
+        """Batches of the events after sequence ``after``: replayed, then live, to the end."""
+        token = next(self._ids)
+        follower = _Follower(cursor=after)
+        self._cursors[token] = follower
+        try:
+            while True:
+                if follower.cursor < len(self.events):
+                    end = follower.cursor
+                    size = 0
+                    limit = min(len(self.events), follower.cursor + max_batch_events)
+                    while end < limit and (
+                        end == follower.cursor or size + self.sizes[end] <= max_batch_bytes
+                    ):
+                        size += self.sizes[end]
+                        end += 1
+                    batch = self.events[follower.cursor : end]
+                    yield batch
+                    follower.cursor = end
+                    self._advanced()
+                    continue
+                if self.finished:
+                    return
+                await self._changed_future()
+        finally:
+            del self._cursors[token]
+            self._advanced()
+
+    # -- views ---------------------------------------------------------------------------
+
+    def to_proto(self) -> execution_pb2.Execution:
+        message = execution_pb2.Execution(
+            id=self.id,
+            op_name=self.op_name,
+            request_id=self.request_id,
+            state=self.state,
+            attempt=self.attempt,
+            last_sequence=self.last_sequence,
+            outputs=self.outputs,
+            tags=self.tags,
+        )
+        if self.error is not None:
+            message.error.CopyFrom(self.error)
+        message.create_time.FromNanoseconds(seconds_to_nanos(self.created_at))
+        if self.started_at is not None:
+            message.start_time.FromNanoseconds(seconds_to_nanos(self.started_at))
+        if self.finished_at is not None:
+            message.finish_time.FromNanoseconds(seconds_to_nanos(self.finished_at))
+        return message
+
+
+class ExecutionStore:
+    """The executions of one server process, by id and by request id."""
+
+    def __init__(self, *, retention_seconds: float, max_retained: int) -> None:
+        self.retention_seconds = retention_seconds
+        self.max_retained = max_retained
+        self._by_id: dict[str, Execution] = {}
+        self._by_request: dict[str, str] = {}
+
+    def add(self, execution: Execution) -> None:
+        self.evict()
+        self._by_id[execution.id] = execution
+        if execution.request_id:
+            self._by_request[execution.request_id] = execution.id
+
+    def get(self, execution_id: str) -> Execution | None:
+        return self._by_id.get(execution_id)
+
+    def by_request_id(self, request_id: str) -> Execution | None:
+        found = self._by_request.get(request_id)
+        return self._by_id.get(found) if found is not None else None
+
+    def running_count(self) -> int:
+        return sum(1 for e in self._by_id.values() if not e.finished)
+
+    def unfinished(self) -> list[Execution]:
+        return [e for e in self._by_id.values() if not e.finished]
+
+    def newest_first(self) -> Iterable[Execution]:
+        return sorted(self._by_id.values(), key=lambda e: e.created_at, reverse=True)
+
+    def evict(self, now: float | None = None) -> None:
+        """Forget finished executions past retention, and the oldest beyond the cap."""
+        now = time.time() if now is None else now
+        for execution in list(self._by_id.values()):
+            if (
+                execution.finished
+                and execution.finished_at is not None
+                and now - execution.finished_at > self.retention_seconds
+            ):
+                self._forget(execution)
+        finished = [e for e in self._by_id.values() if e.finished]
+        excess = len(self._by_id) - self.max_retained
+        for execution in sorted(finished, key=lambda e: e.finished_at or 0)[: max(0, excess)]:
+            self._forget(execution)
+
+    def _forget(self, execution: Execution) -> None:
+        self._by_id.pop(execution.id, None)
+        if execution.request_id and self._by_request.get(execution.request_id) == execution.id:
+            del self._by_request[execution.request_id]
