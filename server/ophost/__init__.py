@@ -45,6 +45,7 @@ from ophost._metadata import (
 )
 from ophost._op import OpDefinition, configured
 from ophost._op_decorator import op
+from ophost._op_spec import OpSpec
 from ophost._retry import Backoff, Jitter, RetryPolicy
 from ophost._table import (
     TableColumn,
@@ -76,6 +77,7 @@ __all__ = [
     # ops
     "op",
     "OpDefinition",
+    "OpSpec",
     "configured",
     "In",
     "Out",

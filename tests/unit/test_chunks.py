@@ -8,8 +8,8 @@ import tracemalloc
 import pytest
 
 from ophost.codec import values
+from ophost.codec.chunks import ChunkAssembler, ChunkError, encode_value, split_value
 from ophost.errors import CodecError
-from ophost.server._chunks import ChunkAssembler, ChunkError, encode_value, split_value
 from ophost.v1 import value_pb2
 
 MiB = 1024 * 1024

@@ -47,6 +47,7 @@ EXPECTED = [
     "OpDefinition",
     "OpExecutionContext",
     "OpHostError",
+    "OpSpec",
     "Out",
     "Output",
     "OutputNotFoundError",
@@ -132,11 +133,13 @@ def test_error_hierarchy() -> None:
 
 def test_submodule_surfaces() -> None:
     assert sorted(ophost.codec.__all__) == [
+        "chunks",
         "config",
         "definitions",
         "events",
         "failures",
         "metadata",
+        "status",
         "types",
         "values",
     ]

@@ -10,6 +10,7 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped, unused-ignore]
 
+from ophost.codec.chunks import ChunkError
 from ophost.codec.status import (
     DOMAIN,
     STATUS_DETAILS_KEY,
@@ -19,7 +20,6 @@ from ophost.codec.status import (
 )
 from ophost.errors import CodecError, ConfigErrorDetail, InvalidConfigError
 from ophost.server import _status
-from ophost.server._chunks import ChunkError
 from ophost.server._status import (
     MAX_DESCRIPTION_CHARS,
     MAX_DETAILS_BYTES,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ophost.codec import events as events_codec
 from ophost.codec import failures as failures_codec
+from ophost.codec.chunks import encode_value
 from ophost.execution import (
     ErrorData,
     ExecutionEvent,
@@ -18,7 +19,6 @@ from ophost.execution import (
     OutputProduced,
     PreparedExecution,
 )
-from ophost.server._chunks import encode_value
 from ophost.server._store import Execution
 from ophost.v1 import event_pb2, execution_pb2, value_pb2
 

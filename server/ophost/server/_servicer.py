@@ -18,6 +18,7 @@ from ophost._types import TypeKind
 from ophost._version import __version__
 from ophost.codec import definitions as definitions_codec
 from ophost.codec import values as values_codec
+from ophost.codec.chunks import ChunkAssembler, ChunkError
 from ophost.errors import (
     CodecError,
     ConfigErrorDetail,
@@ -28,7 +29,6 @@ from ophost.errors import (
 )
 from ophost.execution import InvalidInputsError, PreparedExecution, prepare_execution
 from ophost.server import _status
-from ophost.server._chunks import ChunkAssembler, ChunkError
 from ophost.server._runner import Limits, fingerprint, new_execution, record_events
 from ophost.server._status import StatusError
 from ophost.server._store import Execution, ExecutionStore

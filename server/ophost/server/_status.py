@@ -29,9 +29,9 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped, unused-ignore]
 from grpc_status import rpc_status  # type: ignore[import-untyped, unused-ignore]
 
+from ophost.codec.chunks import ChunkError
 from ophost.codec.status import DOMAIN, OMITTED_VIOLATIONS_KEY
 from ophost.errors import ConfigErrorDetail, InvalidConfigError
-from ophost.server._chunks import ChunkError
 from ophost.v1 import error_pb2
 
 __all__ = [
