@@ -150,7 +150,7 @@ def test_request_id_conflict() -> None:
 
 def test_draining_uses_the_documented_code() -> None:
     error = _status.draining()
-    assert (error.code, error.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "SERVER_DRAINING")
+    assert (error.code, error.reason) == (grpc.StatusCode.UNAVAILABLE, "SERVER_DRAINING")
     assert error.retry_delay is None
     assert _parsed(error).retry_delay is None
     with_retry = _status.draining(retry_after=2.5)

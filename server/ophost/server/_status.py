@@ -239,13 +239,14 @@ def request_id_conflict(request_id: str) -> StatusError:
 
 
 def draining(retry_after: float | None = None) -> StatusError:
-    """``FAILED_PRECONDITION`` / ``SERVER_DRAINING``: the server is shutting down.
+    """``UNAVAILABLE`` / ``SERVER_DRAINING``: the server is shutting down.
 
-    The code is the one docs/protocol.md and ``error.proto`` give. ``retry_after``
-    (seconds) adds a ``RetryInfo``.
+    UNAVAILABLE (not FAILED_PRECONDITION) because retrying elsewhere, or after a
+    restart, is exactly what a client should do. ``retry_after`` (seconds) adds a
+    ``RetryInfo``.
     """
     return StatusError(
-        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.UNAVAILABLE,
         "the server is shutting down and accepts no new executions; retry on another server",
         reason=_reason(error_pb2.ERROR_REASON_SERVER_DRAINING),
         retry_delay=retry_after,

@@ -64,8 +64,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     inputs, config or tags.
     """
     ERROR_REASON_SERVER_DRAINING: _ErrorReason.ValueType  # 10
-    """FAILED_PRECONDITION: the server is shutting down and accepts no new
-    executions. Retry against another server.
+    """UNAVAILABLE: the server is shutting down and accepts no new executions.
+    Retry against another server, or after a restart.
     """
     ERROR_REASON_TOO_MANY_EXECUTIONS: _ErrorReason.ValueType  # 11
     """RESOURCE_EXHAUSTED: the server already runs its maximum number of
@@ -124,8 +124,8 @@ ERROR_REASON_REQUEST_ID_CONFLICT: ErrorReason.ValueType  # 9
 inputs, config or tags.
 """
 ERROR_REASON_SERVER_DRAINING: ErrorReason.ValueType  # 10
-"""FAILED_PRECONDITION: the server is shutting down and accepts no new
-executions. Retry against another server.
+"""UNAVAILABLE: the server is shutting down and accepts no new executions.
+Retry against another server, or after a restart.
 """
 ERROR_REASON_TOO_MANY_EXECUTIONS: ErrorReason.ValueType  # 11
 """RESOURCE_EXHAUSTED: the server already runs its maximum number of
