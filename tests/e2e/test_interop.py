@@ -363,3 +363,39 @@ async def test_draining_refuses_new_starts(
         await stub.StartExecution(pb.StartExecutionRequest(start=start("add", a=1, b=1)))
     assert details(info.value).reason == "SERVER_DRAINING"  # type: ignore[attr-defined]
     server.servicer.draining = False
+
+
+async def test_reflection_describes_the_service_methods(channel: grpc.aio.Channel) -> None:
+    from google.protobuf import descriptor_pb2
+
+    for path in (
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    ):
+        call = channel.stream_stream(
+            path,
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+        )
+
+        async def ask() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
+            yield reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE_NAME)
+
+        methods: list[str] = []
+        async for reply in call(ask()):
+            for raw in reply.file_descriptor_response.file_descriptor_proto:
+                proto = descriptor_pb2.FileDescriptorProto.FromString(raw)
+                for service in proto.service:
+                    if f"{proto.package}.{service.name}" == SERVICE_NAME:
+                        methods = [m.name for m in service.method]
+        assert methods == [
+            "GetServerInfo",
+            "ListOps",
+            "GetOp",
+            "Execute",
+            "StartExecution",
+            "GetExecution",
+            "ListExecutions",
+            "CancelExecution",
+            "StreamEvents",
+        ], path
