@@ -76,7 +76,14 @@ def _back(table: dict[object, int], wire: int, what: str, path: str) -> object:
 
 
 def seconds_to_nanos(seconds: float) -> int:
-    """Exact nanoseconds of a float of seconds (no binary rounding on the way)."""
+    """Nanoseconds of a float of seconds, such that :func:`seconds_from_nanos` gives it back.
+
+    The quick product is exact for almost every value; when it would not read back
+    as the same float, the exact rational product decides.
+    """
+    quick = round(seconds * 1_000_000_000)
+    if quick / 1_000_000_000 == seconds:
+        return quick
     return round(Fraction(seconds) * 1_000_000_000)
 
 

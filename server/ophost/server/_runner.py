@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -109,7 +110,9 @@ def _shorten(event: ExecutionEvent) -> ExecutionEvent:
     return event
 
 
-async def record_events(execution: Execution, limits: Limits) -> None:
+async def record_events(
+    execution: Execution, limits: Limits, on_finished: Callable[[Execution], None]
+) -> None:
     """Run the execution's op and record every event; always ends with a terminal event."""
     run = execution.run
     try:
@@ -128,6 +131,8 @@ async def record_events(execution: Execution, limits: Limits) -> None:
     except Exception as exc:  # noqa: BLE001 - the execution must still end, and say why
         if not execution.finished:
             _fail(execution, run, exc)
+    finally:
+        on_finished(execution)
 
 
 def _chunk_event(event: ExecutionEvent, chunk: value_pb2.ValueChunk) -> event_pb2.Event:

@@ -211,7 +211,9 @@ class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
             raise _status.too_many_executions(self.max_concurrent, retry_after=1.0)
         execution = new_execution(prepared, start=start, limits=self.limits, executor=self.executor)
         self.store.add(execution)
-        task = asyncio.get_running_loop().create_task(record_events(execution, self.limits))
+        task = asyncio.get_running_loop().create_task(
+            record_events(execution, self.limits, self.store.finished)
+        )
         execution.task = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -245,24 +247,18 @@ class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
                 execution_id=execution.id, execution=execution.to_proto()
             )
         )
-        problem: asyncio.Future[StatusError] = asyncio.get_running_loop().create_future()
-        reader = asyncio.ensure_future(self._read_rest(requests, execution, problem))
-        batches = execution.follow(0, max_batch_bytes=self.limits.max_batch_bytes)
+        problems: list[StatusError] = []
+        reader = asyncio.ensure_future(self._read_rest(requests, execution, problems))
+        batches = execution.follow(
+            0, max_batch_bytes=self.limits.max_batch_bytes, stop=lambda: bool(problems)
+        )
         try:
-            while True:
-                step = asyncio.ensure_future(batches.__anext__())
-                waiting: set[asyncio.Future[Any]] = {step, problem}
-                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if problem.done():
-                    step.cancel()
-                    await _status.abort(context, problem.result())
-                try:
-                    batch = step.result()
-                except StopAsyncIteration:
-                    return
+            async for batch in batches:
                 yield op_host_service_pb2.ExecuteResponse(
                     events=op_host_service_pb2.EventBatch(events=batch)
                 )
+            if problems:
+                await _status.abort(context, problems[0])
         finally:
             reader.cancel()
             await batches.aclose()
@@ -313,7 +309,7 @@ class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
         self,
         requests: AsyncIterator[op_host_service_pb2.ExecuteRequest],
         execution: Execution,
-        problem: asyncio.Future[StatusError],
+        problems: list[StatusError],
     ) -> None:
         """Serve the client's messages after start: cancel and ack; anything else is an error."""
         try:
@@ -330,8 +326,8 @@ class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
                 else:
                     raise _status.malformed("an ExecuteRequest with no message set")
         except StatusError as error:
-            if not problem.done():
-                problem.set_result(error)
+            problems.append(error)
+            execution.wake()
         except (asyncio.CancelledError, grpc.aio.AioRpcError):
             return
 

@@ -12,9 +12,10 @@ after the retention period.
 from __future__ import annotations
 
 import asyncio
+import collections
 import itertools
 import time
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 
 from ophost.codec.events import seconds_to_nanos
@@ -131,15 +132,30 @@ class Execution:
 
     # -- following -----------------------------------------------------------------------
 
+    def wake(self) -> None:
+        """Wake the streams waiting for events (to let them see a stop request)."""
+        self._notify()
+
     async def follow(
-        self, after: int, *, max_batch_bytes: int, max_batch_events: int = 10_000
+        self,
+        after: int,
+        *,
+        max_batch_bytes: int,
+        max_batch_events: int = 10_000,
+        stop: Callable[[], bool] | None = None,
     ) -> AsyncGenerator[list[event_pb2.Event], None]:
-        """Batches of the events after sequence ``after``: replayed, then live, to the end."""
+        """Batches of the events after sequence ``after``: replayed, then live, to the end.
+
+        ``stop`` is checked whenever the stream wakes; when it returns true the stream
+        ends early (call :meth:`wake` after making it true).
+        """
         token = next(self._ids)
         follower = _Follower(cursor=after)
         self._cursors[token] = follower
         try:
             while True:
+                if stop is not None and stop():
+                    return
                 if follower.cursor < len(self.events):
                     end = follower.cursor
                     size = 0
@@ -192,12 +208,20 @@ class ExecutionStore:
         self.max_retained = max_retained
         self._by_id: dict[str, Execution] = {}
         self._by_request: dict[str, str] = {}
+        self._running = 0
+        self._finished: collections.deque[Execution] = collections.deque()
 
     def add(self, execution: Execution) -> None:
         self.evict()
         self._by_id[execution.id] = execution
+        self._running += 1
         if execution.request_id:
             self._by_request[execution.request_id] = execution.id
+
+    def finished(self, execution: Execution) -> None:
+        """Called once when an execution ends: it now counts for retention only."""
+        self._running -= 1
+        self._finished.append(execution)
 
     def get(self, execution_id: str) -> Execution | None:
         return self._by_id.get(execution_id)
@@ -207,7 +231,7 @@ class ExecutionStore:
         return self._by_id.get(found) if found is not None else None
 
     def running_count(self) -> int:
-        return sum(1 for e in self._by_id.values() if not e.finished)
+        return self._running
 
     def unfinished(self) -> list[Execution]:
         return [e for e in self._by_id.values() if not e.finished]
@@ -218,17 +242,12 @@ class ExecutionStore:
     def evict(self, now: float | None = None) -> None:
         """Forget finished executions past retention, and the oldest beyond the cap."""
         now = time.time() if now is None else now
-        for execution in list(self._by_id.values()):
-            if (
-                execution.finished
-                and execution.finished_at is not None
-                and now - execution.finished_at > self.retention_seconds
-            ):
-                self._forget(execution)
-        finished = [e for e in self._by_id.values() if e.finished]
-        excess = len(self._by_id) - self.max_retained
-        for execution in sorted(finished, key=lambda e: e.finished_at or 0)[: max(0, excess)]:
-            self._forget(execution)
+        finished = self._finished
+        while finished and (
+            len(self._by_id) >= self.max_retained
+            or now - (finished[0].finished_at or now) > self.retention_seconds
+        ):
+            self._forget(finished.popleft())
 
     def _forget(self, execution: Execution) -> None:
         self._by_id.pop(execution.id, None)
