@@ -173,10 +173,13 @@ class Pump:
                 self._ready.clear()
                 with self._lock:
                     self._wake_pending = False
+            half = self._capacity // 2
             while self._queue:
                 entry = self._queue.popleft()
-                if not self._queue:
-                    self._space.set()  # let a waiting body thread hand over the next batch
+                if len(self._queue) <= half and not self._space.is_set():
+                    # Let a waiting body thread go on while the loop works through the
+                    # rest, so the two overlap instead of taking turns.
+                    self._space.set()
                 if entry is _DONE:
                     return
                 if isinstance(entry, _Raised):

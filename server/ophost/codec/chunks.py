@@ -9,6 +9,7 @@ rebuilds the ``Value``. Pure: no grpc, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -18,7 +19,7 @@ from ophost.codec import values
 from ophost.errors import CodecError
 from ophost.v1 import value_pb2
 
-__all__ = ["ChunkAssembler", "ChunkError", "encode_value", "split_value"]
+__all__ = ["ChunkAssembler", "ChunkError", "encode_value", "encode_value_lazily", "split_value"]
 
 # ``ValueChunk.index`` and ``ChunkedValueRef.chunk_count`` are uint32.
 _MAX_CHUNK_COUNT = 2**32 - 1
@@ -93,6 +94,84 @@ def split_value(
         )
     )
     return ref, chunks
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while True:
+        low = number & 0x7F
+        number >>= 7
+        if number:
+            out.append(low | 0x80)
+        else:
+            out.append(low)
+            return bytes(out)
+
+
+# A Value holding only ``bytes_value`` (field 6, length-delimited) serializes as this tag,
+# the length as a varint, then the bytes themselves.
+_BYTES_VALUE_TAG = b"\x32"
+
+
+def encode_value_lazily(
+    value: object, *, path: str, inline_threshold: int, chunk_size: int, value_id: str
+) -> tuple[value_pb2.Value, Iterator[value_pb2.ValueChunk]]:
+    """Like :func:`encode_value`, but the chunks are made one at a time, on demand.
+
+    A large ``bytes`` value is never serialized as a whole: its chunks are slices of
+    the value behind the few header bytes its ``Value`` starts with, so sending it
+    costs one copy of the data, not three. Other values are encoded and serialized
+    once, then sliced lazily.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = memoryview(value).cast("B")
+        header = _BYTES_VALUE_TAG + _varint(len(data))
+        total = len(header) + len(data)
+        if total > inline_threshold and chunk_size >= len(header):
+            return _reference(value_id, total, chunk_size), _slices(
+                header, data, total, chunk_size, value_id
+            )
+    message = values.to_proto(value, path=path)
+    serialized = message.SerializeToString()
+    if len(serialized) <= inline_threshold:
+        return message, iter(())
+    return _reference(value_id, len(serialized), chunk_size), _slices(
+        b"", memoryview(serialized), len(serialized), chunk_size, value_id
+    )
+
+
+def _reference(value_id: str, total: int, chunk_size: int) -> value_pb2.Value:
+    count = -(-total // chunk_size)
+    if count > _MAX_CHUNK_COUNT:
+        raise ValueError(
+            f"{total} bytes in chunks of {chunk_size} need {count} chunks, "
+            f"more than the {_MAX_CHUNK_COUNT} a reference can announce"
+        )
+    return value_pb2.Value(
+        chunked_value=value_pb2.ChunkedValueRef(
+            value_id=value_id, total_size_bytes=total, chunk_count=count
+        )
+    )
+
+
+def _slices(
+    header: bytes, body: memoryview, total: int, chunk_size: int, value_id: str
+) -> Iterator[value_pb2.ValueChunk]:
+    """The chunks of ``header + body`` without ever joining the two."""
+    count = -(-total // chunk_size)
+    skip = len(header)
+    for index in range(count):
+        start = index * chunk_size
+        end = min(start + chunk_size, total)
+        if start < skip:
+            piece = header[start:end] + bytes(body[: max(0, end - skip)])
+        else:
+            piece = bytes(body[start - skip : end - skip])
+        yield value_pb2.ValueChunk(
+            value_id=value_id, index=index, offset=start, data=piece, last=index == count - 1
+        )
 
 
 @dataclass

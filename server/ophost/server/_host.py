@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 from collections.abc import Iterable, Mapping
 from types import TracebackType
+from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
@@ -17,7 +18,7 @@ from ophost.errors import InvalidArgumentError
 from ophost.server._runner import Limits
 from ophost.server._servicer import OpHostServicer
 from ophost.server._store import ExecutionStore
-from ophost.v1 import op_host_service_pb2, op_host_service_pb2_grpc
+from ophost.v1 import op_host_service_pb2
 
 __all__ = ["KEEPALIVE_OPTIONS", "OpHostServer", "SERVICE_NAME"]
 
@@ -97,7 +98,7 @@ class OpHostServer:
             max_concurrent_executions=self._max_concurrent,
             executor=self._executor,
         )
-        op_host_service_pb2_grpc.add_OpHostServiceServicer_to_server(self.servicer, server)
+        _add_servicer(self.servicer, server)
         self._health = HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         for name in ("", SERVICE_NAME):
@@ -139,6 +140,48 @@ class OpHostServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _serialized(message: object) -> bytes:
+    """Responses the servicer already serialized pass through; messages are serialized."""
+    if isinstance(message, bytes):
+        return message
+    data: bytes = message.SerializeToString()  # type: ignore[attr-defined]
+    return data
+
+
+def _add_servicer(servicer: OpHostServicer, server: grpc.aio.Server) -> None:
+    """Register the servicer like the generated helper does, except that the two
+    streaming RPCs send pre-serialized responses (events are serialized once, when
+    recorded, and batches are concatenations of them)."""
+    pb = op_host_service_pb2
+    unary: dict[str, tuple[Any, Any]] = {
+        "GetServerInfo": (servicer.GetServerInfo, pb.GetServerInfoRequest),
+        "ListOps": (servicer.ListOps, pb.ListOpsRequest),
+        "GetOp": (servicer.GetOp, pb.GetOpRequest),
+        "StartExecution": (servicer.StartExecution, pb.StartExecutionRequest),
+        "GetExecution": (servicer.GetExecution, pb.GetExecutionRequest),
+        "ListExecutions": (servicer.ListExecutions, pb.ListExecutionsRequest),
+        "CancelExecution": (servicer.CancelExecution, pb.CancelExecutionRequest),
+    }
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
+        name: grpc.unary_unary_rpc_method_handler(
+            method, request_deserializer=request.FromString, response_serializer=_serialized
+        )
+        for name, (method, request) in unary.items()
+    }
+    handlers["Execute"] = grpc.stream_stream_rpc_method_handler(
+        servicer.Execute,
+        request_deserializer=pb.ExecuteRequest.FromString,
+        response_serializer=_serialized,
+    )
+    handlers["StreamEvents"] = grpc.unary_stream_rpc_method_handler(
+        servicer.StreamEvents,
+        request_deserializer=pb.StreamEventsRequest.FromString,
+        response_serializer=_serialized,
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
+    server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
 
 def _by_name(ops: Iterable[OpDefinition] | Mapping[str, OpDefinition]) -> dict[str, OpDefinition]:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from ophost.codec import events as events_codec
 from ophost.codec import failures as failures_codec
-from ophost.codec.chunks import encode_value
+from ophost.codec.chunks import encode_value_lazily
 from ophost.execution import (
     ErrorData,
     ExecutionEvent,
@@ -24,6 +25,9 @@ from ophost.server._store import Execution
 from ophost.v1 import event_pb2, execution_pb2, value_pb2
 
 __all__ = ["Limits", "fingerprint", "new_execution", "record_events"]
+
+# Execution ids: random per process, then a counter (cheaper than a uuid per start).
+_IDS = (f"{uuid.uuid4().hex[:16]}{n:08x}" for n in itertools.count(1))
 
 # A single log line or stack trace is cut to this many characters so that no event
 # comes near the message size limit.
@@ -60,13 +64,13 @@ def new_execution(
     executor: Executor | None,
 ) -> Execution:
     """Create the execution record and its engine run (not started yet)."""
-    execution_id = uuid.uuid4().hex
+    execution_id = next(_IDS)
     counter = iter(range(1, 1 << 62))
 
     def encode_output(
         name: str, value: object
-    ) -> tuple[value_pb2.Value, list[value_pb2.ValueChunk]]:
-        return encode_value(
+    ) -> tuple[value_pb2.Value, Iterator[value_pb2.ValueChunk]]:
+        return encode_value_lazily(
             value,
             path=f"outputs.{name}",
             inline_threshold=limits.inline_threshold_bytes,
@@ -89,7 +93,7 @@ def new_execution(
         id=execution_id,
         op_name=prepared.op_def.name,
         request_id=start.request_id,
-        fingerprint=fingerprint(start),
+        fingerprint=fingerprint(start) if start.request_id else b"",
         tags=dict(start.tags),
         run=run,
     )

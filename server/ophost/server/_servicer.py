@@ -31,11 +31,10 @@ from ophost.execution import InvalidInputsError, PreparedExecution, prepare_exec
 from ophost.server import _status
 from ophost.server._runner import Limits, fingerprint, new_execution, record_events
 from ophost.server._status import StatusError
-from ophost.server._store import Execution, ExecutionStore
+from ophost.server._store import Execution, ExecutionStore, frame
 from ophost.v1 import (
     execution_pb2,
     op_host_service_pb2,
-    op_host_service_pb2_grpc,
     op_pb2,
     value_pb2,
 )
@@ -51,7 +50,7 @@ _Context = grpc.aio.ServicerContext[Any, Any]
 _BUILTIN_KINDS = frozenset(TypeKind) - {TypeKind.CUSTOM}
 
 
-class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
+class OpHostServicer:
     """Serves the ops of one registry; executions live in an :class:`ExecutionStore`."""
 
     def __init__(
@@ -235,7 +234,8 @@ class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
         self,
         request_iterator: AsyncIterator[op_host_service_pb2.ExecuteRequest],
         context: _Context,
-    ) -> AsyncIterator[op_host_service_pb2.ExecuteResponse]:
+    ) -> AsyncIterator[bytes]:
+        """The bidi stream. Responses are yielded serialized (``ExecuteResponse`` bytes)."""
         requests = request_iterator.__aiter__()
         try:
             start = await self._read_start(requests)
@@ -246,7 +246,7 @@ class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
             accepted=op_host_service_pb2.ExecutionAccepted(
                 execution_id=execution.id, execution=execution.to_proto()
             )
-        )
+        ).SerializeToString()
         problems: list[StatusError] = []
         reader = asyncio.ensure_future(self._read_rest(requests, execution, problems))
         batches = execution.follow(
@@ -254,9 +254,8 @@ class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
         )
         try:
             async for batch in batches:
-                yield op_host_service_pb2.ExecuteResponse(
-                    events=op_host_service_pb2.EventBatch(events=batch)
-                )
+                # ExecuteResponse.events (field 2) holding the pre-serialized EventBatch.
+                yield frame(2, batch)
             if problems:
                 await _status.abort(context, problems[0])
         finally:
@@ -386,7 +385,8 @@ class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
 
     async def StreamEvents(
         self, request: op_host_service_pb2.StreamEventsRequest, context: _Context
-    ) -> AsyncIterator[op_host_service_pb2.StreamEventsResponse]:
+    ) -> AsyncIterator[bytes]:
+        """Replay then follow. Responses are yielded serialized (``StreamEventsResponse``)."""
         try:
             execution = self._find(request.execution_id)
             if request.after_sequence > execution.last_sequence and execution.finished:
@@ -396,7 +396,7 @@ class OpHostServicer(op_host_service_pb2_grpc.OpHostServiceServicer):
         async for batch in execution.follow(
             request.after_sequence, max_batch_bytes=self.limits.max_batch_bytes
         ):
-            yield op_host_service_pb2.StreamEventsResponse(events=batch)
+            yield batch  # a serialized StreamEventsResponse: its events as field 1
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from ophost.codec.events import seconds_to_nanos
 from ophost.execution import OpRun
 from ophost.v1 import error_pb2, event_pb2, execution_pb2, value_pb2
 
-__all__ = ["Execution", "ExecutionStore", "TERMINAL_STATES"]
+__all__ = ["Execution", "ExecutionStore", "TERMINAL_STATES", "frame"]
 
 State = execution_pb2.ExecutionState
 TERMINAL_STATES = frozenset(
@@ -37,6 +37,18 @@ _FINAL_STATE = {
     event_pb2.EXECUTION_STATUS_FAILED: execution_pb2.EXECUTION_STATE_FAILED,
     event_pb2.EXECUTION_STATUS_CANCELED: execution_pb2.EXECUTION_STATE_CANCELED,
 }
+
+
+def frame(field_number: int, payload: bytes) -> bytes:
+    """``payload`` as a length-delimited protobuf field: tag, varint length, bytes."""
+    head = bytearray()
+    for value in ((field_number << 3) | 2, len(payload)):
+        rest = value
+        while rest > 0x7F:
+            head.append((rest & 0x7F) | 0x80)
+            rest >>= 7
+        head.append(rest)
+    return bytes(head) + payload
 
 
 @dataclass
@@ -61,8 +73,10 @@ class Execution:
     attempt: int = 0
     outputs: list[value_pb2.NamedValue] = field(default_factory=list)
     error: error_pb2.ErrorData | None = None
-    events: list[event_pb2.Event] = field(default_factory=list)
-    sizes: list[int] = field(default_factory=list)
+    # Each event serialized once, already framed as field 1 of a batch message
+    # (EventBatch / StreamEventsResponse), so a batch is a plain concatenation.
+    encoded: list[bytes] = field(default_factory=list)
+    _room_checked: int = 0
     task: asyncio.Task[None] | None = None
     _changed: asyncio.Future[None] | None = None
     _progress: asyncio.Future[None] | None = None
@@ -74,7 +88,7 @@ class Execution:
 
     @property
     def last_sequence(self) -> int:
-        return len(self.events)
+        return len(self.encoded)
 
     @property
     def finished(self) -> bool:
@@ -82,9 +96,8 @@ class Execution:
 
     def append(self, event: event_pb2.Event) -> None:
         """Record one event (its sequence is set here) and wake the followers."""
-        event.sequence = len(self.events) + 1
-        self.events.append(event)
-        self.sizes.append(event.ByteSize())
+        event.sequence = len(self.encoded) + 1
+        self.encoded.append(frame(1, event.SerializeToString()))
         self.attempt = event.attempt
         kind = event.WhichOneof("kind")
         if kind == "step_started" and self.state == execution_pb2.EXECUTION_STATE_PENDING:
@@ -116,10 +129,20 @@ class Execution:
     # -- backpressure --------------------------------------------------------------------
 
     async def wait_for_room(self, window: int) -> None:
-        """Wait while the slowest follower is more than ``window`` events behind."""
+        """Wait while the slowest follower is more than ``window`` events behind.
+
+        The followers are looked at every ``window // 8`` events, so a stream can fall
+        at most that much further behind than the window.
+        """
+        if not self._cursors:
+            return
+        produced = len(self.encoded)
+        if produced - self._room_checked < max(1, window // 8):
+            return
+        self._room_checked = produced
         while self._cursors:
             slowest = min(f.cursor for f in self._cursors.values())
-            if len(self.events) - slowest < window:
+            if len(self.encoded) - slowest < window:
                 return
             if self._progress is None or self._progress.done():
                 self._progress = asyncio.get_running_loop().create_future()
@@ -143,11 +166,13 @@ class Execution:
         max_batch_bytes: int,
         max_batch_events: int = 10_000,
         stop: Callable[[], bool] | None = None,
-    ) -> AsyncGenerator[list[event_pb2.Event], None]:
+    ) -> AsyncGenerator[bytes, None]:
         """Batches of the events after sequence ``after``: replayed, then live, to the end.
 
-        ``stop`` is checked whenever the stream wakes; when it returns true the stream
-        ends early (call :meth:`wake` after making it true).
+        A batch is the serialized body of an ``EventBatch`` (or ``StreamEventsResponse``):
+        its events as repeated field 1. ``stop`` is checked whenever the stream wakes;
+        when it returns true the stream ends early (call :meth:`wake` after making it
+        true).
         """
         token = next(self._ids)
         follower = _Follower(cursor=after)
@@ -156,17 +181,17 @@ class Execution:
             while True:
                 if stop is not None and stop():
                     return
-                if follower.cursor < len(self.events):
+                encoded = self.encoded
+                if follower.cursor < len(encoded):
                     end = follower.cursor
                     size = 0
-                    limit = min(len(self.events), follower.cursor + max_batch_events)
+                    limit = min(len(encoded), follower.cursor + max_batch_events)
                     while end < limit and (
-                        end == follower.cursor or size + self.sizes[end] <= max_batch_bytes
+                        end == follower.cursor or size + len(encoded[end]) <= max_batch_bytes
                     ):
-                        size += self.sizes[end]
+                        size += len(encoded[end])
                         end += 1
-                    batch = self.events[follower.cursor : end]
-                    yield batch
+                    yield b"".join(encoded[follower.cursor : end])
                     follower.cursor = end
                     self._advanced()
                     continue

@@ -1,0 +1,164 @@
+"""``ophost serve``: host loaded ops until SIGTERM or SIGINT, then drain and stop.
+
+:func:`serve` starts an :class:`OpHostServer`, prints one line with the bound address
+(``ophost: serving 4 ops from examples/ops.py on 127.0.0.1:50051``) and waits for a
+signal. The first SIGTERM or SIGINT drains: health turns NOT_SERVING, new executions
+are refused with UNAVAILABLE, running ones get the drain grace period to finish and
+are then canceled. A second signal during the drain cancels the running executions
+at once. Every step is printed, so an operator (or a test) can follow it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, TextIO
+
+from ophost.errors import OpHostError
+from ophost.server._host import OpHostServer
+from ophost.server._loader import LoadedOps
+
+__all__ = ["STOP_SIGNALS", "ServeError", "abandoned_op_threads", "serve"]
+
+# The signals that drain the server.
+STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+# The worker threads of OpHostServer (and execute_in_process) carry this prefix.
+_OP_THREAD_PREFIX = "ophost-op"
+
+
+class ServeError(OpHostError):
+    """The server could not start (for example, the address is taken); ready to print."""
+
+
+async def serve(
+    loaded: LoadedOps,
+    *,
+    label: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 50051,
+    max_concurrent_executions: int = 64,
+    event_retention_seconds: float = 600.0,
+    drain_grace_seconds: float = 10.0,
+    out: TextIO | None = None,
+) -> None:
+    """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
+
+    ``label`` names where the ops came from in the printed lines (default: the
+    loader's ``source``). Returns once the server has drained and stopped; raises
+    :class:`ServeError` when it cannot start.
+    """
+    stream = out if out is not None else sys.stdout
+    server = OpHostServer(
+        loaded.ops,
+        resources=loaded.resources,
+        host=host,
+        port=port,
+        max_concurrent_executions=max_concurrent_executions,
+        event_retention_seconds=event_retention_seconds,
+        drain_grace_seconds=drain_grace_seconds,
+    )
+    signals: asyncio.Queue[str] = asyncio.Queue()
+    remove_handlers = _install_handlers(signals.put_nowait)
+    try:
+        try:
+            await server.start()
+        except (OSError, RuntimeError) as exc:
+            raise ServeError(f"cannot serve on {host}:{port}: {exc}") from exc
+        count = len(loaded.ops)
+        _say(
+            stream,
+            f"serving {count} op{'' if count == 1 else 's'} from {label or loaded.source} "
+            f"on {server.address}",
+        )
+        name = await signals.get()
+        running = _running(server)
+        _say(
+            stream,
+            f"{name} received; draining: refusing new executions, waiting up to "
+            f"{drain_grace_seconds:g}s for {running} running execution"
+            f"{'' if running == 1 else 's'}",
+        )
+        stopping = asyncio.ensure_future(server.stop(drain_grace_seconds))
+        again = asyncio.ensure_future(signals.get())
+        forced = False
+        try:
+            while True:
+                await asyncio.wait({stopping, again}, return_when=asyncio.FIRST_COMPLETED)
+                if stopping.done():
+                    break
+                if forced:
+                    _say(stream, f"{again.result()} received; still stopping")
+                else:
+                    forced = True
+                    _say(stream, f"{again.result()} received again; canceling running executions")
+                    _cancel_running(server)
+                again = asyncio.ensure_future(signals.get())
+        finally:
+            again.cancel()
+        await stopping
+        _say(stream, "stopped")
+    finally:
+        remove_handlers()
+        await server.stop(0)
+
+
+def abandoned_op_threads(wait_seconds: float = 1.0) -> list[threading.Thread]:
+    """Op worker threads still alive ``wait_seconds`` after the server stopped.
+
+    Stopping shuts the worker pool down, so idle workers exit at once; the ones left
+    are running sync op bodies that ignored their cancel. The interpreter would wait
+    for them at exit, so ``ophost serve`` exits without waiting when there are any:
+    an op that never returns must not keep a drained server alive.
+    """
+    deadline = time.monotonic() + wait_seconds
+    threads = [t for t in threading.enumerate() if t.name.startswith(_OP_THREAD_PREFIX)]
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t for t in threads if t.is_alive()]
+
+
+def _running(server: OpHostServer) -> int:
+    servicer = server.servicer
+    return 0 if servicer is None else len(servicer.store.unfinished())
+
+
+def _cancel_running(server: OpHostServer) -> None:
+    servicer = server.servicer
+    if servicer is None:
+        return
+    for execution in servicer.store.unfinished():
+        servicer.cancel(execution)
+
+
+def _say(stream: TextIO, line: str) -> None:
+    print(f"ophost: {line}", file=stream, flush=True)
+
+
+def _install_handlers(on_signal: Callable[[str], object]) -> Callable[[], None]:
+    """Route SIGTERM and SIGINT to ``on_signal`` on the running loop; returns the undo."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    previous: dict[signal.Signals, Any] = {}
+
+    def from_thread(signum: int, _frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(on_signal, signal.Signals(signum).name)
+
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, on_signal, sig.name)
+            installed.append(sig)
+        except NotImplementedError:  # Windows event loops: fall back to signal.signal
+            previous[sig] = signal.signal(sig, from_thread)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return remove
