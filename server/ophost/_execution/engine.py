@@ -397,8 +397,11 @@ class OpRun:
                     if item is _FLUSH:
                         continue
                     self._check_cancel()
-                    for event in self._handle_item(context, item):
-                        yield event
+                    if isinstance(item, (AssetMaterialization, ExpectationResult)):
+                        yield self._wrap(item)  # the common case, without a generator
+                    else:
+                        for event in self._handle_item(context, item):
+                            yield event
             for event in self._drain():
                 yield event
             self._check_cancel()

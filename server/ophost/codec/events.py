@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from google.protobuf import timestamp_pb2
+
 from ophost._events import AssetMaterialization, ExpectationResult, TypeCheck
 from ophost._execution.events import (
     CancelOutcome,
@@ -116,15 +118,24 @@ def to_proto(
     ``output_value`` supplies an output's value already in wire form (for example a
     chunked reference), instead of encoding ``event.body.value`` here.
     """
+    seconds, nanos = divmod(seconds_to_nanos(event.timestamp), 1_000_000_000)
     message = event_pb2.Event(
         execution_id=event.execution_id,
         sequence=event.sequence,
         attempt=event.attempt,
         op_name=event.op_name,
+        timestamp=timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos),
     )
-    message.timestamp.FromNanoseconds(seconds_to_nanos(event.timestamp))
-    path = f"event {event.sequence}"
-    _body_to_proto(event.body, message, path, output_value)
+    body = event.body
+    if type(body) is ExpectationResult and not body.metadata_entries:
+        # The most frequent event in long streams: encoded without the general path.
+        exp = message.expectation_result
+        exp.success = body.success
+        exp.label = body.label
+        if body.description is not None:
+            exp.description = body.description
+        return message
+    _body_to_proto(body, message, f"event {event.sequence}", output_value)
     return message
 
 

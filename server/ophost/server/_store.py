@@ -41,6 +41,8 @@ _FINAL_STATE = {
 
 def frame(field_number: int, payload: bytes) -> bytes:
     """``payload`` as a length-delimited protobuf field: tag, varint length, bytes."""
+    if len(payload) < 0x80 and field_number < 16:
+        return bytes(((field_number << 3) | 2, len(payload))) + payload
     head = bytearray()
     for value in ((field_number << 3) | 2, len(payload)):
         rest = value
