@@ -174,15 +174,19 @@ def _fail(value: object, expected: str) -> TypeCheck:
     )
 
 
+# One shared passing result: TypeCheck is immutable, and built-in checks pass often.
+_PASSED = TypeCheck(success=True)
+
+
 def _scalar(kind: TypeKind, name: str, py: type, expected: str) -> DagsterType:
     def check(_ctx: object, value: object) -> TypeCheck:
-        return TypeCheck(success=True) if isinstance(value, py) else _fail(value, expected)
+        return _PASSED if isinstance(value, py) else _fail(value, expected)
 
     return DagsterType(check, key=name, name=name, kind=kind, python_type=py)
 
 
-def _any_check(_ctx: object, _value: object) -> bool:
-    return True
+def _any_check(_ctx: object, _value: object) -> TypeCheck:
+    return _PASSED
 
 
 def _nothing_check(_ctx: object, value: object) -> TypeCheck:
