@@ -63,6 +63,14 @@ fmt: setup ## Apply ruff's fixes and formatting
 demo: setup ## Run the example ops in process and print their events
 	$(PY) -m examples.run_in_process
 
+.PHONY: serve
+serve: setup ## Serve the example ops (ophost serve -f examples/ops.py) on 127.0.0.1:50051
+	$(PY) -m ophost serve -f examples/ops.py
+
+.PHONY: bench
+bench: setup ## Benchmarks: ophost vs a bare gRPC baseline, side by side
+	$(PY) -m bench.run
+
 .PHONY: ci
 ci: test ## What .ci/run runs
 

@@ -1,7 +1,8 @@
 """Run every example op once in this process and print its events.
 
 This is what `make demo` runs. It uses `ophost.execute_in_process`, the same engine
-the gRPC server will stream from.
+the gRPC server streams from. The long and the large ops get small inputs here, so
+the whole run takes about a second.
 """
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ RUNS: list[tuple[OpDefinition, dict[str, object], dict[str, object] | None]] = [
     (ops.flaky_fetch, {"url": "https://example.com/data"}, None),
     (ops.count_up, {"n": 3}, None),
     (ops.slow_square, {"x": 1.5}, None),
+    (ops.long_running, {"steps": 3}, {"step_seconds": 0.01}),
+    (ops.large_blob, {"size_mb": 1}, None),
+    (ops.top_scores, {"n": 2}, None),
 ]
+
+
+def short(value: object) -> str:
+    """``repr(value)``, with large bytes shown by their size."""
+    if isinstance(value, bytes) and len(value) > 32:
+        return f"<{len(value)} bytes>"
+    return repr(value)
 
 
 def describe(event: ExecutionEvent) -> str:
@@ -41,7 +52,7 @@ def describe(event: ExecutionEvent) -> str:
     if isinstance(body, InputChecked):
         detail = f"{body.input_name}: {'ok' if body.type_check.success else 'FAILED'}"
     elif isinstance(body, OutputProduced):
-        detail = f"{body.output_name} = {body.value!r}"
+        detail = f"{body.output_name} = {short(body.value)}"
     elif isinstance(body, LogMessage):
         detail = f"[{body.level.value}] {body.message}"
     elif isinstance(body, AssetMaterialization):
@@ -67,8 +78,11 @@ def describe(event: ExecutionEvent) -> str:
 
 def main() -> None:
     for op_def, inputs, config in RUNS:
-        result = execute_in_process(op_def, inputs=inputs, config=config)
-        print(f"{op_def.name}: {'succeeded' if result.success else 'failed'} -> {result.outputs}")
+        result = execute_in_process(
+            op_def, inputs=inputs, config=config, resources=ops.ophost_resources
+        )
+        outputs = ", ".join(f"{name}={short(value)}" for name, value in result.outputs.items())
+        print(f"{op_def.name}: {'succeeded' if result.success else 'failed'} -> {outputs}")
         for event in result.events:
             print(describe(event))
         print()

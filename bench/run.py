@@ -1,0 +1,690 @@
+"""Run the benchmarks: ophost against a bare gRPC baseline, side by side.
+
+Usage: ``python -m bench.run [--quick] [--json PATH] [--only NAME,...] [--profile DIR]``
+
+Both servers run in their own subprocess (``bench.ops``, ``bench.baseline``); this
+process is the client of both, on one asyncio loop. Each benchmark warms up, then
+runs its sides interleaved (ophost, baseline, baseline, ophost, ...) and reports the
+median over the repeats. The table goes to stdout, then the JSON document with every
+figure. The exit status is 0 whether or not the targets are met (the table says).
+See bench/README.md for what each benchmark measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import math
+import os
+import platform
+import pstats
+import select
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+import ophost
+from bench import PORT_LINE_PREFIX, PROFILE_ENV
+from bench.baseline import BaselineClient
+from bench.ops import OpHostClient
+
+__all__ = ["FULL", "QUICK", "Settings", "main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+MIB = 1 << 20
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LAYOUT = (
+    "each server in its own subprocess (python -m bench.ops / python -m bench.baseline), "
+    "one client process driving both over 127.0.0.1 on one asyncio loop"
+)
+BENCHMARKS = ("latency", "throughput", "events", "large")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much each benchmark does; ``repeats`` is per side."""
+
+    repeats: int
+    latency_calls: int  # sequential round trips per repeat
+    throughput_seconds: float  # how long the callers loop, per repeat
+    concurrency: int = 32
+    events: int = 100_000
+    large_bytes: int = 64 * MIB
+    warmup_calls: int = 100
+    warmup_seconds: float = 0.5
+
+
+FULL = Settings(repeats=9, latency_calls=400, throughput_seconds=1.5)
+QUICK = Settings(
+    repeats=5, latency_calls=60, throughput_seconds=0.3, warmup_calls=30, warmup_seconds=0.2
+)
+
+
+# -- server subprocesses -------------------------------------------------------------------
+
+
+class ServerProcess:
+    """A server subprocess (``python -m <module>``): its port and its memory."""
+
+    def __init__(self, module: str, *, profile_dir: str | None) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        if profile_dir:
+            env[PROFILE_ENV] = profile_dir
+        else:
+            env.pop(PROFILE_ENV, None)
+        self.module = module
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", module],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self.port = self._read_port(timeout=60.0)
+        self.address = f"127.0.0.1:{self.port}"
+
+    def _read_port(self, *, timeout: float) -> int:
+        stdout = self._proc.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], timeout)
+        line = stdout.readline().decode().strip() if ready else ""
+        prefix, _, port = line.partition(" ")
+        if prefix != PORT_LINE_PREFIX or not port.isdigit():
+            self.stop()
+            raise RuntimeError(f"{self.module} did not start (it said {line!r})")
+        return int(port)
+
+    def _status(self) -> dict[str, int]:
+        """VmRSS and VmHWM of the server, in bytes."""
+        found: dict[str, int] = {}
+        with open(f"/proc/{self._proc.pid}/status", encoding="ascii") as status:
+            for line in status:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    found[key] = int(value.split()[0]) * 1024
+        return found
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time of the server so far, all its threads."""
+        with open(f"/proc/{self._proc.pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        # Fields 14 and 15 (utime, stime); fields[0] here is field 3 (state).
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+    def rss(self) -> int:
+        return self._status()["VmRSS"]
+
+    def peak_rss(self) -> int:
+        return self._status()["VmHWM"]
+
+    def reset_peak_rss(self) -> bool:
+        """Reset the server's VmHWM to its current RSS (Linux >= 4.0); False if refused."""
+        try:
+            with open(f"/proc/{self._proc.pid}/clear_refs", "w", encoding="ascii") as refs:
+                refs.write("5")
+        except OSError:
+            return False
+        return True
+
+    def stop(self) -> None:
+        """Close its stdin (it stops serving and exits); kill it if it lingers."""
+        if self._proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+class PeakSampler:
+    """Samples a server's VmRSS in a thread: the fallback when VmHWM cannot be reset."""
+
+    def __init__(self, server: ServerProcess, interval: float = 0.002) -> None:
+        self._server = server
+        self._interval = interval
+        self._stop = False
+        self.peak = server.rss()
+
+    def run(self) -> None:
+        while not self._stop:
+            self.peak = max(self.peak, self._server.rss())
+            time.sleep(self._interval)
+
+    def stop(self) -> None:
+        self._stop = True
+
+
+async def measure_peak_growth(
+    server: ServerProcess, transfer: Callable[[], Awaitable[float]]
+) -> tuple[float, int, int]:
+    """Run ``transfer`` (it returns its seconds).
+
+    Returns its seconds, the server's peak RSS growth during it, and the RSS it still
+    holds afterwards (both in bytes, from the RSS just before).
+    """
+    gc.collect()
+    if server.reset_peak_rss():
+        before = server.rss()
+        seconds = await transfer()
+        return seconds, max(0, server.peak_rss() - before), server.rss() - before
+    sampler = PeakSampler(server)
+    before = sampler.peak
+    thread = asyncio.get_running_loop().run_in_executor(None, sampler.run)
+    try:
+        seconds = await transfer()
+    finally:
+        sampler.stop()
+        await thread
+    return seconds, max(0, sampler.peak - before), server.rss() - before
+
+
+# -- measuring -----------------------------------------------------------------------------
+
+
+def percentile(samples: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in (0, 1])."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+async def round_trips(call: Callable[[], Awaitable[object]], count: int) -> list[float]:
+    """``count`` sequential calls; the seconds each took."""
+    times: list[float] = []
+    clock = time.perf_counter
+    for _ in range(count):
+        began = clock()
+        await call()
+        times.append(clock() - began)
+    return times
+
+
+async def calls_per_second(
+    call: Callable[[], Awaitable[object]], *, concurrency: int, seconds: float
+) -> tuple[int, float]:
+    """``concurrency`` callers each loop ``call`` until ``seconds`` pass: (calls, seconds)."""
+    done = 0
+    clock = time.perf_counter
+    began = clock()
+    deadline = began + seconds
+
+    async def caller() -> None:
+        nonlocal done
+        while clock() < deadline:
+            await call()
+            done += 1
+
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return done, clock() - began
+
+
+class CpuMeter:
+    """CPU seconds used since it was made, by this (client) process and by one server."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self._server = server
+        self._client_began = time.process_time()
+        self._server_began = server.cpu_seconds()
+
+    def read(self) -> tuple[float, float]:
+        """(client CPU seconds, server CPU seconds); every thread of each process counts."""
+        return (
+            time.process_time() - self._client_began,
+            self._server.cpu_seconds() - self._server_began,
+        )
+
+
+def interleaved(sides: Sequence[str], repeats: int) -> Iterator[tuple[int, str]]:
+    """(repeat, side) in an order that alternates which side goes first."""
+    for repeat in range(repeats):
+        order = sides if repeat % 2 == 0 else list(reversed(sides))
+        for side in order:
+            yield repeat, side
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Clients:
+    ophost: OpHostClient
+    baseline: BaselineClient
+    ophost_server: ServerProcess
+    baseline_server: ServerProcess
+    chunk_size: int
+
+
+# Small request payload for the baseline: about the size of the ophost start message.
+_PAYLOAD = b"add:a=1;b=2;" * 2
+
+
+async def bench_latency(c: Clients, s: Settings) -> dict[str, Any]:
+    start = OpHostClient.request("add", a=1, b=2)
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "ophost": lambda: c.ophost.execute(start),
+        "bidi": lambda: c.baseline.five(_PAYLOAD),
+        "unary": lambda: c.baseline.unary(_PAYLOAD),
+    }
+    servers = {"ophost": c.ophost_server, "bidi": c.baseline_server, "unary": c.baseline_server}
+    for call in calls.values():
+        await round_trips(call, s.warmup_calls)
+    runs: dict[str, list[dict[str, float]]] = {side: [] for side in calls}
+    for _, side in interleaved(list(calls), s.repeats):
+        gc.collect()
+        meter = CpuMeter(servers[side])
+        times = await round_trips(calls[side], s.latency_calls)
+        client_cpu, server_cpu = meter.read()
+        runs[side].append(
+            {
+                "p50_ms": percentile(times, 0.50) * 1e3,
+                "p99_ms": percentile(times, 0.99) * 1e3,
+                "mean_ms": statistics.fmean(times) * 1e3,
+                "client_cpu_us_per_call": client_cpu / len(times) * 1e6,
+                "server_cpu_us_per_call": server_cpu / len(times) * 1e6,
+            }
+        )
+    return {
+        side: {
+            **{key: median([r[key] for r in repeats]) for key in repeats[0]},
+            "calls_per_repeat": s.latency_calls,
+            "repeats": repeats,
+        }
+        for side, repeats in runs.items()
+    }
+
+
+async def bench_throughput(c: Clients, s: Settings) -> dict[str, Any]:
+    start = OpHostClient.request("add", a=1, b=2)
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "ophost": lambda: c.ophost.execute(start),
+        "bidi": lambda: c.baseline.five(_PAYLOAD),
+        "unary": lambda: c.baseline.unary(_PAYLOAD),
+    }
+    servers = {"ophost": c.ophost_server, "bidi": c.baseline_server, "unary": c.baseline_server}
+    for call in calls.values():
+        await calls_per_second(call, concurrency=s.concurrency, seconds=s.warmup_seconds)
+    runs: dict[str, list[dict[str, float]]] = {side: [] for side in calls}
+    for _, side in interleaved(list(calls), s.repeats):
+        gc.collect()
+        meter = CpuMeter(servers[side])
+        done, seconds = await calls_per_second(
+            calls[side], concurrency=s.concurrency, seconds=s.throughput_seconds
+        )
+        client_cpu, server_cpu = meter.read()
+        runs[side].append(
+            {
+                "per_second": done / seconds,
+                "client_cpu_us_per_call": client_cpu / done * 1e6,
+                "server_cpu_us_per_call": server_cpu / done * 1e6,
+            }
+        )
+    return {
+        side: {
+            **{key: median([r[key] for r in repeats]) for key in repeats[0]},
+            "concurrency": s.concurrency,
+            "seconds_per_repeat": s.throughput_seconds,
+            "repeats": repeats,
+        }
+        for side, repeats in runs.items()
+    }
+
+
+async def bench_events(c: Clients, s: Settings) -> dict[str, Any]:
+    await c.ophost.execute(OpHostClient.request("many_events", n=s.events // 10))
+    repeats: list[dict[str, float]] = []
+    events = 0
+    for _ in range(s.repeats):
+        gc.collect()
+        meter = CpuMeter(c.ophost_server)
+        result = await c.ophost.execute(OpHostClient.request("many_events", n=s.events))
+        client_cpu, server_cpu = meter.read()
+        events = result.events
+        if events < s.events:
+            raise RuntimeError(f"many_events delivered {events} events, expected {s.events}+")
+        repeats.append(
+            {
+                "events_per_second": events / result.finished_after,
+                "seconds_to_terminal_event": result.finished_after,
+                "client_cpu_seconds": client_cpu,
+                "server_cpu_seconds": server_cpu,
+            }
+        )
+    return {
+        "ophost": {
+            **{key: median([r[key] for r in repeats]) for key in repeats[0]},
+            "op_events": s.events,
+            "events_per_execution": events,
+            "repeats": repeats,
+        }
+    }
+
+
+async def bench_large(c: Clients, s: Settings) -> dict[str, Any]:
+    size = s.large_bytes
+    start = OpHostClient.request("big_bytes", size=size)
+
+    async def ophost_transfer() -> float:
+        began = time.perf_counter()
+        result = await c.ophost.execute(start, count_chunks=True)
+        seconds = time.perf_counter() - began
+        if result.chunk_bytes < size:
+            raise RuntimeError(f"big_bytes delivered {result.chunk_bytes} bytes, expected {size}+")
+        return seconds
+
+    async def baseline_transfer() -> float:
+        began = time.perf_counter()
+        await c.baseline.chunks(size, c.chunk_size)
+        return time.perf_counter() - began
+
+    sides: dict[str, tuple[ServerProcess, Callable[[], Awaitable[float]]]] = {
+        "ophost": (c.ophost_server, ophost_transfer),
+        "baseline": (c.baseline_server, baseline_transfer),
+    }
+    for _, transfer in sides.values():
+        await transfer()
+    runs: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
+    for _, side in interleaved(list(sides), s.repeats):
+        server, transfer = sides[side]
+        meter = CpuMeter(server)
+        seconds, growth, retained = await measure_peak_growth(server, transfer)
+        client_cpu, server_cpu = meter.read()
+        runs[side].append(
+            {
+                "mib_per_second": size / MIB / seconds,
+                "seconds": seconds,
+                "peak_rss_growth_mib": growth / MIB,
+                "rss_retained_after_mib": retained / MIB,
+                "client_cpu_seconds": client_cpu,
+                "server_cpu_seconds": server_cpu,
+            }
+        )
+    return {
+        side: {
+            **{key: median([r[key] for r in repeats]) for key in repeats[0]},
+            "max_peak_rss_growth_mib": max(r["peak_rss_growth_mib"] for r in repeats),
+            "value_bytes": size,
+            "chunk_size_bytes": c.chunk_size,
+            "repeats": repeats,
+        }
+        for side, repeats in runs.items()
+    }
+
+
+# -- the report ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    benchmark: str
+    unit: str
+    ophost: float
+    baseline: float | None
+    ratio: float | None  # ophost / baseline
+    target: str  # what is compared, in words; "" for information only
+    met: bool | None  # None: no target
+
+
+def _check(value: float, op: str, bound: float) -> bool:
+    return value <= bound if op == "<=" else value >= bound
+
+
+def ratio_row(
+    benchmark: str,
+    unit: str,
+    ophost_value: float,
+    baseline_value: float,
+    op: str = "",
+    bound: float = 0.0,
+    label: str = "",
+) -> Row:
+    ratio = ophost_value / baseline_value if baseline_value else math.inf
+    if not op:
+        return Row(benchmark, unit, ophost_value, baseline_value, ratio, "", None)
+    target = f"ratio {op} {bound:g}" + (f" ({label})" if label else "")
+    return Row(
+        benchmark, unit, ophost_value, baseline_value, ratio, target, _check(ratio, op, bound)
+    )
+
+
+def absolute_row(
+    benchmark: str,
+    unit: str,
+    ophost_value: float,
+    baseline_value: float | None,
+    op: str,
+    bound: float,
+    bound_text: str,
+) -> Row:
+    ratio = ophost_value / baseline_value if baseline_value else None
+    return Row(
+        benchmark,
+        unit,
+        ophost_value,
+        baseline_value,
+        ratio,
+        f"ophost {op} {bound_text}",
+        _check(ophost_value, op, bound),
+    )
+
+
+def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
+    rows: list[Row] = []
+    if "latency" in results:
+        lat = results["latency"]
+        o, b, u = lat["ophost"], lat["bidi"], lat["unary"]
+        rows += [
+            ratio_row("Round trip p50: Execute(add) vs bidi 1->5", "ms", o["p50_ms"],
+                      b["p50_ms"], "<=", 1.2),
+            ratio_row("Round trip p50: Execute(add) vs unary echo", "ms", o["p50_ms"],
+                      u["p50_ms"], "<=", 1.5, "stretch"),
+            ratio_row("Round trip p99: Execute(add) vs bidi 1->5", "ms", o["p99_ms"],
+                      b["p99_ms"]),
+            ratio_row("Round trip p99: Execute(add) vs unary echo", "ms", o["p99_ms"],
+                      u["p99_ms"]),
+        ]  # fmt: skip
+    if "throughput" in results:
+        thr = results["throughput"]
+        o, b, u = thr["ophost"], thr["bidi"], thr["unary"]
+        rows += [
+            ratio_row(f"Calls/s, {s.concurrency} callers: Execute(add) vs bidi 1->5", "/s",
+                      o["per_second"], b["per_second"], ">=", 1.0),
+            ratio_row(f"Calls/s, {s.concurrency} callers: Execute(add) vs unary echo", "/s",
+                      o["per_second"], u["per_second"], ">=", 0.5, "stretch"),
+        ]  # fmt: skip
+    if "events" in results:
+        ev = results["events"]["ophost"]
+        rows += [
+            absolute_row(f"Events/s, op yielding {s.events:,} events", "events/s",
+                         ev["events_per_second"], None, ">=", 100_000, "100,000/s"),
+            Row(f"Start to terminal event, {s.events:,} events", "s",
+                ev["seconds_to_terminal_event"], None, None, "", None),
+        ]  # fmt: skip
+    if "large" in results:
+        lg = results["large"]
+        o, b = lg["ophost"], lg["baseline"]
+        size = f"{s.large_bytes // MIB} MiB"
+        rows += [
+            ratio_row(f"{size} output vs bare chunked stream", "MiB/s", o["mib_per_second"],
+                      b["mib_per_second"], ">=", 0.7),
+            absolute_row(f"Server peak RSS growth, {size} transfer", "MiB",
+                         o["peak_rss_growth_mib"], b["peak_rss_growth_mib"], "<=",
+                         2 * s.large_bytes / MIB, f"{2 * s.large_bytes // MIB} MiB"),
+        ]  # fmt: skip
+    return rows
+
+
+def _number(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return f"{value:.3f} ms"
+    if unit == "s":
+        return f"{value:.3f} s"
+    if unit in ("/s", "events/s"):
+        return f"{value:,.0f} {unit}"
+    return f"{value:,.1f} {unit}"
+
+
+def render_table(rows: Sequence[Row]) -> str:
+    header = ("benchmark", "ophost", "baseline", "ratio", "target", "met?")
+    lines = [
+        (
+            row.benchmark,
+            _number(row.ophost, row.unit),
+            _number(row.baseline, row.unit),
+            "-" if row.ratio is None else f"{row.ratio:.2f}x",
+            row.target or "(info)",
+            "-" if row.met is None else ("met" if row.met else "MISSED"),
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *lines, strict=True)]
+    aligns = ("<", ">", ">", ">", "<", "<")
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "  ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, aligns, widths, strict=True))
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt(header), rule, *(fmt(line) for line in lines)])
+
+
+# -- running -------------------------------------------------------------------------------
+
+
+async def run_all(settings: Settings, only: Sequence[str], profile_dir: str | None) -> Any:
+    servers: list[ServerProcess] = []
+    try:
+        progress("starting the servers")
+        ophost_server = ServerProcess("bench.ops", profile_dir=profile_dir)
+        servers.append(ophost_server)
+        baseline_server = ServerProcess("bench.baseline", profile_dir=profile_dir)
+        servers.append(baseline_server)
+        async with (
+            grpc.aio.insecure_channel(ophost_server.address) as ophost_channel,
+            grpc.aio.insecure_channel(baseline_server.address) as baseline_channel,
+        ):
+            ophost_client = OpHostClient(ophost_channel)
+            clients = Clients(
+                ophost=ophost_client,
+                baseline=BaselineClient(baseline_channel),
+                ophost_server=ophost_server,
+                baseline_server=baseline_server,
+                chunk_size=await ophost_client.chunk_size_bytes(),
+            )
+            steps: dict[str, Callable[[Clients, Settings], Awaitable[dict[str, Any]]]] = {
+                "latency": bench_latency,
+                "throughput": bench_throughput,
+                "events": bench_events,
+                "large": bench_large,
+            }
+            results: dict[str, Any] = {}
+            for name in only:
+                progress(f"{name} ...")
+                began = time.perf_counter()
+                results[name] = await steps[name](clients, settings)
+                progress(f"{name} done in {time.perf_counter() - began:.1f} s")
+            return results
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _print_profiles(directory: str) -> None:
+    for name in ("ophost", "client", "baseline"):
+        path = Path(directory) / f"{name}.prof"
+        if not path.exists():
+            continue
+        print(f"\n== profile: {name} (main thread; top 25 by own time) ==", file=sys.stderr)
+        stats = pstats.Stats(str(path), stream=sys.stderr)
+        stats.sort_stats(pstats.SortKey.TIME).print_stats(25)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument("--json", metavar="PATH", help="also write the JSON document to PATH")
+    parser.add_argument(
+        "--only",
+        metavar="NAME,...",
+        help=f"run only these benchmarks (of {', '.join(BENCHMARKS)})",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="run the servers and this client under cProfile; write DIR/<name>.prof",
+    )
+    args = parser.parse_args(argv)
+    only = BENCHMARKS if not args.only else tuple(n.strip() for n in args.only.split(","))
+    unknown = [n for n in only if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    settings = QUICK if args.quick else FULL
+    profile_dir = args.profile
+    if profile_dir:
+        os.makedirs(profile_dir, exist_ok=True)
+
+    began = time.perf_counter()
+    if profile_dir:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        results = profiler.runcall(asyncio.run, run_all(settings, only, profile_dir))
+        profiler.dump_stats(os.path.join(profile_dir, "client.prof"))
+    else:
+        results = asyncio.run(run_all(settings, only, None))
+    elapsed = time.perf_counter() - began
+
+    rows = build_rows(results, settings)
+    document = {
+        "mode": "quick" if args.quick else "full",
+        "layout": LAYOUT,
+        "environment": {
+            "ophost": ophost.__version__,
+            "python": platform.python_version(),
+            "grpcio": grpc.__version__,
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "settings": asdict(settings),
+        "wall_seconds": elapsed,
+        "rows": [asdict(row) for row in rows],
+        "all_targets_met": all(row.met is not False for row in rows),
+        "results": results,
+    }
+    mode = "quick smoke run" if args.quick else "full run"
+    print(
+        f"ophost benchmarks ({mode}: median of {settings.repeats} interleaved repeats "
+        f"per side; {elapsed:.0f} s)"
+    )
+    print(render_table(rows))
+    print()
+    text = json.dumps(document, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n", encoding="utf-8")
+    if profile_dir:
+        _print_profiles(profile_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
