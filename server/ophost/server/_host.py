@@ -88,6 +88,8 @@ class OpHostServer:
                 *KEEPALIVE_OPTIONS,
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),
+                # A second server on a taken port must fail, not share it silently.
+                ("grpc.so_reuseport", 0),
             ]
         )
         self.servicer = OpHostServicer(
