@@ -25,6 +25,8 @@ from ophost._version import __version__
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
+from ophost._cli_client import add_client_commands
+
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
@@ -141,7 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 # The subcommands, in the order `ophost --help` lists them.
-COMMANDS: tuple[Callable[[Subparsers], None], ...] = (_register_serve,)
+COMMANDS: tuple[Callable[[Subparsers], None], ...] = (_register_serve, add_client_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

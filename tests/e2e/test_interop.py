@@ -123,8 +123,8 @@ async def test_execute_streams_every_event_in_order(stub: Stub) -> None:
         "step_success",
         "execution_finished",
     ]
-    # A quick execution's events travel in one batch after the acceptance.
-    assert messages == 2
+    # Events travel in batches: a quick execution needs far fewer messages than events.
+    assert messages <= 3 < len(events)
     decoded = [events_codec.from_proto(e) for e in events]
     outputs = {
         d.body.output_name: d.body.value for d in decoded if isinstance(d.body, OutputProduced)
@@ -198,7 +198,7 @@ async def test_protocol_errors_on_the_stream(stub: Stub) -> None:
     assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
 
     async def two_starts() -> AsyncIterator[pb.ExecuteRequest]:
-        yield pb.ExecuteRequest(start=start("waits_for_gate"))
+        yield pb.ExecuteRequest(start=start("slow_async"))
         yield pb.ExecuteRequest(start=start("add", a=1, b=1))
 
     with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -331,10 +331,28 @@ async def test_request_over_the_message_limit(stub: Stub) -> None:
     assert events[-1].execution_finished.status == event_pb2.EXECUTION_STATUS_SUCCEEDED
 
 
-async def test_unary_deadline_is_honoured(stub: Stub) -> None:
+async def test_deadlines(stub: Stub) -> None:
+    # A unary call whose deadline has already passed fails without reaching an op.
     with pytest.raises(grpc.aio.AioRpcError) as info:
-        await stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=0.000_001)
+        await stub.StartExecution(
+            pb.StartExecutionRequest(start=start("add", a=1, b=1)), timeout=-1
+        )
     assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    # A deadline on a watch stream ends the stream, not the execution: it can be
+    # followed again afterwards.
+    started = await stub.StartExecution(pb.StartExecutionRequest(start=start("slow_async")))
+    execution_id = started.execution.id
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        async for _ in stub.StreamEvents(
+            pb.StreamEventsRequest(execution_id=execution_id), timeout=0.3
+        ):
+            pass
+    assert info.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+    state = (await stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))).execution
+    assert state.state == execution_pb2.EXECUTION_STATE_RUNNING
+    await stub.CancelExecution(pb.CancelExecutionRequest(execution_id=execution_id))
+    async for _ in stub.StreamEvents(pb.StreamEventsRequest(execution_id=execution_id)):
+        pass
 
 
 async def test_health_and_reflection(server: OpHostServer, channel: grpc.aio.Channel) -> None:

@@ -199,7 +199,9 @@ class Execution:
                     continue
                 if self.finished:
                     return
-                await self._changed_future()
+                # Shielded: every stream of this execution waits on the same future, and
+                # cancelling one stream (its client went away) must not cancel the others'.
+                await asyncio.shield(self._changed_future())
         finally:
             del self._cursors[token]
             self._advanced()
@@ -239,7 +241,7 @@ class ExecutionStore:
         self._finished: collections.deque[Execution] = collections.deque()
 
     def add(self, execution: Execution) -> None:
-        self.evict()
+        self.evict(room=1)
         self._by_id[execution.id] = execution
         self._running += 1
         if execution.request_id:
@@ -266,12 +268,15 @@ class ExecutionStore:
     def newest_first(self) -> Iterable[Execution]:
         return sorted(self._by_id.values(), key=lambda e: e.created_at, reverse=True)
 
-    def evict(self, now: float | None = None) -> None:
-        """Forget finished executions past retention, and the oldest beyond the cap."""
+    def evict(self, now: float | None = None, *, room: int = 0) -> None:
+        """Forget finished executions past retention, and the oldest beyond the cap.
+
+        ``room`` is how many executions are about to be added.
+        """
         now = time.time() if now is None else now
         finished = self._finished
         while finished and (
-            len(self._by_id) >= self.max_retained
+            len(self._by_id) + room > self.max_retained
             or now - (finished[0].finished_at or now) > self.retention_seconds
         ):
             self._forget(finished.popleft())

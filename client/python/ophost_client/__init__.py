@@ -1,0 +1,64 @@
+"""The Python client of ophost: call ops hosted by an ophost server over gRPC.
+
+Async first::
+
+    from ophost_client import AsyncOpHostClient
+
+    async with AsyncOpHostClient("localhost:50051") as client:
+        outputs = await client.call("add", {"a": 1, "b": 2})   # {"result": 3}
+        async for event in client.execute("every_event"):
+            print(event.sequence, event.body)
+
+and blocking, through a thin facade over the same client::
+
+    from ophost_client import OpHostClient
+
+    with OpHostClient("localhost:50051") as client:
+        outputs = client.call("add", {"a": 1, "b": 2})
+
+Events are the classes the engine produces (``ophost.execution``); outputs carry
+``ophost.Output`` values. Errors are in :mod:`ophost_client.errors`.
+"""
+
+from ophost_client._client import AsyncOpHostClient
+from ophost_client._info import (
+    ChunkedOutput,
+    ExecutionInfo,
+    ExecutionState,
+    ServerInfo,
+    ServerLimits,
+)
+from ophost_client._stream import ExecutionStream
+from ophost_client._sync import OpHostClient, SyncExecutionStream
+from ophost_client.errors import (
+    ExecutionCanceledError,
+    ExecutionError,
+    OpFailedError,
+    OpHostClientError,
+    OpHostRpcError,
+    ProtocolError,
+    StreamBrokenError,
+)
+
+__all__ = [
+    # clients
+    "AsyncOpHostClient",
+    "OpHostClient",
+    # streams
+    "ExecutionStream",
+    "SyncExecutionStream",
+    # descriptions
+    "ServerInfo",
+    "ServerLimits",
+    "ExecutionInfo",
+    "ExecutionState",
+    "ChunkedOutput",
+    # errors
+    "OpHostClientError",
+    "OpHostRpcError",
+    "ExecutionError",
+    "OpFailedError",
+    "ExecutionCanceledError",
+    "StreamBrokenError",
+    "ProtocolError",
+]

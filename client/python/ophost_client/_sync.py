@@ -1,0 +1,265 @@
+"""The blocking facade: :class:`AsyncOpHostClient` driven from a private event loop.
+
+Nothing here talks to the server itself. :class:`OpHostClient` owns an event loop that
+runs in a daemon thread, makes an :class:`AsyncOpHostClient` on it, and runs that
+client's coroutines there (``asyncio.run_coroutine_threadsafe``), waiting for each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+from collections.abc import Awaitable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, TypeVar
+
+from ophost import OpSpec
+from ophost.execution import ExecutionEvent, ExecutionFinished
+from ophost_client._client import AsyncOpHostClient
+from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo
+from ophost_client._request import UNSET
+from ophost_client._stream import ExecutionStream
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["OpHostClient", "SyncExecutionStream"]
+
+_T = TypeVar("_T")
+
+
+async def _await(awaitable: Awaitable[_T]) -> _T:
+    return await awaitable
+
+
+class _Loop:
+    """An event loop running in a daemon thread, and a way to run coroutines on it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="ophost-client-loop", daemon=True
+        )
+        self.thread.start()
+
+    def run(self, awaitable: Awaitable[_T]) -> _T:
+        if threading.current_thread() is self.thread:
+            if inspect.iscoroutine(awaitable):
+                awaitable.close()  # never awaited: close it to avoid the warning
+            raise RuntimeError("OpHostClient cannot be used from its own event loop thread")
+        future = asyncio.run_coroutine_threadsafe(_await(awaitable), self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # e.g. KeyboardInterrupt while waiting: stop the coroutine too
+            raise
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+        if self.loop.is_running():
+            self.run(_cancel_remaining_tasks())
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join()
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+
+async def _cancel_remaining_tasks() -> None:
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class OpHostClient:
+    """The blocking client: the methods of :class:`AsyncOpHostClient`, waited for.
+
+    Use it as a context manager, or call :meth:`close`, to stop its channel and loop
+    thread. ``execute`` and ``attach`` return :class:`SyncExecutionStream`\\ s, plain
+    iterators over the same events.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float | None = 30.0,
+        reattach_attempts: int = 5,
+        reattach_backoff: float = 0.2,
+    ) -> None:
+        self._loop = _Loop()
+
+        async def make() -> AsyncOpHostClient:
+            # The channel belongs to the loop it is made on: make it there.
+            return AsyncOpHostClient(
+                target,
+                timeout=timeout,
+                reattach_attempts=reattach_attempts,
+                reattach_backoff=reattach_backoff,
+            )
+
+        try:
+            self._client = self._loop.run(make())
+        except BaseException:
+            self._loop.stop()
+            raise
+
+    def __repr__(self) -> str:
+        return f"OpHostClient({self._client.target!r})"
+
+    @property
+    def async_client(self) -> AsyncOpHostClient:
+        """The async client doing the work (usable only on this client's loop)."""
+        return self._client
+
+    def close(self) -> None:
+        """Close the channel, then stop the loop thread."""
+        if self._loop.loop.is_closed():
+            return
+        try:
+            self._loop.run(self._client.close())
+        finally:
+            self._loop.stop()
+
+    def __enter__(self) -> OpHostClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def server_info(self) -> ServerInfo:
+        return self._loop.run(self._client.server_info())
+
+    def list_ops(self, full: bool = False) -> list[OpSpec]:
+        return self._loop.run(self._client.list_ops(full))
+
+    def get_op(self, name: str) -> OpSpec:
+        return self._loop.run(self._client.get_op(name))
+
+    def execute(
+        self,
+        op_name: str,
+        inputs: Mapping[str, object] | None = None,
+        *,
+        config: object = UNSET,
+        tags: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> SyncExecutionStream:
+        stream = self._client.execute(
+            op_name, inputs, config=config, tags=tags, request_id=request_id
+        )
+        return SyncExecutionStream(self._loop, stream)
+
+    def start(
+        self,
+        op_name: str,
+        inputs: Mapping[str, object] | None = None,
+        *,
+        config: object = UNSET,
+        tags: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> ExecutionInfo:
+        return self._loop.run(
+            self._client.start(op_name, inputs, config=config, tags=tags, request_id=request_id)
+        )
+
+    def call(
+        self,
+        op_name: str,
+        inputs: Mapping[str, object] | None = None,
+        *,
+        config: object = UNSET,
+        tags: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, object]:
+        return self._loop.run(
+            self._client.call(op_name, inputs, config=config, tags=tags, request_id=request_id)
+        )
+
+    def attach(self, execution_id: str, after_sequence: int = 0) -> SyncExecutionStream:
+        return SyncExecutionStream(self._loop, self._client.attach(execution_id, after_sequence))
+
+    def cancel(self, execution_id: str, *, reason: str = "") -> ExecutionInfo:
+        return self._loop.run(self._client.cancel(execution_id, reason=reason))
+
+    def get_execution(self, execution_id: str) -> ExecutionInfo:
+        return self._loop.run(self._client.get_execution(execution_id))
+
+    def list_executions(
+        self,
+        op_name: str | None = None,
+        states: Iterable[ExecutionState | str] | None = None,
+    ) -> list[ExecutionInfo]:
+        return self._loop.run(self._client.list_executions(op_name, states))
+
+
+class SyncExecutionStream(Iterator[ExecutionEvent]):
+    """An :class:`ExecutionStream` as a plain iterator (see its documentation)."""
+
+    def __init__(self, loop: _Loop, stream: ExecutionStream) -> None:
+        self._loop = loop
+        self._stream = stream
+
+    @property
+    def execution_id(self) -> str | None:
+        return self._stream.execution_id
+
+    @property
+    def execution(self) -> ExecutionInfo | None:
+        return self._stream.execution
+
+    @property
+    def outputs(self) -> dict[str, object]:
+        return self._stream.outputs
+
+    @property
+    def finished(self) -> ExecutionFinished | None:
+        return self._stream.finished
+
+    @property
+    def last_sequence(self) -> int:
+        return self._stream.last_sequence
+
+    @property
+    def reattach_count(self) -> int:
+        return self._stream.reattach_count
+
+    def __iter__(self) -> SyncExecutionStream:
+        return self
+
+    def __next__(self) -> ExecutionEvent:
+        try:
+            return self._loop.run(self._stream.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def accepted(self) -> str:
+        return self._loop.run(self._stream.accepted())
+
+    def result(self) -> dict[str, object]:
+        return self._loop.run(self._stream.result())
+
+    def cancel(self, reason: str = "") -> None:
+        self._loop.run(self._stream.cancel(reason))
+
+    def close(self) -> None:
+        if not self._loop.loop.is_closed():
+            self._loop.run(self._stream.aclose())
+
+    def __enter__(self) -> SyncExecutionStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
