@@ -99,3 +99,22 @@ async def test_errors_are_clear(
 async def test_unreachable_server_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert await _cli("ops", "127.0.0.1:1") == 3
     assert "UNAVAILABLE" in capsys.readouterr().err
+
+
+async def test_cli_against_the_example_library(capsys: pytest.CaptureFixture[str]) -> None:
+    from ophost.server import load_ops
+
+    loaded = load_ops(module="examples.ops")
+    async with OpHostServer(loaded.ops, resources=loaded.resources) as served:
+        assert await _cli("ops", served.address) == 0
+        listed = capsys.readouterr().out
+        assert all(name in listed for name in ("add", "parse_csv", "long_running", "top_scores"))
+        assert await _cli("describe", served.address, "flaky_fetch") == 0
+        assert "backoff=EXPONENTIAL" in capsys.readouterr().out
+        code = await _cli(
+            "run", served.address, "parse_csv", "-i", 'text="h\\na;b"', "-c", '{"separator": ";"}'
+        )
+        assert code == 0
+        out = capsys.readouterr().out
+        assert "output result = [['a', 'b']]" in out
+        assert "parsed 1 rows" in out

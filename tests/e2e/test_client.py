@@ -695,3 +695,19 @@ async def test_closing_the_client_ends_its_streams(server: OpHostServer) -> None
         assert await other.attach(stream.execution_id).result() == {"result": "opened"}
     if not was_open:
         test_ops.gate.clear()
+
+
+async def test_64_mib_output_and_input_with_default_message_limits(server: OpHostServer) -> None:
+    """64 MiB each way over a channel with gRPC's default limits (4 MiB per message)."""
+    size = 64 << 20
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        plain = AsyncOpHostClient(server.address, channel=channel)
+        outputs = await plain.call("big_output", {"size": size})
+        result = outputs["result"]
+        assert isinstance(result, bytes)
+        assert len(result) == size
+        assert result == b"x" * size
+        del result, outputs
+        payload = bytes(range(256)) * (size // 256)
+        echoed = await plain.call("echo", {"value": payload})
+        assert echoed["result"] == payload
