@@ -113,3 +113,23 @@ def test_retention_by_age_and_count() -> None:
     assert store.get("e2") is None
     assert store.get("e3") is not None
     assert store.running_count() == 1
+
+
+def test_chunk_events_parse_as_whole_value_chunks() -> None:
+    execution = _execution()
+    execution.append(_event("execution_started"))
+    data = bytes(range(256)) * 700  # longer than one varint byte can say
+    envelope = event_pb2.Event(execution_id="e1", op_name="noop", attempt=2)
+    envelope.value_chunk.value_id = "v"
+    envelope.value_chunk.index = 3
+    envelope.value_chunk.offset = 99
+    envelope.value_chunk.last = True
+    execution.append_chunk(envelope, memoryview(data)[10:])
+    (event,) = list(
+        op_host_service_pb2.StreamEventsResponse.FromString(execution.encoded[1]).events
+    )
+    assert event.sequence == 2
+    assert event.attempt == 2
+    chunk = event.value_chunk
+    assert (chunk.value_id, chunk.index, chunk.offset, chunk.last) == ("v", 3, 99, True)
+    assert chunk.data == data[10:]

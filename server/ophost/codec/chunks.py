@@ -19,7 +19,19 @@ from ophost.codec import values
 from ophost.errors import CodecError
 from ophost.v1 import value_pb2
 
-__all__ = ["ChunkAssembler", "ChunkError", "encode_value", "encode_value_lazily", "split_value"]
+__all__ = [
+    "ChunkAssembler",
+    "ChunkError",
+    "ChunkPiece",
+    "encode_value",
+    "encode_value_lazily",
+    "encode_value_pieces",
+    "split_value",
+]
+
+# A chunk's description (a ValueChunk without its data) and the data itself, as a view
+# into the value where possible, so a transport can copy it straight into its message.
+ChunkPiece = tuple["value_pb2.ValueChunk", "bytes | memoryview"]
 
 # ``ValueChunk.index`` and ``ChunkedValueRef.chunk_count`` are uint32.
 _MAX_CHUNK_COUNT = 2**32 - 1
@@ -140,6 +152,52 @@ def encode_value_lazily(
     return _reference(value_id, len(serialized), chunk_size), _slices(
         b"", memoryview(serialized), len(serialized), chunk_size, value_id
     )
+
+
+def encode_value_pieces(
+    value: object, *, path: str, inline_threshold: int, chunk_size: int, value_id: str
+) -> tuple[value_pb2.Value, Iterator[ChunkPiece]]:
+    """Like :func:`encode_value_lazily`, with each chunk's data apart from its description.
+
+    The data of a large ``bytes`` value is a view into the value itself; nothing is
+    copied until the caller writes the chunk out.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = memoryview(value).cast("B")
+        header = _BYTES_VALUE_TAG + _varint(len(data))
+        total = len(header) + len(data)
+        if total > inline_threshold and chunk_size >= len(header):
+            return _reference(value_id, total, chunk_size), _pieces(
+                header, data, total, chunk_size, value_id
+            )
+    message = values.to_proto(value, path=path)
+    serialized = message.SerializeToString()
+    if len(serialized) <= inline_threshold:
+        return message, iter(())
+    return _reference(value_id, len(serialized), chunk_size), _pieces(
+        b"", memoryview(serialized), len(serialized), chunk_size, value_id
+    )
+
+
+def _pieces(
+    header: bytes, body: memoryview, total: int, chunk_size: int, value_id: str
+) -> Iterator[ChunkPiece]:
+    count = -(-total // chunk_size)
+    skip = len(header)
+    for index in range(count):
+        start = index * chunk_size
+        end = min(start + chunk_size, total)
+        piece: bytes | memoryview
+        if start < skip:
+            piece = header[start:end] + bytes(body[: max(0, end - skip)])
+        else:
+            piece = body[start - skip : end - skip]
+        meta = value_pb2.ValueChunk(
+            value_id=value_id, index=index, offset=start, last=index == count - 1
+        )
+        yield meta, piece
 
 
 def _reference(value_id: str, total: int, chunk_size: int) -> value_pb2.Value:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ophost.codec import events as events_codec
 from ophost.codec import failures as failures_codec
-from ophost.codec.chunks import encode_value_lazily
+from ophost.codec.chunks import ChunkPiece, encode_value_pieces
 from ophost.execution import (
     ErrorData,
     ExecutionEvent,
@@ -67,10 +67,8 @@ def new_execution(
     execution_id = next(_IDS)
     counter = iter(range(1, 1 << 62))
 
-    def encode_output(
-        name: str, value: object
-    ) -> tuple[value_pb2.Value, Iterator[value_pb2.ValueChunk]]:
-        return encode_value_lazily(
+    def encode_output(name: str, value: object) -> tuple[value_pb2.Value, Iterator[ChunkPiece]]:
+        return encode_value_pieces(
             value,
             path=f"outputs.{name}",
             inline_threshold=limits.inline_threshold_bytes,
@@ -127,9 +125,9 @@ async def record_events(
                 value, chunks = body.wire
                 execution.append(events_codec.to_proto(event, output_value=value))
                 execution.outputs.append(value_pb2.NamedValue(name=body.output_name, value=value))
-                for chunk in chunks:
+                for meta, data in chunks:
                     await execution.wait_for_room(limits.stream_window_events)
-                    execution.append(_chunk_event(event, chunk))
+                    execution.append_chunk(_chunk_event(event, meta), data)
             else:
                 execution.append(events_codec.to_proto(_shorten(event)))
     except Exception as exc:  # noqa: BLE001 - the execution must still end, and say why

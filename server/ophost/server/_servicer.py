@@ -31,7 +31,7 @@ from ophost.execution import InvalidInputsError, PreparedExecution, prepare_exec
 from ophost.server import _status
 from ophost.server._runner import Limits, fingerprint, new_execution, record_events
 from ophost.server._status import StatusError
-from ophost.server._store import Execution, ExecutionStore, frame
+from ophost.server._store import Execution, ExecutionStore
 from ophost.v1 import (
     execution_pb2,
     op_host_service_pb2,
@@ -250,12 +250,14 @@ class OpHostServicer:
         problems: list[StatusError] = []
         reader = asyncio.ensure_future(self._read_rest(requests, execution, problems))
         batches = execution.follow(
-            0, max_batch_bytes=self.limits.max_batch_bytes, stop=lambda: bool(problems)
+            0,
+            max_batch_bytes=self.limits.max_batch_bytes,
+            stop=lambda: bool(problems),
+            wrap_field=2,  # ExecuteResponse.events, an EventBatch
         )
         try:
-            async for batch in batches:
-                # ExecuteResponse.events (field 2) holding the pre-serialized EventBatch.
-                yield frame(2, batch)
+            async for response in batches:
+                yield response
             if problems:
                 await _status.abort(context, problems[0])
         finally:

@@ -39,6 +39,20 @@ _FINAL_STATE = {
 }
 
 
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+_EVENT_TAG = _varint((1 << 3) | 2)  # EventBatch.events / StreamEventsResponse.events
+_VALUE_CHUNK_TAG = _varint((event_pb2.Event.VALUE_CHUNK_FIELD_NUMBER << 3) | 2)
+_CHUNK_DATA_TAG = _varint((value_pb2.ValueChunk.DATA_FIELD_NUMBER << 3) | 2)
+
+
 def frame(field_number: int, payload: bytes) -> bytes:
     """``payload`` as a length-delimited protobuf field: tag, varint length, bytes."""
     if len(payload) < 0x80 and field_number < 16:
@@ -113,6 +127,23 @@ class Execution:
                 self.error = finished.error
         self._notify()
 
+    def append_chunk(self, envelope: event_pb2.Event, data: bytes | memoryview) -> None:
+        """Record a ``value_chunk`` event whose data is written straight from ``data``.
+
+        ``envelope`` carries the chunk's description without its data; the data goes
+        in as a second occurrence of the same message field, which protobuf merges, so
+        the chunk's bytes are copied once, into the recorded event.
+        """
+        envelope.sequence = len(self.encoded) + 1
+        head = envelope.SerializeToString()
+        data_field = _CHUNK_DATA_TAG + _varint(len(data))
+        chunk_tail = _VALUE_CHUNK_TAG + _varint(len(data_field) + len(data))
+        size = len(head) + len(chunk_tail) + len(data_field) + len(data)
+        self.encoded.append(
+            b"".join((_EVENT_TAG, _varint(size), head, chunk_tail, data_field, data))
+        )
+        self._notify()
+
     def mark_cancel_requested(self) -> None:
         if not self.finished:
             self.state = execution_pb2.EXECUTION_STATE_CANCEL_REQUESTED
@@ -168,13 +199,15 @@ class Execution:
         max_batch_bytes: int,
         max_batch_events: int = 10_000,
         stop: Callable[[], bool] | None = None,
+        wrap_field: int | None = None,
     ) -> AsyncGenerator[bytes, None]:
         """Batches of the events after sequence ``after``: replayed, then live, to the end.
 
         A batch is the serialized body of an ``EventBatch`` (or ``StreamEventsResponse``):
         its events as repeated field 1. ``stop`` is checked whenever the stream wakes;
         when it returns true the stream ends early (call :meth:`wake` after making it
-        true).
+        true). With ``wrap_field``, each batch comes framed as that field of an outer
+        message (``ExecuteResponse.events``), built in the same single copy.
         """
         token = next(self._ids)
         follower = _Follower(cursor=after)
@@ -193,7 +226,10 @@ class Execution:
                     ):
                         size += len(encoded[end])
                         end += 1
-                    yield b"".join(encoded[follower.cursor : end])
+                    parts = encoded[follower.cursor : end]
+                    if wrap_field is not None:
+                        parts = [_varint((wrap_field << 3) | 2), _varint(size), *parts]
+                    yield b"".join(parts)
                     follower.cursor = end
                     self._advanced()
                     continue
