@@ -10,8 +10,8 @@ from typing import Any as TypingAny
 
 from ophost._context import OpExecutionContext, UnboundOpContext, build_op_context
 from ophost._events import AssetMaterialization, ExpectationResult, Output
+from ophost._execution.body import call_arguments
 from ophost._execution.coerce import check_yielded, rename_tuple_output
-from ophost._execution.engine import call_arguments
 from ophost._execution.prepare import resolve_op_config
 from ophost._types import TypeCheckContext
 from ophost.errors import (

@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from typing import Any as TypingAny
 
 from ophost._context import OpExecutionContext
 from ophost._events import AssetMaterialization, ExpectationResult, Failure, Output, RetryRequested
-from ophost._execution.coerce import check_yielded, coerce_return
+from ophost._execution.body import FLUSH, BodyRunner, Canceled
+from ophost._execution.coerce import check_yielded
 from ophost._execution.errors import error_data
 from ophost._execution.events import (
     CancelOutcome,
@@ -35,8 +36,8 @@ from ophost._execution.events import (
     UserFailure,
 )
 from ophost._execution.prepare import PreparedExecution
-from ophost._execution.pump import Item, Pump, PumpCanceled, Record, Returned
-from ophost._op import ComputeKind, DecoratedFn, OpDefinition
+from ophost._execution.pump import Pump, Record
+from ophost._op import OpDefinition
 from ophost._types import TypeCheckContext
 from ophost.errors import (
     ExecutionInterruptedError,
@@ -48,36 +49,12 @@ from ophost.errors import (
     UserCodeError,
 )
 
-__all__ = ["Clock", "OpRun", "Sleep", "call_arguments"]
+__all__ = ["Clock", "OpRun", "Sleep"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 _INTERRUPTED = "ophost.ExecutionInterrupted"
-
-
-def call_arguments(
-    decorated: DecoratedFn, context: object, values: Mapping[str, object]
-) -> tuple[list[object], dict[str, object]]:
-    """Positional and keyword arguments for calling a decorated op function.
-
-    The context goes first (by name when it is a keyword-only parameter); positional-only
-    parameters are passed by position and every other input by keyword.
-    """
-    args: list[object] = []
-    kwargs: dict[str, object] = {}
-    if decorated.context_param is not None:
-        if decorated.context_keyword_only:
-            kwargs[decorated.context_param] = context
-        else:
-            args.append(context)
-    for name in decorated.positional_only:
-        if name in values:
-            args.append(values[name])
-    for name, value in values.items():
-        if name not in decorated.positional_only:
-            kwargs[name] = value
-    return args, kwargs
 
 
 class _AttemptFailed(Exception):
@@ -90,30 +67,7 @@ class _AttemptFailed(Exception):
         self.retry = retry
 
 
-class _Result:
-    """What an awaited part of an async body produced."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: object) -> None:
-        self.value = value
-
-
-# Yielded by the body iteration when recorded events are waiting to be streamed.
-_FLUSH = object()
-# Yielded by _await_body when an async generator body has no more items.
-_EXHAUSTED = object()
-
-
-class _Canceled(Exception):
-    """Internal: the attempt stopped because a cancel was requested."""
-
-    def __init__(self, outcome: CancelOutcome) -> None:
-        super().__init__(outcome.value)
-        self.outcome = outcome
-
-
-class OpRun:
+class OpRun(BodyRunner):
     """One execution of one op. Iterate :meth:`events` to run it.
 
     ``clock`` gives wall time in seconds and ``sleep`` waits between retries; both can
@@ -218,10 +172,6 @@ class OpRun:
         if self._body_task is not None and not self._body_task.done():
             self._body_task.cancel()
 
-    def _check_cancel(self) -> None:
-        if self._cancel_requested:
-            raise _Canceled(CancelOutcome.COOPERATIVE)
-
     def _canceled_events(self, outcome: CancelOutcome) -> Iterator[ExecutionEvent]:
         yield from self._drain()
         error = ErrorData(type_name=_INTERRUPTED, message="the execution was canceled")
@@ -234,46 +184,6 @@ class OpRun:
                 ExecutionStatus.CANCELED, cancel_requested=True, cancel_outcome=outcome
             )
         )
-
-    async def _await_body(self, awaitable: Awaitable[TypingAny]) -> AsyncGenerator[object, None]:
-        """Await part of an async body, interruptibly.
-
-        Yields :data:`_FLUSH` whenever the body recorded log lines or events while it
-        ran (so they reach the stream before the body returns), then one
-        :class:`_Result`. A cancel request cancels the body (``CancelledError`` inside
-        it) and raises :class:`_Canceled` once it has stopped, or after the grace period.
-        """
-        task = asyncio.ensure_future(awaitable)
-        self._body_task = task
-        try:
-            while not self._cancel_requested:
-                if self._cancel_waiter is None or self._cancel_waiter.done():
-                    self._cancel_waiter = asyncio.ensure_future(self._cancel.wait())
-                self._recorded.clear()
-                recorded = asyncio.ensure_future(self._recorded.wait())
-                await asyncio.wait(
-                    {task, self._cancel_waiter, recorded}, return_when=asyncio.FIRST_COMPLETED
-                )
-                recorded.cancel()
-                if task.done():
-                    if task.cancelled():
-                        break
-                    if isinstance(task.exception(), StopAsyncIteration):
-                        # An async generator body ended; raising it here would turn it
-                        # into a RuntimeError (PEP 525).
-                        yield _EXHAUSTED
-                        return
-                    yield _Result(task.result())
-                    return
-                if self._pending:
-                    yield _FLUSH
-            task.cancel()
-            done, _ = await asyncio.wait({task}, timeout=self._grace)
-            if not done:
-                raise _Canceled(CancelOutcome.ABANDONED)
-            raise _Canceled(CancelOutcome.COOPERATIVE)
-        finally:
-            self._body_task = None
 
     async def _sleep_unless_canceled(self, seconds: float) -> None:
         sleeper = asyncio.ensure_future(self._sleep(seconds))
@@ -297,7 +207,7 @@ class OpRun:
         try:
             async for event in self._attempts():
                 yield event
-        except _Canceled as canceled:
+        except Canceled as canceled:
             for event in self._canceled_events(canceled.outcome):
                 yield event
         finally:
@@ -394,7 +304,7 @@ class OpRun:
                 async for item in items:
                     for event in self._drain():
                         yield event
-                    if item is _FLUSH:
+                    if item is FLUSH:
                         continue
                     self._check_cancel()
                     if isinstance(item, (AssetMaterialization, ExpectationResult)):
@@ -407,18 +317,18 @@ class OpRun:
             self._check_cancel()
             for event in self._finish_outputs(context):
                 yield event
-        except _Canceled:
+        except Canceled:
             raise
         except (asyncio.CancelledError, ExecutionInterruptedError):
             if self._cancel_requested:
-                raise _Canceled(CancelOutcome.COOPERATIVE) from None
+                raise Canceled(CancelOutcome.COOPERATIVE) from None
             raise
         except (GeneratorExit, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:
             if self._cancel_requested:
                 # Whatever the body raised while being stopped, the cancel is the story.
-                raise _Canceled(CancelOutcome.COOPERATIVE) from exc
+                raise Canceled(CancelOutcome.COOPERATIVE) from exc
             raise self._classify(exc) from exc
 
     def _classify(self, exc: BaseException) -> _AttemptFailed:
@@ -480,132 +390,6 @@ class OpRun:
                 )
 
     # -- body ------------------------------------------------------------------------------
-
-    async def _body_items(self, context: OpExecutionContext) -> AsyncGenerator[object, None]:
-        values = {
-            name: value
-            for name, value in self.prepared.input_values.items()
-            if not self.op_def.input_dict[name].dagster_type.is_nothing
-        }
-        decorated = self.op_def.decorated_fn
-        if decorated is None:
-            core = self.op_def.compute_fn
-            async with contextlib.aclosing(
-                self._sync_body(lambda: core(context, dict(values)), context, core=True)
-            ) as core_items:
-                async for item in core_items:
-                    yield item
-            return
-        args, kwargs = call_arguments(decorated, context, values)
-        fn = decorated.fn
-        kind = decorated.kind
-        if kind is ComputeKind.ASYNC_GENERATOR:
-            async with contextlib.aclosing(self._async_items(fn(*args, **kwargs))) as agen_items:
-                async for item in agen_items:
-                    yield item
-        elif kind is ComputeKind.COROUTINE:
-            result: _Result | None = None
-            async for step in self._await_body(fn(*args, **kwargs)):
-                if isinstance(step, _Result):
-                    result = step
-                else:
-                    yield step
-            self._check_cancel()
-            value = result.value if result is not None else None
-            for item in coerce_return(self.op_def.name, value, self.op_def.output_defs):
-                yield item
-        else:
-            async with contextlib.aclosing(
-                self._sync_body(lambda: fn(*args, **kwargs), context, core=False)
-            ) as sync_items:
-                async for item in sync_items:
-                    yield item
-
-    async def _async_items(self, agen: TypingAny) -> AsyncGenerator[object, None]:
-        finished = False
-        try:
-            while True:
-                result: _Result | None = None
-                async for step in self._await_body(agen.__anext__()):
-                    if step is _EXHAUSTED:
-                        finished = True
-                        return
-                    if isinstance(step, _Result):
-                        result = step
-                    else:
-                        yield step
-                if result is not None:
-                    yield result.value
-        finally:
-            if not finished:
-                # Runs the generator's cleanup; an abandoned one is still running, and
-                # closing it then is refused (RuntimeError), so it is left alone.
-                with contextlib.suppress(RuntimeError):
-                    await agen.aclose()
-
-    async def _sync_body(
-        self, call: Callable[[], object], context: OpExecutionContext, *, core: bool
-    ) -> AsyncGenerator[object, None]:
-        """Run a sync body in a worker thread and yield its items in order."""
-
-        def on_item(value: object) -> None:
-            if isinstance(value, Output):
-                context.mark_emitted(value.output_name)
-
-        pump = Pump(
-            call,
-            loop=asyncio.get_running_loop(),
-            executor=self._executor,
-            capacity=self._capacity,
-            on_item=on_item,
-        )
-        self._pump = pump
-        pump.start(iterate_results=core)
-        if self._cancel_requested:
-            pump.request_cancel()
-        returned: Returned | None = None
-        try:
-            async for entry in pump.entries():
-                if isinstance(entry, Record):
-                    entry.apply()
-                    if not pump.buffered:
-                        yield _FLUSH  # stream what was recorded before waiting for more
-                elif isinstance(entry, Item):
-                    yield entry.value
-                elif isinstance(entry, Returned):
-                    returned = entry
-        except PumpCanceled:
-            raise _Canceled(CancelOutcome.COOPERATIVE) from None
-        finally:
-            self._pump = None
-            if self._cancel_requested:
-                await self._stop_pump(pump)
-        self._check_cancel()
-        if returned is None:
-            return
-        value = returned.value
-        if core:
-            if hasattr(value, "__aiter__"):
-                async with contextlib.aclosing(self._async_items(value)) as core_async:
-                    async for item in core_async:
-                        yield item
-            elif value is not None:
-                raise InvariantViolationError(
-                    f'op "{self.op_def.name}": compute_fn must return an iterable of events, '
-                    f"got {type(value).__name__}"
-                )
-            return
-        for item in coerce_return(self.op_def.name, value, self.op_def.output_defs):
-            yield item
-
-    async def _stop_pump(self, pump: Pump) -> None:
-        """Wait up to the grace period for a canceled sync body to stop."""
-        pump.request_cancel()
-        if pump.future is None:
-            return
-        done, _ = await asyncio.wait({pump.future}, timeout=self._grace)
-        if not done:
-            raise _Canceled(CancelOutcome.ABANDONED)
 
     def _handle_item(self, context: OpExecutionContext, item: object) -> Iterator[ExecutionEvent]:
         check_yielded(self.op_def.name, item)
