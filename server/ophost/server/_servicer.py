@@ -42,7 +42,10 @@ from ophost.v1 import (
 __all__ = ["OpHostServicer", "PROTOCOL_VERSION"]
 
 PROTOCOL_VERSION = "1"
-CAPABILITIES = ("chunked_upload", "ack_pacing")
+# What this server does of the protocol's optional behaviour (docs/protocol.md §12). It
+# accepts acks but does not pace by them (flow control comes from gRPC and from the
+# slowest stream's window), so it does not claim ack_pacing.
+CAPABILITIES = ("chunked_upload",)
 _DEFAULT_PAGE = 50
 _MAX_PAGE = 500
 _Context = grpc.aio.ServicerContext[Any, Any]
