@@ -132,3 +132,12 @@ ALL = [
     unsendable,
 ]
 RESOURCES = {"greeting": "hello"}
+
+
+@op
+def chatty_failure(context):  # type: ignore[no-untyped-def]
+    context.log.info("x" * (5 << 20))
+    raise ValueError("y" * (5 << 20))
+
+
+ALL.append(chatty_failure)

@@ -88,7 +88,7 @@ async def test_list_ops_pages_and_views(stub: Stub) -> None:
         page = await stub.ListOps(pb.ListOpsRequest(page_size=5, page_token=token))
         names += [o.name for o in page.ops]
         token = page.next_page_token
-    assert len(names) == 13
+    assert len(names) == 14
     basic = first.ops[1]
     assert not basic.HasField("config")
     full = await stub.ListOps(pb.ListOpsRequest(page_size=2, view=pb.OP_VIEW_FULL))
@@ -417,3 +417,15 @@ async def test_reflection_describes_the_service_methods(channel: grpc.aio.Channe
             "CancelExecution",
             "StreamEvents",
         ], path
+
+
+async def test_huge_log_lines_and_errors_are_cut_to_fit(stub: Stub) -> None:
+    _, events, _ = await run_execute(stub, start("chatty_failure"))
+    log = next(e.log for e in events if e.WhichOneof("kind") == "log")
+    assert log.message.endswith("characters cut]")
+    assert len(log.message) < 300_000
+    failure = events[-2].step_failure
+    assert failure.error.type_name == "ValueError"
+    assert failure.error.message.endswith("characters cut]")
+    assert all(e.ByteSize() < 4 << 20 for e in events)
+    assert events[-1].execution_finished.status == event_pb2.EXECUTION_STATUS_FAILED

@@ -8,18 +8,22 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ophost.codec import events as events_codec
 from ophost.codec import failures as failures_codec
 from ophost.codec.chunks import ChunkPiece, encode_value_pieces
 from ophost.execution import (
     ErrorData,
+    EventBody,
     ExecutionEvent,
+    ExecutionFinished,
     LogMessage,
     OpRun,
     OutputProduced,
     PreparedExecution,
+    RetryScheduled,
+    StepFailed,
 )
 from ophost.server._store import Execution
 from ophost.v1 import event_pb2, execution_pb2, value_pb2
@@ -28,6 +32,9 @@ __all__ = ["Limits", "fingerprint", "new_execution", "record_events"]
 
 # Execution ids: random per process, then a counter (cheaper than a uuid per start).
 _IDS = (f"{uuid.uuid4().hex[:16]}{n:08x}" for n in itertools.count(1))
+
+# At most this many stack frames are kept per error (the innermost ones).
+_MAX_FRAMES = 200
 
 # A single log line or stack trace is cut to this many characters so that no event
 # comes near the message size limit.
@@ -97,19 +104,47 @@ def new_execution(
     )
 
 
+def _cut(text: str) -> str:
+    if len(text) <= _MAX_TEXT:
+        return text
+    return text[:_MAX_TEXT] + f"... [{len(text) - _MAX_TEXT} characters cut]"
+
+
+def _cut_error(error: ErrorData | None) -> ErrorData | None:
+    """An error with its message and stack cut to size (causes are 16 deep at most)."""
+    if error is None:
+        return None
+    stack = error.stack[-_MAX_FRAMES:]
+    if (
+        len(error.message) <= _MAX_TEXT
+        and len(error.stack) <= _MAX_FRAMES
+        and all(len(frame) <= _MAX_TEXT for frame in stack)
+        and error.cause is _cut_error(error.cause)
+        and error.context is _cut_error(error.context)
+    ):
+        return error
+    return replace(
+        error,
+        message=_cut(error.message),
+        stack=tuple(_cut(frame) for frame in stack),
+        cause=_cut_error(error.cause),
+        context=_cut_error(error.context),
+    )
+
+
 def _shorten(event: ExecutionEvent) -> ExecutionEvent:
+    """Keep one event well below the message size limit: cut very long texts."""
     body = event.body
+    shorter: EventBody = body
     if isinstance(body, LogMessage) and len(body.message) > _MAX_TEXT:
-        cut = body.message[:_MAX_TEXT] + f"... [{len(body.message) - _MAX_TEXT} characters cut]"
-        return ExecutionEvent(
-            event.execution_id,
-            event.sequence,
-            event.attempt,
-            event.timestamp,
-            event.op_name,
-            LogMessage(body.level, cut, body.logger_name),
-        )
-    return event
+        shorter = LogMessage(body.level, _cut(body.message), body.logger_name)
+    elif isinstance(body, (StepFailed, RetryScheduled, ExecutionFinished)):
+        error = _cut_error(body.error)
+        if error is not None and error is not body.error:
+            shorter = replace(body, error=error)
+    if shorter is body:
+        return event
+    return replace(event, body=shorter)
 
 
 async def record_events(
