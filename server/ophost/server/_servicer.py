@@ -394,7 +394,7 @@ class OpHostServicer:
         """Replay then follow. Responses are yielded serialized (``StreamEventsResponse``)."""
         try:
             execution = self._find(request.execution_id)
-            if request.after_sequence > execution.last_sequence and execution.finished:
+            if request.after_sequence > execution.last_sequence:
                 raise _status.sequence_out_of_range(request.after_sequence, execution.last_sequence)
         except StatusError as error:
             await _status.abort(context, error)
