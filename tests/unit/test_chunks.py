@@ -494,3 +494,29 @@ def test_take_rejects_a_reference_inside_the_chunks() -> None:
         "config",
         "chunked value 'v1' holds another chunked value reference",
     )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"x" * 1000, b"", bytearray(b"ab" * 300), "y" * 500, [1, 2, 3] * 100, b"z" * (1 << 20)],
+    ids=["bytes", "empty", "bytearray", "str", "list", "1MiB"],
+)
+@pytest.mark.parametrize(("threshold", "size"), [(10, 7), (100, 64), (0, 1000), (5000, 333)])
+def test_pieces_match_the_whole_encoding(value: object, threshold: int, size: int) -> None:
+    from ophost.codec.chunks import encode_value_pieces
+
+    ref, chunks = encode_value(
+        value, path="p", inline_threshold=threshold, chunk_size=size, value_id="v"
+    )
+    piece_ref, pieces = encode_value_pieces(
+        value, path="p", inline_threshold=threshold, chunk_size=size, value_id="v"
+    )
+    assert piece_ref == ref
+    rebuilt = []
+    for meta, data in pieces:
+        assert not meta.data
+        chunk = value_pb2.ValueChunk()
+        chunk.CopyFrom(meta)
+        chunk.data = bytes(data)
+        rebuilt.append(chunk)
+    assert rebuilt == chunks

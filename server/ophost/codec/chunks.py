@@ -24,7 +24,6 @@ __all__ = [
     "ChunkError",
     "ChunkPiece",
     "encode_value",
-    "encode_value_lazily",
     "encode_value_pieces",
     "split_value",
 ]
@@ -125,42 +124,16 @@ def _varint(number: int) -> bytes:
 _BYTES_VALUE_TAG = b"\x32"
 
 
-def encode_value_lazily(
-    value: object, *, path: str, inline_threshold: int, chunk_size: int, value_id: str
-) -> tuple[value_pb2.Value, Iterator[value_pb2.ValueChunk]]:
-    """Like :func:`encode_value`, but the chunks are made one at a time, on demand.
-
-    A large ``bytes`` value is never serialized as a whole: its chunks are slices of
-    the value behind the few header bytes its ``Value`` starts with, so sending it
-    costs one copy of the data, not three. Other values are encoded and serialized
-    once, then sliced lazily.
-    """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        data = memoryview(value).cast("B")
-        header = _BYTES_VALUE_TAG + _varint(len(data))
-        total = len(header) + len(data)
-        if total > inline_threshold and chunk_size >= len(header):
-            return _reference(value_id, total, chunk_size), _slices(
-                header, data, total, chunk_size, value_id
-            )
-    message = values.to_proto(value, path=path)
-    serialized = message.SerializeToString()
-    if len(serialized) <= inline_threshold:
-        return message, iter(())
-    return _reference(value_id, len(serialized), chunk_size), _slices(
-        b"", memoryview(serialized), len(serialized), chunk_size, value_id
-    )
-
-
 def encode_value_pieces(
     value: object, *, path: str, inline_threshold: int, chunk_size: int, value_id: str
 ) -> tuple[value_pb2.Value, Iterator[ChunkPiece]]:
-    """Like :func:`encode_value_lazily`, with each chunk's data apart from its description.
+    """Like :func:`encode_value`, but lazily, and with each chunk's data kept apart from
+    its description (a ``ValueChunk`` without ``data``).
 
-    The data of a large ``bytes`` value is a view into the value itself; nothing is
-    copied until the caller writes the chunk out.
+    A large ``bytes`` value is never serialized as a whole: its chunks are views into
+    the value behind the few header bytes its ``Value`` starts with, so nothing is
+    copied until the caller writes a chunk out. Other values are encoded and
+    serialized once, then sliced.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -212,24 +185,6 @@ def _reference(value_id: str, total: int, chunk_size: int) -> value_pb2.Value:
             value_id=value_id, total_size_bytes=total, chunk_count=count
         )
     )
-
-
-def _slices(
-    header: bytes, body: memoryview, total: int, chunk_size: int, value_id: str
-) -> Iterator[value_pb2.ValueChunk]:
-    """The chunks of ``header + body`` without ever joining the two."""
-    count = -(-total // chunk_size)
-    skip = len(header)
-    for index in range(count):
-        start = index * chunk_size
-        end = min(start + chunk_size, total)
-        if start < skip:
-            piece = header[start:end] + bytes(body[: max(0, end - skip)])
-        else:
-            piece = bytes(body[start - skip : end - skip])
-        yield value_pb2.ValueChunk(
-            value_id=value_id, index=index, offset=start, data=piece, last=index == count - 1
-        )
 
 
 @dataclass
