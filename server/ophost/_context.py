@@ -28,6 +28,7 @@ __all__ = [
     "OpLogger",
     "UnboundOpContext",
     "build_op_context",
+    "python_log",
 ]
 
 LogLevel = int
@@ -427,7 +428,7 @@ class UnboundOpContext:
 
     @property
     def log(self) -> OpLogger:
-        return OpLogger(_python_log, "ophost.direct")
+        return OpLogger(python_log, "ophost.direct")
 
     @property
     def resources(self) -> Resources:
@@ -478,7 +479,8 @@ class UnboundOpContext:
         raise _missing_member("UnboundOpContext", name)
 
 
-def _python_log(level: int, message: str, name: str) -> None:
+def python_log(level: int, message: str, name: str) -> None:
+    """A log sink that writes to Python's logging (for ops called outside a run)."""
     logging.getLogger(name).log(level, message)
 
 

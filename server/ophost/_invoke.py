@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from typing import TYPE_CHECKING
 from typing import Any as TypingAny
 
-from ophost._context import OpExecutionContext, UnboundOpContext, build_op_context
+from ophost._context import OpExecutionContext, UnboundOpContext, build_op_context, python_log
 from ophost._events import AssetMaterialization, ExpectationResult, Output
 from ophost._execution.body import call_arguments
+from ophost._execution.checks import run_type_check, type_check_context, type_check_failed
 from ophost._execution.coerce import check_yielded, rename_tuple_output
 from ophost._execution.prepare import resolve_op_config
-from ophost._types import TypeCheckContext
+from ophost._types import DagsterType
 from ophost.errors import (
     InvalidInvocationError,
     InvariantViolationError,
-    OpHostError,
     OutputNotFoundError,
-    TypeCheckFailedError,
-    TypeCheckFunctionError,
 )
 
 if TYPE_CHECKING:
@@ -30,11 +27,6 @@ __all__ = ["DirectResult", "invoke"]
 
 DirectResult = TypingAny
 _CONTEXT_TYPES = (UnboundOpContext, OpExecutionContext)
-_log = logging.getLogger("ophost.direct")
-
-
-def _python_log(level: int, message: str, name: str) -> None:
-    logging.getLogger(name).log(level, message)
 
 
 def invoke(op_def: OpDefinition, args: tuple[object, ...], kwargs: dict[str, object]) -> object:
@@ -87,7 +79,7 @@ def invoke(op_def: OpDefinition, args: tuple[object, ...], kwargs: dict[str, obj
         run_id="EPHEMERAL",
         run_tags=unbound.run_tags,
         retry_number=0,
-        log_sink=_python_log,
+        log_sink=python_log,
         event_sink=unbound.record_event,
         partition_key=unbound.partition_key,
     )
@@ -213,33 +205,15 @@ def _bind_inputs(
 def _type_check(
     op_def: OpDefinition,
     context: OpExecutionContext,
-    dagster_type: TypingAny,
+    dagster_type: DagsterType,
     value: object,
     role: str,
     name: str,
 ) -> None:
-    tc_context = TypeCheckContext(
-        run_id=context.run_id, log=context.log, resources=context.resources
-    )
-    try:
-        result = dagster_type.type_check(tc_context, value)
-    except OpHostError:
-        raise
-    except Exception as exc:
-        raise TypeCheckFunctionError(
-            f'The type check function of type "{dagster_type.display_name}" raised '
-            f'{type(exc).__name__} while checking {role} "{name}" of op "{op_def.name}": {exc}',
-            user_exception=exc,
-            original_exc_info=(type(exc), exc, exc.__traceback__),
-        ) from exc
+    what = f'{role} "{name}" of op "{op_def.name}"'
+    result = run_type_check(dagster_type, type_check_context(context), value, what)
     if not result.success:
-        raise TypeCheckFailedError(
-            f'Type check failed for step {role} "{name}" - expected type '
-            f'"{dagster_type.display_name}". Description: {result.description}',
-            description=result.description,
-            metadata_entries=result.metadata_entries,
-            dagster_type=dagster_type,
-        )
+        raise type_check_failed(role, name, dagster_type, result)
 
 
 def _check_inputs(

@@ -13,6 +13,7 @@ from typing import Any as TypingAny
 from ophost._context import OpExecutionContext
 from ophost._events import AssetMaterialization, ExpectationResult, Failure, Output, RetryRequested
 from ophost._execution.body import FLUSH, BodyRunner, Canceled
+from ophost._execution.checks import run_type_check, type_check_context, type_check_failed
 from ophost._execution.coerce import check_yielded
 from ophost._execution.errors import error_data
 from ophost._execution.events import (
@@ -38,14 +39,11 @@ from ophost._execution.events import (
 from ophost._execution.prepare import PreparedExecution
 from ophost._execution.pump import Pump, Record
 from ophost._op import OpDefinition
-from ophost._types import TypeCheckContext
 from ophost.errors import (
     ExecutionInterruptedError,
     InvariantViolationError,
     OpHostError,
     OutputNotFoundError,
-    TypeCheckFailedError,
-    TypeCheckFunctionError,
     UserCodeError,
 )
 
@@ -368,26 +366,17 @@ class OpRun(BodyRunner):
 
     # -- inputs ----------------------------------------------------------------------------
 
-    def _type_check_context(self, context: OpExecutionContext) -> TypeCheckContext:
-        return TypeCheckContext(run_id=self.run_id, log=context.log, resources=context.resources)
-
     def _check_inputs(self, context: OpExecutionContext) -> Iterator[ExecutionEvent]:
-        tc_context = self._type_check_context(context)
+        tc_context = type_check_context(context)
         for d in self.op_def.input_defs:
             if d.dagster_type.is_nothing:
                 continue
             value = self.prepared.input_values[d.name]
-            result = _run_type_check(d.dagster_type, tc_context, value, f'input "{d.name}"')
+            result = run_type_check(d.dagster_type, tc_context, value, f'input "{d.name}"')
             yield from self._drain()
             yield self._wrap(InputChecked(d.name, result))
             if not result.success:
-                raise TypeCheckFailedError(
-                    f'Type check failed for step input "{d.name}" - expected type '
-                    f'"{d.dagster_type.display_name}". Description: {result.description}',
-                    description=result.description,
-                    metadata_entries=result.metadata_entries,
-                    dagster_type=d.dagster_type,
-                )
+                raise type_check_failed("input", d.name, d.dagster_type, result)
 
     # -- body ------------------------------------------------------------------------------
 
@@ -427,11 +416,8 @@ class OpRun(BodyRunner):
                 "ophost",
             )
             yield from self._drain()
-        result = _run_type_check(
-            definition.dagster_type,
-            self._type_check_context(context),
-            output.value,
-            f'output "{name}"',
+        result = run_type_check(
+            definition.dagster_type, type_check_context(context), output.value, f'output "{name}"'
         )
         yield from self._drain()
         # A value the host cannot send fails the step here (a framework error), before
@@ -450,13 +436,7 @@ class OpRun(BodyRunner):
             )
         )
         if not result.success:
-            raise TypeCheckFailedError(
-                f'Type check failed for step output "{name}" - expected type '
-                f'"{definition.dagster_type.display_name}". Description: {result.description}',
-                description=result.description,
-                metadata_entries=result.metadata_entries,
-                dagster_type=definition.dagster_type,
-            )
+            raise type_check_failed("output", name, definition.dagster_type, result)
 
     def _finish_outputs(self, context: OpExecutionContext) -> Iterator[ExecutionEvent]:
         for definition in self.op_def.output_defs:
@@ -473,19 +453,3 @@ class OpRun(BodyRunner):
                 f'op "{self.op_def.name}" did not return an output for non-optional output '
                 f'"{definition.name}"'
             )
-
-
-def _run_type_check(
-    dagster_type: TypingAny, context: TypeCheckContext, value: object, what: str
-) -> TypingAny:
-    try:
-        return dagster_type.type_check(context, value)
-    except OpHostError:
-        raise
-    except Exception as exc:
-        raise TypeCheckFunctionError(
-            f'The type check function of type "{dagster_type.display_name}" raised '
-            f"{type(exc).__name__} while checking {what}: {exc}",
-            user_exception=exc,
-            original_exc_info=(type(exc), exc, exc.__traceback__),
-        ) from exc
