@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from typing import Any as TypingAny
 
@@ -305,11 +305,8 @@ class OpRun(BodyRunner):
                     if item is FLUSH:
                         continue
                     self._check_cancel()
-                    if isinstance(item, (AssetMaterialization, ExpectationResult)):
-                        yield self._wrap(item)  # the common case, without a generator
-                    else:
-                        for event in self._handle_item(context, item):
-                            yield event
+                    for event in self._handle_item(context, item):
+                        yield event
             for event in self._drain():
                 yield event
             self._check_cancel()
@@ -380,13 +377,13 @@ class OpRun(BodyRunner):
 
     # -- body ------------------------------------------------------------------------------
 
-    def _handle_item(self, context: OpExecutionContext, item: object) -> Iterator[ExecutionEvent]:
-        check_yielded(self.op_def.name, item)
+    def _handle_item(self, context: OpExecutionContext, item: object) -> Iterable[ExecutionEvent]:
         if isinstance(item, Output):
-            yield from self._handle_output(context, item)
-        else:
-            assert isinstance(item, (AssetMaterialization, ExpectationResult))
-            yield self._wrap(item)
+            return self._handle_output(context, item)
+        if isinstance(item, (AssetMaterialization, ExpectationResult)):
+            return (self._wrap(item),)
+        check_yielded(self.op_def.name, item)  # raises: nothing else may be yielded
+        return ()
 
     def _handle_output(
         self, context: OpExecutionContext, output: Output[object]

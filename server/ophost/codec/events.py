@@ -6,7 +6,9 @@ transport's job, done around these functions.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from fractions import Fraction
+from typing import Any
 
 from google.protobuf import timestamp_pb2
 
@@ -30,6 +32,7 @@ from ophost._execution.events import (
     StepSucceeded,
     UserFailure,
 )
+from ophost._metadata import MetadataEntry
 from ophost.codec import failures, values
 from ophost.codec import metadata as metadata_codec
 from ophost.errors import CodecError, OpHostError
@@ -127,101 +130,149 @@ def to_proto(
         timestamp=timestamp_pb2.Timestamp(seconds=seconds, nanos=nanos),
     )
     body = event.body
-    if type(body) is ExpectationResult and not body.metadata_entries:
-        # The most frequent event in long streams: encoded without the general path.
-        exp = message.expectation_result
-        exp.success = body.success
-        exp.label = body.label
-        if body.description is not None:
-            exp.description = body.description
-        return message
-    _body_to_proto(body, message, f"event {event.sequence}", output_value)
+    encoder = _ENCODERS.get(type(body)) or _encoder_for_subclass(body, event.sequence)
+    encoder(body, message, event.sequence, output_value)
     return message
 
 
-def _body_to_proto(
-    body: EventBody, message: event_pb2.Event, path: str, output_value: value_pb2.Value | None
+# One encoder per event kind, looked up by the body's type. ``sequence`` only names the
+# event in error messages (``event 7.metadata.rows``).
+_Encoder = Callable[[Any, event_pb2.Event, int, "value_pb2.Value | None"], None]
+
+
+def _entries(entries: Sequence[MetadataEntry], sequence: int, where: str) -> list[Any]:
+    return metadata_codec.entries_to_proto(entries, path=f"event {sequence}.{where}")
+
+
+def _encode_started(body: ExecutionStarted, message: event_pb2.Event, *_: object) -> None:
+    message.execution_started.request_id = body.request_id
+
+
+def _encode_step_started(_body: StepStarted, message: event_pb2.Event, *_: object) -> None:
+    message.step_started.SetInParent()
+
+
+def _encode_restarted(_body: StepRestarted, message: event_pb2.Event, *_: object) -> None:
+    message.step_restarted.SetInParent()
+
+
+def _encode_input_checked(
+    body: InputChecked, message: event_pb2.Event, sequence: int, _: object
 ) -> None:
-    if isinstance(body, ExecutionStarted):
-        message.execution_started.request_id = body.request_id
-    elif isinstance(body, StepStarted):
-        message.step_started.SetInParent()
-    elif isinstance(body, StepRestarted):
-        message.step_restarted.SetInParent()
-    elif isinstance(body, InputChecked):
-        message.input_checked.input_name = body.input_name
-        message.input_checked.type_check.CopyFrom(
-            type_check_to_proto(body.type_check, path=f"{path}.type_check")
-        )
-    elif isinstance(body, OutputProduced):
-        out = message.output
-        out.output_name = body.output_name
-        out.value.CopyFrom(
-            output_value
-            if output_value is not None
-            else values.to_proto(body.value, path=f"outputs.{body.output_name}")
-        )
-        out.metadata.extend(
-            metadata_codec.entries_to_proto(body.metadata_entries, path=f"{path}.metadata")
-        )
-        out.type_check.CopyFrom(type_check_to_proto(body.type_check, path=f"{path}.type_check"))
-    elif isinstance(body, AssetMaterialization):
-        mat = message.asset_materialization
-        mat.asset_key.CopyFrom(metadata_codec.asset_key_to_proto(body.asset_key))
-        if body.description is not None:
-            mat.description = body.description
-        mat.metadata.extend(
-            metadata_codec.entries_to_proto(body.metadata_entries, path=f"{path}.metadata")
-        )
-        if body.partition is not None:
-            mat.partition = body.partition
-        mat.tags.update(body.tags or {})
-    elif isinstance(body, ExpectationResult):
-        exp = message.expectation_result
-        exp.success = body.success
-        exp.label = body.label if body.label is not None else ""
-        if body.description is not None:
-            exp.description = body.description
-        exp.metadata.extend(
-            metadata_codec.entries_to_proto(body.metadata_entries, path=f"{path}.metadata")
-        )
-    elif isinstance(body, LogMessage):
-        message.log.level = _LEVELS[body.level]
-        message.log.message = body.message
-        message.log.logger_name = body.logger_name
-    elif isinstance(body, RetryScheduled):
-        retry = message.retry_scheduled
-        retry.failed_attempt = body.failed_attempt
-        retry.next_attempt = body.next_attempt
-        retry.delay_seconds = body.delay_seconds
-        retry.error.CopyFrom(failures.to_proto(body.error))
-    elif isinstance(body, StepFailed):
-        failure = message.step_failure
-        failure.error.CopyFrom(failures.to_proto(body.error))
-        failure.error_source = _SOURCES[body.error_source]
-        failure.will_retry = body.will_retry
-        if body.user_failure is not None:
-            user = failure.user_failure
-            user.SetInParent()
-            if body.user_failure.description is not None:
-                user.description = body.user_failure.description
-            user.metadata.extend(
-                metadata_codec.entries_to_proto(
-                    body.user_failure.metadata_entries, path=f"{path}.user_failure"
-                )
-            )
-    elif isinstance(body, StepSucceeded):
-        message.step_success.duration.FromNanoseconds(seconds_to_nanos(body.duration_seconds))
-    elif isinstance(body, ExecutionFinished):
-        finished = message.execution_finished
-        finished.status = _STATUSES[body.status]
-        if body.error is not None:
-            finished.error.CopyFrom(failures.to_proto(body.error))
-        finished.cancel_requested = body.cancel_requested
-        if body.cancel_outcome is not None:
-            finished.cancel_outcome = _OUTCOMES[body.cancel_outcome]
-    else:
-        raise CodecError(path, f"{type(body).__name__} is not an event kind")
+    message.input_checked.input_name = body.input_name
+    message.input_checked.type_check.CopyFrom(
+        type_check_to_proto(body.type_check, path=f"event {sequence}.type_check")
+    )
+
+
+def _encode_output(
+    body: OutputProduced,
+    message: event_pb2.Event,
+    sequence: int,
+    output_value: value_pb2.Value | None,
+) -> None:
+    out = message.output
+    out.output_name = body.output_name
+    out.value.CopyFrom(
+        output_value
+        if output_value is not None
+        else values.to_proto(body.value, path=f"outputs.{body.output_name}")
+    )
+    if body.metadata_entries:
+        out.metadata.extend(_entries(body.metadata_entries, sequence, "metadata"))
+    out.type_check.CopyFrom(
+        type_check_to_proto(body.type_check, path=f"event {sequence}.type_check")
+    )
+
+
+def _encode_materialization(
+    body: AssetMaterialization, message: event_pb2.Event, sequence: int, _: object
+) -> None:
+    mat = message.asset_materialization
+    mat.asset_key.CopyFrom(metadata_codec.asset_key_to_proto(body.asset_key))
+    if body.description is not None:
+        mat.description = body.description
+    if body.metadata_entries:
+        mat.metadata.extend(_entries(body.metadata_entries, sequence, "metadata"))
+    if body.partition is not None:
+        mat.partition = body.partition
+    mat.tags.update(body.tags or {})
+
+
+def _encode_expectation(
+    body: ExpectationResult, message: event_pb2.Event, sequence: int, _: object
+) -> None:
+    exp = message.expectation_result
+    exp.success = body.success
+    exp.label = body.label if body.label is not None else ""
+    if body.description is not None:
+        exp.description = body.description
+    if body.metadata_entries:
+        exp.metadata.extend(_entries(body.metadata_entries, sequence, "metadata"))
+
+
+def _encode_log(body: LogMessage, message: event_pb2.Event, *_: object) -> None:
+    message.log.level = _LEVELS[body.level]
+    message.log.message = body.message
+    message.log.logger_name = body.logger_name
+
+
+def _encode_retry(body: RetryScheduled, message: event_pb2.Event, *_: object) -> None:
+    retry = message.retry_scheduled
+    retry.failed_attempt = body.failed_attempt
+    retry.next_attempt = body.next_attempt
+    retry.delay_seconds = body.delay_seconds
+    retry.error.CopyFrom(failures.to_proto(body.error))
+
+
+def _encode_failure(body: StepFailed, message: event_pb2.Event, sequence: int, _: object) -> None:
+    failure = message.step_failure
+    failure.error.CopyFrom(failures.to_proto(body.error))
+    failure.error_source = _SOURCES[body.error_source]
+    failure.will_retry = body.will_retry
+    if body.user_failure is not None:
+        user = failure.user_failure
+        user.SetInParent()
+        if body.user_failure.description is not None:
+            user.description = body.user_failure.description
+        user.metadata.extend(_entries(body.user_failure.metadata_entries, sequence, "user_failure"))
+
+
+def _encode_success(body: StepSucceeded, message: event_pb2.Event, *_: object) -> None:
+    message.step_success.duration.FromNanoseconds(seconds_to_nanos(body.duration_seconds))
+
+
+def _encode_finished(body: ExecutionFinished, message: event_pb2.Event, *_: object) -> None:
+    finished = message.execution_finished
+    finished.status = _STATUSES[body.status]
+    if body.error is not None:
+        finished.error.CopyFrom(failures.to_proto(body.error))
+    finished.cancel_requested = body.cancel_requested
+    if body.cancel_outcome is not None:
+        finished.cancel_outcome = _OUTCOMES[body.cancel_outcome]
+
+
+_ENCODERS: dict[type, _Encoder] = {
+    ExecutionStarted: _encode_started,
+    StepStarted: _encode_step_started,
+    StepRestarted: _encode_restarted,
+    InputChecked: _encode_input_checked,
+    OutputProduced: _encode_output,
+    AssetMaterialization: _encode_materialization,
+    ExpectationResult: _encode_expectation,
+    LogMessage: _encode_log,
+    RetryScheduled: _encode_retry,
+    StepFailed: _encode_failure,
+    StepSucceeded: _encode_success,
+    ExecutionFinished: _encode_finished,
+}
+
+
+def _encoder_for_subclass(body: object, sequence: int) -> _Encoder:
+    for kind, encoder in _ENCODERS.items():
+        if isinstance(body, kind):
+            return encoder
+    raise CodecError(f"event {sequence}", f"{type(body).__name__} is not an event kind")
 
 
 def from_proto(message: event_pb2.Event) -> ExecutionEvent:
