@@ -9,30 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any as TypingAny
 
 from ophost._asset_key import AssetKey
+from ophost._config._field import NO_DEFAULT
 from ophost._metadata import MetadataEntry, normalize_metadata
 from ophost._type_resolution import NOT_SET, resolve_dagster_type
 from ophost._types import Any_, DagsterType
 from ophost.errors import InvalidArgumentError
 
 __all__ = ["NO_DEFAULT", "In", "InputDefinition", "Out", "OutputDefinition"]
-
-
-class _NoDefault:
-    _instance: _NoDefault | None = None
-
-    def __new__(cls) -> _NoDefault:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "NO_DEFAULT"
-
-
-NO_DEFAULT: TypingAny = _NoDefault()
 
 
 def _check_str(owner: str, arg: str, value: object) -> None:

@@ -35,12 +35,8 @@ __all__ = [
 ]
 
 
-_SCALAR_TYPES: dict[TypeKind, type] = {
-    TypeKind.INT: int,
-    TypeKind.FLOAT: float,
-    TypeKind.STRING: str,
-    TypeKind.BOOL: bool,
-}
+# Only built-in scalar types check a default when the op is defined (as in Dagster).
+_SCALAR_KINDS = frozenset({TypeKind.INT, TypeKind.FLOAT, TypeKind.STRING, TypeKind.BOOL})
 
 
 class ComputeKind(enum.Enum):
@@ -436,7 +432,7 @@ def input_def(
         raise DefinitionError(f"{if_where}: description must be a str")
     if dagster_type.is_nothing and default is not NO_DEFAULT:
         raise DefinitionError(f"{if_where}: a Nothing input cannot have a default value")
-    scalar = _SCALAR_TYPES.get(dagster_type.kind)
+    scalar = dagster_type.python_type if dagster_type.kind in _SCALAR_KINDS else None
     if scalar is not None and default is not NO_DEFAULT and not isinstance(default, scalar):
         raise DefinitionError(
             f"{if_where}: the default value {default!r} is not of the input's type "

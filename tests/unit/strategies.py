@@ -296,7 +296,7 @@ retry_policies = st.builds(
 @st.composite
 def input_defs(draw: st.DrawFn, name: str) -> InputDefinition:
     dtype = draw(dagster_types | st.just(Nothing))
-    default = NO_DEFAULT
+    default: object = NO_DEFAULT
     if not dtype.is_nothing and draw(st.booleans()):
         default = draw(nan_free_values)
     return InputDefinition(

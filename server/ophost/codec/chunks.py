@@ -26,6 +26,7 @@ __all__ = [
     "encode_value",
     "encode_value_pieces",
     "split_value",
+    "varint",
 ]
 
 # A chunk's description (a ValueChunk without its data) and the data itself, as a view
@@ -107,7 +108,8 @@ def split_value(
     return ref, chunks
 
 
-def _varint(number: int) -> bytes:
+def varint(number: int) -> bytes:
+    """``number`` (>= 0) as a protobuf varint."""
     out = bytearray()
     while True:
         low = number & 0x7F
@@ -139,7 +141,7 @@ def encode_value_pieces(
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = memoryview(value).cast("B")
-        header = _BYTES_VALUE_TAG + _varint(len(data))
+        header = _BYTES_VALUE_TAG + varint(len(data))
         total = len(header) + len(data)
         if total > inline_threshold and chunk_size >= len(header):
             return _reference(value_id, total, chunk_size), _pieces(

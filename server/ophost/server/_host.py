@@ -227,10 +227,8 @@ def _register_v1_reflection_descriptor(pool: descriptor_pool.DescriptorPool) -> 
         return
     except KeyError:
         pass
-    file_proto = descriptor_pb2.FileDescriptorProto()
-    reflection_pb2.DESCRIPTOR.CopyToProto(file_proto)
-    text = file_proto.SerializeToString()
-    renamed = descriptor_pb2.FileDescriptorProto.FromString(text)
+    renamed = descriptor_pb2.FileDescriptorProto()
+    reflection_pb2.DESCRIPTOR.CopyToProto(renamed)
     renamed.name = "grpc/reflection/v1/reflection.proto"
     renamed.package = "grpc.reflection.v1"
     for message in renamed.message_type:

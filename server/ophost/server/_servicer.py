@@ -14,7 +14,7 @@ import grpc
 
 from ophost._op import OpDefinition
 from ophost._op_spec import OpSpec
-from ophost._types import TypeKind
+from ophost._types import DagsterType
 from ophost._version import __version__
 from ophost.codec import definitions as definitions_codec
 from ophost.codec import values as values_codec
@@ -49,8 +49,6 @@ CAPABILITIES = ("chunked_upload",)
 _DEFAULT_PAGE = 50
 _MAX_PAGE = 500
 _Context = grpc.aio.ServicerContext[Any, Any]
-# Types whose check is ophost's own (not user code), so inputs can be checked up front.
-_BUILTIN_KINDS = frozenset(TypeKind) - {TypeKind.CUSTOM}
 
 
 class OpHostServicer:
@@ -422,7 +420,7 @@ def _input_type_problems(prepared: PreparedExecution) -> list[ConfigErrorDetail]
     problems: list[ConfigErrorDetail] = []
     for definition in prepared.op_def.input_defs:
         dtype = definition.dagster_type
-        if dtype.kind not in _BUILTIN_KINDS or not _is_builtin_tree(dtype):
+        if not _is_builtin_tree(dtype):
             continue
         if definition.name not in prepared.input_values:
             continue
@@ -440,8 +438,8 @@ def _input_type_problems(prepared: PreparedExecution) -> list[ConfigErrorDetail]
     return problems
 
 
-def _is_builtin_tree(dtype: Any) -> bool:
-    return dtype.kind in _BUILTIN_KINDS and all(_is_builtin_tree(t) for t in dtype.inner)
+def _is_builtin_tree(dtype: DagsterType) -> bool:
+    return dtype.is_builtin and all(_is_builtin_tree(t) for t in dtype.inner)
 
 
 def _check_start_refs(

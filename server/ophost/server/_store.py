@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass, field
 
+from ophost.codec.chunks import varint
 from ophost.codec.events import seconds_to_nanos
 from ophost.execution import OpRun
 from ophost.v1 import error_pb2, event_pb2, execution_pb2, value_pb2
@@ -39,32 +40,14 @@ _FINAL_STATE = {
 }
 
 
-def _varint(number: int) -> bytes:
-    out = bytearray()
-    while number > 0x7F:
-        out.append((number & 0x7F) | 0x80)
-        number >>= 7
-    out.append(number)
-    return bytes(out)
-
-
-_EVENT_TAG = _varint((1 << 3) | 2)  # EventBatch.events / StreamEventsResponse.events
-_VALUE_CHUNK_TAG = _varint((event_pb2.Event.VALUE_CHUNK_FIELD_NUMBER << 3) | 2)
-_CHUNK_DATA_TAG = _varint((value_pb2.ValueChunk.DATA_FIELD_NUMBER << 3) | 2)
+_EVENT_TAG = varint((1 << 3) | 2)  # EventBatch.events / StreamEventsResponse.events
+_VALUE_CHUNK_TAG = varint((event_pb2.Event.VALUE_CHUNK_FIELD_NUMBER << 3) | 2)
+_CHUNK_DATA_TAG = varint((value_pb2.ValueChunk.DATA_FIELD_NUMBER << 3) | 2)
 
 
 def frame(field_number: int, payload: bytes) -> bytes:
     """``payload`` as a length-delimited protobuf field: tag, varint length, bytes."""
-    if len(payload) < 0x80 and field_number < 16:
-        return bytes(((field_number << 3) | 2, len(payload))) + payload
-    head = bytearray()
-    for value in ((field_number << 3) | 2, len(payload)):
-        rest = value
-        while rest > 0x7F:
-            head.append((rest & 0x7F) | 0x80)
-            rest >>= 7
-        head.append(rest)
-    return bytes(head) + payload
+    return b"".join((varint((field_number << 3) | 2), varint(len(payload)), payload))
 
 
 @dataclass
@@ -96,7 +79,6 @@ class Execution:
     task: asyncio.Task[None] | None = None
     _changed: asyncio.Future[None] | None = None
     _progress: asyncio.Future[None] | None = None
-    _followers: set[int] = field(default_factory=set)
     _cursors: dict[int, _Follower] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -136,11 +118,11 @@ class Execution:
         """
         envelope.sequence = len(self.encoded) + 1
         head = envelope.SerializeToString()
-        data_field = _CHUNK_DATA_TAG + _varint(len(data))
-        chunk_tail = _VALUE_CHUNK_TAG + _varint(len(data_field) + len(data))
+        data_field = _CHUNK_DATA_TAG + varint(len(data))
+        chunk_tail = _VALUE_CHUNK_TAG + varint(len(data_field) + len(data))
         size = len(head) + len(chunk_tail) + len(data_field) + len(data)
         self.encoded.append(
-            b"".join((_EVENT_TAG, _varint(size), head, chunk_tail, data_field, data))
+            b"".join((_EVENT_TAG, varint(size), head, chunk_tail, data_field, data))
         )
         self._notify()
 
@@ -228,7 +210,7 @@ class Execution:
                         end += 1
                     parts = encoded[follower.cursor : end]
                     if wrap_field is not None:
-                        parts = [_varint((wrap_field << 3) | 2), _varint(size), *parts]
+                        parts = [varint((wrap_field << 3) | 2), varint(size), *parts]
                     yield b"".join(parts)
                     follower.cursor = end
                     self._advanced()
