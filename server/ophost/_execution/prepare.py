@@ -88,7 +88,7 @@ def prepare_execution(
             )
     for d in op_def.input_defs:
         if d.dagster_type.is_nothing:
-            if name_given(given, d.name) and given[d.name] is not None:
+            if given.get(d.name) is not None:
                 problems.append(
                     ConfigErrorDetail(f"inputs.{d.name}", "is a Nothing input and takes no value")
                 )
@@ -116,6 +116,3 @@ def prepare_execution(
         resources=dict(resources or {}),
     )
 
-
-def name_given(given: Mapping[str, object], name: str) -> bool:
-    return name in given
