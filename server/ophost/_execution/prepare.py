@@ -115,4 +115,3 @@ def prepare_execution(
         op_config=op_config,
         resources=dict(resources or {}),
     )
-
