@@ -64,8 +64,8 @@ async def test_run_failure_exits_nonzero(
 ) -> None:
     assert await _cli("run", server.address, "fails") == 1
     out = capsys.readouterr().out
-    assert "step failed (user_code): ophost._events.Failure: it broke" in out
-    assert "caused by KeyError" in out
+    assert "step failed (user_code): ophost.Failure: it broke" in out
+    assert "caused by builtins.KeyError" in out
     assert "execution failed" in out
 
 

@@ -278,7 +278,7 @@ async def test_call_raises_op_failed(client: AsyncOpHostClient) -> None:
     assert error.error.type_name.endswith("Failure")
     assert error.error.message == "it broke"
     assert error.error.cause is not None
-    assert error.error.cause.type_name == "KeyError"
+    assert error.error.cause.type_name == "builtins.KeyError"
     assert error.user_failure is not None
     assert error.user_failure.description == "it broke"
     assert [(m.label, m.value) for m in error.user_failure.metadata_entries] == [
@@ -315,8 +315,8 @@ async def test_retries_are_visible(client: AsyncOpHostClient) -> None:
     retries = [e.body for e in events if isinstance(e.body, RetryScheduled)]
     assert [(r.failed_attempt, r.next_attempt) for r in retries] == [(0, 1), (1, 2)]
     assert [(r.error.type_name, r.error.message) for r in retries] == [
-        ("ConnectionError", "attempt 0"),
-        ("ConnectionError", "attempt 1"),
+        ("builtins.ConnectionError", "attempt 0"),
+        ("builtins.ConnectionError", "attempt 1"),
     ]
     restarts = [e for e in events if isinstance(e.body, StepRestarted)]
     assert [e.attempt for e in restarts] == [1, 2]

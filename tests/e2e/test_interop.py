@@ -136,7 +136,7 @@ async def test_op_failure_is_an_event_and_the_rpc_ends_ok(stub: Stub) -> None:
     _, events, _ = await run_execute(stub, start("fails"))
     failure = events[-2].step_failure
     assert failure.user_failure.description == "it broke"
-    assert failure.error.cause.type_name == "KeyError"
+    assert failure.error.cause.type_name == "builtins.KeyError"
     assert events[-1].execution_finished.status == event_pb2.EXECUTION_STATUS_FAILED
 
 
@@ -425,7 +425,7 @@ async def test_huge_log_lines_and_errors_are_cut_to_fit(stub: Stub) -> None:
     assert log.message.endswith("characters cut]")
     assert len(log.message) < 300_000
     failure = events[-2].step_failure
-    assert failure.error.type_name == "ValueError"
+    assert failure.error.type_name == "builtins.ValueError"
     assert failure.error.message.endswith("characters cut]")
     assert all(e.ByteSize() < 4 << 20 for e in events)
     assert events[-1].execution_finished.status == event_pb2.EXECUTION_STATUS_FAILED

@@ -326,7 +326,7 @@ def _failure_check(_context: object, _value: object) -> bool:
         pytest.param(
             _failure_check,
             TypeCheckFunctionError,
-            "ophost._events.Failure",
+            "ophost.Failure",
             ErrorSource.USER_CODE,
             'The type check function of type "Checked" raised Failure while checking input '
             '"a": checked out',
@@ -531,6 +531,6 @@ def test_policy_retries_any_exception_then_succeeds() -> None:
     assert sleeper.waits == [1.5, 1.5]
     failed = [e.body for e in result.events if isinstance(e.body, StepFailed)]
     assert [(f.error.type_name, f.will_retry) for f in failed] == [
-        ("ophost._events.Failure", True),
-        ("KeyError", True),
+        ("ophost.Failure", True),
+        ("builtins.KeyError", True),
     ]

@@ -469,7 +469,7 @@ def test_exception_in_type_check_is_type_check_function_error() -> None:
 
     result = run(f, inputs={"a": 1})
     assert result.failure is not None
-    assert result.failure.error.type_name == "ZeroDivisionError"
+    assert result.failure.error.type_name == "builtins.ZeroDivisionError"
     # Type-check problems are framework errors: never retried.
     assert not any(isinstance(e.body, RetryScheduled) for e in result.events)
     with pytest.raises(TypeCheckFunctionError):
@@ -501,7 +501,7 @@ def test_failure_without_policy_records_user_failure() -> None:
     assert failure.user_failure is not None
     assert failure.user_failure.description == "bad data"
     assert [e.label for e in failure.user_failure.metadata_entries] == ["rows"]
-    assert failure.error.type_name == "ophost._events.Failure"
+    assert failure.error.type_name == "ophost.Failure"
     final = result.events[-1].body
     assert isinstance(final, ExecutionFinished)
     assert final.status is ExecutionStatus.FAILED
@@ -521,9 +521,9 @@ def test_user_exception_with_cause_chain() -> None:
     failure = result.failure
     assert failure is not None
     assert failure.error_source is ErrorSource.USER_CODE
-    assert (failure.error.type_name, failure.error.message) == ("ValueError", "wrapped")
+    assert (failure.error.type_name, failure.error.message) == ("builtins.ValueError", "wrapped")
     assert failure.error.cause is not None
-    assert failure.error.cause.type_name == "KeyError"
+    assert failure.error.cause.type_name == "builtins.KeyError"
     assert any("raise ValueError" in frame for frame in failure.error.stack)
     with pytest.raises(ValueError, match="wrapped"):
         execute_in_process(f)
@@ -541,7 +541,7 @@ def test_implicit_context_is_recorded() -> None:
     assert failure is not None
     assert failure.error.cause is None
     assert failure.error.context is not None
-    assert failure.error.context.type_name == "KeyError"
+    assert failure.error.context.type_name == "builtins.KeyError"
 
 
 # -- retries (§9.4) ---------------------------------------------------------------------
@@ -570,7 +570,7 @@ def test_retry_policy_retries_with_backoff_delays() -> None:
         (0, 1, 2.0),
         (1, 2, 6.0),
     ]
-    assert scheduled[0].error.type_name == "ConnectionError"
+    assert scheduled[0].error.type_name == "builtins.ConnectionError"
     restarted = [e.attempt for e in result.events if isinstance(e.body, StepRestarted)]
     assert restarted == [1, 2]
     assert [e.attempt for e in result.events if isinstance(e.body, StepSucceeded)] == [2]

@@ -50,14 +50,19 @@ class StartRequest:
         tags: Mapping[str, str] | None,
         request_id: str | None,
     ) -> StartRequest:
-        encoded = tuple(
-            (name, values.to_proto(value, path=f"inputs.{name}"))
-            for name, value in (inputs or {}).items()
-        )
+        try:
+            encoded = tuple(
+                (name, values.to_proto(value, path=f"inputs.{name}"))
+                for name, value in (inputs or {}).items()
+            )
+            wire_config = None if config is UNSET else values.to_proto(config, path="config")
+        except CodecError as exc:
+            # Same path, and the op it was meant for: the caller may run several.
+            raise CodecError(exc.path, f"{exc.reason} (calling op {op_name!r})") from None
         return cls(
             op_name=op_name,
             inputs=encoded,
-            config=None if config is UNSET else values.to_proto(config, path="config"),
+            config=wire_config,
             tags=dict(tags or {}),
             request_id=request_id or "",
         )

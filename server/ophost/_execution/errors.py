@@ -12,10 +12,19 @@ _MAX_DEPTH = 16
 
 
 def _type_name(exc: BaseException) -> str:
+    """``module.QualName``, with ophost's own classes under their public module.
+
+    Built-ins keep their ``builtins.`` prefix (the wire says ``builtins.ValueError``).
+    A class defined in a private ophost module (``ophost._events.Failure``) is named
+    where users import it from, the ``ophost`` package (``ophost.Failure``).
+    """
     cls = type(exc)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
+    module = cls.__module__
+    if module.startswith("ophost.") and any(
+        part.startswith("_") for part in module.split(".")[1:]
+    ):
+        module = "ophost"
+    return f"{module}.{cls.__qualname__}"
 
 
 def error_data(exc: BaseException, *, message: str | None = None) -> ErrorData:

@@ -1,0 +1,236 @@
+"""Run the conformance cases with every client and print a table of case x client.
+
+``python -m tests.conformance.run [--client python|go|ts ...] [--case SUBSTRING]``
+
+Starts the servers (see README.md, "Targets"), feeds each client's conformance
+program the cases, compares what it reports with the expectations and exits 1 if
+any case failed for any client. The Go and TypeScript programs must be built first
+(``make conformance`` does that).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ophost.server import OpHostServer
+from ophost_client import AsyncOpHostClient
+from tests.conformance import ops as conformance_ops
+from tests.conformance.normalise import compare
+from tests.tcp_proxy import CuttableProxy
+
+ROOT = Path(__file__).resolve().parents[2]
+CASES_DIR = Path(__file__).resolve().parent / "cases"
+LOG_DIR = ROOT / ".conformance"
+
+COMMANDS: dict[str, list[str]] = {
+    "python": [sys.executable, "-m", "tests.conformance.python_client"],
+    "go": [str(ROOT / "client/go/bin/conformance")],
+    "ts": ["node", str(ROOT / "client/ts/dist/conformance/main.js")],
+}
+
+# The flaky target resets a connection once it carried this much from the server,
+# at most MAX_CUTS times per program run.
+CUT_EACH_AFTER_BYTES = 32 * 1024
+MAX_CUTS = 3
+
+Json = Any
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    request: dict[str, Json]
+    expect: Json
+    needs_cuts: bool
+
+
+@dataclass
+class Outcome:
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+def load_cases(pattern: str | None = None) -> list[Case]:
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for path in sorted(CASES_DIR.glob("*.yaml")):
+        for raw in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            case = dict(raw)
+            expect = case.pop("expect")
+            needs_cuts = bool(case.pop("expect_resets", False))
+            if case["id"] in seen:
+                raise ValueError(f"{path.name}: case id {case['id']!r} is used twice")
+            seen.add(case["id"])
+            case.setdefault("target", "main")
+            if pattern is None or pattern in case["id"]:
+                cases.append(Case(case["id"], case, expect, needs_cuts))
+    return cases
+
+
+@contextlib.asynccontextmanager
+async def servers() -> AsyncIterator[dict[str, str]]:
+    """The main, tight and draining servers; yields their addresses by target name."""
+    conformance_ops.RELEASE.clear()
+    main = OpHostServer(conformance_ops.ALL, max_concurrent_executions=16)
+    tight = OpHostServer(conformance_ops.ALL, max_concurrent_executions=1)
+    draining = OpHostServer(conformance_ops.ALL, drain_grace_seconds=600)
+    async with main, tight:
+        await draining.start()
+        holders = [AsyncOpHostClient(tight.address), AsyncOpHostClient(draining.address)]
+        stop: asyncio.Task[None] | None = None
+        try:
+            for holder in holders:
+                await holder.start("block")
+            stop = asyncio.create_task(draining.stop())
+            while draining.servicer is None or not draining.servicer.draining:
+                await asyncio.sleep(0.01)
+            yield {"main": main.address, "tight": tight.address, "draining": draining.address}
+        finally:
+            conformance_ops.RELEASE.set()
+            for holder in holders:
+                await holder.close()
+            if stop is not None:
+                await stop
+            else:
+                await draining.stop(grace=0)
+
+
+async def run_client(
+    client: str, cases: Sequence[Case], targets: Mapping[str, str]
+) -> tuple[dict[str, Outcome], str]:
+    """Run one client's program over the cases; its outcomes by case id and its stderr."""
+    async with CuttableProxy(
+        targets["main"], cut_each_after_bytes=CUT_EACH_AFTER_BYTES, max_cuts=MAX_CUTS
+    ) as proxy:
+        document = {
+            "client": client,
+            "targets": dict(targets) | {"flaky": proxy.address},
+            "cases": [_for_client(case.request, client) for case in cases],
+        }
+        budget = sum(case.request.get("timeout_seconds", 60) for case in cases) + 60
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            *COMMANDS[client],
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(
+                process.communicate(json.dumps(document).encode()), budget
+            )
+        except TimeoutError:
+            process.kill()
+            stdout, stderr = await process.communicate()
+        elapsed = time.monotonic() - started
+        cuts = proxy.cuts
+    results: dict[str, Json] = {}
+    for line in stdout.decode(errors="replace").splitlines():
+        if line.strip():
+            try:
+                entry = json.loads(line)
+                results[entry["id"]] = entry["result"]
+            except (ValueError, KeyError, TypeError):
+                results.setdefault("<garbage>", line)
+    outcomes: dict[str, Outcome] = {}
+    for case in cases:
+        if case.id not in results:
+            outcomes[case.id] = Outcome(
+                [f"no result (program exit code {process.returncode}; see its stderr)"]
+            )
+            continue
+        problems = compare(case.expect, results[case.id])
+        if case.needs_cuts and cuts == 0:
+            problems.append("the flaky proxy never reset a connection, so nothing was re-attached")
+        outcomes[case.id] = Outcome(problems, elapsed / max(len(cases), 1))
+    return outcomes, stderr.decode(errors="replace")
+
+
+def _for_client(request: Mapping[str, Json], client: str) -> dict[str, Json]:
+    """The case as sent: request ids made unique per client run."""
+    sent = dict(request)
+    if "request_id" in sent:
+        sent["request_id"] = f"{sent['request_id']}-{client}-{os.getpid()}-{time.time_ns()}"
+    return sent
+
+
+def table(
+    cases: Sequence[Case], clients: Sequence[str], report: Mapping[str, Mapping[str, Outcome]]
+) -> str:
+    width = max([len(case.id) for case in cases] + [4])
+    lines = ["case".ljust(width) + "  " + "  ".join(c.ljust(6) for c in clients)]
+    lines.append("-" * len(lines[0]))
+    for case in cases:
+        cells = ["pass" if report[c][case.id].passed else "FAIL" for c in clients]
+        lines.append(case.id.ljust(width) + "  " + "  ".join(cell.ljust(6) for cell in cells))
+    totals = [sum(o.passed for o in report[c].values()) for c in clients]
+    lines.append("-" * len(lines[0]))
+    lines.append(
+        "passed".ljust(width) + "  " + "  ".join(f"{t}/{len(cases)}".ljust(6) for t in totals)
+    )
+    return "\n".join(lines)
+
+
+async def run(clients: Sequence[str], pattern: str | None) -> int:
+    cases = load_cases(pattern)
+    if not cases:
+        print(f"no case matches {pattern!r}", file=sys.stderr)
+        return 2
+    report: dict[str, dict[str, Outcome]] = {}
+    LOG_DIR.mkdir(exist_ok=True)
+    async with servers() as targets:
+        for client in clients:
+            started = time.monotonic()
+            outcomes, stderr = await run_client(client, cases, targets)
+            (LOG_DIR / f"{client}.stderr").write_text(stderr, encoding="utf-8")
+            report[client] = outcomes
+            passed = sum(o.passed for o in outcomes.values())
+            print(
+                f"conformance: {client}: {passed}/{len(cases)} passed in "
+                f"{time.monotonic() - started:.1f}s (its stderr: .conformance/{client}.stderr)",
+                file=sys.stderr,
+            )
+    print(table(cases, clients, report))
+    failed = False
+    for client in clients:
+        for case in cases:
+            outcome = report[client][case.id]
+            if not outcome.passed:
+                failed = True
+                print(f"\nFAIL {case.id} [{client}]")
+                for problem in outcome.problems:
+                    print(f"  {problem}")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.conformance.run", description=__doc__)
+    parser.add_argument(
+        "--client", action="append", choices=sorted(COMMANDS), help="only these clients"
+    )
+    parser.add_argument("--case", help="only cases whose id contains this")
+    args = parser.parse_args(argv)
+    clients = args.client or ["python", "go", "ts"]
+    return asyncio.run(run(clients, args.case))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
