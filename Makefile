@@ -24,11 +24,11 @@ setup: $(if $(findstring .tools,$(UV)),$(UV)) ## Create .venv with ophost (edita
 	$(UV) sync --locked --quiet
 
 .PHONY: test
-test: setup checkgenerate lint breaking unit compat ## Everything CI checks: generated code, lint, types, breaking changes, tests
+test: setup checkgenerate lint breaking unit go-test ts-test conformance compat ## Everything CI checks: generated code, lint, types, breaking changes, all tests
 
 .PHONY: unit
-unit: setup ## Run the Python test suite (unit and property tests)
-	$(PY) -m pytest -q
+unit: setup tools go-build ts-build ## Run the Python test suite (unit, property and end-to-end tests)
+	OPHOST_REQUIRE_TOOLS=1 $(PY) -m pytest -q
 
 # The lowest supported Python, if this machine has it, with the lowest allowed
 # versions of the runtime dependencies (the floors set by the generated code).
@@ -46,18 +46,21 @@ compat: setup ## Unit tests on Python 3.10 with the lowest allowed grpcio/protob
 	.venv-compat/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
 .PHONY: lint
-lint: setup ## ruff, mypy --strict, import-linter, buf lint and buf format
+lint: setup ts-deps ## ruff, mypy --strict, import-linter, buf lint and format, go vet and gofmt, tsc
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/lint-imports
 	$(BUF) lint
 	$(BUF) format -d --exit-code
+	cd $(GO_DIR) && $(GO) vet ./... && { out=$$(gofmt -l .); [ -z "$$out" ] || { echo "gofmt wants to change: $$out" >&2; exit 1; }; }
+	cd $(TS_DIR) && npm run --silent lint
 
 .PHONY: fmt
-fmt: setup ## Apply ruff's fixes and formatting
+fmt: setup ## Apply ruff's fixes and formatting, and gofmt
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
+	cd $(GO_DIR) && gofmt -w .
 
 .PHONY: demo
 demo: setup ## Run the example ops in process and print their events
@@ -74,6 +77,49 @@ bench: setup ## Benchmarks: ophost vs a bare gRPC baseline, side by side
 .PHONY: ci
 ci: test ## What .ci/run runs
 
+# ---- Go and TypeScript clients, grpcurl, conformance --------------------------
+# Go tools are installed from the Go module proxy at pinned versions into
+# .tools/go/bin; npm packages from the npm registry by `npm ci` (package-lock.json).
+GO ?= go
+GO_DIR := client/go
+TS_DIR := client/ts
+GO_BIN := $(CURDIR)/.tools/go/bin
+PROTOC_GEN_GO_VERSION := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+GRPCURL_VERSION := v1.9.3
+
+.PHONY: tools
+tools: ## Install the pinned Go tools (protoc-gen-go, protoc-gen-go-grpc, grpcurl) into .tools/go/bin
+	GOBIN=$(GO_BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(GO_BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	GOBIN=$(GO_BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+
+$(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json
+	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+.PHONY: ts-deps
+ts-deps: $(TS_DIR)/node_modules/.package-lock.json ## Install the TypeScript client's npm packages (npm ci)
+
+.PHONY: go-build
+go-build: ## Build the Go client and its conformance program (client/go/bin/conformance)
+	cd $(GO_DIR) && $(GO) build ./... && $(GO) build -o bin/conformance ./conformance
+
+.PHONY: ts-build
+ts-build: ts-deps ## Compile the TypeScript client, its tests and its conformance program (client/ts/dist)
+	cd $(TS_DIR) && npm run --silent build
+
+.PHONY: go-test
+go-test: setup go-build ## Go client tests (against a real server started by the tests)
+	cd $(GO_DIR) && $(GO) test -count=1 ./...
+
+.PHONY: ts-test
+ts-test: setup ts-deps ## TypeScript client tests (against a real server started by the tests)
+	cd $(TS_DIR) && npm test --silent
+
+.PHONY: conformance
+conformance: setup go-build ts-build ## Every conformance case with every client (Python, Go, TypeScript); prints case x client
+	$(PY) -m tests.conformance.run
+
 # ---- Protocol schema (protos/ophost/v1) and generated code -------------------
 PROTO_DIR := protos
 PROTO_FILES = $(sort $(wildcard $(PROTO_DIR)/ophost/v1/*.proto))
@@ -81,12 +127,13 @@ PROTO_FILES = $(sort $(wildcard $(PROTO_DIR)/ophost/v1/*.proto))
 PROTO_SERVICE_FILES = $(shell grep -l '^service ' $(PROTO_FILES))
 PROTOC := PATH="$(CURDIR)/.venv/bin:$$PATH" $(PY) -m grpc_tools.protoc -I $(PROTO_DIR)
 GEN_PY_DIR := server/ophost/v1
+GENERATED = $(GEN_PY_DIR) $(GO_DIR)/gen $(TS_DIR)/src/gen
 # `make breaking BASE=<git ref>` checks against another ref (a release tag in CI).
 BASE ?=
 BREAKING_AGAINST = $(if $(BASE),.git#ref=$(BASE),.git#branch=main),subdir=$(PROTO_DIR)
 
 .PHONY: generate
-generate: setup ## Format the protos and regenerate the Python wire types in server/ophost/v1
+generate: setup tools ts-deps ## Format the protos; regenerate the Python, Go and TypeScript wire code
 	$(BUF) format -w $(PROTO_DIR)
 	mkdir -p $(GEN_PY_DIR)
 	rm -f $(GEN_PY_DIR)/*_pb2.py $(GEN_PY_DIR)/*_pb2.pyi $(GEN_PY_DIR)/*_pb2_grpc.py $(GEN_PY_DIR)/*_pb2_grpc.pyi
@@ -94,12 +141,14 @@ generate: setup ## Format the protos and regenerate the Python wire types in ser
 	$(PROTOC) --grpc_python_out=server --mypy_grpc_out=server --mypy_grpc_opt=quiet \
 		$(PROTO_SERVICE_FILES)
 	printf '"""Generated by make generate; do not edit."""\n' > $(GEN_PY_DIR)/__init__.py
+	PATH="$(GO_BIN):$$PATH" $(BUF) generate --template $(GO_DIR)/buf.gen.yaml
+	bash $(TS_DIR)/scripts/generate.sh
 
 .PHONY: checkgenerate
-checkgenerate: generate ## Regenerate, then fail if protos/ or server/ophost/v1 differ from what is committed
-	@if [ -n "$$(git status --porcelain -- $(PROTO_DIR) $(GEN_PY_DIR))" ]; then \
-		echo "checkgenerate: protos/ or $(GEN_PY_DIR) changed after 'make generate':" >&2; \
-		git status --porcelain -- $(PROTO_DIR) $(GEN_PY_DIR) >&2; \
+checkgenerate: generate ## Regenerate, then fail if protos/ or any generated code differs from what is committed
+	@if [ -n "$$(git status --porcelain -- $(PROTO_DIR) $(GENERATED))" ]; then \
+		echo "checkgenerate: protos/ or generated code changed after 'make generate':" >&2; \
+		git status --porcelain -- $(PROTO_DIR) $(GENERATED) >&2; \
 		echo "checkgenerate: run 'make generate' and commit the result." >&2; \
 		exit 1; \
 	fi

@@ -1,0 +1,49 @@
+// Package ophost is the Go client of an ophost server: it lists the ops a server
+// hosts, reads their typed signatures, runs them and streams their events back.
+//
+// A Client wraps one gRPC connection:
+//
+//	client, err := ophost.Dial(ctx, "127.0.0.1:50051")
+//	if err != nil { ... }
+//	defer client.Close()
+//	outputs, err := client.Call(ctx, "add", map[string]any{"a": 2, "b": 3})
+//	// outputs["result"] == int64(5)
+//
+// Execute starts an execution and returns an *Execution, a stream of typed
+// events (ExecutionStarted, StepStarted, LogMessage, OutputProduced, ...) that
+// is read with Next/Event/Err or ranged over with Events. When the connection
+// breaks while events are streaming, the stream re-attaches by itself from the
+// last event it received, so the caller sees every event once and in order.
+//
+// # Values
+//
+// Inputs, config and outputs are dynamically typed. Go values are converted
+// as follows (see docs/protocol.md §4 for the wire side):
+//
+//	nil                          null
+//	bool                         bool
+//	int*, uint* kinds            int_value when in int64 range, else big_int_value
+//	*big.Int                     int_value or big_int_value
+//	float32, float64             double (NaN, ±Inf and -0.0 included)
+//	string                       string (must be valid UTF-8)
+//	[]byte                       bytes
+//	slices and arrays            list
+//	Go maps                      map (keys sorted, for a stable encoding)
+//	Map, Tuple, Set              map (in entry order), tuple, set
+//
+// Pointers are followed (a nil pointer is null). Any other Go type is refused
+// with a *ValueError naming the op, the input and the path inside the value.
+// Decoded values use int64, *big.Int (integers outside int64), float64,
+// string, []byte, []any, Tuple, Set and Map (Go maps lose order and cannot
+// have list keys, so maps always come back as Map).
+//
+// Large inputs and config are uploaded in chunks and large outputs are
+// reassembled, transparently.
+//
+// # Errors
+//
+// RPC failures are *RPCError values (with the server's reason, field
+// violations and retry delay); an op that fails is not an RPC error but an
+// event, which Call and Execution.Result turn into *OpFailedError. Using a
+// closed client gives an error for which errors.Is(err, ErrClosed) holds.
+package ophost

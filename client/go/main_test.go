@@ -1,0 +1,117 @@
+package ophost_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	ophost "github.com/ophost-dev/ophost/client/go"
+)
+
+// serverAddress is the address of the real ophost server TestMain starts
+// (serving examples/ops.py); in real code it would be "127.0.0.1:50051".
+var serverAddress string
+
+var servingLine = regexp.MustCompile(`^ophost: serving \d+ ops from .* on (\S+)$`)
+
+// TestMain starts `ophost serve -f examples/ops.py --port 0` from the Python
+// environment of the repository (two levels up), runs the tests against it
+// and stops it.
+func TestMain(m *testing.M) {
+	server, addr, err := startServer()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ophost tests: cannot start the test server:", err)
+		os.Exit(1)
+	}
+	serverAddress = addr
+	code := m.Run()
+	stopServer(server)
+	os.Exit(code)
+}
+
+func startServer() (*exec.Cmd, string, error) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		return nil, "", err
+	}
+	python := filepath.Join(root, ".venv", "bin", "python")
+	if _, err := os.Stat(python); err != nil {
+		return nil, "", fmt.Errorf("%s is missing (run `make setup` in %s): %w", python, root, err)
+	}
+	cmd := exec.Command(python, "-m", "ophost", "serve", "-f", "examples/ops.py", "--port", "0")
+	cmd.Dir = root
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	lines := make(chan string, 1)
+	go func() {
+		scanner := bufio.NewScanner(stdout)
+		if scanner.Scan() {
+			lines <- scanner.Text()
+		}
+		close(lines)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case line, ok := <-lines:
+		if match := servingLine.FindStringSubmatch(line); ok && match != nil {
+			return cmd, match[1], nil
+		}
+		stopServer(cmd)
+		return nil, "", fmt.Errorf("unexpected first line %q", line)
+	case <-time.After(30 * time.Second):
+		stopServer(cmd)
+		return nil, "", fmt.Errorf("the server did not say where it serves within 30 s")
+	}
+}
+
+func stopServer(cmd *exec.Cmd) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// testContext is a context for one test, bounded so that a hang fails it.
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// dial connects a client to addr (the test server by default), closed at the
+// end of the test.
+func dial(t *testing.T, addr string, opts ...ophost.Option) *ophost.Client {
+	t.Helper()
+	if addr == "" {
+		addr = serverAddress
+	}
+	client, err := ophost.Dial(testContext(t), addr, opts...)
+	if err != nil {
+		t.Fatalf("Dial(%s): %v", addr, err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
