@@ -69,7 +69,8 @@ async def run(*command: str, cwd: Path) -> str:
 
 def check_output(output: str) -> None:
     """What every snippet prints: the ops, add(2, 3), and count_up's streamed events."""
-    assert "add" in output and "count_up" in output, output
+    assert "add" in output, output
+    assert "count_up" in output, output
     assert re.search(r"\b5n?\b", output), output
     assert "step 3 of 3" in output, output  # count_up's last log line
     assert "finished" in output.lower().splitlines()[-1], output  # the terminal event, last

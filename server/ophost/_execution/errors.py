@@ -20,9 +20,7 @@ def _type_name(exc: BaseException) -> str:
     """
     cls = type(exc)
     module = cls.__module__
-    if module.startswith("ophost.") and any(
-        part.startswith("_") for part in module.split(".")[1:]
-    ):
+    if module.startswith("ophost.") and any(part.startswith("_") for part in module.split(".")[1:]):
         module = "ophost"
     return f"{module}.{cls.__qualname__}"
 
