@@ -80,8 +80,8 @@ class CuttableProxy:
         self._writers.add(up_writer)
         try:
             await asyncio.gather(
-                self._pipe(reader, up_writer, downstream=False),
-                self._pipe(up_reader, writer, downstream=True, pair=(writer, up_writer)),
+                self._pipe(reader, up_writer),
+                self._pipe(up_reader, writer, connection=(writer, up_writer)),
             )
         finally:
             for w in (writer, up_writer):
@@ -93,23 +93,23 @@ class CuttableProxy:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         *,
-        downstream: bool,
-        pair: tuple[asyncio.StreamWriter, asyncio.StreamWriter] | None = None,
+        connection: tuple[asyncio.StreamWriter, asyncio.StreamWriter] | None = None,
     ) -> None:
+        """Copy ``reader`` to ``writer``; ``connection`` (both ends) is given downstream."""
         carried = 0
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(64 * 1024):
                 writer.write(data)
                 await writer.drain()
-                carried += len(data)
-                each = self.cut_each_after_bytes
-                if pair and each is not None and carried >= each and self.cuts < self.max_cuts:
-                    self.cuts += 1
-                    for end in pair:
-                        end.transport.abort()
-                    break
-                if downstream:
+                if connection is not None:
+                    carried += len(data)
                     self.downstream_bytes += len(data)
+                    each = self.cut_each_after_bytes
+                    if each is not None and carried >= each and self.cuts < self.max_cuts:
+                        self.cuts += 1
+                        for end in connection:
+                            end.transport.abort()
+                        break
                     limit = self.cut_after_bytes
                     if limit is not None and self.downstream_bytes >= limit:
                         self.cut_after_bytes = None

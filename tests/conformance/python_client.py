@@ -37,6 +37,7 @@ from ophost.execution import (
 )
 from ophost_client import (
     AsyncOpHostClient,
+    ClientClosedError,
     ExecutionCanceledError,
     ExecutionStream,
     OpFailedError,
@@ -210,13 +211,6 @@ def normalise_event(event: ExecutionEvent) -> Json:
     raise TypeError(f"unknown event body {type(body).__name__}")
 
 
-def _name(enum_value: object, prefix: str) -> str | None:
-    name = str(enum_value)
-    if name.endswith("UNSPECIFIED"):
-        return None
-    return name.removeprefix(prefix)
-
-
 # -- actions -------------------------------------------------------------------------------
 
 
@@ -246,9 +240,10 @@ class Program:
             return rpc_error(exc)
         except CodecError as exc:
             return {"client_error": {"kind": "invalid_value", "message": str(exc)}}
+        except ClientClosedError as exc:
+            return {"client_error": {"kind": "closed", "message": str(exc)}}
         except OpHostClientError as exc:
-            kind = "closed" if "closed" in str(exc) else "other"
-            return {"client_error": {"kind": kind, "message": str(exc)}}
+            return {"client_error": {"kind": "other", "message": str(exc)}}
 
     async def do_list_ops(self, client: AsyncOpHostClient, case: Json) -> Json:
         return {"ops": sorted(spec.name for spec in await client.list_ops())}
@@ -365,8 +360,8 @@ def signature(wire: Any) -> Json:
         retry = {
             "max_retries": policy.max_retries,
             "delay_seconds": policy.delay_seconds if policy.HasField("delay_seconds") else None,
-            "backoff": _name(_enum_name(policy, "backoff"), "BACKOFF_"),
-            "jitter": _name(_enum_name(policy, "jitter"), "JITTER_"),
+            "backoff": enum_label(policy, "backoff"),
+            "jitter": enum_label(policy, "jitter"),
         }
     config = None
     if wire.HasField("config") and wire.config.type.WhichOneof("kind") == "shape_type":
@@ -401,9 +396,13 @@ def signature(wire: Any) -> Json:
     }
 
 
-def _enum_name(message: Any, field: str) -> str:
+def enum_label(message: Any, field: str) -> str | None:
+    """An enum field's value name without its prefix (BACKOFF_LINEAR -> LINEAR); None if unset."""
+    if getattr(message, field) == 0:
+        return None
     descriptor = message.DESCRIPTOR.fields_by_name[field].enum_type
-    return str(descriptor.values_by_number[getattr(message, field)].name)
+    name = str(descriptor.values_by_number[getattr(message, field)].name)
+    return name.removeprefix(f"{field.upper()}_")
 
 
 async def main() -> int:

@@ -40,12 +40,12 @@ from ophost.server import OpHostServer
 from ophost_client import (
     AsyncOpHostClient,
     ChunkedOutput,
+    ClientClosedError,
     ExecutionCanceledError,
     ExecutionInfo,
     ExecutionState,
     ExecutionStream,
     OpFailedError,
-    OpHostClientError,
     OpHostRpcError,
 )
 
@@ -75,6 +75,7 @@ def test_exports_are_pinned() -> None:
     assert sorted(ophost_client.__all__) == [
         "AsyncOpHostClient",
         "ChunkedOutput",
+        "ClientClosedError",
         "ExecutionCanceledError",
         "ExecutionError",
         "ExecutionInfo",
@@ -96,7 +97,13 @@ def test_exports_are_pinned() -> None:
 
 def test_error_tree() -> None:
     errors = ophost_client.errors
-    for name in ("OpHostRpcError", "ExecutionError", "StreamBrokenError", "ProtocolError"):
+    for name in (
+        "OpHostRpcError",
+        "ExecutionError",
+        "StreamBrokenError",
+        "ClientClosedError",
+        "ProtocolError",
+    ):
         assert issubclass(getattr(errors, name), errors.OpHostClientError)
     assert issubclass(errors.OpFailedError, errors.ExecutionError)
     assert issubclass(errors.ExecutionCanceledError, errors.ExecutionError)
@@ -681,12 +688,12 @@ async def test_closing_the_client_ends_its_streams(server: OpHostServer) -> None
                 if isinstance(event.body, LogMessage):
                     await client.close()
 
-        with pytest.raises(OpHostClientError, match="client was closed"):
+        with pytest.raises(ClientClosedError, match="client was closed"):
             await consume()
         assert [e.sequence for e in seen] == [1, 2, 3]
-        with pytest.raises(OpHostClientError, match="client is closed"):
+        with pytest.raises(ClientClosedError, match="client is closed"):
             await client.server_info()
-        with pytest.raises(OpHostClientError, match="client is closed"):
+        with pytest.raises(ClientClosedError, match="client is closed"):
             await client.execute("add", {"a": 1, "b": 2}).accepted()
         await client.close()  # idempotent
     finally:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from ophost.server import OpHostServer
+from tests.tools import missing_tool
 
 GRPCURL = Path(__file__).resolve().parents[2] / ".tools" / "go" / "bin" / "grpcurl"
 SERVICE = "ophost.v1.OpHostService"
@@ -24,14 +24,12 @@ SERVICE = "ophost.v1.OpHostService"
 @pytest.fixture
 def grpcurl() -> Path:
     if not GRPCURL.exists():
-        message = f"grpcurl is not installed at {GRPCURL} (run `make tools`)"
-        if os.environ.get("OPHOST_REQUIRE_TOOLS"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool(f"grpcurl is not installed at {GRPCURL} (run `make tools`)")
     return GRPCURL
 
 
-async def run(grpcurl: Path, *args: str) -> str:
+async def run(grpcurl: Path, *args: str, succeed: bool = True) -> str:
+    """grpcurl's output: stdout when it must succeed, stderr when it must fail."""
     process = await asyncio.create_subprocess_exec(
         str(grpcurl),
         "-plaintext",
@@ -40,8 +38,8 @@ async def run(grpcurl: Path, *args: str) -> str:
         stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, stderr.decode()
-    return stdout.decode()
+    assert (process.returncode == 0) is succeed, (stdout + stderr).decode()
+    return (stdout if succeed else stderr).decode()
 
 
 def messages(output: str) -> list[dict[str, object]]:
@@ -103,18 +101,7 @@ async def test_runs_an_op_over_the_execute_stream(server: OpHostServer, grpcurl:
 
 
 async def test_an_unknown_op_is_a_not_found_status(server: OpHostServer, grpcurl: Path) -> None:
-    process = await asyncio.create_subprocess_exec(
-        str(grpcurl),
-        "-plaintext",
-        "-d",
-        '{"opName": "nope"}',
-        server.address,
-        f"{SERVICE}/GetOp",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode != 0
-    text = stderr.decode()
+    request = '{"opName": "nope"}'
+    text = await run(grpcurl, "-d", request, server.address, f"{SERVICE}/GetOp", succeed=False)
     assert "Code: NotFound" in text
     assert "nope" in text

@@ -11,7 +11,6 @@ these tests then fail instead of skipping.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ophost.server import OpHostServer, load_ops
+from tests.tools import missing_tool
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -40,10 +40,7 @@ def snippet(title: str, language: str) -> str:
 def require(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
-        message = f"{tool} is not on PATH"
-        if os.environ.get("OPHOST_REQUIRE_TOOLS"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool(f"{tool} is not on PATH")
     return path
 
 
@@ -93,10 +90,7 @@ async def test_typescript_snippet_runs(examples: str) -> None:
     package = REPO / "client" / "ts"
     tsc = package / "node_modules" / ".bin" / "tsc"
     if not (package / "dist" / "src" / "index.js").exists() or not tsc.exists():
-        message = "the TypeScript client is not built (run `make ts-build`)"
-        if os.environ.get("OPHOST_REQUIRE_TOOLS"):
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_tool("the TypeScript client is not built (run `make ts-build`)")
     folder = package / "_readme"
     folder.mkdir(exist_ok=True)
     (folder / "snippet.ts").write_text(code.replace(ADDRESS, examples), encoding="utf-8")

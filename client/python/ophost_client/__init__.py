@@ -31,6 +31,7 @@ from ophost_client._info import (
 from ophost_client._stream import ExecutionStream
 from ophost_client._sync import OpHostClient, SyncExecutionStream
 from ophost_client.errors import (
+    ClientClosedError,
     ExecutionCanceledError,
     ExecutionError,
     OpFailedError,
@@ -60,5 +61,6 @@ __all__ = [
     "OpFailedError",
     "ExecutionCanceledError",
     "StreamBrokenError",
+    "ClientClosedError",
     "ProtocolError",
 ]

@@ -15,7 +15,7 @@ from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo
 from ophost_client._request import UNSET, StartRequest
 from ophost_client._status import from_aio_error
 from ophost_client._stream import ExecutionStream
-from ophost_client.errors import OpHostClientError
+from ophost_client.errors import ClientClosedError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -114,7 +114,7 @@ class AsyncOpHostClient:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise OpHostClientError("the client is closed")
+            raise ClientClosedError("the client is closed")
 
     async def _unary(
         self, method: grpc.aio.UnaryUnaryMultiCallable[_Request, _Response], request: _Request

@@ -38,6 +38,7 @@ from ophost_client._info import ExecutionInfo
 from ophost_client._request import StartRequest
 from ophost_client._status import from_aio_error, from_status, is_transient
 from ophost_client.errors import (
+    ClientClosedError,
     ExecutionCanceledError,
     OpFailedError,
     OpHostClientError,
@@ -336,7 +337,7 @@ class ExecutionStream:
             if self._closed:
                 return  # aclose() from another task cancelled the call under us
             if self._client.closed:
-                raise OpHostClientError("the client was closed while the stream was open") from None
+                raise ClientClosedError("the client was closed while the stream was open") from None
             raise
         except grpc.aio.AioRpcError as exc:
             if self._closed:
@@ -369,7 +370,7 @@ class ExecutionStream:
 
     async def _reattach(self, error: OpHostRpcError | None) -> None:
         if self._client.closed:
-            raise OpHostClientError("the client was closed while the stream was open") from error
+            raise ClientClosedError("the client was closed while the stream was open") from error
         self._failures += 1
         if self._failures > self._client._reattach_attempts:
             raise self._broken(error) from error

@@ -12,6 +12,7 @@ The tree::
     │   └── ExecutionCanceledError
     │                           the execution was canceled
     ├── StreamBrokenError       an event stream broke and re-attaching gave up
+    ├── ClientClosedError       the client was closed before or during the call
     └── ProtocolError           the server broke the protocol (a gap in the
                                 sequences, a message out of order)
 
@@ -40,6 +41,7 @@ from ophost.execution import (
 )
 
 __all__ = [
+    "ClientClosedError",
     "ExecutionCanceledError",
     "ExecutionError",
     "OpFailedError",
@@ -184,6 +186,10 @@ class StreamBrokenError(OpHostClientError):
             f"the event stream of execution {execution_id} broke after sequence "
             f"{last_sequence} and {attempts} re-attach attempt(s) failed{why}"
         )
+
+
+class ClientClosedError(OpHostClientError):
+    """The client was closed: before a call, or while one of its streams was open."""
 
 
 class ProtocolError(OpHostClientError):
