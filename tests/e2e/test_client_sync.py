@@ -24,6 +24,7 @@ from ophost.execution import (
 from ophost.server import OpHostServer
 from ophost_client import (
     AsyncOpHostClient,
+    ClientClosedError,
     ExecutionCanceledError,
     ExecutionState,
     OpFailedError,
@@ -145,6 +146,18 @@ async def test_close_stops_the_loop_thread(server: OpHostServer) -> None:
 
     await asyncio.to_thread(run)
     assert loop_threads() == []
+
+
+async def test_calls_after_close_raise_client_closed(server: OpHostServer) -> None:
+    def run() -> None:
+        client = OpHostClient(server.address)
+        client.close()
+        with pytest.raises(ClientClosedError, match="client is closed"):
+            client.call("add", {"a": 1, "b": 2})
+        with pytest.raises(ClientClosedError, match="client is closed"):
+            client.list_ops()
+
+    await asyncio.to_thread(run)
 
 
 async def test_not_from_its_own_loop(server: OpHostServer) -> None:

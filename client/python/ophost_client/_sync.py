@@ -19,6 +19,7 @@ from ophost_client._client import AsyncOpHostClient
 from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo
 from ophost_client._request import UNSET
 from ophost_client._stream import ExecutionStream
+from ophost_client.errors import ClientClosedError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -44,9 +45,11 @@ class _Loop:
 
     def run(self, awaitable: Awaitable[_T]) -> _T:
         if threading.current_thread() is self.thread:
-            if inspect.iscoroutine(awaitable):
-                awaitable.close()  # never awaited: close it to avoid the warning
+            _discard(awaitable)
             raise RuntimeError("OpHostClient cannot be used from its own event loop thread")
+        if self.loop.is_closed():
+            _discard(awaitable)
+            raise ClientClosedError("the client is closed")
         future = asyncio.run_coroutine_threadsafe(_await(awaitable), self.loop)
         try:
             return future.result()
@@ -63,6 +66,12 @@ class _Loop:
             self.thread.join()
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
+
+
+def _discard(awaitable: Awaitable[object]) -> None:
+    """Close a coroutine that will never be awaited (no "never awaited" warning)."""
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()
 
 
 async def _cancel_remaining_tasks() -> None:
