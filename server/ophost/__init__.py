@@ -11,51 +11,61 @@ This package is the authoring API. Write ops exactly as in Dagster::
 and run them in process with :func:`execute_in_process`.
 """
 
-from ophost._asset_key import AssetKey
-from ophost._config import Any, Array, Enum, EnumValue, Field, Noneable, Permissive, Selector, Shape
-from ophost._context import OpExecutionContext, build_op_context
-from ophost._events import (
+from ophost._version import __version__
+from ophost.definitions import (
+    Any,
+    Array,
+    AssetKey,
     AssetMaterialization,
-    ExpectationResult,
-    Failure,
-    Output,
-    RetryRequested,
-    TypeCheck,
-)
-from ophost._execution.in_process import ExecutionResult, execute_in_process
-from ophost._io import In, Out
-from ophost._metadata import (
+    Backoff,
     BoolMetadataValue,
     DagsterAssetMetadataValue,
     DagsterPipelineRunMetadataValue,
     DagsterRunMetadataValue,
+    DagsterType,
+    Enum,
+    EnumValue,
+    ExpectationResult,
+    Failure,
+    Field,
     FloatMetadataValue,
+    In,
     IntMetadataValue,
+    Jitter,
     JsonMetadataValue,
     MarkdownMetadataValue,
     MetadataEntry,
     MetadataValue,
+    Noneable,
+    Nothing,
     NullMetadataValue,
+    OpDefinition,
+    OpExecutionContext,
+    OpSpec,
+    Out,
+    Output,
     PathMetadataValue,
+    Permissive,
     PythonArtifactMetadataValue,
-    TableMetadataValue,
-    TableSchemaMetadataValue,
-    TextMetadataValue,
-    UrlMetadataValue,
-)
-from ophost._op import OpDefinition, configured
-from ophost._op_decorator import op
-from ophost._op_spec import OpSpec
-from ophost._retry import Backoff, Jitter, RetryPolicy
-from ophost._table import (
+    RetryPolicy,
+    RetryRequested,
+    Selector,
+    Shape,
     TableColumn,
     TableColumnConstraints,
     TableConstraints,
+    TableMetadataValue,
     TableRecord,
     TableSchema,
+    TableSchemaMetadataValue,
+    TextMetadataValue,
+    TypeCheck,
+    TypeCheckContext,
+    UrlMetadataValue,
+    build_op_context,
+    configured,
+    op,
 )
-from ophost._types import DagsterType, Nothing, TypeCheckContext
-from ophost._version import __version__
 from ophost.errors import (
     CodecError,
     ConfigMappingFunctionError,
@@ -72,6 +82,7 @@ from ophost.errors import (
     TypeCheckFunctionError,
     UserCodeError,
 )
+from ophost.execution import ExecutionResult, execute_in_process
 
 __all__ = [
     # ops

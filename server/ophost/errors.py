@@ -34,10 +34,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from ophost._metadata import MetadataEntry
+from typing import Protocol
 
 __all__ = [
     "CodecError",
@@ -88,15 +85,31 @@ class InvalidInvocationError(OpHostError):
     """An op was called directly (``my_op(...)``) with arguments that do not fit it."""
 
 
+class _Entry(Protocol):
+    """What this module needs to know of a ``MetadataEntry`` (defined above it)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def value(self) -> object: ...
+    @property
+    def description(self) -> str | None: ...
+
+
 class TypeCheckFailedError(OpHostError):
-    """An input or output value did not pass the type check of its declared type."""
+    """An input or output value did not pass the type check of its declared type.
+
+    ``metadata_entries`` are the ``MetadataEntry`` objects of the failed check and
+    ``dagster_type`` the type checked against (typed loosely here: this module sits
+    below the definitions that declare them).
+    """
 
     def __init__(
         self,
         message: str,
         *,
         description: str | None = None,
-        metadata_entries: Sequence[MetadataEntry] = (),
+        metadata_entries: Sequence[_Entry] = (),
         dagster_type: object = None,
     ) -> None:
         super().__init__(message)

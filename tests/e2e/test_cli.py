@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ophost.__main__ import main
+from ophost.cli import main
 from ophost.server import OpHostServer
 
 

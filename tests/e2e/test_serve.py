@@ -26,7 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from examples import ops as example_ops
 from examples.run_in_process import RUNS
 from ophost import OpDefinition, execute_in_process
-from ophost.__main__ import main
+from ophost.cli import main
 from ophost.codec import values
 from ophost.codec.status import find_status_details
 from ophost.server import SERVICE_NAME

@@ -36,8 +36,8 @@ from ophost import (
     TypeCheck,
     UrlMetadataValue,
 )
-from ophost._config import Any as AnyConfig
-from ophost._config import (
+from ophost.definitions._config import Any as AnyConfig
+from ophost.definitions._config import (
     Array,
     ConfigKind,
     Enum,
@@ -49,10 +49,10 @@ from ophost._config import (
     Selector,
     Shape,
 )
-from ophost._io import NO_DEFAULT, InputDefinition, OutputDefinition
-from ophost._op_spec import OpSpec
-from ophost._retry import Backoff, Jitter
-from ophost._types import (
+from ophost.definitions._io import NO_DEFAULT, InputDefinition, OutputDefinition
+from ophost.definitions._op_spec import OpSpec
+from ophost.definitions._retry import Backoff, Jitter
+from ophost.definitions._types import (
     BOOL,
     FLOAT,
     INT,

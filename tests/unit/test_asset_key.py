@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ophost._asset_key import AssetKey
+from ophost.definitions._asset_key import AssetKey
 from ophost.errors import InvalidArgumentError, OpHostError
 
 # Components drawn mostly from the characters the string forms treat specially.

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ophost import AssetKey, FloatMetadataValue, IntMetadataValue, JsonMetadataValue
-from ophost._config import Field
-from ophost._op_spec import OpSpec
-from ophost._types import DagsterType
 from ophost.codec import config, definitions, events, failures, metadata, types, values
+from ophost.definitions._config import Field
+from ophost.definitions._op_spec import OpSpec
+from ophost.definitions._types import DagsterType
 from ophost.errors import CodecError
 from ophost.execution import ErrorData, ExecutionEvent
 from ophost.v1 import event_pb2, metadata_pb2, op_pb2, value_pb2

@@ -7,8 +7,8 @@ import typing
 
 import pytest
 
-import ophost._config as config_module
-from ophost._config import (
+import ophost.definitions._config as config_module
+from ophost.definitions._config import (
     Any,
     Enum,
     EnumValue,

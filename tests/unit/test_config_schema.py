@@ -9,7 +9,7 @@ import typing
 
 import pytest
 
-from ophost._config import (
+from ophost.definitions._config import (
     Any,
     AnyType,
     Array,

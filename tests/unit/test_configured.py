@@ -19,7 +19,7 @@ from ophost import (
     execute_in_process,
     op,
 )
-from ophost._config import ConfigKind
+from ophost.definitions._config import ConfigKind
 from ophost.errors import ConfigErrorDetail, OpHostError
 
 Call = Callable[[], object]

@@ -17,6 +17,7 @@ from ophost import (
     In,
     InvariantViolationError,
     MetadataEntry,
+    MetadataValue,
     Nothing,
     OpDefinition,
     Out,
@@ -279,7 +280,10 @@ def test_type_check_failure_carries_description_metadata_and_type(
         f'Type check failed for step {role} "{name}" - expected type "Even". Description: 3 is odd'
     )
     assert error.description == "3 is odd"
-    assert [(e.label, e.value.value) for e in error.metadata_entries] == [("value", "3")]
+    assert all(isinstance(e, MetadataEntry) for e in error.metadata_entries)
+    assert [(e.label, e.value) for e in error.metadata_entries] == [
+        ("value", MetadataValue.text("3"))
+    ]
     assert error.dagster_type is EVEN
 
 

@@ -23,7 +23,7 @@ from ophost import (
     execute_in_process,
     op,
 )
-from ophost._config import ConfigKind, Field
+from ophost.definitions._config import ConfigKind, Field
 
 Call = Callable[[], object]
 
@@ -294,7 +294,9 @@ def test_a_first_parameter_annotated_with_the_context_class_but_named_ctx_is_an_
     ctx = f.input_defs[0]
     assert [d.name for d in f.input_defs] == ["ctx", "a"]
     assert ctx.dagster_type.name == "OpExecutionContext"
-    assert ctx.dagster_type.key == "_TypeHintInferred[ophost._context.OpExecutionContext]"
+    assert (
+        ctx.dagster_type.key == "_TypeHintInferred[ophost.definitions._context.OpExecutionContext]"
+    )
     # Not a context parameter: a context passed first is refused, and a run checks the
     # value against the inferred type.
     _raises(
@@ -306,7 +308,7 @@ def test_a_first_parameter_annotated_with_the_context_class_but_named_ctx_is_an_
         TypeCheckFailedError,
         'Type check failed for step input "ctx" - expected type "OpExecutionContext". '
         'Description: Value "5" of python type "int" must be an instance of '
-        "ophost._context.OpExecutionContext.",
+        "ophost.definitions._context.OpExecutionContext.",
         lambda: execute_in_process(f, inputs={"ctx": 5, "a": 1}),
     )
 

@@ -28,7 +28,7 @@ from ophost import (
     execute_in_process,
     op,
 )
-from ophost._types import TypeKind
+from ophost.definitions._types import TypeKind
 from ophost.execution import InputChecked
 
 Call = Callable[[], object]

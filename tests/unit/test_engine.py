@@ -32,7 +32,7 @@ from ophost import (
     execute_in_process,
     op,
 )
-from ophost._execution.events import (
+from ophost.definitions._execution_events import (
     ExecutionFinished,
     ExecutionStarted,
     ExecutionStatus,

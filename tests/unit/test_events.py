@@ -14,22 +14,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ophost._asset_key import AssetKey
-from ophost._events import (
-    AssetMaterialization,
-    ExpectationResult,
-    Failure,
-    Output,
-    RetryRequested,
-    TypeCheck,
-)
-from ophost._metadata import (
+from ophost.definitions._asset_key import AssetKey
+from ophost.definitions._metadata import (
     FloatMetadataValue,
     IntMetadataValue,
     JsonMetadataValue,
     MetadataEntry,
     PathMetadataValue,
     TextMetadataValue,
+)
+from ophost.definitions._op_events import (
+    AssetMaterialization,
+    ExpectationResult,
+    Failure,
+    Output,
+    RetryRequested,
+    TypeCheck,
 )
 from ophost.errors import InvalidArgumentError, InvalidMetadataError, OpHostError
 

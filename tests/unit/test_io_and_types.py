@@ -16,7 +16,7 @@ from ophost import (
     TypeCheck,
     TypeCheckContext,
 )
-from ophost._types import TypeKind
+from ophost.definitions._types import TypeKind
 
 # Untyped aliases: these tests pass wrong types on purpose.
 _In: Any = In

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ophost._asset_key import AssetKey
-from ophost._metadata import (
+from ophost.definitions._asset_key import AssetKey
+from ophost.definitions._metadata import (
     BoolMetadataValue,
     DagsterAssetMetadataValue,
     DagsterPipelineRunMetadataValue,
@@ -39,7 +39,7 @@ from ophost._metadata import (
     normalize_metadata,
     normalize_metadata_value,
 )
-from ophost._table import (
+from ophost.definitions._table import (
     TableColumn,
     TableColumnConstraints,
     TableConstraints,
@@ -336,7 +336,7 @@ RECORDS = [TableRecord(a=1)]
         ),
         pytest.param(
             lambda: MetadataValue.python_artifact(TableRecord),
-            PythonArtifactMetadataValue("ophost._table", "TableRecord"),
+            PythonArtifactMetadataValue("ophost.definitions._table", "TableRecord"),
             id="python-artifact-class",
         ),
         pytest.param(lambda: MetadataValue.float(1.5), FloatMetadataValue(1.5), id="float"),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from ophost._table import (
+from ophost.definitions._table import (
     TableColumn,
     TableColumnConstraints,
     TableConstraints,

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 
-from ophost import OpSpec
 from ophost.codec import definitions
+from ophost.definitions import OpSpec
 from ophost.v1 import op_host_service_pb2 as pb
 from ophost.v1 import op_host_service_pb2_grpc
 from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from google.protobuf import timestamp_pb2
 
 from ophost.codec import failures, values
-from ophost.execution import ErrorData
+from ophost.definitions import ErrorData
 from ophost.v1 import execution_pb2, op_host_service_pb2
 
 __all__ = [

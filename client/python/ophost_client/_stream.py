@@ -24,7 +24,7 @@ import grpc
 
 from ophost.codec import events as events_codec
 from ophost.codec.chunks import ChunkAssembler, ChunkError
-from ophost.execution import (
+from ophost.definitions import (
     ExecutionEvent,
     ExecutionFinished,
     ExecutionStatus,

@@ -13,8 +13,7 @@ import threading
 from collections.abc import Awaitable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
-from ophost import OpSpec
-from ophost.execution import ExecutionEvent, ExecutionFinished
+from ophost.definitions import ExecutionEvent, ExecutionFinished, OpSpec
 from ophost_client._client import AsyncOpHostClient
 from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo
 from ophost_client._request import UNSET

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 
 import grpc
 
-from ophost.execution import (
+from ophost.definitions import (
     ErrorData,
     ExecutionEvent,
     ExecutionFinished,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ophost._config import (
+from ophost.codec import values
+from ophost.definitions._config import (
     Any,
     Array,
     ConfigKind,
@@ -16,7 +17,6 @@ from ophost._config import (
     Selector,
     Shape,
 )
-from ophost.codec import values
 from ophost.errors import CodecError, OpHostError
 from ophost.v1 import config_pb2, type_pb2
 

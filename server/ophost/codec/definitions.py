@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from ophost._config import Any, Field
-from ophost._io import NO_DEFAULT, InputDefinition, OutputDefinition
-from ophost._op import OpDefinition
-from ophost._op_spec import REMOTE_DEFAULT, OpSpec
-from ophost._retry import Backoff, Jitter, RetryPolicy
 from ophost.codec import config as config_codec
 from ophost.codec import metadata as metadata_codec
 from ophost.codec import types as types_codec
 from ophost.codec import values
+from ophost.definitions._config import Any, Field
+from ophost.definitions._io import NO_DEFAULT, InputDefinition, OutputDefinition
+from ophost.definitions._op import OpDefinition
+from ophost.definitions._op_spec import REMOTE_DEFAULT, OpSpec
+from ophost.definitions._retry import Backoff, Jitter, RetryPolicy
 from ophost.errors import CodecError, OpHostError
 from ophost.v1 import op_pb2
 

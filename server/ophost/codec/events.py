@@ -12,8 +12,9 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
-from ophost._events import AssetMaterialization, ExpectationResult, TypeCheck
-from ophost._execution.events import (
+from ophost.codec import failures, values
+from ophost.codec import metadata as metadata_codec
+from ophost.definitions._execution_events import (
     CancelOutcome,
     ErrorSource,
     EventBody,
@@ -32,9 +33,8 @@ from ophost._execution.events import (
     StepSucceeded,
     UserFailure,
 )
-from ophost._metadata import MetadataEntry
-from ophost.codec import failures, values
-from ophost.codec import metadata as metadata_codec
+from ophost.definitions._metadata import MetadataEntry
+from ophost.definitions._op_events import AssetMaterialization, ExpectationResult, TypeCheck
 from ophost.errors import CodecError, OpHostError
 from ophost.v1 import event_pb2, value_pb2
 

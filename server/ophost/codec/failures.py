@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ophost._execution.events import ErrorData
+from ophost.definitions._execution_events import ErrorData
 from ophost.v1 import error_pb2
 
 __all__ = ["from_proto", "to_proto"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from ophost._asset_key import AssetKey
-from ophost._metadata import (
+from ophost.codec import values
+from ophost.definitions._asset_key import AssetKey
+from ophost.definitions._metadata import (
     BoolMetadataValue,
     DagsterAssetMetadataValue,
     DagsterPipelineRunMetadataValue,
@@ -24,14 +25,13 @@ from ophost._metadata import (
     TextMetadataValue,
     UrlMetadataValue,
 )
-from ophost._table import (
+from ophost.definitions._table import (
     TableColumn,
     TableColumnConstraints,
     TableConstraints,
     TableRecord,
     TableSchema,
 )
-from ophost.codec import values
 from ophost.errors import CodecError, OpHostError
 from ophost.v1 import metadata_pb2
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ophost._types import (
+from ophost.definitions._types import (
     BOOL,
     FLOAT,
     INT,

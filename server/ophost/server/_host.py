@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
-from ophost._op import OpDefinition
+from ophost.definitions._op import OpDefinition
 from ophost.errors import InvalidArgumentError
 from ophost.server._runner import Limits
 from ophost.server._servicer import OpHostServicer

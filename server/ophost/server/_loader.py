@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
 
-from ophost._op import OpDefinition
+from ophost.definitions._op import OpDefinition
 from ophost.errors import OpHostError
 
 __all__ = ["OPS_ATTRIBUTE", "RESOURCES_ATTRIBUTE", "LoadError", "LoadedOps", "load_ops"]

@@ -12,13 +12,13 @@ from typing import Any
 
 import grpc
 
-from ophost._op import OpDefinition
-from ophost._op_spec import OpSpec
-from ophost._types import DagsterType
 from ophost._version import __version__
 from ophost.codec import definitions as definitions_codec
 from ophost.codec import values as values_codec
 from ophost.codec.chunks import ChunkAssembler, ChunkError
+from ophost.definitions._op import OpDefinition
+from ophost.definitions._op_spec import OpSpec
+from ophost.definitions._types import DagsterType
 from ophost.errors import (
     CodecError,
     ConfigErrorDetail,

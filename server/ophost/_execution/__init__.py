@@ -1,4 +1,0 @@
-"""The in-process execution engine: runs one op and produces its ordered event stream.
-
-Nothing in this package imports grpc; the server streams what it produces.
-"""

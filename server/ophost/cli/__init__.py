@@ -1,0 +1,168 @@
+"""The ``ophost`` command (also ``python -m ophost``): the top layer, above the host and the client.
+
+``ophost serve -f ops.py`` (or ``-m package.module``) hosts ops over gRPC until
+SIGTERM or SIGINT. Each subcommand is added by a registrar in :data:`COMMANDS`: a
+function that adds its parser to the subparsers and sets ``handler`` (a function
+from the parsed arguments to the exit code). The client commands (``ops``,
+``describe``, ``run``) will register from ``ophost.cli._client_commands`` the same way.
+Handlers import what they need when they run, so ``ophost --help`` stays fast and a
+client command never imports the server.
+
+Exit codes: 0 success (including a drained ``serve``), 1 the server could not start,
+2 a usage error or ops that cannot be loaded, 130 interrupted while loading.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from ophost._version import __version__
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+from ophost.cli._client_commands import add_client_commands
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _port(text: str) -> int:
+    value = _integer(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535; 0 picks one)")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
+
+
+def _register_serve(commands: Subparsers) -> None:
+    parser = commands.add_parser(
+        "serve",
+        help="host the ops of a Python file or module over gRPC",
+        description="Host the ops of a Python file or module over gRPC until SIGTERM or "
+        "SIGINT, then drain: refuse new executions, give running ones the drain grace "
+        "period, cancel the rest. Module-level ops are hosted (or the ophost_ops "
+        "collection), with the resources in ophost_resources.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("-f", "--file", metavar="PATH", help="a Python file defining ops")
+    source.add_argument("-m", "--module", metavar="MODULE", help="a dotted module name")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (%(default)s)")
+    parser.add_argument(
+        "--port", type=_port, default=50051, help="port to bind; 0 picks a free one (%(default)s)"
+    )
+    parser.add_argument(
+        "--max-concurrent-executions",
+        type=_positive_int,
+        default=64,
+        metavar="N",
+        help="executions running at once; more are refused (%(default)s)",
+    )
+    parser.add_argument(
+        "--event-retention",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long a finished execution's events are kept (%(default)s)",
+    )
+    parser.add_argument(
+        "--drain-grace",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long running executions may finish (%(default)s)",
+    )
+    parser.set_defaults(handler=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from ophost.server._loader import LoadError, load_ops
+    from ophost.server._serve import ServeError, abandoned_op_threads, serve
+
+    try:
+        loaded = load_ops(file=args.file, module=args.module)
+    except LoadError as error:
+        print(f"ophost: {error}", file=sys.stderr, flush=True)
+        return 2
+    label = args.file if args.file is not None else f"module {args.module}"
+    try:
+        asyncio.run(
+            serve(
+                loaded,
+                label=label,
+                host=args.host,
+                port=args.port,
+                max_concurrent_executions=args.max_concurrent_executions,
+                event_retention_seconds=args.event_retention,
+                drain_grace_seconds=args.drain_grace,
+            )
+        )
+    except ServeError as error:
+        print(f"ophost: {error}", file=sys.stderr, flush=True)
+        return 1
+    stuck = abandoned_op_threads()
+    if stuck:
+        print(
+            f"ophost: {len(stuck)} op thread(s) ignored the cancel; exiting without them",
+            flush=True,
+        )
+        sys.stderr.flush()
+        os._exit(0)
+    return 0
+
+
+# The subcommands, in the order `ophost --help` lists them.
+COMMANDS: tuple[Callable[[Subparsers], None], ...] = (_register_serve, add_client_commands)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ophost", description="Host Dagster-style Python ops and call them over gRPC."
+    )
+    parser.add_argument("--version", action="version", version=f"ophost {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for register in COMMANDS:
+        register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ophost`` command with ``argv`` (default: ``sys.argv[1:]``)."""
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        print("ophost: interrupted", file=sys.stderr, flush=True)
+        return 130

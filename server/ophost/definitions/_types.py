@@ -1,0 +1,348 @@
+"""Types of inputs and outputs: ``DagsterType``, the built-in types and ``Nothing``.
+
+A type has a display name, a unique key, a kind (which the wire schema mirrors)
+and a check that decides whether a value belongs to it. Custom types bring their
+own check function.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any as TypingAny
+from typing import NamedTuple
+
+from ophost.definitions._metadata import MetadataEntry, normalize_metadata
+from ophost.definitions._op_events import TypeCheck
+from ophost.errors import InvalidArgumentError, InvariantViolationError
+
+__all__ = [
+    "BOOL",
+    "FLOAT",
+    "INT",
+    "STRING",
+    "Any_",
+    "DagsterType",
+    "Nothing",
+    "TypeCheckContext",
+    "TypeKind",
+]
+
+
+class TypeKind(enum.Enum):
+    """The shape of a type, as carried on the wire."""
+
+    ANY = "ANY"
+    NOTHING = "NOTHING"
+    INT = "INT"
+    FLOAT = "FLOAT"
+    STRING = "STRING"
+    BOOL = "BOOL"
+    OPTIONAL = "OPTIONAL"
+    LIST = "LIST"
+    DICT = "DICT"
+    SET = "SET"
+    TUPLE = "TUPLE"
+    CUSTOM = "CUSTOM"
+
+
+class TypeCheckContext(NamedTuple):
+    """What a custom type's check function receives as its first argument."""
+
+    run_id: str
+    log: logging.LoggerAdapter[logging.Logger] | TypingAny
+    resources: TypingAny
+
+
+TypeCheckFn = Callable[[TypingAny, TypingAny], "bool | TypeCheck"]
+
+_NO_CONTEXT = TypeCheckContext(run_id="", log=logging.getLogger("ophost.typecheck"), resources=None)
+
+
+class DagsterType:
+    """A type for op inputs and outputs, checked at run time.
+
+    ``DagsterType(type_check_fn, key=None, name=None, description=None, metadata=None)``
+    builds a custom type: ``type_check_fn(context, value)`` returns a bool or a
+    :class:`TypeCheck`. The name defaults to the key and the key to the name; at
+    least one of them is required.
+    """
+
+    __slots__ = (
+        "_check",
+        "description",
+        "inner",
+        "key",
+        "kind",
+        "metadata_entries",
+        "name",
+        "python_type",
+    )
+
+    def __init__(
+        self,
+        type_check_fn: TypeCheckFn,
+        key: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, object] | None = None,
+        *,
+        kind: TypeKind = TypeKind.CUSTOM,
+        inner: Sequence[DagsterType] = (),
+        python_type: type | None = None,
+    ) -> None:
+        if not callable(type_check_fn):
+            raise InvalidArgumentError(
+                f"DagsterType: type_check_fn must be callable, got {type(type_check_fn).__name__}"
+            )
+        if key is None and name is None:
+            raise InvalidArgumentError("DagsterType: give a name or a key")
+        for arg, val in (("key", key), ("name", name), ("description", description)):
+            if val is not None and not isinstance(val, str):
+                raise InvalidArgumentError(
+                    f"DagsterType: {arg} must be a str, got {type(val).__name__}"
+                )
+        if not isinstance(kind, TypeKind):
+            raise InvalidArgumentError("DagsterType: kind must be a TypeKind")
+        self._check = type_check_fn
+        self.key: str = key if key is not None else name  # type: ignore[assignment]
+        self.name: str = name if name is not None else self.key
+        self.description = description
+        self.metadata_entries: list[MetadataEntry] = normalize_metadata(metadata, None)
+        self.kind = kind
+        self.inner: tuple[DagsterType, ...] = tuple(inner)
+        self.python_type = python_type
+
+    @property
+    def display_name(self) -> str:
+        return self.name
+
+    @property
+    def is_nothing(self) -> bool:
+        return self.kind is TypeKind.NOTHING
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.kind is not TypeKind.CUSTOM
+
+    def type_check(self, context: TypeCheckContext | None, value: object) -> TypeCheck:
+        """Run the check and normalise its result to a :class:`TypeCheck`.
+
+        Exceptions from a custom check function propagate unchanged; the engine
+        wraps them as user-code errors.
+        """
+        result = self._check(context if context is not None else _NO_CONTEXT, value)
+        if isinstance(result, bool):
+            return TypeCheck(success=result)
+        if isinstance(result, TypeCheck):
+            return result
+        raise InvariantViolationError(
+            f'type check function of type "{self.name}" returned a value of type '
+            f"{type(result).__name__}; it must return a bool or a TypeCheck"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DagsterType):
+            return NotImplemented
+        return self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"DagsterType(name={self.name!r}, key={self.key!r})"
+
+
+def _describe(value: object) -> str:
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not hide the check's result
+        text = f"<{type(value).__name__} object>"
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return text
+
+
+def _fail(value: object, expected: str) -> TypeCheck:
+    return TypeCheck(
+        success=False,
+        description=(
+            f'Value "{_describe(value)}" of python type "{type(value).__name__}" '
+            f"must be a {expected}."
+        ),
+    )
+
+
+# One shared passing result: TypeCheck is immutable, and built-in checks pass often.
+_PASSED = TypeCheck(success=True)
+
+
+def _scalar(kind: TypeKind, name: str, py: type, expected: str) -> DagsterType:
+    def check(_ctx: object, value: object) -> TypeCheck:
+        return _PASSED if isinstance(value, py) else _fail(value, expected)
+
+    return DagsterType(check, key=name, name=name, kind=kind, python_type=py)
+
+
+def _any_check(_ctx: object, _value: object) -> TypeCheck:
+    return _PASSED
+
+
+def _nothing_check(_ctx: object, value: object) -> TypeCheck:
+    if value is None:
+        return TypeCheck(success=True)
+    return TypeCheck(success=False, description=f"Value must be None, got a {type(value)}")
+
+
+Any_ = DagsterType(_any_check, key="Any", name="Any", kind=TypeKind.ANY)
+Nothing = DagsterType(_nothing_check, key="Nothing", name="Nothing", kind=TypeKind.NOTHING)
+INT = _scalar(TypeKind.INT, "Int", int, "int")
+FLOAT = _scalar(TypeKind.FLOAT, "Float", float, "float")
+STRING = _scalar(TypeKind.STRING, "String", str, "string")
+BOOL = _scalar(TypeKind.BOOL, "Bool", bool, "bool")
+
+
+def _check_each(
+    elements: Sequence[tuple[DagsterType, object]], context: TypeCheckContext | None
+) -> TypeCheck:
+    for dtype, element in elements:
+        result = dtype.type_check(context, element)
+        if not result.success:
+            return result
+    return TypeCheck(success=True)
+
+
+def optional_of(inner: DagsterType) -> DagsterType:
+    def check(ctx: TypeCheckContext | None, value: object) -> TypeCheck:
+        return TypeCheck(success=True) if value is None else inner.type_check(ctx, value)
+
+    return DagsterType(
+        check,
+        key=f"Optional.{inner.key}",
+        name=f"{inner.name}?",
+        kind=TypeKind.OPTIONAL,
+        inner=(inner,),
+    )
+
+
+def list_of(inner: DagsterType | None) -> DagsterType:
+    element = inner if inner is not None else Any_
+
+    def check(ctx: TypeCheckContext | None, value: object) -> TypeCheck:
+        if not isinstance(value, list):
+            return _fail(value, "list")
+        return _check_each([(element, item) for item in value], ctx)
+
+    return DagsterType(
+        check,
+        key=f"List.{element.key}",
+        name=f"[{element.name}]",
+        kind=TypeKind.LIST,
+        inner=() if inner is None else (inner,),
+        python_type=list,
+    )
+
+
+def dict_of(key: DagsterType | None, value_type: DagsterType | None) -> DagsterType:
+    def check(ctx: TypeCheckContext | None, value: object) -> TypeCheck:
+        if not isinstance(value, dict):
+            return _fail(value, "dict")
+        if key is None or value_type is None:
+            return TypeCheck(success=True)
+        pairs: list[tuple[DagsterType, object]] = []
+        for k, v in value.items():
+            pairs.extend(((key, k), (value_type, v)))
+        return _check_each(pairs, ctx)
+
+    if key is not None and value_type is not None:
+        return DagsterType(
+            check,
+            key=f"TypedPythonDict.{key.key}.{value_type.key}",
+            name=f"Dict[{key.name},{value_type.name}]",
+            kind=TypeKind.DICT,
+            inner=(key, value_type),
+            python_type=dict,
+        )
+    return DagsterType(check, key="PythonDict", name="dict", kind=TypeKind.DICT, python_type=dict)
+
+
+def set_of(inner: DagsterType | None) -> DagsterType:
+    def check(ctx: TypeCheckContext | None, value: object) -> TypeCheck:
+        if not isinstance(value, (set, frozenset)):
+            return _fail(value, "set")
+        if inner is None:
+            return TypeCheck(success=True)
+        return _check_each([(inner, item) for item in value], ctx)
+
+    if inner is None:
+        return DagsterType(check, key="PythonSet", name="set", kind=TypeKind.SET, python_type=set)
+    return DagsterType(
+        check,
+        key=f"TypedPythonSet.{inner.key}",
+        name=f"Set[{inner.name}]",
+        kind=TypeKind.SET,
+        inner=(inner,),
+        python_type=set,
+    )
+
+
+def tuple_of(elements: Sequence[DagsterType] | None) -> DagsterType:
+    def check(ctx: TypeCheckContext | None, value: object) -> TypeCheck:
+        if not isinstance(value, tuple):
+            return _fail(value, "tuple")
+        if elements is None:
+            return TypeCheck(success=True)
+        if len(value) != len(elements):
+            return TypeCheck(
+                success=False,
+                description=(
+                    f"Tuple {_describe(value)} has {len(value)} elements, expected {len(elements)}."
+                ),
+            )
+        return _check_each(list(zip(elements, value, strict=True)), ctx)
+
+    if elements is None:
+        return DagsterType(
+            check, key="PythonTuple", name="tuple", kind=TypeKind.TUPLE, python_type=tuple
+        )
+    return DagsterType(
+        check,
+        key="TypedPythonTuple" + ".".join(e.key for e in elements),
+        name="Tuple[" + ",".join(e.name for e in elements) + "]",
+        kind=TypeKind.TUPLE,
+        inner=tuple(elements),
+        python_type=tuple,
+    )
+
+
+_INFERRED: dict[type, DagsterType] = {}
+
+
+def inferred_class_type(cls: type) -> DagsterType:
+    """The type ophost makes for an annotation naming an ordinary class (cached per class)."""
+    found = _INFERRED.get(cls)
+    if found is not None:
+        return found
+    qualified = f"{cls.__module__}.{cls.__name__}"
+
+    def check(_ctx: object, value: object) -> TypeCheck:
+        if isinstance(value, cls):
+            return TypeCheck(success=True)
+        return TypeCheck(
+            success=False,
+            description=(
+                f'Value "{_describe(value)}" of python type "{type(value).__name__}" '
+                f"must be an instance of {qualified}."
+            ),
+        )
+
+    dtype = DagsterType(
+        check,
+        key=f"_TypeHintInferred[{qualified}]",
+        name=cls.__name__,
+        kind=TypeKind.CUSTOM,
+        python_type=cls,
+    )
+    _INFERRED[cls] = dtype
+    return dtype
