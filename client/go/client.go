@@ -18,6 +18,11 @@ const capabilityChunkedUpload = "chunked_upload"
 
 // Client calls the ops of one ophost server. It is safe for concurrent use.
 //
+// Every method takes a context.Context, which carries the per-call options
+// in the manner of grpc-go: its deadline and cancelation bound the call, and
+// the metadata attached with metadata.NewOutgoingContext or
+// metadata.AppendToOutgoingContext is sent with it as request headers.
+//
 // Op definitions, executions and server info are returned as the generated
 // protocol messages (package ophostv1): they are complete, documented in the
 // .proto files, and gain new fields with the protocol without this package
@@ -93,8 +98,8 @@ func closedErr(what string) error {
 	return fmt.Errorf("%w (%s)", ErrClosed, what)
 }
 
-// unary runs one unary call with the client's call timeout and turns its
-// error into an *RPCError (or ErrClosed).
+// unary runs one unary call under ctx, bounded also by the client's call
+// timeout, and turns its error into an *RPCError (or ErrClosed).
 func unary[Resp any](ctx context.Context, c *Client, what string, call func(context.Context) (Resp, error)) (Resp, error) {
 	var zero Resp
 	if c.closed.Load() {
@@ -110,7 +115,7 @@ func unary[Resp any](ctx context.Context, c *Client, what string, call func(cont
 		if c.closed.Load() {
 			return zero, closedErr(what)
 		}
-		return zero, newRPCError(err)
+		return zero, callError(ctx, err)
 	}
 	return resp, nil
 }
@@ -224,8 +229,10 @@ func (c *Client) Cancel(ctx context.Context, executionID, reason string) (*ophos
 // anything is sent. Inputs and config larger than the server's inline
 // threshold are uploaded in chunks.
 //
-// ctx bounds the whole stream: canceling it ends the stream (the execution
-// keeps running on the server). Close the stream when done with it.
+// ctx bounds the whole stream, and its metadata goes with every RPC of it:
+// when ctx ends, the stream ends with an *RPCError (DeadlineExceeded or
+// Canceled) while the execution keeps running on the server (stop it with
+// Execution.Cancel). Close the stream when done with it.
 func (c *Client) Execute(ctx context.Context, op string, inputs map[string]any, opts ...ExecOption) (*Execution, error) {
 	if c.closed.Load() {
 		return nil, closedErr("op " + op)
@@ -269,6 +276,7 @@ func (c *Client) Call(ctx context.Context, op string, inputs map[string]any, opt
 // Attach follows the events of an existing execution after afterSequence
 // (0: from its first event), with the same re-attach behaviour as Execute.
 // An unknown execution surfaces as an *RPCError (NotFound) from the stream.
+// ctx bounds the stream as it does for Execute.
 func (c *Client) Attach(ctx context.Context, executionID string, afterSequence uint64) (*Execution, error) {
 	if c.closed.Load() {
 		return nil, closedErr("attach " + executionID)

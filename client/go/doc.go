@@ -15,6 +15,20 @@
 // breaks while events are streaming, the stream re-attaches by itself from the
 // last event it received, so the caller sees every event once and in order.
 //
+// # Per-call options
+//
+// As in grpc-go, the options of one call are its context.Context; there are
+// no per-call option arguments. Its deadline (context.WithTimeout) and its
+// cancelation bound the call, and the metadata on it
+// (metadata.NewOutgoingContext, metadata.AppendToOutgoingContext) is sent as
+// the call's request headers. This holds for every method. A call whose
+// context ends fails with an *RPCError whose code is DeadlineExceeded or
+// Canceled, in which errors.Is also finds context.DeadlineExceeded or
+// context.Canceled. For Execute and Attach the context covers the whole
+// event stream, re-attaches included. Unary calls are also bounded by the
+// client's call timeout (WithCallTimeout, DefaultCallTimeout), whichever
+// ends first.
+//
 // # Values
 //
 // Inputs, config and outputs are dynamically typed. Go values are converted

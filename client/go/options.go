@@ -19,8 +19,8 @@ const (
 	DefaultReattachBackoff = 200 * time.Millisecond
 	// MaxReattachBackoff is the longest wait between two re-attach attempts.
 	MaxReattachBackoff = 5 * time.Second
-	// DefaultCallTimeout is the deadline of every unary call (streams have
-	// none).
+	// DefaultCallTimeout bounds every unary call, within the deadline of
+	// its context (streams have none).
 	DefaultCallTimeout = 30 * time.Second
 	// MaxReceiveMessageBytes is the largest message the client accepts. The
 	// server keeps its messages below its own max_message_bytes (4 MiB by
@@ -90,8 +90,9 @@ func WithReattach(attempts int, backoff time.Duration) Option {
 	}
 }
 
-// WithCallTimeout sets the deadline of each unary call (0: none, so only the
-// caller's context bounds it). Event streams never get a deadline from it.
+// WithCallTimeout sets the longest a unary call may take (0: no limit, so
+// only the deadline of the caller's context bounds it). The shorter of the
+// two applies. Event streams never get a deadline from it.
 func WithCallTimeout(d time.Duration) Option {
 	return func(s *settings) { s.callTimeout = max(d, 0) }
 }

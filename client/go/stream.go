@@ -296,10 +296,7 @@ func (x *Execution) openError(what string, err error) error {
 	if x.client.closed.Load() {
 		return closedErr(what)
 	}
-	if ctxErr := x.ctx.Err(); ctxErr != nil && !x.userClosed.Load() {
-		return ctxErr
-	}
-	return newRPCError(err)
+	return callError(x.ctx, err)
 }
 
 // openEvents opens StreamEvents after the last sequence received.
@@ -380,8 +377,8 @@ func (x *Execution) recover(err error) error {
 	if x.client.closed.Load() {
 		return closedErr("execution " + x.id)
 	}
-	if ctxErr := x.ctx.Err(); ctxErr != nil {
-		return ctxErr
+	if x.ctx.Err() != nil {
+		return callError(x.ctx, err)
 	}
 	var rpcErr *RPCError
 	if !errors.Is(err, io.EOF) {
