@@ -73,8 +73,7 @@ func drain(t *testing.T, x *ophost.Execution) {
 
 func TestMetadataOnEveryCall(t *testing.T) {
 	rec := &callRecorder{}
-	client := dial(t, "", rec.option())
-	rec.recorded() // Dial's own GetServerInfo
+	client := newTestClient(t, "", rec.option())
 	ctx := testContext(t)
 	must := func(what string, err error) {
 		t.Helper()
@@ -83,6 +82,7 @@ func TestMetadataOnEveryCall(t *testing.T) {
 		}
 	}
 
+	must("WaitForReady", client.WaitForReady(tagged(ctx, "wait")))
 	_, err := client.ServerInfo(tagged(ctx, "info"))
 	must("ServerInfo", err)
 	_, err = client.ListOps(tagged(ctx, "list-ops"))
@@ -105,6 +105,7 @@ func TestMetadataOnEveryCall(t *testing.T) {
 	must("Cancel", err)
 
 	want := []string{
+		"GetServerInfo [wait]",
 		"GetServerInfo [info]",
 		"ListOps [list-ops]",
 		"GetOp [get-op]",
@@ -123,8 +124,7 @@ func TestMetadataOnEveryCall(t *testing.T) {
 func TestMetadataOnReattach(t *testing.T) {
 	rec := &callRecorder{}
 	proxy := startResetProxy(t, serverAddress, 32<<10, 2)
-	client := dial(t, proxy.addr(), rec.option(), ophost.WithReattach(5, 50*time.Millisecond))
-	rec.recorded() // Dial's own GetServerInfo
+	client := newTestClient(t, proxy.addr(), rec.option(), ophost.WithReattach(5, 50*time.Millisecond))
 	x, err := client.Execute(tagged(testContext(t), "stream"), "count_up", map[string]any{"n": 1500})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +134,7 @@ func TestMetadataOnReattach(t *testing.T) {
 	if x.Reattached() == 0 {
 		t.Fatal("the stream never re-attached: the proxy did not reset it")
 	}
-	want := []string{"Execute [stream]"}
+	want := []string{"GetServerInfo [stream]", "Execute [stream]"}
 	for range x.Reattached() {
 		want = append(want, "StreamEvents [stream]")
 	}
@@ -159,7 +159,7 @@ func checkDeadlineExceeded(t *testing.T, what string, err error) {
 }
 
 func TestDeadlineEndsCall(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	ctx := testContext(t)
 	if _, err := client.ServerInfo(ctx); err != nil { // so that the deadline falls in the execution
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestDeadlineEndsCall(t *testing.T) {
 }
 
 func TestExpiredContextOnEveryMethod(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	ctx := testContext(t)
 	x, err := client.Execute(ctx, "count_up", map[string]any{"n": 1})
 	if err != nil {

@@ -2,12 +2,10 @@ package ophost
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	ophostv1 "github.com/ophost-dev/ophost/client/go/gen/ophost/v1"
 )
@@ -17,6 +15,8 @@ import (
 const capabilityChunkedUpload = "chunked_upload"
 
 // Client calls the ops of one ophost server. It is safe for concurrent use.
+// Make one with New (for a target address) or NewClient (on a connection of
+// yours).
 //
 // Every method takes a context.Context, which carries the per-call options
 // in the manner of grpc-go: its deadline and cancelation bound the call, and
@@ -29,7 +29,7 @@ const capabilityChunkedUpload = "chunked_upload"
 // having to mirror them. Values and events, which callers handle most, are
 // converted to Go types (see DecodeValue and Event).
 type Client struct {
-	conn   *grpc.ClientConn // closed by Close when Dial made it
+	conn   *grpc.ClientConn // closed by Close when New made it
 	stub   ophostv1.OpHostServiceClient
 	s      settings
 	ctx    context.Context // canceled by Close, which ends open streams
@@ -38,64 +38,6 @@ type Client struct {
 
 	infoMu sync.Mutex
 	info   *ophostv1.GetServerInfoResponse
-}
-
-// Dial connects to the server at target ("host:port") and asks it for its
-// info, so that an unreachable server is reported here (as an *RPCError with
-// code Unavailable). The connection is plain text unless WithTLS or
-// WithTransportCredentials is given. Close the client when done.
-func Dial(ctx context.Context, target string, opts ...Option) (*Client, error) {
-	s := newSettings(opts)
-	creds := s.creds
-	if creds == nil {
-		creds = insecure.NewCredentials()
-	}
-	dialOptions := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
-		grpc.WithKeepaliveParams(keepaliveParams),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReceiveMessageBytes)),
-	}, s.dialOptions...)
-	conn, err := grpc.NewClient(target, dialOptions...)
-	if err != nil {
-		return nil, fmt.Errorf("ophost: dial %s: %w", target, err)
-	}
-	c := newClient(conn, s)
-	c.conn = conn
-	if _, err := c.ServerInfo(ctx); err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-// NewClient makes a client on a connection of the caller's (with its own
-// TLS, interceptors and options). Close then leaves the connection open.
-// Only WithReattach and WithCallTimeout apply.
-func NewClient(conn grpc.ClientConnInterface, opts ...Option) *Client {
-	return newClient(conn, newSettings(opts))
-}
-
-func newClient(conn grpc.ClientConnInterface, s settings) *Client {
-	ctx, stop := context.WithCancel(context.Background())
-	return &Client{stub: ophostv1.NewOpHostServiceClient(conn), s: s, ctx: ctx, stop: stop}
-}
-
-// Close closes the connection (if Dial made it) and ends the client's open
-// event streams; the executions themselves keep running on the server.
-// Further calls return ErrClosed. Close is idempotent.
-func (c *Client) Close() error {
-	if c.closed.Swap(true) {
-		return nil
-	}
-	c.stop()
-	if c.conn != nil {
-		return c.conn.Close()
-	}
-	return nil
-}
-
-func closedErr(what string) error {
-	return fmt.Errorf("%w (%s)", ErrClosed, what)
 }
 
 // unary runs one unary call under ctx, bounded also by the client's call
@@ -129,10 +71,14 @@ func (c *Client) ServerInfo(ctx context.Context) (*ophostv1.GetServerInfoRespons
 	if err != nil {
 		return nil, err
 	}
+	c.keepInfo(info)
+	return info, nil
+}
+
+func (c *Client) keepInfo(info *ophostv1.GetServerInfoResponse) {
 	c.infoMu.Lock()
 	c.info = info
 	c.infoMu.Unlock()
-	return info, nil
 }
 
 func (c *Client) cachedServerInfo(ctx context.Context) (*ophostv1.GetServerInfoResponse, error) {

@@ -3,7 +3,7 @@
 //
 // A Client wraps one gRPC connection:
 //
-//	client, err := ophost.Dial(ctx, "127.0.0.1:50051")
+//	client, err := ophost.New("127.0.0.1:50051")
 //	if err != nil { ... }
 //	defer client.Close()
 //	outputs, err := client.Call(ctx, "add", map[string]any{"a": 2, "b": 3})
@@ -11,9 +11,25 @@
 //
 // Execute starts an execution and returns an *Execution, a stream of typed
 // events (ExecutionStarted, StepStarted, LogMessage, OutputProduced, ...) that
-// is read with Next/Event/Err or ranged over with Events. When the connection
-// breaks while events are streaming, the stream re-attaches by itself from the
-// last event it received, so the caller sees every event once and in order.
+// is read with Next/Event/Err or ranged over with Events, and that can cancel
+// its execution with Cancel. When the connection breaks while events are
+// streaming, the stream re-attaches by itself from the last event it
+// received, so the caller sees every event once and in order.
+//
+// # Connecting
+//
+// New does no network I/O: it is built on grpc.NewClient, and the first call
+// connects. An unreachable server is reported by that call, as an *RPCError
+// with code Unavailable. A program that must wait for its server (one that
+// is still starting, say) calls WaitForReady with a deadline first:
+//
+//	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+//	defer cancel()
+//	if err := client.WaitForReady(ctx); err != nil { ... } // Unavailable
+//
+// NewClient takes a connection of the caller's instead (a *grpc.ClientConn
+// with its own TLS, interceptors or load balancing), which Close leaves
+// open.
 //
 // # Per-call options
 //
