@@ -57,6 +57,19 @@ func (r *callRecorder) recorded() []string {
 	return calls
 }
 
+// count is how many recorded calls were of method.
+func (r *callRecorder) count(method string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, call := range r.calls {
+		if len(call) > len(method) && call[:len(method)+1] == method+" " {
+			n++
+		}
+	}
+	return n
+}
+
 func tagged(ctx context.Context, call string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "x-test-call", call)
 }
@@ -103,6 +116,7 @@ func TestMetadataOnEveryCall(t *testing.T) {
 	drain(t, attached)
 	_, err = client.Cancel(tagged(ctx, "cancel"), x.ID(), "")
 	must("Cancel", err)
+	must("Execution.Cancel", attached.Cancel(tagged(ctx, "execution-cancel"), ""))
 
 	want := []string{
 		"GetServerInfo [wait]",
@@ -115,6 +129,7 @@ func TestMetadataOnEveryCall(t *testing.T) {
 		"ListExecutions [list-executions]",
 		"StreamEvents [attach]",
 		"CancelExecution [cancel]",
+		"CancelExecution [execution-cancel]",
 	}
 	if got := rec.recorded(); !slices.Equal(got, want) {
 		t.Errorf("calls and their x-test-call header:\n got %q\nwant %q", got, want)
@@ -228,6 +243,7 @@ func TestExpiredContextOnEveryMethod(t *testing.T) {
 			_, err = a.Result()
 			return err
 		},
+		"Execution.Cancel": func() error { return x.Cancel(expired, "") },
 	}
 	for name, call := range calls {
 		checkDeadlineExceeded(t, name, call())

@@ -155,19 +155,6 @@ func (c *Client) ListExecutions(ctx context.Context, opName string, states ...op
 	}
 }
 
-// Cancel asks the server to cancel an execution and returns it as it is
-// now (usually CANCEL_REQUESTED). Canceling a finished execution changes
-// nothing. The execution's stream reports the outcome.
-func (c *Client) Cancel(ctx context.Context, executionID, reason string) (*ophostv1.Execution, error) {
-	resp, err := unary(ctx, c, "CancelExecution "+executionID, func(ctx context.Context) (*ophostv1.CancelExecutionResponse, error) {
-		return c.stub.CancelExecution(ctx, &ophostv1.CancelExecutionRequest{ExecutionId: executionID, Reason: reason})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetExecution(), nil
-}
-
 // Execute starts op with inputs and returns the stream of its events once
 // the server has accepted the execution. A request the server refuses (an
 // unknown op, a missing or ill-typed input, bad config) is an *RPCError; an

@@ -217,68 +217,6 @@ func TestOpFailure(t *testing.T) {
 	}
 }
 
-func TestCancelOnStream(t *testing.T) {
-	client := newTestClient(t, "")
-	x, err := client.Execute(testContext(t), "long_running", map[string]any{"steps": 200},
-		ophost.WithConfig(map[string]any{"step_seconds": 0.05}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	logs := 0
-	for x.Next() {
-		if _, ok := x.Event().(*ophost.LogMessage); ok {
-			if logs++; logs == 1 {
-				if err := x.Cancel("enough"); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	if err := x.Err(); err != nil {
-		t.Fatal(err)
-	}
-	f := x.Finished()
-	if f == nil || f.Status != ophostv1.ExecutionStatus_EXECUTION_STATUS_CANCELED || !f.CancelRequested ||
-		f.CancelOutcome != ophostv1.CancelOutcome_CANCEL_OUTCOME_COOPERATIVE {
-		t.Fatalf("finished = %+v", f)
-	}
-	if logs >= 50 {
-		t.Errorf("%d steps ran after the cancel", logs)
-	}
-	_, err = x.Result()
-	var canceled *ophost.ExecutionCanceledError
-	if !errors.As(err, &canceled) || canceled.ExecutionID != x.ID() || canceled.Outcome != ophostv1.CancelOutcome_CANCEL_OUTCOME_COOPERATIVE {
-		t.Errorf("Result error = %v", err)
-	}
-}
-
-func TestCancelByID(t *testing.T) {
-	client := newTestClient(t, "")
-	ctx := testContext(t)
-	x, err := client.Execute(ctx, "long_running", map[string]any{"steps": 200}, ophost.WithConfig(map[string]any{"step_seconds": 0.05}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	execution, err := client.Cancel(ctx, x.ID(), "by id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if execution.GetId() != x.ID() {
-		t.Errorf("Cancel returned %v", execution)
-	}
-	_, err = x.Result()
-	var canceled *ophost.ExecutionCanceledError
-	if !errors.As(err, &canceled) {
-		t.Fatalf("Result error = %v, want *ExecutionCanceledError", err)
-	}
-	got, err := client.GetExecution(ctx, x.ID())
-	if err != nil || got.GetState() != ophostv1.ExecutionState_EXECUTION_STATE_CANCELED {
-		t.Errorf("GetExecution = %v, %v", got, err)
-	}
-}
-
 func TestAttach(t *testing.T) {
 	client := newTestClient(t, "")
 	ctx := testContext(t)

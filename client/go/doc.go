@@ -37,13 +37,15 @@
 // no per-call option arguments. Its deadline (context.WithTimeout) and its
 // cancelation bound the call, and the metadata on it
 // (metadata.NewOutgoingContext, metadata.AppendToOutgoingContext) is sent as
-// the call's request headers. This holds for every method. A call whose
-// context ends fails with an *RPCError whose code is DeadlineExceeded or
-// Canceled, in which errors.Is also finds context.DeadlineExceeded or
-// context.Canceled. For Execute and Attach the context covers the whole
-// event stream, re-attaches included. Unary calls are also bounded by the
-// client's call timeout (WithCallTimeout, DefaultCallTimeout), whichever
-// ends first.
+// the call's request headers. This holds for every method and every RPC it
+// makes; the one message that is not an RPC of its own, the cancel that
+// Execution.Cancel sends on an open Execute stream, goes under the headers
+// of that stream. A call whose context ends fails with an *RPCError whose
+// code is DeadlineExceeded or Canceled, in which errors.Is also finds
+// context.DeadlineExceeded or context.Canceled. For Execute and Attach the
+// context covers the whole event stream, re-attaches included. Unary calls
+// other than WaitForReady are also bounded by the client's call timeout
+// (WithCallTimeout, DefaultCallTimeout), whichever ends first.
 //
 // # Values
 //

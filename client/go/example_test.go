@@ -83,6 +83,35 @@ func Example_callOptions() {
 	// DeadlineExceeded true
 }
 
+func ExampleExecution_Cancel() {
+	ctx := context.Background()
+	client, err := ophost.New(serverAddress)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	x, err := client.Execute(ctx, "long_running", map[string]any{"steps": 100},
+		ophost.WithConfig(map[string]any{"step_seconds": 0.05}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer x.Close()
+	for x.Next() {
+		if _, ok := x.Event().(*ophost.LogMessage); ok {
+			// Cancel at the first log line; canceling again at the next ones is harmless.
+			if err := x.Cancel(ctx, "no longer needed"); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
+	if err := x.Err(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(x.Finished().Status, x.Finished().CancelOutcome)
+	// Output: EXECUTION_STATUS_CANCELED CANCEL_OUTCOME_COOPERATIVE
+}
+
 func ExampleClient_Execute() {
 	ctx := context.Background()
 	client, err := ophost.New(serverAddress)

@@ -252,7 +252,7 @@ func collect(ctx context.Context, client *ophost.Client, x *ophost.Execution, ca
 				if cancel.Via == "rpc" {
 					_, err = client.Cancel(ctx, x.ID(), "")
 				} else {
-					err = x.Cancel("")
+					err = x.Cancel(ctx, "")
 				}
 				if err != nil {
 					return nil, err
