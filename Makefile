@@ -46,7 +46,7 @@ compat: setup ## Unit tests on Python 3.10 with the lowest allowed grpcio/protob
 	.venv-compat/bin/python -m pytest -q -p no:cacheprovider tests/unit
 
 .PHONY: lint
-lint: setup ts-deps ## ruff, mypy --strict, import-linter, buf lint and format, go vet and gofmt, tsc
+lint: setup tools ts-deps ## ruff, mypy --strict, import-linter, buf lint and format, go vet, gofmt and staticcheck, tsc
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
@@ -54,6 +54,7 @@ lint: setup ts-deps ## ruff, mypy --strict, import-linter, buf lint and format, 
 	$(BUF) lint
 	$(BUF) format -d --exit-code
 	cd $(GO_DIR) && $(GO) vet ./... && { out=$$(gofmt -l .); [ -z "$$out" ] || { echo "gofmt wants to change: $$out" >&2; exit 1; }; }
+	cd $(GO_DIR) && $(GO_BIN)/staticcheck ./...
 	cd $(TS_DIR) && npm run --silent lint
 
 .PHONY: fmt
@@ -87,12 +88,14 @@ GO_BIN := $(CURDIR)/.tools/go/bin
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 GRPCURL_VERSION := v1.9.3
+STATICCHECK_VERSION := v0.8.2
 
 .PHONY: tools
-tools: ## Install the pinned Go tools (protoc-gen-go, protoc-gen-go-grpc, grpcurl) into .tools/go/bin
+tools: ## Install the pinned Go tools (protoc-gen-go, protoc-gen-go-grpc, grpcurl, staticcheck) into .tools/go/bin
 	GOBIN=$(GO_BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	GOBIN=$(GO_BIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	GOBIN=$(GO_BIN) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	GOBIN=$(GO_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 $(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json
 	cd $(TS_DIR) && npm ci --no-audit --no-fund --loglevel=error

@@ -2,12 +2,10 @@ package ophost
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	ophostv1 "github.com/ophost-dev/ophost/client/go/gen/ophost/v1"
 )
@@ -17,6 +15,13 @@ import (
 const capabilityChunkedUpload = "chunked_upload"
 
 // Client calls the ops of one ophost server. It is safe for concurrent use.
+// Make one with New (for a target address) or NewClient (on a connection of
+// yours).
+//
+// Every method takes a context.Context, which carries the per-call options
+// in the manner of grpc-go: its deadline and cancelation bound the call, and
+// the metadata attached with metadata.NewOutgoingContext or
+// metadata.AppendToOutgoingContext is sent with it as request headers.
 //
 // Op definitions, executions and server info are returned as the generated
 // protocol messages (package ophostv1): they are complete, documented in the
@@ -24,7 +29,7 @@ const capabilityChunkedUpload = "chunked_upload"
 // having to mirror them. Values and events, which callers handle most, are
 // converted to Go types (see DecodeValue and Event).
 type Client struct {
-	conn   *grpc.ClientConn // closed by Close when Dial made it
+	conn   *grpc.ClientConn // closed by Close when New made it
 	stub   ophostv1.OpHostServiceClient
 	s      settings
 	ctx    context.Context // canceled by Close, which ends open streams
@@ -35,66 +40,8 @@ type Client struct {
 	info   *ophostv1.GetServerInfoResponse
 }
 
-// Dial connects to the server at target ("host:port") and asks it for its
-// info, so that an unreachable server is reported here (as an *RPCError with
-// code Unavailable). The connection is plain text unless WithTLS or
-// WithTransportCredentials is given. Close the client when done.
-func Dial(ctx context.Context, target string, opts ...Option) (*Client, error) {
-	s := newSettings(opts)
-	creds := s.creds
-	if creds == nil {
-		creds = insecure.NewCredentials()
-	}
-	dialOptions := append([]grpc.DialOption{
-		grpc.WithTransportCredentials(creds),
-		grpc.WithKeepaliveParams(keepaliveParams),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReceiveMessageBytes)),
-	}, s.dialOptions...)
-	conn, err := grpc.NewClient(target, dialOptions...)
-	if err != nil {
-		return nil, fmt.Errorf("ophost: dial %s: %w", target, err)
-	}
-	c := newClient(conn, s)
-	c.conn = conn
-	if _, err := c.ServerInfo(ctx); err != nil {
-		_ = conn.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-// NewClient makes a client on a connection of the caller's (with its own
-// TLS, interceptors and options). Close then leaves the connection open.
-// Only WithReattach and WithCallTimeout apply.
-func NewClient(conn grpc.ClientConnInterface, opts ...Option) *Client {
-	return newClient(conn, newSettings(opts))
-}
-
-func newClient(conn grpc.ClientConnInterface, s settings) *Client {
-	ctx, stop := context.WithCancel(context.Background())
-	return &Client{stub: ophostv1.NewOpHostServiceClient(conn), s: s, ctx: ctx, stop: stop}
-}
-
-// Close closes the connection (if Dial made it) and ends the client's open
-// event streams; the executions themselves keep running on the server.
-// Further calls return ErrClosed. Close is idempotent.
-func (c *Client) Close() error {
-	if c.closed.Swap(true) {
-		return nil
-	}
-	c.stop()
-	if c.conn != nil {
-		return c.conn.Close()
-	}
-	return nil
-}
-
-func closedErr(what string) error {
-	return fmt.Errorf("%w (%s)", ErrClosed, what)
-}
-
-// unary runs one unary call with the client's call timeout and turns its
-// error into an *RPCError (or ErrClosed).
+// unary runs one unary call under ctx, bounded also by the client's call
+// timeout, and turns its error into an *RPCError (or ErrClosed).
 func unary[Resp any](ctx context.Context, c *Client, what string, call func(context.Context) (Resp, error)) (Resp, error) {
 	var zero Resp
 	if c.closed.Load() {
@@ -110,7 +57,7 @@ func unary[Resp any](ctx context.Context, c *Client, what string, call func(cont
 		if c.closed.Load() {
 			return zero, closedErr(what)
 		}
-		return zero, newRPCError(err)
+		return zero, callError(ctx, err)
 	}
 	return resp, nil
 }
@@ -124,10 +71,14 @@ func (c *Client) ServerInfo(ctx context.Context) (*ophostv1.GetServerInfoRespons
 	if err != nil {
 		return nil, err
 	}
+	c.keepInfo(info)
+	return info, nil
+}
+
+func (c *Client) keepInfo(info *ophostv1.GetServerInfoResponse) {
 	c.infoMu.Lock()
 	c.info = info
 	c.infoMu.Unlock()
-	return info, nil
 }
 
 func (c *Client) cachedServerInfo(ctx context.Context) (*ophostv1.GetServerInfoResponse, error) {
@@ -204,19 +155,6 @@ func (c *Client) ListExecutions(ctx context.Context, opName string, states ...op
 	}
 }
 
-// Cancel asks the server to cancel an execution and returns it as it is
-// now (usually CANCEL_REQUESTED). Canceling a finished execution changes
-// nothing. The execution's stream reports the outcome.
-func (c *Client) Cancel(ctx context.Context, executionID, reason string) (*ophostv1.Execution, error) {
-	resp, err := unary(ctx, c, "CancelExecution "+executionID, func(ctx context.Context) (*ophostv1.CancelExecutionResponse, error) {
-		return c.stub.CancelExecution(ctx, &ophostv1.CancelExecutionRequest{ExecutionId: executionID, Reason: reason})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetExecution(), nil
-}
-
 // Execute starts op with inputs and returns the stream of its events once
 // the server has accepted the execution. A request the server refuses (an
 // unknown op, a missing or ill-typed input, bad config) is an *RPCError; an
@@ -224,8 +162,10 @@ func (c *Client) Cancel(ctx context.Context, executionID, reason string) (*ophos
 // anything is sent. Inputs and config larger than the server's inline
 // threshold are uploaded in chunks.
 //
-// ctx bounds the whole stream: canceling it ends the stream (the execution
-// keeps running on the server). Close the stream when done with it.
+// ctx bounds the whole stream, and its metadata goes with every RPC of it:
+// when ctx ends, the stream ends with an *RPCError (DeadlineExceeded or
+// Canceled) while the execution keeps running on the server (stop it with
+// Execution.Cancel). Close the stream when done with it.
 func (c *Client) Execute(ctx context.Context, op string, inputs map[string]any, opts ...ExecOption) (*Execution, error) {
 	if c.closed.Load() {
 		return nil, closedErr("op " + op)
@@ -269,6 +209,7 @@ func (c *Client) Call(ctx context.Context, op string, inputs map[string]any, opt
 // Attach follows the events of an existing execution after afterSequence
 // (0: from its first event), with the same re-attach behaviour as Execute.
 // An unknown execution surfaces as an *RPCError (NotFound) from the stream.
+// ctx bounds the stream as it does for Execute.
 func (c *Client) Attach(ctx context.Context, executionID string, afterSequence uint64) (*Execution, error) {
 	if c.closed.Load() {
 		return nil, closedErr("attach " + executionID)

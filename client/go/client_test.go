@@ -18,7 +18,7 @@ import (
 )
 
 func TestListAndGetOps(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	ctx := testContext(t)
 	ops, err := client.ListOps(ctx)
 	if err != nil {
@@ -73,7 +73,7 @@ func TestListAndGetOps(t *testing.T) {
 }
 
 func TestCallAdd(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	outputs, err := client.Call(testContext(t), "add", map[string]any{"a": 2, "b": uint8(3)})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func checkSequences(t *testing.T, events []ophost.Event, first uint64) {
 }
 
 func TestExecuteCountUpEvents(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	x, err := client.Execute(testContext(t), "count_up", map[string]any{"n": 3}, ophost.WithTags(map[string]string{"team": "go"}))
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestExecuteCountUpEvents(t *testing.T) {
 }
 
 func TestRetriesAreEvents(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	x, err := client.Execute(testContext(t), "flaky_fetch", map[string]any{"url": "db://x"})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestRetriesAreEvents(t *testing.T) {
 }
 
 func TestOpFailure(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	_, err := client.Call(testContext(t), "large_blob", map[string]any{"size_mb": -1})
 	var failed *ophost.OpFailedError
 	if !errors.As(err, &failed) {
@@ -217,70 +217,8 @@ func TestOpFailure(t *testing.T) {
 	}
 }
 
-func TestCancelOnStream(t *testing.T) {
-	client := dial(t, "")
-	x, err := client.Execute(testContext(t), "long_running", map[string]any{"steps": 200},
-		ophost.WithConfig(map[string]any{"step_seconds": 0.05}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	logs := 0
-	for x.Next() {
-		if _, ok := x.Event().(*ophost.LogMessage); ok {
-			if logs++; logs == 1 {
-				if err := x.Cancel("enough"); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	if err := x.Err(); err != nil {
-		t.Fatal(err)
-	}
-	f := x.Finished()
-	if f == nil || f.Status != ophostv1.ExecutionStatus_EXECUTION_STATUS_CANCELED || !f.CancelRequested ||
-		f.CancelOutcome != ophostv1.CancelOutcome_CANCEL_OUTCOME_COOPERATIVE {
-		t.Fatalf("finished = %+v", f)
-	}
-	if logs >= 50 {
-		t.Errorf("%d steps ran after the cancel", logs)
-	}
-	_, err = x.Result()
-	var canceled *ophost.ExecutionCanceledError
-	if !errors.As(err, &canceled) || canceled.ExecutionID != x.ID() || canceled.Outcome != ophostv1.CancelOutcome_CANCEL_OUTCOME_COOPERATIVE {
-		t.Errorf("Result error = %v", err)
-	}
-}
-
-func TestCancelByID(t *testing.T) {
-	client := dial(t, "")
-	ctx := testContext(t)
-	x, err := client.Execute(ctx, "long_running", map[string]any{"steps": 200}, ophost.WithConfig(map[string]any{"step_seconds": 0.05}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	execution, err := client.Cancel(ctx, x.ID(), "by id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if execution.GetId() != x.ID() {
-		t.Errorf("Cancel returned %v", execution)
-	}
-	_, err = x.Result()
-	var canceled *ophost.ExecutionCanceledError
-	if !errors.As(err, &canceled) {
-		t.Fatalf("Result error = %v, want *ExecutionCanceledError", err)
-	}
-	got, err := client.GetExecution(ctx, x.ID())
-	if err != nil || got.GetState() != ophostv1.ExecutionState_EXECUTION_STATE_CANCELED {
-		t.Errorf("GetExecution = %v, %v", got, err)
-	}
-}
-
 func TestAttach(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	ctx := testContext(t)
 	x, err := client.Execute(ctx, "count_up", map[string]any{"n": 2})
 	if err != nil {
@@ -318,7 +256,7 @@ func TestAttach(t *testing.T) {
 }
 
 func TestRequestIDIsIdempotent(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	ctx := testContext(t)
 	id := fmt.Sprintf("go-test-%d", rand64())
 	first, err := client.Execute(ctx, "add", map[string]any{"a": 1, "b": 2}, ophost.WithRequestID(id))
@@ -342,7 +280,7 @@ func TestRequestIDIsIdempotent(t *testing.T) {
 }
 
 func TestLargeOutputIsReassembled(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	outputs, err := client.Call(testContext(t), "large_blob", map[string]any{"size_mb": 16})
 	if err != nil {
 		t.Fatal(err)
@@ -366,7 +304,7 @@ func checkBlob(t *testing.T, value any, sizeMB int) {
 }
 
 func TestLargeInputIsUploadedInChunks(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	ctx := testContext(t)
 	values := make([]float64, 200_000)
 	for i := range values {
@@ -393,7 +331,7 @@ func TestLargeInputIsUploadedInChunks(t *testing.T) {
 }
 
 func TestTypedErrors(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	ctx := testContext(t)
 
 	_, err := client.Call(ctx, "no_such_op", nil)
@@ -429,7 +367,7 @@ func TestTypedErrors(t *testing.T) {
 }
 
 func TestClosedClient(t *testing.T) {
-	client := dial(t, "")
+	client := newTestClient(t, "")
 	ctx := testContext(t)
 	x, err := client.Execute(ctx, "long_running", map[string]any{"steps": 100}, ophost.WithConfig(map[string]any{"step_seconds": 0.05}))
 	if err != nil {
@@ -453,7 +391,7 @@ func TestClosedClient(t *testing.T) {
 		t.Errorf("Attach after Close: %v", err)
 	}
 	// The execution itself is still there: cancel it from another client.
-	other := dial(t, "")
+	other := newTestClient(t, "")
 	if _, err := other.Cancel(ctx, x.ID(), "test over"); err != nil {
 		t.Error(err)
 	}

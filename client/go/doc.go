@@ -3,7 +3,7 @@
 //
 // A Client wraps one gRPC connection:
 //
-//	client, err := ophost.Dial(ctx, "127.0.0.1:50051")
+//	client, err := ophost.New("127.0.0.1:50051")
 //	if err != nil { ... }
 //	defer client.Close()
 //	outputs, err := client.Call(ctx, "add", map[string]any{"a": 2, "b": 3})
@@ -11,9 +11,41 @@
 //
 // Execute starts an execution and returns an *Execution, a stream of typed
 // events (ExecutionStarted, StepStarted, LogMessage, OutputProduced, ...) that
-// is read with Next/Event/Err or ranged over with Events. When the connection
-// breaks while events are streaming, the stream re-attaches by itself from the
-// last event it received, so the caller sees every event once and in order.
+// is read with Next/Event/Err or ranged over with Events, and that can cancel
+// its execution with Cancel. When the connection breaks while events are
+// streaming, the stream re-attaches by itself from the last event it
+// received, so the caller sees every event once and in order.
+//
+// # Connecting
+//
+// New does no network I/O: it is built on grpc.NewClient, and the first call
+// connects. An unreachable server is reported by that call, as an *RPCError
+// with code Unavailable. A program that must wait for its server (one that
+// is still starting, say) calls WaitForReady with a deadline first:
+//
+//	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+//	defer cancel()
+//	if err := client.WaitForReady(ctx); err != nil { ... } // Unavailable
+//
+// NewClient takes a connection of the caller's instead (a *grpc.ClientConn
+// with its own TLS, interceptors or load balancing), which Close leaves
+// open.
+//
+// # Per-call options
+//
+// As in grpc-go, the options of one call are its context.Context; there are
+// no per-call option arguments. Its deadline (context.WithTimeout) and its
+// cancelation bound the call, and the metadata on it
+// (metadata.NewOutgoingContext, metadata.AppendToOutgoingContext) is sent as
+// the call's request headers. This holds for every method and every RPC it
+// makes; the one message that is not an RPC of its own, the cancel that
+// Execution.Cancel sends on an open Execute stream, goes under the headers
+// of that stream. A call whose context ends fails with an *RPCError whose
+// code is DeadlineExceeded or Canceled, in which errors.Is also finds
+// context.DeadlineExceeded or context.Canceled. For Execute and Attach the
+// context covers the whole event stream, re-attaches included. Unary calls
+// other than WaitForReady are also bounded by the client's call timeout
+// (WithCallTimeout, DefaultCallTimeout), whichever ends first.
 //
 // # Values
 //

@@ -1,6 +1,7 @@
 package ophost
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,6 +59,36 @@ func newRPCError(err error) error {
 	if !ok {
 		return err
 	}
+	return rpcErrorFromStatus(err, st)
+}
+
+// callError turns the error of a call made under ctx into an *RPCError.
+// When ctx has ended, the error says so whatever broke first: its code is
+// DeadlineExceeded or Canceled (as grpc-go reports a context that ends
+// during a call) and errors.Is finds ctx's error in it. An answer the server
+// gave, with another code, is kept.
+func callError(ctx context.Context, err error) error {
+	ctxErr := ctx.Err()
+	var already *RPCError
+	if ctxErr == nil || errors.As(err, &already) {
+		return newRPCError(err)
+	}
+	st, ok := status.FromError(err)
+	if ok && st.Code() != codes.DeadlineExceeded && st.Code() != codes.Canceled {
+		return rpcErrorFromStatus(err, st)
+	}
+	if !ok {
+		st = status.FromContextError(ctxErr)
+	}
+	if !errors.Is(err, ctxErr) {
+		err = errors.Join(err, ctxErr)
+	}
+	return rpcErrorFromStatus(err, st)
+}
+
+// rpcErrorFromStatus is the *RPCError of st, with the details the server
+// attached; err is what Unwrap returns.
+func rpcErrorFromStatus(err error, st *status.Status) *RPCError {
 	e := &RPCError{err: err, status: st}
 	for _, detail := range st.Details() {
 		switch d := detail.(type) {

@@ -5,6 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	ophost "github.com/ophost-dev/ophost/client/go"
 )
@@ -14,7 +18,7 @@ import (
 
 func ExampleClient_Call() {
 	ctx := context.Background()
-	client, err := ophost.Dial(ctx, serverAddress)
+	client, err := ophost.New(serverAddress)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -28,9 +32,89 @@ func ExampleClient_Call() {
 	// Output: 5
 }
 
+func ExampleClient_WaitForReady() {
+	client, err := ophost.New(serverAddress) // no network I/O yet
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	// Wait up to 10 s for the server to answer (it may still be starting);
+	// past that, the error is an *ophost.RPCError with code Unavailable.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.WaitForReady(ctx); err != nil {
+		log.Fatal(err)
+	}
+	info, err := client.ServerInfo(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("protocol", info.GetProtocolVersion())
+	// Output: protocol 1
+}
+
+// The context of a call carries its options: a deadline, cancelation, and
+// the request headers (gRPC metadata).
+func Example_callOptions() {
+	client, err := ophost.New(serverAddress)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "x-request-id", "example-42")
+	outputs, err := client.Call(ctx, "add", map[string]any{"a": 2, "b": 3})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(outputs["result"])
+
+	// A deadline that passes during the call ends it (the execution itself
+	// carries on; slow_square takes a second here).
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	_, err = client.Call(short, "slow_square", map[string]any{"x": 3.0, "delay": 1.0})
+	fmt.Println(status.Code(err), errors.Is(err, context.DeadlineExceeded))
+	// Output:
+	// 5
+	// DeadlineExceeded true
+}
+
+func ExampleExecution_Cancel() {
+	ctx := context.Background()
+	client, err := ophost.New(serverAddress)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	x, err := client.Execute(ctx, "long_running", map[string]any{"steps": 100},
+		ophost.WithConfig(map[string]any{"step_seconds": 0.05}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer x.Close()
+	for x.Next() {
+		if _, ok := x.Event().(*ophost.LogMessage); ok {
+			// Cancel at the first log line; canceling again at the next ones is harmless.
+			if err := x.Cancel(ctx, "no longer needed"); err != nil {
+				log.Fatal(err)
+			}
+		}
+	}
+	if err := x.Err(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(x.Finished().Status, x.Finished().CancelOutcome)
+	// Output: EXECUTION_STATUS_CANCELED CANCEL_OUTCOME_COOPERATIVE
+}
+
 func ExampleClient_Execute() {
 	ctx := context.Background()
-	client, err := ophost.Dial(ctx, serverAddress)
+	client, err := ophost.New(serverAddress)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,7 +147,7 @@ func ExampleClient_Execute() {
 
 func ExampleOpFailedError() {
 	ctx := context.Background()
-	client, err := ophost.Dial(ctx, serverAddress)
+	client, err := ophost.New(serverAddress)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -82,7 +166,7 @@ func ExampleOpFailedError() {
 
 func ExampleRPCError() {
 	ctx := context.Background()
-	client, err := ophost.Dial(ctx, serverAddress)
+	client, err := ophost.New(serverAddress)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -98,7 +182,7 @@ func ExampleRPCError() {
 
 func ExampleValueError() {
 	ctx := context.Background()
-	client, err := ophost.Dial(ctx, serverAddress)
+	client, err := ophost.New(serverAddress)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -101,16 +101,16 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// dial connects a client to addr (the test server by default), closed at the
-// end of the test.
-func dial(t *testing.T, addr string, opts ...ophost.Option) *ophost.Client {
+// newTestClient makes a client of addr (the test server by default), closed
+// at the end of the test.
+func newTestClient(t *testing.T, addr string, opts ...ophost.Option) *ophost.Client {
 	t.Helper()
 	if addr == "" {
 		addr = serverAddress
 	}
-	client, err := ophost.Dial(testContext(t), addr, opts...)
+	client, err := ophost.New(addr, opts...)
 	if err != nil {
-		t.Fatalf("Dial(%s): %v", addr, err)
+		t.Fatalf("New(%s): %v", addr, err)
 	}
 	t.Cleanup(func() { _ = client.Close() })
 	return client

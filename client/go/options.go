@@ -19,8 +19,8 @@ const (
 	DefaultReattachBackoff = 200 * time.Millisecond
 	// MaxReattachBackoff is the longest wait between two re-attach attempts.
 	MaxReattachBackoff = 5 * time.Second
-	// DefaultCallTimeout is the deadline of every unary call (streams have
-	// none).
+	// DefaultCallTimeout bounds every unary call, within the deadline of
+	// its context (streams and WaitForReady have none).
 	DefaultCallTimeout = 30 * time.Second
 	// MaxReceiveMessageBytes is the largest message the client accepts. The
 	// server keeps its messages below its own max_message_bytes (4 MiB by
@@ -28,7 +28,7 @@ const (
 	MaxReceiveMessageBytes = 64 << 20
 )
 
-// Keepalive of the connections Dial makes, matching the server's policy (it
+// Keepalive of the connections New makes, matching the server's policy (it
 // accepts pings every 10 s, also without calls in flight): ping every 30 s,
 // even while a stream is idle because an op runs long without events, and
 // drop a connection whose ping is not answered within 10 s.
@@ -38,7 +38,7 @@ var keepaliveParams = keepalive.ClientParameters{
 	PermitWithoutStream: true,
 }
 
-// Option configures a Client made by Dial or NewClient.
+// Option configures a Client made by New or NewClient.
 type Option func(*settings)
 
 type settings struct {
@@ -61,20 +61,21 @@ func newSettings(opts []Option) settings {
 	return s
 }
 
-// WithTLS makes Dial connect with TLS using cfg. Without it, or
-// WithTransportCredentials, Dial connects in plain text (insecure), which is
-// what `ophost serve` speaks on 127.0.0.1.
+// WithTLS makes New's connection use TLS with cfg. Without it, or
+// WithTransportCredentials, New connects in plain text (insecure), which is
+// what `ophost serve` speaks on 127.0.0.1. NewClient ignores it.
 func WithTLS(cfg *tls.Config) Option {
 	return WithTransportCredentials(credentials.NewTLS(cfg))
 }
 
-// WithTransportCredentials makes Dial connect with the given credentials.
+// WithTransportCredentials makes New's connection use creds. NewClient
+// ignores it.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
 	return func(s *settings) { s.creds = creds }
 }
 
 // WithDialOptions adds gRPC dial options (interceptors, per-RPC credentials,
-// ...) to those Dial uses; they are applied after the client's own, so they
+// ...) to those New uses; they are applied after the client's own, so they
 // can override them. NewClient ignores them.
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(s *settings) { s.dialOptions = append(s.dialOptions, opts...) }
@@ -90,8 +91,9 @@ func WithReattach(attempts int, backoff time.Duration) Option {
 	}
 }
 
-// WithCallTimeout sets the deadline of each unary call (0: none, so only the
-// caller's context bounds it). Event streams never get a deadline from it.
+// WithCallTimeout sets the longest a unary call may take (0: no limit, so
+// only the deadline of the caller's context bounds it). The shorter of the
+// two applies. Event streams and WaitForReady never get a deadline from it.
 func WithCallTimeout(d time.Duration) Option {
 	return func(s *settings) { s.callTimeout = max(d, 0) }
 }

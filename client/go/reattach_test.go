@@ -96,7 +96,7 @@ func (p *resetProxy) forward(client *net.TCPConn) {
 
 func TestReattachAfterReset(t *testing.T) {
 	proxy := startResetProxy(t, serverAddress, 32<<10, 2)
-	client := dial(t, proxy.addr(), ophost.WithReattach(5, 50*time.Millisecond))
+	client := newTestClient(t, proxy.addr(), ophost.WithReattach(5, 50*time.Millisecond))
 	x, err := client.Execute(testContext(t), "count_up", map[string]any{"n": 1500})
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +128,7 @@ func TestReattachInsideChunkedOutput(t *testing.T) {
 	// The reset falls inside the run of value chunks: the stream must resume
 	// from before the output and rebuild it whole.
 	proxy := startResetProxy(t, serverAddress, 6<<20, 1)
-	client := dial(t, proxy.addr(), ophost.WithReattach(5, 50*time.Millisecond))
+	client := newTestClient(t, proxy.addr(), ophost.WithReattach(5, 50*time.Millisecond))
 	x, err := client.Execute(testContext(t), "large_blob", map[string]any{"size_mb": 16})
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func TestReattachInsideChunkedOutput(t *testing.T) {
 
 func TestStreamBrokenAfterAttempts(t *testing.T) {
 	proxy := startResetProxy(t, serverAddress, 1<<20, 1)
-	client := dial(t, proxy.addr(), ophost.WithReattach(2, 20*time.Millisecond))
+	client := newTestClient(t, proxy.addr(), ophost.WithReattach(2, 20*time.Millisecond))
 	x, err := client.Execute(testContext(t), "long_running", map[string]any{"steps": 100},
 		ophost.WithConfig(map[string]any{"step_seconds": 0.05}))
 	if err != nil {
@@ -164,7 +164,7 @@ func TestStreamBrokenAfterAttempts(t *testing.T) {
 	if !errors.As(x.Err(), &broken) || broken.ExecutionID != x.ID() || broken.LastSequence < 4 || broken.Attempts != 2 {
 		t.Fatalf("Err() = %v, want *StreamBrokenError after 2 attempts", x.Err())
 	}
-	if _, err := dial(t, "").Cancel(testContext(t), x.ID(), "test over"); err != nil {
+	if _, err := newTestClient(t, "").Cancel(testContext(t), x.ID(), "test over"); err != nil {
 		t.Error(err)
 	}
 }

@@ -187,24 +187,6 @@ func (x *Execution) Result() (map[string]any, error) {
 	return nil, failed
 }
 
-// Cancel asks the server to cancel the execution; its events keep coming
-// until ExecutionFinished, which says how it ended. It is sent on the
-// Execute stream when that is still open, else with the CancelExecution RPC.
-func (x *Execution) Cancel(reason string) error {
-	x.mu.Lock()
-	exec := x.exec
-	var err error
-	if exec != nil {
-		err = exec.Send(&ophostv1.ExecuteRequest{Kind: &ophostv1.ExecuteRequest_Cancel{Cancel: &ophostv1.ExecuteCancel{Reason: reason}}})
-	}
-	x.mu.Unlock()
-	if exec != nil && err == nil {
-		return nil
-	}
-	_, err = x.client.Cancel(x.ctx, x.id, reason)
-	return err
-}
-
 // Close ends the RPC; Next then returns false. The execution keeps running
 // on the server (use Cancel to stop it). Close is idempotent.
 func (x *Execution) Close() {
@@ -296,10 +278,7 @@ func (x *Execution) openError(what string, err error) error {
 	if x.client.closed.Load() {
 		return closedErr(what)
 	}
-	if ctxErr := x.ctx.Err(); ctxErr != nil && !x.userClosed.Load() {
-		return ctxErr
-	}
-	return newRPCError(err)
+	return callError(x.ctx, err)
 }
 
 // openEvents opens StreamEvents after the last sequence received.
@@ -380,8 +359,8 @@ func (x *Execution) recover(err error) error {
 	if x.client.closed.Load() {
 		return closedErr("execution " + x.id)
 	}
-	if ctxErr := x.ctx.Err(); ctxErr != nil {
-		return ctxErr
+	if x.ctx.Err() != nil {
+		return callError(x.ctx, err)
 	}
 	var rpcErr *RPCError
 	if !errors.Is(err, io.EOF) {

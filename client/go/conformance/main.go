@@ -89,7 +89,7 @@ func (p *program) close() {
 	}
 }
 
-func (p *program) client(ctx context.Context, target string) (*ophost.Client, error) {
+func (p *program) client(target string) (*ophost.Client, error) {
 	if c, ok := p.clients[target]; ok {
 		return c, nil
 	}
@@ -97,7 +97,7 @@ func (p *program) client(ctx context.Context, target string) (*ophost.Client, er
 	if !ok {
 		return nil, fmt.Errorf("unknown target %q", target)
 	}
-	c, err := ophost.Dial(ctx, addr)
+	c, err := ophost.New(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (p *program) run(ctx context.Context, c testCase) (result, error) {
 	if c.Action == "client_error" && c.Kind == "closed" {
 		return p.closedClient(ctx, c)
 	}
-	client, err := p.client(ctx, c.Target)
+	client, err := p.client(c.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -252,7 +252,7 @@ func collect(ctx context.Context, client *ophost.Client, x *ophost.Execution, ca
 				if cancel.Via == "rpc" {
 					_, err = client.Cancel(ctx, x.ID(), "")
 				} else {
-					err = x.Cancel("")
+					err = x.Cancel(ctx, "")
 				}
 				if err != nil {
 					return nil, err
@@ -329,7 +329,7 @@ func requestID(ctx context.Context, client *ophost.Client, c testCase) (result, 
 }
 
 func (p *program) closedClient(ctx context.Context, c testCase) (result, error) {
-	fresh, err := ophost.Dial(ctx, p.targets[c.Target])
+	fresh, err := ophost.New(p.targets[c.Target])
 	if err != nil {
 		return nil, err
 	}
