@@ -20,7 +20,8 @@ import {
   type MetadataEntry,
   OpFailedError,
   type OpError,
-  OpHostClient,
+  createOpHostClient,
+  type OpHostClient,
   OpHostClientError,
   OpHostRpcError,
   type OpSignature,
@@ -360,7 +361,7 @@ class Program {
   private client(target: string): OpHostClient {
     let client = this.clients.get(target);
     if (client === undefined) {
-      client = new OpHostClient(this.address(target));
+      client = createOpHostClient(this.address(target));
       this.clients.set(target, client);
     }
     return client;
@@ -472,7 +473,7 @@ class Program {
       return { crash: "the client accepted an unconvertible value" };
     }
     if (kind === "closed") {
-      const fresh = new OpHostClient(this.address(target));
+      const fresh = createOpHostClient(this.address(target));
       fresh.close();
       await fresh.call(field(testCase, "op"), {});
       return { crash: "a closed client made a call" };

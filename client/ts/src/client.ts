@@ -42,7 +42,7 @@ export interface AttachOptions {
  * Calls the ops of an ophost server over gRPC (HTTP/2).
  *
  * ```ts
- * const client = new OpHostClient("127.0.0.1:50051");
+ * const client = createOpHostClient("127.0.0.1:50051");
  * try {
  *   const { result } = await client.call("add", { a: 2n, b: 3n }); // 5n
  * } finally {
@@ -50,9 +50,8 @@ export interface AttachOptions {
  * }
  * ```
  *
- * `address` is `host:port` (insecure HTTP/2, or TLS with the `tls` option) or an
- * `http://` / `https://` URL. The connection opens with the first call and is kept
- * alive with pings. Every RPC failure is an `OpHostRpcError`; after {@link close},
+ * Made by {@link createOpHostClient}. The connection opens with the first call and is
+ * kept alive with pings. Every RPC failure is an `OpHostRpcError`; after {@link close},
  * every call rejects with a `ClientClosedError`.
  */
 export class OpHostClient {
@@ -65,7 +64,8 @@ export class OpHostClient {
   #serverInfo: Promise<ServerInfo> | undefined;
   #closed = false;
 
-  constructor(address: string, options: ClientOptions = {}) {
+  /** @internal Use {@link createOpHostClient}. */
+  constructor(address: string, options: ClientOptions) {
     this.address = address;
     this.#options = resolveOptions(address, options);
     this.#connection = connect(this.#options.baseUrl, options);
@@ -245,7 +245,15 @@ export class OpHostClient {
   }
 }
 
-/** Make an {@link OpHostClient}: the same as `new OpHostClient(address, options)`. */
-export function createClient(address: string, options: ClientOptions = {}): OpHostClient {
+/**
+ * Make a client of the ophost server at `address`: the one way to construct an
+ * {@link OpHostClient}.
+ *
+ * `address` is `host:port` (insecure HTTP/2, or TLS with the `tls` option) or an
+ * `http://` / `https://` URL. Nothing is sent yet: the connection opens with the first
+ * call. Throws a `TypeError` for a malformed address and a `RangeError` for an option
+ * out of range.
+ */
+export function createOpHostClient(address: string, options: ClientOptions = {}): OpHostClient {
   return new OpHostClient(address, options);
 }

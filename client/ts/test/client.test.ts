@@ -7,7 +7,8 @@ import {
   type ExecutionEvent,
   ExecutionCanceledError,
   OpFailedError,
-  OpHostClient,
+  createOpHostClient,
+  type OpHostClient,
   OpHostRpcError,
   StreamBrokenError,
   ValueConversionError,
@@ -20,7 +21,7 @@ let client: OpHostClient;
 
 before(async () => {
   server = await startServer();
-  client = new OpHostClient(server.address);
+  client = createOpHostClient(server.address);
 });
 
 after(async () => {
@@ -175,7 +176,7 @@ describe("executions", () => {
 describe("re-attach", () => {
   it("hides a connection reset in the middle of a stream", async () => {
     const proxy = new ResettingProxy(server.host, server.port, { cutAfterBytes: 32 * 1024, maxCuts: 1 });
-    const proxied = new OpHostClient(await proxy.start(), { reattachBackoffMs: 20 });
+    const proxied = createOpHostClient(await proxy.start(), { reattachBackoffMs: 20 });
     try {
       const execution = proxied.execute("count_up", { n: 2000n });
       const events = await collect(execution);
@@ -192,7 +193,7 @@ describe("re-attach", () => {
 
   it("resumes before an output whose chunks were cut", async () => {
     const proxy = new ResettingProxy(server.host, server.port, { cutAfterBytes: 3 << 20, maxCuts: 1 });
-    const proxied = new OpHostClient(await proxy.start(), { reattachBackoffMs: 20 });
+    const proxied = createOpHostClient(await proxy.start(), { reattachBackoffMs: 20 });
     try {
       const execution = proxied.execute("large_blob", { size_mb: 8n });
       const outputs = await execution.result();
@@ -207,7 +208,7 @@ describe("re-attach", () => {
 
   it("gives up with StreamBrokenError after the allowed attempts", async () => {
     const proxy = new ResettingProxy(server.host, server.port, { cutAfterBytes: 16 * 1024, maxCuts: 1, refuseAfterCuts: true });
-    const proxied = new OpHostClient(await proxy.start(), { reattachAttempts: 2, reattachBackoffMs: 10 });
+    const proxied = createOpHostClient(await proxy.start(), { reattachAttempts: 2, reattachBackoffMs: 10 });
     try {
       const execution = proxied.execute("count_up", { n: 2000n });
       const seen: ExecutionEvent[] = [];
@@ -265,7 +266,7 @@ describe("typed errors", () => {
   });
 
   it("rejects every call on a closed client", async () => {
-    const closed = new OpHostClient(server.address);
+    const closed = createOpHostClient(server.address);
     assert.deepEqual(await closed.call("add", { a: 1n, b: 1n }), { result: 2n });
     closed.close();
     assert.equal(closed.closed, true);
@@ -275,7 +276,7 @@ describe("typed errors", () => {
   });
 
   it("ends an open stream with ClientClosedError when the client closes", async () => {
-    const own = new OpHostClient(server.address);
+    const own = createOpHostClient(server.address);
     const execution = own.execute("long_running", { steps: 300n }, { config: { step_seconds: 0.02 } });
     const id = await execution.accepted();
     setTimeout(() => own.close(), 100);
