@@ -30,7 +30,8 @@ import {
   ValueConversionError,
 } from "../src/index.js";
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** JSON values; a `bigint` (an event sequence) is written as a JSON integer, every digit kept. */
+type Json = null | boolean | number | bigint | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 const BIG_BYTES = 4096;
@@ -429,7 +430,8 @@ class Program {
           executionId = field(testCase, "execution_id");
         }
         const after = testCase["after_sequence"];
-        const stream = client.attach(executionId, typeof after === "number" ? after : 0, { signal });
+        const afterSequence = typeof after === "number" || typeof after === "string" ? BigInt(after) : 0n;
+        const stream = client.attach(executionId, afterSequence, { signal });
         return await collect(client, stream, undefined);
       }
       case "cancel":
@@ -483,6 +485,21 @@ class Program {
   }
 }
 
+/** The JSON text of `value`. Unlike `JSON.stringify`, it writes a bigint as an exact JSON integer. */
+function jsonText(value: Json): string {
+  if (typeof value === "bigint") {
+    return value.toString();
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map(jsonText).join(",")}]`;
+  }
+  if (value !== null && typeof value === "object") {
+    const members = Object.entries(value).filter(([, item]) => item !== undefined);
+    return `{${members.map(([key, item]) => `${JSON.stringify(key)}:${jsonText(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
 function withTimeout(work: (signal: AbortSignal) => Promise<Json>, seconds: number): Promise<Json> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -513,7 +530,7 @@ async function main(): Promise<number> {
     for (const testCase of document.cases) {
       const seconds = typeof testCase["timeout_seconds"] === "number" ? testCase["timeout_seconds"] : 60;
       const result = await withTimeout((signal) => program.run(testCase, signal), seconds);
-      process.stdout.write(`${JSON.stringify({ id: testCase["id"] ?? null, result })}\n`);
+      process.stdout.write(`${jsonText({ id: testCase["id"] ?? null, result })}\n`);
     }
   } finally {
     program.close();

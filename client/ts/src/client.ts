@@ -18,6 +18,7 @@ import {
 import { decodeOp, type OpSignature } from "./ops.js";
 import { type ClientOptions, type Connection, connect, type ResolvedOptions, resolveOptions } from "./options.js";
 import { StartRequest, type StartOptions } from "./request.js";
+import { toSequence } from "./sequence.js";
 import { toRpcError } from "./status.js";
 import { Execution, type StreamHost } from "./stream.js";
 import type { OpValue } from "./values.js";
@@ -201,10 +202,15 @@ export class OpHostClient {
     }
   }
 
-  /** Follow an execution's events after `afterSequence` (0: from the start). */
-  attach(executionId: string, afterSequence: number | bigint = 0, options: AttachOptions = {}): Execution {
+  /**
+   * Follow an execution's events after `afterSequence` (0: from the start). Pass a
+   * `bigint` (a `number` must be a safe integer); a sequence beyond the execution's
+   * last one is `OpHostRpcError` `OUT_OF_RANGE` / `SEQUENCE_OUT_OF_RANGE`.
+   */
+  attach(executionId: string, afterSequence: bigint | number = 0n, options: AttachOptions = {}): Execution {
     this.#checkOpen();
-    return new Execution(this.#host, { executionId, afterSequence: Number(afterSequence), signal: options.signal });
+    const after = toSequence(afterSequence, "afterSequence");
+    return new Execution(this.#host, { executionId, afterSequence: after, signal: options.signal });
   }
 
   /** Ask for an execution to be canceled; returns it as it is now (idempotent). */

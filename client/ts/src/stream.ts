@@ -29,7 +29,7 @@ import {
   ProtocolError,
   StreamBrokenError,
 } from "./errors.js";
-import { decodeEvent, type ExecutionEvent, type ExecutionFinishedEvent, sequenceNumber, type StepFailureEvent } from "./events.js";
+import { decodeEvent, type ExecutionEvent, type ExecutionFinishedEvent, type StepFailureEvent } from "./events.js";
 import type { Event } from "./gen/ophost/v1/event_pb.js";
 import {
   type ExecuteRequest,
@@ -61,7 +61,7 @@ export interface StreamHost {
 /** Where the events come from: a new execution, or an existing one. */
 export type StreamSource =
   | { readonly start: StartRequest; readonly signal?: AbortSignal | undefined }
-  | { readonly executionId: string; readonly afterSequence: number; readonly signal?: AbortSignal | undefined };
+  | { readonly executionId: string; readonly afterSequence: bigint; readonly signal?: AbortSignal | undefined };
 
 /** The request side of an `Execute` call: messages are queued and sent in order. */
 class RequestQueue implements AsyncIterable<ExecuteRequest> {
@@ -133,14 +133,14 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
   // Receiving: decoded events not yet handed out, the last sequence received, and the
   // output (if any) whose chunks are still arriving.
   readonly #ready: ExecutionEvent[] = [];
-  #lastSequence: number;
+  #lastSequence: bigint;
   #pending: { readonly event: Event; readonly assembler: ChunkAssembler } | undefined;
   #skipOrphanChunks: boolean;
   #terminalReceived = false;
   #failures = 0;
   #reattached = 0;
   // Delivered: what the caller has seen.
-  #delivered: number;
+  #delivered: bigint;
   readonly #outputs = new Map<string, OpValue>();
   #failure: StepFailureEvent | undefined;
   #finished: ExecutionFinishedEvent | undefined;
@@ -151,16 +151,13 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
     this.#signal = source.signal;
     if ("start" in source) {
       this.#request = source.start;
-      this.#lastSequence = 0;
+      this.#lastSequence = 0n;
     } else {
-      if (!Number.isSafeInteger(source.afterSequence) || source.afterSequence < 0) {
-        throw new RangeError(`afterSequence must be an integer >= 0, got ${source.afterSequence}`);
-      }
       this.#executionId = source.executionId;
       this.#lastSequence = source.afterSequence;
     }
     this.#delivered = this.#lastSequence;
-    this.#skipOrphanChunks = this.#lastSequence > 0;
+    this.#skipOrphanChunks = this.#lastSequence > 0n;
     this.#signal?.addEventListener("abort", () => this.close(), { once: true });
   }
 
@@ -185,7 +182,7 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
   }
 
   /** The sequence of the last event delivered (`afterSequence` before any). */
-  get lastSequence(): number {
+  get lastSequence(): bigint {
     return this.#delivered;
   }
 
@@ -362,13 +359,13 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
     this.#info = kind.value.execution && decodeExecution(kind.value.execution);
   }
 
-  #openEvents(afterSequence: number): void {
+  #openEvents(afterSequence: bigint): void {
     this.#host.checkOpen();
     const call = new AbortController();
     this.#call = call;
     this.#eventResponses = this.#host.rpc
       .streamEvents(
-        { executionId: this.#executionId as string, afterSequence: BigInt(afterSequence) },
+        { executionId: this.#executionId as string, afterSequence },
         { signal: call.signal },
       )
       [Symbol.asyncIterator]();
@@ -449,8 +446,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
     }
   }
 
-  #resumePoint(): number {
-    return this.#pending === undefined ? this.#lastSequence : sequenceNumber(this.#pending.event.sequence) - 1;
+  #resumePoint(): bigint {
+    return this.#pending === undefined ? this.#lastSequence : this.#pending.event.sequence - 1n;
   }
 
   #broken(error: OpHostRpcError | undefined): StreamBrokenError {
@@ -488,8 +485,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
   }
 
   #process(event: Event): void {
-    const sequence = sequenceNumber(event.sequence);
-    const expected = this.#lastSequence + 1;
+    const sequence = event.sequence;
+    const expected = this.#lastSequence + 1n;
     if (sequence !== expected || this.#terminalReceived) {
       const what = this.#terminalReceived ? "after the terminal event" : `not ${expected}`;
       throw new ProtocolError(

@@ -37,10 +37,10 @@ async function collect(events: AsyncIterable<ExecutionEvent>): Promise<Execution
   return seen;
 }
 
-function assertGapFree(events: readonly ExecutionEvent[], from = 1): void {
+function assertGapFree(events: readonly ExecutionEvent[], from = 1n): void {
   assert.deepEqual(
     events.map((event) => event.sequence),
-    events.map((_, index) => index + from),
+    events.map((_, index) => BigInt(index) + from),
   );
 }
 
@@ -95,7 +95,7 @@ describe("executions", () => {
     assert.deepEqual(await execution.result(), { result: 3n });
     const info = await client.getExecution(finished.executionId);
     assert.equal(info.state, "SUCCEEDED");
-    assert.equal(info.lastSequence, 9);
+    assert.equal(info.lastSequence, 9n);
   });
 
   it("shows retries and returns the final attempt's output", async () => {
@@ -146,9 +146,9 @@ describe("executions", () => {
     execution.close();
     const state = await client.cancel(id, "by id");
     assert.ok(["CANCEL_REQUESTED", "CANCELED"].includes(state.state));
-    const attached = client.attach(id, 1);
+    const attached = client.attach(id, 1n);
     const events = await collect(attached);
-    assertGapFree(events, 2);
+    assertGapFree(events, 2n);
     assert.equal(attached.finished?.status, "CANCELED");
     await assert.rejects(client.call("long_running", { steps: 1n }, { signal: AbortSignal.abort() }));
   });
@@ -219,7 +219,7 @@ describe("re-attach", () => {
         (error: unknown) => {
           assert.ok(error instanceof StreamBrokenError);
           assert.equal(error.executionId, execution.executionId);
-          assert.equal(error.lastSequence, seen.at(-1)?.sequence ?? 0);
+          assert.equal(error.lastSequence, seen.at(-1)?.sequence ?? 0n);
           assert.equal(error.attempts, 2);
           return true;
         },
