@@ -368,10 +368,8 @@ class Program {
     return client;
   }
 
-  close(): void {
-    for (const client of this.clients.values()) {
-      client.close();
-    }
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((client) => client.close()));
   }
 
   async run(testCase: Case, signal: AbortSignal): Promise<Json> {
@@ -476,7 +474,7 @@ class Program {
     }
     if (kind === "closed") {
       const fresh = createOpHostClient(this.address(target));
-      fresh.close();
+      await fresh.close();
       await fresh.call(field(testCase, "op"), {});
       return { crash: "a closed client made a call" };
     }
@@ -533,7 +531,7 @@ async function main(): Promise<number> {
       process.stdout.write(`${jsonText({ id: testCase["id"] ?? null, result })}\n`);
     }
   } finally {
-    program.close();
+    await program.close();
   }
   return 0;
 }

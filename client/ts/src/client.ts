@@ -5,6 +5,8 @@
  */
 
 import { type CallOptions, type Client, createClient as createRpcClient } from "@connectrpc/connect";
+import "./async-dispose.js"; // Symbol.asyncDispose, on a Node that lacks it
+import { type Connection, openConnection } from "./connection.js";
 import { ClientClosedError, ProtocolError } from "./errors.js";
 import { OpView, OpHostService } from "./gen/ophost/v1/op_host_service_pb.js";
 import {
@@ -16,7 +18,7 @@ import {
   type ServerInfo,
 } from "./info.js";
 import { decodeOp, type OpSignature } from "./ops.js";
-import { type ClientOptions, type Connection, connect, type ResolvedOptions, resolveOptions } from "./options.js";
+import { type ClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { StartRequest, type StartOptions } from "./request.js";
 import { toSequence } from "./sequence.js";
 import { toRpcError } from "./status.js";
@@ -43,19 +45,15 @@ export interface AttachOptions {
  * Calls the ops of an ophost server over gRPC (HTTP/2).
  *
  * ```ts
- * const client = createOpHostClient("127.0.0.1:50051");
- * try {
- *   const { result } = await client.call("add", { a: 2n, b: 3n }); // 5n
- * } finally {
- *   client.close();
- * }
+ * await using client = createOpHostClient("127.0.0.1:50051"); // closed at the end of the block
+ * const { result } = await client.call("add", { a: 2n, b: 3n }); // 5n
  * ```
  *
  * Made by {@link createOpHostClient}. The connection opens with the first call and is
  * kept alive with pings. Every RPC failure is an `OpHostRpcError`; after {@link close},
  * every call rejects with a `ClientClosedError`.
  */
-export class OpHostClient {
+export class OpHostClient implements AsyncDisposable {
   /** The address the client was made with. */
   readonly address: string;
   readonly #options: ResolvedOptions;
@@ -63,13 +61,13 @@ export class OpHostClient {
   readonly #rpc: Client<typeof OpHostService>;
   readonly #host: StreamHost;
   #serverInfo: Promise<ServerInfo> | undefined;
-  #closed = false;
+  #closing: Promise<void> | undefined;
 
   /** @internal Use {@link createOpHostClient}. */
   constructor(address: string, options: ClientOptions) {
     this.address = address;
     this.#options = resolveOptions(address, options);
-    this.#connection = connect(this.#options.baseUrl, options);
+    this.#connection = openConnection(this.#options.baseUrl, options);
     this.#rpc = createRpcClient(OpHostService, this.#connection.transport);
     const client = this;
     this.#host = {
@@ -87,19 +85,26 @@ export class OpHostClient {
 
   /** Whether {@link close} was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closing !== undefined;
   }
 
-  /** Close the connection. Open streams end with a `ClientClosedError`; later calls reject with it. */
-  close(): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#connection.close();
-    }
+  /**
+   * Close the connection: open streams end with a `ClientClosedError`, and every later
+   * call rejects with it. The client counts as closed at once; the promise resolves
+   * when its HTTP/2 sessions have closed. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#connection.close();
+    return this.#closing;
+  }
+
+  /** {@link close}, for `await using client = createOpHostClient(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #checkOpen(): void {
-    if (this.#closed) {
+    if (this.closed) {
       throw new ClientClosedError(`the ophost client of ${this.address} is closed`);
     }
   }

@@ -6,12 +6,11 @@
  * ```ts
  * import { createOpHostClient } from "@ophost/client";
  *
- * const client = createOpHostClient("127.0.0.1:50051");
+ * await using client = createOpHostClient("127.0.0.1:50051"); // or: await client.close()
  * const { result } = await client.call("add", { a: 2n, b: 3n }); // 5n
  * for await (const event of client.execute("count_up", { n: 3n })) {
- *   console.log(event.sequence, event.kind);
+ *   console.log(event.sequence, event.kind); // 1n executionStarted, ...
  * }
- * client.close();
  * ```
  *
  * @packageDocumentation

@@ -1,12 +1,11 @@
 /**
- * Client options, their defaults, and the HTTP/2 transport they produce.
+ * Client options and their defaults.
  *
  * @module
  */
 
 import type * as http2 from "node:http2";
-import type { Interceptor, Transport } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Interceptor } from "@connectrpc/connect";
 
 /** Options of {@link OpHostClient}. Every field is optional. */
 export interface ClientOptions {
@@ -92,32 +91,4 @@ export function resolveOptions(address: string, options: ClientOptions): Resolve
     reattachAttempts: checkNonNegative("reattachAttempts", options.reattachAttempts ?? DEFAULTS.reattachAttempts),
     reattachBackoffMs: checkNonNegative("reattachBackoffMs", options.reattachBackoffMs ?? DEFAULTS.reattachBackoffMs),
   };
-}
-
-/** The HTTP/2 connection of a client and the gRPC transport over it. */
-export interface Connection {
-  readonly transport: Transport;
-  /** Close the connection; open calls fail. */
-  close(): void;
-}
-
-/** Open (lazily) the HTTP/2 connection the client uses. */
-export function connect(baseUrl: string, options: ClientOptions): Connection {
-  const nodeOptions: http2.SecureClientSessionOptions = typeof options.tls === "object" ? options.tls : {};
-  const session = new Http2SessionManager(
-    baseUrl,
-    {
-      pingIntervalMs: options.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
-      pingTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs,
-      pingIdleConnection: true,
-    },
-    nodeOptions,
-  );
-  const transport = createGrpcTransport({
-    baseUrl,
-    sessionManager: session,
-    readMaxBytes: options.readMaxBytes ?? DEFAULTS.readMaxBytes,
-    interceptors: options.interceptors ?? [],
-  });
-  return { transport, close: () => session.abort() };
 }

@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
-  ClientClosedError,
   type ExecutionEvent,
   ExecutionCanceledError,
   OpFailedError,
@@ -25,7 +24,7 @@ before(async () => {
 });
 
 after(async () => {
-  client.close();
+  await client.close();
   await server.stop();
 });
 
@@ -186,7 +185,7 @@ describe("re-attach", () => {
       assert.equal(events.filter((event) => event.kind === "log").length, 2000);
       assert.deepEqual(execution.outputs, { result: 2000n });
     } finally {
-      proxied.close();
+      await proxied.close();
       await proxy.close();
     }
   });
@@ -201,7 +200,7 @@ describe("re-attach", () => {
       assert.equal(execution.reattachCount, 1);
       assert.equal((outputs["result"] as Uint8Array).length, 8 << 20);
     } finally {
-      proxied.close();
+      await proxied.close();
       await proxy.close();
     }
   });
@@ -227,7 +226,7 @@ describe("re-attach", () => {
       assert.ok(proxy.refused >= 2);
       assertGapFree(seen);
     } finally {
-      proxied.close();
+      await proxied.close();
       await proxy.close();
     }
   });
@@ -263,24 +262,5 @@ describe("typed errors", () => {
       (error: unknown) =>
         error instanceof ValueConversionError && error.opName === "add" && error.input === "a" && error.path === "inputs.a[2]",
     );
-  });
-
-  it("rejects every call on a closed client", async () => {
-    const closed = createOpHostClient(server.address);
-    assert.deepEqual(await closed.call("add", { a: 1n, b: 1n }), { result: 2n });
-    closed.close();
-    assert.equal(closed.closed, true);
-    await assert.rejects(closed.listOps(), ClientClosedError);
-    await assert.rejects(closed.call("add", { a: 1n, b: 1n }), ClientClosedError);
-    assert.throws(() => closed.attach("x"), ClientClosedError);
-  });
-
-  it("ends an open stream with ClientClosedError when the client closes", async () => {
-    const own = createOpHostClient(server.address);
-    const execution = own.execute("long_running", { steps: 300n }, { config: { step_seconds: 0.02 } });
-    const id = await execution.accepted();
-    setTimeout(() => own.close(), 100);
-    await assert.rejects(collect(execution), ClientClosedError);
-    await client.cancel(id);
   });
 });
