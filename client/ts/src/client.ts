@@ -4,8 +4,9 @@
  * @module
  */
 
-import { type CallOptions, type Client, createClient as createRpcClient } from "@connectrpc/connect";
+import { type Client, createClient as createRpcClient, type CallOptions as RpcCallOptions } from "@connectrpc/connect";
 import "./async-dispose.js"; // Symbol.asyncDispose, on a Node that lacks it
+import { type CallOptions, CallScope, checkTimeoutMs } from "./call-options.js";
 import { type Connection, openConnection } from "./connection.js";
 import { ClientClosedError, ProtocolError } from "./errors.js";
 import { OpView, OpHostService } from "./gen/ophost/v1/op_host_service_pb.js";
@@ -25,20 +26,24 @@ import { toRpcError } from "./status.js";
 import { Execution, type StreamHost } from "./stream.js";
 import type { OpValue } from "./values.js";
 
-/** Options of {@link OpHostClient.execute} and {@link OpHostClient.call}. */
-export interface ExecuteOptions extends StartOptions {
-  /**
-   * Stops the RPC and the wait for events when aborted (the iteration rejects with
-   * the signal's reason). The execution keeps running on the server: cancel it with
-   * `Execution.cancel` or {@link OpHostClient.cancel}.
-   */
-  readonly signal?: AbortSignal;
+/** Options of {@link OpHostClient.listOps}. */
+export interface ListOpsOptions extends CallOptions {
+  /** Fill in every part of each definition, as {@link OpHostClient.getOp} does. */
+  readonly full?: boolean;
 }
 
+/** Options of {@link OpHostClient.execute} and {@link OpHostClient.call}. */
+export interface ExecuteOptions extends StartOptions, CallOptions {}
+
 /** Options of {@link OpHostClient.attach}. */
-export interface AttachOptions {
-  /** As in {@link ExecuteOptions.signal}. */
-  readonly signal?: AbortSignal;
+export interface AttachOptions extends CallOptions {}
+
+/** Options of {@link OpHostClient.listExecutions}: filters, and the call's options. */
+export interface ListExecutionsOptions extends CallOptions {
+  /** Only the executions of this op. */
+  readonly opName?: string;
+  /** Only the executions in one of these states. */
+  readonly states?: readonly ExecutionStateName[];
 }
 
 /**
@@ -78,8 +83,8 @@ export class OpHostClient implements AsyncDisposable {
         return client.closed;
       },
       checkOpen: () => this.#checkOpen(),
-      cachedServerInfo: () => this.#cachedServerInfo(),
-      cancelById: (executionId, reason) => this.cancel(executionId, reason),
+      cachedServerInfo: (call) => this.#cachedServerInfo(call),
+      cancelById: (executionId, reason, call) => this.cancel(executionId, reason, call),
     };
   }
 
@@ -109,16 +114,20 @@ export class OpHostClient implements AsyncDisposable {
     }
   }
 
-  #callOptions(): CallOptions {
-    return this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs };
+  /** Start a unary call: its deadline (the call's `timeoutMs`, else the client's) runs from now. */
+  #scope(options: CallOptions): CallScope {
+    return new CallScope(options, this.#options.timeoutMs);
   }
 
-  async #unary<T>(call: (options: CallOptions) => Promise<T>): Promise<T> {
+  /** One RPC of a unary call; an aborted signal rejects with its reason, anything else as an `OpHostRpcError`. */
+  async #unary<T>(scope: CallScope, rpc: (options: RpcCallOptions) => Promise<T>): Promise<T> {
     this.#checkOpen();
+    scope.signal?.throwIfAborted();
     try {
-      return await call(this.#callOptions());
+      return await rpc(scope.rpcOptions());
     } catch (error) {
       this.#checkOpen();
+      scope.signal?.throwIfAborted();
       throw toRpcError(error);
     }
   }
@@ -126,14 +135,19 @@ export class OpHostClient implements AsyncDisposable {
   // -- the server and its ops ----------------------------------------------------------
 
   /** Who the server is, what it can do, and its limits (remembered for uploads). */
-  async serverInfo(): Promise<ServerInfo> {
-    const info = decodeServerInfo(await this.#unary((options) => this.#rpc.getServerInfo({}, options)));
+  async serverInfo(options: CallOptions = {}): Promise<ServerInfo> {
+    const scope = this.#scope(options);
+    const info = decodeServerInfo(await this.#unary(scope, (rpc) => this.#rpc.getServerInfo({}, rpc)));
     this.#serverInfo = Promise.resolve(info);
     return info;
   }
 
-  #cachedServerInfo(): Promise<ServerInfo> {
-    const cached = (this.#serverInfo ??= this.serverInfo());
+  /**
+   * The server's info, asked once and remembered. The first stream that needs it asks
+   * with its own headers and deadline; streams that need it meanwhile share that answer.
+   */
+  #cachedServerInfo(options: CallOptions): Promise<ServerInfo> {
+    const cached = (this.#serverInfo ??= this.serverInfo(options));
     cached.catch(() => {
       if (this.#serverInfo === cached) {
         this.#serverInfo = undefined; // a failed look-up is asked again next time
@@ -143,17 +157,18 @@ export class OpHostClient implements AsyncDisposable {
   }
 
   /**
-   * Every hosted op, in registration order, following the pages. Without `full`,
-   * only names, descriptions and input and output types are filled; use
-   * {@link getOp} or `{ full: true }` for the rest.
+   * Every hosted op, in registration order, following the pages (one deadline covers
+   * them all). Without `full`, only names, descriptions and input and output types
+   * are filled; use {@link getOp} or `{ full: true }` for the rest.
    */
-  async listOps(options: { readonly full?: boolean } = {}): Promise<OpSignature[]> {
+  async listOps(options: ListOpsOptions = {}): Promise<OpSignature[]> {
+    const scope = this.#scope(options);
     const view = options.full ? OpView.FULL : OpView.BASIC;
     const ops: OpSignature[] = [];
     let pageToken = "";
     do {
       const token = pageToken;
-      const page = await this.#unary((call) => this.#rpc.listOps({ pageToken: token, view }, call));
+      const page = await this.#unary(scope, (rpc) => this.#rpc.listOps({ pageToken: token, view }, rpc));
       ops.push(...page.ops.map(decodeOp));
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
@@ -161,8 +176,8 @@ export class OpHostClient implements AsyncDisposable {
   }
 
   /** One op's full definition. Unknown op: `OpHostRpcError` `NOT_FOUND` / `OP_NOT_FOUND`. */
-  async getOp(name: string): Promise<OpSignature> {
-    const response = await this.#unary((options) => this.#rpc.getOp({ opName: name }, options));
+  async getOp(name: string, options: CallOptions = {}): Promise<OpSignature> {
+    const response = await this.#unary(this.#scope(options), (rpc) => this.#rpc.getOp({ opName: name }, rpc));
     if (response.op === undefined) {
       throw new ProtocolError(`GetOp(${name}) returned no op`);
     }
@@ -180,15 +195,22 @@ export class OpHostClient implements AsyncDisposable {
    * request the server rejects rejects the first read with an `OpHostRpcError`.
    *
    * Numbers travel as floats: pass `bigint`s (`2n`) for `int` inputs.
+   *
+   * `options.timeoutMs` is a deadline for the whole stream (none by default), the
+   * signal stops reading (the execution keeps running on the server: cancel it with
+   * `Execution.cancel` or {@link cancel}), and the headers go with every RPC the
+   * stream makes, re-attaches included.
    */
   execute(op: string, inputs: Readonly<Record<string, unknown>> = {}, options: ExecuteOptions = {}): Execution {
     this.#checkOpen();
+    checkTimeoutMs(options.timeoutMs);
     const start = StartRequest.encode(op, inputs, options);
-    return new Execution(this.#host, { start, signal: options.signal });
+    return new Execution(this.#host, { start, call: options });
   }
 
   /**
-   * Run `op` to the end and return the outputs of its final attempt, by name.
+   * Run `op` to the end and return the outputs of its final attempt, by name. The
+   * options are those of {@link execute}: `timeoutMs` bounds the whole call.
    *
    * @throws `OpFailedError` (with the error chain) when the op failed,
    *   `ExecutionCanceledError` when it was canceled, `OpHostRpcError` when the server
@@ -210,37 +232,43 @@ export class OpHostClient implements AsyncDisposable {
   /**
    * Follow an execution's events after `afterSequence` (0: from the start). Pass a
    * `bigint` (a `number` must be a safe integer); a sequence beyond the execution's
-   * last one is `OpHostRpcError` `OUT_OF_RANGE` / `SEQUENCE_OUT_OF_RANGE`.
+   * last one is `OpHostRpcError` `OUT_OF_RANGE` / `SEQUENCE_OUT_OF_RANGE`. The options
+   * work as for {@link execute}.
    */
   attach(executionId: string, afterSequence: bigint | number = 0n, options: AttachOptions = {}): Execution {
     this.#checkOpen();
+    checkTimeoutMs(options.timeoutMs);
     const after = toSequence(afterSequence, "afterSequence");
-    return new Execution(this.#host, { executionId, afterSequence: after, signal: options.signal });
+    return new Execution(this.#host, { executionId, afterSequence: after, call: options });
   }
 
   /** Ask for an execution to be canceled; returns it as it is now (idempotent). */
-  async cancel(executionId: string, reason = ""): Promise<ExecutionInfo> {
-    const response = await this.#unary((options) => this.#rpc.cancelExecution({ executionId, reason }, options));
+  async cancel(executionId: string, reason = "", options: CallOptions = {}): Promise<ExecutionInfo> {
+    const scope = this.#scope(options);
+    const response = await this.#unary(scope, (rpc) => this.#rpc.cancelExecution({ executionId, reason }, rpc));
     return this.#execution(response.execution);
   }
 
   /** One execution as it is now. */
-  async getExecution(executionId: string): Promise<ExecutionInfo> {
-    const response = await this.#unary((options) => this.#rpc.getExecution({ executionId }, options));
+  async getExecution(executionId: string, options: CallOptions = {}): Promise<ExecutionInfo> {
+    const response = await this.#unary(this.#scope(options), (rpc) => this.#rpc.getExecution({ executionId }, rpc));
     return this.#execution(response.execution);
   }
 
-  /** The executions the server retains, newest first, following the pages, optionally filtered. */
-  async listExecutions(
-    filter: { readonly opName?: string; readonly states?: readonly ExecutionStateName[] } = {},
-  ): Promise<ExecutionInfo[]> {
-    const states = (filter.states ?? []).map(executionStateValue);
+  /**
+   * The executions the server retains, newest first, following the pages (one deadline
+   * covers them all), optionally filtered by op and state.
+   */
+  async listExecutions(options: ListExecutionsOptions = {}): Promise<ExecutionInfo[]> {
+    const scope = this.#scope(options);
+    const states = (options.states ?? []).map(executionStateValue);
+    const opName = options.opName ?? "";
     const found: ExecutionInfo[] = [];
     let pageToken = "";
     do {
       const token = pageToken;
-      const page = await this.#unary((options) =>
-        this.#rpc.listExecutions({ pageToken: token, opName: filter.opName ?? "", states }, options),
+      const page = await this.#unary(scope, (rpc) =>
+        this.#rpc.listExecutions({ pageToken: token, opName, states }, rpc),
       );
       found.push(...page.executions.map(decodeExecution));
       pageToken = page.nextPageToken;

@@ -17,7 +17,15 @@
  */
 
 // The client is made by createOpHostClient only: the class is exported as a type.
-export { createOpHostClient, type AttachOptions, type ExecuteOptions, type OpHostClient } from "./client.js";
+export {
+  createOpHostClient,
+  type AttachOptions,
+  type ExecuteOptions,
+  type ListExecutionsOptions,
+  type ListOpsOptions,
+  type OpHostClient,
+} from "./client.js";
+export type { CallOptions, RequestHeaders } from "./call-options.js";
 export { DEFAULTS, type ClientOptions } from "./options.js";
 export type { StartOptions } from "./request.js";
 export { Execution } from "./stream.js";

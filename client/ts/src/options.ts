@@ -6,6 +6,7 @@
 
 import type * as http2 from "node:http2";
 import type { Interceptor } from "@connectrpc/connect";
+import { checkTimeoutMs } from "./call-options.js";
 
 /** Options of {@link OpHostClient}. Every field is optional. */
 export interface ClientOptions {
@@ -15,7 +16,10 @@ export interface ClientOptions {
    * A plain `host:port` without this option is insecure HTTP/2 (h2c).
    */
   readonly tls?: boolean | http2.SecureClientSessionOptions;
-  /** The deadline of every unary call in milliseconds, or `null` for none. Streams have none. Default 30 000. */
+  /**
+   * The deadline of every unary call in milliseconds, or `null` for none; a call's own
+   * `timeoutMs` replaces it. Streams have none unless the call gives one. Default 30 000.
+   */
   readonly timeoutMs?: number | null;
   /** How many times in a row a broken stream re-attaches before giving up. Default 5. */
   readonly reattachAttempts?: number;
@@ -27,7 +31,7 @@ export interface ClientOptions {
   readonly keepaliveTimeoutMs?: number;
   /** The largest message the client accepts, in bytes. Default 64 MiB. */
   readonly readMaxBytes?: number;
-  /** Connect interceptors (for example to add authentication headers). */
+  /** Connect interceptors, run for every RPC (for example to add authentication headers, or to log). */
   readonly interceptors?: Interceptor[];
 }
 
@@ -82,9 +86,7 @@ function checkNonNegative(name: string, value: number): number {
 /** Validate the options and apply the defaults. */
 export function resolveOptions(address: string, options: ClientOptions): ResolvedOptions {
   const timeoutMs = options.timeoutMs === undefined ? DEFAULTS.timeoutMs : options.timeoutMs;
-  if (timeoutMs !== null && !(timeoutMs > 0)) {
-    throw new RangeError(`timeoutMs must be > 0 or null, got ${timeoutMs}`);
-  }
+  checkTimeoutMs(timeoutMs);
   return {
     baseUrl: baseUrlOf(address, options.tls),
     timeoutMs: timeoutMs ?? undefined,

@@ -18,7 +18,8 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
+import { type Client, Code } from "@connectrpc/connect";
+import { type CallOptions, CallScope, mergeHeaders } from "./call-options.js";
 import { ChunkAssembler } from "./chunks.js";
 import {
   ClientClosedError,
@@ -52,16 +53,19 @@ export interface StreamHost {
   readonly closed: boolean;
   /** Throws {@link ClientClosedError} when the client is closed. */
   checkOpen(): void;
-  /** The server's info (cached after the first call). */
-  cachedServerInfo(): Promise<ServerInfo>;
+  /** The server's info (cached after the first call, which is made with `options`). */
+  cachedServerInfo(options: CallOptions): Promise<ServerInfo>;
   /** `CancelExecution`. */
-  cancelById(executionId: string, reason: string): Promise<unknown>;
+  cancelById(executionId: string, reason: string, options: CallOptions): Promise<unknown>;
 }
 
-/** Where the events come from: a new execution, or an existing one. */
+/**
+ * Where the events come from (a new execution, or an existing one), and the options
+ * of the call: its deadline covers the whole stream, its headers go with every RPC.
+ */
 export type StreamSource =
-  | { readonly start: StartRequest; readonly signal?: AbortSignal | undefined }
-  | { readonly executionId: string; readonly afterSequence: bigint; readonly signal?: AbortSignal | undefined };
+  | { readonly start: StartRequest; readonly call: CallOptions }
+  | { readonly executionId: string; readonly afterSequence: bigint; readonly call: CallOptions };
 
 /** The request side of an `Execute` call: messages are queued and sent in order. */
 class RequestQueue implements AsyncIterable<ExecuteRequest> {
@@ -119,8 +123,11 @@ class RequestQueue implements AsyncIterable<ExecuteRequest> {
 export class Execution implements AsyncIterable<ExecutionEvent> {
   readonly #host: StreamHost;
   readonly #request: StartRequest | undefined;
+  readonly #options: CallOptions;
   readonly #signal: AbortSignal | undefined;
   readonly #lifetime = new AbortController();
+  /** The call's deadline and headers; made when the stream opens, so the deadline runs from then. */
+  #scope: CallScope | undefined;
   #executionId: string | undefined;
   #info: ExecutionInfo | undefined;
   #opening: Promise<void> | undefined;
@@ -148,7 +155,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
   /** @internal Made by the client; use `OpHostClient.execute` or `.attach`. */
   constructor(host: StreamHost, source: StreamSource) {
     this.#host = host;
-    this.#signal = source.signal;
+    this.#options = source.call;
+    this.#signal = source.call.signal;
     if ("start" in source) {
       this.#request = source.start;
       this.#lastSequence = 0n;
@@ -261,16 +269,18 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
    * Ask the server to cancel the execution; its events keep coming to the terminal one.
    *
    * Sent as `ExecuteCancel` on the `Execute` stream when this stream started the
-   * execution and that RPC is still open, else with `CancelExecution`.
+   * execution and that RPC is still open, else with `CancelExecution`: that call
+   * takes `options` (its headers are added to the stream's).
    */
-  async cancel(reason = ""): Promise<void> {
+  async cancel(reason = "", options: CallOptions = {}): Promise<void> {
     const executionId = await this.accepted();
     const queue = this.#queue;
     if (queue !== undefined && !queue.ended) {
       queue.push(create(ExecuteRequestSchema, { kind: { case: "cancel", value: { reason } } }));
       return;
     }
-    await this.#host.cancelById(executionId, reason);
+    const headers = mergeHeaders(this.#options.headers, options.headers);
+    await this.#host.cancelById(executionId, reason, headers === undefined ? options : { ...options, headers });
   }
 
   /** End the RPC; iteration stops. The execution keeps running on the server. */
@@ -316,6 +326,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
       throw new OpHostClientError("the stream is closed");
     }
     try {
+      // No default deadline: a stream runs as long as its execution unless told otherwise.
+      this.#scope = new CallScope(this.#options, undefined);
       if (this.#request !== undefined) {
         await this.#openExecute(this.#request);
       } else {
@@ -329,7 +341,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
 
   async #openExecute(request: StartRequest): Promise<void> {
     this.#host.checkOpen();
-    const info = await this.#host.cachedServerInfo();
+    const scope = this.#scope as CallScope;
+    const info = await this.#host.cachedServerInfo(scope.nested());
     const { start, chunks } = request.chunked(info);
     const queue = new RequestQueue();
     queue.push(create(ExecuteRequestSchema, { kind: { case: "start", value: start } }));
@@ -339,7 +352,7 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
     const call = new AbortController();
     this.#call = call;
     this.#queue = queue;
-    const responses = this.#host.rpc.execute(queue, { signal: call.signal })[Symbol.asyncIterator]();
+    const responses = this.#host.rpc.execute(queue, scope.rpcOptions(call.signal))[Symbol.asyncIterator]();
     this.#executeResponses = responses;
     let first: IteratorResult<ExecuteResponse>;
     try {
@@ -362,12 +375,10 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
   #openEvents(afterSequence: bigint): void {
     this.#host.checkOpen();
     const call = new AbortController();
+    const options = (this.#scope as CallScope).rpcOptions(call.signal); // throws once the deadline has passed
     this.#call = call;
     this.#eventResponses = this.#host.rpc
-      .streamEvents(
-        { executionId: this.#executionId as string, afterSequence },
-        { signal: call.signal },
-      )
+      .streamEvents({ executionId: this.#executionId as string, afterSequence }, options)
       [Symbol.asyncIterator]();
   }
 
@@ -426,6 +437,9 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
         throw new ClientClosedError("the ophost client was closed while the stream was open");
       }
       const rpcError = toRpcError(error);
+      if (rpcError.grpcCode === Code.DeadlineExceeded) {
+        throw rpcError; // the call's own deadline: re-attaching cannot help
+      }
       if (!isTransient(rpcError)) {
         throw this.#reattached > 0 ? this.#broken(rpcError) : rpcError;
       }
@@ -468,7 +482,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
       throw this.#broken(error);
     }
     this.#endCall();
-    const delay = Math.min(this.#host.reattachBackoffMs * 2 ** (this.#failures - 1), MAX_REATTACH_BACKOFF_MS);
+    const backoff = Math.min(this.#host.reattachBackoffMs * 2 ** (this.#failures - 1), MAX_REATTACH_BACKOFF_MS);
+    const delay = Math.min(backoff, this.#scope?.remainingMs() ?? backoff); // no waiting past the deadline
     try {
       await sleep(delay, undefined, { signal: this.#lifetime.signal });
     } catch {
