@@ -20,7 +20,8 @@ import {
   type MetadataEntry,
   OpFailedError,
   type OpError,
-  OpHostClient,
+  createOpHostClient,
+  type OpHostClient,
   OpHostClientError,
   OpHostRpcError,
   type OpSignature,
@@ -29,7 +30,8 @@ import {
   ValueConversionError,
 } from "../src/index.js";
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** JSON values; a `bigint` (an event sequence) is written as a JSON integer, every digit kept. */
+type Json = null | boolean | number | bigint | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 const BIG_BYTES = 4096;
@@ -360,16 +362,14 @@ class Program {
   private client(target: string): OpHostClient {
     let client = this.clients.get(target);
     if (client === undefined) {
-      client = new OpHostClient(this.address(target));
+      client = createOpHostClient(this.address(target));
       this.clients.set(target, client);
     }
     return client;
   }
 
-  close(): void {
-    for (const client of this.clients.values()) {
-      client.close();
-    }
+  async close(): Promise<void> {
+    await Promise.all([...this.clients.values()].map((client) => client.close()));
   }
 
   async run(testCase: Case, signal: AbortSignal): Promise<Json> {
@@ -428,7 +428,8 @@ class Program {
           executionId = field(testCase, "execution_id");
         }
         const after = testCase["after_sequence"];
-        const stream = client.attach(executionId, typeof after === "number" ? after : 0, { signal });
+        const afterSequence = typeof after === "number" || typeof after === "string" ? BigInt(after) : 0n;
+        const stream = client.attach(executionId, afterSequence, { signal });
         return await collect(client, stream, undefined);
       }
       case "cancel":
@@ -472,14 +473,29 @@ class Program {
       return { crash: "the client accepted an unconvertible value" };
     }
     if (kind === "closed") {
-      const fresh = new OpHostClient(this.address(target));
-      fresh.close();
+      const fresh = createOpHostClient(this.address(target));
+      await fresh.close();
       await fresh.call(field(testCase, "op"), {});
       return { crash: "a closed client made a call" };
     }
     void client;
     return { crash: `unknown client_error kind ${JSON.stringify(kind)}` };
   }
+}
+
+/** The JSON text of `value`. Unlike `JSON.stringify`, it writes a bigint as an exact JSON integer. */
+function jsonText(value: Json): string {
+  if (typeof value === "bigint") {
+    return value.toString();
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map(jsonText).join(",")}]`;
+  }
+  if (value !== null && typeof value === "object") {
+    const members = Object.entries(value).filter(([, item]) => item !== undefined);
+    return `{${members.map(([key, item]) => `${JSON.stringify(key)}:${jsonText(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
 }
 
 function withTimeout(work: (signal: AbortSignal) => Promise<Json>, seconds: number): Promise<Json> {
@@ -512,10 +528,10 @@ async function main(): Promise<number> {
     for (const testCase of document.cases) {
       const seconds = typeof testCase["timeout_seconds"] === "number" ? testCase["timeout_seconds"] : 60;
       const result = await withTimeout((signal) => program.run(testCase, signal), seconds);
-      process.stdout.write(`${JSON.stringify({ id: testCase["id"] ?? null, result })}\n`);
+      process.stdout.write(`${jsonText({ id: testCase["id"] ?? null, result })}\n`);
     }
   } finally {
-    program.close();
+    await program.close();
   }
   return 0;
 }

@@ -71,13 +71,15 @@ export class ChunkAssembler {
     private readonly ref: ChunkedValueRef,
     private readonly path: string,
   ) {
-    this.total = Number(ref.totalSizeBytes);
     if (ref.chunkCount < 1) {
       throw new ProtocolError(`${path}: a chunked value announces ${ref.chunkCount} chunks (at least 1 needed)`);
     }
-    if (this.total > MAX_OUTPUT_BYTES) {
-      throw new ProtocolError(`${path}: a chunked value of ${this.total} bytes is over the client's limit of ${MAX_OUTPUT_BYTES}`);
+    if (ref.totalSizeBytes > BigInt(MAX_OUTPUT_BYTES)) {
+      throw new ProtocolError(
+        `${path}: a chunked value of ${ref.totalSizeBytes} bytes is over the client's limit of ${MAX_OUTPUT_BYTES}`,
+      );
     }
+    this.total = Number(ref.totalSizeBytes); // exact: at most MAX_OUTPUT_BYTES
   }
 
   /** Add the next chunk; returns the reassembled value after the last one, else `undefined`. */
@@ -88,7 +90,7 @@ export class ChunkAssembler {
         ? `value id ${JSON.stringify(chunk.valueId)}, expected ${JSON.stringify(this.ref.valueId)}`
         : chunk.index !== index
           ? `index ${chunk.index}, expected ${index}`
-          : Number(chunk.offset) !== this.received
+          : chunk.offset !== BigInt(this.received)
             ? `offset ${chunk.offset}, expected ${this.received}`
             : this.received + chunk.data.length > this.total
               ? `more than the announced ${this.total} bytes`

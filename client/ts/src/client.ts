@@ -4,7 +4,10 @@
  * @module
  */
 
-import { type CallOptions, type Client, createClient as createRpcClient } from "@connectrpc/connect";
+import { type Client, createClient as createRpcClient, type CallOptions as RpcCallOptions } from "@connectrpc/connect";
+import "./async-dispose.js"; // Symbol.asyncDispose, on a Node that lacks it
+import { type CallOptions, CallScope, checkTimeoutMs } from "./call-options.js";
+import { type Connection, openConnection } from "./connection.js";
 import { ClientClosedError, ProtocolError } from "./errors.js";
 import { OpView, OpHostService } from "./gen/ophost/v1/op_host_service_pb.js";
 import {
@@ -16,46 +19,46 @@ import {
   type ServerInfo,
 } from "./info.js";
 import { decodeOp, type OpSignature } from "./ops.js";
-import { type ClientOptions, type Connection, connect, type ResolvedOptions, resolveOptions } from "./options.js";
+import { type ClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { StartRequest, type StartOptions } from "./request.js";
+import { toSequence } from "./sequence.js";
 import { toRpcError } from "./status.js";
 import { Execution, type StreamHost } from "./stream.js";
 import type { OpValue } from "./values.js";
 
-/** Options of {@link OpHostClient.execute} and {@link OpHostClient.call}. */
-export interface ExecuteOptions extends StartOptions {
-  /**
-   * Stops the RPC and the wait for events when aborted (the iteration rejects with
-   * the signal's reason). The execution keeps running on the server: cancel it with
-   * `Execution.cancel` or {@link OpHostClient.cancel}.
-   */
-  readonly signal?: AbortSignal;
+/** Options of {@link OpHostClient.listOps}. */
+export interface ListOpsOptions extends CallOptions {
+  /** Fill in every part of each definition, as {@link OpHostClient.getOp} does. */
+  readonly full?: boolean;
 }
 
+/** Options of {@link OpHostClient.execute} and {@link OpHostClient.call}. */
+export interface ExecuteOptions extends StartOptions, CallOptions {}
+
 /** Options of {@link OpHostClient.attach}. */
-export interface AttachOptions {
-  /** As in {@link ExecuteOptions.signal}. */
-  readonly signal?: AbortSignal;
+export interface AttachOptions extends CallOptions {}
+
+/** Options of {@link OpHostClient.listExecutions}: filters, and the call's options. */
+export interface ListExecutionsOptions extends CallOptions {
+  /** Only the executions of this op. */
+  readonly opName?: string;
+  /** Only the executions in one of these states. */
+  readonly states?: readonly ExecutionStateName[];
 }
 
 /**
  * Calls the ops of an ophost server over gRPC (HTTP/2).
  *
  * ```ts
- * const client = new OpHostClient("127.0.0.1:50051");
- * try {
- *   const { result } = await client.call("add", { a: 2n, b: 3n }); // 5n
- * } finally {
- *   client.close();
- * }
+ * await using client = createOpHostClient("127.0.0.1:50051"); // closed at the end of the block
+ * const { result } = await client.call("add", { a: 2n, b: 3n }); // 5n
  * ```
  *
- * `address` is `host:port` (insecure HTTP/2, or TLS with the `tls` option) or an
- * `http://` / `https://` URL. The connection opens with the first call and is kept
- * alive with pings. Every RPC failure is an `OpHostRpcError`; after {@link close},
+ * Made by {@link createOpHostClient}. The connection opens with the first call and is
+ * kept alive with pings. Every RPC failure is an `OpHostRpcError`; after {@link close},
  * every call rejects with a `ClientClosedError`.
  */
-export class OpHostClient {
+export class OpHostClient implements AsyncDisposable {
   /** The address the client was made with. */
   readonly address: string;
   readonly #options: ResolvedOptions;
@@ -63,12 +66,13 @@ export class OpHostClient {
   readonly #rpc: Client<typeof OpHostService>;
   readonly #host: StreamHost;
   #serverInfo: Promise<ServerInfo> | undefined;
-  #closed = false;
+  #closing: Promise<void> | undefined;
 
-  constructor(address: string, options: ClientOptions = {}) {
+  /** @internal Use {@link createOpHostClient}. */
+  constructor(address: string, options: ClientOptions) {
     this.address = address;
     this.#options = resolveOptions(address, options);
-    this.#connection = connect(this.#options.baseUrl, options);
+    this.#connection = openConnection(this.#options.baseUrl, options);
     this.#rpc = createRpcClient(OpHostService, this.#connection.transport);
     const client = this;
     this.#host = {
@@ -79,40 +83,51 @@ export class OpHostClient {
         return client.closed;
       },
       checkOpen: () => this.#checkOpen(),
-      cachedServerInfo: () => this.#cachedServerInfo(),
-      cancelById: (executionId, reason) => this.cancel(executionId, reason),
+      cachedServerInfo: (call) => this.#cachedServerInfo(call),
+      cancelById: (executionId, reason, call) => this.cancel(executionId, reason, call),
     };
   }
 
   /** Whether {@link close} was called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closing !== undefined;
   }
 
-  /** Close the connection. Open streams end with a `ClientClosedError`; later calls reject with it. */
-  close(): void {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#connection.close();
-    }
+  /**
+   * Close the connection: open streams end with a `ClientClosedError`, and every later
+   * call rejects with it. The client counts as closed at once; the promise resolves
+   * when its HTTP/2 sessions have closed. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#connection.close();
+    return this.#closing;
+  }
+
+  /** {@link close}, for `await using client = createOpHostClient(...)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #checkOpen(): void {
-    if (this.#closed) {
+    if (this.closed) {
       throw new ClientClosedError(`the ophost client of ${this.address} is closed`);
     }
   }
 
-  #callOptions(): CallOptions {
-    return this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs };
+  /** Start a unary call: its deadline (the call's `timeoutMs`, else the client's) runs from now. */
+  #scope(options: CallOptions): CallScope {
+    return new CallScope(options, this.#options.timeoutMs);
   }
 
-  async #unary<T>(call: (options: CallOptions) => Promise<T>): Promise<T> {
+  /** One RPC of a unary call; an aborted signal rejects with its reason, anything else as an `OpHostRpcError`. */
+  async #unary<T>(scope: CallScope, rpc: (options: RpcCallOptions) => Promise<T>): Promise<T> {
     this.#checkOpen();
+    scope.signal?.throwIfAborted();
     try {
-      return await call(this.#callOptions());
+      return await rpc(scope.rpcOptions());
     } catch (error) {
       this.#checkOpen();
+      scope.signal?.throwIfAborted();
       throw toRpcError(error);
     }
   }
@@ -120,14 +135,19 @@ export class OpHostClient {
   // -- the server and its ops ----------------------------------------------------------
 
   /** Who the server is, what it can do, and its limits (remembered for uploads). */
-  async serverInfo(): Promise<ServerInfo> {
-    const info = decodeServerInfo(await this.#unary((options) => this.#rpc.getServerInfo({}, options)));
+  async serverInfo(options: CallOptions = {}): Promise<ServerInfo> {
+    const scope = this.#scope(options);
+    const info = decodeServerInfo(await this.#unary(scope, (rpc) => this.#rpc.getServerInfo({}, rpc)));
     this.#serverInfo = Promise.resolve(info);
     return info;
   }
 
-  #cachedServerInfo(): Promise<ServerInfo> {
-    const cached = (this.#serverInfo ??= this.serverInfo());
+  /**
+   * The server's info, asked once and remembered. The first stream that needs it asks
+   * with its own headers and deadline; streams that need it meanwhile share that answer.
+   */
+  #cachedServerInfo(options: CallOptions): Promise<ServerInfo> {
+    const cached = (this.#serverInfo ??= this.serverInfo(options));
     cached.catch(() => {
       if (this.#serverInfo === cached) {
         this.#serverInfo = undefined; // a failed look-up is asked again next time
@@ -137,17 +157,18 @@ export class OpHostClient {
   }
 
   /**
-   * Every hosted op, in registration order, following the pages. Without `full`,
-   * only names, descriptions and input and output types are filled; use
-   * {@link getOp} or `{ full: true }` for the rest.
+   * Every hosted op, in registration order, following the pages (one deadline covers
+   * them all). Without `full`, only names, descriptions and input and output types
+   * are filled; use {@link getOp} or `{ full: true }` for the rest.
    */
-  async listOps(options: { readonly full?: boolean } = {}): Promise<OpSignature[]> {
+  async listOps(options: ListOpsOptions = {}): Promise<OpSignature[]> {
+    const scope = this.#scope(options);
     const view = options.full ? OpView.FULL : OpView.BASIC;
     const ops: OpSignature[] = [];
     let pageToken = "";
     do {
       const token = pageToken;
-      const page = await this.#unary((call) => this.#rpc.listOps({ pageToken: token, view }, call));
+      const page = await this.#unary(scope, (rpc) => this.#rpc.listOps({ pageToken: token, view }, rpc));
       ops.push(...page.ops.map(decodeOp));
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
@@ -155,8 +176,8 @@ export class OpHostClient {
   }
 
   /** One op's full definition. Unknown op: `OpHostRpcError` `NOT_FOUND` / `OP_NOT_FOUND`. */
-  async getOp(name: string): Promise<OpSignature> {
-    const response = await this.#unary((options) => this.#rpc.getOp({ opName: name }, options));
+  async getOp(name: string, options: CallOptions = {}): Promise<OpSignature> {
+    const response = await this.#unary(this.#scope(options), (rpc) => this.#rpc.getOp({ opName: name }, rpc));
     if (response.op === undefined) {
       throw new ProtocolError(`GetOp(${name}) returned no op`);
     }
@@ -174,15 +195,22 @@ export class OpHostClient {
    * request the server rejects rejects the first read with an `OpHostRpcError`.
    *
    * Numbers travel as floats: pass `bigint`s (`2n`) for `int` inputs.
+   *
+   * `options.timeoutMs` is a deadline for the whole stream (none by default), the
+   * signal stops reading (the execution keeps running on the server: cancel it with
+   * `Execution.cancel` or {@link cancel}), and the headers go with every RPC the
+   * stream makes, re-attaches included.
    */
   execute(op: string, inputs: Readonly<Record<string, unknown>> = {}, options: ExecuteOptions = {}): Execution {
     this.#checkOpen();
+    checkTimeoutMs(options.timeoutMs);
     const start = StartRequest.encode(op, inputs, options);
-    return new Execution(this.#host, { start, signal: options.signal });
+    return new Execution(this.#host, { start, call: options });
   }
 
   /**
-   * Run `op` to the end and return the outputs of its final attempt, by name.
+   * Run `op` to the end and return the outputs of its final attempt, by name. The
+   * options are those of {@link execute}: `timeoutMs` bounds the whole call.
    *
    * @throws `OpFailedError` (with the error chain) when the op failed,
    *   `ExecutionCanceledError` when it was canceled, `OpHostRpcError` when the server
@@ -201,35 +229,46 @@ export class OpHostClient {
     }
   }
 
-  /** Follow an execution's events after `afterSequence` (0: from the start). */
-  attach(executionId: string, afterSequence: number | bigint = 0, options: AttachOptions = {}): Execution {
+  /**
+   * Follow an execution's events after `afterSequence` (0: from the start). Pass a
+   * `bigint` (a `number` must be a safe integer); a sequence beyond the execution's
+   * last one is `OpHostRpcError` `OUT_OF_RANGE` / `SEQUENCE_OUT_OF_RANGE`. The options
+   * work as for {@link execute}.
+   */
+  attach(executionId: string, afterSequence: bigint | number = 0n, options: AttachOptions = {}): Execution {
     this.#checkOpen();
-    return new Execution(this.#host, { executionId, afterSequence: Number(afterSequence), signal: options.signal });
+    checkTimeoutMs(options.timeoutMs);
+    const after = toSequence(afterSequence, "afterSequence");
+    return new Execution(this.#host, { executionId, afterSequence: after, call: options });
   }
 
   /** Ask for an execution to be canceled; returns it as it is now (idempotent). */
-  async cancel(executionId: string, reason = ""): Promise<ExecutionInfo> {
-    const response = await this.#unary((options) => this.#rpc.cancelExecution({ executionId, reason }, options));
+  async cancel(executionId: string, reason = "", options: CallOptions = {}): Promise<ExecutionInfo> {
+    const scope = this.#scope(options);
+    const response = await this.#unary(scope, (rpc) => this.#rpc.cancelExecution({ executionId, reason }, rpc));
     return this.#execution(response.execution);
   }
 
   /** One execution as it is now. */
-  async getExecution(executionId: string): Promise<ExecutionInfo> {
-    const response = await this.#unary((options) => this.#rpc.getExecution({ executionId }, options));
+  async getExecution(executionId: string, options: CallOptions = {}): Promise<ExecutionInfo> {
+    const response = await this.#unary(this.#scope(options), (rpc) => this.#rpc.getExecution({ executionId }, rpc));
     return this.#execution(response.execution);
   }
 
-  /** The executions the server retains, newest first, following the pages, optionally filtered. */
-  async listExecutions(
-    filter: { readonly opName?: string; readonly states?: readonly ExecutionStateName[] } = {},
-  ): Promise<ExecutionInfo[]> {
-    const states = (filter.states ?? []).map(executionStateValue);
+  /**
+   * The executions the server retains, newest first, following the pages (one deadline
+   * covers them all), optionally filtered by op and state.
+   */
+  async listExecutions(options: ListExecutionsOptions = {}): Promise<ExecutionInfo[]> {
+    const scope = this.#scope(options);
+    const states = (options.states ?? []).map(executionStateValue);
+    const opName = options.opName ?? "";
     const found: ExecutionInfo[] = [];
     let pageToken = "";
     do {
       const token = pageToken;
-      const page = await this.#unary((options) =>
-        this.#rpc.listExecutions({ pageToken: token, opName: filter.opName ?? "", states }, options),
+      const page = await this.#unary(scope, (rpc) =>
+        this.#rpc.listExecutions({ pageToken: token, opName, states }, rpc),
       );
       found.push(...page.executions.map(decodeExecution));
       pageToken = page.nextPageToken;
@@ -245,7 +284,15 @@ export class OpHostClient {
   }
 }
 
-/** Make an {@link OpHostClient}: the same as `new OpHostClient(address, options)`. */
-export function createClient(address: string, options: ClientOptions = {}): OpHostClient {
+/**
+ * Make a client of the ophost server at `address`: the one way to construct an
+ * {@link OpHostClient}.
+ *
+ * `address` is `host:port` (insecure HTTP/2, or TLS with the `tls` option) or an
+ * `http://` / `https://` URL. Nothing is sent yet: the connection opens with the first
+ * call. Throws a `TypeError` for a malformed address and a `RangeError` for an option
+ * out of range.
+ */
+export function createOpHostClient(address: string, options: ClientOptions = {}): OpHostClient {
   return new OpHostClient(address, options);
 }

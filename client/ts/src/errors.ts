@@ -171,11 +171,11 @@ export class ExecutionCanceledError extends ExecutionError {
  */
 export class StreamBrokenError extends OpHostClientError {
   readonly executionId: string;
-  readonly lastSequence: number;
+  readonly lastSequence: bigint;
   readonly attempts: number;
   readonly lastError: OpHostRpcError | undefined;
 
-  constructor(executionId: string, lastSequence: number, attempts: number, lastError: OpHostRpcError | undefined) {
+  constructor(executionId: string, lastSequence: bigint, attempts: number, lastError: OpHostRpcError | undefined) {
     const why = lastError === undefined ? "" : `: ${lastError.message}`;
     super(
       `the event stream of execution ${executionId} broke after sequence ${lastSequence} ` +

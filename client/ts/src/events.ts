@@ -65,8 +65,8 @@ export type CancelOutcomeName = "NOT_STARTED" | "COOPERATIVE" | "FORCED" | "ABAN
 /** What every event carries. */
 export interface EventEnvelope {
   readonly executionId: string;
-  /** Position in the execution's event log: 1, 2, 3, ... without gaps. */
-  readonly sequence: number;
+  /** Position in the execution's event log: 1, 2, 3, ... without gaps (a `uint64`, exact as a `bigint`). */
+  readonly sequence: bigint;
   /** 0 for the first attempt, n for the n-th retry. */
   readonly attempt: number;
   /** When the server recorded the event (for display; order by `sequence`). */
@@ -202,11 +202,6 @@ function cancelOutcomeName(outcome: CancelOutcome): CancelOutcomeName | undefine
   return name === "UNSPECIFIED" ? undefined : (name as CancelOutcomeName);
 }
 
-/** The JS number of a sequence; sequences never come close to 2^53. */
-export function sequenceNumber(sequence: bigint): number {
-  return Number(sequence);
-}
-
 /**
  * Decode one event. Returns `undefined` for a `value_chunk` and for an event kind
  * this client does not know (a newer server), which the stream skips.
@@ -214,7 +209,7 @@ export function sequenceNumber(sequence: bigint): number {
 export function decodeEvent(event: Event): ExecutionEvent | undefined {
   const envelope: EventEnvelope = {
     executionId: event.executionId,
-    sequence: sequenceNumber(event.sequence),
+    sequence: event.sequence,
     attempt: event.attempt,
     timestamp: event.timestamp === undefined ? undefined : timestampDate(event.timestamp),
     opName: event.opName,

@@ -4,20 +4,28 @@
  * and get typed errors.
  *
  * ```ts
- * import { OpHostClient } from "@ophost/client";
+ * import { createOpHostClient } from "@ophost/client";
  *
- * const client = new OpHostClient("127.0.0.1:50051");
+ * await using client = createOpHostClient("127.0.0.1:50051"); // or: await client.close()
  * const { result } = await client.call("add", { a: 2n, b: 3n }); // 5n
  * for await (const event of client.execute("count_up", { n: 3n })) {
- *   console.log(event.sequence, event.kind);
+ *   console.log(event.sequence, event.kind); // 1n executionStarted, ...
  * }
- * client.close();
  * ```
  *
  * @packageDocumentation
  */
 
-export { createClient, OpHostClient, type AttachOptions, type ExecuteOptions } from "./client.js";
+// The client is made by createOpHostClient only: the class is exported as a type.
+export {
+  createOpHostClient,
+  type AttachOptions,
+  type ExecuteOptions,
+  type ListExecutionsOptions,
+  type ListOpsOptions,
+  type OpHostClient,
+} from "./client.js";
+export type { CallOptions, RequestHeaders } from "./call-options.js";
 export { DEFAULTS, type ClientOptions } from "./options.js";
 export type { StartOptions } from "./request.js";
 export { Execution } from "./stream.js";

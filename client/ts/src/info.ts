@@ -6,7 +6,7 @@
  */
 
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { decodeError, type OpError, sequenceNumber } from "./events.js";
+import { decodeError, type OpError } from "./events.js";
 import { type Execution as ExecutionMessage, ExecutionState as ExecutionStateEnum } from "./gen/ophost/v1/execution_pb.js";
 import type { GetServerInfoResponse } from "./gen/ophost/v1/op_host_service_pb.js";
 import { fromValue } from "./values.js";
@@ -80,7 +80,7 @@ export function executionStateValue(state: ExecutionStateName): ExecutionStateEn
 export class ChunkedOutput {
   constructor(
     readonly valueId: string,
-    readonly totalSizeBytes: number,
+    readonly totalSizeBytes: bigint,
     readonly chunkCount: number,
   ) {}
 }
@@ -95,7 +95,8 @@ export interface ExecutionInfo {
   readonly requestId: string;
   readonly state: ExecutionStateName;
   readonly attempt: number;
-  readonly lastSequence: number;
+  /** The sequence of the last event recorded so far. */
+  readonly lastSequence: bigint;
   readonly outputs: Readonly<Record<string, unknown>>;
   readonly error: OpError | undefined;
   readonly tags: Readonly<Record<string, string>>;
@@ -113,7 +114,7 @@ export function decodeExecution(message: ExecutionMessage): ExecutionInfo {
     const kind = named.value?.kind;
     outputs[named.name] =
       kind?.case === "chunkedValue"
-        ? new ChunkedOutput(kind.value.valueId, Number(kind.value.totalSizeBytes), kind.value.chunkCount)
+        ? new ChunkedOutput(kind.value.valueId, kind.value.totalSizeBytes, kind.value.chunkCount)
         : named.value === undefined
           ? null
           : fromValue(named.value, `outputs.${named.name}`);
@@ -126,7 +127,7 @@ export function decodeExecution(message: ExecutionMessage): ExecutionInfo {
     requestId: message.requestId,
     state,
     attempt: message.attempt,
-    lastSequence: sequenceNumber(message.lastSequence),
+    lastSequence: message.lastSequence,
     outputs,
     error: decodeError(message.error),
     tags: { ...message.tags },

@@ -1,12 +1,12 @@
 /**
- * Client options, their defaults, and the HTTP/2 transport they produce.
+ * Client options and their defaults.
  *
  * @module
  */
 
 import type * as http2 from "node:http2";
-import type { Interceptor, Transport } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import type { Interceptor } from "@connectrpc/connect";
+import { checkTimeoutMs } from "./call-options.js";
 
 /** Options of {@link OpHostClient}. Every field is optional. */
 export interface ClientOptions {
@@ -16,7 +16,10 @@ export interface ClientOptions {
    * A plain `host:port` without this option is insecure HTTP/2 (h2c).
    */
   readonly tls?: boolean | http2.SecureClientSessionOptions;
-  /** The deadline of every unary call in milliseconds, or `null` for none. Streams have none. Default 30 000. */
+  /**
+   * The deadline of every unary call in milliseconds, or `null` for none; a call's own
+   * `timeoutMs` replaces it. Streams have none unless the call gives one. Default 30 000.
+   */
   readonly timeoutMs?: number | null;
   /** How many times in a row a broken stream re-attaches before giving up. Default 5. */
   readonly reattachAttempts?: number;
@@ -28,7 +31,7 @@ export interface ClientOptions {
   readonly keepaliveTimeoutMs?: number;
   /** The largest message the client accepts, in bytes. Default 64 MiB. */
   readonly readMaxBytes?: number;
-  /** Connect interceptors (for example to add authentication headers). */
+  /** Connect interceptors, run for every RPC (for example to add authentication headers, or to log). */
   readonly interceptors?: Interceptor[];
 }
 
@@ -83,41 +86,11 @@ function checkNonNegative(name: string, value: number): number {
 /** Validate the options and apply the defaults. */
 export function resolveOptions(address: string, options: ClientOptions): ResolvedOptions {
   const timeoutMs = options.timeoutMs === undefined ? DEFAULTS.timeoutMs : options.timeoutMs;
-  if (timeoutMs !== null && !(timeoutMs > 0)) {
-    throw new RangeError(`timeoutMs must be > 0 or null, got ${timeoutMs}`);
-  }
+  checkTimeoutMs(timeoutMs);
   return {
     baseUrl: baseUrlOf(address, options.tls),
     timeoutMs: timeoutMs ?? undefined,
     reattachAttempts: checkNonNegative("reattachAttempts", options.reattachAttempts ?? DEFAULTS.reattachAttempts),
     reattachBackoffMs: checkNonNegative("reattachBackoffMs", options.reattachBackoffMs ?? DEFAULTS.reattachBackoffMs),
   };
-}
-
-/** The HTTP/2 connection of a client and the gRPC transport over it. */
-export interface Connection {
-  readonly transport: Transport;
-  /** Close the connection; open calls fail. */
-  close(): void;
-}
-
-/** Open (lazily) the HTTP/2 connection the client uses. */
-export function connect(baseUrl: string, options: ClientOptions): Connection {
-  const nodeOptions: http2.SecureClientSessionOptions = typeof options.tls === "object" ? options.tls : {};
-  const session = new Http2SessionManager(
-    baseUrl,
-    {
-      pingIntervalMs: options.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
-      pingTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs,
-      pingIdleConnection: true,
-    },
-    nodeOptions,
-  );
-  const transport = createGrpcTransport({
-    baseUrl,
-    sessionManager: session,
-    readMaxBytes: options.readMaxBytes ?? DEFAULTS.readMaxBytes,
-    interceptors: options.interceptors ?? [],
-  });
-  return { transport, close: () => session.abort() };
 }

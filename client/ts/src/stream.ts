@@ -18,7 +18,8 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
+import { type Client, Code } from "@connectrpc/connect";
+import { type CallOptions, CallScope, mergeHeaders } from "./call-options.js";
 import { ChunkAssembler } from "./chunks.js";
 import {
   ClientClosedError,
@@ -29,7 +30,7 @@ import {
   ProtocolError,
   StreamBrokenError,
 } from "./errors.js";
-import { decodeEvent, type ExecutionEvent, type ExecutionFinishedEvent, sequenceNumber, type StepFailureEvent } from "./events.js";
+import { decodeEvent, type ExecutionEvent, type ExecutionFinishedEvent, type StepFailureEvent } from "./events.js";
 import type { Event } from "./gen/ophost/v1/event_pb.js";
 import {
   type ExecuteRequest,
@@ -52,16 +53,19 @@ export interface StreamHost {
   readonly closed: boolean;
   /** Throws {@link ClientClosedError} when the client is closed. */
   checkOpen(): void;
-  /** The server's info (cached after the first call). */
-  cachedServerInfo(): Promise<ServerInfo>;
+  /** The server's info (cached after the first call, which is made with `options`). */
+  cachedServerInfo(options: CallOptions): Promise<ServerInfo>;
   /** `CancelExecution`. */
-  cancelById(executionId: string, reason: string): Promise<unknown>;
+  cancelById(executionId: string, reason: string, options: CallOptions): Promise<unknown>;
 }
 
-/** Where the events come from: a new execution, or an existing one. */
+/**
+ * Where the events come from (a new execution, or an existing one), and the options
+ * of the call: its deadline covers the whole stream, its headers go with every RPC.
+ */
 export type StreamSource =
-  | { readonly start: StartRequest; readonly signal?: AbortSignal | undefined }
-  | { readonly executionId: string; readonly afterSequence: number; readonly signal?: AbortSignal | undefined };
+  | { readonly start: StartRequest; readonly call: CallOptions }
+  | { readonly executionId: string; readonly afterSequence: bigint; readonly call: CallOptions };
 
 /** The request side of an `Execute` call: messages are queued and sent in order. */
 class RequestQueue implements AsyncIterable<ExecuteRequest> {
@@ -119,8 +123,11 @@ class RequestQueue implements AsyncIterable<ExecuteRequest> {
 export class Execution implements AsyncIterable<ExecutionEvent> {
   readonly #host: StreamHost;
   readonly #request: StartRequest | undefined;
+  readonly #options: CallOptions;
   readonly #signal: AbortSignal | undefined;
   readonly #lifetime = new AbortController();
+  /** The call's deadline and headers; made when the stream opens, so the deadline runs from then. */
+  #scope: CallScope | undefined;
   #executionId: string | undefined;
   #info: ExecutionInfo | undefined;
   #opening: Promise<void> | undefined;
@@ -133,14 +140,14 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
   // Receiving: decoded events not yet handed out, the last sequence received, and the
   // output (if any) whose chunks are still arriving.
   readonly #ready: ExecutionEvent[] = [];
-  #lastSequence: number;
+  #lastSequence: bigint;
   #pending: { readonly event: Event; readonly assembler: ChunkAssembler } | undefined;
   #skipOrphanChunks: boolean;
   #terminalReceived = false;
   #failures = 0;
   #reattached = 0;
   // Delivered: what the caller has seen.
-  #delivered: number;
+  #delivered: bigint;
   readonly #outputs = new Map<string, OpValue>();
   #failure: StepFailureEvent | undefined;
   #finished: ExecutionFinishedEvent | undefined;
@@ -148,19 +155,17 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
   /** @internal Made by the client; use `OpHostClient.execute` or `.attach`. */
   constructor(host: StreamHost, source: StreamSource) {
     this.#host = host;
-    this.#signal = source.signal;
+    this.#options = source.call;
+    this.#signal = source.call.signal;
     if ("start" in source) {
       this.#request = source.start;
-      this.#lastSequence = 0;
+      this.#lastSequence = 0n;
     } else {
-      if (!Number.isSafeInteger(source.afterSequence) || source.afterSequence < 0) {
-        throw new RangeError(`afterSequence must be an integer >= 0, got ${source.afterSequence}`);
-      }
       this.#executionId = source.executionId;
       this.#lastSequence = source.afterSequence;
     }
     this.#delivered = this.#lastSequence;
-    this.#skipOrphanChunks = this.#lastSequence > 0;
+    this.#skipOrphanChunks = this.#lastSequence > 0n;
     this.#signal?.addEventListener("abort", () => this.close(), { once: true });
   }
 
@@ -185,7 +190,7 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
   }
 
   /** The sequence of the last event delivered (`afterSequence` before any). */
-  get lastSequence(): number {
+  get lastSequence(): bigint {
     return this.#delivered;
   }
 
@@ -264,16 +269,18 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
    * Ask the server to cancel the execution; its events keep coming to the terminal one.
    *
    * Sent as `ExecuteCancel` on the `Execute` stream when this stream started the
-   * execution and that RPC is still open, else with `CancelExecution`.
+   * execution and that RPC is still open, else with `CancelExecution`: that call
+   * takes `options` (its headers are added to the stream's).
    */
-  async cancel(reason = ""): Promise<void> {
+  async cancel(reason = "", options: CallOptions = {}): Promise<void> {
     const executionId = await this.accepted();
     const queue = this.#queue;
     if (queue !== undefined && !queue.ended) {
       queue.push(create(ExecuteRequestSchema, { kind: { case: "cancel", value: { reason } } }));
       return;
     }
-    await this.#host.cancelById(executionId, reason);
+    const headers = mergeHeaders(this.#options.headers, options.headers);
+    await this.#host.cancelById(executionId, reason, headers === undefined ? options : { ...options, headers });
   }
 
   /** End the RPC; iteration stops. The execution keeps running on the server. */
@@ -319,6 +326,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
       throw new OpHostClientError("the stream is closed");
     }
     try {
+      // No default deadline: a stream runs as long as its execution unless told otherwise.
+      this.#scope = new CallScope(this.#options, undefined);
       if (this.#request !== undefined) {
         await this.#openExecute(this.#request);
       } else {
@@ -332,7 +341,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
 
   async #openExecute(request: StartRequest): Promise<void> {
     this.#host.checkOpen();
-    const info = await this.#host.cachedServerInfo();
+    const scope = this.#scope as CallScope;
+    const info = await this.#host.cachedServerInfo(scope.nested());
     const { start, chunks } = request.chunked(info);
     const queue = new RequestQueue();
     queue.push(create(ExecuteRequestSchema, { kind: { case: "start", value: start } }));
@@ -342,7 +352,7 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
     const call = new AbortController();
     this.#call = call;
     this.#queue = queue;
-    const responses = this.#host.rpc.execute(queue, { signal: call.signal })[Symbol.asyncIterator]();
+    const responses = this.#host.rpc.execute(queue, scope.rpcOptions(call.signal))[Symbol.asyncIterator]();
     this.#executeResponses = responses;
     let first: IteratorResult<ExecuteResponse>;
     try {
@@ -362,15 +372,13 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
     this.#info = kind.value.execution && decodeExecution(kind.value.execution);
   }
 
-  #openEvents(afterSequence: number): void {
+  #openEvents(afterSequence: bigint): void {
     this.#host.checkOpen();
     const call = new AbortController();
+    const options = (this.#scope as CallScope).rpcOptions(call.signal); // throws once the deadline has passed
     this.#call = call;
     this.#eventResponses = this.#host.rpc
-      .streamEvents(
-        { executionId: this.#executionId as string, afterSequence: BigInt(afterSequence) },
-        { signal: call.signal },
-      )
+      .streamEvents({ executionId: this.#executionId as string, afterSequence }, options)
       [Symbol.asyncIterator]();
   }
 
@@ -429,6 +437,9 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
         throw new ClientClosedError("the ophost client was closed while the stream was open");
       }
       const rpcError = toRpcError(error);
+      if (rpcError.grpcCode === Code.DeadlineExceeded) {
+        throw rpcError; // the call's own deadline: re-attaching cannot help
+      }
       if (!isTransient(rpcError)) {
         throw this.#reattached > 0 ? this.#broken(rpcError) : rpcError;
       }
@@ -449,8 +460,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
     }
   }
 
-  #resumePoint(): number {
-    return this.#pending === undefined ? this.#lastSequence : sequenceNumber(this.#pending.event.sequence) - 1;
+  #resumePoint(): bigint {
+    return this.#pending === undefined ? this.#lastSequence : this.#pending.event.sequence - 1n;
   }
 
   #broken(error: OpHostRpcError | undefined): StreamBrokenError {
@@ -471,7 +482,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
       throw this.#broken(error);
     }
     this.#endCall();
-    const delay = Math.min(this.#host.reattachBackoffMs * 2 ** (this.#failures - 1), MAX_REATTACH_BACKOFF_MS);
+    const backoff = Math.min(this.#host.reattachBackoffMs * 2 ** (this.#failures - 1), MAX_REATTACH_BACKOFF_MS);
+    const delay = Math.min(backoff, this.#scope?.remainingMs() ?? backoff); // no waiting past the deadline
     try {
       await sleep(delay, undefined, { signal: this.#lifetime.signal });
     } catch {
@@ -488,8 +500,8 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
   }
 
   #process(event: Event): void {
-    const sequence = sequenceNumber(event.sequence);
-    const expected = this.#lastSequence + 1;
+    const sequence = event.sequence;
+    const expected = this.#lastSequence + 1n;
     if (sequence !== expected || this.#terminalReceived) {
       const what = this.#terminalReceived ? "after the terminal event" : `not ${expected}`;
       throw new ProtocolError(

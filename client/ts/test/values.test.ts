@@ -4,9 +4,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ChunkAssembler, splitValue } from "../src/chunks.js";
-import { ValueSchema, ValueChunkSchema } from "../src/gen/ophost/v1/value_pb.js";
+import { ChunkedValueRefSchema, ValueSchema, ValueChunkSchema } from "../src/gen/ophost/v1/value_pb.js";
 import { fromValue, MAX_DEPTH, ProtocolError, PySet, toValue, Tuple, ValueConversionError } from "../src/index.js";
 import { StartRequest } from "../src/request.js";
+import { MAX_SEQUENCE, toSequence } from "../src/sequence.js";
 
 const roundTrip = (value: unknown) => fromValue(toValue(value));
 
@@ -139,5 +140,27 @@ describe("chunks", () => {
     assert.ok(first !== undefined);
     const wrongOffset = create(ValueChunkSchema, { valueId: first.valueId, index: 0, offset: 5n, data: first.data });
     assert.throws(() => new ChunkAssembler(split.wire.kind.value as never, "o").add(wrongOffset), /offset 5, expected 0/);
+  });
+
+  it("compares 64-bit sizes and offsets without rounding them", () => {
+    const huge = 2n ** 53n + 1n; // a double would read it as 2^53
+    assert.throws(
+      () => new ChunkAssembler(create(ChunkedValueRefSchema, { valueId: "v", totalSizeBytes: huge, chunkCount: 2 }), "o"),
+      /a chunked value of 9007199254740993 bytes is over/,
+    );
+    const assembler = new ChunkAssembler(create(ChunkedValueRefSchema, { valueId: "v", totalSizeBytes: 4n, chunkCount: 1 }), "o");
+    const far = create(ValueChunkSchema, { valueId: "v", index: 0, offset: 2n ** 64n - 1n, data: new Uint8Array(4), last: true });
+    assert.throws(() => assembler.add(far), /offset 18446744073709551615, expected 0/);
+  });
+});
+
+describe("sequences", () => {
+  it("takes bigints and safe integers, exactly, within uint64", () => {
+    assert.equal(toSequence(0, "s"), 0n);
+    assert.equal(toSequence(2n ** 53n + 1n, "s"), 9007199254740993n);
+    assert.equal(toSequence(MAX_SEQUENCE, "s"), 2n ** 64n - 1n);
+    for (const bad of [-1, -1n, 2n ** 64n, 2 ** 53, 1.5, Number.NaN]) {
+      assert.throws(() => toSequence(bad, "afterSequence"), RangeError, String(bad));
+    }
   });
 });
