@@ -19,29 +19,39 @@ from ophost.execution import (
     LogMessage,
     OpRun,
     StepFailed,
+    ThreadExecutor,
+    numbered,
     prepare_execution,
 )
 
 
-def _run(op_def: OpDefinition, **kwargs: object) -> OpRun:
+def _run(op_def: OpDefinition, *, capacity: int = 1024, **kwargs: object) -> OpRun:
     inputs = kwargs.pop("inputs", None)
-    return OpRun(prepare_execution(op_def, inputs, None, None), **kwargs)  # type: ignore[arg-type]
+    return OpRun(
+        prepare_execution(op_def, inputs, None, None),  # type: ignore[arg-type]
+        executor=ThreadExecutor(capacity=capacity),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def _events(run: OpRun) -> list[ExecutionEvent]:
+    return numbered(run, [event async for event in run.events()])
 
 
 async def _collect_and_cancel(
     run: OpRun, *, when: str, timeout: float = 10.0
 ) -> list[ExecutionEvent]:
     """Run to the end; request a cancel when a log line with text ``when`` arrives."""
-    events: list[ExecutionEvent] = []
+    emitted = []
 
     async def consume() -> None:
         async for event in run.events():
-            events.append(event)
+            emitted.append(event)
             if isinstance(event.body, LogMessage) and event.body.message == when:
                 run.request_cancel()
 
     await asyncio.wait_for(consume(), timeout)
-    return events
+    return numbered(run, emitted)
 
 
 def _finished(events: list[ExecutionEvent]) -> ExecutionFinished:
@@ -69,7 +79,7 @@ async def test_sync_generator_is_closed_at_its_next_yield() -> None:
 
         return ExpectationResult(True, label=f"step{i}")
 
-    run = _run(counter, handoff_capacity=8)
+    run = _run(counter, capacity=8)
     events = await _collect_and_cancel(run, when="tick 3")
     finished = _finished(events)
     assert finished.status is ExecutionStatus.CANCELED
@@ -161,7 +171,7 @@ async def test_cancel_before_start() -> None:
 
     run = _run(never)
     run.request_cancel()
-    events = [e async for e in run.events()]
+    events = await _events(run)
     assert [type(e.body).__name__ for e in events] == ["ExecutionStarted", "ExecutionFinished"]
     assert _finished(events).cancel_outcome is CancelOutcome.NOT_STARTED
 
@@ -172,15 +182,16 @@ async def test_cancel_during_retry_wait() -> None:
         raise ConnectionError("down")
 
     run = _run(flaky)
-    events: list[ExecutionEvent] = []
+    emitted = []
 
     async def consume() -> None:
         async for event in run.events():
-            events.append(event)
+            emitted.append(event)
             if type(event.body).__name__ == "RetryScheduled":
                 asyncio.get_running_loop().call_later(0.05, run.request_cancel)
 
     await asyncio.wait_for(consume(), 10)
+    events = numbered(run, emitted)
     assert _finished(events).status is ExecutionStatus.CANCELED
 
 
@@ -190,7 +201,7 @@ async def test_op_that_finishes_first_succeeds() -> None:
         return 1
 
     run = _run(quick)
-    events = [e async for e in run.events()]
+    events = await _events(run)
     run.request_cancel()  # too late: ignored
     finished = _finished(events)
     assert finished.status is ExecutionStatus.SUCCEEDED
@@ -206,7 +217,7 @@ async def test_sync_ops_run_off_the_event_loop() -> None:
         seen.append(threading.get_ident())
         return 1
 
-    [e async for e in _run(where).events()]
+    await _events(_run(where))
     assert seen
     assert seen[0] != loop_thread
 
@@ -224,7 +235,7 @@ async def test_log_order_is_kept_across_the_thread_boundary() -> None:
         return ExpectationResult(True, label=f"e{i}")
 
     kinds: list[str] = []
-    async for event in _run(chatty, handoff_capacity=4).events():
+    async for event in _run(chatty, capacity=4).events():
         body = event.body
         if isinstance(body, LogMessage):
             kinds.append(body.message.replace("line ", "L"))
@@ -247,7 +258,7 @@ async def test_tiny_handoff_capacity_still_delivers_everything(capacity: int) ->
 
         return ExpectationResult(True, label=str(i))
 
-    events = [e async for e in _run(many, handoff_capacity=capacity).events()]
+    events = await _events(_run(many, capacity=capacity))
     assert _finished(events).status is ExecutionStatus.SUCCEEDED
     assert len(events) == 2 + 50 + 1 + 2
 

@@ -508,12 +508,13 @@ def test_pieces_match_the_whole_encoding(value: object, threshold: int, size: in
     ref, chunks = encode_value(
         value, path="p", inline_threshold=threshold, chunk_size=size, value_id="v"
     )
-    piece_ref, pieces = encode_value_pieces(
+    encoded = encode_value_pieces(
         value, path="p", inline_threshold=threshold, chunk_size=size, value_id="v"
     )
-    assert piece_ref == ref
+    assert encoded.message == ref
+    assert encoded.chunked == bool(chunks)
     rebuilt = []
-    for meta, data in pieces:
+    for meta, data in encoded.chunks:
         assert not meta.data
         chunk = value_pb2.ValueChunk()
         chunk.CopyFrom(meta)

@@ -23,6 +23,7 @@ __all__ = [
     "ChunkAssembler",
     "ChunkError",
     "ChunkPiece",
+    "EncodedValue",
     "encode_value",
     "encode_value_pieces",
     "split_value",
@@ -32,6 +33,25 @@ __all__ = [
 # A chunk's description (a ValueChunk without its data) and the data itself, as a view
 # into the value where possible, so a transport can copy it straight into its message.
 ChunkPiece = tuple["value_pb2.ValueChunk", "bytes | memoryview"]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedValue:
+    """A value in wire form, ready to send.
+
+    ``message`` is the ``Value`` itself when it travels inline, or a ``chunked_value``
+    reference; then ``chunks`` yields its pieces, in order, to send after it (it is
+    empty for an inline value). The pieces are made lazily, as views into the value
+    where possible.
+    """
+
+    message: value_pb2.Value
+    chunks: Iterator[ChunkPiece]
+
+    @property
+    def chunked(self) -> bool:
+        return self.message.WhichOneof("kind") == "chunked_value"
+
 
 # ``ValueChunk.index`` and ``ChunkedValueRef.chunk_count`` are uint32.
 _MAX_CHUNK_COUNT = 2**32 - 1
@@ -128,7 +148,7 @@ _BYTES_VALUE_TAG = b"\x32"
 
 def encode_value_pieces(
     value: object, *, path: str, inline_threshold: int, chunk_size: int, value_id: str
-) -> tuple[value_pb2.Value, Iterator[ChunkPiece]]:
+) -> EncodedValue:
     """Like :func:`encode_value`, but lazily, and with each chunk's data kept apart from
     its description (a ``ValueChunk`` without ``data``).
 
@@ -144,15 +164,17 @@ def encode_value_pieces(
         header = _BYTES_VALUE_TAG + varint(len(data))
         total = len(header) + len(data)
         if total > inline_threshold and chunk_size >= len(header):
-            return _reference(value_id, total, chunk_size), _pieces(
-                header, data, total, chunk_size, value_id
+            return EncodedValue(
+                _reference(value_id, total, chunk_size),
+                _pieces(header, data, total, chunk_size, value_id),
             )
     message = values.to_proto(value, path=path)
     serialized = message.SerializeToString()
     if len(serialized) <= inline_threshold:
-        return message, iter(())
-    return _reference(value_id, len(serialized), chunk_size), _pieces(
-        b"", memoryview(serialized), len(serialized), chunk_size, value_id
+        return EncodedValue(message, iter(()))
+    return EncodedValue(
+        _reference(value_id, len(serialized), chunk_size),
+        _pieces(b"", memoryview(serialized), len(serialized), chunk_size, value_id),
     )
 
 

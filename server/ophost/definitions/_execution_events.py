@@ -131,8 +131,6 @@ class OutputProduced:
     value: object
     metadata_entries: tuple[MetadataEntry, ...] = ()
     type_check: TypeCheck = field(default_factory=lambda: TypeCheck(success=True))
-    # The value already put in wire form by the host's encoder, if it gave one.
-    wire: object = field(default=None, compare=False, repr=False)
 
     @property
     def output(self) -> Output[object]:

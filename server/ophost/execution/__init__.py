@@ -1,11 +1,13 @@
-"""Running ops in this process, and the events an execution produces.
+"""The execution layer: running ops, and the events an execution produces.
 
 ``execute_in_process(op, inputs=..., config=...)`` runs one op (with its retries)
-and returns an :class:`ExecutionResult`. The event classes here are what the server
-streams and what clients decode.
+and returns an :class:`ExecutionResult`. :class:`OpRun` is the engine the host runs
+for each execution; it hands each attempt's user code to an :class:`Executor`
+(:class:`ThreadExecutor` by default), the seam where other ways of running op bodies
+plug in. The event classes (defined with the definitions) are re-exported here.
 """
 
-from ophost.definitions._execution_events import (
+from ophost.definitions import (
     CancelOutcome,
     ErrorData,
     ErrorSource,
@@ -25,15 +27,40 @@ from ophost.definitions._execution_events import (
     StepSucceeded,
     UserFailure,
 )
+from ophost.execution._attempt import (
+    Attempt,
+    AttemptCanceled,
+    AttemptFailed,
+    AttemptOutcome,
+    AttemptRequest,
+    AttemptSucceeded,
+    EngineEvent,
+    Executor,
+    OutputEncoder,
+)
+from ophost.execution._attempt_rules import AttemptRules
 from ophost.execution._engine import OpRun
-from ophost.execution._in_process import ExecutionResult, execute_in_process
+from ophost.execution._in_process import ExecutionResult, execute_in_process, numbered
 from ophost.execution._prepare import (
     InvalidInputsError,
     PreparedExecution,
     prepare_execution,
 )
+from ophost.execution._thread_executor import ThreadExecutor
 
 __all__ = [
+    "Attempt",
+    "AttemptCanceled",
+    "AttemptFailed",
+    "AttemptOutcome",
+    "AttemptRequest",
+    "AttemptRules",
+    "AttemptSucceeded",
+    "EngineEvent",
+    "Executor",
+    "OutputEncoder",
+    "ThreadExecutor",
+    "numbered",
     "CancelOutcome",
     "ErrorData",
     "ErrorSource",

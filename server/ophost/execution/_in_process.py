@@ -8,18 +8,15 @@ import time
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 
-from ophost.definitions._execution_events import (
-    ExecutionEvent,
-    ExecutionStatus,
-    OutputProduced,
-    StepFailed,
-)
+from ophost.definitions import ExecutionEvent, ExecutionStatus, OutputProduced, StepFailed
 from ophost.definitions._op import OpDefinition
 from ophost.errors import InvalidArgumentError, InvalidInvocationError
-from ophost.execution._engine import Clock, OpRun, Sleep
+from ophost.execution._attempt import Clock, EngineEvent
+from ophost.execution._engine import OpRun, Sleep
 from ophost.execution._prepare import prepare_execution
+from ophost.execution._thread_executor import ThreadExecutor
 
-__all__ = ["ExecutionResult", "execute_in_process"]
+__all__ = ["ExecutionResult", "execute_in_process", "numbered"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +53,26 @@ class ExecutionResult:
         return [e.body for e in self.events if isinstance(e.body, OutputProduced)]
 
 
+def numbered(run: OpRun, events: list[EngineEvent]) -> list[ExecutionEvent]:
+    """An in-process execution's events as records, numbered by their place in the list.
+
+    In process, the list is the execution's whole log, so a position is its sequence.
+    """
+    return [
+        ExecutionEvent(
+            execution_id=run.run_id,
+            sequence=sequence,
+            attempt=event.attempt,
+            timestamp=event.timestamp,
+            op_name=run.op_def.name,
+            body=event.body,
+        )
+        for sequence, event in enumerate(events, start=1)
+    ]
+
+
 async def _collect(run: OpRun) -> list[ExecutionEvent]:
-    return [event async for event in run.events()]
+    return numbered(run, [event async for event in run.events()])
 
 
 def execute_in_process(
@@ -92,7 +107,7 @@ def execute_in_process(
         tags=run_tags,
         clock=clock,
         sleep=sleep if sleep is not None else asyncio.sleep,
-        executor=_executor(),
+        executor=ThreadExecutor(_executor()),
     )
     events = _run_coroutine(_collect(run))
     status = run.status or ExecutionStatus.FAILED

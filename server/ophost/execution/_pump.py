@@ -1,187 +1,113 @@
-"""Running a synchronous op body in a worker thread, off the event loop.
+"""The hand-off from one worker thread to the event loop: ordered, bounded, coalesced.
 
-The thread calls the body and, for a generator, iterates it, handing every yielded
-item (and every log line or logged event the body records meanwhile) to the event
-loop in order. The hand-off is bounded: when the loop falls behind by ``capacity``
-items, the thread waits, so a slow consumer slows the op instead of growing memory.
-Wake-ups are coalesced, so a fast op hands over many items per loop iteration.
-
-A cancel request is seen by the thread at every yield: the generator is closed
-there (``GeneratorExit`` at the ``yield``), and nothing more is taken from it.
+The thread :meth:`Pump.put`\\ s events and finally :meth:`Pump.finish`\\ es with an
+outcome; the loop :meth:`Pump.take`\\ s whatever is there, and :meth:`Pump.wait`\\ s
+when nothing is. When the loop falls ``capacity`` events behind, the thread waits, so
+a slow consumer slows the op instead of growing memory. Wake-ups are coalesced: a
+fast thread hands over many events per loop iteration, with one cross-thread call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import inspect
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
-from dataclasses import dataclass
-from typing import Any as TypingAny
+from typing import Generic, TypeVar
 
-__all__ = ["Item", "Pump", "PumpCanceled", "Record", "Returned"]
+__all__ = ["Pump"]
 
-
-@dataclass(frozen=True, slots=True)
-class Item:
-    """Something the body yielded."""
-
-    value: object
+_Event = TypeVar("_Event")
+_Outcome = TypeVar("_Outcome")
 
 
-@dataclass(frozen=True, slots=True)
-class Returned:
-    """What a non-generator body returned (handled by the loop's return rules)."""
+class Pump(Generic[_Event, _Outcome]):
+    """Events and then one outcome, from a worker thread to the loop it was made on."""
 
-    value: object
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A side effect recorded by the body in the thread (a log line, a logged event)."""
-
-    apply: Callable[[], None]
-
-
-class PumpCanceled(Exception):
-    """The body was stopped at a yield after a cancel request."""
-
-
-class _Raised:
-    __slots__ = ("exc",)
-
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-_DONE = object()
-
-
-def _should_iterate(result: object, iterate_results: bool) -> bool:
-    """Generators are always driven here; other iterables only for hand-built bodies."""
-    if inspect.isgenerator(result):
-        return True
-    if not iterate_results or isinstance(result, (str, bytes, dict)):
-        return False
-    return hasattr(result, "__iter__") and not hasattr(result, "__aiter__")
-
-
-class Pump:
-    """One synchronous body running in a worker thread; iterate it with :meth:`items`."""
-
-    def __init__(
-        self,
-        call: Callable[[], object],
-        *,
-        loop: asyncio.AbstractEventLoop,
-        executor: Executor | None,
-        capacity: int = 1024,
-        on_item: Callable[[object], None] | None = None,
-    ) -> None:
-        self._call = call
-        self._on_item = on_item
+    def __init__(self, loop: asyncio.AbstractEventLoop, capacity: int = 1024) -> None:
         self._loop = loop
-        self._executor = executor
-        self._queue: collections.deque[object] = collections.deque()
         self._capacity = max(1, capacity)
-        self._space = threading.Event()
-        self._ready = asyncio.Event()
-        self._wake_pending = False
         self._lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._thread_id: int | None = None
-        self._iterate_results = False
-        self.future: asyncio.Future[None] | None = None
+        self._events: list[_Event] = []
+        self._outcome: _Outcome | None = None
+        self._ended = False  # an outcome was given (by the thread, or by the loop)
+        self._wake_pending = False
+        self._space = threading.Event()
+        self._space.set()
+        self._stop = threading.Event()
+        self._ready = asyncio.Event()
 
-    # -- thread side ---------------------------------------------------------------------
-
-    @property
-    def in_thread(self) -> bool:
-        """Whether the caller is the pump's worker thread."""
-        return threading.get_ident() == self._thread_id
-
-    def put(self, entry: object) -> None:
-        """Hand one entry to the loop (from the worker thread); waits while the loop lags."""
-        queue = self._queue
-        while len(queue) >= self._capacity and not self._cancel.is_set():
-            self._space.clear()
-            if len(queue) < self._capacity:  # drained between the check and the clear
-                break
-            self._space.wait(0.1)
-        queue.append(entry)
-        with self._lock:
-            if self._wake_pending:
-                return
-            self._wake_pending = True
-        self._loop.call_soon_threadsafe(self._ready.set)
-
-    def _run(self) -> None:
-        self._thread_id = threading.get_ident()
-        try:
-            result = self._call()
-            if _should_iterate(result, self._iterate_results):
-                self._drive(iter(result))  # type: ignore[call-overload]
-            else:
-                self.put(Returned(result))
-        except BaseException as exc:  # noqa: BLE001 - every outcome goes back to the loop
-            self.put(_Raised(exc))
-            return
-        self.put(_DONE)
-
-    def _drive(self, iterator: Iterator[object]) -> None:
-        for value in iterator:
-            if self._on_item is not None:
-                # In the body's own thread, before the body resumes: state that the body
-                # can observe (an output counted as emitted) changes at the yield.
-                self._on_item(value)
-            self.put(Item(value))
-            if self._cancel.is_set():
-                close = getattr(iterator, "close", None)
-                if close is not None:
-                    close()
-                raise PumpCanceled
-
-    # -- loop side -----------------------------------------------------------------------
-
-    def start(self, *, iterate_results: bool) -> None:
-        """Start the body; ``iterate_results`` also iterates a returned plain iterable."""
-        self._iterate_results = iterate_results
-        self.future = self._loop.run_in_executor(self._executor, self._run)
+    # -- the worker thread's side ----------------------------------------------------------
 
     @property
-    def buffered(self) -> bool:
-        """Whether more entries are already waiting (the loop can take them without waiting)."""
-        return bool(self._queue)
+    def stop_requested(self) -> bool:
+        """Whether the loop asked the thread to stop (it checks at every event)."""
+        return self._stop.is_set()
 
-    def request_cancel(self) -> None:
-        """Stop at the next yield (call from the loop's thread)."""
-        self._cancel.set()
-        self._ready.set()
-
-    async def entries(self) -> TypingAny:
-        """Yield :class:`Item`, :class:`Returned` and :class:`Record` entries in order.
-
-        Raises what the body raised, or :class:`PumpCanceled` when it stopped at a yield.
-        """
+    def put(self, event: _Event) -> None:
+        """Hand one event over; waits while ``capacity`` events are waiting already."""
         while True:
-            while not self._queue:
-                if self._cancel.is_set():
-                    return
-                await self._ready.wait()
-                self._ready.clear()
-                with self._lock:
-                    self._wake_pending = False
-            half = self._capacity // 2
-            while self._queue:
-                entry = self._queue.popleft()
-                if len(self._queue) <= half and not self._space.is_set():
-                    # Let a waiting body thread go on while the loop works through the
-                    # rest, so the two overlap instead of taking turns.
-                    self._space.set()
-                if entry is _DONE:
-                    return
-                if isinstance(entry, _Raised):
-                    raise entry.exc
-                yield entry
+            with self._lock:
+                if self._ended:
+                    return  # the loop gave up on this thread: nothing is read any more
+                if len(self._events) < self._capacity or self._stop.is_set():
+                    self._events.append(event)
+                    wake = not self._wake_pending
+                    self._wake_pending = True
+                    break
+                self._space.clear()
+            self._space.wait(0.1)
+        if wake:
+            self._loop.call_soon_threadsafe(self._ready.set)
+
+    def finish(self, outcome: _Outcome) -> None:
+        """Hand over the outcome, after every event; the first outcome given wins."""
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            self._outcome = outcome
+            wake = not self._wake_pending
+            self._wake_pending = True
+        if wake:
+            self._loop.call_soon_threadsafe(self._ready.set)
+
+    # -- the loop's side ---------------------------------------------------------------------
+
+    def take(self) -> tuple[list[_Event], _Outcome | None]:
+        """The events waiting now and, once given, the outcome (never blocks)."""
+        with self._lock:
+            events = self._events
+            if events:
+                self._events = []
+                self._space.set()
+            self._wake_pending = False
+            return events, self._outcome
+
+    def ready(self) -> bool:
+        return bool(self._events) or self._outcome is not None
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait until :meth:`take` has something; False when ``timeout`` passed first."""
+        if self.ready():
+            return True
+        self._ready.clear()
+        if self.ready():  # handed over between the check and the clear
+            return True
+        if timeout is None:
+            await self._ready.wait()
+            return True
+        timer = self._loop.call_later(timeout, self._ready.set)
+        try:
+            await self._ready.wait()
+        finally:
+            timer.cancel()
+        return self.ready()
+
+    def stop(self) -> None:
+        """Ask the thread to stop at its next event; wakes it if it waits for room."""
+        self._stop.set()
+        self._space.set()
+
+    def end(self, outcome: _Outcome) -> None:
+        """End from the loop's side (the thread is abandoned): later events are dropped."""
+        self.finish(outcome)
+        self._ready.set()

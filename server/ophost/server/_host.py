@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import grpc
-from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from ophost.definitions._op import OpDefinition
 from ophost.errors import InvalidArgumentError
-from ophost.server._runner import Limits
+from ophost.execution import Executor, ThreadExecutor
+from ophost.server import _wire
+from ophost.server._executions import ExecutionRunner
+from ophost.server._interceptors import StatusInterceptor
+from ophost.server._limits import Limits
 from ophost.server._servicer import OpHostServicer
-from ophost.server._store import ExecutionStore
+from ophost.server.store import ExecutionStore, MemoryExecutionStore
 from ophost.v1 import op_host_service_pb2
 
 __all__ = ["KEEPALIVE_OPTIONS", "OpHostServer", "SERVICE_NAME"]
 
-SERVICE_NAME = op_host_service_pb2.DESCRIPTOR.services_by_name["OpHostService"].full_name
+_SERVICE = op_host_service_pb2.DESCRIPTOR.services_by_name["OpHostService"]
+SERVICE_NAME = _SERVICE.full_name
 _REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 
 # Keepalive, matched by the clients: the server pings an idle connection every 60 s and
@@ -43,6 +48,13 @@ class OpHostServer:
     Use as an async context manager, or call :meth:`start` and :meth:`stop`. Stopping
     drains: health turns NOT_SERVING, new executions are refused with UNAVAILABLE,
     running ones get ``drain_grace_seconds`` to finish and are then canceled.
+
+    Three seams: ``store`` keeps executions and their events (default: a
+    :class:`~ophost.server.store.MemoryExecutionStore` with the retention given);
+    ``executor`` runs op bodies (default: a
+    :class:`~ophost.execution.ThreadExecutor` with a pool of
+    ``max_concurrent_executions + 4`` threads); ``interceptors`` (``grpc.aio``
+    server interceptors) wrap every call, outside the host's own.
     """
 
     def __init__(
@@ -57,6 +69,9 @@ class OpHostServer:
         max_retained_executions: int = 1000,
         drain_grace_seconds: float = 10.0,
         limits: Limits | None = None,
+        store: ExecutionStore | None = None,
+        executor: Executor | None = None,
+        interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         self._ops = _by_name(ops)
         self._resources = dict(resources or {})
@@ -65,12 +80,19 @@ class OpHostServer:
         self._limits = limits or Limits()
         self._max_concurrent = max_concurrent_executions
         self._drain_grace = drain_grace_seconds
-        self._store = ExecutionStore(
-            retention_seconds=event_retention_seconds, max_retained=max_retained_executions
+        self.store = store or MemoryExecutionStore(
+            retention_seconds=event_retention_seconds,
+            max_retained=max_retained_executions,
+            follow_window=self._limits.stream_window_events,
         )
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_concurrent_executions + 4, thread_name_prefix="ophost-op"
-        )
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        if executor is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=max_concurrent_executions + 4, thread_name_prefix="ophost-op"
+            )
+            executor = ThreadExecutor(self._pool, capacity=self._limits.handoff_capacity)
+        self._interceptors = list(interceptors)
+        self.runner = ExecutionRunner(self.store, self._limits, executor, max_concurrent_executions)
         self._server: grpc.aio.Server | None = None
         self._health: HealthServicer | None = None
         self.servicer: OpHostServicer | None = None
@@ -84,21 +106,17 @@ class OpHostServer:
     async def start(self) -> None:
         limits = self._limits
         server = grpc.aio.server(
+            interceptors=[*self._interceptors, StatusInterceptor()],
             options=[
                 *KEEPALIVE_OPTIONS,
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),
                 # A second server on a taken port must fail, not share it silently.
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
         self.servicer = OpHostServicer(
-            self._ops,
-            self._resources,
-            store=self._store,
-            limits=limits,
-            max_concurrent_executions=self._max_concurrent,
-            executor=self._executor,
+            self._ops, self._resources, store=self.store, runner=self.runner, limits=limits
         )
         _add_servicer(self.servicer, server)
         self._health = HealthServicer()
@@ -123,9 +141,10 @@ class OpHostServer:
         self.servicer.draining = True
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.servicer.wait_for_executions(self._drain_grace if grace is None else grace)
+        await self.runner.drain(self._drain_grace if grace is None else grace)
         await server.stop(1.0)
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:
@@ -144,44 +163,27 @@ class OpHostServer:
         await self.stop()
 
 
-def _serialized(message: object) -> bytes:
-    """Responses the servicer already serialized pass through; messages are serialized."""
-    if isinstance(message, bytes):
-        return message
-    data: bytes = message.SerializeToString()  # type: ignore[attr-defined]
-    return data
-
-
 def _add_servicer(servicer: OpHostServicer, server: grpc.aio.Server) -> None:
-    """Register the servicer like the generated helper does, except that the two
-    streaming RPCs send pre-serialized responses (events are serialized once, when
-    recorded, and batches are concatenations of them)."""
-    pb = op_host_service_pb2
-    unary: dict[str, tuple[Any, Any]] = {
-        "GetServerInfo": (servicer.GetServerInfo, pb.GetServerInfoRequest),
-        "ListOps": (servicer.ListOps, pb.ListOpsRequest),
-        "GetOp": (servicer.GetOp, pb.GetOpRequest),
-        "StartExecution": (servicer.StartExecution, pb.StartExecutionRequest),
-        "GetExecution": (servicer.GetExecution, pb.GetExecutionRequest),
-        "ListExecutions": (servicer.ListExecutions, pb.ListExecutionsRequest),
-        "CancelExecution": (servicer.CancelExecution, pb.CancelExecutionRequest),
+    """Register the servicer's methods, as the service descriptor declares them.
+
+    Like the generated helper, except for the response serializer: the streaming
+    methods send responses the wire layer already serialized, which pass through.
+    """
+    shapes = {
+        (False, False): grpc.unary_unary_rpc_method_handler,
+        (False, True): grpc.unary_stream_rpc_method_handler,
+        (True, False): grpc.stream_unary_rpc_method_handler,
+        (True, True): grpc.stream_stream_rpc_method_handler,
     }
-    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {
-        name: grpc.unary_unary_rpc_method_handler(
-            method, request_deserializer=request.FromString, response_serializer=_serialized
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+    for method in _SERVICE.methods:
+        make: Any = shapes[(method.client_streaming, method.server_streaming)]
+        request = message_factory.GetMessageClass(method.input_type)
+        handlers[method.name] = make(
+            getattr(servicer, method.name),
+            request_deserializer=request.FromString,
+            response_serializer=_wire.serialize,
         )
-        for name, (method, request) in unary.items()
-    }
-    handlers["Execute"] = grpc.stream_stream_rpc_method_handler(
-        servicer.Execute,
-        request_deserializer=pb.ExecuteRequest.FromString,
-        response_serializer=_serialized,
-    )
-    handlers["StreamEvents"] = grpc.unary_stream_rpc_method_handler(
-        servicer.StreamEvents,
-        request_deserializer=pb.StreamEventsRequest.FromString,
-        response_serializer=_serialized,
-    )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
 

@@ -96,7 +96,7 @@ async def serve(
                 else:
                     forced = True
                     _say(stream, f"{again.result()} received again; canceling running executions")
-                    _cancel_running(server)
+                    await _cancel_running(server)
                 again = asyncio.ensure_future(signals.get())
         finally:
             again.cancel()
@@ -123,16 +123,11 @@ def abandoned_op_threads(wait_seconds: float = 1.0) -> list[threading.Thread]:
 
 
 def _running(server: OpHostServer) -> int:
-    servicer = server.servicer
-    return 0 if servicer is None else len(servicer.store.unfinished())
+    return server.runner.running
 
 
-def _cancel_running(server: OpHostServer) -> None:
-    servicer = server.servicer
-    if servicer is None:
-        return
-    for execution in servicer.store.unfinished():
-        servicer.cancel(execution)
+async def _cancel_running(server: OpHostServer) -> None:
+    await server.runner.cancel_all()
 
 
 def _say(stream: TextIO, line: str) -> None:

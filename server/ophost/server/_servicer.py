@@ -1,4 +1,10 @@
-"""The ``OpHostService`` servicer: messages in, engine and store calls, messages out."""
+"""The ``OpHostService`` servicer: messages in, store and runner calls, messages out.
+
+Handlers speak only the protocol. Executions are read from the store and started
+through the runner; a request the host refuses raises :class:`StatusError`, which the
+error interceptor (:mod:`ophost.server._interceptors`) turns into the RPC's status.
+The two streaming RPCs send responses the wire layer already serialized.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ import base64
 import binascii
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from concurrent.futures import Executor
 from typing import Any
 
 import grpc
@@ -16,9 +21,8 @@ from ophost._version import __version__
 from ophost.codec import definitions as definitions_codec
 from ophost.codec import values as values_codec
 from ophost.codec.chunks import ChunkAssembler, ChunkError
+from ophost.definitions import DagsterType, OpSpec
 from ophost.definitions._op import OpDefinition
-from ophost.definitions._op_spec import OpSpec
-from ophost.definitions._types import DagsterType
 from ophost.errors import (
     CodecError,
     ConfigErrorDetail,
@@ -28,18 +32,15 @@ from ophost.errors import (
     OpHostError,
 )
 from ophost.execution import InvalidInputsError, PreparedExecution, prepare_execution
-from ophost.server import _status
-from ophost.server._runner import Limits, fingerprint, new_execution, record_events
+from ophost.server import _status, _wire
+from ophost.server._executions import ExecutionRunner, fingerprint
+from ophost.server._limits import Limits
 from ophost.server._status import StatusError
-from ophost.server._store import Execution, ExecutionStore
-from ophost.v1 import (
-    execution_pb2,
-    op_host_service_pb2,
-    op_pb2,
-    value_pb2,
-)
+from ophost.server._views import execution_to_proto
+from ophost.server.store import ExecutionRecord, ExecutionStore, RequestIdConflictError
+from ophost.v1 import execution_pb2, op_host_service_pb2, op_pb2, value_pb2
 
-__all__ = ["OpHostServicer", "PROTOCOL_VERSION"]
+__all__ = ["PROTOCOL_VERSION", "OpHostServicer"]
 
 PROTOCOL_VERSION = "1"
 # What this server does of the protocol's optional behaviour (docs/protocol.md §12). It
@@ -52,7 +53,7 @@ _Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class OpHostServicer:
-    """Serves the ops of one registry; executions live in an :class:`ExecutionStore`."""
+    """Serves the ops of one registry; executions live in ``store``, run by ``runner``."""
 
     def __init__(
         self,
@@ -60,24 +61,21 @@ class OpHostServicer:
         resources: Mapping[str, object],
         *,
         store: ExecutionStore,
+        runner: ExecutionRunner,
         limits: Limits,
-        max_concurrent_executions: int,
-        executor: Executor | None,
         server_id: str | None = None,
     ) -> None:
         self.ops = dict(ops)
         self.resources = dict(resources)
         self.store = store
+        self.runner = runner
         self.limits = limits
-        self.max_concurrent = max_concurrent_executions
-        self.executor = executor
         self.server_id = server_id or uuid.uuid4().hex
         self.draining = False
         self._specs = {
             name: definitions_codec.to_proto(OpSpec.from_definition(op))
             for name, op in self.ops.items()
         }
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- server info and ops -------------------------------------------------------------
 
@@ -94,7 +92,7 @@ class OpHostServicer:
         limits.inline_threshold_bytes = self.limits.inline_threshold_bytes
         limits.chunk_size_bytes = self.limits.chunk_size_bytes
         limits.max_message_bytes = self.limits.max_message_bytes
-        limits.max_concurrent_executions = self.max_concurrent
+        limits.max_concurrent_executions = self.runner.max_concurrent
         limits.event_retention.FromNanoseconds(round(self.store.retention_seconds * 1e9))
         return response
 
@@ -102,9 +100,9 @@ class OpHostServicer:
         self, request: op_host_service_pb2.ListOpsRequest, context: _Context
     ) -> op_host_service_pb2.ListOpsResponse:
         names = list(self._specs)
-        start, size = await self._page(request.page_size, request.page_token, len(names), context)
+        start, size = self._page(request.page_size, request.page_token, len(names))
         full = request.view == op_host_service_pb2.OP_VIEW_FULL
-        page = [self._view(self._specs[n], full=full) for n in names[start : start + size]]
+        page = [_view(self._specs[n], full=full) for n in names[start : start + size]]
         response = op_host_service_pb2.ListOpsResponse(ops=page)
         if start + size < len(names):
             response.next_page_token = self._token(start + size)
@@ -115,34 +113,17 @@ class OpHostServicer:
     ) -> op_host_service_pb2.GetOpResponse:
         spec = self._specs.get(request.op_name)
         if spec is None:
-            await _status.abort(context, _status.op_not_found(request.op_name, self._specs))
+            raise _status.op_not_found(request.op_name, self._specs)
         return op_host_service_pb2.GetOpResponse(op=spec)
-
-    @staticmethod
-    def _view(spec: op_pb2.OpDefinition, *, full: bool) -> op_pb2.OpDefinition:
-        if full:
-            return spec
-        basic = op_pb2.OpDefinition(name=spec.name)
-        if spec.HasField("description"):
-            basic.description = spec.description
-        for source, target in ((spec.inputs, basic.inputs), (spec.outputs, basic.outputs)):
-            for item in source:
-                added = target.add(name=item.name)
-                added.type.CopyFrom(item.type)
-        return basic
 
     # -- paging --------------------------------------------------------------------------
 
     def _token(self, offset: int) -> str:
         return base64.urlsafe_b64encode(f"{self.server_id}:{offset}".encode()).decode()
 
-    async def _page(
-        self, page_size: int, token: str, total: int, context: _Context
-    ) -> tuple[int, int]:
+    def _page(self, page_size: int, token: str, total: int) -> tuple[int, int]:
         if page_size < 0:
-            await _status.abort(
-                context, _status.malformed("page_size must not be negative", "page_size")
-            )
+            raise _status.malformed("page_size must not be negative", "page_size")
         size = min(page_size or _DEFAULT_PAGE, _MAX_PAGE)
         if not token:
             return 0, size
@@ -154,7 +135,7 @@ class OpHostServicer:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             offset, server_id = -1, ""
         if server_id != self.server_id or not 0 <= offset <= total:
-            await _status.abort(context, _status.invalid_page_token())
+            raise _status.invalid_page_token()
         return offset, size
 
     # -- starting executions -------------------------------------------------------------
@@ -198,36 +179,26 @@ class OpHostServicer:
             raise _status.invalid_inputs(op_def.name, problems)
         return prepared
 
-    def _start(self, start: execution_pb2.ExecutionStart) -> Execution:
+    async def _start(self, start: execution_pb2.ExecutionStart) -> ExecutionRecord:
         """Start (or find, for a repeated request id) an execution."""
         if start.request_id:
-            existing = self.store.by_request_id(start.request_id)
+            existing = await self.store.find_request(start.request_id)
             if existing is not None:
                 if existing.fingerprint != fingerprint(start):
                     raise _status.request_id_conflict(start.request_id)
                 return existing
         prepared = self._prepare(start)
-        if self.store.running_count() >= self.max_concurrent:
-            raise _status.too_many_executions(self.max_concurrent, retry_after=1.0)
-        execution = new_execution(prepared, start=start, limits=self.limits, executor=self.executor)
-        self.store.add(execution)
-        task = asyncio.get_running_loop().create_task(
-            record_events(execution, self.limits, self.store.finished)
-        )
-        execution.task = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return execution
+        try:
+            return await self.runner.start(prepared, start)
+        except RequestIdConflictError:
+            raise _status.request_id_conflict(start.request_id) from None
 
     async def StartExecution(
         self, request: op_host_service_pb2.StartExecutionRequest, context: _Context
     ) -> op_host_service_pb2.StartExecutionResponse:
-        try:
-            _check_start_refs(request.start, allow_chunks=False)
-            execution = self._start(request.start)
-        except StatusError as error:
-            await _status.abort(context, error)
-        return op_host_service_pb2.StartExecutionResponse(execution=execution.to_proto())
+        _check_start_refs(request.start, allow_chunks=False)
+        record = await self._start(request.start)
+        return op_host_service_pb2.StartExecutionResponse(execution=execution_to_proto(record))
 
     # -- the bidirectional stream --------------------------------------------------------
 
@@ -236,34 +207,32 @@ class OpHostServicer:
         request_iterator: AsyncIterator[op_host_service_pb2.ExecuteRequest],
         context: _Context,
     ) -> AsyncIterator[bytes]:
-        """The bidi stream. Responses are yielded serialized (``ExecuteResponse`` bytes)."""
+        """The bidi stream: ``accepted``, then batches of events to the terminal one."""
         requests = request_iterator.__aiter__()
-        try:
-            start = await self._read_start(requests)
-            execution = self._start(start)
-        except StatusError as error:
-            await _status.abort(context, error)
+        start = await self._read_start(requests)
+        record = await self._start(start)
+        execution_id = record.id
         yield op_host_service_pb2.ExecuteResponse(
             accepted=op_host_service_pb2.ExecutionAccepted(
-                execution_id=execution.id, execution=execution.to_proto()
+                execution_id=execution_id, execution=execution_to_proto(record)
             )
         ).SerializeToString()
         problems: list[StatusError] = []
-        reader = asyncio.ensure_future(self._read_rest(requests, execution, problems))
-        batches = execution.follow(
+        reader = asyncio.ensure_future(self._read_rest(requests, execution_id, problems))
+        batches = self.store.follow(
+            execution_id,
             0,
             max_batch_bytes=self.limits.max_batch_bytes,
             stop=lambda: bool(problems),
-            wrap_field=2,  # ExecuteResponse.events, an EventBatch
         )
         try:
-            async for response in batches:
-                yield response
+            async for records in batches:
+                yield _wire.execute_events_response(records)
             if problems:
-                await _status.abort(context, problems[0])
+                raise problems[0]
         finally:
             reader.cancel()
-            await batches.aclose()
+            await batches.aclose()  # type: ignore[attr-defined]
 
     async def _read_start(
         self, requests: AsyncIterator[op_host_service_pb2.ExecuteRequest]
@@ -277,11 +246,12 @@ class OpHostServicer:
                 f"the first message on an Execute stream must be start, got "
                 f"{first.WhichOneof('kind') or 'an empty message'}"
             )
-        start = execution_pb2.ExecutionStart()
-        start.CopyFrom(first.start)
+        start = first.start
         refs = _check_start_refs(start, allow_chunks=True)
         if not refs:
             return start
+        start = execution_pb2.ExecutionStart()
+        start.CopyFrom(first.start)
         assembler = ChunkAssembler(max_total_bytes=self.limits.max_upload_bytes)
         try:
             for path, ref in refs.items():
@@ -310,7 +280,7 @@ class OpHostServicer:
     async def _read_rest(
         self,
         requests: AsyncIterator[op_host_service_pb2.ExecuteRequest],
-        execution: Execution,
+        execution_id: str,
         problems: list[StatusError],
     ) -> None:
         """Serve the client's messages after start: cancel and ack; anything else is an error."""
@@ -318,7 +288,7 @@ class OpHostServicer:
             async for message in requests:
                 kind = message.WhichOneof("kind")
                 if kind == "cancel":
-                    self.cancel(execution)
+                    await self.store.request_cancel(execution_id)
                 elif kind == "ack":
                     continue
                 elif kind == "start":
@@ -329,58 +299,41 @@ class OpHostServicer:
                     raise _status.malformed("an ExecuteRequest with no message set")
         except StatusError as error:
             problems.append(error)
-            execution.wake()
+            self.store.wake(execution_id)
         except (asyncio.CancelledError, grpc.aio.AioRpcError):
             return
 
     # -- executions ----------------------------------------------------------------------
 
-    def _find(self, execution_id: str) -> Execution:
-        execution = self.store.get(execution_id)
-        if execution is None:
+    async def _find(self, execution_id: str) -> ExecutionRecord:
+        record = await self.store.get(execution_id)
+        if record is None:
             raise _status.execution_not_found(execution_id)
-        return execution
-
-    def cancel(self, execution: Execution) -> None:
-        if execution.finished:
-            return
-        execution.mark_cancel_requested()
-        execution.run.request_cancel()
+        return record
 
     async def GetExecution(
         self, request: op_host_service_pb2.GetExecutionRequest, context: _Context
     ) -> op_host_service_pb2.GetExecutionResponse:
-        try:
-            execution = self._find(request.execution_id)
-        except StatusError as error:
-            await _status.abort(context, error)
-        return op_host_service_pb2.GetExecutionResponse(execution=execution.to_proto())
+        record = await self._find(request.execution_id)
+        return op_host_service_pb2.GetExecutionResponse(execution=execution_to_proto(record))
 
     async def CancelExecution(
         self, request: op_host_service_pb2.CancelExecutionRequest, context: _Context
     ) -> op_host_service_pb2.CancelExecutionResponse:
-        try:
-            execution = self._find(request.execution_id)
-        except StatusError as error:
-            await _status.abort(context, error)
-        self.cancel(execution)
-        return op_host_service_pb2.CancelExecutionResponse(execution=execution.to_proto())
+        record = await self.store.request_cancel(request.execution_id)
+        if record is None:
+            raise _status.execution_not_found(request.execution_id)
+        return op_host_service_pb2.CancelExecutionResponse(execution=execution_to_proto(record))
 
     async def ListExecutions(
         self, request: op_host_service_pb2.ListExecutionsRequest, context: _Context
     ) -> op_host_service_pb2.ListExecutionsResponse:
-        states = set(request.states)
-        matching = [
-            e
-            for e in self.store.newest_first()
-            if (not request.op_name or e.op_name == request.op_name)
-            and (not states or e.state in states)
-        ]
-        start, size = await self._page(
-            request.page_size, request.page_token, len(matching), context
+        matching = await self.store.executions(
+            op_name=request.op_name, states=frozenset(request.states)
         )
+        start, size = self._page(request.page_size, request.page_token, len(matching))
         response = op_host_service_pb2.ListExecutionsResponse(
-            executions=[e.to_proto() for e in matching[start : start + size]]
+            executions=[execution_to_proto(e) for e in matching[start : start + size]]
         )
         if start + size < len(matching):
             response.next_page_token = self._token(start + size)
@@ -389,30 +342,29 @@ class OpHostServicer:
     async def StreamEvents(
         self, request: op_host_service_pb2.StreamEventsRequest, context: _Context
     ) -> AsyncIterator[bytes]:
-        """Replay then follow. Responses are yielded serialized (``StreamEventsResponse``)."""
-        try:
-            execution = self._find(request.execution_id)
-            if request.after_sequence > execution.last_sequence:
-                raise _status.sequence_out_of_range(request.after_sequence, execution.last_sequence)
-        except StatusError as error:
-            await _status.abort(context, error)
-        async for batch in execution.follow(
-            request.after_sequence, max_batch_bytes=self.limits.max_batch_bytes
+        """Replay then follow, as ``StreamEventsResponse`` batches."""
+        record = await self._find(request.execution_id)
+        if request.after_sequence > record.last_sequence:
+            raise _status.sequence_out_of_range(request.after_sequence, record.last_sequence)
+        async for records in self.store.follow(
+            request.execution_id,
+            request.after_sequence,
+            max_batch_bytes=self.limits.max_batch_bytes,
         ):
-            yield batch  # a serialized StreamEventsResponse: its events as field 1
+            yield _wire.stream_events_response(records)
 
-    # -- lifecycle -----------------------------------------------------------------------
 
-    async def wait_for_executions(self, timeout: float) -> None:
-        """Wait up to ``timeout`` for running executions; cancel those still running."""
-        tasks = [e.task for e in self.store.unfinished() if e.task is not None]
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
-        for execution in self.store.unfinished():
-            self.cancel(execution)
-        remaining = [e.task for e in self.store.unfinished() if e.task is not None]
-        if remaining:
-            await asyncio.wait(remaining, timeout=self.limits.cancel_grace_seconds + 1)
+def _view(spec: op_pb2.OpDefinition, *, full: bool) -> op_pb2.OpDefinition:
+    if full:
+        return spec
+    basic = op_pb2.OpDefinition(name=spec.name)
+    if spec.HasField("description"):
+        basic.description = spec.description
+    for source, target in ((spec.inputs, basic.inputs), (spec.outputs, basic.outputs)):
+        for item in source:
+            added = target.add(name=item.name)
+            added.type.CopyFrom(item.type)
+    return basic
 
 
 def _input_type_problems(prepared: PreparedExecution) -> list[ConfigErrorDetail]:

@@ -1,0 +1,329 @@
+"""The default executor: sync op bodies in worker threads, async ones on the event loop.
+
+A sync body's whole attempt (input checks, the body, output checks and encodings)
+runs in one worker thread and hands its events to the loop through a :class:`Pump`;
+a generator is closed at its next ``yield`` once a cancel is asked for. An async
+body's attempt runs as a task on the loop; a cancel cancels it (``CancelledError``
+inside the body). A body still running ``grace`` seconds after a cancel is abandoned:
+a thread cannot be stopped from outside, so it is left to finish on its own and
+whatever it produces afterwards is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Iterable
+from typing import Any as TypingAny
+
+from ophost.definitions import CancelOutcome
+from ophost.definitions._coerce import coerce_return
+from ophost.definitions._op import ComputeKind
+from ophost.errors import InvariantViolationError
+from ophost.execution._attempt import (
+    AttemptCanceled,
+    AttemptOutcome,
+    AttemptRequest,
+    EngineEvent,
+)
+from ophost.execution._attempt_rules import AttemptRules
+from ophost.execution._pump import Pump
+
+__all__ = ["ThreadExecutor"]
+
+_COOPERATIVE = AttemptCanceled(CancelOutcome.COOPERATIVE)
+_ABANDONED = AttemptCanceled(CancelOutcome.ABANDONED)
+
+
+class _Stopped(Exception):
+    """Internal: the body was stopped at a yield after a cancel request."""
+
+
+class _ContinueOnLoop:
+    """Internal: a hand-built body returned an async iterable; the loop iterates it."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: TypingAny) -> None:
+        self.items = items
+
+
+class ThreadExecutor:
+    """Runs sync bodies in the threads of ``pool`` and async bodies on the running loop.
+
+    ``pool`` defaults to the loop's default executor. ``capacity`` is how many events
+    a sync body may get ahead of the loop before it waits.
+    """
+
+    def __init__(
+        self, pool: concurrent.futures.Executor | None = None, *, capacity: int = 1024
+    ) -> None:
+        self._pool = pool
+        self._capacity = max(1, capacity)
+
+    def start(self, request: AttemptRequest) -> _ThreadAttempt | _LoopAttempt:
+        decorated = request.prepared.op_def.decorated_fn
+        loop = asyncio.get_running_loop()
+        if decorated is not None and decorated.kind in (
+            ComputeKind.COROUTINE,
+            ComputeKind.ASYNC_GENERATOR,
+        ):
+            return _LoopAttempt(request, loop, self._capacity)
+        return _ThreadAttempt(request, loop, self._pool, self._capacity)
+
+
+# -- sync bodies: the attempt runs in a worker thread -------------------------------------
+
+
+class _ThreadAttempt:
+    def __init__(
+        self,
+        request: AttemptRequest,
+        loop: asyncio.AbstractEventLoop,
+        pool: concurrent.futures.Executor | None,
+        capacity: int,
+    ) -> None:
+        self._loop = loop
+        self._capacity = capacity
+        self._pump: Pump[EngineEvent, AttemptOutcome | _ContinueOnLoop] = Pump(loop, capacity)
+        self._rules = AttemptRules(request, self._pump.put, self._pump_stop_requested)
+        self._continued: _LoopAttempt | None = None
+        self._grace_timer: asyncio.TimerHandle | None = None
+        loop.run_in_executor(pool, self._run)
+
+    def _pump_stop_requested(self) -> bool:
+        return self._pump.stop_requested
+
+    # -- in the worker thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        rules = self._rules
+        pump = self._pump
+        try:
+            if pump.stop_requested:
+                raise _Stopped
+            rules.check_inputs()
+            for item in self._items():
+                if pump.stop_requested:
+                    raise _Stopped
+                rules.handle(item)
+            if pump.stop_requested:
+                raise _Stopped
+            outcome: AttemptOutcome | _ContinueOnLoop = rules.finish()
+        except _Continue as continued:
+            outcome = _ContinueOnLoop(continued.items)
+        except _Stopped:
+            outcome = _COOPERATIVE
+        except BaseException as exc:  # noqa: BLE001 - every way the body ends is an outcome
+            # Whatever the body raised while being stopped, the cancel is the story.
+            outcome = _COOPERATIVE if pump.stop_requested else rules.outcome_of(exc)
+        pump.finish(outcome)
+
+    def _items(self) -> Iterable[object]:
+        """What the body yields (a generator is driven item by item), or what it returned."""
+        rules = self._rules
+        op_def = rules.op_def
+        decorated = op_def.decorated_fn
+        values = rules.body_inputs()
+        if decorated is None:  # a hand-built definition: fn(context, inputs) -> events
+            result = op_def.compute_fn(rules.context, dict(values))
+            if hasattr(result, "__aiter__"):
+                raise _Continue(result)
+            if result is None:
+                return ()
+            if inspect.isgenerator(result):
+                return self._driven(result)
+            if isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
+                raise InvariantViolationError(
+                    f'op "{op_def.name}": compute_fn must return an iterable of events, '
+                    f"got {type(result).__name__}"
+                )
+            return list(result)
+        args, kwargs = decorated.arguments(rules.context, values)
+        result = decorated.fn(*args, **kwargs)
+        if inspect.isgenerator(result):
+            return self._driven(result)
+        return coerce_return(op_def.name, result, op_def.output_defs)
+
+    def _driven(self, generator: TypingAny) -> Iterable[object]:
+        """A generator's items; once a stop is asked for, it is closed at its ``yield``."""
+        pump = self._pump
+        try:
+            for item in generator:
+                yield item
+                if pump.stop_requested:
+                    break
+        finally:
+            generator.close()
+        if pump.stop_requested:
+            raise _Stopped
+
+    # -- on the loop ---------------------------------------------------------------------------
+
+    def take(self) -> tuple[list[EngineEvent], AttemptOutcome | None]:
+        if self._continued is not None:
+            return self._continued.take()
+        events, outcome = self._pump.take()
+        if isinstance(outcome, _ContinueOnLoop):
+            self._continued = _LoopAttempt(
+                self._rules.request, self._loop, self._capacity, self._rules, outcome.items
+            )
+            if self._pump.stop_requested:
+                self._continued.cancel(0.0)
+            more, outcome = self._continued.take()
+            return events + more, outcome
+        if outcome is not None and self._grace_timer is not None:
+            self._grace_timer.cancel()
+        return events, outcome
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        if self._continued is not None:
+            return await self._continued.wait(timeout)
+        return await self._pump.wait(timeout)
+
+    def cancel(self, grace: float) -> None:
+        if self._continued is not None:
+            self._pump.stop()  # what the body's context reports as cancel_requested
+            self._continued.cancel(grace)
+            return
+        if self._pump.stop_requested:
+            return
+        self._pump.stop()
+        self._grace_timer = self._loop.call_later(grace, self._pump.end, _ABANDONED)
+
+
+class _Continue(Exception):
+    def __init__(self, items: TypingAny) -> None:
+        super().__init__("continue on the loop")
+        self.items = items
+
+
+# -- async bodies: the attempt runs as a task on the loop ----------------------------------
+
+
+class _LoopAttempt:
+    def __init__(
+        self,
+        request: AttemptRequest,
+        loop: asyncio.AbstractEventLoop,
+        capacity: int,
+        rules: AttemptRules | None = None,
+        items: TypingAny = None,
+    ) -> None:
+        self._loop = loop
+        self._capacity = capacity
+        self._events: list[EngineEvent] = []
+        self._outcome: AttemptOutcome | None = None
+        self._ready = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
+        self._stop_requested = False
+        self._abandoned = False
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self._rules = rules or AttemptRules(request, self._emit, self._is_stopping)
+        if rules is not None:
+            rules.rebind(self._emit)
+        body = self._run(items) if items is not None else self._run_body()
+        self._task = loop.create_task(body)
+
+    def _is_stopping(self) -> bool:
+        return self._stop_requested
+
+    def _emit(self, event: EngineEvent) -> None:
+        if self._abandoned:
+            return  # a late event of a body given up on
+        self._events.append(event)
+        if len(self._events) >= self._capacity:
+            self._space.clear()
+        self._ready.set()
+
+    async def _room(self) -> None:
+        if not self._space.is_set():
+            await self._space.wait()
+
+    async def _run_body(self) -> None:
+        rules = self._rules
+        op_def = rules.op_def
+        decorated = op_def.decorated_fn
+        assert decorated is not None
+        try:
+            rules.check_inputs()
+            args, kwargs = decorated.arguments(rules.context, rules.body_inputs())
+            if decorated.kind is ComputeKind.ASYNC_GENERATOR:
+                await self._drive(decorated.fn(*args, **kwargs))
+            else:
+                value = await decorated.fn(*args, **kwargs)
+                for item in coerce_return(op_def.name, value, op_def.output_defs):
+                    rules.handle(item)
+            self._end(rules.finish())
+        except BaseException as exc:  # noqa: BLE001 - every way the body ends is an outcome
+            self._end_with(exc)
+
+    async def _run(self, items: TypingAny) -> None:
+        try:
+            await self._drive(items)
+            self._end(self._rules.finish())
+        except BaseException as exc:  # noqa: BLE001 - every way the body ends is an outcome
+            self._end_with(exc)
+
+    async def _drive(self, items: AsyncIterator[object]) -> None:
+        async with contextlib.aclosing(items) as iterator:  # type: ignore[type-var]
+            async for item in iterator:
+                if self._stop_requested:
+                    raise asyncio.CancelledError
+                self._rules.handle(item)
+                await self._room()
+
+    def _end_with(self, exc: BaseException) -> None:
+        if self._stop_requested:
+            # Whatever the body raised while being stopped, the cancel is the story.
+            self._end(_COOPERATIVE)
+        elif isinstance(exc, asyncio.CancelledError):
+            raise exc  # the loop itself is shutting the task down
+        else:
+            self._end(self._rules.outcome_of(exc))
+
+    def _end(self, outcome: AttemptOutcome) -> None:
+        if self._outcome is None:
+            self._outcome = outcome
+            if self._grace_timer is not None:
+                self._grace_timer.cancel()
+        self._ready.set()
+
+    def take(self) -> tuple[list[EngineEvent], AttemptOutcome | None]:
+        events = self._events
+        if events:
+            self._events = []
+            self._space.set()
+        return events, self._outcome
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        if self._events or self._outcome is not None:
+            return True
+        self._ready.clear()
+        if timeout is None:
+            await self._ready.wait()
+            return True
+        timer = self._loop.call_later(timeout, self._ready.set)
+        try:
+            await self._ready.wait()
+        finally:
+            timer.cancel()
+        return bool(self._events) or self._outcome is not None
+
+    def cancel(self, grace: float) -> None:
+        if self._stop_requested or self._outcome is not None:
+            return
+        self._stop_requested = True
+        self._space.set()
+        self._task.cancel()
+        self._grace_timer = self._loop.call_later(grace, self._abandon)
+
+    def _abandon(self) -> None:
+        if self._outcome is None:
+            self._outcome = _ABANDONED
+            self._abandoned = True
+            self._events = []
+            self._ready.set()

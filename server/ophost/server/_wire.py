@@ -1,0 +1,394 @@
+"""The host's one wire layer: events and the responses that carry them, as bytes.
+
+Events are serialized once, when recorded, and every stream sends batches that are
+plain concatenations of those bytes. Everything written here by hand is what
+``SerializeToString`` of the same message would write, byte for byte (fields in
+number order, proto3 defaults left out); ``tests/unit/test_wire.py`` checks that
+for every event kind, batch sizes and chunked values. Field numbers come from the
+generated descriptors.
+
+An event is written in two parts. The **tail** (attempt, timestamp, op name and the
+event's kind) is written by :class:`EventWriter` when the engine emits the event.
+The **head** (execution id and sequence) is added by the store, which alone numbers
+events, in :func:`event_record`. Because ``execution_id`` and ``sequence`` are the
+first two fields of ``Event``, head plus tail is the whole event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf.message import Message
+
+from ophost.codec import events as events_codec
+from ophost.codec import failures as failures_codec
+from ophost.codec import metadata as metadata_codec
+from ophost.codec import values as values_codec
+from ophost.codec.chunks import varint
+from ophost.definitions import (
+    EventBody,
+    ExecutionFinished,
+    ExecutionStarted,
+    ExpectationResult,
+    InputChecked,
+    LogMessage,
+    OutputProduced,
+    StepRestarted,
+    StepStarted,
+    StepSucceeded,
+    TypeCheck,
+)
+from ophost.execution import EngineEvent
+from ophost.v1 import event_pb2, op_host_service_pb2, value_pb2
+
+__all__ = [
+    "EventWriter",
+    "Tail",
+    "chunk_tail",
+    "event_head",
+    "event_record",
+    "execute_events_response",
+    "serialize",
+    "stream_events_response",
+]
+
+# A tail as bytes, or as pieces to join (a chunk's data goes in as a view, copied once).
+Tail = bytes | tuple[bytes | memoryview, ...]
+
+_VARINT = 0
+_LEN = 2
+
+
+def _tag(number: int, wire_type: int) -> bytes:
+    return varint((number << 3) | wire_type)
+
+
+def _small(number: int) -> bytes:
+    """A varint, from a table for the small numbers most fields hold."""
+    return _SMALL[number] if number < 128 else varint(number)
+
+
+_SMALL = [bytes((n,)) for n in range(128)]
+
+_Event = event_pb2.Event
+_EXECUTION_ID = _tag(_Event.EXECUTION_ID_FIELD_NUMBER, _LEN)
+_SEQUENCE = _tag(_Event.SEQUENCE_FIELD_NUMBER, _VARINT)
+_ATTEMPT = _tag(_Event.ATTEMPT_FIELD_NUMBER, _VARINT)
+_TIMESTAMP = _tag(_Event.TIMESTAMP_FIELD_NUMBER, _LEN)
+_OP_NAME = _tag(_Event.OP_NAME_FIELD_NUMBER, _LEN)
+_SECONDS = _tag(timestamp_pb2.Timestamp.SECONDS_FIELD_NUMBER, _VARINT)
+_NANOS = _tag(timestamp_pb2.Timestamp.NANOS_FIELD_NUMBER, _VARINT)
+_DURATION_SECONDS = _tag(duration_pb2.Duration.SECONDS_FIELD_NUMBER, _VARINT)
+_DURATION_NANOS = _tag(duration_pb2.Duration.NANOS_FIELD_NUMBER, _VARINT)
+_VALUE_CHUNK = _tag(_Event.VALUE_CHUNK_FIELD_NUMBER, _LEN)
+_CHUNK_DATA = _tag(value_pb2.ValueChunk.DATA_FIELD_NUMBER, _LEN)
+
+# An event inside a batch: EventBatch.events and StreamEventsResponse.events are both
+# field 1, so one framing serves both responses.
+_BATCH_ITEM = _tag(op_host_service_pb2.EventBatch.EVENTS_FIELD_NUMBER, _LEN)
+assert (
+    op_host_service_pb2.StreamEventsResponse.EVENTS_FIELD_NUMBER
+    == op_host_service_pb2.EventBatch.EVENTS_FIELD_NUMBER
+)
+_EXECUTE_EVENTS = _tag(op_host_service_pb2.ExecuteResponse.EVENTS_FIELD_NUMBER, _LEN)
+
+_Started = event_pb2.ExecutionStartedEvent
+_Checked = event_pb2.InputCheckedEvent
+_Result = event_pb2.TypeCheckResult
+_OutputEvent = event_pb2.OutputEvent
+_Expectation = event_pb2.ExpectationResultEvent
+_Log = event_pb2.LogEvent
+_Finished = event_pb2.ExecutionFinishedEvent
+
+_KIND = {
+    ExecutionStarted: _tag(_Event.EXECUTION_STARTED_FIELD_NUMBER, _LEN),
+    StepStarted: _tag(_Event.STEP_STARTED_FIELD_NUMBER, _LEN),
+    StepRestarted: _tag(_Event.STEP_RESTARTED_FIELD_NUMBER, _LEN),
+    InputChecked: _tag(_Event.INPUT_CHECKED_FIELD_NUMBER, _LEN),
+    OutputProduced: _tag(_Event.OUTPUT_FIELD_NUMBER, _LEN),
+    ExpectationResult: _tag(_Event.EXPECTATION_RESULT_FIELD_NUMBER, _LEN),
+    LogMessage: _tag(_Event.LOG_FIELD_NUMBER, _LEN),
+    StepSucceeded: _tag(_Event.STEP_SUCCESS_FIELD_NUMBER, _LEN),
+    ExecutionFinished: _tag(_Event.EXECUTION_FINISHED_FIELD_NUMBER, _LEN),
+}
+_REQUEST_ID = _tag(_Started.REQUEST_ID_FIELD_NUMBER, _LEN)
+_INPUT_NAME = _tag(_Checked.INPUT_NAME_FIELD_NUMBER, _LEN)
+_INPUT_TYPE_CHECK = _tag(_Checked.TYPE_CHECK_FIELD_NUMBER, _LEN)
+_CHECK_SUCCESS = _tag(_Result.SUCCESS_FIELD_NUMBER, _VARINT)
+_OUTPUT_NAME = _tag(_OutputEvent.OUTPUT_NAME_FIELD_NUMBER, _LEN)
+_OUTPUT_VALUE = _tag(_OutputEvent.VALUE_FIELD_NUMBER, _LEN)
+_OUTPUT_METADATA = _tag(_OutputEvent.METADATA_FIELD_NUMBER, _LEN)
+_OUTPUT_TYPE_CHECK = _tag(_OutputEvent.TYPE_CHECK_FIELD_NUMBER, _LEN)
+_EXPECT_SUCCESS = _tag(_Expectation.SUCCESS_FIELD_NUMBER, _VARINT)
+_EXPECT_LABEL = _tag(_Expectation.LABEL_FIELD_NUMBER, _LEN)
+_EXPECT_DESCRIPTION = _tag(_Expectation.DESCRIPTION_FIELD_NUMBER, _LEN)
+_EXPECT_METADATA = _tag(_Expectation.METADATA_FIELD_NUMBER, _LEN)
+_LOG_LEVEL = _tag(_Log.LEVEL_FIELD_NUMBER, _VARINT)
+_LOG_MESSAGE = _tag(_Log.MESSAGE_FIELD_NUMBER, _LEN)
+_LOG_LOGGER = _tag(_Log.LOGGER_NAME_FIELD_NUMBER, _LEN)
+_FINISHED_STATUS = _tag(_Finished.STATUS_FIELD_NUMBER, _VARINT)
+_FINISHED_ERROR = _tag(_Finished.ERROR_FIELD_NUMBER, _LEN)
+_FINISHED_CANCEL_REQUESTED = _tag(_Finished.CANCEL_REQUESTED_FIELD_NUMBER, _VARINT)
+_FINISHED_CANCEL_OUTCOME = _tag(_Finished.CANCEL_OUTCOME_FIELD_NUMBER, _VARINT)
+_TRUE = b"\x01"
+
+_PASSED = _CHECK_SUCCESS + _TRUE  # TypeCheckResult(success=True), the common result
+
+
+def _field(tag: bytes, payload: bytes) -> bytes:
+    """A length-delimited field: tag, varint length, payload."""
+    return b"".join((tag, _small(len(payload)), payload))
+
+
+def _string(tag: bytes, text: str) -> bytes:
+    return _field(tag, text.encode())
+
+
+def _serialized(message: Message) -> bytes:
+    data: bytes = message.SerializeToString()
+    return data
+
+
+# -- the head: added by the store ------------------------------------------------------------
+
+
+def event_head(execution_id: str) -> bytes:
+    """The ``execution_id`` field every event of one execution starts with."""
+    return _string(_EXECUTION_ID, execution_id)
+
+
+def event_record(head: bytes, sequence: int, tail: Tail) -> bytes:
+    """A whole event (head, its sequence, tail), framed as one event of a batch."""
+    number = _small(sequence)
+    if isinstance(tail, bytes):
+        size = len(head) + 1 + len(number) + len(tail)
+        return b"".join((_BATCH_ITEM, _small(size), head, _SEQUENCE, number, tail))
+    size = len(head) + 1 + len(number) + sum(len(part) for part in tail)
+    return b"".join((_BATCH_ITEM, _small(size), head, _SEQUENCE, number, *tail))
+
+
+# -- responses --------------------------------------------------------------------------------
+
+
+def stream_events_response(records: Sequence[bytes]) -> bytes:
+    """A ``StreamEventsResponse`` holding ``records`` (from :func:`event_record`)."""
+    return b"".join(records)
+
+
+def execute_events_response(records: Sequence[bytes]) -> bytes:
+    """An ``ExecuteResponse`` whose ``events`` batch holds ``records``."""
+    size = sum(len(record) for record in records)
+    return b"".join((_EXECUTE_EVENTS, varint(size), *records))
+
+
+def serialize(response: bytes | Message) -> bytes:
+    """The response serializer of every method: bytes pass through, messages are serialized."""
+    if isinstance(response, bytes):
+        return response
+    return _serialized(response)
+
+
+# -- the tail: written when the engine emits an event -------------------------------------------
+
+
+def _timestamp(seconds: float) -> bytes:
+    whole, nanos = divmod(events_codec.seconds_to_nanos(seconds), 1_000_000_000)
+    parts = b""
+    if whole:
+        parts = _SECONDS + varint(whole)
+    if nanos:
+        parts += _NANOS + varint(nanos)
+    return _field(_TIMESTAMP, parts)
+
+
+def _type_check(check: TypeCheck, where: str) -> bytes:
+    if check.success and check.description is None and not check.metadata_entries:
+        return _PASSED
+    if not check.success and check.description is None and not check.metadata_entries:
+        return b""
+    return _serialized(events_codec.type_check_to_proto(check, path=f"{where}.type_check"))
+
+
+def _entries(entries: Sequence[Any], tag: bytes, where: str) -> bytes:
+    if not entries:
+        return b""
+    messages = metadata_codec.entries_to_proto(entries, path=f"{where}.metadata")
+    return b"".join(_field(tag, _serialized(m)) for m in messages)
+
+
+def _started(body: ExecutionStarted, _event: EngineEvent, _where: str) -> bytes:
+    return _string(_REQUEST_ID, body.request_id) if body.request_id else b""
+
+
+def _empty(_body: object, _event: EngineEvent, _where: str) -> bytes:
+    return b""
+
+
+def _input_checked(body: InputChecked, _event: EngineEvent, where: str) -> bytes:
+    name = _string(_INPUT_NAME, body.input_name) if body.input_name else b""
+    return name + _field(_INPUT_TYPE_CHECK, _type_check(body.type_check, where))
+
+
+def _output(body: OutputProduced, event: EngineEvent, where: str) -> bytes:
+    name = body.output_name
+    encoded = event.encoded
+    value = (
+        encoded.message
+        if encoded is not None
+        else values_codec.to_proto(body.value, path=f"outputs.{name}")
+    )
+    return b"".join(
+        (
+            _string(_OUTPUT_NAME, name) if name else b"",
+            _field(_OUTPUT_VALUE, _serialized(value)),
+            _entries(body.metadata_entries, _OUTPUT_METADATA, where),
+            _field(_OUTPUT_TYPE_CHECK, _type_check(body.type_check, where)),
+        )
+    )
+
+
+def _expectation(body: ExpectationResult, _event: EngineEvent, where: str) -> bytes:
+    parts = _EXPECT_SUCCESS + _TRUE if body.success else b""
+    if body.label:
+        parts += _string(_EXPECT_LABEL, body.label)
+    if body.description is not None:
+        parts += _string(_EXPECT_DESCRIPTION, body.description)
+    if body.metadata_entries:
+        parts += _entries(body.metadata_entries, _EXPECT_METADATA, where)
+    return parts
+
+
+_LEVELS = {
+    level: _LOG_LEVEL + varint(number) for level, number in events_codec.LOG_LEVEL_NUMBERS.items()
+}
+
+
+def _log(body: LogMessage, _event: EngineEvent, _where: str) -> bytes:
+    parts = _LEVELS[body.level]
+    if body.message:
+        parts += _string(_LOG_MESSAGE, body.message)
+    if body.logger_name:
+        parts += _string(_LOG_LOGGER, body.logger_name)
+    return parts
+
+
+def _succeeded(body: StepSucceeded, _event: EngineEvent, _where: str) -> bytes:
+    whole, nanos = divmod(events_codec.seconds_to_nanos(body.duration_seconds), 1_000_000_000)
+    parts = b""
+    if whole:
+        parts = _DURATION_SECONDS + varint(whole)
+    if nanos:
+        parts += _DURATION_NANOS + varint(nanos)
+    return _field(_tag(event_pb2.StepSuccessEvent.DURATION_FIELD_NUMBER, _LEN), parts)
+
+
+def _finished(body: ExecutionFinished, _event: EngineEvent, _where: str) -> bytes:
+    parts = _FINISHED_STATUS + varint(events_codec.STATUS_NUMBERS[body.status])
+    if body.error is not None:
+        parts += _field(_FINISHED_ERROR, _serialized(failures_codec.to_proto(body.error)))
+    if body.cancel_requested:
+        parts += _FINISHED_CANCEL_REQUESTED + _TRUE
+    if body.cancel_outcome is not None:
+        number = events_codec.CANCEL_OUTCOME_NUMBERS[body.cancel_outcome]
+        parts += _FINISHED_CANCEL_OUTCOME + varint(number)
+    return parts
+
+
+_Body = Callable[[Any, EngineEvent, str], bytes]
+# The event kinds written here; the others go through the codec's messages.
+_BODIES: dict[type, _Body] = {
+    ExecutionStarted: _started,
+    StepStarted: _empty,
+    StepRestarted: _empty,
+    InputChecked: _input_checked,
+    OutputProduced: _output,
+    ExpectationResult: _expectation,
+    LogMessage: _log,
+    StepSucceeded: _succeeded,
+    ExecutionFinished: _finished,
+}
+
+
+class EventWriter:
+    """Writes the tails of one execution's events (its op name is written once)."""
+
+    def __init__(self, op_name: str) -> None:
+        self._op_name = _string(_OP_NAME, op_name) if op_name else b""
+        self._count = 0
+
+    def tail(self, event: EngineEvent) -> bytes:
+        """The event without its head. Raises ``CodecError`` for a body with no wire form."""
+        self._count += 1
+        where = f"event {self._count}"
+        body: EventBody = event.body
+        kind = type(body)
+        write = _BODIES.get(kind)
+        if write is not None:
+            payload = _field(_KIND[kind], write(body, event, where))
+        else:
+            message = event_pb2.Event()
+            events_codec.body_to_proto(body, message, where=where)
+            payload = _serialized(message)  # only the kind is set: exactly its field
+        attempt = event.attempt
+        return b"".join(
+            (
+                _ATTEMPT + _small(attempt) if attempt else b"",
+                _timestamp(event.timestamp),
+                self._op_name,
+                payload,
+            )
+        )
+
+    def chunk_tail(
+        self, event: EngineEvent, chunk: value_pb2.ValueChunk, data: bytes | memoryview
+    ) -> Tail:
+        """A ``value_chunk`` event's tail: ``chunk`` describes it (its own ``data`` is
+        ignored) and ``data`` is its bytes, which go in as a view and are copied once,
+        when the store joins the event."""
+        return chunk_tail(event.attempt, event.timestamp, self._op_name, chunk, data)
+
+
+_Chunk = value_pb2.ValueChunk
+_CHUNK_VALUE_ID = _tag(_Chunk.VALUE_ID_FIELD_NUMBER, _LEN)
+_CHUNK_INDEX = _tag(_Chunk.INDEX_FIELD_NUMBER, _VARINT)
+_CHUNK_OFFSET = _tag(_Chunk.OFFSET_FIELD_NUMBER, _VARINT)
+_CHUNK_LAST = _tag(_Chunk.LAST_FIELD_NUMBER, _VARINT)
+assert (
+    _Chunk.VALUE_ID_FIELD_NUMBER
+    < _Chunk.INDEX_FIELD_NUMBER
+    < _Chunk.OFFSET_FIELD_NUMBER
+    < _Chunk.DATA_FIELD_NUMBER
+    < _Chunk.LAST_FIELD_NUMBER
+)
+
+
+def chunk_tail(
+    attempt: int,
+    timestamp: float,
+    op_name_field: bytes,
+    chunk: value_pb2.ValueChunk,
+    data: bytes | memoryview,
+) -> Tail:
+    """See :meth:`EventWriter.chunk_tail`."""
+    before = _string(_CHUNK_VALUE_ID, chunk.value_id) if chunk.value_id else b""
+    if chunk.index:
+        before += _CHUNK_INDEX + varint(chunk.index)
+    if chunk.offset:
+        before += _CHUNK_OFFSET + varint(chunk.offset)
+    if len(data):
+        before += _CHUNK_DATA + varint(len(data))
+    after = _CHUNK_LAST + _TRUE if chunk.last else b""
+    size = len(before) + len(data) + len(after)
+    head = b"".join(
+        (
+            _ATTEMPT + _small(attempt) if attempt else b"",
+            _timestamp(timestamp),
+            op_name_field,
+            _VALUE_CHUNK,
+            varint(size),
+            before,
+        )
+    )
+    return (head, data, after) if after else (head, data)

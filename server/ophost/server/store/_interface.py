@@ -1,0 +1,192 @@
+"""The execution store seam: where executions and their events are kept.
+
+An :class:`ExecutionStore` is the one owner of an execution's state and of its event
+log, and the **only** place sequence numbers are assigned: :meth:`ExecutionStore.append`
+numbers the events it is given from the last one stored, without gaps, whoever calls
+it and however many call it at once. Everything the host says about an execution
+(``GetExecution``, ``ListExecutions``, ``StreamEvents``, the ``Execute`` stream) is
+read from it. Implementations live side by side in this package and pass one shared
+contract suite (``tests/unit/store_contract.py``).
+
+Events are stored as **records**: the serialized ``ophost.v1.Event`` framed as one
+element of a batch (``EventBatch.events``, ``StreamEventsResponse.events``), built by
+the host's wire layer from a *tail* (the event without its execution id and sequence)
+when the store has numbered it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from ophost.errors import OpHostError
+from ophost.server._wire import Tail
+from ophost.v1 import error_pb2, execution_pb2, value_pb2
+
+__all__ = [
+    "TERMINAL_STATES",
+    "ExecutionRecord",
+    "ExecutionStore",
+    "ExecutionUpdate",
+    "NewExecution",
+    "RequestIdConflictError",
+    "State",
+]
+
+State: TypeAlias = execution_pb2.ExecutionState.ValueType
+PENDING = execution_pb2.EXECUTION_STATE_PENDING
+RUNNING = execution_pb2.EXECUTION_STATE_RUNNING
+CANCEL_REQUESTED = execution_pb2.EXECUTION_STATE_CANCEL_REQUESTED
+TERMINAL_STATES = frozenset(
+    {
+        execution_pb2.EXECUTION_STATE_SUCCEEDED,
+        execution_pb2.EXECUTION_STATE_FAILED,
+        execution_pb2.EXECUTION_STATE_CANCELED,
+    }
+)
+
+
+class RequestIdConflictError(OpHostError):
+    """A request id was used again for a different start request."""
+
+    def __init__(self, request_id: str, existing: ExecutionRecord) -> None:
+        super().__init__(f"request id {request_id!r} was used for a different start request")
+        self.request_id = request_id
+        self.existing = existing
+
+
+@dataclass(frozen=True, slots=True)
+class NewExecution:
+    """What the host knows of an execution when it creates it."""
+
+    execution_id: str
+    op_name: str
+    request_id: str
+    # A digest of the start request, to tell a retried start from a conflicting one.
+    fingerprint: bytes
+    tags: Mapping[str, str]
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    """An execution as the store holds it at one moment."""
+
+    id: str
+    op_name: str
+    request_id: str
+    fingerprint: bytes
+    tags: Mapping[str, str]
+    state: State
+    attempt: int
+    last_sequence: int
+    outputs: tuple[value_pb2.NamedValue, ...]
+    error: error_pb2.ErrorData | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    cancel_requested: bool
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionUpdate:
+    """What changes with a batch of events, recorded together with them.
+
+    ``running`` moves a pending execution to running (and sets its start time);
+    ``finished`` moves it to a terminal state (a cancel requested before is kept as the
+    record's ``cancel_requested``). ``outputs`` are added to the record's outputs.
+    """
+
+    attempt: int | None = None
+    running: bool = False
+    outputs: tuple[value_pb2.NamedValue, ...] = ()
+    finished: State | None = None
+    error: error_pb2.ErrorData | None = None
+    at: float = 0.0
+
+
+class ExecutionStore(abc.ABC):
+    """Executions and their event logs. Every method is called on the host's event loop."""
+
+    #: How long a finished execution is kept (seconds).
+    retention_seconds: float
+
+    @abc.abstractmethod
+    async def create(self, new: NewExecution) -> tuple[ExecutionRecord, bool]:
+        """Record a new execution (state PENDING, no events); returns it and True.
+
+        With a request id already used, nothing is created: the existing execution is
+        returned with False when the fingerprint is the same, else
+        :class:`RequestIdConflictError` is raised.
+        """
+
+    @abc.abstractmethod
+    async def find_request(self, request_id: str) -> ExecutionRecord | None:
+        """The execution started with ``request_id``, if it is still kept."""
+
+    @abc.abstractmethod
+    async def append(
+        self, execution_id: str, tails: Sequence[Tail], update: ExecutionUpdate | None = None
+    ) -> int:
+        """Number the events (``tails``, from the wire layer) and record them with ``update``.
+
+        The first gets the sequence after the last one stored. Returns the last sequence.
+        Implementations may make the caller wait while the execution's local streams lag
+        far behind, so that a slow client slows its own op.
+        """
+
+    @abc.abstractmethod
+    async def get(self, execution_id: str) -> ExecutionRecord | None:
+        """The execution as it is now, or None if it is unknown (or no longer kept)."""
+
+    @abc.abstractmethod
+    async def executions(
+        self, *, op_name: str = "", states: frozenset[State] = frozenset()
+    ) -> list[ExecutionRecord]:
+        """The executions kept, newest first, filtered by op name and states (empty: all)."""
+
+    @abc.abstractmethod
+    async def unfinished(self) -> list[ExecutionRecord]:
+        """The executions not in a terminal state."""
+
+    @abc.abstractmethod
+    def follow(
+        self,
+        execution_id: str,
+        after: int,
+        *,
+        max_batch_bytes: int,
+        max_batch_events: int = 10_000,
+        stop: Callable[[], bool] | None = None,
+    ) -> AsyncIterator[list[bytes]]:
+        """The records after sequence ``after``, in batches: those stored, then live ones.
+
+        Ends after the terminal event, or when ``stop()`` is true when the stream wakes
+        (see :meth:`wake`). A batch holds at least one record and, beyond the first,
+        at most ``max_batch_bytes`` bytes and ``max_batch_events`` records.
+        """
+
+    @abc.abstractmethod
+    def wake(self, execution_id: str) -> None:
+        """Wake this process's streams of the execution, so they check their ``stop``."""
+
+    @abc.abstractmethod
+    async def request_cancel(self, execution_id: str) -> ExecutionRecord | None:
+        """Note that a cancel was asked for (state CANCEL_REQUESTED unless finished).
+
+        Calls the callbacks registered with :meth:`on_cancel` for the execution.
+        Returns the execution, or None if it is unknown.
+        """
+
+    @abc.abstractmethod
+    def on_cancel(self, execution_id: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (on the loop) when a cancel is requested; returns the undo."""
+
+    async def close(self) -> None:  # noqa: B027 - optional for stores holding nothing open
+        """Release what the store holds open (files, connections)."""

@@ -1,0 +1,360 @@
+"""The contract every ExecutionStore passes, as a base class of tests.
+
+A store's test module subclasses :class:`StoreContract` and implements ``make_store``;
+pytest then runs every test below against that store. The events appended are real
+event tails from the host's wire layer, so what a stream reads back parses as
+``ophost.v1.Event`` messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+
+import pytest
+
+from ophost.definitions import ExecutionFinished, ExecutionStatus, LogLevel, LogMessage
+from ophost.execution import EngineEvent
+from ophost.server._wire import EventWriter
+from ophost.server.store import (
+    ExecutionStore,
+    ExecutionUpdate,
+    NewExecution,
+    RequestIdConflictError,
+)
+from ophost.v1 import event_pb2, execution_pb2, op_host_service_pb2, value_pb2
+
+PENDING = execution_pb2.EXECUTION_STATE_PENDING
+RUNNING = execution_pb2.EXECUTION_STATE_RUNNING
+CANCEL_REQUESTED = execution_pb2.EXECUTION_STATE_CANCEL_REQUESTED
+SUCCEEDED = execution_pb2.EXECUTION_STATE_SUCCEEDED
+FAILED = execution_pb2.EXECUTION_STATE_FAILED
+
+_WRITER = EventWriter("op")
+
+
+def new(execution_id: str, *, request_id: str = "", fingerprint: bytes = b"", created: float = 0.0,
+        op_name: str = "op") -> NewExecution:  # fmt: skip
+    return NewExecution(
+        execution_id=execution_id,
+        op_name=op_name,
+        request_id=request_id,
+        fingerprint=fingerprint,
+        tags={"team": "data"},
+        created_at=created or 1_700_000_000.0,
+    )
+
+
+def log(text: str, attempt: int = 0) -> bytes:
+    """The tail of a log event saying ``text``."""
+    return _WRITER.tail(EngineEvent(attempt, 1_700_000_000.5, LogMessage(LogLevel.INFO, text)))
+
+
+def finished() -> bytes:
+    body = ExecutionFinished(ExecutionStatus.SUCCEEDED)
+    return _WRITER.tail(EngineEvent(0, 1_700_000_001.0, body))
+
+
+DONE = ExecutionUpdate(finished=SUCCEEDED, at=1_700_000_001.0)
+
+
+def parse(records: list[bytes]) -> list[event_pb2.Event]:
+    """Records read back from a store, as the messages a client receives."""
+    batch = op_host_service_pb2.StreamEventsResponse.FromString(b"".join(records))
+    return list(batch.events)
+
+
+async def drain(store: ExecutionStore, execution_id: str, after: int = 0, **limits: int) -> list[
+    list[event_pb2.Event]
+]:  # fmt: skip
+    batches = []
+    async for records in store.follow(
+        execution_id,
+        after,
+        max_batch_bytes=limits.get("max_batch_bytes", 1 << 20),
+        max_batch_events=limits.get("max_batch_events", 10_000),
+    ):
+        batches.append(parse(records))
+    return batches
+
+
+class StoreContract:
+    """Tests every store passes. Subclasses give ``make_store``."""
+
+    def make_store(self, *, retention_seconds: float = 600.0, max_retained: int = 1000,
+                   clock: Callable[[], float] | None = None) -> ExecutionStore:  # fmt: skip
+        raise NotImplementedError
+
+    # -- creating ------------------------------------------------------------------------------
+
+    async def test_create_records_a_pending_execution(self) -> None:
+        store = self.make_store()
+        record, created = await store.create(new("e1", request_id="r1", fingerprint=b"f"))
+        assert created
+        assert (record.id, record.op_name, record.state, record.last_sequence) == (
+            "e1",
+            "op",
+            PENDING,
+            0,
+        )
+        assert dict(record.tags) == {"team": "data"}
+        assert record.outputs == ()
+        assert not record.finished
+        assert (await store.get("e1")) == record
+        assert (await store.find_request("r1")) == record
+        assert await store.get("missing") is None
+        assert await store.find_request("missing") is None
+
+    async def test_a_request_id_is_used_once(self) -> None:
+        store = self.make_store()
+        first, _ = await store.create(new("e1", request_id="r1", fingerprint=b"f"))
+        again, created = await store.create(new("e2", request_id="r1", fingerprint=b"f"))
+        assert not created
+        assert again.id == "e1" == first.id
+        with pytest.raises(RequestIdConflictError) as info:
+            await store.create(new("e3", request_id="r1", fingerprint=b"other"))
+        assert info.value.existing.id == "e1"
+        assert await store.get("e2") is None
+        assert await store.get("e3") is None
+
+    # -- the one sequence authority ------------------------------------------------------------
+
+    async def test_append_numbers_events_from_one_without_gaps(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        assert await store.append("e1", [log("a"), log("b")]) == 2
+        assert await store.append("e1", [log("c")]) == 3
+        assert await store.append("e1", []) == 3
+        await store.append("e1", [finished()], DONE)
+        (events,) = await drain(store, "e1")
+        assert [e.sequence for e in events] == [1, 2, 3, 4]
+        assert {e.execution_id for e in events} == {"e1"}
+        assert [e.log.message for e in events[:3]] == ["a", "b", "c"]
+        assert events[3].WhichOneof("kind") == "execution_finished"
+        record = await store.get("e1")
+        assert record is not None
+        assert record.last_sequence == 4
+
+    async def test_concurrent_writers_get_one_gap_free_sequence(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        writers, batches = 8, 25
+        rng = random.Random(7)
+
+        async def writer(name: int) -> list[int]:
+            lasts = []
+            for batch in range(batches):
+                size = rng.randint(1, 4)
+                tails = [log(f"w{name}.{batch}.{i}") for i in range(size)]
+                lasts.append(await store.append("e1", tails))
+                await asyncio.sleep(0)
+            return lasts
+
+        results = await asyncio.gather(*(writer(n) for n in range(writers)))
+        await store.append("e1", [finished()], DONE)
+        events = [e for batch in await drain(store, "e1") for e in batch]
+        assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+        logs = [e.log.message for e in events if e.WhichOneof("kind") == "log"]
+        assert len(logs) == len(set(logs))
+        for name in range(writers):
+            mine = [m for m in logs if m.startswith(f"w{name}.")]
+            assert mine == sorted(mine, key=lambda m: tuple(map(int, m[1:].split("."))))
+        for lasts in results:
+            assert lasts == sorted(lasts)  # each append's last sequence grows
+
+    async def test_executions_number_their_events_apart(self) -> None:
+        store = self.make_store()
+        await store.create(new("a"))
+        await store.create(new("b"))
+        await store.append("a", [log("a1")])
+        await store.append("b", [log("b1"), log("b2")])
+        await store.append("a", [log("a2")])
+        record_a, record_b = await store.get("a"), await store.get("b")
+        assert record_a is not None
+        assert record_b is not None
+        assert (record_a.last_sequence, record_b.last_sequence) == (2, 2)
+
+    # -- what a batch changes ------------------------------------------------------------------
+
+    async def test_updates_move_the_state_and_keep_outputs(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        await store.append("e1", [log("x")], ExecutionUpdate(running=True, at=1_700_000_000.25))
+        record = await store.get("e1")
+        assert record is not None
+        assert record.state == RUNNING
+        assert record.started_at == 1_700_000_000.25
+        output = value_pb2.NamedValue(name="result", value=value_pb2.Value(int_value=3))
+        await store.append("e1", [log("y")], ExecutionUpdate(attempt=1, outputs=(output,)))
+        failure = execution_pb2.Execution().error
+        failure.message = "boom"
+        await store.append(
+            "e1", [finished()], ExecutionUpdate(finished=FAILED, error=failure, at=1_700_000_002.0)
+        )
+        record = await store.get("e1")
+        assert record is not None
+        assert (record.state, record.attempt, record.finished) == (FAILED, 1, True)
+        assert record.outputs == (output,)
+        assert record.error is not None
+        assert record.error.message == "boom"
+        assert record.finished_at == 1_700_000_002.0
+        assert (await store.unfinished()) == []
+
+    # -- following -----------------------------------------------------------------------------
+
+    async def test_follow_replays_then_waits_for_live_events(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        await store.append("e1", [log("a")])
+        seen: list[int] = []
+
+        async def follow() -> None:
+            async for records in store.follow("e1", 0, max_batch_bytes=1 << 20):
+                seen.extend(e.sequence for e in parse(records))
+
+        task = asyncio.ensure_future(follow())
+        await asyncio.sleep(0.01)
+        assert seen == [1]
+        await store.append("e1", [log("b"), log("c")])
+        await asyncio.sleep(0.01)
+        assert seen == [1, 2, 3]
+        assert not task.done()
+        await store.append("e1", [finished()], DONE)
+        await asyncio.wait_for(task, 5)
+        assert seen == [1, 2, 3, 4]
+
+    async def test_follow_after_a_sequence_and_in_small_batches(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        await store.append("e1", [log("a"), log("b"), log("c")])
+        await store.append("e1", [finished()], DONE)
+        tiny = await drain(store, "e1", after=1, max_batch_bytes=1)
+        assert [[e.sequence for e in b] for b in tiny] == [[2], [3], [4]]
+        pairs = await drain(store, "e1", max_batch_events=2)
+        assert [[e.sequence for e in b] for b in pairs] == [[1, 2], [3, 4]]
+        assert await drain(store, "e1", after=4) == []
+
+    async def test_a_stopped_stream_ends_when_woken(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        stop = False
+        batches = store.follow("e1", 0, max_batch_bytes=1 << 20, stop=lambda: stop)
+        task = asyncio.ensure_future(batches.__anext__())
+        await asyncio.sleep(0.01)
+        assert not task.done()
+        stop = True
+        store.wake("e1")
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(task, 5)
+
+    async def test_cancelling_one_stream_leaves_the_others(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        await store.append("e1", [log("a")])
+        seen: list[int] = []
+
+        async def follow(into: list[int]) -> None:
+            async for records in store.follow("e1", 0, max_batch_bytes=1 << 20):
+                into.extend(e.sequence for e in parse(records))
+
+        doomed = asyncio.ensure_future(follow([]))
+        survivor = asyncio.ensure_future(follow(seen))
+        await asyncio.sleep(0.01)
+        doomed.cancel()
+        await asyncio.sleep(0.01)
+        await store.append("e1", [log("b")])
+        await store.append("e1", [finished()], DONE)
+        await asyncio.wait_for(survivor, 5)
+        assert seen == [1, 2, 3]
+
+    async def test_following_an_unknown_execution_ends_at_once(self) -> None:
+        store = self.make_store()
+        assert await drain(store, "missing") == []
+
+    # -- cancellation --------------------------------------------------------------------------
+
+    async def test_cancel_requests_reach_the_watchers_once(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        calls: list[str] = []
+        store.on_cancel("e1", lambda: calls.append("first"))
+        undo = store.on_cancel("e1", lambda: calls.append("undone"))
+        undo()
+        record = await store.request_cancel("e1")
+        assert record is not None
+        assert (record.state, record.cancel_requested) == (CANCEL_REQUESTED, True)
+        await store.request_cancel("e1")
+        assert calls == ["first"]
+        late: list[str] = []
+        store.on_cancel("e1", lambda: late.append("late"))  # asked for already: called now
+        assert late == ["late"]
+        assert await store.request_cancel("missing") is None
+
+    async def test_cancelling_a_finished_execution_changes_nothing(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        await store.append("e1", [finished()], DONE)
+        record = await store.request_cancel("e1")
+        assert record is not None
+        assert (record.state, record.cancel_requested) == (SUCCEEDED, False)
+
+    async def test_a_finished_execution_keeps_its_cancel_request(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        await store.request_cancel("e1")
+        await store.append("e1", [finished()], ExecutionUpdate(finished=SUCCEEDED, at=1.0))
+        record = await store.get("e1")
+        assert record is not None
+        assert (record.state, record.cancel_requested) == (SUCCEEDED, True)
+
+    # -- listing and retention -----------------------------------------------------------------
+
+    async def test_executions_newest_first_with_filters(self) -> None:
+        store = self.make_store(clock=lambda: 1_700_000_002.0)
+        await store.create(new("old", created=1.0, op_name="a"))
+        await store.create(new("mid", created=2.0, op_name="b"))
+        await store.create(new("new", created=3.0, op_name="a"))
+        await store.append("mid", [finished()], DONE)
+        assert [r.id for r in await store.executions()] == ["new", "mid", "old"]
+        assert [r.id for r in await store.executions(op_name="a")] == ["new", "old"]
+        done = await store.executions(states=frozenset({SUCCEEDED}))
+        assert [r.id for r in done] == ["mid"]
+        assert sorted(r.id for r in await store.unfinished()) == ["new", "old"]
+
+    async def test_retention_by_age_and_count(self) -> None:
+        now = [1_000.0]
+        store = self.make_store(retention_seconds=10, max_retained=3, clock=lambda: now[0])
+        for i in range(3):
+            await store.create(new(f"e{i}"))
+            await store.append(
+                f"e{i}", [finished()], ExecutionUpdate(finished=SUCCEEDED, at=now[0] + i)
+            )
+        now[0] += 5
+        await store.create(new("e3"))  # at the cap: the oldest finished one goes
+        assert await store.get("e0") is None
+        assert await store.get("e1") is not None
+        now[0] += 100  # past retention
+        await store.executions()
+        assert await store.get("e1") is None
+        assert await store.get("e2") is None
+        assert await store.get("e3") is not None  # running: never forgotten
+
+    # -- chunks --------------------------------------------------------------------------------
+
+    async def test_chunk_events_read_back_whole(self) -> None:
+        store = self.make_store()
+        await store.create(new("e1"))
+        data = bytes(range(256)) * 700
+        chunk = value_pb2.ValueChunk(value_id="v", index=3, offset=99, last=True)
+        event = EngineEvent(2, 1_700_000_000.0, LogMessage(LogLevel.INFO, "unused"))
+        await store.append(
+            "e1", [log("a"), _WRITER.chunk_tail(event, chunk, memoryview(data)[10:])]
+        )
+        await store.append("e1", [finished()], DONE)
+        (events,) = await drain(store, "e1")
+        got = events[1]
+        assert (got.sequence, got.attempt) == (2, 2)
+        assert (got.value_chunk.value_id, got.value_chunk.index) == ("v", 3)
+        assert (got.value_chunk.offset, got.value_chunk.last) == (99, True)
+        assert got.value_chunk.data == data[10:]
