@@ -147,7 +147,8 @@ def _string(tag: bytes, text: str) -> bytes:
 
 
 def _serialized(message: Message) -> bytes:
-    data: bytes = message.SerializeToString()
+    # Deterministic: map entries in key order, so the same event is always the same bytes.
+    data: bytes = message.SerializeToString(deterministic=True)
     return data
 
 
@@ -156,7 +157,7 @@ def _serialized(message: Message) -> bytes:
 
 def event_head(execution_id: str) -> bytes:
     """The ``execution_id`` field every event of one execution starts with."""
-    return _string(_EXECUTION_ID, execution_id)
+    return _string(_EXECUTION_ID, execution_id) if execution_id else b""
 
 
 def event_record(head: bytes, sequence: int, tail: Tail) -> bytes:
