@@ -10,6 +10,12 @@ its asyncio glue) without any message encoding or application logic:
 - ``Chunks``: server stream; the request is ``<total bytes, chunk size>`` (two
   little-endian uint64) and the server sends ``total`` bytes in ``chunk size`` pieces,
   building the value first as an op returning ``bytes`` would.
+- ``Load`` / ``Replay``: ``Load`` (client stream) keeps the messages it is sent, already
+  encoded; ``Replay`` (server stream) sends them back, in order, as they are. The
+  events benchmark loads the responses of one real ``many_events`` execution, so the
+  baseline stream carries the same pre-encoded events in the same batch sizes.
+- ``Upload``: client stream of chunks, joined into one value as a server receiving
+  a large input must; the reply is its length (8 bytes, little-endian).
 
 Run ``python -m bench.baseline`` to serve it (prints the port, stops when stdin closes).
 """
@@ -17,7 +23,8 @@ Run ``python -m bench.baseline`` to serve it (prints the port, stops when stdin 
 from __future__ import annotations
 
 import struct
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +34,7 @@ from bench import serve_until_stdin_closes
 
 __all__ = [
     "CHUNKS_REQUEST",
+    "COUNT",
     "SERVICE",
     "BaselineClient",
     "BaselineServer",
@@ -36,6 +44,7 @@ __all__ = [
 
 SERVICE = "ophostbench.Baseline"
 CHUNKS_REQUEST = struct.Struct("<QQ")
+COUNT = struct.Struct("<Q")
 FIVE = 5
 # The same message size limits as OpHostServer's default Limits.
 MAX_MESSAGE_BYTES = 4 << 20
@@ -62,6 +71,27 @@ async def _chunks(request: bytes, context: _Context) -> AsyncIterator[bytes]:
         yield bytes(view[offset : offset + chunk_size])
 
 
+_loaded: list[bytes] = []
+
+
+async def _load(requests: AsyncIterator[bytes], context: _Context) -> bytes:
+    _loaded.clear()
+    async for message in requests:
+        _loaded.append(message)
+    return COUNT.pack(len(_loaded))
+
+
+async def _replay(request: bytes, context: _Context) -> AsyncIterator[bytes]:
+    for message in _loaded:
+        yield message
+
+
+async def _upload(requests: AsyncIterator[bytes], context: _Context) -> bytes:
+    pieces = [chunk async for chunk in requests]
+    value = b"".join(pieces)  # one buffer, as the value an op receives
+    return COUNT.pack(len(value))
+
+
 def handler() -> grpc.GenericRpcHandler:
     """The baseline service: bytes in, bytes out (``None`` serializers pass bytes through)."""
     return grpc.method_handlers_generic_handler(
@@ -70,6 +100,9 @@ def handler() -> grpc.GenericRpcHandler:
             "Unary": grpc.unary_unary_rpc_method_handler(_unary),
             "Five": grpc.stream_stream_rpc_method_handler(_five),
             "Chunks": grpc.unary_stream_rpc_method_handler(_chunks),
+            "Load": grpc.stream_unary_rpc_method_handler(_load),
+            "Replay": grpc.unary_stream_rpc_method_handler(_replay),
+            "Upload": grpc.stream_unary_rpc_method_handler(_upload),
         },
     )
 
@@ -114,6 +147,9 @@ class BaselineClient:
         self._unary: Any = channel.unary_unary(f"/{SERVICE}/Unary")
         self._five: Any = channel.stream_stream(f"/{SERVICE}/Five")
         self._chunks: Any = channel.unary_stream(f"/{SERVICE}/Chunks")
+        self._load: Any = channel.stream_unary(f"/{SERVICE}/Load")
+        self._replay: Any = channel.unary_stream(f"/{SERVICE}/Replay")
+        self._upload: Any = channel.stream_unary(f"/{SERVICE}/Upload")
 
     async def unary(self, payload: bytes) -> int:
         """One unary echo; returns the number of bytes that came back."""
@@ -140,6 +176,30 @@ class BaselineClient:
         if received != total:
             raise RuntimeError(f"baseline Chunks sent {received} bytes, expected {total}")
         return received
+
+    async def load(self, messages: list[bytes]) -> None:
+        """Keep ``messages`` on the server for :meth:`replay`."""
+        reply: bytes = await self._load(iter(messages))
+        (count,) = COUNT.unpack(reply)
+        if count != len(messages):
+            raise RuntimeError(f"baseline Load kept {count} messages, sent {len(messages)}")
+
+    async def replay(self, parse: Callable[[bytes], int]) -> tuple[int, float]:
+        """The loaded messages, each passed to ``parse`` (which counts its events).
+
+        Returns the events counted and the seconds from the call to the last message.
+        """
+        began = time.perf_counter()
+        events = 0
+        async for message in self._replay(b""):
+            events += parse(message)
+        return events, time.perf_counter() - began
+
+    async def upload(self, pieces: list[bytes]) -> int:
+        """Send ``pieces`` on a client stream; returns the length the server joined."""
+        reply: bytes = await self._upload(iter(pieces))
+        (size,) = COUNT.unpack(reply)
+        return int(size)
 
 
 def main() -> None:

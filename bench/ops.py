@@ -4,6 +4,7 @@
 - ``many_events(n)``: a sync generator yielding ``n`` ``ExpectationResult``\\ s, then one
   output (events per second).
 - ``big_bytes(size)``: returns ``size`` bytes, which travel as chunks (large outputs).
+- ``byte_count(data)``: the length of a ``bytes`` input, uploaded in chunks (large inputs).
 
 The client uses the generated stub directly, with no client library in between, and
 reads every ``Execute`` stream to its end (status OK).
@@ -15,7 +16,7 @@ The server has ophost's default settings and ``Limits``.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,13 +24,29 @@ import grpc
 
 from bench import serve_until_stdin_closes
 from ophost import ExpectationResult, Output, op
+from ophost.codec.chunks import split_value
 from ophost.server import OpHostServer
-from ophost.v1 import event_pb2, execution_pb2, op_host_service_pb2, op_host_service_pb2_grpc
+from ophost.v1 import (
+    event_pb2,
+    execution_pb2,
+    op_host_service_pb2,
+    op_host_service_pb2_grpc,
+    value_pb2,
+)
 
 if TYPE_CHECKING:
     from ophost.v1.op_host_service_pb2_grpc import OpHostServiceAsyncStub
 
-__all__ = ["OPS", "ExecuteResult", "OpHostClient", "add", "big_bytes", "main", "many_events"]
+__all__ = [
+    "OPS",
+    "ExecuteResult",
+    "OpHostClient",
+    "add",
+    "big_bytes",
+    "byte_count",
+    "main",
+    "many_events",
+]
 
 
 @op
@@ -49,7 +66,12 @@ def big_bytes(size: int) -> bytes:
     return b"x" * size
 
 
-OPS = [add, many_events, big_bytes]
+@op
+def byte_count(data: bytes) -> int:
+    return len(data)
+
+
+OPS = [add, many_events, big_bytes, byte_count]
 
 _FINISHED = "execution_finished"
 
@@ -62,6 +84,8 @@ class ExecuteResult:
     events: int
     chunk_bytes: int  # the bytes of every value_chunk event
     finished_after: float  # seconds from the call to the batch holding execution_finished
+    batches: list[bytes]  # the event batches as received, when asked to keep them
+    output: event_pb2.Event | None  # the last output event
 
 
 class OpHostClient:
@@ -80,27 +104,43 @@ class OpHostClient:
         return op_host_service_pb2.ExecuteRequest(start=start)
 
     async def execute(
-        self, request: op_host_service_pb2.ExecuteRequest, *, count_chunks: bool = False
+        self,
+        request: op_host_service_pb2.ExecuteRequest,
+        *,
+        count_chunks: bool = False,
+        keep_batches: bool = False,
+        chunks: Sequence[op_host_service_pb2.ExecuteRequest] = (),
     ) -> ExecuteResult:
         """Send ``request`` on ``Execute``, half-close, and read the stream to its end.
 
         Raises ``RuntimeError`` unless the execution succeeded. ``count_chunks`` sums
-        the bytes of the ``value_chunk`` events (it touches every event).
+        the bytes of the ``value_chunk`` events (it touches every event); ``keep_batches``
+        keeps every event batch as received (re-serialized); ``chunks`` are sent after
+        the start (the chunks of its large inputs).
         """
         began = time.perf_counter()
         call = self._stub.Execute()
         await call.write(request)
+        for chunk in chunks:
+            await call.write(chunk)
         await call.done_writing()
         messages = events = chunk_bytes = 0
         finished_after = 0.0
         last: event_pb2.Event | None = None
+        output: event_pb2.Event | None = None
+        kept: list[bytes] = []
         async for response in call:
             messages += 1
             batch = response.events.events
             if not batch:
                 continue
+            if keep_batches:
+                kept.append(response.SerializeToString())
             events += len(batch)
             last = batch[-1]
+            for event in batch:
+                if event.WhichOneof("kind") == "output":
+                    output = event
             if count_chunks:
                 chunk_bytes += sum(len(e.value_chunk.data) for e in batch)
             if last.WhichOneof("kind") == _FINISHED:
@@ -113,7 +153,30 @@ class OpHostClient:
                 f"{request.start.op_name} finished with "
                 f"{event_pb2.ExecutionStatus.Name(status)}: {last.execution_finished.error}"
             )
-        return ExecuteResult(messages, events, chunk_bytes, finished_after)
+        return ExecuteResult(messages, events, chunk_bytes, finished_after, kept, output)
+
+    @staticmethod
+    def upload_request(
+        op_name: str, input_name: str, data: bytes, *, inline_threshold: int, chunk_size: int
+    ) -> tuple[op_host_service_pb2.ExecuteRequest, list[op_host_service_pb2.ExecuteRequest]]:
+        """A start whose input ``input_name`` is ``data``, and the chunks that follow it."""
+        value, chunks = split_value(
+            value_pb2.Value(bytes_value=data),
+            inline_threshold=inline_threshold,
+            chunk_size=chunk_size,
+            value_id="upload",
+        )
+        start = execution_pb2.ExecutionStart(op_name=op_name)
+        start.inputs.add(name=input_name).value.CopyFrom(value)
+        return (
+            op_host_service_pb2.ExecuteRequest(start=start),
+            [op_host_service_pb2.ExecuteRequest(chunk=chunk) for chunk in chunks],
+        )
+
+    async def limits(self) -> op_host_service_pb2.ServerLimits:
+        """The server's ``ServerLimits``."""
+        info = await self._stub.GetServerInfo(op_host_service_pb2.GetServerInfoRequest())
+        return info.limits
 
     async def chunk_size_bytes(self) -> int:
         """The server's ``ServerLimits.chunk_size_bytes``."""

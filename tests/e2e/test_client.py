@@ -555,6 +555,18 @@ async def test_request_id_makes_start_idempotent(client: AsyncOpHostClient) -> N
     assert info.value.reason == "REQUEST_ID_CONFLICT"
 
 
+async def test_a_request_id_covers_the_data_of_uploaded_values(client: AsyncOpHostClient) -> None:
+    data = b"a" * MiB  # over the inline threshold: uploaded in chunks
+    first = client.execute("echo", {"value": data}, request_id="upload-r1")
+    assert await first.result() == {"result": data}
+    again = client.execute("echo", {"value": data}, request_id="upload-r1")
+    assert await again.accepted() == first.execution_id
+    # The same size and the same references, but other bytes: a different request.
+    with pytest.raises(OpHostRpcError) as info:
+        await client.execute("echo", {"value": b"b" * MiB}, request_id="upload-r1").accepted()
+    assert info.value.reason == "REQUEST_ID_CONFLICT"
+
+
 # -- RPC errors -----------------------------------------------------------------------------
 
 

@@ -27,7 +27,7 @@ from ophost.execution import (
     EngineEvent,
 )
 from ophost.server import OpHostServer
-from ophost.server._wire import Tail
+from ophost.server._wire import Record, Tail
 from ophost.server.store import (
     ExecutionRecord,
     ExecutionStore,
@@ -86,7 +86,7 @@ class RecordingStore(ExecutionStore):
         max_batch_bytes: int,
         max_batch_events: int = 10_000,
         stop: Callable[[], bool] | None = None,
-    ) -> AsyncIterator[list[bytes]]:
+    ) -> AsyncIterator[list[Record]]:
         self.calls.append(("follow", after))
         async for batch in self._inner.follow(
             execution_id,

@@ -16,7 +16,7 @@ import pytest
 
 from ophost.definitions import ExecutionFinished, ExecutionStatus, LogLevel, LogMessage
 from ophost.execution import EngineEvent
-from ophost.server._wire import EventWriter
+from ophost.server._wire import EventWriter, Record, stream_events_response
 from ophost.server.store import (
     ExecutionStore,
     ExecutionUpdate,
@@ -59,9 +59,9 @@ def finished() -> bytes:
 DONE = ExecutionUpdate(finished=SUCCEEDED, at=1_700_000_001.0)
 
 
-def parse(records: list[bytes]) -> list[event_pb2.Event]:
+def parse(records: list[Record]) -> list[event_pb2.Event]:
     """Records read back from a store, as the messages a client receives."""
-    batch = op_host_service_pb2.StreamEventsResponse.FromString(b"".join(records))
+    batch = op_host_service_pb2.StreamEventsResponse.FromString(stream_events_response(records))
     return list(batch.events)
 
 

@@ -47,7 +47,9 @@ def _record(event: ExecutionEvent, *, inline_encoding: bool) -> bytes:
     tail = _wire.EventWriter(event.op_name).tail(
         EngineEvent(event.attempt, event.timestamp, event.body, encoded)
     )
-    return _wire.event_record(_wire.event_head(event.execution_id), event.sequence, tail)
+    record = _wire.event_record(_wire.event_head(event.execution_id), event.sequence, tail)
+    assert isinstance(record, bytes)
+    return record
 
 
 @settings(max_examples=400, deadline=None)
@@ -136,8 +138,15 @@ def test_chunked_values_are_written_as_protobuf_writes_them(
         message.timestamp.FromNanoseconds(events_codec.seconds_to_nanos(timestamp))
         expected = op_host_service_pb2.StreamEventsResponse(events=[message])
         assert record == expected.SerializeToString()
-        # The store joins the tail's pieces itself: the same bytes either way.
-        assert _wire.event_record(head, sequence + offset, pieces) == record
+        # A tail in pieces gives a record in pieces: the same bytes once joined, in a
+        # response of one event or of several.
+        parts = _wire.event_record(head, sequence + offset, pieces)
+        assert _wire.stream_events_response([parts]) == record
+        assert _wire.stream_events_response([parts, parts]) == record + record
+        expected_execute = op_host_service_pb2.ExecuteResponse(
+            events=op_host_service_pb2.EventBatch(events=[message])
+        ).SerializeToString()
+        assert _wire.execute_events_response([parts]) == expected_execute
 
 
 def test_small_varints_and_empty_fields() -> None:

@@ -55,19 +55,44 @@ OutputEncoder = Callable[[str, object], "EncodedValue"]
 AttemptEvent = InputChecked | OutputProduced | AssetMaterialization | ExpectationResult | LogMessage
 
 
-@dataclass(frozen=True, slots=True)
 class EngineEvent:
     """One event as the engine emits it: which attempt, when, what; no sequence number.
 
     ``encoded`` is set on an :class:`~ophost.definitions.OutputProduced` when the
     engine was given an :data:`OutputEncoder`: the value in wire form, made when the
     output was produced (so a value with no wire form fails the step there).
+
+    Treat it as immutable. It is a plain class with slots, not a frozen dataclass,
+    because the host makes one per event: several times cheaper to create.
     """
 
-    attempt: int
-    timestamp: float
-    body: EventBody
-    encoded: EncodedValue | None = None
+    __slots__ = ("attempt", "body", "encoded", "timestamp")
+
+    def __init__(
+        self, attempt: int, timestamp: float, body: EventBody, encoded: EncodedValue | None = None
+    ) -> None:
+        self.attempt = attempt
+        self.timestamp = timestamp
+        self.body = body
+        self.encoded = encoded
+
+    def __repr__(self) -> str:
+        return (
+            f"EngineEvent(attempt={self.attempt}, timestamp={self.timestamp}, "
+            f"body={self.body!r}, encoded={self.encoded!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EngineEvent):
+            return NotImplemented
+        return (self.attempt, self.timestamp, self.body, self.encoded) == (
+            other.attempt,
+            other.timestamp,
+            other.body,
+            other.encoded,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def execute_in_process(
         tags=run_tags,
         clock=clock,
         sleep=sleep if sleep is not None else asyncio.sleep,
-        executor=ThreadExecutor(_executor()),
+        executor=ThreadExecutor(),
     )
     events = _run_coroutine(_collect(run))
     status = run.status or ExecutionStatus.FAILED
@@ -124,17 +124,6 @@ def _in_running_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-_EXECUTOR: concurrent.futures.ThreadPoolExecutor | None = None
-
-
-def _executor() -> concurrent.futures.ThreadPoolExecutor:
-    """Worker threads for sync op bodies, shared by in-process executions."""
-    global _EXECUTOR  # noqa: PLW0603 - one lazily created pool for the process
-    if _EXECUTOR is None:
-        _EXECUTOR = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="ophost-op")
-    return _EXECUTOR
 
 
 def _check_tags(tags: object) -> dict[str, str]:

@@ -5,6 +5,8 @@ outcome; the loop :meth:`Pump.take`\\ s whatever is there, and :meth:`Pump.wait`
 when nothing is. When the loop falls ``capacity`` events behind, the thread waits, so
 a slow consumer slows the op instead of growing memory. Wake-ups are coalesced: a
 fast thread hands over many events per loop iteration, with one cross-thread call.
+One lock guards the hand-off; a condition to wait on is made only when a thread first
+has to wait for room.
 """
 
 from __future__ import annotations
@@ -26,37 +28,33 @@ class Pump(Generic[_Event, _Outcome]):
         self._loop = loop
         self._capacity = max(1, capacity)
         self._lock = threading.Lock()
+        self._room: threading.Condition | None = None
         self._events: list[_Event] = []
         self._outcome: _Outcome | None = None
         self._ended = False  # an outcome was given (by the thread, or by the loop)
         self._wake_pending = False
-        self._space = threading.Event()
-        self._space.set()
-        self._stop = threading.Event()
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
+        #: Set by the loop: the thread stops at its next event (read without the lock).
+        self.stop_requested = False
 
     # -- the worker thread's side ----------------------------------------------------------
 
-    @property
-    def stop_requested(self) -> bool:
-        """Whether the loop asked the thread to stop (it checks at every event)."""
-        return self._stop.is_set()
-
     def put(self, event: _Event) -> None:
         """Hand one event over; waits while ``capacity`` events are waiting already."""
-        while True:
-            with self._lock:
+        with self._lock:
+            while len(self._events) >= self._capacity and not self.stop_requested:
                 if self._ended:
-                    return  # the loop gave up on this thread: nothing is read any more
-                if len(self._events) < self._capacity or self._stop.is_set():
-                    self._events.append(event)
-                    wake = not self._wake_pending
-                    self._wake_pending = True
-                    break
-                self._space.clear()
-            self._space.wait(0.1)
-        if wake:
-            self._loop.call_soon_threadsafe(self._ready.set)
+                    return
+                if self._room is None:
+                    self._room = threading.Condition(self._lock)
+                self._room.wait(0.1)
+            if self._ended:
+                return  # the loop gave up on this thread: nothing is read any more
+            self._events.append(event)
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self._loop.call_soon_threadsafe(self._wake)
 
     def finish(self, outcome: _Outcome) -> None:
         """Hand over the outcome, after every event; the first outcome given wins."""
@@ -65,12 +63,17 @@ class Pump(Generic[_Event, _Outcome]):
                 return
             self._ended = True
             self._outcome = outcome
-            wake = not self._wake_pending
+            if self._wake_pending:
+                return
             self._wake_pending = True
-        if wake:
-            self._loop.call_soon_threadsafe(self._ready.set)
+        self._loop.call_soon_threadsafe(self._wake)
 
     # -- the loop's side ---------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def take(self) -> tuple[list[_Event], _Outcome | None]:
         """The events waiting now and, once given, the outcome (never blocks)."""
@@ -78,7 +81,8 @@ class Pump(Generic[_Event, _Outcome]):
             events = self._events
             if events:
                 self._events = []
-                self._space.set()
+                if self._room is not None:
+                    self._room.notify_all()
             self._wake_pending = False
             return events, self._outcome
 
@@ -89,25 +93,31 @@ class Pump(Generic[_Event, _Outcome]):
         """Wait until :meth:`take` has something; False when ``timeout`` passed first."""
         if self.ready():
             return True
-        self._ready.clear()
-        if self.ready():  # handed over between the check and the clear
-            return True
+        waiter = self._waiter = self._loop.create_future()
         if timeout is None:
-            await self._ready.wait()
+            await waiter
             return True
-        timer = self._loop.call_later(timeout, self._ready.set)
+        timer = self._loop.call_later(timeout, self._wake)
         try:
-            await self._ready.wait()
+            await waiter
         finally:
             timer.cancel()
         return self.ready()
 
     def stop(self) -> None:
         """Ask the thread to stop at its next event; wakes it if it waits for room."""
-        self._stop.set()
-        self._space.set()
+        self.stop_requested = True
+        with self._lock:
+            if self._room is not None:
+                self._room.notify_all()
 
     def end(self, outcome: _Outcome) -> None:
         """End from the loop's side (the thread is abandoned): later events are dropped."""
-        self.finish(outcome)
-        self._ready.set()
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            self._outcome = outcome
+            if self._room is not None:
+                self._room.notify_all()
+        self._wake()

@@ -50,11 +50,23 @@ class _ContinueOnLoop:
         self.items = items
 
 
+_DEFAULT_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def default_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """The worker threads shared by executors given no pool of their own."""
+    global _DEFAULT_POOL  # noqa: PLW0603 - one lazily created pool for the process
+    if _DEFAULT_POOL is None:
+        _DEFAULT_POOL = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="ophost-op")
+    return _DEFAULT_POOL
+
+
 class ThreadExecutor:
     """Runs sync bodies in the threads of ``pool`` and async bodies on the running loop.
 
-    ``pool`` defaults to the loop's default executor. ``capacity`` is how many events
-    a sync body may get ahead of the loop before it waits.
+    ``pool`` defaults to one shared by the process (threads named ``ophost-op``).
+    ``capacity`` is how many events a sync body may get ahead of the loop before it
+    waits.
     """
 
     def __init__(
@@ -71,7 +83,7 @@ class ThreadExecutor:
             ComputeKind.ASYNC_GENERATOR,
         ):
             return _LoopAttempt(request, loop, self._capacity)
-        return _ThreadAttempt(request, loop, self._pool, self._capacity)
+        return _ThreadAttempt(request, loop, self._pool or default_pool(), self._capacity)
 
 
 # -- sync bodies: the attempt runs in a worker thread -------------------------------------
@@ -82,18 +94,19 @@ class _ThreadAttempt:
         self,
         request: AttemptRequest,
         loop: asyncio.AbstractEventLoop,
-        pool: concurrent.futures.Executor | None,
+        pool: concurrent.futures.Executor,
         capacity: int,
     ) -> None:
         self._loop = loop
         self._capacity = capacity
         self._pump: Pump[EngineEvent, AttemptOutcome | _ContinueOnLoop] = Pump(loop, capacity)
-        self._rules = AttemptRules(request, self._pump.put, self._pump_stop_requested)
+        self._rules = AttemptRules(request, self._pump.put, self._stop_requested)
         self._continued: _LoopAttempt | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
-        loop.run_in_executor(pool, self._run)
+        # The thread reports through the pump; the future it returns is not needed.
+        pool.submit(self._run)
 
-    def _pump_stop_requested(self) -> bool:
+    def _stop_requested(self) -> bool:
         return self._pump.stop_requested
 
     # -- in the worker thread ----------------------------------------------------------------

@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from ophost.codec.chunks import EncodedValue, encode_value_pieces
 from ophost.execution import Executor, OpRun, PreparedExecution
@@ -33,12 +33,21 @@ def _execution_ids() -> Iterator[str]:
     return (f"{prefix}{n:08x}" for n in itertools.count(1))
 
 
-def fingerprint(start: execution_pb2.ExecutionStart) -> bytes:
-    """A digest of what a start asks for, to tell a retry from a conflicting reuse."""
+def fingerprint(
+    start: execution_pb2.ExecutionStart, uploads: Mapping[str, bytes] | None = None
+) -> bytes:
+    """A digest of what a start asks for, to tell a retry from a conflicting reuse.
+
+    ``uploads`` are digests of the values uploaded in chunks, by path (the start
+    itself holds only their references).
+    """
     copy = execution_pb2.ExecutionStart()
     copy.CopyFrom(start)
     copy.request_id = ""
-    return hashlib.sha256(copy.SerializeToString(deterministic=True)).digest()
+    digest = hashlib.sha256(copy.SerializeToString(deterministic=True))
+    for path, upload in sorted((uploads or {}).items()):
+        digest.update(path.encode() + b"\0" + upload)
+    return digest.digest()
 
 
 class ExecutionRunner:
@@ -60,7 +69,10 @@ class ExecutionRunner:
         return len(self._tasks)
 
     async def start(
-        self, prepared: PreparedExecution, start: execution_pb2.ExecutionStart
+        self,
+        prepared: PreparedExecution,
+        start: execution_pb2.ExecutionStart,
+        start_fingerprint: bytes = b"",
     ) -> ExecutionRecord:
         """Create the execution and start running it; raises ``StatusError`` when full.
 
@@ -74,7 +86,7 @@ class ExecutionRunner:
                 execution_id=execution_id,
                 op_name=prepared.op_def.name,
                 request_id=start.request_id,
-                fingerprint=fingerprint(start) if start.request_id else b"",
+                fingerprint=start_fingerprint,
                 tags=dict(start.tags),
                 created_at=time.time(),
             )

@@ -200,4 +200,4 @@ def _shortened(event: EngineEvent) -> EngineEvent:
             shorter = replace(body, error=error)
     if shorter is body:
         return event
-    return replace(event, body=shorter)
+    return EngineEvent(event.attempt, event.timestamp, shorter, event.encoded)

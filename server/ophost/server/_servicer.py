@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -140,8 +141,13 @@ class OpHostServicer:
 
     # -- starting executions -------------------------------------------------------------
 
-    def _prepare(self, start: execution_pb2.ExecutionStart) -> PreparedExecution:
-        """Check a start message; raise :class:`StatusError` for anything wrong with it."""
+    def _prepare(
+        self, start: execution_pb2.ExecutionStart, uploaded: Mapping[str, object]
+    ) -> PreparedExecution:
+        """Check a start message; raise :class:`StatusError` for anything wrong with it.
+
+        ``uploaded`` holds the values that came in chunks, decoded, by path.
+        """
         if self.draining:
             raise _status.draining(retry_after=1.0)
         op_def = self.ops.get(start.op_name)
@@ -152,12 +158,17 @@ class OpHostServicer:
             path = f"inputs.{named.name}"
             if named.name in inputs:
                 raise _status.malformed(f'input "{named.name}" is given twice', path)
+            if path in uploaded:
+                inputs[named.name] = uploaded[path]
+                continue
             try:
                 inputs[named.name] = values_codec.from_proto(named.value, path=path)
             except CodecError as exc:
                 raise _status.malformed(str(exc), exc.path) from None
         config: object = None
-        if start.HasField("config"):
+        if "config" in uploaded:
+            config = uploaded["config"]
+        elif start.HasField("config"):
             try:
                 config = values_codec.from_proto(start.config, path="config")
             except CodecError as exc:
@@ -179,17 +190,21 @@ class OpHostServicer:
             raise _status.invalid_inputs(op_def.name, problems)
         return prepared
 
-    async def _start(self, start: execution_pb2.ExecutionStart) -> ExecutionRecord:
+    async def _start(
+        self, start: execution_pb2.ExecutionStart, upload: _Upload | None = None
+    ) -> ExecutionRecord:
         """Start (or find, for a repeated request id) an execution."""
+        digest = b""
         if start.request_id:
+            digest = fingerprint(start, upload.digests if upload else None)
             existing = await self.store.find_request(start.request_id)
             if existing is not None:
-                if existing.fingerprint != fingerprint(start):
+                if existing.fingerprint != digest:
                     raise _status.request_id_conflict(start.request_id)
                 return existing
-        prepared = self._prepare(start)
+        prepared = self._prepare(start, upload.values if upload else {})
         try:
-            return await self.runner.start(prepared, start)
+            return await self.runner.start(prepared, start, digest)
         except RequestIdConflictError:
             raise _status.request_id_conflict(start.request_id) from None
 
@@ -209,8 +224,8 @@ class OpHostServicer:
     ) -> AsyncIterator[bytes]:
         """The bidi stream: ``accepted``, then batches of events to the terminal one."""
         requests = request_iterator.__aiter__()
-        start = await self._read_start(requests)
-        record = await self._start(start)
+        start, upload = await self._read_start(requests)
+        record = await self._start(start, upload)
         execution_id = record.id
         yield op_host_service_pb2.ExecuteResponse(
             accepted=op_host_service_pb2.ExecutionAccepted(
@@ -236,7 +251,8 @@ class OpHostServicer:
 
     async def _read_start(
         self, requests: AsyncIterator[op_host_service_pb2.ExecuteRequest]
-    ) -> execution_pb2.ExecutionStart:
+    ) -> tuple[execution_pb2.ExecutionStart, _Upload | None]:
+        """The start message, and the values it references that come in chunks after it."""
         try:
             first = await requests.__anext__()
         except StopAsyncIteration:
@@ -249,9 +265,8 @@ class OpHostServicer:
         start = first.start
         refs = _check_start_refs(start, allow_chunks=True)
         if not refs:
-            return start
-        start = execution_pb2.ExecutionStart()
-        start.CopyFrom(first.start)
+            return start, None
+        upload = _Upload()
         assembler = ChunkAssembler(max_total_bytes=self.limits.max_upload_bytes)
         try:
             for path, ref in refs.items():
@@ -266,16 +281,20 @@ class OpHostServicer:
                 kind = message.WhichOneof("kind")
                 if kind == "chunk":
                     assembler.add(message.chunk)
+                    if start.request_id:
+                        upload.digest(assembler.path_of(message.chunk.value_id), message.chunk.data)
                 elif kind != "ack":
                     raise _status.out_of_order(
                         "expected the chunks of the start's values, got "
                         f"{kind or 'an empty message'}"
                     )
             for path, ref in refs.items():
-                _target(start, path).CopyFrom(assembler.take(ref.value_id))
+                upload.values[path] = assembler.take_decoded(ref.value_id)
         except ChunkError as exc:
             raise _status.invalid_chunk(exc) from None
-        return start
+        except CodecError as exc:
+            raise _status.malformed(str(exc), exc.path) from None
+        return start, upload
 
     async def _read_rest(
         self,
@@ -415,11 +434,19 @@ def _check_start_refs(
     return refs
 
 
-def _target(start: execution_pb2.ExecutionStart, path: str) -> value_pb2.Value:
-    if path == "config":
-        return start.config
-    name = path.removeprefix("inputs.")
-    for named in start.inputs:
-        if named.name == name:
-            return named.value
-    raise _status.internal(f"no value at {path}")
+class _Upload:
+    """The values a start's references stood for, decoded, and (for request ids) digests."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+        self._digests: dict[str, hashlib.blake2b] = {}
+
+    def digest(self, path: str, data: bytes) -> None:
+        hasher = self._digests.get(path)
+        if hasher is None:
+            hasher = self._digests[path] = hashlib.blake2b()
+        hasher.update(data)
+
+    @property
+    def digests(self) -> dict[str, bytes]:
+        return {path: hasher.digest() for path, hasher in self._digests.items()}

@@ -45,7 +45,9 @@ from ophost.v1 import event_pb2, op_host_service_pb2, value_pb2
 
 __all__ = [
     "EventWriter",
+    "Record",
     "Tail",
+    "record_size",
     "chunk_tail",
     "event_head",
     "event_record",
@@ -54,8 +56,11 @@ __all__ = [
     "stream_events_response",
 ]
 
-# A tail as bytes, or as pieces to join (a chunk's data goes in as a view, copied once).
+# A tail as bytes, or as pieces to join (a chunk's data goes in as a view).
 Tail = bytes | tuple[bytes | memoryview, ...]
+# A whole event, framed as one event of a batch: bytes, or pieces that are joined only
+# into the response that carries them (so a chunk's data is copied once, there).
+Record = bytes | tuple[bytes | memoryview, ...]
 
 _VARINT = 0
 _LEN = 2
@@ -65,12 +70,8 @@ def _tag(number: int, wire_type: int) -> bytes:
     return varint((number << 3) | wire_type)
 
 
-def _small(number: int) -> bytes:
-    """A varint, from a table for the small numbers most fields hold."""
-    return _SMALL[number] if number < 128 else varint(number)
-
-
-_SMALL = [bytes((n,)) for n in range(128)]
+# A varint (the module's varint already looks small numbers up in a table).
+_small = varint
 
 _Event = event_pb2.Event
 _EXECUTION_ID = _tag(_Event.EXECUTION_ID_FIELD_NUMBER, _LEN)
@@ -160,28 +161,60 @@ def event_head(execution_id: str) -> bytes:
     return _string(_EXECUTION_ID, execution_id) if execution_id else b""
 
 
-def event_record(head: bytes, sequence: int, tail: Tail) -> bytes:
-    """A whole event (head, its sequence, tail), framed as one event of a batch."""
+def event_record(head: bytes, sequence: int, tail: Tail) -> Record:
+    """A whole event (head, its sequence, tail), framed as one event of a batch.
+
+    A tail in pieces gives a record in pieces. A piece that views a mutable buffer is
+    copied here (the buffer may change later); a view of ``bytes`` is kept as it is.
+    """
     number = _small(sequence)
     if isinstance(tail, bytes):
         size = len(head) + 1 + len(number) + len(tail)
         return b"".join((_BATCH_ITEM, _small(size), head, _SEQUENCE, number, tail))
     size = len(head) + 1 + len(number) + sum(len(part) for part in tail)
-    return b"".join((_BATCH_ITEM, _small(size), head, _SEQUENCE, number, *tail))
+    first, *rest = tail
+    prefix = b"".join((_BATCH_ITEM, _small(size), head, _SEQUENCE, number, first))
+    return (prefix, *(_immutable(part) for part in rest))
+
+
+def _immutable(part: bytes | memoryview) -> bytes | memoryview:
+    if isinstance(part, memoryview) and not isinstance(part.obj, bytes):
+        return part.tobytes()
+    return part
+
+
+def record_size(record: Record) -> int:
+    """How many bytes a record takes in a response."""
+    if isinstance(record, bytes):
+        return len(record)
+    return sum(len(part) for part in record)
+
+
+def _pieces(records: Sequence[Record]) -> list[bytes | memoryview]:
+    pieces: list[bytes | memoryview] = []
+    for record in records:
+        if isinstance(record, bytes):
+            pieces.append(record)
+        else:
+            pieces.extend(record)
+    return pieces
 
 
 # -- responses --------------------------------------------------------------------------------
 
 
-def stream_events_response(records: Sequence[bytes]) -> bytes:
+def stream_events_response(records: Sequence[Record]) -> bytes:
     """A ``StreamEventsResponse`` holding ``records`` (from :func:`event_record`)."""
-    return b"".join(records)
+    if len(records) == 1 and isinstance(records[0], bytes):
+        return records[0]  # a batch of one event is the event's record itself
+    return b"".join(_pieces(records))
 
 
-def execute_events_response(records: Sequence[bytes]) -> bytes:
+def execute_events_response(records: Sequence[Record]) -> bytes:
     """An ``ExecuteResponse`` whose ``events`` batch holds ``records``."""
-    size = sum(len(record) for record in records)
-    return b"".join((_EXECUTE_EVENTS, varint(size), *records))
+    pieces = _pieces(records)
+    size = sum(len(piece) for piece in pieces)
+    return b"".join((_EXECUTE_EVENTS, varint(size), *pieces))
 
 
 def serialize(response: bytes | Message) -> bytes:
@@ -194,45 +227,122 @@ def serialize(response: bytes | Message) -> bytes:
 # -- the tail: written when the engine emits an event -------------------------------------------
 
 
+def _nanos(seconds: float) -> int:
+    """Nanoseconds of a float of seconds that read back as the same float."""
+    quick = round(seconds * 1_000_000_000)
+    if quick / 1_000_000_000 == seconds:
+        return quick
+    return events_codec.seconds_to_nanos(seconds)
+
+
 def _timestamp(seconds: float) -> bytes:
-    whole, nanos = divmod(events_codec.seconds_to_nanos(seconds), 1_000_000_000)
-    parts = b""
-    if whole:
-        parts = _SECONDS + varint(whole)
+    whole, nanos = divmod(_nanos(seconds), 1_000_000_000)
+    inner = _SECONDS + varint(whole) if whole else b""
     if nanos:
-        parts += _NANOS + varint(nanos)
-    return _field(_TIMESTAMP, parts)
+        inner += _NANOS + varint(nanos)
+    return _TIMESTAMP + _small(len(inner)) + inner
 
 
-def _type_check(check: TypeCheck, where: str) -> bytes:
-    if check.success and check.description is None and not check.metadata_entries:
-        return _PASSED
-    if not check.success and check.description is None and not check.metadata_entries:
-        return b""
-    return _serialized(events_codec.type_check_to_proto(check, path=f"{where}.type_check"))
+def _type_check(check: TypeCheck, number: int) -> bytes:
+    """A ``TypeCheckResult``'s fields (without its own tag)."""
+    if check.description is None and not check.metadata_entries:
+        return _PASSED if check.success else b""
+    return _serialized(events_codec.type_check_to_proto(check, path=f"event {number}.type_check"))
 
 
-def _entries(entries: Sequence[Any], tag: bytes, where: str) -> bytes:
+def _entries(entries: Sequence[Any], tag: bytes, number: int) -> bytes:
     if not entries:
         return b""
-    messages = metadata_codec.entries_to_proto(entries, path=f"{where}.metadata")
+    messages = metadata_codec.entries_to_proto(entries, path=f"event {number}.metadata")
     return b"".join(_field(tag, _serialized(m)) for m in messages)
 
 
-def _started(body: ExecutionStarted, _event: EngineEvent, _where: str) -> bytes:
-    return _string(_REQUEST_ID, body.request_id) if body.request_id else b""
+_Body = Callable[[Any, EngineEvent, "EventWriter"], bytes]
+_CACHED_TEXTS = 512  # per execution: names and labels that repeat are written once
 
 
-def _empty(_body: object, _event: EngineEvent, _where: str) -> bytes:
-    return b""
+class EventWriter:
+    """Writes the tails of one execution's events.
+
+    What repeats from event to event is written once: the op name, the seconds of the
+    timestamp, and short texts such as input and output names and expectation labels.
+    """
+
+    def __init__(self, op_name: str) -> None:
+        self._op_name = _string(_OP_NAME, op_name) if op_name else b""
+        self._count = 0
+        self._second = -1
+        self._seconds = b""
+        self._texts: dict[tuple[bytes, str], bytes] = {}
+
+    def _timestamp(self, seconds: float) -> bytes:
+        whole, nanos = divmod(_nanos(seconds), 1_000_000_000)
+        if whole != self._second:
+            self._second = whole
+            self._seconds = _SECONDS + varint(whole) if whole else b""
+        inner = self._seconds + _NANOS + varint(nanos) if nanos else self._seconds
+        return _TIMESTAMP + _small(len(inner)) + inner
+
+    def text(self, tag: bytes, text: str) -> bytes:
+        """A string field, from the cache when the same text came before."""
+        key = (tag, text)
+        field = self._texts.get(key)
+        if field is None:
+            field = _string(tag, text)
+            if len(self._texts) < _CACHED_TEXTS and len(text) <= 64:
+                self._texts[key] = field
+        return field
+
+    def tail(self, event: EngineEvent) -> bytes:
+        """The event without its head. Raises ``CodecError`` for a body with no wire form."""
+        self._count += 1
+        body: EventBody = event.body
+        write = _BODIES.get(type(body))
+        if write is not None:
+            payload = write(body, event, self)
+        else:
+            message = event_pb2.Event()
+            events_codec.body_to_proto(body, message, where=f"event {self._count}")
+            payload = _serialized(message)  # only the kind is set: exactly its field
+        attempt = event.attempt
+        if attempt:
+            return b"".join(
+                (
+                    _ATTEMPT,
+                    varint(attempt),
+                    self._timestamp(event.timestamp),
+                    self._op_name,
+                    payload,
+                )
+            )
+        return b"".join((self._timestamp(event.timestamp), self._op_name, payload))
+
+    def chunk_tail(
+        self, event: EngineEvent, chunk: value_pb2.ValueChunk, data: bytes | memoryview
+    ) -> Tail:
+        """A ``value_chunk`` event's tail: ``chunk`` describes it (its own ``data`` is
+        ignored) and ``data`` is its bytes, which go in as a view and are copied once,
+        when the store joins the event."""
+        return chunk_tail(event.attempt, event.timestamp, self._op_name, chunk, data)
 
 
-def _input_checked(body: InputChecked, _event: EngineEvent, where: str) -> bytes:
-    name = _string(_INPUT_NAME, body.input_name) if body.input_name else b""
-    return name + _field(_INPUT_TYPE_CHECK, _type_check(body.type_check, where))
+def _started(body: ExecutionStarted, _event: EngineEvent, writer: EventWriter) -> bytes:
+    if not body.request_id:
+        return _NO_FIELDS[ExecutionStarted]
+    return _field(_KIND[ExecutionStarted], _string(_REQUEST_ID, body.request_id))
 
 
-def _output(body: OutputProduced, event: EngineEvent, where: str) -> bytes:
+def _empty(body: object, _event: EngineEvent, _writer: EventWriter) -> bytes:
+    return _NO_FIELDS[type(body)]
+
+
+def _input_checked(body: InputChecked, _event: EngineEvent, writer: EventWriter) -> bytes:
+    name = writer.text(_INPUT_NAME, body.input_name) if body.input_name else b""
+    check = _type_check(body.type_check, writer._count)
+    return _field(_KIND[InputChecked], name + _INPUT_TYPE_CHECK + _small(len(check)) + check)
+
+
+def _output(body: OutputProduced, event: EngineEvent, writer: EventWriter) -> bytes:
     name = body.output_name
     encoded = event.encoded
     value = (
@@ -240,25 +350,31 @@ def _output(body: OutputProduced, event: EngineEvent, where: str) -> bytes:
         if encoded is not None
         else values_codec.to_proto(body.value, path=f"outputs.{name}")
     )
-    return b"".join(
-        (
-            _string(_OUTPUT_NAME, name) if name else b"",
-            _field(_OUTPUT_VALUE, _serialized(value)),
-            _entries(body.metadata_entries, _OUTPUT_METADATA, where),
-            _field(_OUTPUT_TYPE_CHECK, _type_check(body.type_check, where)),
-        )
+    check = _type_check(body.type_check, writer._count)
+    return _field(
+        _KIND[OutputProduced],
+        b"".join(
+            (
+                writer.text(_OUTPUT_NAME, name) if name else b"",
+                _field(_OUTPUT_VALUE, _serialized(value)),
+                _entries(body.metadata_entries, _OUTPUT_METADATA, writer._count),
+                _OUTPUT_TYPE_CHECK,
+                _small(len(check)),
+                check,
+            )
+        ),
     )
 
 
-def _expectation(body: ExpectationResult, _event: EngineEvent, where: str) -> bytes:
+def _expectation(body: ExpectationResult, _event: EngineEvent, writer: EventWriter) -> bytes:
     parts = _EXPECT_SUCCESS + _TRUE if body.success else b""
     if body.label:
-        parts += _string(_EXPECT_LABEL, body.label)
+        parts += writer.text(_EXPECT_LABEL, body.label)
     if body.description is not None:
         parts += _string(_EXPECT_DESCRIPTION, body.description)
     if body.metadata_entries:
-        parts += _entries(body.metadata_entries, _EXPECT_METADATA, where)
-    return parts
+        parts += _entries(body.metadata_entries, _EXPECT_METADATA, writer._count)
+    return _field(_KIND[ExpectationResult], parts)
 
 
 _LEVELS = {
@@ -266,38 +382,50 @@ _LEVELS = {
 }
 
 
-def _log(body: LogMessage, _event: EngineEvent, _where: str) -> bytes:
+def _log(body: LogMessage, _event: EngineEvent, writer: EventWriter) -> bytes:
     parts = _LEVELS[body.level]
     if body.message:
         parts += _string(_LOG_MESSAGE, body.message)
     if body.logger_name:
-        parts += _string(_LOG_LOGGER, body.logger_name)
-    return parts
+        parts += writer.text(_LOG_LOGGER, body.logger_name)
+    return _field(_KIND[LogMessage], parts)
 
 
-def _succeeded(body: StepSucceeded, _event: EngineEvent, _where: str) -> bytes:
-    whole, nanos = divmod(events_codec.seconds_to_nanos(body.duration_seconds), 1_000_000_000)
-    parts = b""
-    if whole:
-        parts = _DURATION_SECONDS + varint(whole)
+_STEP_DURATION = _tag(event_pb2.StepSuccessEvent.DURATION_FIELD_NUMBER, _LEN)
+
+
+def _succeeded(body: StepSucceeded, _event: EngineEvent, _writer: EventWriter) -> bytes:
+    whole, nanos = divmod(_nanos(body.duration_seconds), 1_000_000_000)
+    parts = _DURATION_SECONDS + varint(whole) if whole else b""
     if nanos:
         parts += _DURATION_NANOS + varint(nanos)
-    return _field(_tag(event_pb2.StepSuccessEvent.DURATION_FIELD_NUMBER, _LEN), parts)
+    return _field(_KIND[StepSucceeded], _STEP_DURATION + _small(len(parts)) + parts)
 
 
-def _finished(body: ExecutionFinished, _event: EngineEvent, _where: str) -> bytes:
-    parts = _FINISHED_STATUS + varint(events_codec.STATUS_NUMBERS[body.status])
+def _finished(body: ExecutionFinished, _event: EngineEvent, _writer: EventWriter) -> bytes:
+    parts = _STATUSES[body.status]
     if body.error is not None:
         parts += _field(_FINISHED_ERROR, _serialized(failures_codec.to_proto(body.error)))
     if body.cancel_requested:
         parts += _FINISHED_CANCEL_REQUESTED + _TRUE
     if body.cancel_outcome is not None:
-        number = events_codec.CANCEL_OUTCOME_NUMBERS[body.cancel_outcome]
-        parts += _FINISHED_CANCEL_OUTCOME + varint(number)
-    return parts
+        parts += _OUTCOMES[body.cancel_outcome]
+    return _field(_KIND[ExecutionFinished], parts)
 
 
-_Body = Callable[[Any, EngineEvent, str], bytes]
+_STATUSES = {
+    status: _FINISHED_STATUS + varint(number)
+    for status, number in events_codec.STATUS_NUMBERS.items()
+}
+_OUTCOMES = {
+    outcome: _FINISHED_CANCEL_OUTCOME + varint(number)
+    for outcome, number in events_codec.CANCEL_OUTCOME_NUMBERS.items()
+}
+# The kinds whose message can be empty: the kind's field with length 0.
+_NO_FIELDS: dict[type, bytes] = {
+    kind: _KIND[kind] + b"\x00" for kind in (ExecutionStarted, StepStarted, StepRestarted)
+}
+
 # The event kinds written here; the others go through the codec's messages.
 _BODIES: dict[type, _Body] = {
     ExecutionStarted: _started,
@@ -310,45 +438,6 @@ _BODIES: dict[type, _Body] = {
     StepSucceeded: _succeeded,
     ExecutionFinished: _finished,
 }
-
-
-class EventWriter:
-    """Writes the tails of one execution's events (its op name is written once)."""
-
-    def __init__(self, op_name: str) -> None:
-        self._op_name = _string(_OP_NAME, op_name) if op_name else b""
-        self._count = 0
-
-    def tail(self, event: EngineEvent) -> bytes:
-        """The event without its head. Raises ``CodecError`` for a body with no wire form."""
-        self._count += 1
-        where = f"event {self._count}"
-        body: EventBody = event.body
-        kind = type(body)
-        write = _BODIES.get(kind)
-        if write is not None:
-            payload = _field(_KIND[kind], write(body, event, where))
-        else:
-            message = event_pb2.Event()
-            events_codec.body_to_proto(body, message, where=where)
-            payload = _serialized(message)  # only the kind is set: exactly its field
-        attempt = event.attempt
-        return b"".join(
-            (
-                _ATTEMPT + _small(attempt) if attempt else b"",
-                _timestamp(event.timestamp),
-                self._op_name,
-                payload,
-            )
-        )
-
-    def chunk_tail(
-        self, event: EngineEvent, chunk: value_pb2.ValueChunk, data: bytes | memoryview
-    ) -> Tail:
-        """A ``value_chunk`` event's tail: ``chunk`` describes it (its own ``data`` is
-        ignored) and ``data`` is its bytes, which go in as a view and are copied once,
-        when the store joins the event."""
-        return chunk_tail(event.attempt, event.timestamp, self._op_name, chunk, data)
 
 
 _Chunk = value_pb2.ValueChunk

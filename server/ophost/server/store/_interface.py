@@ -11,7 +11,9 @@ contract suite (``tests/unit/store_contract.py``).
 Events are stored as **records**: the serialized ``ophost.v1.Event`` framed as one
 element of a batch (``EventBatch.events``, ``StreamEventsResponse.events``), built by
 the host's wire layer from a *tail* (the event without its execution id and sequence)
-when the store has numbered it.
+when the store has numbered it. A record is ``bytes``, or pieces to be joined (a
+large value's chunk keeps its data as a view until the response carrying it is made);
+a store that writes records somewhere joins the pieces itself.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from ophost.errors import OpHostError
-from ophost.server._wire import Tail
+from ophost.server._wire import Record, Tail
 from ophost.v1 import error_pb2, execution_pb2, value_pb2
 
 __all__ = [
@@ -164,7 +166,7 @@ class ExecutionStore(abc.ABC):
         max_batch_bytes: int,
         max_batch_events: int = 10_000,
         stop: Callable[[], bool] | None = None,
-    ) -> AsyncIterator[list[bytes]]:
+    ) -> AsyncIterator[list[Record]]:
         """The records after sequence ``after``, in batches: those stored, then live ones.
 
         Ends after the terminal event, or when ``stop()`` is true when the stream wakes

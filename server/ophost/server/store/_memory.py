@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
-from ophost.server._wire import Tail, event_head, event_record
+from ophost.server._wire import Record, Tail, event_head, event_record, record_size
 from ophost.server.store._interface import (
     CANCEL_REQUESTED,
     PENDING,
@@ -46,7 +46,7 @@ class _Execution:
     started_at: float | None = None
     finished_at: float | None = None
     cancel_requested: bool = False
-    records: list[bytes] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
     cursors: dict[int, int] = field(default_factory=dict)
     progress: asyncio.Future[None] | None = None
@@ -216,7 +216,7 @@ class MemoryExecutionStore(ExecutionStore):
         max_batch_bytes: int,
         max_batch_events: int = 10_000,
         stop: Callable[[], bool] | None = None,
-    ) -> AsyncIterator[list[bytes]]:
+    ) -> AsyncIterator[list[Record]]:
         execution = self._by_id.get(execution_id)
         if execution is None:
             return
@@ -232,10 +232,10 @@ class MemoryExecutionStore(ExecutionStore):
                 available = len(records)
                 if cursor < available:
                     end = cursor + 1
-                    size = len(records[cursor])
+                    size = record_size(records[cursor])
                     limit = min(available, cursor + max_batch_events)
                     while end < limit:
-                        size += len(records[end])
+                        size += record_size(records[end])
                         if size > max_batch_bytes:
                             break
                         end += 1
