@@ -139,6 +139,25 @@ def varint(number: int) -> bytes:
         return bytes((number & 0x7F | 0x80, number >> 7))
     if number < 0x200000:
         return bytes((number & 0x7F | 0x80, (number >> 7) & 0x7F | 0x80, number >> 14))
+    if number < 0x10000000:
+        return bytes(
+            (
+                number & 0x7F | 0x80,
+                (number >> 7) & 0x7F | 0x80,
+                (number >> 14) & 0x7F | 0x80,
+                number >> 21,
+            )
+        )
+    if number < 0x800000000:  # 5 bytes: nanoseconds, seconds since 1970
+        return bytes(
+            (
+                number & 0x7F | 0x80,
+                (number >> 7) & 0x7F | 0x80,
+                (number >> 14) & 0x7F | 0x80,
+                (number >> 21) & 0x7F | 0x80,
+                number >> 28,
+            )
+        )
     out = bytearray()
     while True:
         low = number & 0x7F

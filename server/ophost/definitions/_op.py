@@ -211,6 +211,8 @@ class OpDefinition:
         self._description = description
         self._input_defs = tuple(input_defs)
         self._output_defs = tuple(output_defs)
+        self._inputs_by_name = {d.name: d for d in self._input_defs}
+        self._outputs_by_name = {d.name: d for d in self._output_defs}
         self._config_field = (
             config_field
             if config_field is not None
@@ -268,11 +270,19 @@ class OpDefinition:
 
     @property
     def input_dict(self) -> dict[str, InputDefinition]:
-        return {d.name: d for d in self._input_defs}
+        return dict(self._inputs_by_name)
 
     @property
     def output_dict(self) -> dict[str, OutputDefinition]:
-        return {d.name: d for d in self._output_defs}
+        return dict(self._outputs_by_name)
+
+    def input_named(self, name: str) -> InputDefinition | None:
+        """The input called ``name``, if there is one (no copy of :attr:`input_dict` made)."""
+        return self._inputs_by_name.get(name)
+
+    def output_named(self, name: str) -> OutputDefinition | None:
+        """The output called ``name``, if there is one (no copy of :attr:`output_dict` made)."""
+        return self._outputs_by_name.get(name)
 
     @property
     def ins(self) -> dict[str, In]:

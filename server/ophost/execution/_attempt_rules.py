@@ -94,11 +94,11 @@ class AttemptRules:
 
     def body_inputs(self) -> dict[str, object]:
         """The input values the body receives (``Nothing`` inputs are left out)."""
-        inputs = self.op_def.input_dict
+        values = self.request.prepared.input_values
         return {
-            name: value
-            for name, value in self.request.prepared.input_values.items()
-            if not inputs[name].dagster_type.is_nothing
+            d.name: values[d.name]
+            for d in self.op_def.input_defs
+            if d.name in values and not d.dagster_type.is_nothing
         }
 
     def check_inputs(self) -> None:
@@ -125,7 +125,7 @@ class AttemptRules:
     def _output(self, output: Output[object]) -> None:
         op_def = self.op_def
         name = output.output_name
-        definition = op_def.output_dict.get(name)
+        definition = op_def.output_named(name)
         if definition is None:
             raise InvariantViolationError(
                 f'op "{op_def.name}" returned an output "{name}" that does not exist. '

@@ -214,7 +214,7 @@ class OpRun:
                         yield pending
                     yield outcome
                     return
-                if lingering and pending:
+                if lingering and pending and self._linger > 0:
                     lingering = False
                     if await attempt.wait(self._linger):
                         continue
