@@ -5,13 +5,17 @@ outcome; the loop :meth:`Pump.take`\\ s whatever is there, and :meth:`Pump.wait`
 when nothing is. When the loop falls ``capacity`` events behind, the thread waits, so
 a slow consumer slows the op instead of growing memory. Wake-ups are coalesced: a
 fast thread hands over many events per loop iteration, with one cross-thread call.
-One lock guards the hand-off; a condition to wait on is made only when a thread first
-has to wait for room.
+
+Events go through a ``deque`` (appends and pops are atomic), so the common path takes
+no lock. The order of two flags makes that safe: the loop clears "a wake-up is on its
+way" *before* it empties the queue, and the thread checks it *after* it appends, so an
+event that misses one emptying always schedules another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import threading
 from typing import Generic, TypeVar
 
@@ -27,34 +31,38 @@ class Pump(Generic[_Event, _Outcome]):
     def __init__(self, loop: asyncio.AbstractEventLoop, capacity: int = 1024) -> None:
         self._loop = loop
         self._capacity = max(1, capacity)
-        self._lock = threading.Lock()
-        self._room: threading.Condition | None = None
-        self._events: list[_Event] = []
+        self._queue: collections.deque[_Event] = collections.deque()
         self._outcome: _Outcome | None = None
         self._ended = False  # an outcome was given (by the thread, or by the loop)
         self._wake_pending = False
         self._waiter: asyncio.Future[None] | None = None
-        #: Set by the loop: the thread stops at its next event (read without the lock).
+        # Made when a thread first has to wait for room; guards _ended and _outcome too.
+        self._lock = threading.Lock()
+        self._room: threading.Condition | None = None
+        #: Set by the loop: the thread stops at its next event (read without a lock).
         self.stop_requested = False
 
     # -- the worker thread's side ----------------------------------------------------------
 
     def put(self, event: _Event) -> None:
         """Hand one event over; waits while ``capacity`` events are waiting already."""
-        with self._lock:
-            while len(self._events) >= self._capacity and not self.stop_requested:
-                if self._ended:
-                    return
-                if self._room is None:
-                    self._room = threading.Condition(self._lock)
-                self._room.wait(0.1)
-            if self._ended:
-                return  # the loop gave up on this thread: nothing is read any more
-            self._events.append(event)
-            if self._wake_pending:
-                return
+        if len(self._queue) >= self._capacity and not self.stop_requested:
+            self._wait_for_room()
+        if self._ended:
+            return  # the loop gave up on this thread: nothing is read any more
+        self._queue.append(event)
+        if not self._wake_pending:
             self._wake_pending = True
-        self._loop.call_soon_threadsafe(self._wake)
+            self._loop.call_soon_threadsafe(self._wake)
+
+    def _wait_for_room(self) -> None:
+        with self._lock:
+            if self._room is None:
+                self._room = threading.Condition(self._lock)
+            while (
+                len(self._queue) >= self._capacity and not self.stop_requested and not self._ended
+            ):
+                self._room.wait(0.1)
 
     def finish(self, outcome: _Outcome) -> None:
         """Hand over the outcome, after every event; the first outcome given wins."""
@@ -63,10 +71,9 @@ class Pump(Generic[_Event, _Outcome]):
                 return
             self._ended = True
             self._outcome = outcome
-            if self._wake_pending:
-                return
+        if not self._wake_pending:
             self._wake_pending = True
-        self._loop.call_soon_threadsafe(self._wake)
+            self._loop.call_soon_threadsafe(self._wake)
 
     # -- the loop's side ---------------------------------------------------------------------
 
@@ -77,23 +84,26 @@ class Pump(Generic[_Event, _Outcome]):
 
     def take(self) -> tuple[list[_Event], _Outcome | None]:
         """The events waiting now and, once given, the outcome (never blocks)."""
-        with self._lock:
-            events = self._events
-            if events:
-                self._events = []
-                if self._room is not None:
-                    self._room.notify_all()
-            self._wake_pending = False
-            return events, self._outcome
+        self._wake_pending = False
+        # Read the outcome first: once it is there, every event is already queued.
+        outcome = self._outcome
+        queue = self._queue
+        events = [queue.popleft() for _ in range(len(queue))]
+        if self._room is not None and events:
+            with self._lock:
+                self._room.notify_all()
+        return events, outcome
 
     def ready(self) -> bool:
-        return bool(self._events) or self._outcome is not None
+        return bool(self._queue) or self._outcome is not None
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Wait until :meth:`take` has something; False when ``timeout`` passed first."""
         if self.ready():
             return True
         waiter = self._waiter = self._loop.create_future()
+        if self.ready():  # handed over while the future was being made
+            return True
         if timeout is None:
             await waiter
             return True
