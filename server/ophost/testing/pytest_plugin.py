@@ -62,8 +62,8 @@ __all__ = [
 ]
 
 _NO_OPS = (
-    "the ophost fixtures serve the ops of an `ophost_ops` fixture, and none is defined: "
-    "add one to your conftest.py or test module, returning the ops to serve, e.g.\n\n"
+    "no `ophost_ops` fixture is defined: the ophost fixtures serve the ops it returns. "
+    "Add one to your conftest.py or test module, e.g.\n\n"
     "    @pytest.fixture\n"
     "    def ophost_ops():\n"
     "        return [my_op]\n"
