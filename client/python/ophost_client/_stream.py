@@ -11,6 +11,10 @@ When the connection breaks after the execution was accepted, the stream re-opens
 ``StreamEvents`` after the last sequence it fully received (never inside a chunk run:
 from just before the output holding the reference) and carries on, so the caller sees
 every event exactly once, in order.
+
+A stream knows its client only through the :class:`~ophost_client._session.Session`
+they share (the stub, whether the client is open, the server's info, the re-attach
+policy); its own call options (deadline, metadata) go with each RPC it opens.
 """
 
 from __future__ import annotations
