@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -55,9 +54,9 @@ MiB = 1 << 20
 
 
 @pytest.fixture
-async def client(server: OpHostServer) -> AsyncIterator[AsyncOpHostClient]:
-    async with AsyncOpHostClient(server.address) as c:
-        yield c
+def client(ophost_client: AsyncOpHostClient) -> AsyncOpHostClient:
+    """The client the test harness connected to the server (closed by it afterwards)."""
+    return ophost_client
 
 
 async def collect(stream: ExecutionStream) -> list[ExecutionEvent]:

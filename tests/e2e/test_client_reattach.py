@@ -45,9 +45,9 @@ async def client(proxy: CuttableProxy) -> AsyncIterator[AsyncOpHostClient]:
 
 
 @pytest.fixture
-async def direct(server: OpHostServer) -> AsyncIterator[AsyncOpHostClient]:
-    async with AsyncOpHostClient(server.address) as c:
-        yield c
+def direct(ophost_client: AsyncOpHostClient) -> AsyncOpHostClient:
+    """A client connected straight to the server (the harness's), not through the proxy."""
+    return ophost_client
 
 
 @pytest.fixture

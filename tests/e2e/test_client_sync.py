@@ -1,7 +1,9 @@
 """The blocking facade, OpHostClient, against a real server.
 
-The server runs on the test's event loop, so each test drives the blocking client from
-a worker thread (``asyncio.to_thread``); the client runs its own loop in a thread too.
+Plain (not async) tests: the server runs on a background event loop thread, started
+by the test harness (``ophost_host_in_thread``), and the client runs its own loop in
+a thread too. ``ophost_sync_client`` is the client the harness connected; tests of a
+client's own life cycle make theirs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ophost.execution import (
     LogMessage,
     OutputProduced,
 )
-from ophost.server import OpHostServer
+from ophost.testing import RunningHostInThread
 from ophost_client import (
     AsyncOpHostClient,
     ClientClosedError,
@@ -40,47 +42,46 @@ def loop_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "ophost-client-loop"]
 
 
-async def test_methods(server: OpHostServer) -> None:
-    def run() -> None:
-        with OpHostClient(server.address) as client:
-            assert isinstance(client.async_client, AsyncOpHostClient)
-            assert client.server_info().protocol_version == "1"
-            ops = client.list_ops()
-            assert [o.name for o in ops] == [o.name for o in test_ops.ALL]
-            assert isinstance(client.get_op("add"), OpSpec)
-            assert client.call("add", {"a": 1, "b": 2}) == {"result": 3}
-            started = client.start("add", {"a": 2, "b": 2})
-            assert client.attach(started.id).result() == {"result": 4}
-            assert client.get_execution(started.id).state is ExecutionState.SUCCEEDED
-            listed = client.list_executions(op_name="add", states=["SUCCEEDED"])
-            assert started.id in [e.id for e in listed]
-            with pytest.raises(OpHostRpcError) as info:
-                client.get_op("nope")
-            assert info.value.code is grpc.StatusCode.NOT_FOUND
-            with pytest.raises(OpFailedError) as failed:
-                client.call("fails")
-            assert failed.value.user_failure is not None
-            assert failed.value.user_failure.description == "it broke"
-
-    await asyncio.to_thread(run)
-    assert loop_threads() == []
+def test_methods(ophost_sync_client: OpHostClient) -> None:
+    client = ophost_sync_client
+    assert isinstance(client.async_client, AsyncOpHostClient)
+    assert client.server_info().protocol_version == "1"
+    ops = client.list_ops()
+    assert [o.name for o in ops] == [o.name for o in test_ops.ALL]
+    assert isinstance(client.get_op("add"), OpSpec)
+    assert client.call("add", {"a": 1, "b": 2}) == {"result": 3}
+    started = client.start("add", {"a": 2, "b": 2})
+    assert client.attach(started.id).result() == {"result": 4}
+    assert client.get_execution(started.id).state is ExecutionState.SUCCEEDED
+    listed = client.list_executions(op_name="add", states=["SUCCEEDED"])
+    assert started.id in [e.id for e in listed]
+    with pytest.raises(OpHostRpcError) as info:
+        client.get_op("nope")
+    assert info.value.code is grpc.StatusCode.NOT_FOUND
+    with pytest.raises(OpFailedError) as failed:
+        client.call("fails")
+    assert failed.value.user_failure is not None
+    assert failed.value.user_failure.description == "it broke"
 
 
-async def test_execute_is_a_plain_iterator(server: OpHostServer) -> None:
-    def run() -> list[ExecutionEvent]:
-        with OpHostClient(server.address) as client:
-            stream = client.execute("every_event")
-            assert isinstance(stream, SyncExecutionStream)
-            execution_id = stream.accepted()
-            assert stream.execution_id == execution_id
-            events = list(stream)
-            assert stream.outputs == {"first": "one", "second": 2}
-            assert stream.finished == ExecutionFinished(status=ExecutionStatus.SUCCEEDED)
-            assert stream.last_sequence == 10
-            assert stream.result() == {"first": "one", "second": 2}
-            return events
+def test_a_client_of_its_own_stops_its_thread(ophost_host_in_thread: RunningHostInThread) -> None:
+    before = loop_threads()
+    with OpHostClient(ophost_host_in_thread.address) as client:
+        assert client.call("add", {"a": 1, "b": 2}) == {"result": 3}
+        assert len(loop_threads()) == len(before) + 1
+    assert loop_threads() == before
 
-    events = await asyncio.to_thread(run)
+
+def test_execute_is_a_plain_iterator(ophost_sync_client: OpHostClient) -> None:
+    stream = ophost_sync_client.execute("every_event")
+    assert isinstance(stream, SyncExecutionStream)
+    execution_id = stream.accepted()
+    assert stream.execution_id == execution_id
+    events = list(stream)
+    assert stream.outputs == {"first": "one", "second": 2}
+    assert stream.finished == ExecutionFinished(status=ExecutionStatus.SUCCEEDED)
+    assert stream.last_sequence == 10
+    assert stream.result() == {"first": "one", "second": 2}
     assert [e.sequence for e in events] == list(range(1, 11))
     assert [e.body.output_name for e in events if isinstance(e.body, OutputProduced)] == [
         "first",
@@ -89,86 +90,70 @@ async def test_execute_is_a_plain_iterator(server: OpHostServer) -> None:
 
 
 @pytest.mark.parametrize("via", ["stream", "client"])
-async def test_cancel(server: OpHostServer, via: str) -> None:
-    def run() -> list[ExecutionEvent]:
-        with OpHostClient(server.address) as client:
-            events: list[ExecutionEvent] = []
-            with client.execute("slow_sync") as stream:
-                for event in stream:
-                    events.append(event)
-                    if isinstance(event.body, LogMessage):
-                        if via == "stream":
-                            stream.cancel()
-                        else:
-                            assert stream.execution_id is not None
-                            client.cancel(stream.execution_id)
-                with pytest.raises(ExecutionCanceledError):
-                    stream.result()
-            return events
-
-    events = await asyncio.to_thread(run)
+def test_cancel(ophost_sync_client: OpHostClient, via: str) -> None:
+    client = ophost_sync_client
+    events: list[ExecutionEvent] = []
+    with client.execute("slow_sync") as stream:
+        for event in stream:
+            events.append(event)
+            if isinstance(event.body, LogMessage):
+                if via == "stream":
+                    stream.cancel()
+                else:
+                    assert stream.execution_id is not None
+                    client.cancel(stream.execution_id)
+        with pytest.raises(ExecutionCanceledError):
+            stream.result()
     finished = events[-1].body
     assert isinstance(finished, ExecutionFinished)
     assert finished.status is ExecutionStatus.CANCELED
     assert finished.cancel_outcome is CancelOutcome.COOPERATIVE
 
 
-async def test_cancel_from_another_thread_while_iterating(server: OpHostServer) -> None:
-    def run() -> ExecutionFinished | None:
-        with OpHostClient(server.address) as client:
-            stream = client.execute("slow_async")
-            stream.accepted()
-            canceller = threading.Thread(target=stream.cancel)
-            events = iter(stream)
-            first = next(events)
-            canceller.start()  # cancels while this thread waits in next()
-            rest = [first, *events]
-            canceller.join()
-            assert isinstance(rest[-1].body, ExecutionFinished)
-            return stream.finished
-
-    finished = await asyncio.to_thread(run)
+def test_cancel_from_another_thread_while_iterating(ophost_sync_client: OpHostClient) -> None:
+    stream = ophost_sync_client.execute("slow_async")
+    stream.accepted()
+    canceller = threading.Thread(target=stream.cancel)
+    events = iter(stream)
+    first = next(events)
+    canceller.start()  # cancels while this thread waits in next()
+    rest = [first, *events]
+    canceller.join()
+    assert isinstance(rest[-1].body, ExecutionFinished)
+    finished = stream.finished
     assert finished is not None
     assert finished.status is ExecutionStatus.CANCELED
 
 
-async def test_close_stops_the_loop_thread(server: OpHostServer) -> None:
-    def run() -> None:
-        client = OpHostClient(server.address)
-        assert len(loop_threads()) == 1
-        stream = client.execute("add", {"a": 1, "b": 1})
-        assert next(stream).sequence == 1
-        stream.close()
-        assert list(stream) == []
-        client.close()
-        client.close()  # idempotent
-        stream.close()  # harmless after the client closed
-
-    await asyncio.to_thread(run)
-    assert loop_threads() == []
+def test_close_stops_the_loop_thread(ophost_host_in_thread: RunningHostInThread) -> None:
+    before = loop_threads()
+    client = OpHostClient(ophost_host_in_thread.address)
+    assert len(loop_threads()) == len(before) + 1
+    stream = client.execute("add", {"a": 1, "b": 1})
+    assert next(stream).sequence == 1
+    stream.close()
+    assert list(stream) == []
+    client.close()
+    client.close()  # idempotent
+    stream.close()  # harmless after the client closed
+    assert loop_threads() == before
 
 
-async def test_calls_after_close_raise_client_closed(server: OpHostServer) -> None:
-    def run() -> None:
-        client = OpHostClient(server.address)
-        client.close()
-        with pytest.raises(ClientClosedError, match="client is closed"):
-            client.call("add", {"a": 1, "b": 2})
-        with pytest.raises(ClientClosedError, match="client is closed"):
-            client.list_ops()
-
-    await asyncio.to_thread(run)
+def test_calls_after_close_raise_client_closed(ophost_host_in_thread: RunningHostInThread) -> None:
+    client = OpHostClient(ophost_host_in_thread.address)
+    client.close()
+    with pytest.raises(ClientClosedError, match="client is closed"):
+        client.call("add", {"a": 1, "b": 2})
+    with pytest.raises(ClientClosedError, match="client is closed"):
+        client.list_ops()
 
 
-async def test_not_from_its_own_loop(server: OpHostServer) -> None:
-    def run() -> None:
-        with OpHostClient(server.address) as client:
-            loop = client._loop.loop
-            future = asyncio.run_coroutine_threadsafe(_server_info_inside(client), loop)
-            with pytest.raises(RuntimeError, match="own event loop"):
-                future.result()
-
-    await asyncio.to_thread(run)
+def test_not_from_its_own_loop(ophost_sync_client: OpHostClient) -> None:
+    client = ophost_sync_client
+    loop = client._loop.loop
+    future = asyncio.run_coroutine_threadsafe(_server_info_inside(client), loop)
+    with pytest.raises(RuntimeError, match="own event loop"):
+        future.result()
 
 
 async def _server_info_inside(client: OpHostClient) -> None:

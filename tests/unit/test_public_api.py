@@ -6,6 +6,8 @@ import ophost
 import ophost.codec
 import ophost.errors
 import ophost.execution
+import ophost.testing
+import ophost.testing.pytest_plugin
 
 EXPECTED = [
     "Any",
@@ -145,6 +147,36 @@ def test_submodule_surfaces() -> None:
     ]
     assert "execute_in_process" in ophost.execution.__all__
     assert "ExecutionEvent" in ophost.execution.__all__
+
+
+def test_testing_surface() -> None:
+    assert sorted(ophost.testing.__all__) == [
+        "RunningHost",
+        "RunningHostInThread",
+        "running_host",
+        "running_host_in_thread",
+    ]
+    for name in ophost.testing.__all__:
+        assert getattr(ophost.testing, name).__module__.startswith("ophost.testing")
+    # The pytest plugin's fixtures are public too: users override and request them by name.
+    assert sorted(ophost.testing.pytest_plugin.__all__) == [
+        "ophost_client",
+        "ophost_host",
+        "ophost_host_in_thread",
+        "ophost_host_options",
+        "ophost_ops",
+        "ophost_resources",
+        "ophost_sync_client",
+    ]
+    for name in ophost.testing.pytest_plugin.__all__:
+        assert hasattr(ophost.testing.pytest_plugin, name)
+
+
+def test_the_pytest_plugin_is_registered() -> None:
+    from importlib.metadata import entry_points
+
+    [plugin] = [e for e in entry_points(group="pytest11") if e.name == "ophost"]
+    assert plugin.load() is ophost.testing.pytest_plugin
 
 
 def test_authoring_import_does_not_load_grpc() -> None:

@@ -16,6 +16,11 @@ and blocking, through a thin facade over the same client::
     with OpHostClient("localhost:50051") as client:
         outputs = client.call("add", {"a": 1, "b": 2})
 
+Every method takes per-call ``timeout=`` (seconds; ``None``: no deadline) and
+``metadata=`` (``(key, value)`` pairs). A channel of your own (TLS, interceptors) goes
+in as ``AsyncOpHostClient(target, channel=...)`` or, for the blocking client, which
+runs its own event loop, ``OpHostClient(target, channel_factory=...)``.
+
 Events are the classes the engine produces (``ophost.execution``); outputs carry
 ``ophost.Output`` values. Errors are in :mod:`ophost_client.errors`.
 """

@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import grpc
 
 from ophost.codec import definitions
 from ophost.definitions import OpSpec
 from ophost.v1 import op_host_service_pb2 as pb
-from ophost.v1 import op_host_service_pb2_grpc
 from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo
+from ophost_client._options import CLIENT_TIMEOUT, CallOptions, Metadata, Timeout, check_timeout
 from ophost_client._request import UNSET, StartRequest
-from ophost_client._status import from_aio_error
+from ophost_client._session import ReattachPolicy, Session
 from ophost_client._stream import ExecutionStream
-from ophost_client.errors import ClientClosedError
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from ophost.v1.op_host_service_pb2_grpc import OpHostServiceAsyncStub
-
 __all__ = ["CHANNEL_OPTIONS", "AsyncOpHostClient"]
-
-_Request = TypeVar("_Request")
-_Response = TypeVar("_Response")
 
 # Options of the channel the client makes for itself (not of one passed in).
 # Keepalive matches the server's policy (ophost.server.KEEPALIVE_OPTIONS): the server
@@ -47,12 +41,23 @@ CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
 class AsyncOpHostClient:
     """Calls the ops of an ophost server (``target`` is ``host:port``).
 
-    Pass ``channel`` to use a channel of your own (TLS, interceptors, other options);
-    the client then leaves it open on :meth:`close`. ``timeout`` is the deadline of
-    every unary call, in seconds (``None``: none); streams have no deadline. A stream
-    that breaks after its execution was accepted re-attaches up to
-    ``reattach_attempts`` times in a row, waiting ``reattach_backoff`` seconds, then
-    twice that, and so on (at most 5 s), between attempts.
+    The client makes an insecure channel to ``target`` with :data:`CHANNEL_OPTIONS`.
+    Pass ``channel`` to use a ``grpc.aio.Channel`` of your own instead (TLS, client
+    interceptors, load balancing, other options); ``target`` is then only a label, and
+    :meth:`close` leaves that channel open: it is yours to close.
+
+    ``timeout`` is the default deadline of every unary call, in seconds (``None``:
+    none); streams have no deadline unless a call gives one. A stream that breaks
+    after its execution was accepted re-attaches up to ``reattach_attempts`` times in
+    a row, waiting ``reattach_backoff`` seconds, then twice that, and so on (at most
+    5 s), between attempts.
+
+    Every method takes per-call options: ``timeout`` replaces the client's default
+    for that call (``None``: no deadline) and ``metadata``, ``(key, value)`` pairs, is
+    sent with every RPC the call makes. A method that makes several RPCs (the pages of
+    a listing, a stream's re-attaches) has one deadline for all of them; once it has
+    passed, the call raises :class:`~ophost_client.errors.OpHostRpcError`
+    ``DEADLINE_EXCEEDED``.
     """
 
     def __init__(
@@ -64,42 +69,28 @@ class AsyncOpHostClient:
         reattach_attempts: int = 5,
         reattach_backoff: float = 0.2,
     ) -> None:
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be > 0 or None, got {timeout}")
-        if reattach_attempts < 0:
-            raise ValueError(f"reattach_attempts must be >= 0, got {reattach_attempts}")
-        if reattach_backoff < 0:
-            raise ValueError(f"reattach_backoff must be >= 0, got {reattach_backoff}")
+        check_timeout(timeout)
+        reattach = ReattachPolicy(attempts=reattach_attempts, backoff=reattach_backoff)
         self.target = target
-        self._owns_channel = channel is None
-        self._channel = (
+        self._session = Session(
             channel
             if channel is not None
-            else grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+            else grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS),
+            owns_channel=channel is None,
+            timeout=timeout,
+            reattach=reattach,
         )
-        self._stub: OpHostServiceAsyncStub = op_host_service_pb2_grpc.OpHostServiceStub(
-            self._channel
-        )
-        self._timeout = timeout
-        self._reattach_attempts = reattach_attempts
-        self._reattach_backoff = reattach_backoff
-        self._server_info: ServerInfo | None = None
-        self._closed = False
 
     def __repr__(self) -> str:
         return f"AsyncOpHostClient({self.target!r})"
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        return self._session.closed
 
     async def close(self) -> None:
         """Close the channel (if the client made it); open streams end."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._owns_channel:
-            await self._channel.close()
+        await self._session.close()
 
     async def __aenter__(self) -> AsyncOpHostClient:
         return self
@@ -112,54 +103,48 @@ class AsyncOpHostClient:
     ) -> None:
         await self.close()
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ClientClosedError("the client is closed")
-
-    async def _unary(
-        self, method: grpc.aio.UnaryUnaryMultiCallable[_Request, _Response], request: _Request
-    ) -> _Response:
-        self._check_open()
-        try:
-            return await method(request, timeout=self._timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise from_aio_error(exc) from exc
-
     # -- the server and its ops ----------------------------------------------------------
 
-    async def server_info(self) -> ServerInfo:
+    async def server_info(
+        self, *, timeout: Timeout = CLIENT_TIMEOUT, metadata: Metadata | None = None
+    ) -> ServerInfo:
         """Ask the server who it is, what it can do and its limits (cached for uploads)."""
-        response = await self._unary(self._stub.GetServerInfo, pb.GetServerInfoRequest())
-        info = ServerInfo.from_proto(response)
-        self._server_info = info
-        return info
+        return await self._session.server_info(self._session.begin(timeout, metadata))
 
-    async def _cached_server_info(self) -> ServerInfo:
-        if self._server_info is None:
-            return await self.server_info()
-        return self._server_info
-
-    async def list_ops(self, full: bool = False) -> list[OpSpec]:
-        """Every hosted op, in registration order, following the pages.
+    async def list_ops(
+        self,
+        full: bool = False,
+        *,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
+    ) -> list[OpSpec]:
+        """Every hosted op, in registration order, following the pages (one deadline).
 
         Without ``full`` only names, descriptions and input and output types are filled
         (``OP_VIEW_BASIC``); use :meth:`get_op` or ``full=True`` for the rest.
         """
+        options = self._session.begin(timeout, metadata)
         view = pb.OP_VIEW_FULL if full else pb.OP_VIEW_BASIC
         specs: list[OpSpec] = []
         token = ""
         while True:
-            page = await self._unary(
-                self._stub.ListOps, pb.ListOpsRequest(page_token=token, view=view)
+            page = await self._session.unary(
+                self._session.stub.ListOps, pb.ListOpsRequest(page_token=token, view=view), options
             )
             specs.extend(definitions.from_proto(op) for op in page.ops)
             token = page.next_page_token
             if not token:
                 return specs
 
-    async def get_op(self, name: str) -> OpSpec:
+    async def get_op(
+        self, name: str, *, timeout: Timeout = CLIENT_TIMEOUT, metadata: Metadata | None = None
+    ) -> OpSpec:
         """One op's full definition."""
-        response = await self._unary(self._stub.GetOp, pb.GetOpRequest(op_name=name))
+        response = await self._session.unary(
+            self._session.stub.GetOp,
+            pb.GetOpRequest(op_name=name),
+            self._session.begin(timeout, metadata),
+        )
         return definitions.from_proto(response.op)
 
     # -- executions ----------------------------------------------------------------------
@@ -172,6 +157,8 @@ class AsyncOpHostClient:
         config: object = UNSET,
         tags: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> ExecutionStream:
         """Run ``op_name`` and stream its events (``async for event in client.execute(...)``).
 
@@ -180,11 +167,17 @@ class AsyncOpHostClient:
         uploaded in chunks. A value with no wire form raises ``CodecError`` here, naming
         it (``inputs.x``); a request the server rejects raises ``OpHostRpcError`` when
         the stream starts. ``config`` left out sends no config (``None`` sends a null).
+
+        A stream has no deadline by default (an op may run for hours). ``timeout``
+        gives it one, counted from when the stream starts and covering every
+        re-attach; the execution itself keeps running on the server when it passes.
+        ``metadata`` goes with every RPC of the stream, re-attaches included.
         """
+        check_timeout(timeout)
         request = StartRequest.encode(
             op_name, inputs, config=config, tags=tags, request_id=request_id
         )
-        return ExecutionStream(self, request=request)
+        return ExecutionStream(self._session, request=request, timeout=timeout, metadata=metadata)
 
     async def start(
         self,
@@ -194,6 +187,8 @@ class AsyncOpHostClient:
         config: object = UNSET,
         tags: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
     ) -> ExecutionInfo:
         """Start an execution without streaming its events (``StartExecution``).
 
@@ -204,9 +199,10 @@ class AsyncOpHostClient:
         request = StartRequest.encode(
             op_name, inputs, config=config, tags=tags, request_id=request_id
         )
-        start = request.inline(await self._cached_server_info())
-        response = await self._unary(
-            self._stub.StartExecution, pb.StartExecutionRequest(start=start)
+        options = self._session.begin(timeout, metadata)
+        start = request.inline(await self._session.cached_server_info(options))
+        response = await self._session.unary(
+            self._session.stub.StartExecution, pb.StartExecutionRequest(start=start), options
         )
         return ExecutionInfo.from_proto(response.execution)
 
@@ -218,33 +214,73 @@ class AsyncOpHostClient:
         config: object = UNSET,
         tags: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> dict[str, object]:
         """Run ``op_name`` to the end and return the outputs of its final attempt.
 
         Raises ``OpFailedError`` (with the ``StepFailed`` and ``ExecutionFinished``
         events) if the op failed and ``ExecutionCanceledError`` if it was canceled.
+        ``timeout`` and ``metadata`` work as for :meth:`execute`: no deadline unless
+        given, and then ``OpHostRpcError`` ``DEADLINE_EXCEEDED`` once it passes.
         """
         async with self.execute(
-            op_name, inputs, config=config, tags=tags, request_id=request_id
+            op_name,
+            inputs,
+            config=config,
+            tags=tags,
+            request_id=request_id,
+            timeout=timeout,
+            metadata=metadata,
         ) as stream:
             return await stream.result()
 
-    def attach(self, execution_id: str, after_sequence: int = 0) -> ExecutionStream:
-        """Follow an execution's events after ``after_sequence`` (0: from the start)."""
-        return ExecutionStream(self, execution_id=execution_id, after_sequence=after_sequence)
+    def attach(
+        self,
+        execution_id: str,
+        after_sequence: int = 0,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> ExecutionStream:
+        """Follow an execution's events after ``after_sequence`` (0: from the start).
 
-    async def cancel(self, execution_id: str, *, reason: str = "") -> ExecutionInfo:
-        """Ask for an execution to be canceled; returns it as it is now (idempotent)."""
-        response = await self._unary(
-            self._stub.CancelExecution,
-            pb.CancelExecutionRequest(execution_id=execution_id, reason=reason),
+        ``timeout`` and ``metadata`` work as for :meth:`execute`.
+        """
+        check_timeout(timeout)
+        return ExecutionStream(
+            self._session,
+            execution_id=execution_id,
+            after_sequence=after_sequence,
+            timeout=timeout,
+            metadata=metadata,
         )
-        return ExecutionInfo.from_proto(response.execution)
 
-    async def get_execution(self, execution_id: str) -> ExecutionInfo:
+    async def cancel(
+        self,
+        execution_id: str,
+        *,
+        reason: str = "",
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
+    ) -> ExecutionInfo:
+        """Ask for an execution to be canceled; returns it as it is now (idempotent)."""
+        return await self._session.cancel_execution(
+            execution_id, reason, self._session.begin(timeout, metadata)
+        )
+
+    async def get_execution(
+        self,
+        execution_id: str,
+        *,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
+    ) -> ExecutionInfo:
         """One execution as it is now."""
-        response = await self._unary(
-            self._stub.GetExecution, pb.GetExecutionRequest(execution_id=execution_id)
+        response = await self._session.unary(
+            self._session.stub.GetExecution,
+            pb.GetExecutionRequest(execution_id=execution_id),
+            self._session.begin(timeout, metadata),
         )
         return ExecutionInfo.from_proto(response.execution)
 
@@ -252,18 +288,24 @@ class AsyncOpHostClient:
         self,
         op_name: str | None = None,
         states: Iterable[ExecutionState | str] | None = None,
+        *,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
     ) -> list[ExecutionInfo]:
         """The executions the server retains, newest first, following the pages.
 
         ``op_name`` and ``states`` (``ExecutionState`` members or their names) filter.
+        One deadline covers every page.
         """
+        options: CallOptions = self._session.begin(timeout, metadata)
         wanted = [ExecutionState(state).to_proto() for state in states or ()]
         found: list[ExecutionInfo] = []
         token = ""
         while True:
-            page = await self._unary(
-                self._stub.ListExecutions,
+            page = await self._session.unary(
+                self._session.stub.ListExecutions,
                 pb.ListExecutionsRequest(page_token=token, op_name=op_name or "", states=wanted),
+                options,
             )
             found.extend(ExecutionInfo.from_proto(e) for e in page.executions)
             token = page.next_page_token

@@ -11,6 +11,10 @@ When the connection breaks after the execution was accepted, the stream re-opens
 ``StreamEvents`` after the last sequence it fully received (never inside a chunk run:
 from just before the output holding the reference) and carries on, so the caller sees
 every event exactly once, in order.
+
+A stream knows its client only through the :class:`~ophost_client._session.Session`
+they share (the stub, whether the client is open, the server's info, the re-attach
+policy); its own call options (deadline, metadata) go with each RPC it opens.
 """
 
 from __future__ import annotations
@@ -35,7 +39,16 @@ from ophost.definitions import (
 from ophost.v1 import event_pb2
 from ophost.v1 import op_host_service_pb2 as pb
 from ophost_client._info import ExecutionInfo
+from ophost_client._options import (
+    CLIENT_TIMEOUT,
+    CallOptions,
+    Metadata,
+    Timeout,
+    check_timeout,
+    merge_metadata,
+)
 from ophost_client._request import StartRequest
+from ophost_client._session import Session
 from ophost_client._status import from_aio_error, from_status, is_transient
 from ophost_client.errors import (
     ClientClosedError,
@@ -50,8 +63,6 @@ from ophost_client.errors import (
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from ophost_client._client import AsyncOpHostClient
-
     _ExecuteCall = grpc.aio.StreamStreamCall[pb.ExecuteRequest, pb.ExecuteResponse]
     _EventsCall = grpc.aio.UnaryStreamCall[pb.StreamEventsRequest, pb.StreamEventsResponse]
 
@@ -59,8 +70,6 @@ __all__ = ["MAX_OUTPUT_BYTES", "ExecutionStream"]
 
 # The most bytes of chunked output values the stream holds at once while reassembling.
 MAX_OUTPUT_BYTES = 1 << 30
-# The longest wait between two re-attach attempts, in seconds.
-_MAX_BACKOFF = 5.0
 
 
 class ExecutionStream:
@@ -70,21 +79,32 @@ class ExecutionStream:
     first iterated or awaited through :meth:`accepted`) and ``.attach``. Use it as an
     async context manager, or call :meth:`aclose`, to end the RPC early; the
     execution itself keeps running on the server.
+
+    ``timeout`` (seconds, ``None``: none) is a deadline for the whole stream, counted
+    from when it starts and covering its re-attaches; ``metadata`` is sent with every
+    RPC the stream makes.
     """
 
     def __init__(
         self,
-        client: AsyncOpHostClient,
+        session: Session,
         *,
         request: StartRequest | None = None,
         execution_id: str | None = None,
         after_sequence: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> None:
         if (request is None) == (execution_id is None):
             raise ValueError("give either a start request or an execution id")
         if after_sequence < 0:
             raise ValueError(f"after_sequence must be >= 0, got {after_sequence}")
-        self._client = client
+        check_timeout(timeout)
+        self._session = session
+        self._timeout = timeout
+        self._metadata = tuple(metadata or ())
+        # The deadline runs from when the stream opens: set then.
+        self._options: CallOptions | None = None
         self._request = request
         self._execution_id = execution_id
         self._execution: ExecutionInfo | None = None
@@ -190,11 +210,20 @@ class ExecutionStream:
             raise ExecutionCanceledError(execution_id, finished)
         raise OpFailedError(execution_id, self._failure, finished)
 
-    async def cancel(self, reason: str = "") -> None:
+    async def cancel(
+        self,
+        reason: str = "",
+        *,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
+    ) -> None:
         """Ask the server to cancel the execution; its events keep coming to the end.
 
         Sent on the ``Execute`` stream when this stream started the execution and that
-        RPC is still open, else with ``CancelExecution``.
+        RPC is still open (it then travels with that stream's metadata and deadline),
+        else with ``CancelExecution``: that call takes ``timeout`` (the client's default
+        if not given) and is sent with the stream's metadata, ``metadata`` replacing the
+        values of the keys it sets.
         """
         execution_id = await self.accepted()
         call = self._execute_call
@@ -206,7 +235,10 @@ class ExecutionStream:
                 pass  # the stream broke under us: cancel by id instead
             else:
                 return
-        await self._client.cancel(execution_id, reason=reason)
+        merged = merge_metadata(self._metadata, tuple(metadata or ()))
+        await self._session.cancel_execution(
+            execution_id, reason, self._session.begin(timeout, merged)
+        )
 
     async def aclose(self) -> None:
         """End the RPC; the execution keeps running. Iteration then stops."""
@@ -248,6 +280,7 @@ class ExecutionStream:
                 return
             if self._closed:
                 raise OpHostClientError("the stream is closed")
+            self._options = CallOptions.begin(self._timeout, self._metadata)
             try:
                 if self._request is not None:
                     await self._open_execute(self._request)
@@ -263,11 +296,18 @@ class ExecutionStream:
                 raise
             self._opened = True
 
+    def _call_options(self) -> CallOptions:
+        assert self._options is not None  # set when the stream opens
+        return self._options
+
     async def _open_execute(self, request: StartRequest) -> None:
-        self._client._check_open()
-        info = await self._client._cached_server_info()
+        self._session.check_open()
+        options = self._call_options()
+        info = await self._session.cached_server_info(options)
         start, chunks = request.chunked(info)
-        call: _ExecuteCall = self._client._stub.Execute()
+        call: _ExecuteCall = self._session.stub.Execute(
+            timeout=options.remaining(), metadata=options.metadata
+        )
         self._execute_call = call
         try:
             async with self._write_lock:
@@ -293,10 +333,13 @@ class ExecutionStream:
         return self._opened
 
     def _open_events(self, after_sequence: int) -> None:
-        self._client._check_open()
+        self._session.check_open()
         assert self._execution_id is not None
-        self._events_call = self._client._stub.StreamEvents(
-            pb.StreamEventsRequest(execution_id=self._execution_id, after_sequence=after_sequence)
+        options = self._call_options()
+        self._events_call = self._session.stub.StreamEvents(
+            pb.StreamEventsRequest(execution_id=self._execution_id, after_sequence=after_sequence),
+            timeout=options.remaining(),
+            metadata=options.metadata,
         )
 
     def _end_call(self) -> None:
@@ -336,7 +379,7 @@ class ExecutionStream:
                 raise
             if self._closed:
                 return  # aclose() from another task cancelled the call under us
-            if self._client.closed:
+            if self._session.closed:
                 raise ClientClosedError("the client was closed while the stream was open") from None
             raise
         except grpc.aio.AioRpcError as exc:
@@ -344,6 +387,8 @@ class ExecutionStream:
                 return
             error = from_aio_error(exc)
             error.__cause__ = exc
+            if error.code is grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise error from exc  # the call's own deadline: re-attaching cannot help
             if not is_transient(error):
                 if self._reattached:
                     raise self._broken(error) from error
@@ -369,13 +414,15 @@ class ExecutionStream:
         )
 
     async def _reattach(self, error: OpHostRpcError | None) -> None:
-        if self._client.closed:
+        if self._session.closed:
             raise ClientClosedError("the client was closed while the stream was open") from error
         self._failures += 1
-        if self._failures > self._client._reattach_attempts:
+        policy = self._session.reattach
+        if self._failures > policy.attempts:
             raise self._broken(error) from error
-        delay = min(self._client._reattach_backoff * 2 ** (self._failures - 1), _MAX_BACKOFF)
-        await asyncio.sleep(delay)
+        delay = policy.delay(self._failures)
+        left = self._call_options().remaining()  # past the deadline: DEADLINE_EXCEEDED
+        await asyncio.sleep(delay if left is None else min(delay, left))
         if self._closed:
             return
         self._end_call()

@@ -3,6 +3,7 @@
 Nothing here talks to the server itself. :class:`OpHostClient` owns an event loop that
 runs in a daemon thread, makes an :class:`AsyncOpHostClient` on it, and runs that
 client's coroutines there (``asyncio.run_coroutine_threadsafe``), waiting for each.
+Per-call options (``timeout``, ``metadata``) are passed through unchanged.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
-from collections.abc import Awaitable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
+
+import grpc
 
 from ophost.definitions import ExecutionEvent, ExecutionFinished, OpSpec
 from ophost_client._client import AsyncOpHostClient
 from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo
+from ophost_client._options import CLIENT_TIMEOUT, Metadata, Timeout
 from ophost_client._request import UNSET
 from ophost_client._stream import ExecutionStream
 from ophost_client.errors import ClientClosedError
@@ -86,23 +90,37 @@ class OpHostClient:
 
     Use it as a context manager, or call :meth:`close`, to stop its channel and loop
     thread. ``execute`` and ``attach`` return :class:`SyncExecutionStream`\\ s, plain
-    iterators over the same events.
+    iterators over the same events. Every method takes the per-call ``timeout`` and
+    ``metadata`` of its :class:`AsyncOpHostClient` counterpart.
+
+    To use a channel of your own (TLS, client interceptors, other options), pass
+    ``channel_factory``: a function of no arguments returning a ``grpc.aio.Channel``.
+    A ``grpc.aio`` channel belongs to the event loop it is made on, and this client
+    runs its own loop in a thread of its own, so a channel made by the caller (on
+    another loop, or none) could not be used: the client calls the factory once, on
+    its loop thread, and closes the channel in :meth:`close` (it cannot outlive the
+    loop it belongs to). ``target`` is then only a label.
     """
 
     def __init__(
         self,
         target: str,
         *,
+        channel_factory: Callable[[], grpc.aio.Channel] | None = None,
         timeout: float | None = 30.0,
         reattach_attempts: int = 5,
         reattach_backoff: float = 0.2,
     ) -> None:
         self._loop = _Loop()
+        self._channel: grpc.aio.Channel | None = None
 
         async def make() -> AsyncOpHostClient:
             # The channel belongs to the loop it is made on: make it there.
+            if channel_factory is not None:
+                self._channel = channel_factory()
             return AsyncOpHostClient(
                 target,
+                channel=self._channel,
                 timeout=timeout,
                 reattach_attempts=reattach_attempts,
                 reattach_backoff=reattach_backoff,
@@ -123,13 +141,18 @@ class OpHostClient:
         return self._client
 
     def close(self) -> None:
-        """Close the channel, then stop the loop thread."""
+        """Close the channel (also one from ``channel_factory``), then stop the loop thread."""
         if self._loop.loop.is_closed():
             return
         try:
-            self._loop.run(self._client.close())
+            self._loop.run(self._close_channels())
         finally:
             self._loop.stop()
+
+    async def _close_channels(self) -> None:
+        await self._client.close()
+        if self._channel is not None:
+            await self._channel.close()
 
     def __enter__(self) -> OpHostClient:
         return self
@@ -142,14 +165,24 @@ class OpHostClient:
     ) -> None:
         self.close()
 
-    def server_info(self) -> ServerInfo:
-        return self._loop.run(self._client.server_info())
+    def server_info(
+        self, *, timeout: Timeout = CLIENT_TIMEOUT, metadata: Metadata | None = None
+    ) -> ServerInfo:
+        return self._loop.run(self._client.server_info(timeout=timeout, metadata=metadata))
 
-    def list_ops(self, full: bool = False) -> list[OpSpec]:
-        return self._loop.run(self._client.list_ops(full))
+    def list_ops(
+        self,
+        full: bool = False,
+        *,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
+    ) -> list[OpSpec]:
+        return self._loop.run(self._client.list_ops(full, timeout=timeout, metadata=metadata))
 
-    def get_op(self, name: str) -> OpSpec:
-        return self._loop.run(self._client.get_op(name))
+    def get_op(
+        self, name: str, *, timeout: Timeout = CLIENT_TIMEOUT, metadata: Metadata | None = None
+    ) -> OpSpec:
+        return self._loop.run(self._client.get_op(name, timeout=timeout, metadata=metadata))
 
     def execute(
         self,
@@ -159,9 +192,17 @@ class OpHostClient:
         config: object = UNSET,
         tags: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> SyncExecutionStream:
         stream = self._client.execute(
-            op_name, inputs, config=config, tags=tags, request_id=request_id
+            op_name,
+            inputs,
+            config=config,
+            tags=tags,
+            request_id=request_id,
+            timeout=timeout,
+            metadata=metadata,
         )
         return SyncExecutionStream(self._loop, stream)
 
@@ -173,9 +214,19 @@ class OpHostClient:
         config: object = UNSET,
         tags: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
     ) -> ExecutionInfo:
         return self._loop.run(
-            self._client.start(op_name, inputs, config=config, tags=tags, request_id=request_id)
+            self._client.start(
+                op_name,
+                inputs,
+                config=config,
+                tags=tags,
+                request_id=request_id,
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
     def call(
@@ -186,26 +237,68 @@ class OpHostClient:
         config: object = UNSET,
         tags: Mapping[str, str] | None = None,
         request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> dict[str, object]:
         return self._loop.run(
-            self._client.call(op_name, inputs, config=config, tags=tags, request_id=request_id)
+            self._client.call(
+                op_name,
+                inputs,
+                config=config,
+                tags=tags,
+                request_id=request_id,
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
-    def attach(self, execution_id: str, after_sequence: int = 0) -> SyncExecutionStream:
-        return SyncExecutionStream(self._loop, self._client.attach(execution_id, after_sequence))
+    def attach(
+        self,
+        execution_id: str,
+        after_sequence: int = 0,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> SyncExecutionStream:
+        stream = self._client.attach(
+            execution_id, after_sequence, timeout=timeout, metadata=metadata
+        )
+        return SyncExecutionStream(self._loop, stream)
 
-    def cancel(self, execution_id: str, *, reason: str = "") -> ExecutionInfo:
-        return self._loop.run(self._client.cancel(execution_id, reason=reason))
+    def cancel(
+        self,
+        execution_id: str,
+        *,
+        reason: str = "",
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
+    ) -> ExecutionInfo:
+        return self._loop.run(
+            self._client.cancel(execution_id, reason=reason, timeout=timeout, metadata=metadata)
+        )
 
-    def get_execution(self, execution_id: str) -> ExecutionInfo:
-        return self._loop.run(self._client.get_execution(execution_id))
+    def get_execution(
+        self,
+        execution_id: str,
+        *,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
+    ) -> ExecutionInfo:
+        return self._loop.run(
+            self._client.get_execution(execution_id, timeout=timeout, metadata=metadata)
+        )
 
     def list_executions(
         self,
         op_name: str | None = None,
         states: Iterable[ExecutionState | str] | None = None,
+        *,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
     ) -> list[ExecutionInfo]:
-        return self._loop.run(self._client.list_executions(op_name, states))
+        return self._loop.run(
+            self._client.list_executions(op_name, states, timeout=timeout, metadata=metadata)
+        )
 
 
 class SyncExecutionStream(Iterator[ExecutionEvent]):
@@ -254,8 +347,14 @@ class SyncExecutionStream(Iterator[ExecutionEvent]):
     def result(self) -> dict[str, object]:
         return self._loop.run(self._stream.result())
 
-    def cancel(self, reason: str = "") -> None:
-        self._loop.run(self._stream.cancel(reason))
+    def cancel(
+        self,
+        reason: str = "",
+        *,
+        timeout: Timeout = CLIENT_TIMEOUT,
+        metadata: Metadata | None = None,
+    ) -> None:
+        self._loop.run(self._stream.cancel(reason, timeout=timeout, metadata=metadata))
 
     def close(self) -> None:
         if not self._loop.loop.is_closed():
