@@ -199,7 +199,8 @@ async def health_status(health: Any) -> int:
 
 async def wait_for_health(health: Any, wanted: int) -> None:
     async def poll() -> None:
-        while await health_status(health) != wanted:
+        # Health is another process's state, read over gRPC: polling is the only way.
+        while await health_status(health) != wanted:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(poll(), WAIT)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from ophost._version import __version__
 
 if TYPE_CHECKING:
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    # argparse names the type of add_subparsers()' result only privately.
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
 
 from ophost.cli._client_commands import add_client_commands
 

@@ -226,7 +226,7 @@ def _json_value(
             f'{_prefix(owner)}the metadata value for "{label}" is a {kind} but is not '
             f"JSON serializable: {problem}"
         )
-    return JsonMetadataValue._unchecked(raw)
+    return JsonMetadataValue._unchecked(raw)  # noqa: SLF001 - already checked here
 
 
 def _strict_value(owner: str | None, label: str, raw: object) -> MetadataValue:
@@ -358,6 +358,6 @@ def _normalize(
                 f'{prefix}the keys of "metadata" must be str, got {describe(label)}'
             )
         entries.append(
-            MetadataEntry._unchecked(label, _normalize_value(owner, label, raw, lenient))
+            MetadataEntry._unchecked(label, _normalize_value(owner, label, raw, lenient))  # noqa: SLF001 - already checked here
         )
     return entries

@@ -253,7 +253,8 @@ def _build_from_function(
         param_names=tuple(p.name for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD),
         context_keyword_only=context_keyword_only,
     )
-    definition = OpDefinition._build(
+    # The decorator is the one caller of the definition's private builder.
+    definition = OpDefinition._build(  # noqa: SLF001
         name=op_name,
         description=description if description is not None else op_description(fn.__doc__),
         input_defs=input_defs,

@@ -270,7 +270,8 @@ class EventWriter:
 
     def __init__(self, op_name: str) -> None:
         self._op_name = _string(_OP_NAME, op_name) if op_name else b""
-        self._count = 0
+        #: How many tails were written: the number of the event being written, in errors.
+        self.count = 0
         self._second = -1
         self._seconds = b""
         self._texts: dict[tuple[bytes, str], bytes] = {}
@@ -295,14 +296,14 @@ class EventWriter:
 
     def tail(self, event: EngineEvent) -> bytes:
         """The event without its head. Raises ``CodecError`` for a body with no wire form."""
-        self._count += 1
+        self.count += 1
         body: EventBody = event.body
         write = _BODIES.get(type(body))
         if write is not None:
             payload = write(body, event, self)
         else:
             message = event_pb2.Event()
-            events_codec.body_to_proto(body, message, where=f"event {self._count}")
+            events_codec.body_to_proto(body, message, where=f"event {self.count}")
             payload = _serialized(message)  # only the kind is set: exactly its field
         attempt = event.attempt
         if attempt:
@@ -338,7 +339,7 @@ def _empty(body: object, _event: EngineEvent, _writer: EventWriter) -> bytes:
 
 def _input_checked(body: InputChecked, _event: EngineEvent, writer: EventWriter) -> bytes:
     name = writer.text(_INPUT_NAME, body.input_name) if body.input_name else b""
-    check = _type_check(body.type_check, writer._count)
+    check = _type_check(body.type_check, writer.count)
     return _field(_KIND[InputChecked], name + _INPUT_TYPE_CHECK + _small(len(check)) + check)
 
 
@@ -350,14 +351,14 @@ def _output(body: OutputProduced, event: EngineEvent, writer: EventWriter) -> by
         if encoded is not None
         else values_codec.to_proto(body.value, path=f"outputs.{name}")
     )
-    check = _type_check(body.type_check, writer._count)
+    check = _type_check(body.type_check, writer.count)
     return _field(
         _KIND[OutputProduced],
         b"".join(
             (
                 writer.text(_OUTPUT_NAME, name) if name else b"",
                 _field(_OUTPUT_VALUE, _serialized(value)),
-                _entries(body.metadata_entries, _OUTPUT_METADATA, writer._count),
+                _entries(body.metadata_entries, _OUTPUT_METADATA, writer.count),
                 _OUTPUT_TYPE_CHECK,
                 _small(len(check)),
                 check,
@@ -373,7 +374,7 @@ def _expectation(body: ExpectationResult, _event: EngineEvent, writer: EventWrit
     if body.description is not None:
         parts += _string(_EXPECT_DESCRIPTION, body.description)
     if body.metadata_entries:
-        parts += _entries(body.metadata_entries, _EXPECT_METADATA, writer._count)
+        parts += _entries(body.metadata_entries, _EXPECT_METADATA, writer.count)
     return _field(_KIND[ExpectationResult], parts)
 
 
