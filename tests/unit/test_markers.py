@@ -19,7 +19,7 @@ THIS = Path(__file__).resolve()
 OUTSIDE_TOOL = re.compile(
     r"tests\.tools|missing_tool"
     r"""|["'](?:go|gofmt|node|npm|npx|tsc|grpcurl)["']"""
-    r"|\.tools/go|node_modules|client/ts/dist|client/go/bin"
+    r"|\.tools/go|node_modules/|client/ts/dist|client/go/bin"
 )
 
 
