@@ -13,7 +13,7 @@ BUF := .venv/bin/buf
 
 .PHONY: help
 help: ## List the targets with what they do
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
 
 $(CURDIR)/.tools/bin/uv:
 	python3 -m venv .tools
@@ -24,11 +24,19 @@ setup: $(if $(findstring .tools,$(UV)),$(UV)) ## Create .venv with ophost (edita
 	$(UV) sync --locked --quiet
 
 .PHONY: test
-test: setup checkgenerate lint breaking unit go-test ts-test conformance compat ## Everything CI checks: generated code, lint, types, breaking changes, all tests
+test: setup checkgenerate lint breaking unit e2e go-test ts-test conformance compat ## Everything CI checks: generated code, lint, types, breaking changes, all tests
 
+# The Python tests split on the pytest marker `crosslang`: tests that run Go, Node or
+# a Go tool (grpcurl) carry it. Both targets set OPHOST_REQUIRE_TOOLS, so a test that
+# finds a tool missing fails instead of skipping: in `unit` that catches a test that
+# needs a tool but lacks the marker, in `e2e` a tool that was not installed.
 .PHONY: unit
-unit: setup tools go-build ts-build ## Run the Python test suite (unit, property and end-to-end tests)
-	OPHOST_REQUIRE_TOOLS=1 $(PY) -m pytest -q
+unit: setup ## Python tests that need neither Go nor Node: unit, property and Python end-to-end tests
+	OPHOST_REQUIRE_TOOLS=1 $(PY) -m pytest -q -m "not crosslang"
+
+.PHONY: e2e
+e2e: setup tools go-build ts-build ## Python tests that drive Go, Node or grpcurl (marker crosslang); builds both clients first
+	OPHOST_REQUIRE_TOOLS=1 $(PY) -m pytest -q -m crosslang
 
 # The lowest supported Python, if this machine has it, with the lowest allowed
 # versions of the runtime dependencies (the floors set by the generated code).

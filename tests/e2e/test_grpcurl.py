@@ -2,8 +2,9 @@
 
 No .proto file is given to grpcurl: it learns the service and every message from
 the server's reflection service. grpcurl is installed into .tools/go/bin from the
-Go module proxy by ``make tools``; ``make test`` sets OPHOST_REQUIRE_TOOLS so that a
-missing binary fails the run instead of skipping these tests.
+Go module proxy by ``make tools``. These tests carry the ``crosslang`` marker: ``make
+e2e`` installs grpcurl and runs them with OPHOST_REQUIRE_TOOLS set, so that a missing
+binary fails the run instead of skipping them; ``make unit`` leaves them out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pytest
 
 from ophost.server import OpHostServer
 from tests.tools import missing_tool
+
+pytestmark = pytest.mark.crosslang
 
 GRPCURL = Path(__file__).resolve().parents[2] / ".tools" / "go" / "bin" / "grpcurl"
 SERVICE = "ophost.v1.OpHostService"

@@ -4,8 +4,9 @@ Each snippet is taken verbatim from its README section; only the address
 ``127.0.0.1:50051`` is replaced with the test server's. The Go snippet is built
 inside the Go client's module (``client/go/_readme``), the TypeScript one inside
 the TypeScript package (``client/ts/_readme``), so both use the client as a user of
-this repository would. ``make test`` sets OPHOST_REQUIRE_TOOLS: without Go or Node
-these tests then fail instead of skipping.
+this repository would. They carry the ``crosslang`` marker, so ``make e2e`` runs
+them and ``make unit`` leaves them out; ``make e2e`` sets OPHOST_REQUIRE_TOOLS, so
+without Go or Node they fail instead of skipping.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import pytest
 
 from ophost.server import OpHostServer, load_ops
 from tests.tools import missing_tool
+
+pytestmark = pytest.mark.crosslang
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

@@ -1,4 +1,4 @@
-"""AssetKey: construction, string forms, comparison (contract §12 and the Policy rows)."""
+"""AssetKey: construction, string forms, comparison, and the additions of newer Dagster."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ any_component = st.one_of(component, st.text())
 keys = st.lists(any_component, max_size=6).map(AssetKey)
 
 
-# --- §12.1 construction --------------------------------------------------------------
+# --- construction --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_construction_errors(arg: object, message: str) -> None:
 
 
 def test_no_varargs_form() -> None:
-    # §12.1: AssetKey("a", "b") is a TypeError (there is no varargs form).
+    # AssetKey("a", "b") is a TypeError: the constructor has no varargs form.
     with pytest.raises(TypeError):
         AssetKey("a", "b")  # type: ignore[call-arg]
 
@@ -99,7 +99,7 @@ def test_pickle_and_copy_round_trip() -> None:
     assert not dataclasses.is_dataclass(key)
 
 
-# --- §12.2 methods -------------------------------------------------------------------
+# --- methods -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,7 @@ def test_to_string_legacy_must_be_bool() -> None:
     assert str(info.value) == 'AssetKey.to_string: "legacy" must be a bool, got int'
 
 
-# Policy row "AssetKey.to_user_string / from_user_string": "/" as the delimiter (0.15+),
+# to_user_string / from_user_string use "/" as the delimiter (Dagster 0.15+; 0.14 uses ">"),
 # with backslash escapes for components that hold "/" or "\".
 @pytest.mark.parametrize(
     ("path", "user_string"),
@@ -195,7 +195,7 @@ def test_user_string_round_trips_for_every_key(key: AssetKey) -> None:
 
 @given(st.lists(st.text(alphabet=st.characters(blacklist_characters="/\\")), min_size=1))
 def test_user_string_is_the_plain_join_without_special_characters(path: list[str]) -> None:
-    # Policy: keys without "/" or "\" read exactly as in Dagster 0.15 and later.
+    # Keys without "/" or "\" read exactly as in Dagster 0.15 and later.
     assert AssetKey(path).to_user_string() == "/".join(path)
 
 
@@ -345,7 +345,7 @@ def test_from_coerceable_returns_a_key_unchanged() -> None:
 
 
 def test_from_coercible_is_an_alias() -> None:
-    # Policy row "newer additions": AssetKey.from_coercible (alias).
+    # Added in newer Dagster: AssetKey.from_coercible, an alias of from_coerceable.
     assert AssetKey.from_coercible is AssetKey.from_coerceable
     assert AssetKey.from_coercible(["a"]) == AssetKey("a")
 
@@ -365,7 +365,7 @@ def test_from_coerceable_errors(arg: object, message: str) -> None:
     assert str(info.value) == message
 
 
-# Policy row "newer additions": AssetKey.with_prefix.
+# Added in newer Dagster: AssetKey.with_prefix.
 @pytest.mark.parametrize(
     ("prefix", "expected"),
     [

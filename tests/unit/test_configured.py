@@ -1,4 +1,4 @@
-"""``OpDefinition.configured`` (contract §4 and the Policy row on its return type)."""
+"""``OpDefinition.configured`` and ``configured(op, ...)``; both return an ``OpDefinition``."""
 
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +55,7 @@ def _run_config(op_def: OpDefinition, config: object = None) -> object:
     return execute_in_process(op_def, config=config).output_value()
 
 
-# -- the name (§4 signature, §1) ----------------------------------------------------------
+# -- the name -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -141,7 +141,7 @@ def test_name_is_positional() -> None:
     assert echo.configured({"a": 1}, name="keyword").name == "keyword"
 
 
-# -- what the new definition shares (§4.1, Policy) ----------------------------------------
+# -- what the new definition shares -------------------------------------------------------
 
 
 CONFIGURED = base.configured({"a": 10}, "base_configured")
@@ -196,7 +196,7 @@ def test_config_schema_of_the_new_op(schema: object, required: bool, kind: Confi
     assert configured.config_schema.config_type.kind is kind
 
 
-# -- constants (§4.2, §4.3, §4.5) ---------------------------------------------------------
+# -- constants ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -254,7 +254,7 @@ def test_invalid_constant_fails_only_at_run_time(
     assert info.value.errors == errors
 
 
-# -- config functions (§4.4) --------------------------------------------------------------
+# -- config functions ---------------------------------------------------------------------
 
 
 def test_function_receives_the_validated_outer_config() -> None:
@@ -335,7 +335,7 @@ def test_missing_outer_config_fails_in_a_run() -> None:
     )
 
 
-# -- chaining (§4.6) ----------------------------------------------------------------------
+# -- chaining -----------------------------------------------------------------------------
 
 
 def test_chain_resolves_outermost_to_innermost() -> None:
@@ -431,7 +431,7 @@ def test_bad_input_raises_ophost_errors(call: Call) -> None:
     assert not isinstance(info.value, (KeyError, IndexError, AttributeError, AssertionError))
 
 
-# -- the free function configured(op, ...) (§4.7) ------------------------------------------
+# -- the free function configured(op, ...) -------------------------------------------------
 
 
 def test_free_configured_decorating_a_function_takes_its_name() -> None:

@@ -1,4 +1,4 @@
-"""The execution context and ``build_op_context`` (contract §8 and its Policy rows)."""
+"""The execution context and ``build_op_context``: Dagster 0.14's members, and those left out."""
 
 import logging
 from collections.abc import Callable
@@ -53,7 +53,7 @@ def _logs(result: ExecutionResult) -> list[tuple[LogLevel, str, str]]:
     ]
 
 
-# -- context.log (§8) ---------------------------------------------------------------------
+# -- context.log --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,7 @@ def test_log_events_keep_their_order_among_outputs() -> None:
     assert kinds == ["before a", "a", "before b", "b"]
 
 
-# -- op_config / solid_config (§8) --------------------------------------------------------
+# -- op_config / solid_config -------------------------------------------------------------
 
 
 @op
@@ -176,7 +176,7 @@ def test_op_config(call: Call, expected: object) -> None:
     assert call() == expected
 
 
-# -- resources (§8) -----------------------------------------------------------------------
+# -- resources ----------------------------------------------------------------------------
 
 
 @op(required_resource_keys={"db", "cache"})
@@ -238,7 +238,7 @@ def test_missing_resource_in_a_run() -> None:
     )
 
 
-# -- identity: run_id, op_def, op (§8) ----------------------------------------------------
+# -- identity: run_id, op_def, op ---------------------------------------------------------
 
 
 @op(tags={"team": "data", "n": 1})
@@ -296,7 +296,7 @@ def test_identity_of_a_configured_op() -> None:
     )
 
 
-# -- retry_number (§8, §9.4) --------------------------------------------------------------
+# -- retry_number -------------------------------------------------------------------------
 
 
 def test_retry_number_counts_attempts() -> None:
@@ -332,7 +332,7 @@ def test_retry_number_is_zero_on_the_first_attempt(call: Call) -> None:
     assert call() == 0
 
 
-# -- tags (§8) ----------------------------------------------------------------------------
+# -- tags ---------------------------------------------------------------------------------
 
 
 @op(tags={"op_tag": "x"})
@@ -369,7 +369,7 @@ def test_has_tag_and_get_tag_read_execution_tags(call: Call, expected: object) -
     assert call() == expected
 
 
-# -- log_event (§8) -----------------------------------------------------------------------
+# -- log_event ----------------------------------------------------------------------------
 
 
 @op
@@ -421,7 +421,7 @@ def test_log_event_rejects_other_objects(event: object, type_name: str) -> None:
     assert isinstance(exc, OpHostError)
 
 
-# -- add_output_metadata / get_output_metadata (§8) ---------------------------------------
+# -- add_output_metadata / get_output_metadata --------------------------------------------
 
 
 def test_add_output_metadata_reaches_the_output() -> None:
@@ -580,7 +580,7 @@ def test_get_output_metadata() -> None:
     assert build_op_context().get_output_metadata("a") is None
 
 
-# -- members ophost does not provide (§8) --------------------------------------------------
+# -- members ophost does not provide -------------------------------------------------------
 
 _UNSUPPORTED = [
     "instance",
@@ -689,7 +689,7 @@ def test_partition_key() -> None:
     )
 
 
-# -- build_op_context (§8) ----------------------------------------------------------------
+# -- build_op_context ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

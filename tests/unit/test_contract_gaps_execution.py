@@ -1,4 +1,4 @@
-"""Contract rules of dagster-ops.md §6-§9 that no other test pinned.
+"""Dagster's rules for running an op that no other test pinned.
 
 What an op body may return and yield, type checks at run time, the event order,
 failures, the context, and retries.
@@ -85,7 +85,7 @@ def _yields(*items: object, **op_kwargs: Any) -> OpDefinition:
 TWO = {"out": {"a": Out(), "b": Out()}}
 
 
-# -- §6.1 coercing a returned value -----------------------------------------------------
+# -- coercing a returned value ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -176,7 +176,7 @@ def test_bad_returns_fail_the_run_as_framework_errors(op_def: OpDefinition, mess
         execute_in_process(op_def)
 
 
-# -- §6.2 the event stream ----------------------------------------------------------------
+# -- the event stream ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_optional_nothing_output_is_not_emitted() -> None:
     assert result.outputs == {}
 
 
-# -- §6.3 type checks at run time ---------------------------------------------------------
+# -- type checks at run time --------------------------------------------------------------
 
 
 @op(ins={"b": In(str), "after": In(Nothing)})
@@ -367,7 +367,7 @@ def test_type_check_functions_that_misbehave(
         f(1)
 
 
-# -- §6.4 event order -----------------------------------------------------------------------
+# -- event order ---------------------------------------------------------------------------
 
 
 def test_step_duration_is_measured_with_the_clock() -> None:
@@ -420,7 +420,7 @@ def test_yielded_and_logged_events_keep_their_order() -> None:
     assert result.success
 
 
-# -- §8 the context -----------------------------------------------------------------------
+# -- the context --------------------------------------------------------------------------
 
 
 @op
@@ -446,7 +446,7 @@ def test_build_op_context_positional_order() -> None:
     assert (context.resources.db, context.op_config) == ("conn", {"a": 1})
 
 
-# -- §9.4 retries -------------------------------------------------------------------------
+# -- retries ------------------------------------------------------------------------------
 
 _POLICY = RetryPolicy(max_retries=3)
 

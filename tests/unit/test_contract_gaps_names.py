@@ -1,4 +1,4 @@
-"""Contract rules of dagster-ops.md §1-§2.3 that no other test pinned.
+"""Dagster's rules for names, the @op call forms and inputs that no other test pinned.
 
 Names, the @op call forms and arguments, and how inputs are read from the signature.
 """
@@ -49,7 +49,7 @@ def _core(context: object, inputs: dict[str, object]) -> list[object]:
     return []
 
 
-# -- §1 names ---------------------------------------------------------------------------
+# -- names ------------------------------------------------------------------------------
 
 # The framework's vocabulary, spelled out; the Python keywords are added below.
 FRAMEWORK_RESERVED = [
@@ -179,7 +179,7 @@ def test_names_must_be_str(call: Call, error: type[Exception], message: str) -> 
     _raises(error, message, call)
 
 
-# -- §2.1 call forms: the definition mirrors the function --------------------------------
+# -- call forms: the definition mirrors the function -------------------------------------
 
 
 def decorated_function(a: int) -> int:
@@ -205,11 +205,11 @@ def test_definition_mirrors_the_function(build: Callable[[], OpDefinition], name
     assert definition.__doc__ == "Doc of the function."
     assert definition.__module__ == __name__
     assert definition.__wrapped__ is decorated_function
-    # §3.2: compute_fn of a decorated op is the user's function.
+    # compute_fn of a decorated op is the user's function.
     assert definition.compute_fn is decorated_function
 
 
-# -- §2.2 arguments -----------------------------------------------------------------------
+# -- arguments ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -260,7 +260,7 @@ def test_no_warning_is_emitted_for_definitions(kwargs: dict[str, Any]) -> None:
     assert definition.name == "body"
 
 
-# -- §2.3 input resolution ----------------------------------------------------------------
+# -- input resolution ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Contract rules of dagster-ops.md §2.4-§5 that no other test pinned.
+"""Dagster's rules for types, defaults, outputs, In and Out that no other test pinned.
 
 Annotations to types, defaults, outputs, Nothing inputs, docstrings, OpDefinition
 properties, In and Out.
@@ -55,7 +55,7 @@ def _core(context: object, inputs: dict[str, object]) -> list[object]:
     return []
 
 
-# -- §2.4 annotation to type ---------------------------------------------------------------
+# -- annotation to type --------------------------------------------------------------------
 
 
 class Custom:
@@ -304,7 +304,7 @@ def test_container_checks_report_the_first_failing_element(
     assert result.description == description
 
 
-# -- §2.5 and §5.1 default values ---------------------------------------------------------
+# -- default values, from the signature and from In -------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -377,7 +377,7 @@ def test_unchecked_defaults_are_type_checked_at_run_time(
     _raises(TypeCheckFailedError, expected, definition)
 
 
-# -- §2.6 outputs ----------------------------------------------------------------------------
+# -- outputs -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -428,7 +428,7 @@ def test_multiple_output_annotation_errors(annotation: object, message: str) -> 
     _raises(InvariantViolationError, message, lambda: op(out={"a": Out(), "b": Out()})(fn))
 
 
-# -- §2.7 Nothing inputs ------------------------------------------------------------------
+# -- Nothing inputs -----------------------------------------------------------------------
 
 
 @op(ins={"after": In(dagster_type=Nothing), "a": In(int)})
@@ -451,7 +451,7 @@ def test_nothing_inputs_carry_no_value_and_are_not_checked(inputs: dict[str, obj
     assert with_nothing.input_dict["after"].dagster_type is Nothing
 
 
-# -- §2.8 descriptions from docstrings ----------------------------------------------------
+# -- descriptions from docstrings ---------------------------------------------------------
 
 
 def _doc_op(doc: str | None) -> OpDefinition:
@@ -548,7 +548,7 @@ def test_input_and_output_descriptions_from_docstring(
     assert definition.output_defs[0].description == returns
 
 
-# -- §3 OpDefinition properties -----------------------------------------------------------
+# -- OpDefinition properties --------------------------------------------------------------
 
 
 def test_hand_built_compute_fn_is_the_core_function() -> None:
@@ -586,7 +586,7 @@ def test_ins_and_outs_carry_resolved_types_and_metadata() -> None:
     assert (y.dagster_type.name, y.metadata, y.is_required) == ("Any", {}, False)
 
 
-# -- §5 In and Out ------------------------------------------------------------------------
+# -- In and Out ---------------------------------------------------------------------------
 
 
 def test_in_equality_compares_types_by_key() -> None:

@@ -1,4 +1,4 @@
-"""The in-process engine: event order, coercion, type checks, failures, retries (§6, §9.4)."""
+"""The in-process engine: event order, coercion, type checks, failures, retries."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def run(op_def: OpDefinition, **kwargs: object) -> ExecutionResult:
     return execute_in_process(op_def, **kwargs)  # type: ignore[arg-type]
 
 
-# -- event order (§6.4) -----------------------------------------------------------------
+# -- event order ------------------------------------------------------------------------
 
 
 def test_successful_step_event_order() -> None:
@@ -170,7 +170,7 @@ def test_failed_expectation_does_not_fail_step() -> None:
     assert run(f).success
 
 
-# -- returned values (§6.1) -------------------------------------------------------------
+# -- returned values --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -258,7 +258,7 @@ def test_tuple_returns(returned: tuple[object, ...], outputs: dict[str, object])
 @pytest.mark.parametrize(
     ("returned", "message"),
     [
-        # Policy: a wrong-length tuple is a clear invariant error.
+        # A return value that does not fit the outputs is a clear InvariantViolationError.
         ((1, 2, 3), "tuple of 3 element"),
         ((Output(1, "b"), 2), 'explicitly named "b"'),
         (5, "single value"),
@@ -298,7 +298,7 @@ def test_zero_outputs_value_rejected() -> None:
 
 
 def test_add_output_metadata_not_duplicated_on_tuple_return() -> None:
-    # Policy: fixed 0.14.20 bug (metadata appended twice for tuple returns).
+    # Dagster 0.14.20 appends the metadata twice for tuple returns; ophost once.
     @op(out={"a": Out(), "b": Out()})
     def f(context):  # type: ignore[no-untyped-def]
         context.add_output_metadata({"rows": 1}, output_name="a")
@@ -308,7 +308,7 @@ def test_add_output_metadata_not_duplicated_on_tuple_return() -> None:
     assert [e.label for e in a.metadata_entries] == ["rows"]
 
 
-# -- yielded values (§6.2) --------------------------------------------------------------
+# -- yielded values ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -362,7 +362,7 @@ def test_add_output_metadata_attached() -> None:
     assert [e.label for e in out.metadata_entries] == ["m", "n"]
 
 
-# -- type checks (§6.3) -----------------------------------------------------------------
+# -- type checks ------------------------------------------------------------------------
 
 
 def test_input_type_check_failure_event_then_error() -> None:
@@ -487,7 +487,7 @@ def test_type_check_failure_not_retried() -> None:
         execute_in_process(f, inputs={"a": "x"})
 
 
-# -- failures (§6.5) --------------------------------------------------------------------
+# -- failures ---------------------------------------------------------------------------
 
 
 def test_failure_without_policy_records_user_failure() -> None:
@@ -544,7 +544,7 @@ def test_implicit_context_is_recorded() -> None:
     assert failure.error.context.type_name == "builtins.KeyError"
 
 
-# -- retries (§9.4) ---------------------------------------------------------------------
+# -- retries ----------------------------------------------------------------------------
 
 
 def test_retry_policy_retries_with_backoff_delays() -> None:

@@ -1,4 +1,4 @@
-"""Events and control-flow exceptions (contract §9.5, §9.6, §10 and the Policy rows)."""
+"""Events, and the control-flow exceptions Failure and RetryRequested."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_metadata_entries_emit_no_deprecation_warning(build: Callable[..., objec
     assert caught == []
 
 
-# --- §10.1 Output --------------------------------------------------------------------
+# --- Output --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_output_is_generic() -> None:
     assert annotated() == Output(1)
 
 
-# Policy row "newer additions": Output compares by value (0.15+), not by identity.
+# As in Dagster 0.15+, Output compares by value, name and metadata (0.14: by identity).
 @pytest.mark.parametrize(
     ("left", "right", "equal"),
     [
@@ -176,7 +176,7 @@ def test_output_equality(left: Output[object], right: object, equal: bool) -> No
     assert (left != right) is not equal
 
 
-# --- §10.2 AssetMaterialization ---------------------------------------------------------
+# --- AssetMaterialization ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -336,7 +336,7 @@ def test_materialization_file(
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        # §10.2: a path-like path needs an explicit asset key (the key comes from a str).
+        # A path-like path needs an explicit asset key (the key is built from a str only).
         pytest.param(
             lambda: AssetMaterialization.file(pathlib.PurePosixPath("/p")),
             'AssetMaterialization.file: "path" must be a str when no "asset_key" is given '
@@ -356,7 +356,7 @@ def test_materialization_file_errors(build: Callable[[], object], message: str) 
     assert str(info.value) == message
 
 
-# --- §10.3 ExpectationResult, §10.4 TypeCheck --------------------------------------------
+# --- ExpectationResult, TypeCheck --------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -466,7 +466,7 @@ def test_event_repr_is_readable() -> None:
     )
 
 
-# --- §9.6 Failure -------------------------------------------------------------------------
+# --- Failure ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -487,7 +487,7 @@ def test_failure_description(build: Callable[[], Failure], text: str, descriptio
 @pytest.mark.parametrize(
     ("kwargs", "allow_retries"),
     [
-        # Policy row "newer additions": Failure(allow_retries=...) with 1.x semantics.
+        # Added in newer Dagster: Failure(allow_retries=...), with Dagster 1.x semantics.
         pytest.param({}, True, id="default-true"),
         pytest.param({"allow_retries": None}, True, id="none-is-true"),
         pytest.param({"allow_retries": False}, False, id="false"),
@@ -542,7 +542,7 @@ def test_failure_survives_pickling() -> None:
     )
 
 
-# --- §9.5 RetryRequested ----------------------------------------------------------------
+# --- RetryRequested ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -663,7 +663,7 @@ def test_bad_input_raises_only_ophost_errors(call: Callable[[object], object], a
 
 
 def test_event_metadata_values_are_typed() -> None:
-    # Policy row "equality of metadata values": typed, also through the events.
+    # Metadata values compare by type as well as value, also inside events.
     assert ExpectationResult(True, metadata={"a": 1}) != ExpectationResult(
         True, metadata={"a": 1.0}
     )

@@ -1,4 +1,4 @@
-"""Direct invocation, ``my_op(...)`` outside a run (contract §7 and its Policy rows)."""
+"""Direct invocation, ``my_op(...)`` outside a run, and how its arguments bind to inputs."""
 
 import asyncio
 import inspect
@@ -155,7 +155,7 @@ def calls_inner(context):  # type: ignore[no-untyped-def]
     return inner_op(context)
 
 
-# -- only decorated ops (§7, §3.1) ---------------------------------------------------------
+# -- only decorated ops --------------------------------------------------------------------
 
 
 def _hand_built_fn(context, inputs):  # type: ignore[no-untyped-def]
@@ -189,7 +189,7 @@ def test_hand_built_op_still_executes_in_a_run() -> None:
     assert execute_in_process(HAND_BUILT, inputs={"a": 1}).output_value() == 2
 
 
-# -- passing the context (§7) ------------------------------------------------------------
+# -- passing the context -----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -307,7 +307,7 @@ def test_none_is_an_ordinary_input_for_an_op_without_context() -> None:
     assert no_context(None) is None
 
 
-# -- what needs a context: resources and required config (§7) ----------------------------
+# -- what needs a context: resources and required config ---------------------------------
 
 
 @pytest.mark.parametrize(
@@ -431,7 +431,7 @@ def test_op_config_is_validated(call: Call, op_name: str, errors: list[ConfigErr
     assert info.value.preamble == f'Config for op "{op_name}" is invalid'
 
 
-# -- binding inputs (§7, Policy "direct invocation arguments") ---------------------------
+# -- binding inputs (differences from Dagster: docs/dagster-differences.md) --------------
 
 
 def test_positional_inputs_follow_the_signature_not_input_defs() -> None:
@@ -613,7 +613,7 @@ def test_input_type_check_runs_before_the_body() -> None:
     assert ran == []
 
 
-# -- results of regular functions (§7) ---------------------------------------------------
+# -- results of regular functions --------------------------------------------------------
 
 
 @op(out={"a": Out(int), "b": Out(str)})
@@ -807,7 +807,7 @@ def test_zero_output_op_returns_none() -> None:
     assert no_outputs(None) is None
 
 
-# -- generator ops (§7) -------------------------------------------------------------------
+# -- generator ops ------------------------------------------------------------------------
 
 
 @op(out={"a": Out(int), "b": Out(str, is_required=False), "n": Out(Nothing)})
@@ -893,7 +893,7 @@ def test_generator_errors(items: list[object], error: type[Exception], message: 
     assert not isinstance(exc, (KeyError, IndexError, AttributeError, AssertionError))
 
 
-# -- async ops (§7) -----------------------------------------------------------------------
+# -- async ops ----------------------------------------------------------------------------
 
 
 @op
@@ -1044,7 +1044,7 @@ async def test_async_generator_errors(
     assert str(info.value) == message
 
 
-# -- configured ops invoked directly (§7) ------------------------------------------------
+# -- configured ops invoked directly -----------------------------------------------------
 
 
 @op(config_schema={"a": int, "b": Field(str, default_value="dflt")})

@@ -1,4 +1,4 @@
-"""In, Out (contract §5) and DagsterType / Nothing (§2.4, §2.7, §6.3)."""
+"""In, Out, and DagsterType / Nothing: in annotations, as inputs, and in type checks."""
 
 from __future__ import annotations
 

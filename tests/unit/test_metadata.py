@@ -1,4 +1,4 @@
-"""Metadata values, entries and normalisation (contract §11 and the Policy rows)."""
+"""Metadata values, entries and normalisation, and where they differ from Dagster 0.14."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class BytesPath(os.PathLike):  # type: ignore[type-arg]
         return b"/tmp/x"
 
 
-# --- §11.1 normalisation of a metadata dict (strict: event metadata) -----------------------
+# --- normalisation of a metadata dict (strict: event metadata) ----------------------------
 
 existing = TextMetadataValue("kept")
 
@@ -86,7 +86,7 @@ existing = TextMetadataValue("kept")
         pytest.param(pathlib.PurePosixPath("/a/b"), PathMetadataValue("/a/b"), id="pathlike"),
         pytest.param(KEY, DagsterAssetMetadataValue(KEY), id="asset-key"),
         pytest.param(SCHEMA, TableSchemaMetadataValue(SCHEMA), id="table-schema"),
-        # Policy row "metadata dict values": list -> JSON, None -> null (0.14 raises).
+        # As in current Dagster, a list becomes JSON and None the null value (0.14 raises).
         pytest.param([1, "a", None], JsonMetadataValue([1, "a", None]), id="policy-list"),
         pytest.param(None, NullMetadataValue(), id="policy-none"),
     ],
@@ -255,7 +255,7 @@ def test_normalize_argument_errors(
     assert str(info.value) == message
 
 
-# --- lenient mode: In / Out definition metadata (§5.2) ---------------------------------------
+# --- lenient mode: In / Out definition metadata -------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -298,7 +298,7 @@ def test_normalize_metadata_value_checks_the_label() -> None:
     assert str(info.value) == 'normalize_metadata_value: "label" must be a str, got int'
 
 
-# --- §11.2 MetadataValue static constructors ------------------------------------------------
+# --- MetadataValue static constructors ----------------------------------------------------
 
 RECORDS = [TableRecord(a=1)]
 
@@ -319,13 +319,13 @@ RECORDS = [TableRecord(a=1)]
         pytest.param(lambda: MetadataValue.path(None), PathMetadataValue(""), id="path-none"),
         pytest.param(lambda: MetadataValue.json({"a": 1}), JsonMetadataValue({"a": 1}), id="json"),
         pytest.param(lambda: MetadataValue.json(None), JsonMetadataValue({}), id="json-none"),
-        # §11.2 also accepts a frozen mapping; it is stored as a dict.
+        # A frozen mapping is accepted too; it is stored as a dict.
         pytest.param(
             lambda: MetadataValue.json(types.MappingProxyType({"a": 1})),
             JsonMetadataValue({"a": 1}),
             id="json-mapping",
         ),
-        # Policy row "metadata dict values": lists are JSON too (0.14 rejects them here).
+        # As in current Dagster, lists are JSON too (0.14 rejects them here).
         pytest.param(lambda: MetadataValue.json([1, 2]), JsonMetadataValue([1, 2]), id="json-list"),
         pytest.param(lambda: MetadataValue.md("# t"), MarkdownMetadataValue("# t"), id="md"),
         pytest.param(lambda: MetadataValue.md(None), MarkdownMetadataValue(""), id="md-none"),
@@ -351,7 +351,7 @@ RECORDS = [TableRecord(a=1)]
             DagsterPipelineRunMetadataValue("r1"),
             id="pipeline-run",
         ),
-        # Policy row "newer additions": MetadataValue.dagster_run, same class.
+        # Added in newer Dagster: MetadataValue.dagster_run, the same class.
         pytest.param(
             lambda: MetadataValue.dagster_run("r1"),
             DagsterPipelineRunMetadataValue("r1"),
@@ -551,7 +551,7 @@ def test_base_class_cannot_be_built() -> None:
         MetadataValue()
 
 
-# --- §11.3 value classes ------------------------------------------------------------------
+# --- value classes ------------------------------------------------------------------------
 
 table_value = TableMetadataValue(RECORDS, SCHEMA)
 artifact = PythonArtifactMetadataValue("mod", "fn")
@@ -571,7 +571,7 @@ artifact = PythonArtifactMetadataValue("mod", "fn")
         pytest.param(BoolMetadataValue(True), {"value": True}, True, id="bool"),
         pytest.param(NullMetadataValue(), {}, None, id="null"),
         pytest.param(DagsterPipelineRunMetadataValue("r"), {"run_id": "r"}, "r", id="pipeline-run"),
-        # Policy row "known 0.14.20 bugs": .value returns the key (0.14.20 recurses forever).
+        # .value returns the key (in 0.14.20 it calls itself forever, a bug not reproduced).
         pytest.param(DagsterAssetMetadataValue(KEY), {"asset_key": KEY}, KEY, id="asset"),
         pytest.param(table_value, {"records": RECORDS, "schema": SCHEMA}, table_value, id="table"),
         pytest.param(TableSchemaMetadataValue(SCHEMA), {"schema": SCHEMA}, SCHEMA, id="schema"),
@@ -601,7 +601,7 @@ def test_direct_construction_with_none(value: MetadataValue, expected: object) -
 
 
 def test_run_metadata_value_is_the_same_class() -> None:
-    # Policy row "newer additions": DagsterRunMetadataValue is the pipeline-run class.
+    # Added in newer Dagster: DagsterRunMetadataValue, the same class as the pipeline-run one.
     assert DagsterRunMetadataValue is DagsterPipelineRunMetadataValue
     assert DagsterRunMetadataValue("r") == DagsterPipelineRunMetadataValue("r")
 
@@ -641,7 +641,7 @@ def test_table_with_no_records_keeps_the_schema() -> None:
     assert TableMetadataValue((), SCHEMA).records == []
 
 
-# --- Policy row "equality of metadata values": typed -------------------------------------
+# --- metadata values compare by type as well as value (docs/dagster-differences.md) ------
 
 
 @pytest.mark.parametrize(
@@ -813,7 +813,7 @@ def test_values_are_immutable_and_copyable(value: Any) -> None:
     assert dataclasses.replace(value) == value
 
 
-# --- §11.4 MetadataEntry --------------------------------------------------------------
+# --- MetadataEntry --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -840,7 +840,7 @@ def test_values_are_immutable_and_copyable(value: Any) -> None:
             ("l", None, JsonMetadataValue([1])),
             id="policy-list",
         ),
-        # Policy row "metadata dict values": no value is the null value (0.14 raises).
+        # As in current Dagster, an entry without a value holds the null value (0.14 raises).
         pytest.param(lambda: MetadataEntry("l"), ("l", None, NullMetadataValue()), id="no-value"),
     ],
 )
@@ -1021,7 +1021,7 @@ def test_entry_static_constructor_errors(build: Callable[[], object], message: s
 
 
 def test_entry_has_only_the_014_constructors() -> None:
-    # §11.4: there is no MetadataEntry.bool nor MetadataEntry.dagster_run.
+    # As in Dagster 0.14, there is no MetadataEntry.bool nor MetadataEntry.dagster_run.
     assert not hasattr(MetadataEntry, "bool")
     assert not hasattr(MetadataEntry, "dagster_run")
 

@@ -1,4 +1,4 @@
-"""@op: call forms, arguments, input and output resolution (contract §1, §2, §3)."""
+"""@op: call forms, names, arguments, inputs and outputs, docstrings, definition properties."""
 
 # The typing spellings (List, Optional, Union) are the subject of these tests.
 # ruff: noqa: UP006, UP007, UP045
@@ -28,7 +28,7 @@ def _names(defs: typing.Iterable[typing.Any]) -> list[str]:
     return [d.name for d in defs]
 
 
-# -- call forms (§2.1) ------------------------------------------------------------------
+# -- call forms -------------------------------------------------------------------------
 
 
 def test_bare_decorator_builds_definition() -> None:
@@ -61,7 +61,7 @@ def test_empty_name_falls_back_to_function_name() -> None:
     assert fallback.name == "fallback"
 
 
-# -- names (§1) -------------------------------------------------------------------------
+# -- names ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_function_named_input_is_rejected() -> None:
         op(input)
 
 
-# -- argument validation (§2.2) ---------------------------------------------------------
+# -- argument validation ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -177,7 +177,7 @@ def test_config_schema_none_means_any_optional() -> None:
     assert no_config.config_schema.is_required is False
 
 
-# -- input resolution (§2.3) ------------------------------------------------------------
+# -- input resolution -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("first", ["context", "_context", "context_", "_"])
@@ -319,7 +319,7 @@ def test_explicit_default_wins() -> None:
     assert f.input_defs[0].default_value == 7
 
 
-# -- annotation to type (§2.4) ----------------------------------------------------------
+# -- annotation to type -----------------------------------------------------------------
 
 
 class Custom:
@@ -349,7 +349,7 @@ class Custom:
         (typing.Tuple[int, str], "Tuple[Int,String]", "TypedPythonTupleInt.String"),
         (tuple[int, str], "Tuple[Int,String]", "TypedPythonTupleInt.String"),
         (Optional[int], "Int?", "Optional.Int"),
-        # Policy: PEP 604 unions resolve like typing.Optional.
+        # PEP 604 unions resolve like typing.Optional (Dagster 0.14 rejects them).
         (int | None, "Int?", "Optional.Int"),
         (Custom, "Custom", f"_TypeHintInferred[{__name__}.Custom]"),
     ],
@@ -418,7 +418,7 @@ def test_dagster_type_instance_used_as_is() -> None:
 
 
 def test_string_annotations_resolve() -> None:
-    # Policy: string annotations resolve like their typing spellings.
+    # String annotations resolve like their typing spellings (Dagster 0.14 rejects them).
     def f(a: "int", b: "str | None") -> "list[int]":  # noqa: UP037
         return [a]
 
@@ -435,7 +435,7 @@ def test_unresolvable_string_annotation_names_parameter() -> None:
         op(f)
 
 
-# -- defaults (§2.5) ---------------------------------------------------------------------
+# -- defaults ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -476,7 +476,7 @@ def test_none_default_counts_as_default() -> None:
     assert f.input_defs[0].default_value is None
 
 
-# -- outputs (§2.6) ----------------------------------------------------------------------
+# -- outputs -----------------------------------------------------------------------------
 
 
 def test_default_output_from_annotation() -> None:
@@ -583,7 +583,7 @@ def test_out_is_required_must_be_bool() -> None:
         Out(is_required=1)  # type: ignore[arg-type]
 
 
-# -- docstrings (§2.8) -------------------------------------------------------------------
+# -- docstrings --------------------------------------------------------------------------
 
 
 def test_description_from_docstring_first_line_kept() -> None:
@@ -626,7 +626,7 @@ def test_explicit_description_wins() -> None:
     assert f.description == "given"
 
 
-# -- definition properties (§3) ----------------------------------------------------------
+# -- definition properties ---------------------------------------------------------------
 
 
 def test_properties_rebuild_ins_and_outs() -> None:

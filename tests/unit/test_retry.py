@@ -1,4 +1,4 @@
-"""RetryPolicy, Backoff, Jitter: construction rules and the delay formula (contract §9)."""
+"""RetryPolicy, Backoff, Jitter: construction rules and the delay formula."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_defaults_and_positional_form() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        # Policy: messages say the right thing (0.14.20 swaps these two).
+        # The messages name what is actually wrong (0.14.20 swaps these two).
         (
             {"backoff": Backoff.LINEAR},
             DefinitionError,

@@ -1,4 +1,4 @@
-"""RPC errors as ``google.rpc.Status``: constructors, limits, and the client-side parser (§13)."""
+"""RPC errors as ``google.rpc.Status`` (docs/protocol.md §13): constructors, limits, parsing."""
 
 from __future__ import annotations
 

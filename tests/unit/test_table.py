@@ -1,4 +1,4 @@
-"""Table helpers: TableRecord, TableColumn(Constraints), TableConstraints, TableSchema (§11.5)."""
+"""Table helpers: TableRecord, TableColumn(Constraints), TableConstraints, TableSchema."""
 
 from __future__ import annotations
 

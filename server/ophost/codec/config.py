@@ -22,18 +22,16 @@ from ophost.v1 import config_pb2, type_pb2
 
 __all__ = ["from_proto", "to_proto", "type_from_proto", "type_to_proto"]
 
-_SCALARS = {
+_SCALARS: dict[ConfigKind, type_pb2.ScalarKind.ValueType] = {
     ConfigKind.INT: type_pb2.SCALAR_KIND_INT,
     ConfigKind.FLOAT: type_pb2.SCALAR_KIND_FLOAT,
     ConfigKind.STRING: type_pb2.SCALAR_KIND_STRING,
     ConfigKind.BOOL: type_pb2.SCALAR_KIND_BOOL,
 }
 _SCALARS_BACK = {wire: kind for kind, wire in _SCALARS.items()}
-_SHAPES = {
-    ConfigKind.SHAPE: ("shape_type", Shape),
-    ConfigKind.PERMISSIVE: ("permissive_type", Permissive),
-    ConfigKind.SELECTOR: ("selector_type", Selector),
-}
+
+# The config types whose value is a dict of named fields; each has its own arm on the wire.
+_FieldsType = Shape | Permissive | Selector
 
 
 def to_proto(field: Field, *, name: str = "", path: str = "config") -> config_pb2.ConfigField:
@@ -50,35 +48,49 @@ def to_proto(field: Field, *, name: str = "", path: str = "config") -> config_pb
 def type_to_proto(config_type: ConfigType, *, path: str = "config") -> config_pb2.ConfigType:
     message = config_pb2.ConfigType()
     kind = config_type.kind
+    # Past the scalars, the branches test the class rather than the kind, so that mypy
+    # knows which attributes the type has. Each config class has exactly one kind, so
+    # this picks the same branch the kind would.
     if kind is ConfigKind.ANY:
         message.any_type.SetInParent()
     elif kind in _SCALARS:
         message.scalar_type = _SCALARS[kind]
-    elif kind in _SHAPES:
-        arm = getattr(message, _SHAPES[kind][0])
-        arm.SetInParent()
-        for field_name, field in config_type.fields.items():  # type: ignore[attr-defined]
-            arm.fields.append(to_proto(field, name=field_name, path=f"{path}.{field_name}"))
-        if config_type.description is not None:
-            arm.description = config_type.description
-    elif kind is ConfigKind.ARRAY:
-        message.array_type.element.CopyFrom(
-            type_to_proto(config_type.inner, path=f"{path}[]")  # type: ignore[attr-defined]
-        )
-    elif kind is ConfigKind.NONEABLE:
-        message.noneable_type.inner.CopyFrom(
-            type_to_proto(config_type.inner, path=path)  # type: ignore[attr-defined]
-        )
-    elif kind is ConfigKind.ENUM:
-        enum_type = message.enum_type
-        enum_type.name = config_type.name  # type: ignore[attr-defined]
-        for value in config_type.values:  # type: ignore[attr-defined]
-            wire = enum_type.values.add(config_value=value.config_value)
-            if value.description is not None:
-                wire.description = value.description
+    elif isinstance(config_type, (Shape, Permissive, Selector)):
+        _fields_to_proto(config_type, _shape_arm(message, config_type), path)
+    elif isinstance(config_type, Array):
+        message.array_type.element.CopyFrom(type_to_proto(config_type.inner, path=f"{path}[]"))
+    elif isinstance(config_type, Noneable):
+        message.noneable_type.inner.CopyFrom(type_to_proto(config_type.inner, path=path))
+    elif isinstance(config_type, Enum):
+        _enum_to_proto(config_type, message.enum_type)
     else:
         raise CodecError(path, f"unknown config kind {kind}")
     return message
+
+
+def _shape_arm(message: config_pb2.ConfigType, config_type: _FieldsType) -> config_pb2.ConfigShape:
+    """The oneof arm that carries this kind of fields type."""
+    if isinstance(config_type, Permissive):
+        return message.permissive_type
+    if isinstance(config_type, Selector):
+        return message.selector_type
+    return message.shape_type
+
+
+def _fields_to_proto(config_type: _FieldsType, arm: config_pb2.ConfigShape, path: str) -> None:
+    arm.SetInParent()
+    for field_name, field in config_type.fields.items():
+        arm.fields.append(to_proto(field, name=field_name, path=f"{path}.{field_name}"))
+    if config_type.description is not None:
+        arm.description = config_type.description
+
+
+def _enum_to_proto(config_type: Enum, enum_type: config_pb2.ConfigEnum) -> None:
+    enum_type.name = config_type.name
+    for value in config_type.values:
+        wire = enum_type.values.add(config_value=value.config_value)
+        if value.description is not None:
+            wire.description = value.description
 
 
 def from_proto(message: config_pb2.ConfigField, *, path: str = "config") -> Field:
@@ -113,15 +125,12 @@ def type_from_proto(message: config_pb2.ConfigType, *, path: str = "config") -> 
             if scalar is None:
                 raise CodecError(path, f"unknown scalar kind {message.scalar_type}")
             return ScalarType(scalar)
-        if kind in ("shape_type", "permissive_type", "selector_type"):
-            arm = getattr(message, kind)
-            fields = {f.name: from_proto(f, path=f"{path}.{f.name}") for f in arm.fields}
-            description = arm.description if arm.HasField("description") else None
-            if kind == "shape_type":
-                return Shape(fields, description=description)
-            if kind == "permissive_type":
-                return Permissive(fields, description=description)
-            return Selector(fields, description=description)
+        if kind == "shape_type":
+            return Shape(*_fields_from_proto(message.shape_type, path))
+        if kind == "permissive_type":
+            return Permissive(*_fields_from_proto(message.permissive_type, path))
+        if kind == "selector_type":
+            return Selector(*_fields_from_proto(message.selector_type, path))
         if kind == "array_type":
             return Array(type_from_proto(message.array_type.element, path=f"{path}[]"))
         if kind == "noneable_type":
@@ -142,3 +151,12 @@ def type_from_proto(message: config_pb2.ConfigType, *, path: str = "config") -> 
     except OpHostError as exc:
         raise CodecError(path, str(exc)) from None
     raise CodecError(path, "the config type has no kind set")
+
+
+def _fields_from_proto(
+    arm: config_pb2.ConfigShape, path: str
+) -> tuple[dict[str, Field], str | None]:
+    """The fields and the description of a shape, permissive shape or selector."""
+    fields = {f.name: from_proto(f, path=f"{path}.{f.name}") for f in arm.fields}
+    description = arm.description if arm.HasField("description") else None
+    return fields, description
