@@ -110,7 +110,7 @@ def test_batches_of_any_size_are_framed_as_protobuf_frames_them(
     chunk_size=st.integers(1, 700),
     attempt=attempts,
     timestamp=nanos_seconds,
-    sequence=sequences,
+    sequence=st.integers(1, 2**64 - 1 - 4096),  # room for every chunk's sequence after it
 )
 def test_chunked_values_are_written_as_protobuf_writes_them(
     value: object, threshold: int, chunk_size: int, attempt: int, timestamp: float, sequence: int
