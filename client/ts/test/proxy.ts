@@ -65,15 +65,25 @@ export class ResettingProxy {
     const upstream = net.connect(this.port, this.host);
     this.track(upstream);
     let carried = 0;
+    let cutting = false;
     client.on("data", (data) => upstream.write(data));
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
     upstream.on("data", (data) => {
+      if (cutting) {
+        return; // the connection is about to be reset: nothing more gets through
+      }
       carried += data.length;
       if (this.cuts < this.options.maxCuts && carried >= this.options.cutAfterBytes) {
+        // Stop forwarding, then reset a moment later: a reset discards whatever the
+        // client has not read yet, and what it was already sent (the acceptance of
+        // its execution, say) must reach it first, as on a real network.
         this.cuts += 1;
-        client.resetAndDestroy();
-        upstream.destroy();
+        cutting = true;
+        setTimeout(() => {
+          client.resetAndDestroy();
+          upstream.destroy();
+        }, 50);
         return;
       }
       client.write(data);
