@@ -174,16 +174,16 @@ describe("executions", () => {
 
 describe("re-attach", () => {
   it("hides a connection reset in the middle of a stream", async () => {
-    const proxy = new ResettingProxy(server.host, server.port, { cutAfterBytes: 32 * 1024, maxCuts: 1 });
+    const proxy = new ResettingProxy(server.host, server.port, { cutAfterBytes: 32 * 1024, cutAfterMs: 100, maxCuts: 1 });
     const proxied = createOpHostClient(await proxy.start(), { reattachBackoffMs: 20 });
     try {
-      const execution = proxied.execute("count_up", { n: 2000n });
+      const execution = proxied.execute("count_up", { n: 20000n });
       const events = await collect(execution);
       assert.equal(proxy.cuts, 1);
       assert.ok(execution.reattachCount >= 1);
       assertGapFree(events);
-      assert.equal(events.filter((event) => event.kind === "log").length, 2000);
-      assert.deepEqual(execution.outputs, { result: 2000n });
+      assert.equal(events.filter((event) => event.kind === "log").length, 20000);
+      assert.deepEqual(execution.outputs, { result: 20000n });
     } finally {
       await proxied.close();
       await proxy.close();
@@ -206,10 +206,15 @@ describe("re-attach", () => {
   });
 
   it("gives up with StreamBrokenError after the allowed attempts", async () => {
-    const proxy = new ResettingProxy(server.host, server.port, { cutAfterBytes: 16 * 1024, maxCuts: 1, refuseAfterCuts: true });
+    const proxy = new ResettingProxy(server.host, server.port, {
+      cutAfterBytes: 16 * 1024,
+      cutAfterMs: 100,
+      maxCuts: 1,
+      refuseAfterCuts: true,
+    });
     const proxied = createOpHostClient(await proxy.start(), { reattachAttempts: 2, reattachBackoffMs: 10 });
     try {
-      const execution = proxied.execute("count_up", { n: 2000n });
+      const execution = proxied.execute("count_up", { n: 20000n });
       const seen: ExecutionEvent[] = [];
       await assert.rejects(
         (async () => {

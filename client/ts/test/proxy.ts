@@ -15,6 +15,12 @@ export interface ProxyOptions {
   readonly maxCuts: number;
   /** After the last cut, refuse every new connection (reset it at once). */
   readonly refuseAfterCuts?: boolean;
+  /**
+   * Cut no earlier than this many milliseconds after the server's first byte, so that
+   * what the stream starts with (the acceptance of an execution) has reached the
+   * client. Default 0.
+   */
+  readonly cutAfterMs?: number;
 }
 
 /** Listens on 127.0.0.1 and forwards every connection to `host:port`. */
@@ -66,6 +72,7 @@ export class ResettingProxy {
     this.track(upstream);
     let carried = 0;
     let cutting = false;
+    let firstByteAt = 0;
     client.on("data", (data) => upstream.write(data));
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
@@ -74,7 +81,9 @@ export class ResettingProxy {
         return; // the connection is about to be reset: nothing more gets through
       }
       carried += data.length;
-      if (this.cuts < this.options.maxCuts && carried >= this.options.cutAfterBytes) {
+      firstByteAt ||= Date.now();
+      const old = Date.now() - firstByteAt >= (this.options.cutAfterMs ?? 0);
+      if (this.cuts < this.options.maxCuts && carried >= this.options.cutAfterBytes && old) {
         // Stop forwarding, then reset a moment later: a reset discards whatever the
         // client has not read yet, and what it was already sent (the acceptance of
         // its execution, say) must reach it first, as on a real network.
