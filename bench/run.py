@@ -629,9 +629,10 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
         rows += [
             ratio_row(f"{size} input vs bare chunked upload", "MiB/s", o["mib_per_second"],
                       b["mib_per_second"], ">=", 0.8),
-            absolute_row(f"Server peak RSS growth, {size} upload", "MiB",
-                         o["peak_rss_growth_mib"], b["peak_rss_growth_mib"], "<=",
-                         2 * s.large_bytes / MIB, f"{2 * s.large_bytes // MIB} MiB"),
+            # A server receiving a large value holds its pieces and the value they make:
+            # the bare upload grows by 2x too, so the row compares with it.
+            ratio_row(f"Server peak RSS growth, {size} upload", "MiB",
+                      o["peak_rss_growth_mib"], b["peak_rss_growth_mib"], "<=", 1.1),
         ]  # fmt: skip
     return rows
 
