@@ -405,6 +405,47 @@ async def bench_events(c: Clients, s: Settings) -> dict[str, Any]:
     }
 
 
+Transfer = tuple[ServerProcess, Callable[[], Awaitable[float]]]
+
+
+async def transfer_repeats(
+    sides: dict[str, Transfer], size: int, s: Settings
+) -> dict[str, dict[str, Any]]:
+    """Warm up, then time each side's transfer of ``size`` bytes, interleaved.
+
+    Each side's figures are medians over the repeats, with the server's peak RSS
+    growth during each transfer (and its maximum) and every repeat's values.
+    """
+    for _, transfer in sides.values():
+        await transfer()
+    runs: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
+    for _, side in interleaved(list(sides), s.repeats):
+        server, transfer = sides[side]
+        gc.collect()
+        meter = CpuMeter(server)
+        seconds, growth, retained = await measure_peak_growth(server, transfer)
+        client_cpu, server_cpu = meter.read()
+        runs[side].append(
+            {
+                "mib_per_second": size / MIB / seconds,
+                "seconds": seconds,
+                "peak_rss_growth_mib": growth / MIB,
+                "rss_retained_after_mib": retained / MIB,
+                "client_cpu_seconds": client_cpu,
+                "server_cpu_seconds": server_cpu,
+            }
+        )
+    return {
+        side: {
+            **{key: median([r[key] for r in repeats]) for key in repeats[0]},
+            "max_peak_rss_growth_mib": max(r["peak_rss_growth_mib"] for r in repeats),
+            "value_bytes": size,
+            "repeats": repeats,
+        }
+        for side, repeats in runs.items()
+    }
+
+
 async def bench_upload(c: Clients, s: Settings) -> dict[str, Any]:
     size = s.large_bytes
     limits = await c.ophost.limits()
@@ -435,38 +476,12 @@ async def bench_upload(c: Clients, s: Settings) -> dict[str, Any]:
             raise RuntimeError(f"baseline Upload joined {received} bytes")
         return seconds
 
-    sides: dict[str, tuple[ServerProcess, Callable[[], Awaitable[float]]]] = {
+    sides: dict[str, Transfer] = {
         "ophost": (c.ophost_server, ophost_upload),
         "baseline": (c.baseline_server, baseline_upload),
     }
-    for _, transfer in sides.values():
-        await transfer()
-    runs: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
-    for _, side in interleaved(list(sides), s.repeats):
-        server, transfer = sides[side]
-        gc.collect()
-        meter = CpuMeter(server)
-        seconds, growth, retained = await measure_peak_growth(server, transfer)
-        client_cpu, server_cpu = meter.read()
-        runs[side].append(
-            {
-                "mib_per_second": size / MIB / seconds,
-                "seconds": seconds,
-                "peak_rss_growth_mib": growth / MIB,
-                "rss_retained_after_mib": retained / MIB,
-                "client_cpu_seconds": client_cpu,
-                "server_cpu_seconds": server_cpu,
-            }
-        )
-    return {
-        side: {
-            **{key: median([r[key] for r in repeats]) for key in repeats[0]},
-            "value_bytes": size,
-            "chunks": len(chunks),
-            "repeats": repeats,
-        }
-        for side, repeats in runs.items()
-    }
+    runs = await transfer_repeats(sides, size, s)
+    return {side: {**summary, "chunks": len(chunks)} for side, summary in runs.items()}
 
 
 async def bench_large(c: Clients, s: Settings) -> dict[str, Any]:
@@ -486,38 +501,12 @@ async def bench_large(c: Clients, s: Settings) -> dict[str, Any]:
         await c.baseline.chunks(size, c.chunk_size)
         return time.perf_counter() - began
 
-    sides: dict[str, tuple[ServerProcess, Callable[[], Awaitable[float]]]] = {
+    sides: dict[str, Transfer] = {
         "ophost": (c.ophost_server, ophost_transfer),
         "baseline": (c.baseline_server, baseline_transfer),
     }
-    for _, transfer in sides.values():
-        await transfer()
-    runs: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
-    for _, side in interleaved(list(sides), s.repeats):
-        server, transfer = sides[side]
-        meter = CpuMeter(server)
-        seconds, growth, retained = await measure_peak_growth(server, transfer)
-        client_cpu, server_cpu = meter.read()
-        runs[side].append(
-            {
-                "mib_per_second": size / MIB / seconds,
-                "seconds": seconds,
-                "peak_rss_growth_mib": growth / MIB,
-                "rss_retained_after_mib": retained / MIB,
-                "client_cpu_seconds": client_cpu,
-                "server_cpu_seconds": server_cpu,
-            }
-        )
-    return {
-        side: {
-            **{key: median([r[key] for r in repeats]) for key in repeats[0]},
-            "max_peak_rss_growth_mib": max(r["peak_rss_growth_mib"] for r in repeats),
-            "value_bytes": size,
-            "chunk_size_bytes": c.chunk_size,
-            "repeats": repeats,
-        }
-        for side, repeats in runs.items()
-    }
+    runs = await transfer_repeats(sides, size, s)
+    return {side: {**summary, "chunk_size_bytes": c.chunk_size} for side, summary in runs.items()}
 
 
 # -- the report ----------------------------------------------------------------------------
