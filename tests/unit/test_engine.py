@@ -729,6 +729,23 @@ def test_hand_built_definition_executes() -> None:
     assert execute_in_process(definition, inputs={"a": 4}).outputs == {"result": 8}
 
 
+def test_hand_built_definition_may_return_an_async_iterable() -> None:
+    def compute(context, inputs):  # type: ignore[no-untyped-def]
+        async def items():  # type: ignore[no-untyped-def]
+            context.log.info("on the loop")
+            await asyncio.sleep(0)
+            yield Output(inputs["a"] * 3)
+
+        return items()
+
+    definition = OpDefinition(compute, "triple", ins={"a": In(int)}, outs={"result": Out(int)})
+    result = execute_in_process(definition, inputs={"a": 4})
+    assert result.outputs == {"result": 12}
+    logs = [e.body.message for e in result.events if isinstance(e.body, LogMessage)]
+    assert logs == ["on the loop"]
+    assert [e.sequence for e in result.events] == list(range(1, len(result.events) + 1))
+
+
 def test_event_envelope_timestamps_from_clock() -> None:
     ticks = iter(range(100, 200))
 

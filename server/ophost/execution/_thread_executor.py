@@ -41,12 +41,14 @@ class _Stopped(Exception):
     """Internal: the body was stopped at a yield after a cancel request."""
 
 
-class _ContinueOnLoop:
-    """Internal: a hand-built body returned an async iterable; the loop iterates it."""
+class _ContinueOnLoop(Exception):
+    """Internal: a hand-built body returned an async iterable; the loop iterates it.
 
-    __slots__ = ("items",)
+    Raised in the worker thread, then handed to the loop as the attempt's outcome.
+    """
 
     def __init__(self, items: TypingAny) -> None:
+        super().__init__("continue on the loop")
         self.items = items
 
 
@@ -125,8 +127,8 @@ class _ThreadAttempt:
             if pump.stop_requested:
                 raise _Stopped
             outcome: AttemptOutcome | _ContinueOnLoop = rules.finish()
-        except _Continue as continued:
-            outcome = _ContinueOnLoop(continued.items)
+        except _ContinueOnLoop as continued:
+            outcome = continued
         except _Stopped:
             outcome = _COOPERATIVE
         except BaseException as exc:  # noqa: BLE001 - every way the body ends is an outcome
@@ -143,7 +145,7 @@ class _ThreadAttempt:
         if decorated is None:  # a hand-built definition: fn(context, inputs) -> events
             result = op_def.compute_fn(rules.context, dict(values))
             if hasattr(result, "__aiter__"):
-                raise _Continue(result)
+                raise _ContinueOnLoop(result)
             if result is None:
                 return ()
             if inspect.isgenerator(result):
@@ -205,12 +207,6 @@ class _ThreadAttempt:
             return
         self._pump.stop()
         self._grace_timer = self._loop.call_later(grace, self._pump.end, _ABANDONED)
-
-
-class _Continue(Exception):
-    def __init__(self, items: TypingAny) -> None:
-        super().__init__("continue on the loop")
-        self.items = items
 
 
 # -- async bodies: the attempt runs as a task on the loop ----------------------------------

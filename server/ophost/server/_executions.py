@@ -122,8 +122,7 @@ class ExecutionRunner:
         tasks = list(self._tasks.values())
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
-        for execution_id in list(self._tasks):
-            await self.store.request_cancel(execution_id)
+        await self.cancel_all()
         remaining = list(self._tasks.values())
         if remaining:
             await asyncio.wait(remaining, timeout=self.limits.cancel_grace_seconds + 1)

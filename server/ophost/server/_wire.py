@@ -70,9 +70,6 @@ def _tag(number: int, wire_type: int) -> bytes:
     return varint((number << 3) | wire_type)
 
 
-# A varint (the module's varint already looks small numbers up in a table).
-_small = varint
-
 _Event = event_pb2.Event
 _EXECUTION_ID = _tag(_Event.EXECUTION_ID_FIELD_NUMBER, _LEN)
 _SEQUENCE = _tag(_Event.SEQUENCE_FIELD_NUMBER, _VARINT)
@@ -140,7 +137,7 @@ _PASSED = _CHECK_SUCCESS + _TRUE  # TypeCheckResult(success=True), the common re
 
 def _field(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field: tag, varint length, payload."""
-    return b"".join((tag, _small(len(payload)), payload))
+    return b"".join((tag, varint(len(payload)), payload))
 
 
 def _string(tag: bytes, text: str) -> bytes:
@@ -167,13 +164,13 @@ def event_record(head: bytes, sequence: int, tail: Tail) -> Record:
     A tail in pieces gives a record in pieces. A piece that views a mutable buffer is
     copied here (the buffer may change later); a view of ``bytes`` is kept as it is.
     """
-    number = _small(sequence)
+    number = varint(sequence)
     if isinstance(tail, bytes):
         size = len(head) + 1 + len(number) + len(tail)
-        return b"".join((_BATCH_ITEM, _small(size), head, _SEQUENCE, number, tail))
+        return b"".join((_BATCH_ITEM, varint(size), head, _SEQUENCE, number, tail))
     size = len(head) + 1 + len(number) + sum(len(part) for part in tail)
     first, *rest = tail
-    prefix = b"".join((_BATCH_ITEM, _small(size), head, _SEQUENCE, number, first))
+    prefix = b"".join((_BATCH_ITEM, varint(size), head, _SEQUENCE, number, first))
     return (prefix, *(_immutable(part) for part in rest))
 
 
@@ -240,7 +237,7 @@ def _timestamp(seconds: float) -> bytes:
     inner = _SECONDS + varint(whole) if whole else b""
     if nanos:
         inner += _NANOS + varint(nanos)
-    return _TIMESTAMP + _small(len(inner)) + inner
+    return _TIMESTAMP + varint(len(inner)) + inner
 
 
 def _type_check(check: TypeCheck, number: int) -> bytes:
@@ -282,7 +279,7 @@ class EventWriter:
             self._second = whole
             self._seconds = _SECONDS + varint(whole) if whole else b""
         inner = self._seconds + _NANOS + varint(nanos) if nanos else self._seconds
-        return _TIMESTAMP + _small(len(inner)) + inner
+        return _TIMESTAMP + varint(len(inner)) + inner
 
     def text(self, tag: bytes, text: str) -> bytes:
         """A string field, from the cache when the same text came before."""
@@ -340,7 +337,7 @@ def _empty(body: object, _event: EngineEvent, _writer: EventWriter) -> bytes:
 def _input_checked(body: InputChecked, _event: EngineEvent, writer: EventWriter) -> bytes:
     name = writer.text(_INPUT_NAME, body.input_name) if body.input_name else b""
     check = _type_check(body.type_check, writer.count)
-    return _field(_KIND[InputChecked], name + _INPUT_TYPE_CHECK + _small(len(check)) + check)
+    return _field(_KIND[InputChecked], name + _INPUT_TYPE_CHECK + varint(len(check)) + check)
 
 
 def _output(body: OutputProduced, event: EngineEvent, writer: EventWriter) -> bytes:
@@ -360,7 +357,7 @@ def _output(body: OutputProduced, event: EngineEvent, writer: EventWriter) -> by
                 _field(_OUTPUT_VALUE, _serialized(value)),
                 _entries(body.metadata_entries, _OUTPUT_METADATA, writer.count),
                 _OUTPUT_TYPE_CHECK,
-                _small(len(check)),
+                varint(len(check)),
                 check,
             )
         ),
@@ -400,7 +397,7 @@ def _succeeded(body: StepSucceeded, _event: EngineEvent, _writer: EventWriter) -
     parts = _DURATION_SECONDS + varint(whole) if whole else b""
     if nanos:
         parts += _DURATION_NANOS + varint(nanos)
-    return _field(_KIND[StepSucceeded], _STEP_DURATION + _small(len(parts)) + parts)
+    return _field(_KIND[StepSucceeded], _STEP_DURATION + varint(len(parts)) + parts)
 
 
 def _finished(body: ExecutionFinished, _event: EngineEvent, _writer: EventWriter) -> bytes:
@@ -474,7 +471,7 @@ def chunk_tail(
     size = len(before) + len(data) + len(after)
     head = b"".join(
         (
-            _ATTEMPT + _small(attempt) if attempt else b"",
+            _ATTEMPT + varint(attempt) if attempt else b"",
             _timestamp(timestamp),
             op_name_field,
             _VALUE_CHUNK,
