@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -731,7 +731,7 @@ def test_hand_built_definition_executes() -> None:
 
 def test_hand_built_definition_may_return_an_async_iterable() -> None:
     def compute(context, inputs):  # type: ignore[no-untyped-def]
-        async def items():  # type: ignore[no-untyped-def]
+        async def items() -> AsyncIterator[Output[int]]:
             context.log.info("on the loop")
             await asyncio.sleep(0)
             yield Output(inputs["a"] * 3)
