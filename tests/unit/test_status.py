@@ -212,6 +212,8 @@ def test_every_error_reason_has_a_constructor() -> None:
         _status.too_many_executions(1, 1.0).reason,
         _status.sequence_out_of_range(2, 1).reason,
         _status.internal("x").reason,
+        _status.store_full("x").reason,
+        _status.store_unavailable("x").reason,
     }
     names = {name.removeprefix("ERROR_REASON_") for name in error_pb2.ErrorReason.keys()}
     assert made == names - {"UNSPECIFIED"}

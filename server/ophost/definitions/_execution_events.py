@@ -53,12 +53,14 @@ class LogLevel(enum.Enum):
 
 class ErrorSource(enum.Enum):
     """Whose code raised: the op's (user code), ophost's checks (framework), a cancel
-    (interrupt), or something that should never happen (unexpected)."""
+    (interrupt), something that should never happen (unexpected), or no code at all:
+    the host process running the attempt was lost (host lost)."""
 
     USER_CODE = "USER_CODE"
     FRAMEWORK = "FRAMEWORK"
     INTERRUPT = "INTERRUPT"
     UNEXPECTED = "UNEXPECTED"
+    HOST_LOST = "HOST_LOST"
 
 
 class CancelOutcome(enum.Enum):

@@ -295,6 +295,25 @@ def invalid_page_token() -> StatusError:
     )
 
 
+def store_full(message: str) -> StatusError:
+    """``RESOURCE_EXHAUSTED`` / ``STORE_FULL``: the store cannot take more writes."""
+    return StatusError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        message,
+        reason=_reason(error_pb2.ERROR_REASON_STORE_FULL),
+    )
+
+
+def store_unavailable(message: str, retry_after: float | None = None) -> StatusError:
+    """``UNAVAILABLE`` / ``STORE_UNAVAILABLE``: the store cannot be reached now."""
+    return StatusError(
+        grpc.StatusCode.UNAVAILABLE,
+        message,
+        reason=_reason(error_pb2.ERROR_REASON_STORE_UNAVAILABLE),
+        retry_delay=retry_after,
+    )
+
+
 def internal(message: str) -> StatusError:
     """``INTERNAL`` / ``INTERNAL``: a bug in the server."""
     return StatusError(

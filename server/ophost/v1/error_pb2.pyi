@@ -75,6 +75,15 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """OUT_OF_RANGE: `after_sequence` is beyond the execution's last sequence."""
     ERROR_REASON_INTERNAL: _ErrorReason.ValueType  # 13
     """INTERNAL: a bug in the server."""
+    ERROR_REASON_STORE_FULL: _ErrorReason.ValueType  # 14
+    """RESOURCE_EXHAUSTED: the execution store is full (no disk space, or its
+    size limit is reached). What was already written is kept and can be
+    read; new executions are refused until space is freed.
+    """
+    ERROR_REASON_STORE_UNAVAILABLE: _ErrorReason.ValueType  # 15
+    """UNAVAILABLE: the execution store cannot be reached (for example, the
+    database connection is lost and could not be restored). Retry later.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why an RPC failed.
@@ -135,6 +144,15 @@ ERROR_REASON_SEQUENCE_OUT_OF_RANGE: ErrorReason.ValueType  # 12
 """OUT_OF_RANGE: `after_sequence` is beyond the execution's last sequence."""
 ERROR_REASON_INTERNAL: ErrorReason.ValueType  # 13
 """INTERNAL: a bug in the server."""
+ERROR_REASON_STORE_FULL: ErrorReason.ValueType  # 14
+"""RESOURCE_EXHAUSTED: the execution store is full (no disk space, or its
+size limit is reached). What was already written is kept and can be
+read; new executions are refused until space is freed.
+"""
+ERROR_REASON_STORE_UNAVAILABLE: ErrorReason.ValueType  # 15
+"""UNAVAILABLE: the execution store cannot be reached (for example, the
+database connection is lost and could not be restored). Retry later.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final

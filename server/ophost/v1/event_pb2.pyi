@@ -78,6 +78,11 @@ class _ErrorSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorSour
     """The attempt was interrupted (cancellation or server shutdown)."""
     ERROR_SOURCE_UNEXPECTED: _ErrorSource.ValueType  # 4
     """An unexpected error inside ophost itself."""
+    ERROR_SOURCE_HOST_LOST: _ErrorSource.ValueType  # 5
+    """The host process running the attempt was lost (it crashed, was killed,
+    or stopped renewing its lease) before the attempt ended. Another host
+    process sharing the store noticed and ended or retried the attempt.
+    """
 
 class ErrorSource(_ErrorSource, metaclass=_ErrorSourceEnumTypeWrapper):
     """Who is responsible for a step failure."""
@@ -94,6 +99,11 @@ ERROR_SOURCE_INTERRUPT: ErrorSource.ValueType  # 3
 """The attempt was interrupted (cancellation or server shutdown)."""
 ERROR_SOURCE_UNEXPECTED: ErrorSource.ValueType  # 4
 """An unexpected error inside ophost itself."""
+ERROR_SOURCE_HOST_LOST: ErrorSource.ValueType  # 5
+"""The host process running the attempt was lost (it crashed, was killed,
+or stopped renewing its lease) before the attempt ended. Another host
+process sharing the store noticed and ended or retried the attempt.
+"""
 Global___ErrorSource: _TypeAlias = ErrorSource  # noqa: Y015
 
 class _ExecutionStatus:

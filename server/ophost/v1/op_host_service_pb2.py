@@ -23,13 +23,14 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from ophost.v1 import event_pb2 as ophost_dot_v1_dot_event__pb2
 from ophost.v1 import execution_pb2 as ophost_dot_v1_dot_execution__pb2
 from ophost.v1 import op_pb2 as ophost_dot_v1_dot_op__pb2
 from ophost.v1 import value_pb2 as ophost_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fophost/v1/op_host_service.proto\x12\tophost.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x15ophost/v1/event.proto\x1a\x19ophost/v1/execution.proto\x1a\x12ophost/v1/op.proto\x1a\x15ophost/v1/value.proto\"\x16\n\x14GetServerInfoRequest\"\x9b\x01\n\x15GetServerInfoResponse\x12\x18\n\x10protocol_version\x18\x01 \x01(\t\x12\x16\n\x0eophost_version\x18\x02 \x01(\t\x12\x11\n\tserver_id\x18\x03 \x01(\t\x12\'\n\x06limits\x18\x04 \x01(\x0b\x32\x17.ophost.v1.ServerLimits\x12\x14\n\x0c\x63\x61pabilities\x18\x05 \x03(\t\"\xba\x01\n\x0cServerLimits\x12\x1e\n\x16inline_threshold_bytes\x18\x01 \x01(\r\x12\x18\n\x10\x63hunk_size_bytes\x18\x02 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x03 \x01(\r\x12!\n\x19max_concurrent_executions\x18\x04 \x01(\r\x12\x32\n\x0f\x65vent_retention\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"X\n\x0eListOpsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1f\n\x04view\x18\x03 \x01(\x0e\x32\x11.ophost.v1.OpView\"P\n\x0fListOpsResponse\x12$\n\x03ops\x18\x01 \x03(\x0b\x32\x17.ophost.v1.OpDefinition\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x0cGetOpRequest\x12\x0f\n\x07op_name\x18\x01 \x01(\t\"4\n\rGetOpResponse\x12#\n\x02op\x18\x01 \x01(\x0b\x32\x17.ophost.v1.OpDefinition\"\xbe\x01\n\x0e\x45xecuteRequest\x12*\n\x05start\x18\x01 \x01(\x0b\x32\x19.ophost.v1.ExecutionStartH\x00\x12*\n\x06\x63\x61ncel\x18\x02 \x01(\x0b\x32\x18.ophost.v1.ExecuteCancelH\x00\x12$\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x15.ophost.v1.ExecuteAckH\x00\x12&\n\x05\x63hunk\x18\x04 \x01(\x0b\x32\x15.ophost.v1.ValueChunkH\x00\x42\x06\n\x04kind\"\x1f\n\rExecuteCancel\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1e\n\nExecuteAck\x12\x10\n\x08sequence\x18\x01 \x01(\x04\"t\n\x0f\x45xecuteResponse\x12\x30\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x1c.ophost.v1.ExecutionAcceptedH\x00\x12\'\n\x06\x65vents\x18\x02 \x01(\x0b\x32\x15.ophost.v1.EventBatchH\x00\x42\x06\n\x04kind\"R\n\x11\x45xecutionAccepted\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\'\n\texecution\x18\x02 \x01(\x0b\x32\x14.ophost.v1.Execution\".\n\nEventBatch\x12 \n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.ophost.v1.Event\"A\n\x15StartExecutionRequest\x12(\n\x05start\x18\x01 \x01(\x0b\x32\x19.ophost.v1.ExecutionStart\"A\n\x16StartExecutionResponse\x12\'\n\texecution\x18\x01 \x01(\x0b\x32\x14.ophost.v1.Execution\"+\n\x13GetExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"?\n\x14GetExecutionResponse\x12\'\n\texecution\x18\x01 \x01(\x0b\x32\x14.ophost.v1.Execution\"z\n\x15ListExecutionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0f\n\x07op_name\x18\x03 \x01(\t\x12)\n\x06states\x18\x04 \x03(\x0e\x32\x19.ophost.v1.ExecutionState\"[\n\x16ListExecutionsResponse\x12(\n\nexecutions\x18\x01 \x03(\x0b\x32\x14.ophost.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x16\x43\x61ncelExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"B\n\x17\x43\x61ncelExecutionResponse\x12\'\n\texecution\x18\x01 \x01(\x0b\x32\x14.ophost.v1.Execution\"C\n\x13StreamEventsRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x04\"8\n\x14StreamEventsResponse\x12 \n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.ophost.v1.Event*F\n\x06OpView\x12\x17\n\x13OP_VIEW_UNSPECIFIED\x10\x00\x12\x11\n\rOP_VIEW_BASIC\x10\x01\x12\x10\n\x0cOP_VIEW_FULL\x10\x02\x32\xf6\x05\n\rOpHostService\x12W\n\rGetServerInfo\x12\x1f.ophost.v1.GetServerInfoRequest\x1a .ophost.v1.GetServerInfoResponse\"\x03\x90\x02\x01\x12\x45\n\x07ListOps\x12\x19.ophost.v1.ListOpsRequest\x1a\x1a.ophost.v1.ListOpsResponse\"\x03\x90\x02\x01\x12?\n\x05GetOp\x12\x17.ophost.v1.GetOpRequest\x1a\x18.ophost.v1.GetOpResponse\"\x03\x90\x02\x01\x12\x44\n\x07\x45xecute\x12\x19.ophost.v1.ExecuteRequest\x1a\x1a.ophost.v1.ExecuteResponse(\x01\x30\x01\x12U\n\x0eStartExecution\x12 .ophost.v1.StartExecutionRequest\x1a!.ophost.v1.StartExecutionResponse\x12T\n\x0cGetExecution\x12\x1e.ophost.v1.GetExecutionRequest\x1a\x1f.ophost.v1.GetExecutionResponse\"\x03\x90\x02\x01\x12Z\n\x0eListExecutions\x12 .ophost.v1.ListExecutionsRequest\x1a!.ophost.v1.ListExecutionsResponse\"\x03\x90\x02\x01\x12]\n\x0f\x43\x61ncelExecution\x12!.ophost.v1.CancelExecutionRequest\x1a\".ophost.v1.CancelExecutionResponse\"\x03\x90\x02\x02\x12V\n\x0cStreamEvents\x12\x1e.ophost.v1.StreamEventsRequest\x1a\x1f.ophost.v1.StreamEventsResponse\"\x03\x90\x02\x01\x30\x01\x42p\n\rdev.ophost.v1B\x12OpHostServiceProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fophost/v1/op_host_service.proto\x12\tophost.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ophost/v1/event.proto\x1a\x19ophost/v1/execution.proto\x1a\x12ophost/v1/op.proto\x1a\x15ophost/v1/value.proto\"\x16\n\x14GetServerInfoRequest\"\x9b\x01\n\x15GetServerInfoResponse\x12\x18\n\x10protocol_version\x18\x01 \x01(\t\x12\x16\n\x0eophost_version\x18\x02 \x01(\t\x12\x11\n\tserver_id\x18\x03 \x01(\t\x12\'\n\x06limits\x18\x04 \x01(\x0b\x32\x17.ophost.v1.ServerLimits\x12\x14\n\x0c\x63\x61pabilities\x18\x05 \x03(\t\"\xba\x01\n\x0cServerLimits\x12\x1e\n\x16inline_threshold_bytes\x18\x01 \x01(\r\x12\x18\n\x10\x63hunk_size_bytes\x18\x02 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x03 \x01(\r\x12!\n\x19max_concurrent_executions\x18\x04 \x01(\r\x12\x32\n\x0f\x65vent_retention\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\"X\n\x0eListOpsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x1f\n\x04view\x18\x03 \x01(\x0e\x32\x11.ophost.v1.OpView\"P\n\x0fListOpsResponse\x12$\n\x03ops\x18\x01 \x03(\x0b\x32\x17.ophost.v1.OpDefinition\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1f\n\x0cGetOpRequest\x12\x0f\n\x07op_name\x18\x01 \x01(\t\"4\n\rGetOpResponse\x12#\n\x02op\x18\x01 \x01(\x0b\x32\x17.ophost.v1.OpDefinition\"\xbe\x01\n\x0e\x45xecuteRequest\x12*\n\x05start\x18\x01 \x01(\x0b\x32\x19.ophost.v1.ExecutionStartH\x00\x12*\n\x06\x63\x61ncel\x18\x02 \x01(\x0b\x32\x18.ophost.v1.ExecuteCancelH\x00\x12$\n\x03\x61\x63k\x18\x03 \x01(\x0b\x32\x15.ophost.v1.ExecuteAckH\x00\x12&\n\x05\x63hunk\x18\x04 \x01(\x0b\x32\x15.ophost.v1.ValueChunkH\x00\x42\x06\n\x04kind\"\x1f\n\rExecuteCancel\x12\x0e\n\x06reason\x18\x01 \x01(\t\"\x1e\n\nExecuteAck\x12\x10\n\x08sequence\x18\x01 \x01(\x04\"t\n\x0f\x45xecuteResponse\x12\x30\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\x1c.ophost.v1.ExecutionAcceptedH\x00\x12\'\n\x06\x65vents\x18\x02 \x01(\x0b\x32\x15.ophost.v1.EventBatchH\x00\x42\x06\n\x04kind\"R\n\x11\x45xecutionAccepted\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\'\n\texecution\x18\x02 \x01(\x0b\x32\x14.ophost.v1.Execution\".\n\nEventBatch\x12 \n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.ophost.v1.Event\"A\n\x15StartExecutionRequest\x12(\n\x05start\x18\x01 \x01(\x0b\x32\x19.ophost.v1.ExecutionStart\"A\n\x16StartExecutionResponse\x12\'\n\texecution\x18\x01 \x01(\x0b\x32\x14.ophost.v1.Execution\"+\n\x13GetExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\"?\n\x14GetExecutionResponse\x12\'\n\texecution\x18\x01 \x01(\x0b\x32\x14.ophost.v1.Execution\"\xe1\x01\n\x15ListExecutionsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0f\n\x07op_name\x18\x03 \x01(\t\x12)\n\x06states\x18\x04 \x03(\x0e\x32\x19.ophost.v1.ExecutionState\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"[\n\x16ListExecutionsResponse\x12(\n\nexecutions\x18\x01 \x03(\x0b\x32\x14.ophost.v1.Execution\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\">\n\x16\x43\x61ncelExecutionRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"B\n\x17\x43\x61ncelExecutionResponse\x12\'\n\texecution\x18\x01 \x01(\x0b\x32\x14.ophost.v1.Execution\"C\n\x13StreamEventsRequest\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x04\"8\n\x14StreamEventsResponse\x12 \n\x06\x65vents\x18\x01 \x03(\x0b\x32\x10.ophost.v1.Event*F\n\x06OpView\x12\x17\n\x13OP_VIEW_UNSPECIFIED\x10\x00\x12\x11\n\rOP_VIEW_BASIC\x10\x01\x12\x10\n\x0cOP_VIEW_FULL\x10\x02\x32\xf6\x05\n\rOpHostService\x12W\n\rGetServerInfo\x12\x1f.ophost.v1.GetServerInfoRequest\x1a .ophost.v1.GetServerInfoResponse\"\x03\x90\x02\x01\x12\x45\n\x07ListOps\x12\x19.ophost.v1.ListOpsRequest\x1a\x1a.ophost.v1.ListOpsResponse\"\x03\x90\x02\x01\x12?\n\x05GetOp\x12\x17.ophost.v1.GetOpRequest\x1a\x18.ophost.v1.GetOpResponse\"\x03\x90\x02\x01\x12\x44\n\x07\x45xecute\x12\x19.ophost.v1.ExecuteRequest\x1a\x1a.ophost.v1.ExecuteResponse(\x01\x30\x01\x12U\n\x0eStartExecution\x12 .ophost.v1.StartExecutionRequest\x1a!.ophost.v1.StartExecutionResponse\x12T\n\x0cGetExecution\x12\x1e.ophost.v1.GetExecutionRequest\x1a\x1f.ophost.v1.GetExecutionResponse\"\x03\x90\x02\x01\x12Z\n\x0eListExecutions\x12 .ophost.v1.ListExecutionsRequest\x1a!.ophost.v1.ListExecutionsResponse\"\x03\x90\x02\x01\x12]\n\x0f\x43\x61ncelExecution\x12!.ophost.v1.CancelExecutionRequest\x1a\".ophost.v1.CancelExecutionResponse\"\x03\x90\x02\x02\x12V\n\x0cStreamEvents\x12\x1e.ophost.v1.StreamEventsRequest\x1a\x1f.ophost.v1.StreamEventsResponse\"\x03\x90\x02\x01\x30\x01\x42p\n\rdev.ophost.v1B\x12OpHostServiceProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,54 +52,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPHOSTSERVICE'].methods_by_name['CancelExecution']._serialized_options = b'\220\002\002'
   _globals['_OPHOSTSERVICE'].methods_by_name['StreamEvents']._loaded_options = None
   _globals['_OPHOSTSERVICE'].methods_by_name['StreamEvents']._serialized_options = b'\220\002\001'
-  _globals['_OPVIEW']._serialized_start=2029
-  _globals['_OPVIEW']._serialized_end=2099
-  _globals['_GETSERVERINFOREQUEST']._serialized_start=171
-  _globals['_GETSERVERINFOREQUEST']._serialized_end=193
-  _globals['_GETSERVERINFORESPONSE']._serialized_start=196
-  _globals['_GETSERVERINFORESPONSE']._serialized_end=351
-  _globals['_SERVERLIMITS']._serialized_start=354
-  _globals['_SERVERLIMITS']._serialized_end=540
-  _globals['_LISTOPSREQUEST']._serialized_start=542
-  _globals['_LISTOPSREQUEST']._serialized_end=630
-  _globals['_LISTOPSRESPONSE']._serialized_start=632
-  _globals['_LISTOPSRESPONSE']._serialized_end=712
-  _globals['_GETOPREQUEST']._serialized_start=714
-  _globals['_GETOPREQUEST']._serialized_end=745
-  _globals['_GETOPRESPONSE']._serialized_start=747
-  _globals['_GETOPRESPONSE']._serialized_end=799
-  _globals['_EXECUTEREQUEST']._serialized_start=802
-  _globals['_EXECUTEREQUEST']._serialized_end=992
-  _globals['_EXECUTECANCEL']._serialized_start=994
-  _globals['_EXECUTECANCEL']._serialized_end=1025
-  _globals['_EXECUTEACK']._serialized_start=1027
-  _globals['_EXECUTEACK']._serialized_end=1057
-  _globals['_EXECUTERESPONSE']._serialized_start=1059
-  _globals['_EXECUTERESPONSE']._serialized_end=1175
-  _globals['_EXECUTIONACCEPTED']._serialized_start=1177
-  _globals['_EXECUTIONACCEPTED']._serialized_end=1259
-  _globals['_EVENTBATCH']._serialized_start=1261
-  _globals['_EVENTBATCH']._serialized_end=1307
-  _globals['_STARTEXECUTIONREQUEST']._serialized_start=1309
-  _globals['_STARTEXECUTIONREQUEST']._serialized_end=1374
-  _globals['_STARTEXECUTIONRESPONSE']._serialized_start=1376
-  _globals['_STARTEXECUTIONRESPONSE']._serialized_end=1441
-  _globals['_GETEXECUTIONREQUEST']._serialized_start=1443
-  _globals['_GETEXECUTIONREQUEST']._serialized_end=1486
-  _globals['_GETEXECUTIONRESPONSE']._serialized_start=1488
-  _globals['_GETEXECUTIONRESPONSE']._serialized_end=1551
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=1553
-  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=1675
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=1677
-  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=1768
-  _globals['_CANCELEXECUTIONREQUEST']._serialized_start=1770
-  _globals['_CANCELEXECUTIONREQUEST']._serialized_end=1832
-  _globals['_CANCELEXECUTIONRESPONSE']._serialized_start=1834
-  _globals['_CANCELEXECUTIONRESPONSE']._serialized_end=1900
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=1902
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=1969
-  _globals['_STREAMEVENTSRESPONSE']._serialized_start=1971
-  _globals['_STREAMEVENTSRESPONSE']._serialized_end=2027
-  _globals['_OPHOSTSERVICE']._serialized_start=2102
-  _globals['_OPHOSTSERVICE']._serialized_end=2860
+  _globals['_OPVIEW']._serialized_start=2166
+  _globals['_OPVIEW']._serialized_end=2236
+  _globals['_GETSERVERINFOREQUEST']._serialized_start=204
+  _globals['_GETSERVERINFOREQUEST']._serialized_end=226
+  _globals['_GETSERVERINFORESPONSE']._serialized_start=229
+  _globals['_GETSERVERINFORESPONSE']._serialized_end=384
+  _globals['_SERVERLIMITS']._serialized_start=387
+  _globals['_SERVERLIMITS']._serialized_end=573
+  _globals['_LISTOPSREQUEST']._serialized_start=575
+  _globals['_LISTOPSREQUEST']._serialized_end=663
+  _globals['_LISTOPSRESPONSE']._serialized_start=665
+  _globals['_LISTOPSRESPONSE']._serialized_end=745
+  _globals['_GETOPREQUEST']._serialized_start=747
+  _globals['_GETOPREQUEST']._serialized_end=778
+  _globals['_GETOPRESPONSE']._serialized_start=780
+  _globals['_GETOPRESPONSE']._serialized_end=832
+  _globals['_EXECUTEREQUEST']._serialized_start=835
+  _globals['_EXECUTEREQUEST']._serialized_end=1025
+  _globals['_EXECUTECANCEL']._serialized_start=1027
+  _globals['_EXECUTECANCEL']._serialized_end=1058
+  _globals['_EXECUTEACK']._serialized_start=1060
+  _globals['_EXECUTEACK']._serialized_end=1090
+  _globals['_EXECUTERESPONSE']._serialized_start=1092
+  _globals['_EXECUTERESPONSE']._serialized_end=1208
+  _globals['_EXECUTIONACCEPTED']._serialized_start=1210
+  _globals['_EXECUTIONACCEPTED']._serialized_end=1292
+  _globals['_EVENTBATCH']._serialized_start=1294
+  _globals['_EVENTBATCH']._serialized_end=1340
+  _globals['_STARTEXECUTIONREQUEST']._serialized_start=1342
+  _globals['_STARTEXECUTIONREQUEST']._serialized_end=1407
+  _globals['_STARTEXECUTIONRESPONSE']._serialized_start=1409
+  _globals['_STARTEXECUTIONRESPONSE']._serialized_end=1474
+  _globals['_GETEXECUTIONREQUEST']._serialized_start=1476
+  _globals['_GETEXECUTIONREQUEST']._serialized_end=1519
+  _globals['_GETEXECUTIONRESPONSE']._serialized_start=1521
+  _globals['_GETEXECUTIONRESPONSE']._serialized_end=1584
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_start=1587
+  _globals['_LISTEXECUTIONSREQUEST']._serialized_end=1812
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_start=1814
+  _globals['_LISTEXECUTIONSRESPONSE']._serialized_end=1905
+  _globals['_CANCELEXECUTIONREQUEST']._serialized_start=1907
+  _globals['_CANCELEXECUTIONREQUEST']._serialized_end=1969
+  _globals['_CANCELEXECUTIONRESPONSE']._serialized_start=1971
+  _globals['_CANCELEXECUTIONRESPONSE']._serialized_end=2037
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=2039
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=2106
+  _globals['_STREAMEVENTSRESPONSE']._serialized_start=2108
+  _globals['_STREAMEVENTSRESPONSE']._serialized_end=2164
+  _globals['_OPHOSTSERVICE']._serialized_start=2239
+  _globals['_OPHOSTSERVICE']._serialized_end=2997
 # @@protoc_insertion_point(module_scope)

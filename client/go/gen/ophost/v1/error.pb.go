@@ -70,6 +70,13 @@ const (
 	ErrorReason_ERROR_REASON_SEQUENCE_OUT_OF_RANGE ErrorReason = 12
 	// INTERNAL: a bug in the server.
 	ErrorReason_ERROR_REASON_INTERNAL ErrorReason = 13
+	// RESOURCE_EXHAUSTED: the execution store is full (no disk space, or its
+	// size limit is reached). What was already written is kept and can be
+	// read; new executions are refused until space is freed.
+	ErrorReason_ERROR_REASON_STORE_FULL ErrorReason = 14
+	// UNAVAILABLE: the execution store cannot be reached (for example, the
+	// database connection is lost and could not be restored). Retry later.
+	ErrorReason_ERROR_REASON_STORE_UNAVAILABLE ErrorReason = 15
 )
 
 // Enum value maps for ErrorReason.
@@ -89,6 +96,8 @@ var (
 		11: "ERROR_REASON_TOO_MANY_EXECUTIONS",
 		12: "ERROR_REASON_SEQUENCE_OUT_OF_RANGE",
 		13: "ERROR_REASON_INTERNAL",
+		14: "ERROR_REASON_STORE_FULL",
+		15: "ERROR_REASON_STORE_UNAVAILABLE",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":           0,
@@ -105,6 +114,8 @@ var (
 		"ERROR_REASON_TOO_MANY_EXECUTIONS":   11,
 		"ERROR_REASON_SEQUENCE_OUT_OF_RANGE": 12,
 		"ERROR_REASON_INTERNAL":              13,
+		"ERROR_REASON_STORE_FULL":            14,
+		"ERROR_REASON_STORE_UNAVAILABLE":     15,
 	}
 )
 
@@ -236,7 +247,7 @@ const file_ophost_v1_error_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x03 \x03(\tR\x05stack\x12*\n" +
 	"\x05cause\x18\x04 \x01(\v2\x14.ophost.v1.ErrorDataR\x05cause\x12.\n" +
-	"\acontext\x18\x05 \x01(\v2\x14.ophost.v1.ErrorDataR\acontext*\xea\x03\n" +
+	"\acontext\x18\x05 \x01(\v2\x14.ophost.v1.ErrorDataR\acontext*\xab\x04\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ERROR_REASON_OP_NOT_FOUND\x10\x01\x12$\n" +
@@ -252,7 +263,9 @@ const file_ophost_v1_error_proto_rawDesc = "" +
 	"\x12$\n" +
 	" ERROR_REASON_TOO_MANY_EXECUTIONS\x10\v\x12&\n" +
 	"\"ERROR_REASON_SEQUENCE_OUT_OF_RANGE\x10\f\x12\x19\n" +
-	"\x15ERROR_REASON_INTERNAL\x10\rBh\n" +
+	"\x15ERROR_REASON_INTERNAL\x10\r\x12\x1b\n" +
+	"\x17ERROR_REASON_STORE_FULL\x10\x0e\x12\"\n" +
+	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x0fBh\n" +
 	"\rdev.ophost.v1B\n" +
 	"ErrorProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3"
 

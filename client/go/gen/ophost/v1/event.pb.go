@@ -103,6 +103,10 @@ const (
 	ErrorSource_ERROR_SOURCE_INTERRUPT ErrorSource = 3
 	// An unexpected error inside ophost itself.
 	ErrorSource_ERROR_SOURCE_UNEXPECTED ErrorSource = 4
+	// The host process running the attempt was lost (it crashed, was killed,
+	// or stopped renewing its lease) before the attempt ended. Another host
+	// process sharing the store noticed and ended or retried the attempt.
+	ErrorSource_ERROR_SOURCE_HOST_LOST ErrorSource = 5
 )
 
 // Enum value maps for ErrorSource.
@@ -113,6 +117,7 @@ var (
 		2: "ERROR_SOURCE_FRAMEWORK",
 		3: "ERROR_SOURCE_INTERRUPT",
 		4: "ERROR_SOURCE_UNEXPECTED",
+		5: "ERROR_SOURCE_HOST_LOST",
 	}
 	ErrorSource_value = map[string]int32{
 		"ERROR_SOURCE_UNSPECIFIED": 0,
@@ -120,6 +125,7 @@ var (
 		"ERROR_SOURCE_FRAMEWORK":   2,
 		"ERROR_SOURCE_INTERRUPT":   3,
 		"ERROR_SOURCE_UNEXPECTED":  4,
+		"ERROR_SOURCE_HOST_LOST":   5,
 	}
 )
 
@@ -1566,13 +1572,14 @@ const file_ophost_v1_event_proto_rawDesc = "" +
 	"\x0eLOG_LEVEL_INFO\x10\x02\x12\x15\n" +
 	"\x11LOG_LEVEL_WARNING\x10\x03\x12\x13\n" +
 	"\x0fLOG_LEVEL_ERROR\x10\x04\x12\x16\n" +
-	"\x12LOG_LEVEL_CRITICAL\x10\x05*\x9c\x01\n" +
+	"\x12LOG_LEVEL_CRITICAL\x10\x05*\xb8\x01\n" +
 	"\vErrorSource\x12\x1c\n" +
 	"\x18ERROR_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ERROR_SOURCE_USER_CODE\x10\x01\x12\x1a\n" +
 	"\x16ERROR_SOURCE_FRAMEWORK\x10\x02\x12\x1a\n" +
 	"\x16ERROR_SOURCE_INTERRUPT\x10\x03\x12\x1b\n" +
-	"\x17ERROR_SOURCE_UNEXPECTED\x10\x04*\x8f\x01\n" +
+	"\x17ERROR_SOURCE_UNEXPECTED\x10\x04\x12\x1a\n" +
+	"\x16ERROR_SOURCE_HOST_LOST\x10\x05*\x8f\x01\n" +
 	"\x0fExecutionStatus\x12 \n" +
 	"\x1cEXECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aEXECUTION_STATUS_SUCCEEDED\x10\x01\x12\x1b\n" +

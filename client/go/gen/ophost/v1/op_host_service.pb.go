@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -1100,7 +1101,11 @@ type ListExecutionsRequest struct {
 	// Only executions of this op. Empty means every op.
 	OpName string `protobuf:"bytes,3,opt,name=op_name,json=opName,proto3" json:"op_name,omitempty"`
 	// Only executions in one of these states. Empty means every state.
-	States        []ExecutionState `protobuf:"varint,4,rep,packed,name=states,proto3,enum=ophost.v1.ExecutionState" json:"states,omitempty"`
+	States []ExecutionState `protobuf:"varint,4,rep,packed,name=states,proto3,enum=ophost.v1.ExecutionState" json:"states,omitempty"`
+	// Only executions created at or after this time. Absent means no bound.
+	CreatedAfter *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
+	// Only executions created before this time. Absent means no bound.
+	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1159,6 +1164,20 @@ func (x *ListExecutionsRequest) GetOpName() string {
 func (x *ListExecutionsRequest) GetStates() []ExecutionState {
 	if x != nil {
 		return x.States
+	}
+	return nil
+}
+
+func (x *ListExecutionsRequest) GetCreatedAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAfter
+	}
+	return nil
+}
+
+func (x *ListExecutionsRequest) GetCreatedBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedBefore
 	}
 	return nil
 }
@@ -1426,7 +1445,7 @@ var File_ophost_v1_op_host_service_proto protoreflect.FileDescriptor
 
 const file_ophost_v1_op_host_service_proto_rawDesc = "" +
 	"\n" +
-	"\x1fophost/v1/op_host_service.proto\x12\tophost.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x15ophost/v1/event.proto\x1a\x19ophost/v1/execution.proto\x1a\x12ophost/v1/op.proto\x1a\x15ophost/v1/value.proto\"\x16\n" +
+	"\x1fophost/v1/op_host_service.proto\x12\tophost.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ophost/v1/event.proto\x1a\x19ophost/v1/execution.proto\x1a\x12ophost/v1/op.proto\x1a\x15ophost/v1/value.proto\"\x16\n" +
 	"\x14GetServerInfoRequest\"\xdb\x01\n" +
 	"\x15GetServerInfoResponse\x12)\n" +
 	"\x10protocol_version\x18\x01 \x01(\tR\x0fprotocolVersion\x12%\n" +
@@ -1480,13 +1499,15 @@ const file_ophost_v1_op_host_service_proto_rawDesc = "" +
 	"\x13GetExecutionRequest\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\"J\n" +
 	"\x14GetExecutionResponse\x122\n" +
-	"\texecution\x18\x01 \x01(\v2\x14.ophost.v1.ExecutionR\texecution\"\x9f\x01\n" +
+	"\texecution\x18\x01 \x01(\v2\x14.ophost.v1.ExecutionR\texecution\"\xa3\x02\n" +
 	"\x15ListExecutionsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x17\n" +
 	"\aop_name\x18\x03 \x01(\tR\x06opName\x121\n" +
-	"\x06states\x18\x04 \x03(\x0e2\x19.ophost.v1.ExecutionStateR\x06states\"v\n" +
+	"\x06states\x18\x04 \x03(\x0e2\x19.ophost.v1.ExecutionStateR\x06states\x12?\n" +
+	"\rcreated_after\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
+	"\x0ecreated_before\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\"v\n" +
 	"\x16ListExecutionsResponse\x124\n" +
 	"\n" +
 	"executions\x18\x01 \x03(\v2\x14.ophost.v1.ExecutionR\n" +
@@ -1564,6 +1585,7 @@ var file_ophost_v1_op_host_service_proto_goTypes = []any{
 	(*Execution)(nil),               // 28: ophost.v1.Execution
 	(*Event)(nil),                   // 29: ophost.v1.Event
 	(ExecutionState)(0),             // 30: ophost.v1.ExecutionState
+	(*timestamppb.Timestamp)(nil),   // 31: google.protobuf.Timestamp
 }
 var file_ophost_v1_op_host_service_proto_depIdxs = []int32{
 	3,  // 0: ophost.v1.GetServerInfoResponse.limits:type_name -> ophost.v1.ServerLimits
@@ -1583,32 +1605,34 @@ var file_ophost_v1_op_host_service_proto_depIdxs = []int32{
 	28, // 14: ophost.v1.StartExecutionResponse.execution:type_name -> ophost.v1.Execution
 	28, // 15: ophost.v1.GetExecutionResponse.execution:type_name -> ophost.v1.Execution
 	30, // 16: ophost.v1.ListExecutionsRequest.states:type_name -> ophost.v1.ExecutionState
-	28, // 17: ophost.v1.ListExecutionsResponse.executions:type_name -> ophost.v1.Execution
-	28, // 18: ophost.v1.CancelExecutionResponse.execution:type_name -> ophost.v1.Execution
-	29, // 19: ophost.v1.StreamEventsResponse.events:type_name -> ophost.v1.Event
-	1,  // 20: ophost.v1.OpHostService.GetServerInfo:input_type -> ophost.v1.GetServerInfoRequest
-	4,  // 21: ophost.v1.OpHostService.ListOps:input_type -> ophost.v1.ListOpsRequest
-	6,  // 22: ophost.v1.OpHostService.GetOp:input_type -> ophost.v1.GetOpRequest
-	8,  // 23: ophost.v1.OpHostService.Execute:input_type -> ophost.v1.ExecuteRequest
-	14, // 24: ophost.v1.OpHostService.StartExecution:input_type -> ophost.v1.StartExecutionRequest
-	16, // 25: ophost.v1.OpHostService.GetExecution:input_type -> ophost.v1.GetExecutionRequest
-	18, // 26: ophost.v1.OpHostService.ListExecutions:input_type -> ophost.v1.ListExecutionsRequest
-	20, // 27: ophost.v1.OpHostService.CancelExecution:input_type -> ophost.v1.CancelExecutionRequest
-	22, // 28: ophost.v1.OpHostService.StreamEvents:input_type -> ophost.v1.StreamEventsRequest
-	2,  // 29: ophost.v1.OpHostService.GetServerInfo:output_type -> ophost.v1.GetServerInfoResponse
-	5,  // 30: ophost.v1.OpHostService.ListOps:output_type -> ophost.v1.ListOpsResponse
-	7,  // 31: ophost.v1.OpHostService.GetOp:output_type -> ophost.v1.GetOpResponse
-	11, // 32: ophost.v1.OpHostService.Execute:output_type -> ophost.v1.ExecuteResponse
-	15, // 33: ophost.v1.OpHostService.StartExecution:output_type -> ophost.v1.StartExecutionResponse
-	17, // 34: ophost.v1.OpHostService.GetExecution:output_type -> ophost.v1.GetExecutionResponse
-	19, // 35: ophost.v1.OpHostService.ListExecutions:output_type -> ophost.v1.ListExecutionsResponse
-	21, // 36: ophost.v1.OpHostService.CancelExecution:output_type -> ophost.v1.CancelExecutionResponse
-	23, // 37: ophost.v1.OpHostService.StreamEvents:output_type -> ophost.v1.StreamEventsResponse
-	29, // [29:38] is the sub-list for method output_type
-	20, // [20:29] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	31, // 17: ophost.v1.ListExecutionsRequest.created_after:type_name -> google.protobuf.Timestamp
+	31, // 18: ophost.v1.ListExecutionsRequest.created_before:type_name -> google.protobuf.Timestamp
+	28, // 19: ophost.v1.ListExecutionsResponse.executions:type_name -> ophost.v1.Execution
+	28, // 20: ophost.v1.CancelExecutionResponse.execution:type_name -> ophost.v1.Execution
+	29, // 21: ophost.v1.StreamEventsResponse.events:type_name -> ophost.v1.Event
+	1,  // 22: ophost.v1.OpHostService.GetServerInfo:input_type -> ophost.v1.GetServerInfoRequest
+	4,  // 23: ophost.v1.OpHostService.ListOps:input_type -> ophost.v1.ListOpsRequest
+	6,  // 24: ophost.v1.OpHostService.GetOp:input_type -> ophost.v1.GetOpRequest
+	8,  // 25: ophost.v1.OpHostService.Execute:input_type -> ophost.v1.ExecuteRequest
+	14, // 26: ophost.v1.OpHostService.StartExecution:input_type -> ophost.v1.StartExecutionRequest
+	16, // 27: ophost.v1.OpHostService.GetExecution:input_type -> ophost.v1.GetExecutionRequest
+	18, // 28: ophost.v1.OpHostService.ListExecutions:input_type -> ophost.v1.ListExecutionsRequest
+	20, // 29: ophost.v1.OpHostService.CancelExecution:input_type -> ophost.v1.CancelExecutionRequest
+	22, // 30: ophost.v1.OpHostService.StreamEvents:input_type -> ophost.v1.StreamEventsRequest
+	2,  // 31: ophost.v1.OpHostService.GetServerInfo:output_type -> ophost.v1.GetServerInfoResponse
+	5,  // 32: ophost.v1.OpHostService.ListOps:output_type -> ophost.v1.ListOpsResponse
+	7,  // 33: ophost.v1.OpHostService.GetOp:output_type -> ophost.v1.GetOpResponse
+	11, // 34: ophost.v1.OpHostService.Execute:output_type -> ophost.v1.ExecuteResponse
+	15, // 35: ophost.v1.OpHostService.StartExecution:output_type -> ophost.v1.StartExecutionResponse
+	17, // 36: ophost.v1.OpHostService.GetExecution:output_type -> ophost.v1.GetExecutionResponse
+	19, // 37: ophost.v1.OpHostService.ListExecutions:output_type -> ophost.v1.ListExecutionsResponse
+	21, // 38: ophost.v1.OpHostService.CancelExecution:output_type -> ophost.v1.CancelExecutionResponse
+	23, // 39: ophost.v1.OpHostService.StreamEvents:output_type -> ophost.v1.StreamEventsResponse
+	31, // [31:40] is the sub-list for method output_type
+	22, // [22:31] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_ophost_v1_op_host_service_proto_init() }
