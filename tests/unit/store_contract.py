@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -18,9 +19,11 @@ from ophost.definitions import ExecutionFinished, ExecutionStatus, LogLevel, Log
 from ophost.execution import EngineEvent
 from ophost.server._wire import EventWriter, Record, stream_events_response
 from ophost.server.store import (
+    ExecutionQuery,
     ExecutionStore,
     ExecutionUpdate,
     NewExecution,
+    PageKey,
     RequestIdConflictError,
 )
 from ophost.v1 import event_pb2, execution_pb2, op_host_service_pb2, value_pb2
@@ -79,17 +82,40 @@ async def drain(store: ExecutionStore, execution_id: str, after: int = 0, **limi
     return batches
 
 
+async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``check()`` holds (stores may commit in the background)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        await asyncio.sleep(0.005)
+
+
 class StoreContract:
     """Tests every store passes. Subclasses give ``make_store``."""
 
     def make_store(self, *, retention_seconds: float = 600.0, max_retained: int = 1000,
+                   max_retained_bytes: int | None = None,
                    clock: Callable[[], float] | None = None) -> ExecutionStore:  # fmt: skip
         raise NotImplementedError
+
+    @pytest.fixture(autouse=True)
+    async def _close_stores(self) -> AsyncIterator[None]:
+        self._opened: list[ExecutionStore] = []
+        yield
+        for store in self._opened:
+            await store.close()
+
+    async def open_store(self, **options: Any) -> ExecutionStore:
+        store = self.make_store(**options)
+        await store.open()
+        self._opened.append(store)
+        return store
 
     # -- creating ------------------------------------------------------------------------------
 
     async def test_create_records_a_pending_execution(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         record, created = await store.create(new("e1", request_id="r1", fingerprint=b"f"))
         assert created
         assert (record.id, record.op_name, record.state, record.last_sequence) == (
@@ -107,7 +133,7 @@ class StoreContract:
         assert await store.find_request("missing") is None
 
     async def test_a_request_id_is_used_once(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         first, _ = await store.create(new("e1", request_id="r1", fingerprint=b"f"))
         again, created = await store.create(new("e2", request_id="r1", fingerprint=b"f"))
         assert not created
@@ -121,7 +147,7 @@ class StoreContract:
     # -- the one sequence authority ------------------------------------------------------------
 
     async def test_append_numbers_events_from_one_without_gaps(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         assert await store.append("e1", [log("a"), log("b")]) == 2
         assert await store.append("e1", [log("c")]) == 3
@@ -137,7 +163,7 @@ class StoreContract:
         assert record.last_sequence == 4
 
     async def test_concurrent_writers_get_one_gap_free_sequence(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         writers, batches = 8, 25
         rng = random.Random(7)
@@ -164,7 +190,7 @@ class StoreContract:
             assert lasts == sorted(lasts)  # each append's last sequence grows
 
     async def test_executions_number_their_events_apart(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("a"))
         await store.create(new("b"))
         await store.append("a", [log("a1")])
@@ -178,7 +204,7 @@ class StoreContract:
     # -- what a batch changes ------------------------------------------------------------------
 
     async def test_updates_move_the_state_and_keep_outputs(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         await store.append("e1", [log("x")], ExecutionUpdate(running=True, at=1_700_000_000.25))
         record = await store.get("e1")
@@ -204,7 +230,7 @@ class StoreContract:
     # -- following -----------------------------------------------------------------------------
 
     async def test_follow_replays_then_waits_for_live_events(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         await store.append("e1", [log("a")])
         seen: list[int] = []
@@ -214,10 +240,10 @@ class StoreContract:
                 seen.extend(e.sequence for e in parse(records))
 
         task = asyncio.ensure_future(follow())
-        await asyncio.sleep(0.01)
-        assert seen == [1]
+        await eventually(lambda: seen == [1])
         await store.append("e1", [log("b"), log("c")])
-        await asyncio.sleep(0.01)
+        await eventually(lambda: seen == [1, 2, 3])
+        await asyncio.sleep(0.05)
         assert seen == [1, 2, 3]
         assert not task.done()
         await store.append("e1", [finished()], DONE)
@@ -225,7 +251,7 @@ class StoreContract:
         assert seen == [1, 2, 3, 4]
 
     async def test_follow_after_a_sequence_and_in_small_batches(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         await store.append("e1", [log("a"), log("b"), log("c")])
         await store.append("e1", [finished()], DONE)
@@ -236,7 +262,7 @@ class StoreContract:
         assert await drain(store, "e1", after=4) == []
 
     async def test_a_stopped_stream_ends_when_woken(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         stop = False
         batches = store.follow("e1", 0, max_batch_bytes=1 << 20, stop=lambda: stop)
@@ -249,7 +275,7 @@ class StoreContract:
             await asyncio.wait_for(task, 5)
 
     async def test_cancelling_one_stream_leaves_the_others(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         await store.append("e1", [log("a")])
         seen: list[int] = []
@@ -260,7 +286,7 @@ class StoreContract:
 
         doomed = asyncio.ensure_future(follow([]))
         survivor = asyncio.ensure_future(follow(seen))
-        await asyncio.sleep(0.01)
+        await eventually(lambda: seen == [1])
         doomed.cancel()
         await asyncio.sleep(0.01)
         await store.append("e1", [log("b")])
@@ -269,13 +295,13 @@ class StoreContract:
         assert seen == [1, 2, 3]
 
     async def test_following_an_unknown_execution_ends_at_once(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         assert await drain(store, "missing") == []
 
     # -- cancellation --------------------------------------------------------------------------
 
     async def test_cancel_requests_reach_the_watchers_once(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         calls: list[str] = []
         store.on_cancel("e1", lambda: calls.append("first"))
@@ -292,7 +318,7 @@ class StoreContract:
         assert await store.request_cancel("missing") is None
 
     async def test_cancelling_a_finished_execution_changes_nothing(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         await store.append("e1", [finished()], DONE)
         record = await store.request_cancel("e1")
@@ -300,7 +326,7 @@ class StoreContract:
         assert (record.state, record.cancel_requested) == (SUCCEEDED, False)
 
     async def test_a_finished_execution_keeps_its_cancel_request(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         await store.request_cancel("e1")
         await store.append("e1", [finished()], ExecutionUpdate(finished=SUCCEEDED, at=1.0))
@@ -311,20 +337,47 @@ class StoreContract:
     # -- listing and retention -----------------------------------------------------------------
 
     async def test_executions_newest_first_with_filters(self) -> None:
-        store = self.make_store(clock=lambda: 1_700_000_002.0)
+        store = await self.open_store(clock=lambda: 1_700_000_002.0)
         await store.create(new("old", created=1.0, op_name="a"))
         await store.create(new("mid", created=2.0, op_name="b"))
         await store.create(new("new", created=3.0, op_name="a"))
         await store.append("mid", [finished()], DONE)
         assert [r.id for r in await store.executions()] == ["new", "mid", "old"]
-        assert [r.id for r in await store.executions(op_name="a")] == ["new", "old"]
-        done = await store.executions(states=frozenset({SUCCEEDED}))
+        assert [r.id for r in await store.executions(ExecutionQuery(op_name="a"))] == [
+            "new",
+            "old",
+        ]
+        done = await store.executions(ExecutionQuery(states=frozenset({SUCCEEDED})))
         assert [r.id for r in done] == ["mid"]
         assert sorted(r.id for r in await store.unfinished()) == ["new", "old"]
+        window = ExecutionQuery(created_after=2.0, created_before=3.0)
+        assert [r.id for r in await store.executions(window)] == ["mid"]
+        assert [r.id for r in await store.executions(ExecutionQuery(created_after=2.0))] == [
+            "new",
+            "mid",
+        ]
+
+    async def test_executions_in_pages(self) -> None:
+        store = await self.open_store()
+        for i in range(7):
+            await store.create(new(f"e{i}", created=100.0 + i // 2))  # pairs share a time
+        pages: list[list[str]] = []
+        before: PageKey | None = None
+        while True:
+            page = await store.executions(before=before, limit=3)
+            if not page:
+                break
+            pages.append([r.id for r in page])
+            before = page[-1].page_key
+        assert pages == [["e6", "e5", "e4"], ["e3", "e2", "e1"], ["e0"]]
+        query = ExecutionQuery(created_after=101.0)
+        first = await store.executions(query, limit=2)
+        rest = await store.executions(query, before=first[-1].page_key)
+        assert [r.id for r in first + rest] == ["e6", "e5", "e4", "e3", "e2"]
 
     async def test_retention_by_age_and_count(self) -> None:
         now = [1_000.0]
-        store = self.make_store(retention_seconds=10, max_retained=3, clock=lambda: now[0])
+        store = await self.open_store(retention_seconds=10, max_retained=3, clock=lambda: now[0])
         for i in range(3):
             await store.create(new(f"e{i}"))
             await store.append(
@@ -332,18 +385,36 @@ class StoreContract:
             )
         now[0] += 5
         await store.create(new("e3"))  # at the cap: the oldest finished one goes
+        await store.sweep()
         assert await store.get("e0") is None
+        assert await drain(store, "e0") == []
         assert await store.get("e1") is not None
         now[0] += 100  # past retention
-        await store.executions()
+        await store.sweep()
         assert await store.get("e1") is None
         assert await store.get("e2") is None
         assert await store.get("e3") is not None  # running: never forgotten
 
+    async def test_retention_by_bytes_forgets_whole_executions(self) -> None:
+        store = await self.open_store(max_retained_bytes=1500, clock=lambda: 1_010.0)
+        for i in range(4):
+            await store.create(new(f"e{i}"))
+            await store.append(f"e{i}", [log("x" * 400)])
+            await store.append(
+                f"e{i}", [finished()], ExecutionUpdate(finished=SUCCEEDED, at=1_000.0 + i)
+            )
+        await store.sweep()
+        kept = [r.id for r in await store.executions()]
+        assert "e3" in kept
+        assert "e0" not in kept
+        for execution_id in kept:
+            (events,) = await drain(store, execution_id)
+            assert [e.sequence for e in events] == [1, 2]  # never a part of a log
+
     # -- chunks --------------------------------------------------------------------------------
 
     async def test_chunk_events_read_back_whole(self) -> None:
-        store = self.make_store()
+        store = await self.open_store()
         await store.create(new("e1"))
         data = bytes(range(256)) * 700
         chunk = value_pb2.ValueChunk(value_id="v", index=3, offset=99, last=True)

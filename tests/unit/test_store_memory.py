@@ -17,11 +17,13 @@ class TestMemoryStore(StoreContract):
         *,
         retention_seconds: float = 600.0,
         max_retained: int = 1000,
+        max_retained_bytes: int | None = None,
         clock: Callable[[], float] | None = None,
     ) -> ExecutionStore:
         return MemoryExecutionStore(
             retention_seconds=retention_seconds,
             max_retained=max_retained,
+            max_retained_bytes=max_retained_bytes,
             clock=clock or time.time,
         )
 

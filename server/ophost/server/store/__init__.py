@@ -7,22 +7,36 @@ about executions.
 
 from ophost.server.store._interface import (
     TERMINAL_STATES,
+    ExecutionQuery,
     ExecutionRecord,
     ExecutionStore,
     ExecutionUpdate,
+    LostExecution,
     NewExecution,
+    PageKey,
     RequestIdConflictError,
     State,
+    StoreError,
+    StoreFullError,
+    StoreOpenError,
+    StoreUnavailableError,
 )
 from ophost.server.store._memory import MemoryExecutionStore
 
 __all__ = [
     "TERMINAL_STATES",
+    "ExecutionQuery",
     "ExecutionRecord",
     "ExecutionStore",
     "ExecutionUpdate",
+    "LostExecution",
     "MemoryExecutionStore",
     "NewExecution",
+    "PageKey",
     "RequestIdConflictError",
     "State",
+    "StoreError",
+    "StoreFullError",
+    "StoreOpenError",
+    "StoreUnavailableError",
 ]

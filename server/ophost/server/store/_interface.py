@@ -29,12 +29,19 @@ from ophost.v1 import error_pb2, execution_pb2, value_pb2
 
 __all__ = [
     "TERMINAL_STATES",
+    "ExecutionQuery",
     "ExecutionRecord",
     "ExecutionStore",
     "ExecutionUpdate",
+    "LostExecution",
     "NewExecution",
+    "PageKey",
     "RequestIdConflictError",
     "State",
+    "StoreError",
+    "StoreFullError",
+    "StoreOpenError",
+    "StoreUnavailableError",
 ]
 
 State: TypeAlias = execution_pb2.ExecutionState.ValueType
@@ -48,6 +55,27 @@ TERMINAL_STATES = frozenset(
         execution_pb2.EXECUTION_STATE_CANCELED,
     }
 )
+
+
+class StoreError(OpHostError):
+    """The store failed to do what was asked of it."""
+
+
+class StoreOpenError(StoreError):
+    """The store cannot be opened (a missing, unreadable, corrupt or too new file or
+    database); the message names it."""
+
+
+class StoreFullError(StoreError):
+    """The store has no room for more writes (disk full or its size limit reached).
+
+    What was written before is kept and can still be read.
+    """
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot be reached now (a lost database connection that could not be
+    restored)."""
 
 
 class RequestIdConflictError(OpHostError):
@@ -70,6 +98,41 @@ class NewExecution:
     fingerprint: bytes
     tags: Mapping[str, str]
     created_at: float
+    # The start request as the store keeps it (a serialized ``ExecutionStart`` with
+    # every value inline), so that another process can run the op again after the
+    # one running it was lost. Stores that do not outlive the process may ignore it.
+    start: bytes = b""
+    op_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionQuery:
+    """Which executions to list: all the filters given must hold.
+
+    ``created_after`` is inclusive and ``created_before`` exclusive (seconds since
+    the epoch).
+    """
+
+    op_name: str = ""
+    states: frozenset[State] = frozenset()
+    created_after: float | None = None
+    created_before: float | None = None
+
+    def matches(self, record: ExecutionRecord) -> bool:
+        return (
+            (not self.op_name or record.op_name == self.op_name)
+            and (not self.states or record.state in self.states)
+            and (self.created_after is None or record.created_at >= self.created_after)
+            and (self.created_before is None or record.created_at < self.created_before)
+        )
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PageKey:
+    """Where a page of executions (newest first) ends: the last one's creation and id."""
+
+    created_at: float
+    id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +158,23 @@ class ExecutionRecord:
     def finished(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    @property
+    def page_key(self) -> PageKey:
+        return PageKey(self.created_at, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class LostExecution:
+    """An unfinished execution whose host process was lost, now owned by this one.
+
+    ``start`` is the start request the store kept; ``lost_host`` says which process
+    ran it (``pid 4242 on web-1``).
+    """
+
+    record: ExecutionRecord
+    start: bytes
+    lost_host: str
+
 
 @dataclass(frozen=True, slots=True)
 class ExecutionUpdate:
@@ -114,10 +194,28 @@ class ExecutionUpdate:
 
 
 class ExecutionStore(abc.ABC):
-    """Executions and their event logs. Every method is called on the host's event loop."""
+    """Executions and their event logs. Every method is called on the host's event loop.
+
+    A store that outlives the process (``durable``) also keeps each execution's start
+    request, holds a lease for the executions this process runs, and hands the
+    unfinished executions of a lost process to another (:meth:`claim_lost`).
+    """
 
     #: How long a finished execution is kept (seconds).
     retention_seconds: float
+    #: Whether executions outlive this process (and so whether ``NewExecution.start``
+    #: is worth building).
+    durable: bool = False
+    #: How often the host should call :meth:`claim_lost` (seconds; 0: never).
+    claim_interval: float = 0.0
+    #: How often the host should call :meth:`sweep` (seconds; 0: never).
+    sweep_interval: float = 0.0
+
+    async def open(self) -> None:  # noqa: B027 - optional for stores with nothing to open
+        """Get ready to serve (open files or connections, apply migrations).
+
+        Raises :class:`StoreOpenError` naming what could not be opened.
+        """
 
     @abc.abstractmethod
     async def create(self, new: NewExecution) -> tuple[ExecutionRecord, bool]:
@@ -149,9 +247,17 @@ class ExecutionStore(abc.ABC):
 
     @abc.abstractmethod
     async def executions(
-        self, *, op_name: str = "", states: frozenset[State] = frozenset()
+        self,
+        query: ExecutionQuery = ExecutionQuery(),  # noqa: B008 - frozen, so shared safely
+        *,
+        before: PageKey | None = None,
+        limit: int | None = None,
     ) -> list[ExecutionRecord]:
-        """The executions kept, newest first, filtered by op name and states (empty: all)."""
+        """The executions kept that match ``query``, newest first (by creation, then id).
+
+        ``before`` starts after that key (the last one of the previous page); at most
+        ``limit`` are returned (None: all).
+        """
 
     @abc.abstractmethod
     async def unfinished(self) -> list[ExecutionRecord]:
@@ -189,6 +295,21 @@ class ExecutionStore(abc.ABC):
     @abc.abstractmethod
     def on_cancel(self, execution_id: str, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` (on the loop) when a cancel is requested; returns the undo."""
+
+    @abc.abstractmethod
+    async def sweep(self) -> int:
+        """Forget the finished executions retention no longer keeps; returns how many.
+
+        An execution is forgotten whole: its record and every one of its events.
+        """
+
+    async def claim_lost(self) -> list[LostExecution]:
+        """Take over the unfinished executions of host processes found lost.
+
+        This process becomes their owner; the host then ends or retries each. A store
+        that does not outlive its process has none.
+        """
+        return []
 
     async def close(self) -> None:  # noqa: B027 - optional for stores holding nothing open
         """Release what the store holds open (files, connections)."""

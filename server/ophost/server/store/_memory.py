@@ -23,10 +23,12 @@ from ophost.server.store._interface import (
     PENDING,
     RUNNING,
     TERMINAL_STATES,
+    ExecutionQuery,
     ExecutionRecord,
     ExecutionStore,
     ExecutionUpdate,
     NewExecution,
+    PageKey,
     RequestIdConflictError,
     State,
 )
@@ -51,6 +53,7 @@ class _Execution:
     cursors: dict[int, int] = field(default_factory=dict)
     progress: asyncio.Future[None] | None = None
     room_checked: int = 0
+    size: int = 0
     cancel_callbacks: list[Callable[[], None]] = field(default_factory=list)
 
     @property
@@ -94,19 +97,25 @@ class MemoryExecutionStore(ExecutionStore):
     """Executions in this process's memory; gone when it stops.
 
     Finished executions are forgotten ``retention_seconds`` after they finished, and
-    the oldest finished ones as soon as more than ``max_retained`` are kept.
+    the oldest finished ones as soon as more than ``max_retained`` are kept or their
+    events take more than ``max_retained_bytes`` (None: no limit).
     """
+
+    sweep_interval = 1.0
 
     def __init__(
         self,
         *,
         retention_seconds: float = 600.0,
         max_retained: int = 1000,
+        max_retained_bytes: int | None = None,
         follow_window: int = 4096,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.retention_seconds = retention_seconds
         self.max_retained = max_retained
+        self.max_retained_bytes = max_retained_bytes
+        self._bytes = 0
         self.follow_window = max(1, follow_window)
         self._clock = clock
         self._by_id: dict[str, _Execution] = {}
@@ -142,9 +151,14 @@ class MemoryExecutionStore(ExecutionStore):
         records = execution.records
         head = execution.head
         sequence = len(records)
+        size = 0
         for tail in tails:
             sequence += 1
-            records.append(event_record(head, sequence, tail))
+            record = event_record(head, sequence, tail)
+            size += record_size(record)
+            records.append(record)
+        execution.size += size
+        self._bytes += size
         if update is not None:
             self._apply(execution, update)
         execution.notify()
@@ -194,16 +208,19 @@ class MemoryExecutionStore(ExecutionStore):
         return found.record() if found is not None else None
 
     async def executions(
-        self, *, op_name: str = "", states: frozenset[State] = frozenset()
+        self,
+        query: ExecutionQuery = ExecutionQuery(),  # noqa: B008 - frozen, so shared safely
+        *,
+        before: PageKey | None = None,
+        limit: int | None = None,
     ) -> list[ExecutionRecord]:
         self._evict()
+        records = [e.record() for e in self._by_id.values()]
         matching = [
-            e
-            for e in self._by_id.values()
-            if (not op_name or e.new.op_name == op_name) and (not states or e.state in states)
+            r for r in records if query.matches(r) and (before is None or r.page_key < before)
         ]
-        matching.sort(key=lambda e: e.new.created_at, reverse=True)
-        return [e.record() for e in matching]
+        matching.sort(key=lambda r: r.page_key, reverse=True)
+        return matching if limit is None else matching[:limit]
 
     async def unfinished(self) -> list[ExecutionRecord]:
         return [e.record() for e in self._by_id.values() if not e.finished]
@@ -286,6 +303,11 @@ class MemoryExecutionStore(ExecutionStore):
 
     # -- retention -------------------------------------------------------------------------------
 
+    async def sweep(self) -> int:
+        before = len(self._by_id)
+        self._evict()
+        return before - len(self._by_id)
+
     def _evict(self, *, room: int = 0) -> None:
         """Forget finished executions past retention, and the oldest beyond the cap.
 
@@ -295,13 +317,15 @@ class MemoryExecutionStore(ExecutionStore):
         finished = self._finished
         while finished and (
             len(self._by_id) + room > self.max_retained
+            or (self.max_retained_bytes is not None and self._bytes > self.max_retained_bytes)
             or now - (finished[0].finished_at or now) > self.retention_seconds
         ):
             self._forget(finished.popleft())
 
     def _forget(self, execution: _Execution) -> None:
         new = execution.new
-        self._by_id.pop(new.execution_id, None)
+        if self._by_id.pop(new.execution_id, None) is not None:
+            self._bytes -= execution.size
         if new.request_id and self._by_request.get(new.request_id) is execution:
             del self._by_request[new.request_id]
 

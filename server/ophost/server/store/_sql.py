@@ -1,0 +1,1009 @@
+"""The SQL execution store: executions and their events in a database, shared by processes.
+
+:class:`SqlExecutionStore` holds what SQLite and PostgreSQL have in common; a
+:class:`SqlBackend` gives the connections, the dialect and what a driver error means.
+
+**Writing.** Each process writes through one thread (:mod:`._sql_writer`) that commits
+whatever has queued up at once. The process that runs an execution owns it: it numbers
+its events (the execution's last sequence is kept in memory, so ``append`` returns at
+once) and is the only one that writes them; every write checks that it still owns the
+execution. A batch that ends the execution is awaited until it is committed, so the
+terminal event is durable before anyone is told about it.
+
+**Reading.** Streams of an execution run here read its records from memory, but only
+those already committed: a client never sees an event a crash could take back. Other
+executions (finished, or run by another process) are read from the database by reader
+threads; a stream that has caught up with one run elsewhere looks again every
+``poll_interval`` seconds or when the backend says the execution changed.
+
+**Leases.** Each process has a row in ``hosts`` whose lease it renews every third of
+``lease_seconds``. :meth:`SqlExecutionStore.claim_lost` finds processes whose lease
+ran out (or, on the same machine, whose pid is gone), deletes their rows and takes
+over their unfinished executions.
+
+**Cancel.** A cancel sets the execution's flag in the database. When it runs in this
+process its callbacks are called at once; otherwise the owning process finds the flag
+on its next look (every ``poll_interval``) or when the backend notifies it.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ophost.server._wire import Record, Tail, event_head, event_record, record_size
+from ophost.server.store._interface import (
+    CANCEL_REQUESTED,
+    PENDING,
+    RUNNING,
+    TERMINAL_STATES,
+    ExecutionQuery,
+    ExecutionRecord,
+    ExecutionStore,
+    ExecutionUpdate,
+    LostExecution,
+    NewExecution,
+    PageKey,
+    RequestIdConflictError,
+    StoreError,
+)
+from ophost.server.store._sql_rows import (
+    COLUMNS,
+    UNFINISHED,
+    error_blob,
+    outputs_blob,
+    record_from_row,
+    tags_text,
+)
+from ophost.server.store._sql_writer import Job, Writer
+from ophost.v1 import value_pb2
+
+__all__ = ["SqlBackend", "SqlExecutionStore"]
+
+_log = logging.getLogger("ophost.server.store")
+T = TypeVar("T")
+
+# A running execution's records are trimmed from memory past this many (the committed
+# ones no local stream still needs); later readers get them from the database.
+_KEEP_RECORDS = 8192
+# Writers wait while this many bytes are queued and not committed.
+_MAX_BACKLOG = 64 << 20
+
+
+class SqlBackend(abc.ABC):
+    """What one database engine brings: connections, transactions, errors, statements."""
+
+    #: ``sqlite`` or ``postgresql`` (picks the migrations).
+    dialect: str
+    #: Names the store in messages (a file path, or a DSN without its password).
+    where: str
+    #: How often a stream of an execution run elsewhere looks for new events.
+    poll_interval: float = 0.05
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Check the database and apply migrations (in a thread; raises StoreOpenError)."""
+
+    @abc.abstractmethod
+    def connect(self) -> Any:
+        """A new connection for the writer thread."""
+
+    @abc.abstractmethod
+    def begin(self, connection: Any) -> None:
+        """Start a write transaction on ``connection``."""
+
+    @abc.abstractmethod
+    def read(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(cursor)`` on a reading connection (called in a reader thread)."""
+
+    @abc.abstractmethod
+    def sql(self, statement: str) -> str:
+        """The statement (written with ``?`` placeholders) in this driver's style."""
+
+    @abc.abstractmethod
+    def error(self, exc: BaseException) -> StoreError:
+        """What a driver's error means for callers (full, unavailable, or other)."""
+
+    def lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the connection is gone (and worth re-opening)."""
+        return False
+
+    def close(self) -> None:  # noqa: B027 - optional
+        """Close the reading connections."""
+
+
+@dataclass(eq=False)
+class _Live:
+    """An execution this process runs: its numbering, its recent records, its streams."""
+
+    key: int
+    head: bytes
+    record: ExecutionRecord  # as committed
+    pending: ExecutionRecord  # as appended (ahead of ``record`` until committed)
+    last: int = 0  # the last sequence given out
+    durable: int = 0  # the last sequence committed
+    base: int = 0  # the sequence before records[0]
+    records: list[Record] = field(default_factory=list)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    cursors: dict[int, int] = field(default_factory=dict)
+    progress: asyncio.Future[None] | None = None
+    room_checked: int = 0
+    cancel_callbacks: list[Callable[[], None]] = field(default_factory=list)
+    broken: StoreError | None = None
+    retired: bool = False
+    submitted: int = 0  # writes queued
+    written: int = 0  # writes committed (or failed)
+    flushes: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+
+    def notify(self) -> None:
+        waiters = self.waiters
+        if waiters:
+            self.waiters = []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def advanced(self) -> None:
+        progress = self.progress
+        if progress is not None and not progress.done():
+            progress.set_result(None)
+
+    def wrote(self) -> None:
+        """One more write is committed (or failed): release who waited for it."""
+        self.written += 1
+        flushes = self.flushes
+        if flushes:
+            self.flushes = [(n, f) for n, f in flushes if n > self.written]
+            for n, future in flushes:
+                if n <= self.written and not future.done():
+                    future.set_result(None)
+
+    async def flushed(self) -> None:
+        """Wait until every write queued so far is committed (or failed)."""
+        if self.written >= self.submitted:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self.flushes.append((self.submitted, future))
+        await future
+
+
+class _LeaseLost(StoreError):
+    pass
+
+
+class SqlExecutionStore(ExecutionStore):
+    """Executions in a database (see the module's docstring). Call :meth:`open` first."""
+
+    durable = True
+
+    def __init__(
+        self,
+        backend: SqlBackend,
+        *,
+        retention_seconds: float = 600.0,
+        max_retained: int = 1000,
+        max_retained_bytes: int | None = None,
+        lease_seconds: float = 10.0,
+        follow_window: int = 4096,
+        clock: Callable[[], float] = time.time,
+        readers: int = 2,
+    ) -> None:
+        self.backend = backend
+        self.retention_seconds = retention_seconds
+        self.max_retained = max_retained
+        self.max_retained_bytes = max_retained_bytes
+        self.lease_seconds = lease_seconds
+        self.claim_interval = max(0.05, lease_seconds / 3)
+        self.sweep_interval = 5.0
+        self.follow_window = max(1, follow_window)
+        self._clock = clock
+        self.host_id = uuid.uuid4().hex
+        self._hostname = socket.gethostname()
+        self._live: dict[str, _Live] = {}
+        self._follower_ids = 0
+        self._remote_waiters: dict[str, asyncio.Event] = {}
+        self._reader_count = readers
+        self._readers: concurrent.futures.ThreadPoolExecutor | None = None
+        self._writer: Writer | None = None
+        self._maintenance: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.backend.where})"
+
+    # -- opening and closing ---------------------------------------------------------------
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        loop = self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self.backend.open)
+        self._readers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._reader_count, thread_name_prefix="ophost-store-reader"
+        )
+        writer = Writer(
+            self.backend.connect, self.backend.begin, loop, lost=self.backend.lost
+        )
+        await asyncio.to_thread(writer.start)
+        self._writer = writer
+        await self._write(self._register_host)
+        self._maintenance = loop.create_task(self._maintain())
+
+    async def close(self) -> None:
+        maintenance, self._maintenance = self._maintenance, None
+        if maintenance is not None:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+        writer = self._writer
+        if writer is None:
+            return
+        with contextlib.suppress(StoreError):
+            await self._write(self._unregister_host)
+        self._writer = None
+        await asyncio.to_thread(writer.stop)
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            self._readers = None
+        await asyncio.to_thread(self.backend.close)
+
+    def _sql(self, statement: str) -> str:
+        return self.backend.sql(statement)
+
+    def _register_host(self, cursor: Any) -> None:
+        now = time.time()
+        cursor.execute(
+            self._sql(
+                "INSERT INTO hosts (id, hostname, pid, started_at, lease_until) "
+                "VALUES (?, ?, ?, ?, ?)"
+            ),
+            (self.host_id, self._hostname, os.getpid(), now, now + self.lease_seconds),
+        )
+
+    def _unregister_host(self, cursor: Any) -> None:
+        cursor.execute(self._sql("DELETE FROM hosts WHERE id = ?"), (self.host_id,))
+
+    # -- running work in the writer and reader threads -------------------------------------
+
+    async def _write(self, run: Callable[[Any], T], size: int = 0) -> T:
+        writer = self._writer
+        if writer is None:
+            raise StoreError(f"the execution store {self.backend.where} is not open")
+        try:
+            result: T = await writer.future(run, size)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self.backend.error(exc) from exc
+        return result
+
+    async def _read(self, work: Callable[[Any], T]) -> T:
+        readers = self._readers
+        if readers is None:
+            raise StoreError(f"the execution store {self.backend.where} is not open")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(readers, self.backend.read, work)
+        except Exception as exc:
+            raise self.backend.error(exc) from exc
+
+    # -- creating --------------------------------------------------------------------------
+
+    async def create(self, new: NewExecution) -> tuple[ExecutionRecord, bool]:
+        sql_find = self._sql(f"SELECT {COLUMNS} FROM executions WHERE request_id = ?")
+        sql_insert = self._sql(
+            "INSERT INTO executions (id, op_name, op_version, request_id, fingerprint, tags, "
+            "start, state, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING key"
+        )
+        values = (
+            new.execution_id,
+            new.op_name,
+            new.op_version,
+            new.request_id or None,
+            new.fingerprint,
+            tags_text(new.tags),
+            new.start,
+            PENDING,
+            new.created_at,
+            self.host_id,
+        )
+
+        def run(cursor: Any) -> tuple[int | None, Any]:
+            cursor.execute(sql_insert, values)
+            row = cursor.fetchone()
+            if row is not None:
+                return int(row[0]), None
+            cursor.execute(sql_find, (new.request_id,))
+            return None, cursor.fetchone()
+
+        key, existing = await self._write(run, len(new.start))
+        if key is None:
+            if existing is None:
+                raise StoreError(f"execution {new.execution_id} could not be created")
+            found = record_from_row(existing)
+            if found.fingerprint != new.fingerprint:
+                raise RequestIdConflictError(new.request_id, found)
+            return found, False
+        record = ExecutionRecord(
+            id=new.execution_id,
+            op_name=new.op_name,
+            request_id=new.request_id,
+            fingerprint=new.fingerprint,
+            tags=dict(new.tags),
+            state=PENDING,
+            attempt=0,
+            last_sequence=0,
+            outputs=(),
+            error=None,
+            created_at=new.created_at,
+            started_at=None,
+            finished_at=None,
+            cancel_requested=False,
+        )
+        self._live[new.execution_id] = _Live(
+            key=key, head=event_head(new.execution_id), record=record, pending=record
+        )
+        return record, True
+
+    async def find_request(self, request_id: str) -> ExecutionRecord | None:
+        sql = self._sql(f"SELECT {COLUMNS} FROM executions WHERE request_id = ?")
+        row = await self._read(lambda cursor: _one(cursor, sql, (request_id,)))
+        return record_from_row(row) if row is not None else None
+
+    # -- appending -------------------------------------------------------------------------
+
+    async def append(
+        self, execution_id: str, tails: Sequence[Tail], update: ExecutionUpdate | None = None
+    ) -> int:
+        live = self._live.get(execution_id)
+        if live is None or live.retired:
+            raise StoreError(f"execution {execution_id} is not run by this process")
+        if live.broken is not None:
+            raise live.broken
+        head = live.head
+        sequence = first = live.last
+        records: list[Record] = []
+        size = 0
+        for tail in tails:
+            sequence += 1
+            record = event_record(head, sequence, tail)
+            size += record_size(record)
+            records.append(record)
+        live.last = sequence
+        live.records.extend(records)
+        before = live.pending
+        after = _updated(before, update, sequence)
+        live.pending = after
+        job = self._append_job(live, first, records, before, after, update, size)
+        writer = self._writer
+        if writer is None:
+            raise StoreError(f"the execution store {self.backend.where} is not open")
+        committed: asyncio.Future[None] | None = None
+        if after.finished or writer.backlog > _MAX_BACKLOG:
+            committed = asyncio.get_running_loop().create_future()
+        done = job.done
+
+        def finish(result: Any, error: BaseException | None) -> None:
+            done(result, error)
+            if committed is not None and not committed.done():
+                if error is not None:
+                    committed.set_exception(live.broken or self.backend.error(error))
+                else:
+                    committed.set_result(None)
+
+        job.done = finish
+        live.submitted += 1
+        writer.submit(job)
+        if committed is not None:
+            await committed
+        if live.cursors:
+            await self._wait_for_room(live)
+        return sequence
+
+    def _append_job(
+        self,
+        live: _Live,
+        first: int,
+        records: list[Record],
+        before: ExecutionRecord,
+        after: ExecutionRecord,
+        update: ExecutionUpdate | None,
+        size: int,
+    ) -> Job:
+        key = live.key
+        last = after.last_sequence
+        owner = self.host_id
+        finished = after.state if after.finished and not before.finished else None
+        started_at = after.started_at if update is not None and update.running else None
+        outputs = outputs_blob(after.outputs) if update is not None and update.outputs else None
+        error = error_blob(after.error) if finished is not None else None
+        finished_at = after.finished_at if finished is not None else None
+        running = 1 if update is not None and update.running else 0
+        insert = self._sql("INSERT INTO events (execution, sequence, record) VALUES (?, ?, ?)")
+        change = self._sql(
+            "UPDATE executions SET last_sequence = ?, attempt = ?, bytes = bytes + ?, "
+            "outputs = COALESCE(?, outputs), error = COALESCE(?, error), "
+            "started_at = COALESCE(started_at, ?), finished_at = COALESCE(?, finished_at), "
+            "state = CASE WHEN ? IS NOT NULL THEN ? WHEN state = 1 AND ? = 1 THEN 2 "
+            "ELSE state END WHERE key = ? AND owner = ?"
+        )
+        params = (
+            last,
+            after.attempt,
+            size,
+            outputs,
+            error,
+            started_at,
+            finished_at,
+            finished,
+            finished,
+            running,
+            key,
+            owner,
+        )
+
+        def run(cursor: Any) -> None:
+            if records:
+                cursor.executemany(
+                    insert,
+                    [(key, n, _joined(r)) for n, r in enumerate(records, first + 1)],
+                )
+            cursor.execute(change, params)
+            if cursor.rowcount != 1:
+                raise _LeaseLost(
+                    f"this process no longer owns execution {after.id}: another took it "
+                    "over after this one's lease ran out"
+                )
+
+        def done(result: Any, error: BaseException | None) -> None:
+            live.wrote()
+            if error is not None:
+                self._broken(live, error)
+                return
+            live.durable = last
+            cancel_noted = live.pending.cancel_requested and not after.cancel_requested
+            live.record = _cancel_noted(after) if cancel_noted else after
+            live.notify()
+            if after.finished:
+                self._retire(live)
+            elif len(live.records) > _KEEP_RECORDS:
+                self._trim(live)
+
+        return Job(run, done, size)
+
+    def _broken(self, live: _Live, error: BaseException) -> None:
+        """A write of the execution failed: it can go no further; say so and end it."""
+        if live.broken is not None:
+            return
+        problem = error if isinstance(error, StoreError) else self.backend.error(error)
+        live.broken = problem
+        _log.error("execution %s could not be written: %s", live.record.id, problem)
+        live.notify()
+        live.advanced()
+        self._retire(live)
+        if isinstance(error, _LeaseLost):
+            return
+        # Best effort: mark it failed without adding events, which may need no new space.
+        sql = self._sql(
+            f"UPDATE executions SET state = 5, finished_at = ? WHERE key = ? AND owner = ? "
+            f"AND state IN {UNFINISHED}"
+        )
+        params = (time.time(), live.key, self.host_id)
+        writer = self._writer
+        if writer is not None:
+            writer.submit(Job(lambda cursor: cursor.execute(sql, params), _ignore))
+
+    def _retire(self, live: _Live) -> None:
+        """The execution is over here: later readers read it from the database."""
+        live.retired = True
+        live.cancel_callbacks.clear()
+        if self._live.get(live.record.id) is live:
+            del self._live[live.record.id]
+
+    def _trim(self, live: _Live) -> None:
+        keep_from = min([live.durable, *live.cursors.values()])
+        drop = keep_from - live.base
+        if drop > 0:
+            del live.records[:drop]
+            live.base += drop
+
+    async def _wait_for_room(self, live: _Live) -> None:
+        """Wait while the slowest local stream is a window or more behind."""
+        window = self.follow_window
+        produced = live.last
+        if produced - live.room_checked < max(1, window // 8):
+            return
+        live.room_checked = produced
+        while live.cursors and live.broken is None:
+            slowest = min(live.cursors.values())
+            if live.last - slowest < window:
+                return
+            if live.progress is None or live.progress.done():
+                live.progress = asyncio.get_running_loop().create_future()
+            await live.progress
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def get(self, execution_id: str) -> ExecutionRecord | None:
+        live = self._live.get(execution_id)
+        if live is not None:
+            await live.flushed()  # what this process appended before, committed
+            return live.record
+        sql = self._sql(f"SELECT {COLUMNS} FROM executions WHERE id = ?")
+        row = await self._read(lambda cursor: _one(cursor, sql, (execution_id,)))
+        return record_from_row(row) if row is not None else None
+
+    async def executions(
+        self,
+        query: ExecutionQuery = ExecutionQuery(),  # noqa: B008 - frozen, so shared safely
+        *,
+        before: PageKey | None = None,
+        limit: int | None = None,
+    ) -> list[ExecutionRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if query.op_name:
+            where.append("op_name = ?")
+            params.append(query.op_name)
+        if query.states:
+            where.append(f"state IN ({', '.join('?' for _ in query.states)})")
+            params.extend(sorted(query.states))
+        if query.created_after is not None:
+            where.append("created_at >= ?")
+            params.append(query.created_after)
+        if query.created_before is not None:
+            where.append("created_at < ?")
+            params.append(query.created_before)
+        if before is not None:
+            where.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            params.extend((before.created_at, before.created_at, before.id))
+        sql = f"SELECT {COLUMNS} FROM executions"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        statement = self._sql(sql)
+
+        def work(cursor: Any) -> list[Any]:
+            cursor.execute(statement, params)
+            return list(cursor.fetchall())
+
+        return [record_from_row(row) for row in await self._read(work)]
+
+    async def unfinished(self) -> list[ExecutionRecord]:
+        sql = self._sql(f"SELECT {COLUMNS} FROM executions WHERE state IN {UNFINISHED}")
+
+        def work(cursor: Any) -> list[Any]:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+
+        return [record_from_row(row) for row in await self._read(work)]
+
+    async def follow(
+        self,
+        execution_id: str,
+        after: int,
+        *,
+        max_batch_bytes: int,
+        max_batch_events: int = 10_000,
+        stop: Callable[[], bool] | None = None,
+    ) -> AsyncIterator[list[Record]]:
+        cursor = after
+        while True:
+            live = self._live.get(execution_id)
+            if live is not None:
+                async for batch in self._follow_live(
+                    live, cursor, max_batch_bytes, max_batch_events, stop
+                ):
+                    yield batch
+                return
+            key_row = await self._read(
+                lambda c: _one(
+                    c,
+                    self._sql("SELECT key, state, last_sequence FROM executions WHERE id = ?"),
+                    (execution_id,),
+                )
+            )
+            if key_row is None:
+                return
+            key, state, last = key_row
+            if cursor < last:
+                batch = await self._read_records(key, cursor, last, max_batch_bytes, max_batch_events)
+                if batch:
+                    cursor += len(batch)
+                    yield batch
+                    continue
+            if state in TERMINAL_STATES:
+                return
+            if stop is not None and stop():
+                return
+            await self._changed(execution_id)
+            if stop is not None and stop():
+                return
+
+    async def _follow_live(
+        self,
+        live: _Live,
+        cursor: int,
+        max_batch_bytes: int,
+        max_batch_events: int,
+        stop: Callable[[], bool] | None,
+    ) -> AsyncIterator[list[Record]]:
+        self._follower_ids += 1
+        token = self._follower_ids
+        cursors = live.cursors
+        cursors[token] = cursor
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if stop is not None and stop():
+                    return
+                if live.broken is not None:
+                    raise live.broken
+                available = live.durable
+                if cursor < live.base:
+                    end = min(live.base, available)
+                    batch = await self._read_records(
+                        live.key, cursor, end, max_batch_bytes, max_batch_events
+                    )
+                elif cursor < available:
+                    records = live.records
+                    start = cursor - live.base
+                    stop_at = min(available - live.base, start + max_batch_events)
+                    end_index = start + 1
+                    size = record_size(records[start])
+                    while end_index < stop_at:
+                        size += record_size(records[end_index])
+                        if size > max_batch_bytes:
+                            break
+                        end_index += 1
+                    batch = records[start:end_index]
+                else:
+                    if live.record.finished:
+                        return
+                    waiter = loop.create_future()
+                    live.waiters.append(waiter)
+                    await waiter
+                    continue
+                if not batch:
+                    return
+                cursor += len(batch)
+                yield batch
+                cursors[token] = cursor
+                live.advanced()
+        finally:
+            del cursors[token]
+            live.advanced()
+
+    async def _read_records(
+        self, key: int, after: int, until: int, max_bytes: int, max_events: int
+    ) -> list[Record]:
+        """The records of execution ``key`` after ``after``, up to ``until``, in one batch."""
+        sql = self._sql(
+            "SELECT record FROM events WHERE execution = ? AND sequence > ? AND sequence <= ? "
+            "ORDER BY sequence LIMIT ?"
+        )
+        limit = min(max_events, until - after)
+
+        def work(cursor: Any) -> list[Record]:
+            cursor.execute(sql, (key, after, until, limit))
+            batch: list[Record] = []
+            size = 0
+            while True:
+                rows = cursor.fetchmany(256)
+                if not rows:
+                    return batch
+                for (record,) in rows:
+                    data = bytes(record)
+                    size += len(data)
+                    if batch and size > max_bytes:
+                        return batch
+                    batch.append(data)
+
+        return await self._read(work)
+
+    async def _changed(self, execution_id: str) -> None:
+        """Wait until the execution (run elsewhere) may have changed."""
+        event = self._remote_waiters.get(execution_id)
+        if event is None:
+            event = self._remote_waiters[execution_id] = asyncio.Event()
+        try:
+            await asyncio.wait_for(event.wait(), self.backend.poll_interval)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            if self._remote_waiters.get(execution_id) is event and event.is_set():
+                del self._remote_waiters[execution_id]
+
+    def changed(self, execution_id: str) -> None:
+        """The backend learned that the execution changed (a notification)."""
+        event = self._remote_waiters.pop(execution_id, None)
+        if event is not None:
+            event.set()
+
+    def wake(self, execution_id: str) -> None:
+        live = self._live.get(execution_id)
+        if live is not None:
+            live.notify()
+        self.changed(execution_id)
+
+    # -- cancellation ----------------------------------------------------------------------
+
+    async def request_cancel(self, execution_id: str) -> ExecutionRecord | None:
+        change = self._sql(
+            "UPDATE executions SET cancel_requested = 1, "
+            "state = CASE WHEN state IN (1, 2) THEN 3 ELSE state END "
+            f"WHERE id = ? AND state IN {UNFINISHED}"
+        )
+        find = self._sql(f"SELECT {COLUMNS} FROM executions WHERE id = ?")
+
+        def run(cursor: Any) -> Any:
+            cursor.execute(change, (execution_id,))
+            return _one(cursor, find, (execution_id,))
+
+        row = await self._write(run)
+        if row is None:
+            return None
+        stored = record_from_row(row)
+        live = self._live.get(execution_id)
+        if live is None:
+            return stored
+        self._cancel_live(live)
+        return live.record
+
+    def _cancel_live(self, live: _Live) -> None:
+        if live.pending.cancel_requested or live.pending.finished:
+            return
+        live.pending = _cancel_noted(live.pending)
+        live.record = _cancel_noted(live.record)
+        callbacks, live.cancel_callbacks = live.cancel_callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_cancel(self, execution_id: str, callback: Callable[[], None]) -> Callable[[], None]:
+        live = self._live[execution_id]
+        if live.pending.cancel_requested and not live.pending.finished:
+            callback()
+            return _nothing
+        live.cancel_callbacks.append(callback)
+
+        def undo() -> None:
+            if callback in live.cancel_callbacks:
+                live.cancel_callbacks.remove(callback)
+
+        return undo
+
+    # -- leases, lost hosts and cancels from elsewhere -------------------------------------
+
+    async def _maintain(self) -> None:
+        """Renew this process's lease; notice cancels asked for through other processes."""
+        renew_every = max(0.05, self.lease_seconds / 3)
+        renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(self.backend.poll_interval)
+            try:
+                if time.monotonic() - renewed >= renew_every:
+                    renewed = time.monotonic()
+                    await self._renew()
+                if self._live:
+                    await self._look_for_cancels()
+            except StoreError as exc:
+                _log.warning("store upkeep failed (retried): %s", exc)
+            except Exception:  # noqa: BLE001 - upkeep must go on
+                _log.exception("store upkeep failed (retried)")
+
+    async def _renew(self) -> None:
+        renew = self._sql("UPDATE hosts SET lease_until = ? WHERE id = ?")
+        host_id = self.host_id
+        lease = self.lease_seconds
+
+        def run(cursor: Any) -> int:
+            cursor.execute(renew, (time.time() + lease, host_id))
+            count = int(cursor.rowcount)
+            if count == 0:
+                self._register_host(cursor)
+            return count
+
+        if await self._write(run) == 0:
+            _log.error(
+                "this process's lease on the execution store ran out; its running executions "
+                "were taken over by another process and are no longer written here"
+            )
+            for live in list(self._live.values()):
+                self._broken(live, _LeaseLost("this process's lease ran out"))
+
+    async def _look_for_cancels(self) -> None:
+        sql = self._sql(
+            "SELECT id FROM executions WHERE owner = ? AND cancel_requested = 1 "
+            f"AND state IN {UNFINISHED}"
+        )
+        host_id = self.host_id
+
+        def work(cursor: Any) -> list[Any]:
+            cursor.execute(sql, (host_id,))
+            return list(cursor.fetchall())
+
+        for (execution_id,) in await self._read(work):
+            live = self._live.get(execution_id)
+            if live is not None:
+                self._cancel_live(live)
+
+    async def claim_lost(self) -> list[LostExecution]:
+        me = self.host_id
+        hostname = self._hostname
+        list_hosts = self._sql("SELECT id, hostname, pid, lease_until FROM hosts WHERE id <> ?")
+        delete_host = self._sql("DELETE FROM hosts WHERE id = ?")
+        claim = self._sql(
+            "UPDATE executions SET owner = ? WHERE state IN " + UNFINISHED + " AND owner <> ? "
+            "AND owner NOT IN (SELECT id FROM hosts) RETURNING key, owner"
+        )
+        read = self._sql(f"SELECT {COLUMNS}, key, start FROM executions WHERE key = ?")
+
+        def run(cursor: Any) -> tuple[dict[str, str], list[tuple[Any, str]]]:
+            now = time.time()
+            cursor.execute(list_hosts, (me,))
+            lost: dict[str, str] = {}
+            for host_id, host_name, pid, lease_until in cursor.fetchall():
+                if lease_until < now or (host_name == hostname and not _alive(pid)):
+                    lost[host_id] = f"pid {pid} on {host_name}"
+            for host_id in lost:
+                cursor.execute(delete_host, (host_id,))
+            cursor.execute(claim, (me, me))
+            claimed = list(cursor.fetchall())
+            rows = []
+            for key, owner in claimed:
+                rows.append((_one(cursor, read, (key,)), owner))
+            return lost, rows
+
+        lost_hosts, rows = await self._write(run)
+        found: list[LostExecution] = []
+        for row, owner in rows:
+            if row is None:
+                continue
+            record = record_from_row(row[:-2])
+            key, start = row[-2], row[-1]
+            self._live[record.id] = _Live(
+                key=int(key),
+                head=event_head(record.id),
+                record=record,
+                pending=record,
+                last=record.last_sequence,
+                durable=record.last_sequence,
+                base=record.last_sequence,
+            )
+            found.append(
+                LostExecution(
+                    record=record,
+                    start=bytes(start),
+                    lost_host=lost_hosts.get(owner, f"host process {owner}"),
+                )
+            )
+        return found
+
+    # -- retention -------------------------------------------------------------------------
+
+    async def sweep(self) -> int:
+        now = self._clock()
+        sql_old = self._sql(
+            "SELECT key FROM executions WHERE finished_at IS NOT NULL AND finished_at < ? "
+            "ORDER BY finished_at LIMIT 1000"
+        )
+        sql_count = "SELECT COUNT(*), COALESCE(SUM(bytes), 0) FROM executions"
+        sql_oldest = self._sql(
+            "SELECT key, bytes FROM executions WHERE finished_at IS NOT NULL "
+            "ORDER BY finished_at, key LIMIT ?"
+        )
+        delete_events = self._sql("DELETE FROM events WHERE execution = ?")
+        delete_execution = self._sql("DELETE FROM executions WHERE key = ?")
+        retention = self.retention_seconds
+        max_count = self.max_retained
+        max_bytes = self.max_retained_bytes
+
+        def run(cursor: Any) -> int:
+            cursor.execute(sql_old, (now - retention,))
+            doomed = {int(key) for (key,) in cursor.fetchall()}
+            cursor.execute(sql_count)
+            count, total = cursor.fetchone()
+            total = int(total)
+            excess = count - len(doomed) - max_count
+            if excess > 0 or (max_bytes is not None and total > max_bytes):
+                cursor.execute(sql_oldest, (count,))
+                for key, size in cursor.fetchall():
+                    if excess <= 0 and (max_bytes is None or total <= max_bytes):
+                        break
+                    if int(key) in doomed:
+                        continue
+                    doomed.add(int(key))
+                    excess -= 1
+                    total -= int(size)
+            for key in doomed:
+                cursor.execute(delete_events, (key,))
+                cursor.execute(delete_execution, (key,))
+            return len(doomed)
+
+        return int(await self._write(run))
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _one(cursor: Any, sql: str, params: Sequence[Any]) -> Any:
+    cursor.execute(sql, params)
+    return cursor.fetchone()
+
+
+def _joined(record: Record) -> bytes:
+    if isinstance(record, bytes):
+        return record
+    return b"".join(record)
+
+
+def _updated(
+    record: ExecutionRecord, update: ExecutionUpdate | None, last_sequence: int
+) -> ExecutionRecord:
+    if update is None:
+        return dataclasses.replace(record, last_sequence=last_sequence)
+    state = record.state
+    started_at = record.started_at
+    finished_at = record.finished_at
+    error = record.error
+    if update.running and state == PENDING:
+        state = RUNNING
+        started_at = update.at
+    if update.finished is not None and state not in TERMINAL_STATES:
+        state = update.finished
+        finished_at = update.at
+        if update.error is not None:
+            error = update.error
+    outputs: tuple[value_pb2.NamedValue, ...] = record.outputs
+    if update.outputs:
+        outputs = outputs + tuple(update.outputs)
+    return dataclasses.replace(
+        record,
+        state=state,
+        attempt=update.attempt if update.attempt is not None else record.attempt,
+        last_sequence=last_sequence,
+        outputs=outputs,
+        error=error,
+        started_at=started_at,
+        finished_at=finished_at,
+    )
+
+
+def _cancel_noted(record: ExecutionRecord) -> ExecutionRecord:
+    state = record.state
+    if state in (PENDING, RUNNING):
+        state = CANCEL_REQUESTED
+    return dataclasses.replace(record, cancel_requested=True, state=state)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _nothing() -> None:
+    """Nothing to undo."""
+
+
+def _ignore(result: Any, error: BaseException | None) -> None:
+    if error is not None:
+        _log.warning("marking a broken execution failed: %s", error)

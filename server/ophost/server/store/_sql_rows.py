@@ -1,0 +1,84 @@
+"""Rows of the SQL stores: the columns read back, and rows turned into records.
+
+Statements are written with ``?`` placeholders; :func:`placeholders` turns them into
+the ``%s`` style of PostgreSQL's driver.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ophost.server.store._interface import ExecutionRecord
+from ophost.v1 import error_pb2, execution_pb2, value_pb2
+
+__all__ = [
+    "COLUMNS",
+    "UNFINISHED",
+    "error_blob",
+    "outputs_blob",
+    "placeholders",
+    "record_from_row",
+    "tags_text",
+]
+
+# The columns of an execution, in the order record_from_row reads them.
+COLUMNS = (
+    "id, op_name, request_id, fingerprint, tags, state, attempt, last_sequence, outputs, "
+    "error, created_at, started_at, finished_at, cancel_requested"
+)
+# The states of an unfinished execution (PENDING, RUNNING, CANCEL_REQUESTED), for SQL.
+UNFINISHED = "(1, 2, 3)"
+
+
+def placeholders(sql: str) -> str:
+    """``?`` placeholders as ``%s`` (no statement here has a literal ``?`` or ``%``)."""
+    return sql.replace("?", "%s")
+
+
+def record_from_row(row: Sequence[Any]) -> ExecutionRecord:
+    (
+        execution_id,
+        op_name,
+        request_id,
+        fingerprint,
+        tags,
+        state,
+        attempt,
+        last_sequence,
+        outputs,
+        error,
+        created_at,
+        started_at,
+        finished_at,
+        cancel_requested,
+    ) = row
+    return ExecutionRecord(
+        id=execution_id,
+        op_name=op_name,
+        request_id=request_id or "",
+        fingerprint=bytes(fingerprint),
+        tags=json.loads(tags),
+        state=state,
+        attempt=attempt,
+        last_sequence=last_sequence,
+        outputs=tuple(execution_pb2.Execution.FromString(bytes(outputs)).outputs) if outputs else (),
+        error=error_pb2.ErrorData.FromString(bytes(error)) if error else None,
+        created_at=created_at,
+        started_at=started_at,
+        finished_at=finished_at,
+        cancel_requested=bool(cancel_requested),
+    )
+
+
+def outputs_blob(outputs: Sequence[value_pb2.NamedValue]) -> bytes:
+    return execution_pb2.Execution(outputs=outputs).SerializeToString()
+
+
+def error_blob(error: error_pb2.ErrorData | None) -> bytes | None:
+    return error.SerializeToString() if error is not None else None
+
+
+def tags_text(tags: Any) -> str:
+    return json.dumps(dict(tags), sort_keys=True, separators=(",", ":"))

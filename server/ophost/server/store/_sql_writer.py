@@ -1,0 +1,210 @@
+"""One thread that writes a SQL store, committing whatever has queued up at once.
+
+Writes are *jobs*: a function of a cursor run inside a transaction, and a callback run
+on the event loop with its result (or the error). The thread takes every job queued
+since its last commit, runs them all in one transaction and commits once (group
+commit), so the cost of a commit is shared by everything written while the previous
+one was on its way to disk. When the shared transaction fails, each job is run again
+in a transaction of its own, so one bad write fails only itself.
+
+Reads do not go through here: they run in a small pool of reader threads, each with a
+connection of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Job", "Writer"]
+
+_log = logging.getLogger("ophost.server.store")
+
+# At most this many jobs share one transaction.
+_MAX_GROUP = 2048
+
+
+@dataclass(slots=True)
+class Job:
+    """A write: ``run(cursor)`` in a transaction, then ``done(result, error)`` on the loop."""
+
+    run: Callable[[Any], Any]
+    done: Callable[[Any, BaseException | None], None]
+    size: int = 0
+
+
+class Writer:
+    """The store's writer thread; ``connect()`` gives its connection, ``begin`` opens a
+    transaction on it."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        begin: Callable[[Any], None],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        lost: Callable[[BaseException], bool] = lambda exc: False,
+        reconnect_seconds: float = 30.0,
+        name: str = "ophost-store-writer",
+    ) -> None:
+        self._connect = connect
+        self._begin = begin
+        self._lost = lost
+        self._reconnect_seconds = reconnect_seconds
+        self._connection: Any = None
+        self._loop = loop
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._started = threading.Event()
+        self._failed: BaseException | None = None
+        #: Bytes queued and not yet committed (read on the loop to pace writers).
+        self.backlog = 0
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        self._thread.start()
+        self._started.wait()
+        if self._failed is not None:
+            raise self._failed
+
+    def submit(self, job: Job) -> None:
+        if job.size:
+            with self._lock:
+                self.backlog += job.size
+        self._queue.put(job)
+
+    def future(self, run: Callable[[Any], Any], size: int = 0) -> asyncio.Future[Any]:
+        """Queue ``run`` and return a future of its result, set once it is committed."""
+        future: asyncio.Future[Any] = self._loop.create_future()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        self.submit(Job(run, done, size))
+        return future
+
+    def stop(self) -> None:
+        """Write what is queued, then end the thread."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            self._connection = self._connect()
+        except BaseException as exc:  # noqa: BLE001 - handed to start()
+            self._failed = exc
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                jobs = [first]
+                stop = False
+                while len(jobs) < _MAX_GROUP:
+                    try:
+                        job = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if job is None:
+                        stop = True
+                        break
+                    jobs.append(job)
+                self._write(jobs)
+                if stop:
+                    return
+        finally:
+            try:
+                self._connection.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection
+                _log.debug("closing the store's writer connection failed", exc_info=True)
+
+    def _write(self, jobs: list[Job]) -> None:
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            outcomes = self._together(jobs)
+        except Exception as exc:  # noqa: BLE001 - each job is tried alone below
+            _rollback(self._connection)
+            if self._lost(exc) and self._reconnected():
+                try:
+                    outcomes = self._together(jobs)
+                except Exception:  # noqa: BLE001 - each job is tried alone below
+                    _rollback(self._connection)
+            if not outcomes:
+                outcomes = [self._alone(self._connection, job) for job in jobs]
+        size = sum(job.size for job in jobs)
+        if size:
+            with self._lock:
+                self.backlog -= size
+        self._loop.call_soon_threadsafe(_finish, jobs, outcomes)
+
+    def _together(self, jobs: list[Job]) -> list[tuple[Any, BaseException | None]]:
+        connection = self._connection
+        self._begin(connection)
+        cursor = connection.cursor()
+        results = [job.run(cursor) for job in jobs]
+        connection.commit()
+        return [(result, None) for result in results]
+
+    def _reconnected(self) -> bool:
+        """Replace a lost connection, trying for up to ``reconnect_seconds``."""
+        deadline = time.monotonic() + self._reconnect_seconds
+        delay = 0.05
+        while True:
+            try:
+                self._connection.close()
+            except Exception:  # noqa: BLE001 - it is already broken
+                _log.debug("closing a lost store connection failed", exc_info=True)
+            try:
+                self._connection = self._connect()
+            except Exception as exc:  # noqa: BLE001 - retried until the deadline
+                if time.monotonic() + delay > deadline:
+                    _log.error("the store's connection could not be restored: %s", exc)
+                    return False
+                _log.warning("the store's connection is lost; retrying in %.2fs: %s", delay, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            _log.warning("the store's connection was restored")
+            return True
+
+    def _alone(self, connection: Any, job: Job) -> tuple[Any, BaseException | None]:
+        try:
+            self._begin(connection)
+            result = job.run(connection.cursor())
+            connection.commit()
+        except Exception as exc:  # noqa: BLE001 - handed to the job's callback
+            _rollback(connection)
+            return None, exc
+        return result, None
+
+
+def _rollback(connection: Any) -> None:
+    try:
+        connection.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone; the next begin says so
+        _log.debug("rolling back a store transaction failed", exc_info=True)
+
+
+def _finish(jobs: list[Job], outcomes: list[tuple[Any, BaseException | None]]) -> None:
+    for job, (result, error) in zip(jobs, outcomes):
+        try:
+            job.done(result, error)
+        except Exception:  # noqa: BLE001 - one callback must not stop the others
+            _log.exception("a store write's callback failed")

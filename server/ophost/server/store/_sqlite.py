@@ -1,0 +1,184 @@
+"""The SQLite execution store: one file, shared by the processes of one machine.
+
+The file is opened in WAL mode (readers never wait for the writer) with
+``synchronous=NORMAL``: a commit survives the process being killed, and the last
+commits before a power loss may be lost. ``max_bytes`` caps the file's size (through
+SQLite's page limit); a write past it fails with :class:`StoreFullError`, as on a full
+disk. Processes sharing the file see each other's executions; a stream of an
+execution run by another process polls every ``poll_interval`` seconds (50 ms).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ophost.server.store._interface import (
+    StoreError,
+    StoreFullError,
+    StoreOpenError,
+    StoreUnavailableError,
+)
+from ophost.server.store._schema import LATEST, MIGRATIONS, SchemaTooNewError
+from ophost.server.store._sql import SqlBackend, SqlExecutionStore
+
+__all__ = ["SqliteBackend", "SqliteExecutionStore"]
+
+T = TypeVar("T")
+
+_BUSY_TIMEOUT_MS = 30_000
+
+
+class SqliteBackend(SqlBackend):
+    """Connections to one SQLite file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
+        self.path = Path(path)
+        self.where = str(self.path)
+        self.max_bytes = max_bytes
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # -- connections -------------------------------------------------------------------------
+
+    def _connection(self, *, read_only: bool = False) -> sqlite3.Connection:
+        connection = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA synchronous = NORMAL")
+            if read_only:
+                connection.execute("PRAGMA query_only = 1")
+            elif self.max_bytes is not None:
+                (page_size,) = connection.execute("PRAGMA page_size").fetchone()
+                pages = max(1, self.max_bytes // page_size)
+                connection.execute(f"PRAGMA max_page_count = {pages}")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def open(self) -> None:
+        path = self.path
+        if path.is_dir():
+            raise StoreOpenError(f"cannot open the execution store {path}: it is a directory")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreOpenError(
+                f"cannot open the execution store {path}: cannot create its folder: "
+                f"{exc.strerror or exc}"
+            ) from exc
+        if path.exists() and not os.access(path, os.R_OK):
+            raise StoreOpenError(f"cannot open the execution store {path}: it is not readable")
+        try:
+            connection = self._connection()
+        except sqlite3.Error as exc:
+            raise StoreOpenError(f"cannot open the execution store {path}: {exc}") from exc
+        try:
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreOpenError(
+                    f"cannot open the execution store {path}: its file system does not "
+                    f"allow SQLite's WAL mode (got {mode!r})"
+                )
+            self._migrate(connection)
+        except SchemaTooNewError as exc:
+            raise StoreOpenError(f"cannot open the execution store {path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreOpenError(f"cannot open the execution store {path}: {_explain(exc)}") from exc
+        finally:
+            connection.close()
+
+    def _migrate(self, connection: sqlite3.Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.execute("CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)")
+            row = connection.execute("SELECT version FROM ophost_schema").fetchone()
+            version = int(row[0]) if row is not None else 0
+            if version > LATEST:
+                raise SchemaTooNewError(version)
+            for step in MIGRATIONS[version:]:
+                for statement in step["sqlite"]:
+                    connection.execute(statement)
+            if row is None:
+                connection.execute("INSERT INTO ophost_schema (version) VALUES (?)", (LATEST,))
+            elif version != LATEST:
+                connection.execute("UPDATE ophost_schema SET version = ?", (LATEST,))
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+    def connect(self) -> sqlite3.Connection:
+        return self._connection()
+
+    def begin(self, connection: Any) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+
+    def read(self, work: Callable[[Any], T]) -> T:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connection(read_only=True)
+            self._local.connection = connection
+            with self._lock:
+                self._readers.append(connection)
+        cursor = connection.cursor()
+        try:
+            return work(cursor)
+        finally:
+            cursor.close()
+
+    def sql(self, statement: str) -> str:
+        return statement
+
+    def error(self, exc: BaseException) -> StoreError:
+        if isinstance(exc, StoreError):
+            return exc
+        if isinstance(exc, sqlite3.Error):
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code == sqlite3.SQLITE_FULL:
+                return StoreFullError(
+                    f"the execution store {self.path} is full ({exc}); what it holds is kept, "
+                    "new writes are refused until space is freed"
+                )
+            if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                return StoreUnavailableError(f"the execution store {self.path} is busy: {exc}")
+            return StoreError(f"the execution store {self.path} failed: {_explain(exc)}")
+        return StoreError(f"the execution store {self.path} failed: {exc}")
+
+    def close(self) -> None:
+        with self._lock:
+            readers, self._readers = self._readers, []
+        for connection in readers:
+            connection.close()
+
+
+def _explain(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return f"{text} (the file is not an ophost store, or it is corrupt)"
+    if "readonly" in text:
+        return f"{text} (the file or its folder is read-only)"
+    return text
+
+
+class SqliteExecutionStore(SqlExecutionStore):
+    """Executions in the SQLite file at ``path`` (created with its folder if missing)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(SqliteBackend(path, max_bytes=max_bytes), **options)
