@@ -29,12 +29,13 @@ from ophost.execution import (
 from ophost.server import OpHostServer
 from ophost.server._wire import Record, Tail
 from ophost.server.store import (
+    ExecutionQuery,
     ExecutionRecord,
     ExecutionStore,
     ExecutionUpdate,
     MemoryExecutionStore,
     NewExecution,
-    State,
+    PageKey,
 )
 from ophost.v1 import execution_pb2, op_host_service_pb2, op_host_service_pb2_grpc
 from ophost_client import AsyncOpHostClient, OpFailedError
@@ -70,10 +71,17 @@ class RecordingStore(ExecutionStore):
         return await self._inner.get(execution_id)
 
     async def executions(
-        self, *, op_name: str = "", states: frozenset[State] = frozenset()
+        self,
+        query: ExecutionQuery = ExecutionQuery(),  # noqa: B008 - frozen
+        *,
+        before: PageKey | None = None,
+        limit: int | None = None,
     ) -> list[ExecutionRecord]:
-        self.calls.append(("executions", op_name))
-        return await self._inner.executions(op_name=op_name, states=states)
+        self.calls.append(("executions", query.op_name))
+        return await self._inner.executions(query, before=before, limit=limit)
+
+    async def sweep(self) -> int:
+        return await self._inner.sweep()
 
     async def unfinished(self) -> list[ExecutionRecord]:
         return await self._inner.unfinished()

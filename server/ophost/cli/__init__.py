@@ -101,7 +101,60 @@ def _register_serve(commands: Subparsers) -> None:
         metavar="SECONDS",
         help="on SIGTERM/SIGINT, how long running executions may finish (%(default)s)",
     )
+    parser.add_argument(
+        "--store",
+        default=None,
+        metavar="URL",
+        help="where executions are kept: sqlite:///path/file.db, postgresql://user@host/db "
+        "or memory (default: $OPHOST_STORE, else sqlite:///.ophost/ophost.db in the "
+        "working directory)",
+    )
+    parser.add_argument(
+        "--max-retained-executions",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="finished executions kept at most; the oldest go first (%(default)s)",
+    )
+    parser.add_argument(
+        "--max-retained-bytes",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="finished executions' events kept at most, in bytes (K, M, G suffixes); "
+        "the oldest go first (default: no limit)",
+    )
+    parser.add_argument(
+        "--lease",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long a host process that stopped answering keeps its running "
+        "executions before another process sharing the store takes them over (%(default)s)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port and the store (%(default)s); needs a "
+        "sqlite or postgresql store",
+    )
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(handler=_serve)
+
+
+def _size(text: str) -> int:
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = cleaned[-1:] if cleaned[-1:] in units else ""
+    try:
+        value = int(float(cleaned[: len(cleaned) - len(unit)]) * units[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (such as 500M or 2G)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size of 1 byte or more")
+    return value
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -110,7 +163,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ophost.server._loader import LoadError, load_ops
     from ophost.server._serve import ServeError, abandoned_op_threads, serve
+    from ophost.server.store import DEFAULT_STORE_URL
 
+    store = args.store or os.environ.get("OPHOST_STORE") or DEFAULT_STORE_URL
+    if args.workers > 1:
+        from ophost.server._workers import serve_workers
+
+        if store == "memory":
+            print(
+                "ophost: --workers needs a store the processes can share "
+                "(sqlite:///... or postgresql://...), not memory",
+                file=sys.stderr,
+                flush=True,
+            )
+            return 2
+        return serve_workers(args, store)
     try:
         loaded = load_ops(file=args.file, module=args.module)
     except LoadError as error:
@@ -127,6 +194,11 @@ def _serve(args: argparse.Namespace) -> int:
                 max_concurrent_executions=args.max_concurrent_executions,
                 event_retention_seconds=args.event_retention,
                 drain_grace_seconds=args.drain_grace,
+                store=store,
+                max_retained_executions=args.max_retained_executions,
+                max_retained_bytes=args.max_retained_bytes,
+                lease_seconds=args.lease,
+                reuse_port=args.reuse_port,
             )
         )
     except ServeError as error:

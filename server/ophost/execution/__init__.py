@@ -39,7 +39,7 @@ from ophost.execution._attempt import (
     OutputEncoder,
 )
 from ophost.execution._attempt_rules import AttemptRules
-from ophost.execution._engine import OpRun
+from ophost.execution._engine import LostAttempt, OpRun
 from ophost.execution._in_process import ExecutionResult, execute_in_process, numbered
 from ophost.execution._prepare import (
     InvalidInputsError,
@@ -74,6 +74,7 @@ __all__ = [
     "InvalidInputsError",
     "LogLevel",
     "LogMessage",
+    "LostAttempt",
     "OpRun",
     "OutputProduced",
     "PreparedExecution",

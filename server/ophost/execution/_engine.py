@@ -13,6 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from ophost.definitions import (
     CancelOutcome,
@@ -45,11 +46,23 @@ from ophost.execution._error_data import error_data
 from ophost.execution._prepare import PreparedExecution
 from ophost.execution._thread_executor import ThreadExecutor
 
-__all__ = ["OpRun", "Sleep"]
+__all__ = ["LostAttempt", "OpRun", "Sleep"]
 
 Sleep = Callable[[float], Awaitable[None]]
 
 _INTERRUPTED = "ophost.ExecutionInterrupted"
+
+
+@dataclass(frozen=True)
+class LostAttempt:
+    """An attempt that ended without an outcome: the process running it was lost.
+
+    Given to :class:`OpRun`, the run goes on from there: the attempt fails with
+    ``error`` (source HOST_LOST), then the op's retry policy decides as for any failure.
+    """
+
+    attempt: int
+    error: ErrorData
 
 
 class OpRun:
@@ -80,8 +93,10 @@ class OpRun:
         encode_output: OutputEncoder | None = None,
         keep_outputs: bool = True,
         first_flush_delay: float = 0.002,
+        lost: LostAttempt | None = None,
     ) -> None:
         self.prepared = prepared
+        self._lost = lost
         self.op_def: OpDefinition = prepared.op_def
         self.run_id = run_id or uuid.uuid4().hex
         self.request_id = request_id
@@ -131,11 +146,24 @@ class OpRun:
 
     async def batches(self) -> AsyncIterator[list[EngineEvent]]:
         """Run the op, yielding its events in batches, handed over whenever it would wait."""
-        pending = [self._event(ExecutionStarted(request_id=self.request_id))]
-        if self._cancel_requested:
-            pending.extend(self._canceled(CancelOutcome.NOT_STARTED))
-            yield pending
-            return
+        if self._lost is not None:
+            self.attempt = self._lost.attempt
+            pending: list[EngineEvent] = []
+            retrying, batch = self._after_lost(self._lost)
+            yield batch
+            if not retrying:
+                return
+            assert isinstance(batch[-1].body, RetryScheduled)
+            if not await self._sleep_unless_canceled(batch[-1].body.delay_seconds):
+                yield self._canceled(CancelOutcome.COOPERATIVE)
+                return
+            self.attempt += 1
+        else:
+            pending = [self._event(ExecutionStarted(request_id=self.request_id))]
+            if self._cancel_requested:
+                pending.extend(self._canceled(CancelOutcome.NOT_STARTED))
+                yield pending
+                return
         while True:
             pending.append(self._event(StepStarted() if self.attempt == 0 else StepRestarted()))
             started = self._clock()
@@ -224,6 +252,33 @@ class OpRun:
                 await attempt.wait()
         finally:
             self._attempt_run = None
+
+    def _after_lost(self, lost: LostAttempt) -> tuple[bool, list[EngineEvent]]:
+        """The lost attempt's failure, and a retry if the op's policy has one left."""
+        policy = self.op_def.retry_policy
+        if policy is not None and self.attempt < policy.max_retries and not self._cancel_requested:
+            delay = max(0.0, float(policy.calculate_delay(self.attempt + 1)))
+            failure = StepFailed(
+                error=lost.error, error_source=ErrorSource.HOST_LOST, will_retry=True
+            )
+            retry = RetryScheduled(
+                failed_attempt=self.attempt,
+                next_attempt=self.attempt + 1,
+                delay_seconds=delay,
+                error=lost.error,
+            )
+            return True, [self._event(failure), self._event(retry)]
+        self.status = ExecutionStatus.FAILED
+        return False, [
+            self._event(StepFailed(error=lost.error, error_source=ErrorSource.HOST_LOST)),
+            self._event(
+                ExecutionFinished(
+                    ExecutionStatus.FAILED,
+                    error=lost.error,
+                    cancel_requested=self._cancel_requested,
+                )
+            ),
+        ]
 
     def _retrying(self, failed: AttemptFailed, delay: float) -> list[EngineEvent]:
         failure = failed.failure

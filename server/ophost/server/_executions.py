@@ -12,19 +12,37 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 
+from ophost.codec import failures as failures_codec
 from ophost.codec.chunks import EncodedValue, encode_value_pieces
-from ophost.execution import Executor, OpRun, PreparedExecution
+from ophost.definitions import (
+    ErrorData,
+    ErrorSource,
+    ExecutionFinished,
+    ExecutionStatus,
+    StepFailed,
+)
+from ophost.execution import EngineEvent, Executor, LostAttempt, OpRun, PreparedExecution
 from ophost.server import _status
 from ophost.server._limits import Limits
 from ophost.server._recorder import record_run
-from ophost.server.store import ExecutionRecord, ExecutionStore, NewExecution
+from ophost.server._wire import EventWriter
+from ophost.server.store import (
+    ExecutionRecord,
+    ExecutionStore,
+    ExecutionUpdate,
+    LostExecution,
+    NewExecution,
+)
 from ophost.v1 import execution_pb2
 
 __all__ = ["ExecutionRunner", "fingerprint"]
+
+_log = logging.getLogger("ophost.server")
 
 
 def _execution_ids() -> Iterator[str]:
@@ -73,10 +91,12 @@ class ExecutionRunner:
         prepared: PreparedExecution,
         start: execution_pb2.ExecutionStart,
         start_fingerprint: bytes = b"",
+        kept_start: bytes = b"",
     ) -> ExecutionRecord:
         """Create the execution and start running it; raises ``StatusError`` when full.
 
         A start whose request id another start already used returns that execution.
+        ``kept_start`` is the start request for a durable store to keep.
         """
         if len(self._tasks) >= self.max_concurrent:
             raise _status.too_many_executions(self.max_concurrent, retry_after=1.0)
@@ -89,26 +109,90 @@ class ExecutionRunner:
                 fingerprint=start_fingerprint,
                 tags=dict(start.tags),
                 created_at=time.time(),
+                start=kept_start,
+                op_version=prepared.op_def.version or "",
             )
         )
         if not created:
             return record
+        self._launch(record, prepared)
+        return record
+
+    def _launch(
+        self, record: ExecutionRecord, prepared: PreparedExecution, lost: LostAttempt | None = None
+    ) -> None:
+        execution_id = record.id
         limits = self.limits
         run = OpRun(
             prepared,
             run_id=execution_id,
-            request_id=start.request_id,
+            request_id=record.request_id,
             tags=record.tags,
             executor=self.executor,
             cancel_grace=limits.cancel_grace_seconds,
             encode_output=_output_encoder(execution_id, limits),
             keep_outputs=False,  # values live on as recorded events only
             first_flush_delay=limits.first_flush_delay_seconds,
+            lost=lost,
         )
         undo = self.store.on_cancel(execution_id, run.request_cancel)
         task = asyncio.get_running_loop().create_task(self._record(execution_id, run, undo))
         self._tasks[execution_id] = task
-        return record
+
+    async def resume(
+        self, lost: LostExecution, prepared: PreparedExecution | None, problem: str = ""
+    ) -> None:
+        """Go on with an execution whose host process was lost (this one now owns it).
+
+        One that never started runs from the start. Otherwise its last attempt fails
+        with source HOST_LOST, and the op's retry policy decides whether another runs.
+        Without ``prepared`` (the op is not served here, or its start no longer
+        validates: ``problem`` says why) it fails at once.
+        """
+        record = lost.record
+        if prepared is not None and record.last_sequence == 0 and not record.cancel_requested:
+            _log.warning(
+                "execution %s of %s was lost with %s before it started; starting it here",
+                record.id,
+                record.op_name,
+                lost.lost_host,
+            )
+            self._launch(record, prepared)
+            return
+        message = (
+            f"the host process running attempt {record.attempt} of this execution "
+            f"({lost.lost_host}) was lost before the attempt ended"
+        )
+        if problem:
+            message += f"; it cannot be retried here: {problem}"
+        error = ErrorData(type_name="ophost.HostLost", message=message)
+        _log.warning("execution %s of %s: %s", record.id, record.op_name, message)
+        if prepared is not None:
+            self._launch(record, prepared, LostAttempt(record.attempt, error))
+            return
+        now = time.time()
+        writer = EventWriter(record.op_name)
+        events = [
+            EngineEvent(
+                record.attempt, now, StepFailed(error=error, error_source=ErrorSource.HOST_LOST)
+            ),
+            EngineEvent(
+                record.attempt,
+                now,
+                ExecutionFinished(
+                    ExecutionStatus.FAILED, error=error, cancel_requested=record.cancel_requested
+                ),
+            ),
+        ]
+        await self.store.append(
+            record.id,
+            [writer.tail(event) for event in events],
+            ExecutionUpdate(
+                finished=execution_pb2.EXECUTION_STATE_FAILED,
+                error=failures_codec.to_proto(error),
+                at=now,
+            ),
+        )
 
     async def _record(self, execution_id: str, run: OpRun, undo: Callable[[], None]) -> None:
         try:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextlib
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -21,10 +24,13 @@ from ophost.server._executions import ExecutionRunner
 from ophost.server._interceptors import StatusInterceptor
 from ophost.server._limits import Limits
 from ophost.server._servicer import OpHostServicer
-from ophost.server.store import ExecutionStore, MemoryExecutionStore
+from ophost.server._status import StatusError
+from ophost.server.store import ExecutionStore, LostExecution, open_store
 from ophost.v1 import op_host_service_pb2
 
 __all__ = ["KEEPALIVE_OPTIONS", "OpHostServer", "SERVICE_NAME"]
+
+_log = logging.getLogger("ophost.server")
 
 _SERVICE = op_host_service_pb2.DESCRIPTOR.services_by_name["OpHostService"]
 SERVICE_NAME = _SERVICE.full_name
@@ -49,8 +55,9 @@ class OpHostServer:
     drains: health turns NOT_SERVING, new executions are refused with UNAVAILABLE,
     running ones get ``drain_grace_seconds`` to finish and are then canceled.
 
-    Three seams: ``store`` keeps executions and their events (default: a
-    :class:`~ophost.server.store.MemoryExecutionStore` with the retention given);
+    Three seams: ``store`` keeps executions and their events: a store, or a store URL
+    (:func:`~ophost.server.store.open_store`; default ``memory``, with the retention
+    given). The server opens it at start, and closes it at stop when it made it;
     ``executor`` runs op bodies (default: a
     :class:`~ophost.execution.ThreadExecutor` with a pool of
     ``max_concurrent_executions + 4`` threads); ``interceptors`` (``grpc.aio``
@@ -69,9 +76,12 @@ class OpHostServer:
         max_retained_executions: int = 1000,
         drain_grace_seconds: float = 10.0,
         limits: Limits | None = None,
-        store: ExecutionStore | None = None,
+        store: ExecutionStore | str | None = None,
         executor: Executor | None = None,
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+        max_retained_bytes: int | None = None,
+        lease_seconds: float = 10.0,
+        reuse_port: bool = False,
     ) -> None:
         self._ops = _by_name(ops)
         self._resources = dict(resources or {})
@@ -80,11 +90,20 @@ class OpHostServer:
         self._limits = limits or Limits()
         self._max_concurrent = max_concurrent_executions
         self._drain_grace = drain_grace_seconds
-        self.store = store or MemoryExecutionStore(
-            retention_seconds=event_retention_seconds,
-            max_retained=max_retained_executions,
-            follow_window=self._limits.stream_window_events,
-        )
+        self._reuse_port = reuse_port
+        self._owns_store = not isinstance(store, ExecutionStore)
+        if isinstance(store, ExecutionStore):
+            self.store: ExecutionStore = store
+        else:
+            self.store = open_store(
+                store or "memory",
+                retention_seconds=event_retention_seconds,
+                max_retained=max_retained_executions,
+                max_retained_bytes=max_retained_bytes,
+                lease_seconds=lease_seconds,
+                follow_window=self._limits.stream_window_events,
+            )
+        self._upkeep: asyncio.Task[None] | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         if executor is None:
             self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -105,14 +124,16 @@ class OpHostServer:
 
     async def start(self) -> None:
         limits = self._limits
+        await self.store.open()
         server = grpc.aio.server(
             interceptors=[*self._interceptors, StatusInterceptor()],
             options=[
                 *KEEPALIVE_OPTIONS,
                 ("grpc.max_receive_message_length", limits.max_message_bytes),
                 ("grpc.max_send_message_length", limits.max_message_bytes),
-                # A second server on a taken port must fail, not share it silently.
-                ("grpc.so_reuseport", 0),
+                # A second server on a taken port must fail, not share it silently,
+                # unless several processes are meant to share it (``--workers``).
+                ("grpc.so_reuseport", 1 if self._reuse_port else 0),
             ],
         )
         self.servicer = OpHostServicer(
@@ -126,9 +147,48 @@ class OpHostServer:
         _add_reflection(server)
         self.port = server.add_insecure_port(f"{self._host}:{self._requested_port}")
         if self.port == 0:
+            if self._owns_store:
+                await self.store.close()
             raise OSError(f"could not bind {self._host}:{self._requested_port}")
         await server.start()
         self._server = server
+        self._upkeep = asyncio.get_running_loop().create_task(self._keep_store())
+
+    async def _keep_store(self) -> None:
+        """Take over the executions of lost host processes; apply retention."""
+        store = self.store
+        loop = asyncio.get_running_loop()
+        next_claim = next_sweep = loop.time()
+        while True:
+            now = loop.time()
+            try:
+                if store.claim_interval > 0 and now >= next_claim:
+                    next_claim = now + store.claim_interval
+                    for lost in await store.claim_lost():
+                        await self._resume(lost)
+                if store.sweep_interval > 0 and now >= next_sweep:
+                    next_sweep = now + store.sweep_interval
+                    await store.sweep()
+            except Exception:  # noqa: BLE001 - upkeep goes on; the next round retries
+                _log.exception("keeping the execution store failed")
+            waits = [t for t in (next_claim, next_sweep) if t > now]
+            await asyncio.sleep(max(0.01, min(waits, default=now + 1.0) - loop.time()))
+
+    async def _resume(self, lost: LostExecution) -> None:
+        servicer = self.servicer
+        assert servicer is not None
+        problem = ""
+        prepared = None
+        if lost.record.op_name not in self._ops:
+            problem = f'this host does not serve op "{lost.record.op_name}"'
+        else:
+            try:
+                prepared = servicer.prepare_kept(lost.start)
+            except StatusError as exc:
+                problem = f"its start request no longer validates: {exc.message}"
+            except Exception as exc:  # noqa: BLE001 - a kept request that cannot be read
+                problem = f"its start request cannot be read: {exc}"
+        await self.runner.resume(lost, prepared, problem)
 
     async def stop(self, grace: float | None = None) -> None:
         """Drain and stop; ``grace`` overrides the drain grace period."""
@@ -141,10 +201,17 @@ class OpHostServer:
         self.servicer.draining = True
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        upkeep, self._upkeep = self._upkeep, None
+        if upkeep is not None:
+            upkeep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
         await self.runner.drain(self._drain_grace if grace is None else grace)
         await server.stop(1.0)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._owns_store:
+            await self.store.close()
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

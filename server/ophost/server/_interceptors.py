@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from ophost.server import _status
 from ophost.server._status import StatusError
+from ophost.server.store import StoreFullError, StoreUnavailableError
 
 __all__ = ["StatusInterceptor", "wrap_handler"]
 
@@ -50,6 +52,11 @@ async def _statuses(call: Callable[[], Awaitable[Any]], context: _Context, metho
         return await call()
     except StatusError as error:
         await context.abort_with_status(error.to_status())
+    except StoreFullError as error:
+        await context.abort_with_status(_status.store_full(str(error)).to_status())
+    except StoreUnavailableError as error:
+        status = _status.store_unavailable(str(error), retry_after=1.0)
+        await context.abort_with_status(status.to_status())
     except grpc.aio.AbortError:
         raise  # the handler (or an inner interceptor) already ended the call
     except Exception:

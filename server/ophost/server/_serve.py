@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO
@@ -22,8 +23,9 @@ from typing import Any, TextIO
 from ophost.errors import OpHostError
 from ophost.server._host import OpHostServer
 from ophost.server._loader import LoadedOps
+from ophost.server.store import StoreError, store_path
 
-__all__ = ["STOP_SIGNALS", "ServeError", "abandoned_op_threads", "serve"]
+__all__ = ["STOP_SIGNALS", "ServeError", "abandoned_op_threads", "describe_store", "serve"]
 
 # The signals that drain the server.
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
@@ -45,28 +47,44 @@ async def serve(
     event_retention_seconds: float = 600.0,
     drain_grace_seconds: float = 10.0,
     out: TextIO | None = None,
+    store: str = "memory",
+    max_retained_executions: int = 1000,
+    max_retained_bytes: int | None = None,
+    lease_seconds: float = 10.0,
+    reuse_port: bool = False,
 ) -> None:
     """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
 
     ``label`` names where the ops came from in the printed lines (default: the
-    loader's ``source``). Returns once the server has drained and stopped; raises
-    :class:`ServeError` when it cannot start.
+    loader's ``source``). ``store`` is a store URL (see
+    :func:`~ophost.server.store.open_store`). Returns once the server has drained and
+    stopped; raises :class:`ServeError` when it cannot start.
     """
     stream = out if out is not None else sys.stdout
-    server = OpHostServer(
-        loaded.ops,
-        resources=loaded.resources,
-        host=host,
-        port=port,
-        max_concurrent_executions=max_concurrent_executions,
-        event_retention_seconds=event_retention_seconds,
-        drain_grace_seconds=drain_grace_seconds,
-    )
+    try:
+        server = OpHostServer(
+            loaded.ops,
+            resources=loaded.resources,
+            host=host,
+            port=port,
+            max_concurrent_executions=max_concurrent_executions,
+            event_retention_seconds=event_retention_seconds,
+            max_retained_executions=max_retained_executions,
+            max_retained_bytes=max_retained_bytes,
+            drain_grace_seconds=drain_grace_seconds,
+            store=store,
+            lease_seconds=lease_seconds,
+            reuse_port=reuse_port,
+        )
+    except OpHostError as exc:
+        raise ServeError(str(exc)) from exc
     signals: asyncio.Queue[str] = asyncio.Queue()
     remove_handlers = _install_handlers(signals.put_nowait)
     try:
         try:
             await server.start()
+        except StoreError as exc:
+            raise ServeError(str(exc)) from exc
         except (OSError, RuntimeError) as exc:
             raise ServeError(f"cannot serve on {host}:{port}: {exc}") from exc
         count = len(loaded.ops)
@@ -75,6 +93,7 @@ async def serve(
             f"serving {count} op{'' if count == 1 else 's'} from {label or loaded.source} "
             f"on {server.address}",
         )
+        _say(stream, f"executions are kept in {describe_store(store)}")
         name = await signals.get()
         running = _running(server)
         _say(
@@ -105,6 +124,19 @@ async def serve(
     finally:
         remove_handlers()
         await server.stop(0)
+
+
+def describe_store(url: str) -> str:
+    """The store a URL names, for people (a file's absolute path; no password)."""
+    if url == "memory":
+        return "memory (lost when the process stops)"
+    path = store_path(url)
+    if path is not None:
+        return f"{url} ({path.resolve()})"
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.password is not None:
+        return url.replace(f":{parsed.password}@", ":***@")
+    return url
 
 
 def abandoned_op_threads(wait_seconds: float = 1.0) -> list[threading.Thread]:

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -38,7 +39,13 @@ from ophost.server._executions import ExecutionRunner, fingerprint
 from ophost.server._limits import Limits
 from ophost.server._status import StatusError
 from ophost.server._views import execution_to_proto
-from ophost.server.store import ExecutionRecord, ExecutionStore, RequestIdConflictError
+from ophost.server.store import (
+    ExecutionQuery,
+    ExecutionRecord,
+    ExecutionStore,
+    PageKey,
+    RequestIdConflictError,
+)
 from ophost.v1 import execution_pb2, op_host_service_pb2, op_pb2, value_pb2
 
 __all__ = ["PROTOCOL_VERSION", "OpHostServicer"]
@@ -203,10 +210,23 @@ class OpHostServicer:
                     raise _status.request_id_conflict(start.request_id)
                 return existing
         prepared = self._prepare(start, upload.values if upload else {})
+        kept = _kept_start(start, upload) if self.store.durable else b""
         try:
-            return await self.runner.start(prepared, start, digest)
+            return await self.runner.start(prepared, start, digest, kept)
         except RequestIdConflictError:
             raise _status.request_id_conflict(start.request_id) from None
+
+    def prepare_kept(self, kept: bytes) -> PreparedExecution:
+        """Prepare a start request a durable store kept (to run it again after a loss).
+
+        Raises :class:`StatusError` when it no longer validates against the op served.
+        """
+        start = execution_pb2.ExecutionStart.FromString(kept)
+        draining, self.draining = self.draining, False
+        try:
+            return self._prepare(start, {})
+        finally:
+            self.draining = draining
 
     async def StartExecution(
         self, request: op_host_service_pb2.StartExecutionRequest, context: _Context
@@ -347,15 +367,22 @@ class OpHostServicer:
     async def ListExecutions(
         self, request: op_host_service_pb2.ListExecutionsRequest, context: _Context
     ) -> op_host_service_pb2.ListExecutionsResponse:
-        matching = await self.store.executions(
-            op_name=request.op_name, states=frozenset(request.states)
+        if request.page_size < 0:
+            raise _status.malformed("page_size must not be negative", "page_size")
+        size = min(request.page_size or _DEFAULT_PAGE, _MAX_PAGE)
+        query = ExecutionQuery(
+            op_name=request.op_name,
+            states=frozenset(request.states),
+            created_after=_seconds(request, "created_after"),
+            created_before=_seconds(request, "created_before"),
         )
-        start, size = self._page(request.page_size, request.page_token, len(matching))
+        before = _page_key(request.page_token, query) if request.page_token else None
+        found = await self.store.executions(query, before=before, limit=size + 1)
         response = op_host_service_pb2.ListExecutionsResponse(
-            executions=[execution_to_proto(e) for e in matching[start : start + size]]
+            executions=[execution_to_proto(e) for e in found[:size]]
         )
-        if start + size < len(matching):
-            response.next_page_token = self._token(start + size)
+        if len(found) > size:
+            response.next_page_token = _page_token(found[size - 1].page_key, query)
         return response
 
     async def StreamEvents(
@@ -371,6 +398,53 @@ class OpHostServicer:
             max_batch_bytes=self.limits.max_batch_bytes,
         ):
             yield _wire.stream_events_response(records)
+
+
+def _seconds(request: op_host_service_pb2.ListExecutionsRequest, name: str) -> float | None:
+    if not request.HasField(name):  # type: ignore[arg-type]
+        return None
+    stamp = getattr(request, name)
+    return float(stamp.seconds) + stamp.nanos / 1e9
+
+
+def _query_digest(query: ExecutionQuery) -> str:
+    text = repr(
+        (query.op_name, sorted(query.states), query.created_after, query.created_before)
+    )
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _page_token(key: PageKey, query: ExecutionQuery) -> str:
+    """Where the next page starts, and which query it belongs to (the same on every
+    process sharing the store)."""
+    text = json.dumps([key.created_at, key.id, _query_digest(query)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def _page_key(token: str, query: ExecutionQuery) -> PageKey:
+    try:
+        created_at, execution_id, digest = json.loads(base64.urlsafe_b64decode(token.encode()))
+        key = PageKey(float(created_at), str(execution_id))
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise _status.invalid_page_token() from None
+    if digest != _query_digest(query):
+        raise _status.invalid_page_token()
+    return key
+
+
+def _kept_start(start: execution_pb2.ExecutionStart, upload: _Upload | None) -> bytes:
+    """The start request as a durable store keeps it: uploaded values made inline."""
+    if upload is None or not upload.values:
+        return start.SerializeToString()
+    kept = execution_pb2.ExecutionStart()
+    kept.CopyFrom(start)
+    for named in kept.inputs:
+        path = f"inputs.{named.name}"
+        if path in upload.values:
+            named.value.CopyFrom(values_codec.to_proto(upload.values[path], path=path))
+    if "config" in upload.values:
+        kept.config.CopyFrom(values_codec.to_proto(upload.values["config"], path="config"))
+    return kept.SerializeToString()
 
 
 def _view(spec: op_pb2.OpDefinition, *, full: bool) -> op_pb2.OpDefinition:

@@ -1,0 +1,173 @@
+"""``ophost serve --workers N``: N server processes sharing one port and one store.
+
+The supervisor (this module, in the process the user started) picks the port (when
+``--port 0``), starts N ``ophost serve`` processes on it with ``SO_REUSEPORT`` (the
+kernel spreads incoming connections over them), and prints one ``serving`` line once
+all of them serve. Their own lines are passed through, each prefixed with its worker
+number. SIGTERM or SIGINT is passed on to every worker (so each drains); a worker that
+exits while the supervisor is not stopping is replaced. The workers share the store,
+so they behave as one host: any of them answers for any execution.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from types import FrameType
+
+__all__ = ["serve_workers"]
+
+# A worker that does not serve within this many seconds fails the start.
+_READY_TIMEOUT = 120.0
+
+
+class _Worker:
+    def __init__(self, number: int, command: list[str]) -> None:
+        self.number = number
+        self.command = command
+        self.ready = threading.Event()
+        self.process: subprocess.Popen[str] | None = None
+        self.started_at = 0.0
+
+    def start(self) -> None:
+        self.ready.clear()
+        self.started_at = time.monotonic()
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            self.command, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+        threading.Thread(target=self._relay, args=(self.process,), daemon=True).start()
+
+    def _relay(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            text = line.rstrip("\n")
+            if text.startswith("ophost: serving "):
+                self.ready.set()
+            text = text.removeprefix("ophost: ")
+            print(f"ophost[worker {self.number}]: {text}", flush=True)
+
+    def signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+
+def serve_workers(args: argparse.Namespace, store: str) -> int:
+    """Run ``args.workers`` server processes on one port until SIGTERM or SIGINT."""
+    holder, port = _hold_port(args.host, args.port)
+    command = _worker_command(args, store, port)
+    workers = [_Worker(n, command) for n in range(1, args.workers + 1)]
+    stopping = threading.Event()
+    signals: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        signals.append(signum)
+        stopping.set()
+        for worker in workers:
+            worker.signal(signum)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for worker in workers:
+            worker.start()
+        if not _all_ready(workers, stopping):
+            for worker in workers:
+                worker.signal(signal.SIGKILL)
+            print("ophost: the worker processes could not all start", file=sys.stderr, flush=True)
+            return 1
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        source = args.file if args.file is not None else f"module {args.module}"
+        print(
+            f"ophost: serving {source} on {host}:{port} with {len(workers)} worker processes",
+            flush=True,
+        )
+        _supervise(workers, stopping)
+        print("ophost: stopped", flush=True)
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        holder.close()
+
+
+def _hold_port(host: str, port: int) -> tuple[socket.socket, int]:
+    """A socket bound to the port (a free one for 0), letting others share it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    holder = socket.socket(family, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind((host, port))
+    return holder, int(holder.getsockname()[1])
+
+
+def _worker_command(args: argparse.Namespace, store: str, port: int) -> list[str]:
+    source = ["-f", args.file] if args.file is not None else ["-m", args.module]
+    command = [
+        sys.executable,
+        "-m",
+        "ophost",
+        "serve",
+        *source,
+        "--host",
+        args.host,
+        "--port",
+        str(port),
+        "--max-concurrent-executions",
+        str(args.max_concurrent_executions),
+        "--event-retention",
+        str(args.event_retention),
+        "--drain-grace",
+        str(args.drain_grace),
+        "--store",
+        store,
+        "--max-retained-executions",
+        str(args.max_retained_executions),
+        "--lease",
+        str(args.lease),
+        "--reuse-port",
+    ]
+    if args.max_retained_bytes is not None:
+        command += ["--max-retained-bytes", str(args.max_retained_bytes)]
+    return command
+
+
+def _all_ready(workers: list[_Worker], stopping: threading.Event) -> bool:
+    deadline = time.monotonic() + _READY_TIMEOUT
+    for worker in workers:
+        while not worker.ready.wait(0.05):
+            process = worker.process
+            if stopping.is_set() or time.monotonic() > deadline:
+                return False
+            if process is not None and process.poll() is not None:
+                return False
+    return True
+
+
+def _supervise(workers: list[_Worker], stopping: threading.Event) -> None:
+    """Wait for the workers; replace one that exits unless stopping."""
+    while True:
+        alive = 0
+        for worker in workers:
+            process = worker.process
+            if process is None:
+                continue
+            code = process.poll()
+            if code is None:
+                alive += 1
+                continue
+            if stopping.is_set():
+                continue
+            print(
+                f"ophost: worker {worker.number} exited with code {code}; starting another",
+                flush=True,
+            )
+            if time.monotonic() - worker.started_at < 1.0:
+                time.sleep(1.0)  # one that dies at once is not restarted in a tight loop
+            worker.start()
+            alive += 1
+        if alive == 0 and stopping.is_set():
+            return
+        time.sleep(0.05)
