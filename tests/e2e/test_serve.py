@@ -138,6 +138,7 @@ async def serving(*args: str, cwd: Path, tmp_path: Path) -> AsyncIterator[Served
     served = Served(process, stderr_path)
     try:
         await served.next_line()
+        assert (await served.next_line()).startswith("ophost: executions are kept in ")
         yield served
     finally:
         if process.returncode is None:
@@ -261,7 +262,7 @@ async def test_serve_lists_runs_and_drains_on_sigterm(ops_file: Path, tmp_path: 
                 long_run.cancel()
         assert status_of(long_events) == event_pb2.EXECUTION_STATUS_CANCELED
         assert await served.exit_code() == 0
-        assert "SIGINT received again; canceling running executions" in served.lines[2]
+        assert "SIGINT received again; canceling running executions" in served.lines[3]
         assert served.lines[-1] == "ophost: stopped"
 
 
@@ -284,7 +285,7 @@ async def test_running_execution_is_canceled_when_the_grace_ends(
             event_pb2.CANCEL_OUTCOME_COOPERATIVE
         )
         assert await served.exit_code() == 0
-        assert "waiting up to 0.5s for 1 running execution" in served.lines[1]
+        assert "waiting up to 0.5s for 1 running execution" in served.lines[2]
         assert served.lines[-1] == "ophost: stopped"
 
 
@@ -323,7 +324,9 @@ async def test_an_op_that_ignores_cancel_does_not_keep_the_process_alive(
 
 
 async def test_serve_the_example_library_as_a_module(tmp_path: Path) -> None:
-    async with serving("-m", "examples.ops", cwd=REPO, tmp_path=tmp_path) as served:
+    async with serving(
+        "-m", "examples.ops", "--store", "memory", cwd=REPO, tmp_path=tmp_path
+    ) as served:
         match = SERVING.match(served.lines[0])
         assert match is not None, served.lines
         assert match.group(2) == "module examples.ops"
@@ -343,7 +346,7 @@ async def test_serve_the_example_library_as_a_module(tmp_path: Path) -> None:
             assert blob == bytes(range(256)) * 4096 * 2
         served.process.send_signal(signal.SIGINT)
         assert await served.exit_code() == 0
-        assert "waiting up to 10s for 0 running executions" in served.lines[1]
+        assert "waiting up to 10s for 0 running executions" in served.lines[2]
 
 
 MISSING_RESOURCE = """
