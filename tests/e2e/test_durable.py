@@ -7,6 +7,7 @@ PostgreSQL database (a throwaway server the tests start; see tests/postgres.py).
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -135,3 +136,129 @@ async def _last_sequence_at_least(stub: op_host_service_pb2_grpc.OpHostServiceSt
                                   execution_id: str, sequence: int) -> bool:  # fmt: skip
     response = await stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
     return response.execution.last_sequence >= sequence
+
+
+async def _channels_to_two_processes(address: str) -> list[grpc.aio.Channel]:
+    """Two channels to ``address`` that landed on two different server processes."""
+    by_server: dict[str, grpc.aio.Channel] = {}
+    spare: list[grpc.aio.Channel] = []
+    for attempt in range(64):
+        # A distinct option makes each channel its own connection.
+        channel = grpc.aio.insecure_channel(address, options=[("ophost.test.n", attempt)])
+        stub = op_host_service_pb2_grpc.OpHostServiceStub(channel)
+        info = await stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=WAIT)
+        if info.server_id in by_server:
+            spare.append(channel)
+        else:
+            by_server[info.server_id] = channel
+        if len(by_server) == 2:
+            break
+    for channel in spare:
+        await channel.close()
+    assert len(by_server) == 2, "the kernel never handed a connection to the second worker"
+    return list(by_server.values())
+
+
+async def _start_there_follow_and_cancel_here(
+    there: grpc.aio.Channel, here: grpc.aio.Channel, here_address: str
+) -> None:
+    """Start on one process; list, follow live and cancel through the other."""
+    one = op_host_service_pb2_grpc.OpHostServiceStub(there)
+    other = op_host_service_pb2_grpc.OpHostServiceStub(here)
+    started = (await one.StartExecution(start_request("ticks", n=400))).execution
+    listed = await other.ListExecutions(pb.ListExecutionsRequest(op_name="ticks"))
+    assert started.id in [e.id for e in listed.executions]
+    async with AsyncOpHostClient(here_address) as client:
+        stream = client.attach(started.id)
+        ticks = 0
+        async for event in stream:
+            if type(event.body).__name__ == "LogMessage":
+                ticks += 1
+                if ticks == 3:
+                    break
+        canceled = await other.CancelExecution(
+            pb.CancelExecutionRequest(execution_id=started.id, reason="test")
+        )
+        assert canceled.execution.state in (
+            execution_pb2.EXECUTION_STATE_CANCEL_REQUESTED,
+            execution_pb2.EXECUTION_STATE_CANCELED,
+        )
+        rest = [event async for event in stream]
+    end = rest[-1].body
+    assert isinstance(end, ExecutionFinished)
+    assert end.status is ExecutionStatus.CANCELED
+    record = await other.GetExecution(pb.GetExecutionRequest(execution_id=started.id))
+    assert record.execution.state == execution_pb2.EXECUTION_STATE_CANCELED
+
+
+async def test_two_replicas_on_one_store_act_as_one_host(store_url: str, tmp_path: Path) -> None:
+    ops = write_ops(tmp_path)
+    common = ("-f", str(ops), "--store", store_url, "--lease", "2")
+    first = await start_host(*common, "--port", "0", cwd=tmp_path)
+    second = await start_host(*common, "--port", "0", cwd=tmp_path)
+    async with (
+        hosts(first, second),
+        grpc.aio.insecure_channel(first.address) as there,
+        grpc.aio.insecure_channel(second.address) as here,
+    ):
+        await _start_there_follow_and_cancel_here(there, here, second.address)
+        await _start_there_follow_and_cancel_here(here, there, first.address)
+
+
+async def test_workers_share_a_port_and_a_sqlite_file(tmp_path: Path) -> None:
+    ops = write_ops(tmp_path)
+    served = await start_host(
+        "-f", str(ops), "--port", "0", "--workers", "2", "--store",
+        f"sqlite:///{tmp_path}/store.db", cwd=tmp_path,
+    )  # fmt: skip
+    async with hosts(served):
+        channels = await _channels_to_two_processes(served.address)
+        try:
+            # The address is shared, so the follower's client may land on either worker;
+            # the channels pin the start and the cancel to different ones.
+            await _start_there_follow_and_cancel_here(channels[0], channels[1], served.address)
+        finally:
+            for channel in channels:
+                await channel.close()
+        assert await served.stop() == 0
+    assert served.lines[-1] == "ophost: stopped"
+    assert sum("stopped" in line for line in served.lines) == 3
+
+
+async def test_a_stalled_replica_loses_its_executions_to_another(
+    store_url: str, tmp_path: Path
+) -> None:
+    ops = write_ops(tmp_path)
+    common = ("-f", str(ops), "--store", store_url, "--lease", "1.5")
+    first = await start_host(*common, "--port", "0", cwd=tmp_path)
+    second = await start_host(*common, "--port", "0", cwd=tmp_path)
+    async with (
+        hosts(first, second),
+        grpc.aio.insecure_channel(first.address) as there,
+        grpc.aio.insecure_channel(second.address) as here,
+    ):
+        one = op_host_service_pb2_grpc.OpHostServiceStub(there)
+        other = op_host_service_pb2_grpc.OpHostServiceStub(here)
+        plain = (await one.StartExecution(start_request("ticks", n=400))).execution
+        retried = (await one.StartExecution(start_request("ticks_retried", n=40))).execution
+        await until(lambda: _last_sequence_at_least(other, plain.id, 4), "ticks to run")
+        # Stopped, not dead: its pid lives on, so only its lease running out tells.
+        first.process.send_signal(signal.SIGSTOP)
+        stalled_at = asyncio.get_running_loop().time()
+        try:
+            await until(lambda: _state_is(other, plain.id, FAILED), "the take-over", timeout=20)
+            taken_after = asyncio.get_running_loop().time() - stalled_at
+            assert taken_after < 1.5 + 2.0  # the lease, and a claim round or two
+            await until(lambda: _state_is(other, retried.id, SUCCEEDED), "the retry")
+        finally:
+            first.process.send_signal(signal.SIGCONT)
+        events = events_of(await raw_events(second.address, retried.id))
+        sources = [e.step_failure.error_source for e in events if e.HasField("step_failure")]
+        assert sources == [event_pb2.ERROR_SOURCE_HOST_LOST]
+        assert events[-1].execution_finished.status == event_pb2.EXECUTION_STATUS_SUCCEEDED
+        # The stalled replica, woken, writes nothing more into what it lost.
+        last = (await other.GetExecution(pb.GetExecutionRequest(execution_id=plain.id)))
+        await asyncio.sleep(1.0)
+        again = (await other.GetExecution(pb.GetExecutionRequest(execution_id=plain.id)))
+        assert again.execution.last_sequence == last.execution.last_sequence
+        assert again.execution.state == FAILED
