@@ -14,7 +14,8 @@ import (
 // inputs and config in chunks.
 const capabilityChunkedUpload = "chunked_upload"
 
-// Client calls the ops of one ophost server. It is safe for concurrent use.
+// Client calls the ops of one ophost server, or of the replicas of one host
+// (see New). It is safe for concurrent use.
 // Make one with New (for a target address) or NewClient (on a connection of
 // yours).
 //

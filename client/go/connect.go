@@ -17,6 +17,15 @@ import (
 // grpc.NewClient accepts ("dns:///ops.example.com:443", ...). The connection
 // is plain text unless WithTLS or WithTransportCredentials is given.
 //
+// The target may also name several servers that act as one host (replicas
+// of `ophost serve` sharing a database), over which the client then spreads
+// its calls round robin: comma-separated addresses
+// ("10.0.0.1:50051,10.0.0.2:50051", names allowed), the same list as an
+// "ipv4:" or "ipv6:" URI, or a "dns:///name:port" target, balanced over
+// every address the name has. See "Several servers" in the package
+// documentation. A single address, or any other target, is used as given,
+// with gRPC's default policy (pick_first).
+//
 // New does no network I/O and does not wait for the server: like
 // grpc.NewClient, on which it is built, it only checks the target and the
 // options, and the first call connects. A server that cannot be reached is
@@ -25,6 +34,10 @@ import (
 // WaitForReady with a deadline. Close the client when done.
 func New(target string, opts ...Option) (*Client, error) {
 	s := newSettings(opts)
+	grpcTarget, targetOptions, err := dialTarget(target)
+	if err != nil {
+		return nil, fmt.Errorf("ophost: cannot make a client: %w", err)
+	}
 	creds := s.creds
 	if creds == nil {
 		creds = insecure.NewCredentials()
@@ -33,8 +46,9 @@ func New(target string, opts ...Option) (*Client, error) {
 		grpc.WithTransportCredentials(creds),
 		grpc.WithKeepaliveParams(keepaliveParams),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxReceiveMessageBytes)),
-	}, s.dialOptions...)
-	conn, err := grpc.NewClient(target, dialOptions...)
+	}, targetOptions...)
+	dialOptions = append(dialOptions, s.dialOptions...)
+	conn, err := grpc.NewClient(grpcTarget, dialOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("ophost: cannot make a client for %q: %w", target, err)
 	}
@@ -70,6 +84,9 @@ func newClient(conn grpc.ClientConnInterface, s settings) *Client {
 // transport proves neither that the ophost service is behind it nor that the
 // caller's credentials and interceptors are accepted; an answer proves both,
 // for a connection New made and for one handed in alike.
+//
+// On a client of several servers, the first one to answer ends the wait: the
+// others may still be connecting, and calls go to those connected.
 //
 // Only ctx bounds the wait (the client's call timeout does not apply), so
 // give it a deadline. When ctx ends before the server answered, the error is

@@ -31,6 +31,29 @@
 // with its own TLS, interceptors or load balancing), which Close leaves
 // open.
 //
+// # Several servers
+//
+// Replicas of a host (`ophost serve` processes sharing one database) answer
+// any call about any execution, so one client can spread its calls over
+// them. Give New several comma-separated addresses, or a "dns:///" target
+// for a name with several addresses:
+//
+//	client, err := ophost.New("10.0.0.1:50051,10.0.0.2:50051")
+//	client, err := ophost.New("dns:///ops.internal:50051")
+//
+// Such a client connects to every address and balances its calls round
+// robin (a default service config of {"loadBalancingConfig":
+// [{"round_robin":{}}]}), sending each call to the next connected server. A
+// list is handed to the connection by a resolver of its own (names in it are
+// resolved at each connect, as for one address); the "ipv4:" and "ipv6:" URIs
+// of gRPC's other languages ("ipv4:10.0.0.1:50051,10.0.0.2:50051") are read
+// as the same list. A "dns:" target uses grpc-go's DNS resolver, which looks
+// the name up again when connections fail. An event stream stays on the
+// server it started on; a re-attach after a break goes to whichever server
+// is next. One address keeps gRPC's default policy, pick_first. Dial options
+// passed with WithDialOptions come after these, so
+// grpc.WithDefaultServiceConfig there replaces the policy.
+//
 // # Per-call options
 //
 // As in grpc-go, the options of one call are its context.Context; there are

@@ -21,6 +21,10 @@ Every method takes per-call ``timeout=`` (seconds; ``None``: no deadline) and
 in as ``AsyncOpHostClient(target, channel=...)`` or, for the blocking client, which
 runs its own event loop, ``OpHostClient(target, channel_factory=...)``.
 
+Replicas of one host (``ophost serve`` processes sharing a database) are one target:
+``AsyncOpHostClient("10.0.0.1:50051,10.0.0.2:50051")``, a list of addresses, or
+``"dns:///ops.example.com:50051"`` spreads the calls over them round robin.
+
 Events are the classes the engine produces (``ophost.execution``); outputs carry
 ``ophost.Output`` values. Errors are in :mod:`ophost_client.errors`.
 """

@@ -15,6 +15,7 @@ from ophost_client._options import CLIENT_TIMEOUT, CallOptions, Metadata, Timeou
 from ophost_client._request import UNSET, StartRequest
 from ophost_client._session import ReattachPolicy, Session
 from ophost_client._stream import ExecutionStream
+from ophost_client._target import Target, channel_target, target_label
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -42,6 +43,16 @@ class AsyncOpHostClient:
     """Calls the ops of an ophost server (``target`` is ``host:port``).
 
     The client makes an insecure channel to ``target`` with :data:`CHANNEL_OPTIONS`.
+    ``target`` may also name several servers that behave as one host (replicas
+    sharing a database), and the client then spreads its calls over them round robin:
+    ``"host1:50051,host2:50051"`` or a sequence of addresses (names among them are
+    looked up once, blocking, when the client is made), or a gRPC target URI that can resolve
+    to several addresses, such as ``"dns:///ops.example.com:50051"`` (every address
+    of the name, looked up again as gRPC sees fit) or
+    ``"ipv4:10.0.0.1:50051,10.0.0.2:50051"``. A stream stays on the server it
+    started on; a re-attach may go to another. One address, or any other target
+    URI, is used as given, with gRPC's default policy.
+
     Pass ``channel`` to use a ``grpc.aio.Channel`` of your own instead (TLS, client
     interceptors, load balancing, other options); ``target`` is then only a label, and
     :meth:`close` leaves that channel open: it is yours to close.
@@ -62,7 +73,7 @@ class AsyncOpHostClient:
 
     def __init__(
         self,
-        target: str,
+        target: Target,
         *,
         channel: grpc.aio.Channel | None = None,
         timeout: float | None = 30.0,
@@ -71,12 +82,16 @@ class AsyncOpHostClient:
     ) -> None:
         check_timeout(timeout)
         reattach = ReattachPolicy(attempts=reattach_attempts, backoff=reattach_backoff)
-        self.target = target
+        self.target = target_label(target)
+        owns_channel = channel is None
+        if channel is None:
+            chosen = channel_target(target)
+            channel = grpc.aio.insecure_channel(
+                chosen.uri, options=(*CHANNEL_OPTIONS, *chosen.options)
+            )
         self._session = Session(
-            channel
-            if channel is not None
-            else grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS),
-            owns_channel=channel is None,
+            channel,
+            owns_channel=owns_channel,
             timeout=timeout,
             reattach=reattach,
         )

@@ -22,6 +22,7 @@ from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo
 from ophost_client._options import CLIENT_TIMEOUT, Metadata, Timeout
 from ophost_client._request import UNSET
 from ophost_client._stream import ExecutionStream
+from ophost_client._target import Target
 from ophost_client.errors import ClientClosedError
 
 if TYPE_CHECKING:
@@ -91,7 +92,8 @@ class OpHostClient:
     Use it as a context manager, or call :meth:`close`, to stop its channel and loop
     thread. ``execute`` and ``attach`` return :class:`SyncExecutionStream`\\ s, plain
     iterators over the same events. Every method takes the per-call ``timeout`` and
-    ``metadata`` of its :class:`AsyncOpHostClient` counterpart.
+    ``metadata`` of its :class:`AsyncOpHostClient` counterpart. ``target`` takes the
+    same forms, several addresses (balanced round robin) included.
 
     To use a channel of your own (TLS, client interceptors, other options), pass
     ``channel_factory``: a function of no arguments returning a ``grpc.aio.Channel``.
@@ -104,7 +106,7 @@ class OpHostClient:
 
     def __init__(
         self,
-        target: str,
+        target: Target,
         *,
         channel_factory: Callable[[], grpc.aio.Channel] | None = None,
         timeout: float | None = 30.0,

@@ -5,6 +5,7 @@
  */
 
 import { type Client, createClient as createRpcClient, type CallOptions as RpcCallOptions } from "@connectrpc/connect";
+import { addressLabel, type ClientAddress } from "./addresses.js";
 import "./async-dispose.js"; // Symbol.asyncDispose, on a Node that lacks it
 import { type CallOptions, CallScope, checkTimeoutMs } from "./call-options.js";
 import { type Connection, openConnection } from "./connection.js";
@@ -59,7 +60,7 @@ export interface ListExecutionsOptions extends CallOptions {
  * every call rejects with a `ClientClosedError`.
  */
 export class OpHostClient implements AsyncDisposable {
-  /** The address the client was made with. */
+  /** The address the client was made with (several joined with commas). */
   readonly address: string;
   readonly #options: ResolvedOptions;
   readonly #connection: Connection;
@@ -69,10 +70,10 @@ export class OpHostClient implements AsyncDisposable {
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link createOpHostClient}. */
-  constructor(address: string, options: ClientOptions) {
-    this.address = address;
+  constructor(address: ClientAddress, options: ClientOptions) {
+    this.address = addressLabel(address);
     this.#options = resolveOptions(address, options);
-    this.#connection = openConnection(this.#options.baseUrl, options);
+    this.#connection = openConnection(this.#options.backends, options);
     this.#rpc = createRpcClient(OpHostService, this.#connection.transport);
     const client = this;
     this.#host = {
@@ -292,7 +293,16 @@ export class OpHostClient implements AsyncDisposable {
  * `http://` / `https://` URL. Nothing is sent yet: the connection opens with the first
  * call. Throws a `TypeError` for a malformed address and a `RangeError` for an option
  * out of range.
+ *
+ * For the replicas of one host (`ophost serve` processes sharing a database), give
+ * several addresses, as an array or joined by commas (`"10.0.0.1:50051,10.0.0.2:50051"`,
+ * or gRPC's `"ipv4:10.0.0.1:50051,10.0.0.2:50051"`), or `dns:///name:port` for every
+ * address of a name. The client then sends each call to the next server in turn
+ * (round robin), skipping for a while a server it could not connect to; a stream
+ * stays on the server it started on, and a re-attach goes to the next one. A
+ * `dns:///` name is looked up once, at the first call, and not again: a client of a
+ * name whose addresses change must be made anew.
  */
-export function createOpHostClient(address: string, options: ClientOptions = {}): OpHostClient {
+export function createOpHostClient(address: ClientAddress, options: ClientOptions = {}): OpHostClient {
   return new OpHostClient(address, options);
 }

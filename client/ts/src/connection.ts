@@ -1,33 +1,91 @@
 /**
- * The HTTP/2 connection of a client and the gRPC transport over it.
+ * The HTTP/2 connections of a client and the gRPC transport over them.
  *
- * Connect's `Http2SessionManager` opens the sessions, keeps them alive with pings
- * and replaces broken ones; its `abort()` destroys them but says nothing of when
- * they are gone. {@link SessionTracker} wraps it (through the `sessionManager`
- * option of `createGrpcTransport`) and remembers every session a request went out
- * on, so that closing the client can wait until each of them has closed.
+ * Connect's transport sends every request through one session manager (the
+ * `sessionManager` option of `createGrpcTransport`). {@link Sessions} is that
+ * manager. It holds one Connect `Http2SessionManager` per server, which opens the
+ * server's session, keeps it alive with pings and replaces it when broken, and hands
+ * each request to the next server in turn (round robin). A request goes to a server
+ * before anything of it is sent, so when that server cannot be connected to, the
+ * request goes to the next one instead, and the server is passed over for a while
+ * (1 s, doubling with each failure in a row, at most 30 s; when every server is
+ * passed over, each is tried anyway). A stream lives on the session it was opened
+ * on; its re-attach after a break is a new request, which goes to the next server.
+ *
+ * Connect's `abort()` destroys a manager's sessions but says nothing of when they are
+ * gone, so the manager also remembers every session a request went out on: closing
+ * the client waits until each of them has closed.
  *
  * @module
  */
 
 import type * as http2 from "node:http2";
+import { isIP } from "node:net";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, type GrpcTransportOptions, Http2SessionManager } from "@connectrpc/connect-node";
+import { type Backends, lookUp } from "./addresses.js";
 import { type ClientOptions, DEFAULTS } from "./options.js";
 
 type SessionManager = NonNullable<GrpcTransportOptions["sessionManager"]>;
 
-/** Hands requests to Connect's session manager and keeps the sessions they used until these close. */
-class SessionTracker implements SessionManager {
+/** How long a server that could not be connected to is passed over, in milliseconds: the first time, and at most. */
+const FIRST_PASS_OVER_MS = 1_000;
+const MAX_PASS_OVER_MS = 30_000;
+
+/** One server: Connect's manager of its session, and whether connecting to it failed lately. */
+class Server {
+  readonly manager: Http2SessionManager;
+  #failures = 0;
+  #passOverUntil = 0;
+
+  constructor(baseUrl: string, options: ClientOptions, nodeOptions: http2.SecureClientSessionOptions) {
+    this.manager = new Http2SessionManager(
+      baseUrl,
+      {
+        pingIntervalMs: options.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
+        pingTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs,
+        pingIdleConnection: true,
+      },
+      nodeOptions,
+    );
+  }
+
+  get passedOver(): boolean {
+    return this.#passOverUntil > Date.now();
+  }
+
+  connected(): void {
+    this.#failures = 0;
+    this.#passOverUntil = 0;
+  }
+
+  failed(): void {
+    this.#failures += 1;
+    this.#passOverUntil = Date.now() + Math.min(FIRST_PASS_OVER_MS * 2 ** (this.#failures - 1), MAX_PASS_OVER_MS);
+  }
+}
+
+/** Hands each request to the next server's session, and keeps the sessions used until these close. */
+class Sessions implements SessionManager {
   readonly authority: string;
-  readonly #manager: Http2SessionManager;
+  readonly #backends: Backends;
+  readonly #options: ClientOptions;
+  #servers: Server[] | undefined;
+  #lookingUp: Promise<Server[]> | undefined;
+  #next = 0;
+  /** Which manager opened each stream, for {@link notifyResponseByteRead}. */
+  readonly #managerOf = new WeakMap<http2.ClientHttp2Stream, Http2SessionManager>();
   /** The sessions not closed yet, each with a promise of its `close` event. */
   readonly #open = new Map<http2.Http2Session, Promise<void>>();
   #closed: Promise<void> | undefined;
 
-  constructor(manager: Http2SessionManager) {
-    this.#manager = manager;
-    this.authority = manager.authority;
+  constructor(authority: string, backends: Backends, options: ClientOptions) {
+    this.authority = authority;
+    this.#backends = backends;
+    this.#options = options;
+    if (backends.kind === "static") {
+      this.#servers = backends.baseUrls.map((url) => new Server(url, options, this.#nodeOptions()));
+    }
   }
 
   async request(
@@ -37,27 +95,82 @@ class SessionTracker implements SessionManager {
     options: Omit<http2.ClientSessionRequestOptions, "signal">,
   ): Promise<http2.ClientHttp2Stream> {
     this.#refuseIfClosed();
-    const stream = await this.#manager.request(method, path, headers, options);
-    if (this.#closed !== undefined) {
-      // Closed while the session was being opened: do not use (or keep) it.
-      stream.close();
+    const servers = this.#servers ?? (await this.#lookUp());
+    let failure: unknown;
+    for (const server of this.#turn(servers)) {
       this.#refuseIfClosed();
+      let stream: http2.ClientHttp2Stream;
+      try {
+        stream = await server.manager.request(method, path, headers, options);
+      } catch (error) {
+        server.failed(); // nothing was sent: try the next server
+        failure = error;
+        continue;
+      }
+      server.connected();
+      if (this.#closed !== undefined) {
+        // Closed while the session was being opened: do not use (or keep) it.
+        stream.close();
+        this.#refuseIfClosed();
+      }
+      this.#managerOf.set(stream, server.manager);
+      this.#track(stream.session);
+      return stream;
     }
-    this.#track(stream.session);
-    return stream;
+    this.#refuseIfClosed();
+    throw failure;
   }
 
   notifyResponseByteRead(stream: http2.ClientHttp2Stream): void {
-    this.#manager.notifyResponseByteRead(stream);
+    this.#managerOf.get(stream)?.notifyResponseByteRead(stream);
   }
 
   /** Destroy every session (open streams fail) and resolve once all have closed. */
   close(): Promise<void> {
     if (this.#closed === undefined) {
-      this.#manager.abort();
+      for (const server of this.#servers ?? []) {
+        server.manager.abort();
+      }
       this.#closed = Promise.all(this.#open.values()).then(() => undefined);
     }
     return this.#closed;
+  }
+
+  /** The servers in the order to try for this request: from the next in turn, those passed over last. */
+  #turn(servers: readonly Server[]): Server[] {
+    const start = this.#next % servers.length;
+    this.#next = start + 1;
+    const rotated = [...servers.slice(start), ...servers.slice(0, start)];
+    return [...rotated.filter((s) => !s.passedOver), ...rotated.filter((s) => s.passedOver)];
+  }
+
+  /** Look the name up (once; again only after a failed look-up) and make its servers. */
+  #lookUp(): Promise<Server[]> {
+    const backends = this.#backends;
+    if (backends.kind !== "dns") {
+      throw new Error("unreachable: a static list has its servers from the start");
+    }
+    this.#lookingUp ??= lookUp(backends).then(
+      (urls) => {
+        this.#refuseIfClosed();
+        this.#servers = urls.map((url) => new Server(url, this.#options, this.#nodeOptions(backends.host)));
+        return this.#servers;
+      },
+      (error: unknown) => {
+        this.#lookingUp = undefined;
+        throw new ConnectError(`cannot look up ${backends.host}: ${String(error)}`, Code.Unavailable, undefined, undefined, error);
+      },
+    );
+    return this.#lookingUp;
+  }
+
+  /** Node's TLS options; for a looked-up name, the name is the TLS server name (unless one is given). */
+  #nodeOptions(name?: string): http2.SecureClientSessionOptions {
+    const given: http2.SecureClientSessionOptions = typeof this.#options.tls === "object" ? this.#options.tls : {};
+    if (name === undefined || !this.#options.tls || given.servername !== undefined || isIP(name) !== 0) {
+      return given;
+    }
+    return { ...given, servername: name };
   }
 
   #refuseIfClosed(): void {
@@ -88,20 +201,16 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-/** Make the client's connection; its first session opens with the first call. */
-export function openConnection(baseUrl: string, options: ClientOptions): Connection {
-  const nodeOptions: http2.SecureClientSessionOptions = typeof options.tls === "object" ? options.tls : {};
-  const sessions = new SessionTracker(
-    new Http2SessionManager(
-      baseUrl,
-      {
-        pingIntervalMs: options.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
-        pingTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULTS.keepaliveTimeoutMs,
-        pingIdleConnection: true,
-      },
-      nodeOptions,
-    ),
-  );
+/** Make the client's connection; a server's session opens with the first call that goes to it. */
+export function openConnection(backends: Backends, options: ClientOptions): Connection {
+  // The transport builds each request's path from its base URL and checks that URL's
+  // origin against the manager's authority; the session a request goes out on sets its
+  // own :authority.
+  const baseUrl =
+    backends.kind === "static"
+      ? (backends.baseUrls[0] as string)
+      : `${backends.secure ? "https" : "http"}://${isIP(backends.host) === 6 ? `[${backends.host}]` : backends.host}:${backends.port}`;
+  const sessions = new Sessions(new URL(baseUrl).origin, backends, options);
   const transport = createGrpcTransport({
     baseUrl,
     sessionManager: sessions,

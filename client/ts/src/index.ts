@@ -25,6 +25,7 @@ export {
   type ListOpsOptions,
   type OpHostClient,
 } from "./client.js";
+export type { ClientAddress } from "./addresses.js";
 export type { CallOptions, RequestHeaders } from "./call-options.js";
 export { DEFAULTS, type ClientOptions } from "./options.js";
 export type { StartOptions } from "./request.js";

@@ -6,6 +6,7 @@
 
 import type * as http2 from "node:http2";
 import type { Interceptor } from "@connectrpc/connect";
+import { type Backends, type ClientAddress, parseAddress } from "./addresses.js";
 import { checkTimeoutMs } from "./call-options.js";
 
 /** Options of {@link OpHostClient}. Every field is optional. */
@@ -13,7 +14,9 @@ export interface ClientOptions {
   /**
    * Use TLS: `true` for the system's trust store, or Node TLS options (`ca`, `cert`,
    * `key`, `servername`, ...). An address given as an `https://` URL uses TLS too.
-   * A plain `host:port` without this option is insecure HTTP/2 (h2c).
+   * A plain `host:port` without this option is insecure HTTP/2 (h2c). With a
+   * `dns:///name:port` address, every server's certificate is checked against `name`
+   * (unless `servername` is given).
    */
   readonly tls?: boolean | http2.SecureClientSessionOptions;
   /**
@@ -37,7 +40,7 @@ export interface ClientOptions {
 
 /** The options with their defaults applied. */
 export interface ResolvedOptions {
-  readonly baseUrl: string;
+  readonly backends: Backends;
   readonly timeoutMs: number | undefined;
   readonly reattachAttempts: number;
   readonly reattachBackoffMs: number;
@@ -62,20 +65,6 @@ export const DEFAULTS = {
   readMaxBytes: 64 << 20,
 } as const;
 
-/** `host:port` → `http://host:port` (or `https://` with TLS); URLs stay as they are. */
-export function baseUrlOf(address: string, tls: ClientOptions["tls"]): string {
-  if (/^https?:\/\//.test(address)) {
-    if (tls && address.startsWith("http://")) {
-      throw new TypeError(`the address ${address} is an http:// URL, but the tls option is set`);
-    }
-    return address.replace(/\/+$/, "");
-  }
-  if (!/^(\[[0-9A-Fa-f:.]+\]|[^:/\s]+):\d+$/.test(address)) {
-    throw new TypeError(`the address must be host:port or an http(s):// URL, got ${JSON.stringify(address)}`);
-  }
-  return `${tls ? "https" : "http"}://${address}`;
-}
-
 function checkNonNegative(name: string, value: number): number {
   if (!Number.isFinite(value) || value < 0) {
     throw new RangeError(`${name} must be a finite number >= 0, got ${value}`);
@@ -84,11 +73,11 @@ function checkNonNegative(name: string, value: number): number {
 }
 
 /** Validate the options and apply the defaults. */
-export function resolveOptions(address: string, options: ClientOptions): ResolvedOptions {
+export function resolveOptions(address: ClientAddress, options: ClientOptions): ResolvedOptions {
   const timeoutMs = options.timeoutMs === undefined ? DEFAULTS.timeoutMs : options.timeoutMs;
   checkTimeoutMs(timeoutMs);
   return {
-    baseUrl: baseUrlOf(address, options.tls),
+    backends: parseAddress(address, options.tls),
     timeoutMs: timeoutMs ?? undefined,
     reattachAttempts: checkNonNegative("reattachAttempts", options.reattachAttempts ?? DEFAULTS.reattachAttempts),
     reattachBackoffMs: checkNonNegative("reattachBackoffMs", options.reattachBackoffMs ?? DEFAULTS.reattachBackoffMs),
