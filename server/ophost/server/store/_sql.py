@@ -90,6 +90,9 @@ class SqlBackend(abc.ABC):
     where: str
     #: How often a stream of an execution run elsewhere looks for new events.
     poll_interval: float = 0.05
+    #: A statement (one parameter: the execution id) that tells the other processes
+    #: the execution changed, run in the transaction that changed it; None: they poll.
+    notify_sql: str | None = None
 
     @abc.abstractmethod
     def open(self) -> None:
@@ -118,6 +121,10 @@ class SqlBackend(abc.ABC):
     def lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` means the connection is gone (and worth re-opening)."""
         return False
+
+    def listen(self, changed: Callable[[str], None]) -> None:  # noqa: B027 - optional
+        """Call ``changed(execution_id)`` (from any thread) when another process says an
+        execution changed. Backends without notifications leave it to polling."""
 
     def close(self) -> None:  # noqa: B027 - optional
         """Close the reading connections."""
@@ -239,6 +246,18 @@ class SqlExecutionStore(ExecutionStore):
         self._writer = writer
         await self._write(self._register_host)
         self._maintenance = loop.create_task(self._maintain())
+
+        def from_thread(execution_id: str) -> None:
+            loop.call_soon_threadsafe(self._notified, execution_id)
+
+        self.backend.listen(from_thread)
+
+    def _notified(self, execution_id: str) -> None:
+        """Another process changed the execution: wake its streams; a cancel may be asked."""
+        self.changed(execution_id)
+        live = self._live.get(execution_id)
+        if live is not None and not live.pending.cancel_requested and self._loop is not None:
+            self._loop.create_task(self._look_for_cancels())
 
     async def close(self) -> None:
         maintenance, self._maintenance = self._maintenance, None
@@ -454,6 +473,9 @@ class SqlExecutionStore(ExecutionStore):
             owner,
         )
 
+        notify = self.backend.notify_sql
+        execution_id = after.id
+
         def run(cursor: Any) -> None:
             if records:
                 cursor.executemany(
@@ -463,9 +485,11 @@ class SqlExecutionStore(ExecutionStore):
             cursor.execute(change, params)
             if cursor.rowcount != 1:
                 raise _LeaseLost(
-                    f"this process no longer owns execution {after.id}: another took it "
+                    f"this process no longer owns execution {execution_id}: another took it "
                     "over after this one's lease ran out"
                 )
+            if notify is not None:
+                cursor.execute(notify, (execution_id,))
 
         def done(result: Any, error: BaseException | None) -> None:
             live.wrote()
@@ -750,8 +774,12 @@ class SqlExecutionStore(ExecutionStore):
         )
         find = self._sql(f"SELECT {COLUMNS} FROM executions WHERE id = ?")
 
+        notify = self.backend.notify_sql
+
         def run(cursor: Any) -> Any:
             cursor.execute(change, (execution_id,))
+            if notify is not None and cursor.rowcount:
+                cursor.execute(notify, (execution_id,))
             return _one(cursor, find, (execution_id,))
 
         row = await self._write(run)

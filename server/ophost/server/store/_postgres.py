@@ -1,0 +1,185 @@
+"""The PostgreSQL execution store: one database shared by host processes on any machine.
+
+It needs the ``ophost[postgresql]`` extra (psycopg 3 and its connection pool). Reads
+go through a small pool of connections; writes through one connection per process.
+After each write that changes an execution, the store sends a notification on the
+``ophost`` channel (``NOTIFY``, delivered at commit); every process listens on one
+connection of its own, so a stream of an execution run elsewhere, and a cancel of an
+execution run here, are seen at once rather than at the next poll. A connection lost
+mid-run is re-opened (for up to 30 seconds) and the write tried again; a write that
+still cannot be made fails its execution, and nothing half-written stays.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import urllib.parse
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg.errors
+import psycopg_pool
+
+from ophost.server.store._interface import (
+    StoreError,
+    StoreFullError,
+    StoreOpenError,
+    StoreUnavailableError,
+)
+from ophost.server.store._schema import LATEST, MIGRATIONS, SchemaTooNewError
+from ophost.server.store._sql import SqlBackend, SqlExecutionStore
+from ophost.server.store._sql_rows import placeholders
+
+__all__ = ["PostgresBackend", "PostgresExecutionStore"]
+
+T = TypeVar("T")
+_log = logging.getLogger("ophost.server.store")
+
+CHANNEL = "ophost"
+# Taken while migrating, so that processes starting together migrate once.
+_MIGRATION_LOCK = 0x6F70686F7374  # "ophost"
+
+
+class PostgresBackend(SqlBackend):
+    """Connections to one PostgreSQL database."""
+
+    dialect = "postgresql"
+    # Notifications wake streams at once; the poll is only a safety net.
+    poll_interval = 0.5
+    notify_sql = f"SELECT pg_notify('{CHANNEL}', %s)"
+
+    def __init__(self, dsn: str, *, readers: int = 4) -> None:
+        self.dsn = dsn
+        self.where = _without_password(dsn)
+        self._readers = readers
+        self._pool: psycopg_pool.ConnectionPool[Any] | None = None
+        self._listener: threading.Thread | None = None
+        self._listening: psycopg.Connection[Any] | None = None
+        self._closing = threading.Event()
+
+    def open(self) -> None:
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=10) as connection:
+                self._migrate(connection)
+        except SchemaTooNewError as exc:
+            raise StoreOpenError(f"cannot open the execution store {self.where}: {exc}") from exc
+        except psycopg.Error as exc:
+            raise StoreOpenError(
+                f"cannot open the execution store {self.where}: {_first_line(exc)}"
+            ) from exc
+        self._pool = psycopg_pool.ConnectionPool(
+            self.dsn,
+            min_size=1,
+            max_size=self._readers,
+            kwargs={"autocommit": True},
+            open=True,
+            name="ophost-readers",
+        )
+
+    def _migrate(self, connection: psycopg.Connection[Any]) -> None:
+        with connection.transaction():
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            connection.execute("CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)")
+            row = connection.execute("SELECT version FROM ophost_schema").fetchone()
+            version = int(row[0]) if row is not None else 0
+            if version > LATEST:
+                raise SchemaTooNewError(version)
+            for step in MIGRATIONS[version:]:
+                for statement in step["postgresql"]:
+                    connection.execute(statement)
+            if row is None:
+                connection.execute("INSERT INTO ophost_schema (version) VALUES (%s)", (LATEST,))
+            elif version != LATEST:
+                connection.execute("UPDATE ophost_schema SET version = %s", (LATEST,))
+
+    def connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.dsn, connect_timeout=10)
+
+    def begin(self, connection: Any) -> None:
+        """psycopg opens a transaction with the first statement; nothing to do."""
+
+    def read(self, work: Callable[[Any], T]) -> T:
+        pool = self._pool
+        if pool is None:
+            raise StoreError(f"the execution store {self.where} is not open")
+        with pool.connection() as connection, connection.cursor() as cursor:
+            return work(cursor)
+
+    def sql(self, statement: str) -> str:
+        return placeholders(statement)
+
+    def lost(self, exc: BaseException) -> bool:
+        return isinstance(exc, psycopg.OperationalError)
+
+    def error(self, exc: BaseException) -> StoreError:
+        if isinstance(exc, StoreError):
+            return exc
+        if isinstance(exc, (psycopg.errors.DiskFull, psycopg.errors.OutOfMemory)):
+            return StoreFullError(
+                f"the execution store {self.where} is full ({_first_line(exc)}); what it holds "
+                "is kept, new writes are refused until space is freed"
+            )
+        if isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout)):
+            return StoreUnavailableError(
+                f"the execution store {self.where} cannot be reached: {_first_line(exc)}"
+            )
+        return StoreError(f"the execution store {self.where} failed: {_first_line(exc)}")
+
+    # -- notifications -----------------------------------------------------------------------
+
+    def listen(self, changed: Callable[[str], None]) -> None:
+        """Call ``changed(execution_id)`` (from a thread) for every notification."""
+        self._listener = threading.Thread(
+            target=self._listen, args=(changed,), name="ophost-store-listener", daemon=True
+        )
+        self._listener.start()
+
+    def _listen(self, changed: Callable[[str], None]) -> None:
+        delay = 0.1
+        while not self._closing.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as connection:
+                    self._listening = connection
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    delay = 0.1
+                    while not self._closing.is_set():
+                        for notice in connection.notifies(timeout=1.0):
+                            changed(notice.payload)
+            except psycopg.Error as exc:
+                if self._closing.is_set():
+                    return
+                _log.warning("listening to the execution store failed; retrying: %s", exc)
+                self._closing.wait(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                self._listening = None
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _without_password(dsn: str) -> str:
+    parsed = urllib.parse.urlsplit(dsn)
+    if parsed.password is None:
+        return dsn
+    return urllib.parse.urlunsplit(
+        parsed._replace(netloc=parsed.netloc.replace(f":{parsed.password}@", ":***@"))
+    )
+
+
+class PostgresExecutionStore(SqlExecutionStore):
+    """Executions in the PostgreSQL database at ``dsn`` (tables made on first open)."""
+
+    def __init__(self, dsn: str, **options: Any) -> None:
+        super().__init__(PostgresBackend(dsn), **options)
