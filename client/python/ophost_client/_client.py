@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import grpc
@@ -304,25 +305,66 @@ class AsyncOpHostClient:
         op_name: str | None = None,
         states: Iterable[ExecutionState | str] | None = None,
         *,
+        created_after: datetime | float | None = None,
+        created_before: datetime | float | None = None,
+        limit: int | None = None,
+        page_size: int = 0,
         timeout: Timeout = CLIENT_TIMEOUT,
         metadata: Metadata | None = None,
     ) -> list[ExecutionInfo]:
         """The executions the server retains, newest first, following the pages.
 
         ``op_name`` and ``states`` (``ExecutionState`` members or their names) filter.
-        One deadline covers every page.
+        ``created_after`` (inclusive) and ``created_before`` (exclusive) bound the
+        creation time: a datetime (a naive one is UTC) or seconds since the epoch. A
+        server that predates these two bounds ignores them, so the client also applies
+        them to what it receives. ``limit`` stops once that many executions are found
+        (``None``: every one); ``page_size`` is the most to ask for per page (0: the
+        server's default); no page asks for more than ``limit`` still needs. One
+        deadline covers every page.
         """
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0 or None, got {limit}")
+        if page_size < 0:
+            raise ValueError(f"page_size must be >= 0, got {page_size}")
         options: CallOptions = self._session.begin(timeout, metadata)
-        wanted = [ExecutionState(state).to_proto() for state in states or ()]
+        after = _utc(created_after)
+        before = _utc(created_before)
+        request = pb.ListExecutionsRequest(
+            op_name=op_name or "", states=[ExecutionState(s).to_proto() for s in states or ()]
+        )
+        if after is not None:
+            request.created_after.FromDatetime(after)
+        if before is not None:
+            request.created_before.FromDatetime(before)
         found: list[ExecutionInfo] = []
-        token = ""
-        while True:
-            page = await self._session.unary(
-                self._session.stub.ListExecutions,
-                pb.ListExecutionsRequest(page_token=token, op_name=op_name or "", states=wanted),
-                options,
-            )
-            found.extend(ExecutionInfo.from_proto(e) for e in page.executions)
-            token = page.next_page_token
-            if not token:
-                return found
+        while limit is None or len(found) < limit:
+            size = page_size
+            if limit is not None:  # ask for no more than the limit still needs
+                size = min(size, limit - len(found)) if size else limit - len(found)
+            request.page_size = size
+            page = await self._session.unary(self._session.stub.ListExecutions, request, options)
+            for message in page.executions:
+                info = ExecutionInfo.from_proto(message)
+                created = info.create_time
+                if created is not None and (
+                    (after is not None and created < after)
+                    or (before is not None and created >= before)
+                ):
+                    continue
+                found.append(info)
+            request.page_token = page.next_page_token
+            if not request.page_token:
+                break
+        return found if limit is None else found[:limit]
+
+
+def _utc(when: datetime | float | None) -> datetime | None:
+    """``when`` as an aware UTC datetime: naive datetimes are UTC, numbers epoch seconds."""
+    if when is None:
+        return None
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            return when.replace(tzinfo=timezone.utc)
+        return when.astimezone(timezone.utc)
+    return datetime.fromtimestamp(when, tz=timezone.utc)

@@ -12,6 +12,7 @@ import asyncio
 import inspect
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import grpc
@@ -295,11 +296,24 @@ class OpHostClient:
         op_name: str | None = None,
         states: Iterable[ExecutionState | str] | None = None,
         *,
+        created_after: datetime | float | None = None,
+        created_before: datetime | float | None = None,
+        limit: int | None = None,
+        page_size: int = 0,
         timeout: Timeout = CLIENT_TIMEOUT,
         metadata: Metadata | None = None,
     ) -> list[ExecutionInfo]:
         return self._loop.run(
-            self._client.list_executions(op_name, states, timeout=timeout, metadata=metadata)
+            self._client.list_executions(
+                op_name,
+                states,
+                created_after=created_after,
+                created_before=created_before,
+                limit=limit,
+                page_size=page_size,
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
 

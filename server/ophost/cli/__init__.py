@@ -4,12 +4,15 @@
 SIGTERM or SIGINT. Each subcommand is added by a registrar in :data:`COMMANDS`: a
 function that adds its parser to the subparsers and sets ``handler`` (a function
 from the parsed arguments to the exit code). The client commands (``ops``,
-``describe``, ``run``) will register from ``ophost.cli._client_commands`` the same way.
-Handlers import what they need when they run, so ``ophost --help`` stays fast and a
-client command never imports the server.
+``describe``, ``run``) register from ``ophost.cli._client_commands`` the same way, and
+``executions`` (``list``, ``show``, ``events``, ``cancel``: the executions a server
+keeps) from ``ophost.cli._execution_commands``. Handlers import what they need when
+they run, so ``ophost --help`` stays fast and a client command never imports the server.
 
-Exit codes: 0 success (including a drained ``serve``), 1 the server could not start,
-2 a usage error or ops that cannot be loaded, 130 interrupted while loading.
+Exit codes: 0 success (including a drained ``serve``), 1 the server could not start
+(or, for ``run``, the op did not succeed), 2 a usage error or ops that cannot be loaded,
+3 a client command's request failed (refused by the server, an unknown execution, a
+server that cannot be reached), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
 
 from ophost.cli._client_commands import add_client_commands
+from ophost.cli._execution_commands import add_execution_commands
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -216,7 +220,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 # The subcommands, in the order `ophost --help` lists them.
-COMMANDS: tuple[Callable[[Subparsers], None], ...] = (_register_serve, add_client_commands)
+COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
+    _register_serve,
+    add_client_commands,
+    add_execution_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
