@@ -26,7 +26,7 @@ SERVING = re.compile(r"^ophost: serving .* on (\S+?)(?: with \d+ worker processe
 WAIT = 60.0
 
 # Slow ops for runs that a kill interrupts; written next to the store.
-OPS_SOURCE = '''
+OPS_SOURCE = """
 import time
 
 from ophost import RetryPolicy, op
@@ -45,13 +45,20 @@ def ticks(context, n: int, pause: float = 0.05) -> int:
     return n
 
 
+@op
+def chatter(context, n: int, size: int) -> int:
+    for i in range(n):
+        context.log.info(f"{i} " + "x" * size)
+    return n
+
+
 @op(retry_policy=RetryPolicy(max_retries=2))
 def ticks_retried(context, n: int, pause: float = 0.05) -> int:
     for i in range(n):
         context.log.info(f"tick {i} of attempt {context.retry_number}")
         time.sleep(pause)
     return n
-'''
+"""
 
 
 def free_port() -> int:
@@ -102,18 +109,7 @@ class HostProcess:
 
 async def start_host(*args: str, cwd: Path) -> HostProcess:
     """``ophost serve *args``, once it prints its ``serving`` line."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ophost",
-        "serve",
-        *args,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    process = await spawn_host(*args, cwd=cwd)
     assert process.stdout is not None
     lines: list[str] = []
     try:
@@ -131,6 +127,38 @@ async def start_host(*args: str, cwd: Path) -> HostProcess:
             process.kill()
         await process.wait()
         raise
+
+
+# Run as root without the capabilities that let root ignore file permissions, so that a
+# file's mode applies to the host as it would to any other user.
+WITHOUT_FILE_OVERRIDES = (
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+)
+
+
+async def spawn_host(
+    *args: str, cwd: Path, honour_file_modes: bool = False
+) -> asyncio.subprocess.Process:
+    """``ophost serve *args`` started (output on stdout, stderr joined in).
+
+    ``honour_file_modes``: when running as root, drop root's power to ignore file modes.
+    """
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    runner = list(WITHOUT_FILE_OVERRIDES) if honour_file_modes and os.geteuid() == 0 else []
+    return await asyncio.create_subprocess_exec(
+        *runner,
+        sys.executable,
+        "-m",
+        "ophost",
+        "serve",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ import asyncio
 import signal
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 import pytest
@@ -19,6 +20,9 @@ from ophost.definitions import ExecutionFinished, ExecutionStatus, RetrySchedule
 from ophost.v1 import event_pb2, execution_pb2, op_host_service_pb2_grpc
 from ophost.v1 import op_host_service_pb2 as pb
 from ophost_client import AsyncOpHostClient
+
+if TYPE_CHECKING:
+    from ophost.v1.op_host_service_pb2_grpc import OpHostServiceAsyncStub
 
 from .host_processes import WAIT, free_port, hosts, raw_events, start_host, write_ops
 
@@ -33,6 +37,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/store.db"
     dsn: str = request.getfixturevalue("postgres_dsn")
     return dsn
+
+
+def _stub(channel: grpc.aio.Channel) -> OpHostServiceAsyncStub:
+    return op_host_service_pb2_grpc.OpHostServiceStub(channel)
 
 
 def start_request(op: str, request_id: str = "", **inputs: object) -> pb.StartExecutionRequest:
@@ -67,15 +75,13 @@ async def test_a_killed_host_restarts_with_its_executions(store_url: str, tmp_pa
             grpc.aio.insecure_channel(address) as channel,
             AsyncOpHostClient(address, reattach_attempts=200, reattach_backoff=0.05) as client,
         ):
-            stub = op_host_service_pb2_grpc.OpHostServiceStub(channel)
+            stub = _stub(channel)
             done = (await stub.StartExecution(start_request("add", a=1, b=2))).execution
             await until(
                 lambda: _state_is(stub, done.id, SUCCEEDED), "the first execution to finish"
             )
             before = await raw_events(address, done.id)
-            plain = (
-                await stub.StartExecution(start_request("ticks", "plain-1", n=200))
-            ).execution
+            plain = (await stub.StartExecution(start_request("ticks", "plain-1", n=200))).execution
             retried = (
                 await stub.StartExecution(start_request("ticks_retried", "retried-1", n=30))
             ).execution
@@ -110,7 +116,7 @@ async def test_a_killed_host_restarts_with_its_executions(store_url: str, tmp_pa
                 assert [e.sequence for e in lost] == list(range(1, len(lost) + 1))
                 assert lost[-2].step_failure.error_source == event_pb2.ERROR_SOURCE_HOST_LOST
                 assert lost[-1].execution_finished.status == event_pb2.EXECUTION_STATUS_FAILED
-                record = (await stub.GetExecution(pb.GetExecutionRequest(execution_id=plain.id)))
+                record = await stub.GetExecution(pb.GetExecutionRequest(execution_id=plain.id))
                 assert record.execution.state == FAILED
                 assert record.execution.error.type_name == "ophost.HostLost"
 
@@ -126,13 +132,13 @@ async def test_a_killed_host_restarts_with_its_executions(store_url: str, tmp_pa
                 assert await second.stop() == 0
 
 
-async def _state_is(stub: op_host_service_pb2_grpc.OpHostServiceStub, execution_id: str,
+async def _state_is(stub: OpHostServiceAsyncStub, execution_id: str,
                     state: int) -> bool:  # fmt: skip
     response = await stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
     return response.execution.state == state
 
 
-async def _last_sequence_at_least(stub: op_host_service_pb2_grpc.OpHostServiceStub,
+async def _last_sequence_at_least(stub: OpHostServiceAsyncStub,
                                   execution_id: str, sequence: int) -> bool:  # fmt: skip
     response = await stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
     return response.execution.last_sequence >= sequence
@@ -145,7 +151,7 @@ async def _channels_to_two_processes(address: str) -> list[grpc.aio.Channel]:
     for attempt in range(64):
         # A distinct option makes each channel its own connection.
         channel = grpc.aio.insecure_channel(address, options=[("ophost.test.n", attempt)])
-        stub = op_host_service_pb2_grpc.OpHostServiceStub(channel)
+        stub = _stub(channel)
         info = await stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=WAIT)
         if info.server_id in by_server:
             spare.append(channel)
@@ -163,8 +169,8 @@ async def _start_there_follow_and_cancel_here(
     there: grpc.aio.Channel, here: grpc.aio.Channel, here_address: str
 ) -> None:
     """Start on one process; list, follow live and cancel through the other."""
-    one = op_host_service_pb2_grpc.OpHostServiceStub(there)
-    other = op_host_service_pb2_grpc.OpHostServiceStub(here)
+    one = _stub(there)
+    other = _stub(here)
     started = (await one.StartExecution(start_request("ticks", n=400))).execution
     listed = await other.ListExecutions(pb.ListExecutionsRequest(op_name="ticks"))
     assert started.id in [e.id for e in listed.executions]
@@ -237,8 +243,8 @@ async def test_a_stalled_replica_loses_its_executions_to_another(
         grpc.aio.insecure_channel(first.address) as there,
         grpc.aio.insecure_channel(second.address) as here,
     ):
-        one = op_host_service_pb2_grpc.OpHostServiceStub(there)
-        other = op_host_service_pb2_grpc.OpHostServiceStub(here)
+        one = _stub(there)
+        other = _stub(here)
         plain = (await one.StartExecution(start_request("ticks", n=400))).execution
         retried = (await one.StartExecution(start_request("ticks_retried", n=40))).execution
         await until(lambda: _last_sequence_at_least(other, plain.id, 4), "ticks to run")
@@ -257,8 +263,8 @@ async def test_a_stalled_replica_loses_its_executions_to_another(
         assert sources == [event_pb2.ERROR_SOURCE_HOST_LOST]
         assert events[-1].execution_finished.status == event_pb2.EXECUTION_STATUS_SUCCEEDED
         # The stalled replica, woken, writes nothing more into what it lost.
-        last = (await other.GetExecution(pb.GetExecutionRequest(execution_id=plain.id)))
+        last = await other.GetExecution(pb.GetExecutionRequest(execution_id=plain.id))
         await asyncio.sleep(1.0)
-        again = (await other.GetExecution(pb.GetExecutionRequest(execution_id=plain.id)))
+        again = await other.GetExecution(pb.GetExecutionRequest(execution_id=plain.id))
         assert again.execution.last_sequence == last.execution.last_sequence
         assert again.execution.state == FAILED

@@ -149,12 +149,13 @@ class OpRun:
         if self._lost is not None:
             self.attempt = self._lost.attempt
             pending: list[EngineEvent] = []
-            retrying, batch = self._after_lost(self._lost)
-            yield batch
+            retrying, lost_batch = self._after_lost(self._lost)
+            yield lost_batch
             if not retrying:
                 return
-            assert isinstance(batch[-1].body, RetryScheduled)
-            if not await self._sleep_unless_canceled(batch[-1].body.delay_seconds):
+            scheduled = lost_batch[-1].body
+            assert isinstance(scheduled, RetryScheduled)
+            if not await self._sleep_unless_canceled(scheduled.delay_seconds):
                 yield self._canceled(CancelOutcome.COOPERATIVE)
                 return
             self.attempt += 1

@@ -404,13 +404,11 @@ def _seconds(request: op_host_service_pb2.ListExecutionsRequest, name: str) -> f
     if not request.HasField(name):  # type: ignore[arg-type]
         return None
     stamp = getattr(request, name)
-    return float(stamp.seconds) + stamp.nanos / 1e9
+    return float(stamp.seconds) + float(stamp.nanos) / 1e9
 
 
 def _query_digest(query: ExecutionQuery) -> str:
-    text = repr(
-        (query.op_name, sorted(query.states), query.created_after, query.created_before)
-    )
+    text = repr((query.op_name, sorted(query.states), query.created_after, query.created_before))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 

@@ -37,9 +37,7 @@ class _Worker:
     def start(self) -> None:
         self.ready.clear()
         self.started_at = time.monotonic()
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            self.command, stdout=subprocess.PIPE, text=True, bufsize=1
-        )
+        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, text=True, bufsize=1)
         threading.Thread(target=self._relay, args=(self.process,), daemon=True).start()
 
     def _relay(self, process: subprocess.Popen[str]) -> None:

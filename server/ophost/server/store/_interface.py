@@ -248,7 +248,7 @@ class ExecutionStore(abc.ABC):
     @abc.abstractmethod
     async def executions(
         self,
-        query: ExecutionQuery = ExecutionQuery(),  # noqa: B008 - frozen, so shared safely
+        query: ExecutionQuery = ExecutionQuery(),
         *,
         before: PageKey | None = None,
         limit: int | None = None,

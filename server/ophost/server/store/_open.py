@@ -29,7 +29,9 @@ def store_path(url: str) -> Path | None:
         )
     path = urllib.parse.unquote(parsed.path)
     if not path.startswith("/") or path == "/":
-        raise InvalidArgumentError(f"store URL {url!r}: give the file, as sqlite:///path/to/file.db")
+        raise InvalidArgumentError(
+            f"store URL {url!r}: give the file, as sqlite:///path/to/file.db"
+        )
     return Path(path[1:])
 
 
@@ -58,7 +60,7 @@ def open_store(
         return MemoryExecutionStore(**common)
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme == "sqlite":
-        from ophost.server.store._sqlite import SqliteExecutionStore  # noqa: PLC0415 - on demand
+        from ophost.server.store._sqlite import SqliteExecutionStore
 
         path = store_path(url)
         assert path is not None
@@ -69,7 +71,7 @@ def open_store(
         )
     if parsed.scheme in ("postgresql", "postgres"):
         try:
-            from ophost.server.store._postgres import (  # noqa: PLC0415 - optional dependency
+            from ophost.server.store._postgres import (
                 PostgresExecutionStore,
             )
         except ImportError as exc:

@@ -81,7 +81,9 @@ class PostgresBackend(SqlBackend):
     def _migrate(self, connection: psycopg.Connection[Any]) -> None:
         with connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            connection.execute("CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)"
+            )
             row = connection.execute("SELECT version FROM ophost_schema").fetchone()
             version = int(row[0]) if row is not None else 0
             if version > LATEST:

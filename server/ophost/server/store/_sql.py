@@ -57,6 +57,7 @@ from ophost.server.store._interface import (
     PageKey,
     RequestIdConflictError,
     StoreError,
+    StoreOpenError,
 )
 from ophost.server.store._sql_rows import (
     COLUMNS,
@@ -212,7 +213,8 @@ class SqlExecutionStore(ExecutionStore):
         self.max_retained_bytes = max_retained_bytes
         self.lease_seconds = lease_seconds
         self.claim_interval = max(0.05, lease_seconds / 3)
-        self.sweep_interval = 5.0
+        # Retention is applied at most every 5 s (more often for short retention).
+        self.sweep_interval = min(5.0, max(0.2, retention_seconds / 4))
         self.follow_window = max(1, follow_window)
         self._clock = clock
         self.host_id = uuid.uuid4().hex
@@ -239,12 +241,17 @@ class SqlExecutionStore(ExecutionStore):
         self._readers = concurrent.futures.ThreadPoolExecutor(
             max_workers=self._reader_count, thread_name_prefix="ophost-store-reader"
         )
-        writer = Writer(
-            self.backend.connect, self.backend.begin, loop, lost=self.backend.lost
-        )
+        writer = Writer(self.backend.connect, self.backend.begin, loop, lost=self.backend.lost)
         await asyncio.to_thread(writer.start)
         self._writer = writer
-        await self._write(self._register_host)
+        try:
+            await self._write(self._register_host)
+        except StoreError as exc:
+            self._writer = None
+            await asyncio.to_thread(writer.stop)
+            raise StoreOpenError(
+                f"cannot open the execution store {self.backend.where}: {exc}"
+            ) from exc
         self._maintenance = loop.create_task(self._maintain())
 
         def from_thread(execution_id: str) -> None:
@@ -645,7 +652,9 @@ class SqlExecutionStore(ExecutionStore):
                 return
             key, state, last = key_row
             if cursor < last:
-                batch = await self._read_records(key, cursor, last, max_batch_bytes, max_batch_events)
+                batch = await self._read_records(
+                    key, cursor, last, max_batch_bytes, max_batch_events
+                )
                 if batch:
                     cursor += len(batch)
                     yield batch

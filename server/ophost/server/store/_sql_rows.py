@@ -63,7 +63,9 @@ def record_from_row(row: Sequence[Any]) -> ExecutionRecord:
         state=state,
         attempt=attempt,
         last_sequence=last_sequence,
-        outputs=tuple(execution_pb2.Execution.FromString(bytes(outputs)).outputs) if outputs else (),
+        outputs=tuple(execution_pb2.Execution.FromString(bytes(outputs)).outputs)
+        if outputs
+        else (),
         error=error_pb2.ErrorData.FromString(bytes(error)) if error else None,
         created_at=created_at,
         started_at=started_at,

@@ -203,7 +203,7 @@ def _rollback(connection: Any) -> None:
 
 
 def _finish(jobs: list[Job], outcomes: list[tuple[Any, BaseException | None]]) -> None:
-    for job, (result, error) in zip(jobs, outcomes):
+    for job, (result, error) in zip(jobs, outcomes, strict=True):
         try:
             job.done(result, error)
         except Exception:  # noqa: BLE001 - one callback must not stop the others

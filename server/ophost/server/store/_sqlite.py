@@ -31,6 +31,10 @@ __all__ = ["SqliteBackend", "SqliteExecutionStore"]
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 30_000
+# SQLite's result codes (the sqlite3 module names them only from Python 3.11).
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_FULL = 13
 
 
 class SqliteBackend(SqlBackend):
@@ -79,6 +83,11 @@ class SqliteBackend(SqlBackend):
             ) from exc
         if path.exists() and not os.access(path, os.R_OK):
             raise StoreOpenError(f"cannot open the execution store {path}: it is not readable")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise StoreOpenError(
+                f"cannot open the execution store {path}: it is read-only (the host writes "
+                "every execution into it)"
+            )
         try:
             connection = self._connection()
         except sqlite3.Error as exc:
@@ -94,14 +103,18 @@ class SqliteBackend(SqlBackend):
         except SchemaTooNewError as exc:
             raise StoreOpenError(f"cannot open the execution store {path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
-            raise StoreOpenError(f"cannot open the execution store {path}: {_explain(exc)}") from exc
+            raise StoreOpenError(
+                f"cannot open the execution store {path}: {_explain(exc)}"
+            ) from exc
         finally:
             connection.close()
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
         connection.execute("BEGIN IMMEDIATE")
         try:
-            connection.execute("CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)"
+            )
             row = connection.execute("SELECT version FROM ophost_schema").fetchone()
             version = int(row[0]) if row is not None else 0
             if version > LATEST:
@@ -144,13 +157,13 @@ class SqliteBackend(SqlBackend):
         if isinstance(exc, StoreError):
             return exc
         if isinstance(exc, sqlite3.Error):
-            code = getattr(exc, "sqlite_errorcode", None)
-            if code == sqlite3.SQLITE_FULL:
+            code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+            if code == _SQLITE_FULL or "database or disk is full" in str(exc):
                 return StoreFullError(
                     f"the execution store {self.path} is full ({exc}); what it holds is kept, "
                     "new writes are refused until space is freed"
                 )
-            if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            if code in (_SQLITE_BUSY, _SQLITE_LOCKED):
                 return StoreUnavailableError(f"the execution store {self.path} is busy: {exc}")
             return StoreError(f"the execution store {self.path} failed: {_explain(exc)}")
         return StoreError(f"the execution store {self.path} failed: {exc}")
