@@ -16,7 +16,7 @@ from ophost.v1 import op_host_service_pb2 as pb
 from ophost_client import AsyncOpHostClient, OpHostRpcError
 
 from .host_processes import WAIT, hosts, raw_events, spawn_host, start_host, write_ops
-from .test_durable import _stub, start_request
+from .test_durable import _stub
 
 pytestmark = pytest.mark.timeout(180)
 
