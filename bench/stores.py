@@ -1,0 +1,295 @@
+"""The store benchmarks: what keeping executions in SQLite or PostgreSQL costs, and workers.
+
+Every figure is a ratio against the memory store measured in the same run, with the
+sides interleaved, as in the other benchmarks. The servers are ``bench.ops``
+subprocesses that differ only in their store (``OPHOST_BENCH_STORE``); the SQLite file
+lives in a temporary folder. PostgreSQL is measured when a server is available: the
+one ``OPHOST_BENCH_POSTGRES_DSN`` names, or a throwaway cluster started like the
+tests' (Debian's ``postgresql`` binaries); otherwise its rows are left out and the
+JSON says why.
+
+``workers`` compares ``ophost serve --workers 2`` with ``--workers 1`` (both on one
+SQLite file): executions per second with 32 callers spread over 8 channels (the kernel
+balances connections, not calls, between processes sharing a port).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from bench.ops import OpHostClient
+from ophost.v1 import op_host_service_pb2, op_host_service_pb2_grpc
+
+if TYPE_CHECKING:
+    from bench.run import Clients, ServerProcess, Settings
+
+__all__ = ["STORE_ENV", "bench_stores", "bench_workers"]
+
+#: The store URL a ``bench.ops`` server uses (default: memory).
+STORE_ENV = "OPHOST_BENCH_STORE"
+POSTGRES_ENV = "OPHOST_BENCH_POSTGRES_DSN"
+_ROOT = Path(__file__).resolve().parent.parent
+_SERVING = re.compile(r"^ophost: serving .* on (\S+?)(?: with \d+ worker processes)?$")
+
+
+@contextlib.contextmanager
+def _postgres() -> Iterator[tuple[str | None, str]]:
+    """A PostgreSQL DSN (or None) and where it came from (or why there is none)."""
+    dsn = os.environ.get(POSTGRES_ENV)
+    if dsn:
+        yield dsn, f"${POSTGRES_ENV}"
+        return
+    try:
+        sys.path.insert(0, str(_ROOT))
+        from tests.postgres import PostgresUnavailable, running_postgres  # noqa: PLC0415
+    except ImportError as exc:
+        yield None, f"no PostgreSQL helper: {exc}"
+        return
+    try:
+        with running_postgres() as server:
+            yield server.dsn, "a throwaway cluster started for the run"
+    except PostgresUnavailable as exc:
+        yield None, str(exc)
+
+
+async def bench_stores(c: Clients, s: Settings) -> dict[str, Any]:
+    from bench.run import ServerProcess  # noqa: PLC0415 - bench.run imports this module
+
+    with tempfile.TemporaryDirectory(prefix="ophost-bench-") as folder, _postgres() as (dsn, why):
+        sqlite_path = Path(folder) / "bench.db"
+        stores: dict[str, ServerProcess] = {"memory": c.ophost_server}
+        started: list[ServerProcess] = []
+        try:
+            server = ServerProcess(
+                "bench.ops", profile_dir=None, env={STORE_ENV: f"sqlite:///{sqlite_path}"}
+            )
+            started.append(server)
+            stores["sqlite"] = server
+            if dsn is not None:
+                server = ServerProcess("bench.ops", profile_dir=None, env={STORE_ENV: dsn})
+                started.append(server)
+                stores["postgresql"] = server
+            result = await _measure(stores, s, sqlite_path)
+        finally:
+            for server in started:
+                server.stop()
+    result["postgresql_source" if dsn else "postgresql_missing"] = why
+    return result
+
+
+async def _measure(
+    stores: dict[str, ServerProcess], s: Settings, sqlite_path: Path
+) -> dict[str, Any]:
+    from bench.run import (  # noqa: PLC0415 - bench.run imports this module
+        calls_per_second,
+        interleaved,
+        median,
+        percentile,
+        round_trips,
+    )
+
+    channels = {name: grpc.aio.insecure_channel(p.address) for name, p in stores.items()}
+    try:
+        clients = {name: OpHostClient(ch) for name, ch in channels.items()}
+        add = OpHostClient.request("add", a=1, b=2)
+        sides = list(stores)
+        for client in clients.values():
+            await round_trips(lambda client=client: client.execute(add), s.warmup_calls)
+            await calls_per_second(
+                lambda client=client: client.execute(add),
+                concurrency=s.concurrency,
+                seconds=s.warmup_seconds,
+            )
+        latency: dict[str, list[float]] = {side: [] for side in sides}
+        throughput: dict[str, list[float]] = {side: [] for side in sides}
+        for _, side in interleaved(sides, s.repeats):
+            gc.collect()
+            client = clients[side]
+            times = await round_trips(lambda: client.execute(add), s.latency_calls)
+            latency[side].append(percentile(times, 0.5) * 1e3)
+            done, seconds = await calls_per_second(
+                lambda: client.execute(add), concurrency=s.concurrency, seconds=s.throughput_seconds
+            )
+            throughput[side].append(done / seconds)
+
+        events_request = OpHostClient.request("many_events", n=s.events)
+        events: dict[str, list[float]] = {side: [] for side in ("memory", "sqlite")}
+        for side in events:
+            await clients[side].execute(OpHostClient.request("many_events", n=s.events // 10))
+        size_before = _sqlite_bytes(sqlite_path)
+        stored_before = await _stored_events(channels["sqlite"])
+        for _, side in interleaved(list(events), s.repeats):
+            gc.collect()
+            result = await clients[side].execute(events_request)
+            events[side].append(result.events / result.finished_after)
+        size_after = _sqlite_bytes(sqlite_path)
+        stored = await _stored_events(channels["sqlite"]) - stored_before
+        replay = await _replay(channels["sqlite"], s.repeats)
+    finally:
+        for channel in channels.values():
+            await channel.close()
+    return {
+        "latency_p50_ms": {side: median(v) for side, v in latency.items()},
+        "per_second": {side: median(v) for side, v in throughput.items()},
+        "events_per_second": {side: median(v) for side, v in events.items()},
+        "replay_events_per_second": median(replay),
+        "replayed_events": s.events,
+        "sqlite_bytes_per_million_events": (size_after - size_before) / stored * 1e6,
+        "repeats": {
+            "latency_p50_ms": latency,
+            "per_second": throughput,
+            "events_per_second": events,
+            "replay_events_per_second": replay,
+        },
+    }
+
+
+def _sqlite_bytes(path: Path) -> int:
+    """The SQLite file's size once its write-ahead log is folded in."""
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+
+async def _stored_events(channel: grpc.aio.Channel) -> int:
+    stub: Any = op_host_service_pb2_grpc.OpHostServiceStub(channel)
+    total, token = 0, ""
+    while True:
+        page = await stub.ListExecutions(
+            op_host_service_pb2.ListExecutionsRequest(page_size=500, page_token=token)
+        )
+        total += sum(e.last_sequence for e in page.executions)
+        token = page.next_page_token
+        if not token:
+            return total
+
+
+async def _replay(channel: grpc.aio.Channel, repeats: int) -> list[float]:
+    """Events per second of StreamEvents over the newest stored many_events execution."""
+    stub: Any = op_host_service_pb2_grpc.OpHostServiceStub(channel)
+    newest = await stub.ListExecutions(
+        op_host_service_pb2.ListExecutionsRequest(page_size=1, op_name="many_events")
+    )
+    execution_id = newest.executions[0].id
+    read = channel.unary_stream(
+        "/ophost.v1.OpHostService/StreamEvents",
+        request_serializer=op_host_service_pb2.StreamEventsRequest.SerializeToString,
+        response_deserializer=op_host_service_pb2.StreamEventsResponse.FromString,
+    )
+    figures = []
+    for _ in range(repeats):
+        gc.collect()
+        began = time.perf_counter()
+        count = 0
+        async for batch in read(op_host_service_pb2.StreamEventsRequest(execution_id=execution_id)):
+            count += len(batch.events)
+        figures.append(count / (time.perf_counter() - began))
+    return figures
+
+
+# -- workers ---------------------------------------------------------------------------------
+
+
+class _Served:
+    """``ophost serve -m bench.ops`` with some workers, on a SQLite file."""
+
+    def __init__(self, workers: int, store: str) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "ophost", "serve", "-m", "bench.ops", "--port", "0",
+             "--workers", str(workers), "--store", store, "--max-retained-executions",
+             "100000"],
+            cwd=_ROOT, env=env, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        self.address = ""
+        for line in self._process.stdout:
+            match = _SERVING.match(line.strip())
+            if match is not None and (workers == 1 or "worker processes" in line):
+                self.address = match.group(1)
+                break
+        if not self.address:
+            self.stop()
+            raise RuntimeError(f"ophost serve --workers {workers} did not start")
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+async def _spread_calls(address: str, channels: int, concurrency: int, seconds: float) -> float:
+    """Calls per second of Execute(add) with callers spread over ``channels`` connections."""
+    from bench.run import calls_per_second  # noqa: PLC0415
+
+    opened = [
+        grpc.aio.insecure_channel(address, options=[("ophost.bench.channel", n)])
+        for n in range(channels)
+    ]
+    try:
+        clients = [OpHostClient(ch) for ch in opened]
+        add = OpHostClient.request("add", a=1, b=2)
+        turn = iter(range(1 << 62))
+
+        def call() -> Awaitable[object]:
+            return clients[next(turn) % channels].execute(add)
+
+        done, elapsed = await calls_per_second(call, concurrency=concurrency, seconds=seconds)
+        return done / elapsed
+    finally:
+        for channel in opened:
+            await channel.close()
+
+
+async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
+    from bench.run import interleaved, median  # noqa: PLC0415
+
+    runs: dict[str, list[float]] = {"workers_2": [], "workers_1": []}
+    with tempfile.TemporaryDirectory(prefix="ophost-bench-") as folder:
+        served = {
+            "workers_2": _Served(2, f"sqlite:///{folder}/two.db"),
+            "workers_1": _Served(1, f"sqlite:///{folder}/one.db"),
+        }
+        try:
+            measure: Callable[[str, float], Awaitable[float]] = lambda side, secs: _spread_calls(  # noqa: E731
+                served[side].address, 8, s.concurrency, secs
+            )
+            for side in runs:
+                await measure(side, s.warmup_seconds * 2)
+            for _, side in interleaved(list(runs), s.repeats):
+                gc.collect()
+                runs[side].append(await measure(side, s.throughput_seconds * 2))
+        finally:
+            for server in served.values():
+                server.stop()
+    return {
+        "per_second": {side: median(v) for side, v in runs.items()},
+        "channels": 8,
+        "concurrency": s.concurrency,
+        "repeats": runs,
+    }
+
+
+_ = asyncio
