@@ -86,7 +86,7 @@ serve: setup ## Serve the example ops (ophost serve -f examples/ops.py) on 127.0
 	$(PY) -m ophost serve -f examples/ops.py
 
 .PHONY: bench
-bench: setup ## Benchmarks: ophost vs a bare gRPC baseline, side by side
+bench: setup go-build ## Benchmarks: ophost vs a bare gRPC baseline, side by side
 	$(PY) -m bench.run
 
 .PHONY: ci
@@ -119,7 +119,7 @@ ts-deps: $(TS_DIR)/node_modules/.package-lock.json ## Install the TypeScript cli
 
 .PHONY: go-build
 go-build: ## Build the Go client and its conformance program (client/go/bin/conformance)
-	cd $(GO_DIR) && $(GO) build ./... && $(GO) build -o bin/conformance ./conformance
+	cd $(GO_DIR) && $(GO) build ./... && $(GO) build -o bin/conformance ./conformance && $(GO) build -o bin/benchload ./benchload
 
 .PHONY: ts-build
 ts-build: ts-deps ## Compile the TypeScript client, its tests and its conformance program (client/ts/dist)
@@ -134,8 +134,10 @@ ts-test: setup ts-deps ## TypeScript client tests (against a real server started
 	cd $(TS_DIR) && npm test --silent
 
 .PHONY: conformance
-conformance: setup go-build ts-build ## Every conformance case with every client (Python, Go, TypeScript); prints case x client
-	$(PY) -m tests.conformance.run
+conformance: setup go-build ts-build ## Every conformance case with every client (Python, Go, TypeScript) and every store; prints case x client
+	$(PY) -m tests.conformance.run --store memory
+	$(PY) -m tests.conformance.run --store sqlite
+	$(PY) -m tests.conformance.run --store postgresql
 
 # ---- Protocol schema (protos/ophost/v1) and generated code -------------------
 PROTO_DIR := protos

@@ -37,6 +37,7 @@ import ophost
 from bench import PORT_LINE_PREFIX, PROFILE_ENV
 from bench.baseline import BaselineClient
 from bench.ops import OpHostClient
+from bench.stores import bench_stores, bench_workers
 from ophost.v1 import op_host_service_pb2
 
 __all__ = ["FULL", "QUICK", "Settings", "main"]
@@ -48,7 +49,7 @@ LAYOUT = (
     "each server in its own subprocess (python -m bench.ops / python -m bench.baseline), "
     "one client process driving both over 127.0.0.1 on one asyncio loop"
 )
-BENCHMARKS = ("latency", "throughput", "events", "large", "upload")
+BENCHMARKS = ("latency", "throughput", "events", "large", "upload", "stores", "workers")
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,11 @@ QUICK = Settings(
 class ServerProcess:
     """A server subprocess (``python -m <module>``): its port and its memory."""
 
-    def __init__(self, module: str, *, profile_dir: str | None) -> None:
-        env = dict(os.environ)
+    def __init__(
+        self, module: str, *, profile_dir: str | None, env: dict[str, str] | None = None
+    ) -> None:
+        extra = env or {}
+        env = dict(os.environ) | extra
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         if profile_dir:
             env[PROFILE_ENV] = profile_dir
@@ -623,6 +627,39 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
             ratio_row(f"Server peak RSS growth, {size} upload", "MiB",
                       o["peak_rss_growth_mib"], b["peak_rss_growth_mib"], "<=", 1.1),
         ]  # fmt: skip
+    if "stores" in results:
+        st = results["stores"]
+        lat, per, ev = st["latency_p50_ms"], st["per_second"], st["events_per_second"]
+        rows += [
+            ratio_row("Round trip p50, Execute(add): SQLite store vs memory", "ms",
+                      lat["sqlite"], lat["memory"], "<=", 1.15),
+            ratio_row(f"Calls/s, {s.concurrency} callers: SQLite store vs memory", "/s",
+                      per["sqlite"], per["memory"], ">=", 0.85),
+        ]  # fmt: skip
+        if "postgresql" in per:
+            rows += [
+                ratio_row("Round trip p50, Execute(add): PostgreSQL store vs memory", "ms",
+                          lat["postgresql"], lat["memory"]),
+                ratio_row(f"Calls/s, {s.concurrency} callers: PostgreSQL store vs memory", "/s",
+                          per["postgresql"], per["memory"], ">=", 0.7),
+            ]  # fmt: skip
+        rows += [
+            ratio_row(f"Events/s, {s.events:,} events: SQLite store vs memory", "events/s",
+                      ev["sqlite"], ev["memory"], ">=", 0.8),
+            absolute_row(f"Events/s persisted to SQLite, {s.events:,} events", "events/s",
+                         ev["sqlite"], None, ">=", 100_000, "100,000/s"),
+            absolute_row(f"Replay of {st['replayed_events']:,} stored events (SQLite)",
+                         "events/s", st["replay_events_per_second"], None, ">=", 200_000,
+                         "200,000/s"),
+            Row("SQLite bytes on disk per 1M small events", "MiB",
+                st["sqlite_bytes_per_million_events"] / MIB, None, None, "", None),
+        ]  # fmt: skip
+    if "workers" in results:
+        per = results["workers"]["per_second"]
+        rows.append(
+            ratio_row(f"Calls/s, {s.concurrency} callers on 8 channels: --workers 2 vs 1", "/s",
+                      per["workers_2"], per["workers_1"], ">=", 1.6),
+        )  # fmt: skip
     return rows
 
 
@@ -690,6 +727,8 @@ async def run_all(settings: Settings, only: Sequence[str], profile_dir: str | No
                 "events": bench_events,
                 "large": bench_large,
                 "upload": bench_upload,
+                "stores": bench_stores,
+                "workers": bench_workers,
             }
             results: dict[str, Any] = {}
             for name in only:

@@ -10,7 +10,8 @@ JSON says why.
 
 ``workers`` compares ``ophost serve --workers 2`` with ``--workers 1`` (both on one
 SQLite file): executions per second with 32 callers spread over 8 channels (the kernel
-balances connections, not calls, between processes sharing a port).
+balances connections, not calls, between processes sharing a port), made by the Go
+load generator ``client/go/benchload``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import os
 import re
 import sqlite3
@@ -55,7 +57,7 @@ def _postgres() -> Iterator[tuple[str | None, str]]:
         return
     try:
         sys.path.insert(0, str(_ROOT))
-        from tests.postgres import PostgresUnavailable, running_postgres  # noqa: PLC0415
+        from tests.postgres import PostgresUnavailable, running_postgres
     except ImportError as exc:
         yield None, f"no PostgreSQL helper: {exc}"
         return
@@ -67,7 +69,7 @@ def _postgres() -> Iterator[tuple[str | None, str]]:
 
 
 async def bench_stores(c: Clients, s: Settings) -> dict[str, Any]:
-    from bench.run import ServerProcess  # noqa: PLC0415 - bench.run imports this module
+    from bench.run import ServerProcess
 
     with tempfile.TemporaryDirectory(prefix="ophost-bench-") as folder, _postgres() as (dsn, why):
         sqlite_path = Path(folder) / "bench.db"
@@ -94,7 +96,7 @@ async def bench_stores(c: Clients, s: Settings) -> dict[str, Any]:
 async def _measure(
     stores: dict[str, ServerProcess], s: Settings, sqlite_path: Path
 ) -> dict[str, Any]:
-    from bench.run import (  # noqa: PLC0415 - bench.run imports this module
+    from bench.run import (
         calls_per_second,
         interleaved,
         median,
@@ -104,25 +106,21 @@ async def _measure(
 
     channels = {name: grpc.aio.insecure_channel(p.address) for name, p in stores.items()}
     try:
-        clients = {name: OpHostClient(ch) for name, ch in channels.items()}
         add = OpHostClient.request("add", a=1, b=2)
+        calls = {name: _caller(OpHostClient(ch), add) for name, ch in channels.items()}
+        clients = {name: OpHostClient(ch) for name, ch in channels.items()}
         sides = list(stores)
-        for client in clients.values():
-            await round_trips(lambda client=client: client.execute(add), s.warmup_calls)
-            await calls_per_second(
-                lambda client=client: client.execute(add),
-                concurrency=s.concurrency,
-                seconds=s.warmup_seconds,
-            )
+        for call in calls.values():
+            await round_trips(call, s.warmup_calls)
+            await calls_per_second(call, concurrency=s.concurrency, seconds=s.warmup_seconds)
         latency: dict[str, list[float]] = {side: [] for side in sides}
         throughput: dict[str, list[float]] = {side: [] for side in sides}
         for _, side in interleaved(sides, s.repeats):
             gc.collect()
-            client = clients[side]
-            times = await round_trips(lambda: client.execute(add), s.latency_calls)
+            times = await round_trips(calls[side], s.latency_calls)
             latency[side].append(percentile(times, 0.5) * 1e3)
             done, seconds = await calls_per_second(
-                lambda: client.execute(add), concurrency=s.concurrency, seconds=s.throughput_seconds
+                calls[side], concurrency=s.concurrency, seconds=s.throughput_seconds
             )
             throughput[side].append(done / seconds)
 
@@ -158,6 +156,12 @@ async def _measure(
     }
 
 
+def _caller(
+    client: OpHostClient, request: op_host_service_pb2.ExecuteRequest
+) -> Callable[[], Awaitable[object]]:
+    return lambda: client.execute(request)
+
+
 def _sqlite_bytes(path: Path) -> int:
     """The SQLite file's size once its write-ahead log is folded in."""
     with contextlib.closing(sqlite3.connect(path, timeout=30)) as connection:
@@ -173,7 +177,7 @@ async def _stored_events(channel: grpc.aio.Channel) -> int:
         page = await stub.ListExecutions(
             op_host_service_pb2.ListExecutionsRequest(page_size=500, page_token=token)
         )
-        total += sum(e.last_sequence for e in page.executions)
+        total += sum(int(e.last_sequence) for e in page.executions)
         token = page.next_page_token
         if not token:
             return total
@@ -210,10 +214,8 @@ class _Served:
 
     def __init__(self, workers: int, store: str) -> None:
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p
-        )
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
+        self._process = subprocess.Popen(
             [sys.executable, "-m", "ophost", "serve", "-m", "bench.ops", "--port", "0",
              "--workers", str(workers), "--store", store, "--max-retained-executions",
              "100000"],
@@ -240,31 +242,38 @@ class _Served:
                 self._process.wait()
 
 
+_BENCHLOAD = _ROOT / "client" / "go" / "bin" / "benchload"
+
+
 async def _spread_calls(address: str, channels: int, concurrency: int, seconds: float) -> float:
-    """Calls per second of Execute(add) with callers spread over ``channels`` connections."""
-    from bench.run import calls_per_second  # noqa: PLC0415
+    """Calls per second of Execute(add), callers spread over ``channels`` connections.
 
-    opened = [
-        grpc.aio.insecure_channel(address, options=[("ophost.bench.channel", n)])
-        for n in range(channels)
-    ]
-    try:
-        clients = [OpHostClient(ch) for ch in opened]
-        add = OpHostClient.request("add", a=1, b=2)
-        turn = iter(range(1 << 62))
-
-        def call() -> Awaitable[object]:
-            return clients[next(turn) % channels].execute(add)
-
-        done, elapsed = await calls_per_second(call, concurrency=concurrency, seconds=seconds)
-        return done / elapsed
-    finally:
-        for channel in opened:
-            await channel.close()
+    The calls come from the Go load generator (``client/go/benchload``, built by
+    ``make go-build``): a Python client costs as much CPU per call as the server, and
+    on two cores it would measure itself.
+    """
+    if not _BENCHLOAD.exists():
+        raise RuntimeError(f"{_BENCHLOAD} is missing: run make go-build")
+    process = await asyncio.create_subprocess_exec(
+        str(_BENCHLOAD),
+        "-address", address,
+        "-channels", str(channels),
+        "-callers", str(concurrency),
+        "-seconds", str(seconds),
+        "-warmup", "0.3",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"benchload failed against {address}")
+    figures = json.loads(output)
+    if figures["failed"]:
+        raise RuntimeError(f"{figures['failed']} calls failed against {address}")
+    return float(figures["per_second"])
 
 
 async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
-    from bench.run import interleaved, median  # noqa: PLC0415
+    from bench.run import interleaved, median
 
     runs: dict[str, list[float]] = {"workers_2": [], "workers_1": []}
     with tempfile.TemporaryDirectory(prefix="ophost-bench-") as folder:
@@ -273,14 +282,15 @@ async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
             "workers_1": _Served(1, f"sqlite:///{folder}/one.db"),
         }
         try:
-            measure: Callable[[str, float], Awaitable[float]] = lambda side, secs: _spread_calls(  # noqa: E731
-                served[side].address, 8, s.concurrency, secs
-            )
             for side in runs:
-                await measure(side, s.warmup_seconds * 2)
+                await _spread_calls(served[side].address, 8, s.concurrency, s.warmup_seconds * 2)
             for _, side in interleaved(list(runs), s.repeats):
                 gc.collect()
-                runs[side].append(await measure(side, s.throughput_seconds * 2))
+                runs[side].append(
+                    await _spread_calls(
+                        served[side].address, 8, s.concurrency, s.throughput_seconds * 2
+                    )
+                )
         finally:
             for server in served.values():
                 server.stop()
@@ -290,6 +300,3 @@ async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
         "concurrency": s.concurrency,
         "repeats": runs,
     }
-
-
-_ = asyncio

@@ -16,8 +16,9 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,13 +83,36 @@ def load_cases(pattern: str | None = None) -> list[Case]:
     return cases
 
 
+@contextlib.contextmanager
+def store_urls(kind: str) -> Iterator[dict[str, str]]:
+    """A store URL per server (each its own store) of ``kind``: memory, sqlite, postgresql."""
+    names = ("main", "tight", "draining")
+    if kind == "memory":
+        yield dict.fromkeys(names, "memory")
+        return
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="ophost-conformance-") as folder:
+            yield {name: f"sqlite:///{folder}/{name}.db" for name in names}
+        return
+    from tests import postgres
+
+    given = os.environ.get("OPHOST_TEST_POSTGRES_DSN")
+    with contextlib.ExitStack() as stack:
+        dsn = given or stack.enter_context(postgres.running_postgres()).dsn
+        urls = {}
+        for name in names:
+            urls[name] = postgres.fresh_database(dsn, f"conformance_{name}")
+            stack.callback(postgres.drop_database, dsn, f"conformance_{name}")
+        yield urls
+
+
 @contextlib.asynccontextmanager
-async def servers() -> AsyncIterator[dict[str, str]]:
+async def servers(stores: Mapping[str, str]) -> AsyncIterator[dict[str, str]]:
     """The main, tight and draining servers; yields their addresses by target name."""
     conformance_ops.RELEASE.clear()
-    main = OpHostServer(conformance_ops.ALL, max_concurrent_executions=16)
-    tight = OpHostServer(conformance_ops.ALL, max_concurrent_executions=1)
-    draining = OpHostServer(conformance_ops.ALL, drain_grace_seconds=600)
+    main = OpHostServer(conformance_ops.ALL, max_concurrent_executions=16, store=stores["main"])
+    tight = OpHostServer(conformance_ops.ALL, max_concurrent_executions=1, store=stores["tight"])
+    draining = OpHostServer(conformance_ops.ALL, drain_grace_seconds=600, store=stores["draining"])
     async with main, tight:
         await draining.start()
         holders = [AsyncOpHostClient(tight.address), AsyncOpHostClient(draining.address)]
@@ -187,14 +211,14 @@ def table(
     return "\n".join(lines)
 
 
-async def run(clients: Sequence[str], pattern: str | None) -> int:
+async def run(clients: Sequence[str], pattern: str | None, stores: Mapping[str, str]) -> int:
     cases = load_cases(pattern)
     if not cases:
         print(f"no case matches {pattern!r}", file=sys.stderr)
         return 2
     report: dict[str, dict[str, Outcome]] = {}
     LOG_DIR.mkdir(exist_ok=True)
-    async with servers() as targets:
+    async with servers(stores) as targets:
         for client in clients:
             started = time.monotonic()
             outcomes, stderr = await run_client(client, cases, targets)
@@ -225,9 +249,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--client", action="append", choices=sorted(COMMANDS), help="only these clients"
     )
     parser.add_argument("--case", help="only cases whose id contains this")
+    parser.add_argument(
+        "--store",
+        choices=("memory", "sqlite", "postgresql"),
+        default="memory",
+        help="where the servers keep executions (postgresql: $OPHOST_TEST_POSTGRES_DSN, "
+        "else a throwaway server; default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     clients = args.client or ["python", "go", "ts"]
-    return asyncio.run(run(clients, args.case))
+    print(f"conformance: servers keep executions in {args.store}", file=sys.stderr)
+    with store_urls(args.store) as stores:
+        return asyncio.run(run(clients, args.case, stores))
 
 
 if __name__ == "__main__":

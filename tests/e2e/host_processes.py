@@ -40,6 +40,7 @@ def add(a: int, b: int) -> int:
 @op
 def ticks(context, n: int, pause: float = 0.05) -> int:
     for i in range(n):
+        context.raise_if_cancel_requested()
         context.log.info(f"tick {i}")
         time.sleep(pause)
     return n
@@ -96,15 +97,20 @@ class HostProcess:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL)
         await asyncio.wait_for(self.process.wait(), WAIT)
-        await self._reader
+        await self._ended()
 
     async def stop(self) -> int:
         """SIGTERM: drain and stop; returns the exit code."""
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGTERM)
         code = await asyncio.wait_for(self.process.wait(), WAIT)
-        await self._reader
+        await self._ended()
         return code
+
+    async def _ended(self) -> None:
+        """Read what is left, then close the pipes now rather than when collected."""
+        await asyncio.wait_for(self._reader, WAIT)
+        self.process._transport.close()  # type: ignore[attr-defined]
 
 
 async def start_host(*args: str, cwd: Path) -> HostProcess:
@@ -126,6 +132,7 @@ async def start_host(*args: str, cwd: Path) -> HostProcess:
         if process.returncode is None:
             process.kill()
         await process.wait()
+        process._transport.close()  # type: ignore[attr-defined]
         raise
 
 

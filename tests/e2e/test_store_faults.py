@@ -14,9 +14,10 @@ from ophost.server.store._sqlite import SqliteExecutionStore
 from ophost.v1 import execution_pb2
 from ophost.v1 import op_host_service_pb2 as pb
 from ophost_client import AsyncOpHostClient, OpHostRpcError
+from tests.postgres import PostgresCluster
 
 from .host_processes import WAIT, hosts, raw_events, spawn_host, start_host, write_ops
-from .test_durable import _stub
+from .test_durable import _stub, until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -113,8 +114,16 @@ async def test_a_full_store_fails_what_it_cannot_write_and_keeps_the_rest(tmp_pa
             assert await raw_events(host.address, small.id) == before
             listed = await stub.ListExecutions(pb.ListExecutionsRequest())
             assert len(listed.executions) == 2
-            failed = [e for e in listed.executions if e.op_name == "chatter"]
-            assert failed[0].state == execution_pb2.EXECUTION_STATE_FAILED
+            (chatter,) = [e for e in listed.executions if e.op_name == "chatter"]
+
+            async def marked_failed() -> bool:
+                found = await stub.GetExecution(pb.GetExecutionRequest(execution_id=chatter.id))
+                return found.execution.state == execution_pb2.EXECUTION_STATE_FAILED
+
+            await until(marked_failed, "the unwritable execution to be marked failed")
+            found = await stub.GetExecution(pb.GetExecutionRequest(execution_id=chatter.id))
+            assert "events could not be written" in found.execution.error.message
+            assert "is full" in found.execution.error.message
         assert await host.stop() == 0
     # With room again, the same file serves on: nothing was lost or half-written.
     roomy = await start_host(
@@ -126,3 +135,72 @@ async def test_a_full_store_fails_what_it_cannot_write_and_keeps_the_rest(tmp_pa
         assert await roomy.stop() == 0
 
 
+async def test_a_postgresql_connection_lost_mid_run_is_restored(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    ops = write_ops(tmp_path)
+    store = f"{postgres_cluster.dsn}?reconnect_seconds=20"
+    host = await start_host("-f", str(ops), "--port", "0", "--store", store, cwd=tmp_path)
+    async with hosts(host), AsyncOpHostClient(host.address) as client:
+        async with client.execute("ticks", {"n": 60, "pause": 0.05}) as stream:
+            seen = []
+            async for event in stream:
+                seen.append(event)
+                if len(seen) == 10:
+                    postgres_cluster.kill()  # every connection drops at once
+                    await asyncio.sleep(1.0)
+                    postgres_cluster.restart()
+            try:
+                assert await stream.result() == {"result": 60}
+            except Exception:
+                print("\n".join(host.lines))
+                raise
+        assert [e.sequence for e in seen] == list(range(1, len(seen) + 1))
+        stored = await raw_events(host.address, seen[0].execution_id)
+        assert len(pb.StreamEventsResponse.FromString(stored).events) == len(seen)
+        assert await client.call("add", {"a": 1, "b": 1}) == {"result": 2}
+        assert await host.stop() == 0
+
+
+async def test_a_postgresql_connection_that_stays_lost_fails_the_run_clearly(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    ops = write_ops(tmp_path)
+    store = f"{postgres_cluster.dsn}?reconnect_seconds=1"
+    host = await start_host("-f", str(ops), "--port", "0", "--store", store, cwd=tmp_path)
+    async with hosts(host), AsyncOpHostClient(host.address) as client:
+        assert await client.call("add", {"a": 1, "b": 1}) == {"result": 2}
+        execution_id: str | None = None
+
+        async def run_through_the_loss() -> None:
+            nonlocal execution_id
+            async with client.execute("ticks", {"n": 200, "pause": 0.05}) as stream:
+                seen = 0
+                async for _ in stream:
+                    seen += 1
+                    if seen == 10:
+                        postgres_cluster.kill()
+                        execution_id = stream.execution_id
+
+        with pytest.raises(OpHostRpcError) as info:
+            await run_through_the_loss()
+        assert info.value.code is grpc.StatusCode.UNAVAILABLE
+        assert info.value.reason == "STORE_UNAVAILABLE"
+        postgres_cluster.restart()
+        async with grpc.aio.insecure_channel(host.address) as channel:
+            stub = _stub(channel)
+            assert execution_id is not None
+
+            async def marked_failed() -> bool:
+                found = await stub.GetExecution(pb.GetExecutionRequest(execution_id=execution_id))
+                return found.execution.state == execution_pb2.EXECUTION_STATE_FAILED
+
+            await until(marked_failed, "the execution to be marked failed")
+            stored = pb.StreamEventsResponse.FromString(
+                await raw_events(host.address, execution_id)
+            )
+            sequences = [e.sequence for e in stored.events]
+            assert sequences == list(range(1, len(sequences) + 1))  # no hole, nothing half
+        # The host serves on once the database is back.
+        assert await client.call("add", {"a": 2, "b": 2}) == {"result": 4}
+        assert await host.stop() == 0

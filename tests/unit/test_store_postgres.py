@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -15,8 +15,13 @@ from .store_contract import StoreContract
 
 class TestPostgresStore(StoreContract):
     @pytest.fixture(autouse=True)
-    def _database(self, postgres_dsn: str) -> None:
+    async def _close_stores(self, postgres_dsn: str) -> AsyncIterator[None]:
+        """The contract's own, after a database of its own (closed before it is dropped)."""
         self.dsn = postgres_dsn
+        self._opened: list[ExecutionStore] = []
+        yield
+        for store in self._opened:
+            await store.close()
 
     def make_store(
         self,

@@ -163,7 +163,11 @@ async def _cancel_running(server: OpHostServer) -> None:
 
 
 def _say(stream: TextIO, line: str) -> None:
-    print(f"ophost: {line}", file=stream, flush=True)
+    try:
+        print(f"ophost: {line}", file=stream, flush=True)
+    except (BrokenPipeError, ValueError):
+        # Whoever read the output is gone (a supervisor that died): serve on, quietly.
+        pass
 
 
 def _install_handlers(on_signal: Callable[[str], object]) -> Callable[[], None]:

@@ -5,13 +5,15 @@ The supervisor (this module, in the process the user started) picks the port (wh
 kernel spreads incoming connections over them), and prints one ``serving`` line once
 all of them serve. Their own lines are passed through, each prefixed with its worker
 number. SIGTERM or SIGINT is passed on to every worker (so each drains); a worker that
-exits while the supervisor is not stopping is replaced. The workers share the store,
+exits while the supervisor is not stopping is replaced. On Linux a worker also gets
+SIGTERM when the supervisor dies any other way (even by SIGKILL). The workers share the store,
 so they behave as one host: any of them answers for any execution.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import signal
 import socket
 import subprocess
@@ -22,6 +24,7 @@ from types import FrameType
 
 __all__ = ["serve_workers"]
 
+_PR_SET_PDEATHSIG = 1
 # A worker that does not serve within this many seconds fails the start.
 _READY_TIMEOUT = 120.0
 
@@ -37,7 +40,13 @@ class _Worker:
     def start(self) -> None:
         self.ready.clear()
         self.started_at = time.monotonic()
-        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            self.command,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call, no locks taken
+        )
         threading.Thread(target=self._relay, args=(self.process,), daemon=True).start()
 
     def _relay(self, process: subprocess.Popen[str]) -> None:
@@ -52,6 +61,18 @@ class _Worker:
     def signal(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signum)
+
+
+def _die_with_parent() -> None:
+    """In a new worker (Linux): get SIGTERM if the supervisor dies, even by SIGKILL, so
+    that no worker outlives it holding the port."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
 
 
 def serve_workers(args: argparse.Namespace, store: str) -> int:

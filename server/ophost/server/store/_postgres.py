@@ -6,8 +6,9 @@ After each write that changes an execution, the store sends a notification on th
 ``ophost`` channel (``NOTIFY``, delivered at commit); every process listens on one
 connection of its own, so a stream of an execution run elsewhere, and a cancel of an
 execution run here, are seen at once rather than at the next poll. A connection lost
-mid-run is re-opened (for up to 30 seconds) and the write tried again; a write that
-still cannot be made fails its execution, and nothing half-written stays.
+mid-run is re-opened (for up to 30 seconds, ``?reconnect_seconds=N`` in the URL) and
+the write tried again; a write that still cannot be made fails its execution, and
+nothing half-written stays.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class PostgresBackend(SqlBackend):
     notify_sql = f"SELECT pg_notify('{CHANNEL}', %s)"
 
     def __init__(self, dsn: str, *, readers: int = 4) -> None:
-        self.dsn = dsn
-        self.where = _without_password(dsn)
+        self.dsn, self.reconnect_seconds = _own_options(dsn)
+        self.where = _without_password(self.dsn)
         self._readers = readers
         self._pool: psycopg_pool.ConnectionPool[Any] | None = None
         self._listener: threading.Thread | None = None
@@ -106,8 +107,17 @@ class PostgresBackend(SqlBackend):
         pool = self._pool
         if pool is None:
             raise StoreError(f"the execution store {self.where} is not open")
-        with pool.connection() as connection, connection.cursor() as cursor:
-            return work(cursor)
+        for tries_left in range(self._readers, -1, -1):
+            connection: psycopg.Connection[Any] | None = None
+            try:
+                with pool.connection() as connection, connection.cursor() as cursor:
+                    return work(cursor)
+            except psycopg.OperationalError:
+                # A connection that broke (the server restarted) leaves the pool when it
+                # comes back; the next one may be sound.
+                if tries_left == 0 or connection is None or not connection.broken:
+                    raise
+        raise AssertionError("unreachable")
 
     def sql(self, statement: str) -> str:
         return placeholders(statement)
@@ -165,6 +175,25 @@ class PostgresBackend(SqlBackend):
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+
+
+def _own_options(dsn: str) -> tuple[str, float]:
+    """The DSN without ophost's own query options, and ``reconnect_seconds`` (30)."""
+    parsed = urllib.parse.urlsplit(dsn)
+    query = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+    reconnect = 30.0
+    kept = []
+    for name, value in query:
+        if name == "reconnect_seconds":
+            try:
+                reconnect = float(value)
+            except ValueError:
+                raise StoreOpenError(
+                    f"store URL {_without_password(dsn)!r}: reconnect_seconds must be a number"
+                ) from None
+        else:
+            kept.append((name, value))
+    return urllib.parse.urlunsplit(parsed._replace(query=urllib.parse.urlencode(kept))), reconnect
 
 
 def _first_line(exc: BaseException) -> str:

@@ -38,7 +38,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -68,7 +68,7 @@ from ophost.server.store._sql_rows import (
     tags_text,
 )
 from ophost.server.store._sql_writer import Job, Writer
-from ophost.v1 import value_pb2
+from ophost.v1 import error_pb2, value_pb2
 
 __all__ = ["SqlBackend", "SqlExecutionStore"]
 
@@ -91,6 +91,8 @@ class SqlBackend(abc.ABC):
     where: str
     #: How often a stream of an execution run elsewhere looks for new events.
     poll_interval: float = 0.05
+    #: How long a lost connection is tried again before the writes waiting fail.
+    reconnect_seconds: float = 30.0
     #: A statement (one parameter: the execution id) that tells the other processes
     #: the execution changed, run in the transaction that changed it; None: they poll.
     notify_sql: str | None = None
@@ -135,7 +137,9 @@ class SqlBackend(abc.ABC):
 class _Live:
     """An execution this process runs: its numbering, its recent records, its streams."""
 
-    key: int
+    # The execution's row key, once its row is written: filled in by the writer thread
+    # (the row is written before any of its events, the writer keeping their order).
+    keys: list[int]
     head: bytes
     record: ExecutionRecord  # as committed
     pending: ExecutionRecord  # as appended (ahead of ``record`` until committed)
@@ -153,6 +157,13 @@ class _Live:
     submitted: int = 0  # writes queued
     written: int = 0  # writes committed (or failed)
     flushes: list[tuple[int, asyncio.Future[None]]] = field(default_factory=list)
+    # Set in the writer thread when one of its writes failed: the later ones must not
+    # be made, or the log would have a hole.
+    write_failure: list[BaseException] = field(default_factory=list)
+
+    @property
+    def key(self) -> int:
+        return self.keys[0]
 
     def notify(self) -> None:
         waiters = self.waiters
@@ -227,6 +238,9 @@ class SqlExecutionStore(ExecutionStore):
         self._writer: Writer | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._unwritten: dict[int, error_pb2.ErrorData] = {}
+        self._unsettled = 0  # executions created here whose row is not committed yet
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.backend.where})"
@@ -241,7 +255,13 @@ class SqlExecutionStore(ExecutionStore):
         self._readers = concurrent.futures.ThreadPoolExecutor(
             max_workers=self._reader_count, thread_name_prefix="ophost-store-reader"
         )
-        writer = Writer(self.backend.connect, self.backend.begin, loop, lost=self.backend.lost)
+        writer = Writer(
+            self.backend.connect,
+            self.backend.begin,
+            loop,
+            lost=self.backend.lost,
+            reconnect_seconds=self.backend.reconnect_seconds,
+        )
         await asyncio.to_thread(writer.start)
         self._writer = writer
         try:
@@ -264,7 +284,7 @@ class SqlExecutionStore(ExecutionStore):
         self.changed(execution_id)
         live = self._live.get(execution_id)
         if live is not None and not live.pending.cancel_requested and self._loop is not None:
-            self._loop.create_task(self._look_for_cancels())
+            self._loop_task(self._look_for_cancels())
 
     async def close(self) -> None:
         maintenance, self._maintenance = self._maintenance, None
@@ -346,22 +366,17 @@ class SqlExecutionStore(ExecutionStore):
             self.host_id,
         )
 
+        keys: list[int] = []
+
         def run(cursor: Any) -> tuple[int | None, Any]:
             cursor.execute(sql_insert, values)
             row = cursor.fetchone()
             if row is not None:
-                return int(row[0]), None
+                keys.append(int(row[0]))
+                return keys[0], None
             cursor.execute(sql_find, (new.request_id,))
             return None, cursor.fetchone()
 
-        key, existing = await self._write(run, len(new.start))
-        if key is None:
-            if existing is None:
-                raise StoreError(f"execution {new.execution_id} could not be created")
-            found = record_from_row(existing)
-            if found.fingerprint != new.fingerprint:
-                raise RequestIdConflictError(new.request_id, found)
-            return found, False
         record = ExecutionRecord(
             id=new.execution_id,
             op_name=new.op_name,
@@ -378,12 +393,48 @@ class SqlExecutionStore(ExecutionStore):
             finished_at=None,
             cancel_requested=False,
         )
-        self._live[new.execution_id] = _Live(
-            key=key, head=event_head(new.execution_id), record=record, pending=record
-        )
+        if not new.request_id:
+            # Nothing to tell apart: the row is written with the first events (in the
+            # same commit, usually), and a failed write fails the execution like any.
+            live = self._add_live(new.execution_id, keys, record)
+            live.submitted += 1
+            writer = self._writer
+            if writer is None:
+                raise StoreError(f"the execution store {self.backend.where} is not open")
+            self._unsettled += 1
+
+            def created(result: Any, error: BaseException | None) -> None:
+                self._unsettled -= 1
+                live.wrote()
+                if error is not None:
+                    self._broken(live, error)
+
+            writer.submit(Job(run, created, len(new.start), failed=live.write_failure.append))
+            return record, True
+        key, existing = await self._write(run, len(new.start))
+        if key is None:
+            if existing is None:
+                raise StoreError(f"execution {new.execution_id} could not be created")
+            found = record_from_row(existing)
+            if found.fingerprint != new.fingerprint:
+                raise RequestIdConflictError(new.request_id, found)
+            return found, False
+        self._add_live(new.execution_id, keys, record)
         return record, True
 
+    def _add_live(self, execution_id: str, keys: list[int], record: ExecutionRecord) -> _Live:
+        live = _Live(keys=keys, head=event_head(execution_id), record=record, pending=record)
+        self._live[execution_id] = live
+        return live
+
+    async def _settled(self) -> None:
+        """Wait until the executions created here so far are committed (so a read of
+        the database sees every one this process has told anyone about)."""
+        if self._unsettled:
+            await self._write(_nothing_to_write)
+
     async def find_request(self, request_id: str) -> ExecutionRecord | None:
+        await self._settled()
         sql = self._sql(f"SELECT {COLUMNS} FROM executions WHERE request_id = ?")
         row = await self._read(lambda cursor: _one(cursor, sql, (request_id,)))
         return record_from_row(row) if row is not None else None
@@ -448,7 +499,7 @@ class SqlExecutionStore(ExecutionStore):
         update: ExecutionUpdate | None,
         size: int,
     ) -> Job:
-        key = live.key
+        keys = live.keys
         last = after.last_sequence
         owner = self.host_id
         finished = after.state if after.finished and not before.finished else None
@@ -462,10 +513,11 @@ class SqlExecutionStore(ExecutionStore):
             "UPDATE executions SET last_sequence = ?, attempt = ?, bytes = bytes + ?, "
             "outputs = COALESCE(?, outputs), error = COALESCE(?, error), "
             "started_at = COALESCE(started_at, ?), finished_at = COALESCE(?, finished_at), "
-            "state = CASE WHEN ? IS NOT NULL THEN ? WHEN state = 1 AND ? = 1 THEN 2 "
+            "state = CASE WHEN CAST(? AS INTEGER) IS NOT NULL THEN CAST(? AS INTEGER) "
+            "WHEN state = 1 AND CAST(? AS INTEGER) = 1 THEN 2 "
             "ELSE state END WHERE key = ? AND owner = ?"
         )
-        params = (
+        values = (
             last,
             after.attempt,
             size,
@@ -476,20 +528,22 @@ class SqlExecutionStore(ExecutionStore):
             finished,
             finished,
             running,
-            key,
-            owner,
         )
 
         notify = self.backend.notify_sql
         execution_id = after.id
+        write_failure = live.write_failure
 
         def run(cursor: Any) -> None:
+            if write_failure:
+                raise write_failure[0]
+            key = keys[0]
             if records:
                 cursor.executemany(
                     insert,
                     [(key, n, _joined(r)) for n, r in enumerate(records, first + 1)],
                 )
-            cursor.execute(change, params)
+            cursor.execute(change, (*values, key, owner))
             if cursor.rowcount != 1:
                 raise _LeaseLost(
                     f"this process no longer owns execution {execution_id}: another took it "
@@ -512,7 +566,7 @@ class SqlExecutionStore(ExecutionStore):
             elif len(live.records) > _KEEP_RECORDS:
                 self._trim(live)
 
-        return Job(run, done, size)
+        return Job(run, done, size, failed=write_failure.append)
 
     def _broken(self, live: _Live, error: BaseException) -> None:
         """A write of the execution failed: it can go no further; say so and end it."""
@@ -526,15 +580,48 @@ class SqlExecutionStore(ExecutionStore):
         self._retire(live)
         if isinstance(error, _LeaseLost):
             return
-        # Best effort: mark it failed without adding events, which may need no new space.
-        sql = self._sql(
-            f"UPDATE executions SET state = 5, finished_at = ? WHERE key = ? AND owner = ? "
-            f"AND state IN {UNFINISHED}"
+        # Mark it failed without adding events: tried now, and again by the upkeep
+        # until it is written (a full store may have room again later).
+        failure = error_pb2.ErrorData(
+            type_name="ophost.StoreError",
+            message=f"the execution's events could not be written: {problem}",
         )
-        params = (time.time(), live.key, self.host_id)
-        writer = self._writer
-        if writer is not None:
-            writer.submit(Job(lambda cursor: cursor.execute(sql, params), _ignore))
+        if not live.keys:
+            return  # its row was never written: nothing to mark
+        self._unwritten[live.key] = failure
+        self._loop_task(self._mark_unwritten())
+
+    def _loop_task(self, work: Coroutine[Any, Any, None]) -> None:
+        if self._loop is None:
+            work.close()
+        else:
+            task = self._loop.create_task(work)
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _mark_unwritten(self) -> None:
+        """Mark the executions whose writes failed as FAILED (those not marked yet)."""
+        if not self._unwritten:
+            return
+        sql = self._sql(
+            "UPDATE executions SET state = 5, finished_at = ?, error = ? WHERE key = ? "
+            f"AND owner = ? AND state IN {UNFINISHED}"
+        )
+        pending = dict(self._unwritten)
+        owner = self.host_id
+
+        def run(cursor: Any) -> None:
+            now = time.time()
+            for key, failure in pending.items():
+                cursor.execute(sql, (now, failure.SerializeToString(), key, owner))
+
+        try:
+            await self._write(run)
+        except StoreError as exc:
+            _log.warning("marking executions whose writes failed: %s (retried)", exc)
+            return
+        for key in pending:
+            self._unwritten.pop(key, None)
 
     def _retire(self, live: _Live) -> None:
         """The execution is over here: later readers read it from the database."""
@@ -600,6 +687,7 @@ class SqlExecutionStore(ExecutionStore):
         if before is not None:
             where.append("(created_at < ? OR (created_at = ? AND id < ?))")
             params.extend((before.created_at, before.created_at, before.id))
+        await self._settled()
         sql = f"SELECT {COLUMNS} FROM executions"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -615,6 +703,7 @@ class SqlExecutionStore(ExecutionStore):
         return [record_from_row(row) for row in await self._read(work)]
 
     async def unfinished(self) -> list[ExecutionRecord]:
+        await self._settled()
         sql = self._sql(f"SELECT {COLUMNS} FROM executions WHERE state IN {UNFINISHED}")
 
         def work(cursor: Any) -> list[Any]:
@@ -828,7 +917,7 @@ class SqlExecutionStore(ExecutionStore):
     async def _maintain(self) -> None:
         """Renew this process's lease; notice cancels asked for through other processes."""
         renew_every = max(0.05, self.lease_seconds / 3)
-        renewed = time.monotonic()
+        renewed = marked = time.monotonic()
         while True:
             await asyncio.sleep(self.backend.poll_interval)
             try:
@@ -837,6 +926,9 @@ class SqlExecutionStore(ExecutionStore):
                     await self._renew()
                 if self._live:
                     await self._look_for_cancels()
+                if self._unwritten and time.monotonic() - marked >= 1.0:
+                    marked = time.monotonic()
+                    await self._mark_unwritten()
             except StoreError as exc:
                 _log.warning("store upkeep failed (retried): %s", exc)
             except Exception:  # noqa: BLE001 - upkeep must go on
@@ -913,7 +1005,7 @@ class SqlExecutionStore(ExecutionStore):
             record = record_from_row(row[:-2])
             key, start = row[-2], row[-1]
             self._live[record.id] = _Live(
-                key=int(key),
+                keys=[int(key)],
                 head=event_head(record.id),
                 record=record,
                 pending=record,
@@ -1041,6 +1133,5 @@ def _nothing() -> None:
     """Nothing to undo."""
 
 
-def _ignore(result: Any, error: BaseException | None) -> None:
-    if error is not None:
-        _log.warning("marking a broken execution failed: %s", error)
+def _nothing_to_write(cursor: Any) -> None:
+    """A write that only waits for the ones queued before it."""

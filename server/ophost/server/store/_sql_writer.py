@@ -37,6 +37,8 @@ class Job:
     run: Callable[[Any], Any]
     done: Callable[[Any, BaseException | None], None]
     size: int = 0
+    #: Called in the writer thread when the job failed in a transaction of its own.
+    failed: Callable[[BaseException], None] | None = None
 
 
 class Writer:
@@ -191,6 +193,8 @@ class Writer:
             connection.commit()
         except Exception as exc:  # noqa: BLE001 - handed to the job's callback
             _rollback(connection)
+            if job.failed is not None:
+                job.failed(exc)
             return None, exc
         return result, None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -132,10 +133,31 @@ class SqliteBackend(SqlBackend):
             raise
 
     def connect(self) -> sqlite3.Connection:
-        return self._connection()
+        connection = self._connection()
+        # The writer waits for the write lock itself (see begin), in short steps:
+        # SQLite's own busy wait sleeps for milliseconds at a time, which would cap
+        # processes sharing the file at a few hundred commits per second.
+        connection.execute("PRAGMA busy_timeout = 0")
+        return connection
 
     def begin(self, connection: Any) -> None:
-        connection.execute("BEGIN IMMEDIATE")
+        """Take the write lock, retrying in steps of tens of microseconds while another
+        process holds it (for up to 30 s)."""
+        delay = 0.00002
+        deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                busy = getattr(exc, "sqlite_errorcode", _SQLITE_BUSY) & 0xFF == _SQLITE_BUSY
+                if not busy and "locked" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.001)
+                continue
+            return
 
     def read(self, work: Callable[[Any], T]) -> T:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
