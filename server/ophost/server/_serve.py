@@ -11,6 +11,7 @@ at once. Every step is printed, so an operator (or a test) can follow it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import threading
@@ -163,11 +164,9 @@ async def _cancel_running(server: OpHostServer) -> None:
 
 
 def _say(stream: TextIO, line: str) -> None:
-    try:
+    # Whoever read the output may be gone (a supervisor that died): serve on, quietly.
+    with contextlib.suppress(BrokenPipeError, ValueError):
         print(f"ophost: {line}", file=stream, flush=True)
-    except (BrokenPipeError, ValueError):
-        # Whoever read the output is gone (a supervisor that died): serve on, quietly.
-        pass
 
 
 def _install_handlers(on_signal: Callable[[str], object]) -> Callable[[], None]:
