@@ -32,6 +32,7 @@ __all__ = ["SqliteBackend", "SqliteExecutionStore"]
 T = TypeVar("T")
 
 _BUSY_TIMEOUT_MS = 30_000
+_MMAP_BYTES = 1 << 30
 # SQLite's result codes (the sqlite3 module names them only from Python 3.11).
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
@@ -60,6 +61,9 @@ class SqliteBackend(SqlBackend):
         try:
             connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA synchronous = NORMAL")
+            # Pages are read through a memory map: cheaper when another process's commits
+            # make this connection re-read what changed.
+            connection.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
             if read_only:
                 connection.execute("PRAGMA query_only = 1")
             elif self.max_bytes is not None:
