@@ -268,3 +268,44 @@ async def test_a_stalled_replica_loses_its_executions_to_another(
         again = await other.GetExecution(pb.GetExecutionRequest(execution_id=plain.id))
         assert again.execution.last_sequence == last.execution.last_sequence
         assert again.execution.state == FAILED
+
+
+async def test_a_balanced_client_over_two_replicas(store_url: str, tmp_path: Path) -> None:
+    """One client with both replicas' addresses: its calls alternate between them, and
+    an execution started through one is fetched, followed and canceled through either."""
+    ops = write_ops(tmp_path)
+    common = ("-f", str(ops), "--store", store_url)
+    first = await start_host(*common, "--port", "0", cwd=tmp_path)
+    second = await start_host(*common, "--port", "0", cwd=tmp_path)
+    async with (
+        hosts(first, second),
+        AsyncOpHostClient([first.address, second.address]) as client,
+        AsyncOpHostClient(first.address) as only_first,
+        AsyncOpHostClient(second.address) as only_second,
+    ):
+        ids = {(await c.server_info()).server_id for c in (only_first, only_second)}
+        seen: set[str] = set()
+        for _ in range(40):
+            seen.add((await client.server_info()).server_id)
+            if seen == ids:
+                break
+        assert seen == ids, "the balanced client never reached both replicas"
+        started = [await client.start("add", {"a": n, "b": 1}) for n in range(6)]
+        for n, info in enumerate(started):
+            # Each replica knows every execution, whichever started it.
+            for one in (only_first, only_second):
+                assert (await one.get_execution(info.id)).id == info.id
+            assert await client.attach(info.id).result() == {"result": n + 1}
+        long = await client.start("ticks", {"n": 400})
+        stream = client.attach(long.id)
+        async for event in stream:
+            if type(event.body).__name__ == "LogMessage":
+                break
+        await client.cancel(long.id)
+        rest = [event async for event in stream]
+        end = rest[-1].body
+        assert isinstance(end, ExecutionFinished)
+        assert end.status is ExecutionStatus.CANCELED
+        for one in (only_first, only_second):
+            final = await one.get_execution(long.id)
+            assert final.state.name == "CANCELED"

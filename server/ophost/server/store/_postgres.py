@@ -75,6 +75,9 @@ class PostgresBackend(SqlBackend):
             min_size=1,
             max_size=self._readers,
             kwargs={"autocommit": True},
+            # A read waits this long for a connection (the database may be restarting)
+            # before failing with STORE_UNAVAILABLE.
+            timeout=5.0,
             open=True,
             name="ophost-readers",
         )

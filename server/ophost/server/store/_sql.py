@@ -239,7 +239,6 @@ class SqlExecutionStore(ExecutionStore):
         self._maintenance: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unwritten: dict[int, error_pb2.ErrorData] = {}
-        self._unsettled = 0  # executions created here whose row is not committed yet
         self._tasks: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
@@ -393,24 +392,6 @@ class SqlExecutionStore(ExecutionStore):
             finished_at=None,
             cancel_requested=False,
         )
-        if not new.request_id:
-            # Nothing to tell apart: the row is written with the first events (in the
-            # same commit, usually), and a failed write fails the execution like any.
-            live = self._add_live(new.execution_id, keys, record)
-            live.submitted += 1
-            writer = self._writer
-            if writer is None:
-                raise StoreError(f"the execution store {self.backend.where} is not open")
-            self._unsettled += 1
-
-            def created(result: Any, error: BaseException | None) -> None:
-                self._unsettled -= 1
-                live.wrote()
-                if error is not None:
-                    self._broken(live, error)
-
-            writer.submit(Job(run, created, len(new.start), failed=live.write_failure.append))
-            return record, True
         key, existing = await self._write(run, len(new.start))
         if key is None:
             if existing is None:
@@ -427,14 +408,7 @@ class SqlExecutionStore(ExecutionStore):
         self._live[execution_id] = live
         return live
 
-    async def _settled(self) -> None:
-        """Wait until the executions created here so far are committed (so a read of
-        the database sees every one this process has told anyone about)."""
-        if self._unsettled:
-            await self._write(_nothing_to_write)
-
     async def find_request(self, request_id: str) -> ExecutionRecord | None:
-        await self._settled()
         sql = self._sql(f"SELECT {COLUMNS} FROM executions WHERE request_id = ?")
         row = await self._read(lambda cursor: _one(cursor, sql, (request_id,)))
         return record_from_row(row) if row is not None else None
@@ -687,7 +661,6 @@ class SqlExecutionStore(ExecutionStore):
         if before is not None:
             where.append("(created_at < ? OR (created_at = ? AND id < ?))")
             params.extend((before.created_at, before.created_at, before.id))
-        await self._settled()
         sql = f"SELECT {COLUMNS} FROM executions"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -703,7 +676,6 @@ class SqlExecutionStore(ExecutionStore):
         return [record_from_row(row) for row in await self._read(work)]
 
     async def unfinished(self) -> list[ExecutionRecord]:
-        await self._settled()
         sql = self._sql(f"SELECT {COLUMNS} FROM executions WHERE state IN {UNFINISHED}")
 
         def work(cursor: Any) -> list[Any]:
@@ -1132,6 +1104,3 @@ def _alive(pid: int) -> bool:
 def _nothing() -> None:
     """Nothing to undo."""
 
-
-def _nothing_to_write(cursor: Any) -> None:
-    """A write that only waits for the ones queued before it."""
