@@ -19,7 +19,7 @@ from ophost import codec
 from ophost.definitions import ExecutionFinished, ExecutionStatus, RetryScheduled, StepFailed
 from ophost.v1 import event_pb2, execution_pb2, op_host_service_pb2_grpc
 from ophost.v1 import op_host_service_pb2 as pb
-from ophost_client import AsyncOpHostClient
+from ophost_client import AsyncOpHostClient, OpHostRpcError
 
 if TYPE_CHECKING:
     from ophost.v1.op_host_service_pb2_grpc import OpHostServiceAsyncStub
@@ -309,3 +309,41 @@ async def test_a_balanced_client_over_two_replicas(store_url: str, tmp_path: Pat
         for one in (only_first, only_second):
             final = await one.get_execution(long.id)
             assert final.state.name == "CANCELED"
+
+
+async def test_retention_deletes_whole_executions(tmp_path: Path) -> None:
+    ops = write_ops(tmp_path)
+    store = f"sqlite:///{tmp_path}/store.db"
+    host = await start_host(
+        "-f", str(ops), "--port", "0", "--store", store, "--max-retained-executions", "2",
+        "--event-retention", "3", cwd=tmp_path,
+    )  # fmt: skip
+    async with hosts(host), AsyncOpHostClient(host.address) as client:
+        for n in range(4):
+            assert await client.call("add", {"a": n, "b": 0}) == {"result": n}
+
+        async def kept() -> list[str]:
+            return [e.id for e in await client.list_executions(op_name="add")]
+
+        async def only_two_kept() -> bool:
+            return len(await kept()) == 2
+
+        await until(only_two_kept, "the oldest executions to be deleted", timeout=10)
+        newest = await kept()
+        for execution_id in newest:  # what is kept is whole
+            events = events_of(await raw_events(host.address, execution_id))
+            assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+            assert events[-1].HasField("execution_finished")
+
+        running = await client.start("ticks", {"n": 200, "pause": 0.05})
+
+        async def none_kept() -> bool:
+            return not await kept()
+
+        await until(none_kept, "retention to expire the finished ones", timeout=10)
+        with pytest.raises(OpHostRpcError) as info:
+            await client.get_execution(newest[0])
+        assert info.value.code is grpc.StatusCode.NOT_FOUND
+        # A running execution is never deleted, however old.
+        assert (await client.get_execution(running.id)).state.name == "RUNNING"
+        await client.cancel(running.id)

@@ -1103,4 +1103,3 @@ def _alive(pid: int) -> bool:
 
 def _nothing() -> None:
     """Nothing to undo."""
-
