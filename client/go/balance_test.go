@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,31 +15,60 @@ import (
 	ophost "github.com/ophost-dev/ophost/client/go"
 )
 
-// twoServers starts two more `ophost serve` processes (independent ones,
-// standing in for the replicas of a host) and returns their addresses and
-// their server ids, each from a client of that server alone.
+// twoServers starts two more `ophost serve` processes, each with a store of
+// its own (independent servers, not replicas: neither knows what the other
+// ran), and returns their addresses and their server ids.
 func twoServers(t *testing.T) (addrs, ids [2]string) {
 	t.Helper()
+	dir := t.TempDir()
+	return startServers(t, [2]string{
+		sqliteStore(filepath.Join(dir, "first.db")),
+		sqliteStore(filepath.Join(dir, "second.db")),
+	})
+}
+
+// startServers starts two `ophost serve` processes, the i-th with the store
+// stores[i] and the extra arguments, stops them at the end of the test, and
+// returns their addresses and their server ids, each from a client of that
+// server alone. Servers of one store start one after the other: two that
+// open a new SQLite file at the same moment may fail ("database is
+// locked", from switching it to WAL mode), so the first creates it.
+func startServers(t *testing.T, stores [2]string, extra ...string) (addrs, ids [2]string) {
+	t.Helper()
 	type started struct {
+		i    int
 		cmd  *exec.Cmd
 		addr string
 		err  error
 	}
+	oneByOne := stores[0] == stores[1]
 	results := make(chan started, 2)
-	for range 2 {
-		go func() {
-			cmd, addr, err := startServer()
-			results <- started{cmd, addr, err}
-		}()
+	for i, store := range stores {
+		start := func() {
+			cmd, addr, err := startServer(append([]string{"--store", store}, extra...)...)
+			results <- started{i, cmd, addr, err}
+		}
+		if oneByOne {
+			start()
+		} else {
+			go start()
+		}
 	}
-	for i := range 2 {
+	var failed []error
+	for range stores {
 		r := <-results
 		if r.err != nil {
-			t.Fatalf("starting a server: %v", r.err)
+			failed = append(failed, r.err)
+			continue
 		}
 		t.Cleanup(func() { stopServer(r.cmd) })
-		addrs[i] = r.addr
-		info, err := newTestClient(t, r.addr).ServerInfo(testContext(t))
+		addrs[r.i] = r.addr
+	}
+	if failed != nil { // after the cleanups: the one that started is stopped too
+		t.Fatalf("starting the servers: %v", errors.Join(failed...))
+	}
+	for i, addr := range addrs {
+		info, err := newTestClient(t, addr).ServerInfo(testContext(t))
 		if err != nil {
 			t.Fatal(err)
 		}

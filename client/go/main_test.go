@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,7 +38,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func startServer() (*exec.Cmd, string, error) {
+// startServer starts `ophost serve -f examples/ops.py --port 0` with the
+// extra arguments (such as "--store", url) and returns it and its address.
+// Without a --store it keeps executions in $OPHOST_STORE or else the default
+// store, a SQLite file in the repository's .ophost folder that every server
+// started so shares.
+func startServer(extra ...string) (*exec.Cmd, string, error) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		return nil, "", err
@@ -46,7 +52,8 @@ func startServer() (*exec.Cmd, string, error) {
 	if _, err := os.Stat(python); err != nil {
 		return nil, "", fmt.Errorf("%s is missing (run `make setup` in %s): %w", python, root, err)
 	}
-	cmd := exec.Command(python, "-m", "ophost", "serve", "-f", "examples/ops.py", "--port", "0")
+	args := append([]string{"-m", "ophost", "serve", "-f", "examples/ops.py", "--port", "0"}, extra...)
+	cmd := exec.Command(python, args...)
 	cmd.Dir = root
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -91,6 +98,12 @@ func stopServer(cmd *exec.Cmd) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+}
+
+// sqliteStore is the --store URL of a SQLite file at the absolute path
+// (sqlite:////abs/path.db), escaped so that the server reads the path back.
+func sqliteStore(path string) string {
+	return "sqlite://" + (&url.URL{Path: "/" + filepath.ToSlash(path)}).EscapedPath()
 }
 
 // testContext is a context for one test, bounded so that a hang fails it.
