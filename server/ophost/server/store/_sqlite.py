@@ -98,7 +98,9 @@ class SqliteBackend(SqlBackend):
         except sqlite3.Error as exc:
             raise StoreOpenError(f"cannot open the execution store {path}: {exc}") from exc
         try:
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _with_lock_retries(
+                lambda: connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            )
             if str(mode).lower() != "wal":
                 raise StoreOpenError(
                     f"cannot open the execution store {path}: its file system does not "
@@ -115,7 +117,7 @@ class SqliteBackend(SqlBackend):
             connection.close()
 
     def _migrate(self, connection: sqlite3.Connection) -> None:
-        connection.execute("BEGIN IMMEDIATE")
+        self.begin(connection)
         try:
             connection.execute(
                 "CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)"
@@ -199,6 +201,24 @@ class SqliteBackend(SqlBackend):
             readers, self._readers = self._readers, []
         for connection in readers:
             connection.close()
+
+
+def _with_lock_retries(work: Callable[[], T]) -> T:
+    """Run ``work``, again while the file is locked by another process (up to 30 s).
+
+    Switching a new file to WAL needs it alone, and SQLite does not wait for that
+    itself: processes opening a new file together (``--workers``) would fail.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
 
 def _explain(exc: sqlite3.Error) -> str:
