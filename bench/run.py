@@ -657,7 +657,7 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
     if "workers" in results:
         per = results["workers"]["per_second"]
         rows.append(
-            ratio_row(f"Calls/s, {s.concurrency} callers on 8 channels: --workers 2 vs 1", "/s",
+            ratio_row(f"Calls/s, {s.concurrency} callers on 32 connections: --workers 2 vs 1", "/s",
                       per["workers_2"], per["workers_1"], ">=", 1.6),
         )  # fmt: skip
     return rows

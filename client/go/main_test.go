@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -52,7 +53,12 @@ func startServer(extra ...string) (*exec.Cmd, string, error) {
 	if _, err := os.Stat(python); err != nil {
 		return nil, "", fmt.Errorf("%s is missing (run `make setup` in %s): %w", python, root, err)
 	}
-	args := append([]string{"-m", "ophost", "serve", "-f", "examples/ops.py", "--port", "0"}, extra...)
+	args := []string{"-m", "ophost", "serve", "-f", "examples/ops.py", "--port", "0"}
+	if !slices.Contains(extra, "--store") {
+		// Each test server keeps its executions to itself unless told to share a store.
+		args = append(args, "--store", "memory")
+	}
+	args = append(args, extra...)
 	cmd := exec.Command(python, args...)
 	cmd.Dir = root
 	cmd.Stderr = os.Stderr

@@ -23,7 +23,7 @@ export interface TestServer {
 
 /** Serve `opsFile` (relative to the repository root) and wait for its "serving" line. */
 export async function startServer(opsFile = "examples/ops.py", timeoutMs = 30_000): Promise<TestServer> {
-  const child: ChildProcess = spawn(`${REPO_ROOT}.venv/bin/python`, ["-m", "ophost", "serve", "-f", opsFile, "--port", "0"], {
+  const child: ChildProcess = spawn(`${REPO_ROOT}.venv/bin/python`, ["-m", "ophost", "serve", "-f", opsFile, "--port", "0", "--store", "memory"], {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
