@@ -10,11 +10,13 @@ The client uses the generated stub directly, with no client library in between, 
 reads every ``Execute`` stream to its end (status OK).
 
 Run ``python -m bench.ops`` to serve the ops (prints the port, stops when stdin closes).
-The server has ophost's default settings and ``Limits``.
+The server has ophost's default settings and ``Limits``, and keeps executions in memory
+unless ``OPHOST_BENCH_STORE`` names another store (the store benchmarks).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -185,7 +187,10 @@ class OpHostClient:
 
 
 def _server() -> OpHostServer:
-    return OpHostServer(OPS, host="127.0.0.1", port=0)
+    # The store benchmarks run this server on SQLite or PostgreSQL (bench/stores.py).
+    return OpHostServer(
+        OPS, host="127.0.0.1", port=0, store=os.environ.get("OPHOST_BENCH_STORE") or "memory"
+    )
 
 
 def main() -> None:

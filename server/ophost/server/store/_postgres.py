@@ -145,7 +145,7 @@ class PostgresBackend(SqlBackend):
     # -- notifications -----------------------------------------------------------------------
 
     def listen(self, changed: Callable[[str], None]) -> None:
-        """Call ``changed(execution_id)`` (from a thread) for every notification."""
+        """Call ``changed(payload)`` (from a thread) for every notification."""
         self._listener = threading.Thread(
             target=self._listen, args=(changed,), name="ophost-store-listener", daemon=True
         )

@@ -91,10 +91,14 @@ class SqlBackend(abc.ABC):
     where: str
     #: How often a stream of an execution run elsewhere looks for new events.
     poll_interval: float = 0.05
+    #: Whether a write may run on the loop's thread when the writer is idle (for a
+    #: local file, cheaper than handing it to the writer thread; not for a network).
+    inline_writes: bool = False
     #: How long a lost connection is tried again before the writes waiting fail.
     reconnect_seconds: float = 30.0
-    #: A statement (one parameter: the execution id) that tells the other processes
-    #: the execution changed, run in the transaction that changed it; None: they poll.
+    #: A statement (one parameter: a payload naming the change, the process and the
+    #: execution) that tells the other processes an execution changed, run in the
+    #: transaction that changed it; None: they poll.
     notify_sql: str | None = None
 
     @abc.abstractmethod
@@ -113,6 +117,10 @@ class SqlBackend(abc.ABC):
     def read(self, work: Callable[[Any], T]) -> T:
         """Run ``work(cursor)`` on a reading connection (called in a reader thread)."""
 
+    def begin_now(self, connection: Any) -> None:
+        """Start a write transaction, or raise at once if it would have to wait."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     def sql(self, statement: str) -> str:
         """The statement (written with ``?`` placeholders) in this driver's style."""
@@ -126,8 +134,8 @@ class SqlBackend(abc.ABC):
         return False
 
     def listen(self, changed: Callable[[str], None]) -> None:  # noqa: B027 - optional
-        """Call ``changed(execution_id)`` (from any thread) when another process says an
-        execution changed. Backends without notifications leave it to polling."""
+        """Call ``changed(payload)`` (from any thread) for every payload of ``notify_sql``.
+        Backends without notifications leave it to polling."""
 
     def close(self) -> None:  # noqa: B027 - optional
         """Close the reading connections."""
@@ -260,6 +268,7 @@ class SqlExecutionStore(ExecutionStore):
             loop,
             lost=self.backend.lost,
             reconnect_seconds=self.backend.reconnect_seconds,
+            begin_now=self.backend.begin_now if self.backend.inline_writes else None,
         )
         await asyncio.to_thread(writer.start)
         self._writer = writer
@@ -273,16 +282,21 @@ class SqlExecutionStore(ExecutionStore):
             ) from exc
         self._maintenance = loop.create_task(self._maintain())
 
-        def from_thread(execution_id: str) -> None:
-            loop.call_soon_threadsafe(self._notified, execution_id)
+        def from_thread(payload: str) -> None:
+            loop.call_soon_threadsafe(self._notified, payload)
 
         self.backend.listen(from_thread)
 
-    def _notified(self, execution_id: str) -> None:
-        """Another process changed the execution: wake its streams; a cancel may be asked."""
+    def _notified(self, payload: str) -> None:
+        """A process changed an execution (payload ``"e HOST ID"`` for new events, ``"c HOST
+        ID"`` for a cancel): wake its streams here; run here, a cancel may be asked."""
+        kind, _, rest = payload.partition(" ")
+        host, _, execution_id = rest.partition(" ")
+        if host == self.host_id:
+            return  # this process's own writes: its streams were woken already
         self.changed(execution_id)
         live = self._live.get(execution_id)
-        if live is not None and not live.pending.cancel_requested and self._loop is not None:
+        if kind == "c" and live is not None and not live.pending.cancel_requested:
             self._loop_task(self._look_for_cancels())
 
     async def close(self) -> None:
@@ -524,7 +538,7 @@ class SqlExecutionStore(ExecutionStore):
                     "over after this one's lease ran out"
                 )
             if notify is not None:
-                cursor.execute(notify, (execution_id,))
+                cursor.execute(notify, (f"e {owner} {execution_id}",))
 
         def done(result: Any, error: BaseException | None) -> None:
             live.wrote()
@@ -845,11 +859,12 @@ class SqlExecutionStore(ExecutionStore):
         find = self._sql(f"SELECT {COLUMNS} FROM executions WHERE id = ?")
 
         notify = self.backend.notify_sql
+        host_id = self.host_id
 
         def run(cursor: Any) -> Any:
             cursor.execute(change, (execution_id,))
             if notify is not None and cursor.rowcount:
-                cursor.execute(notify, (execution_id,))
+                cursor.execute(notify, (f"c {host_id} {execution_id}",))
             return _one(cursor, find, (execution_id,))
 
         row = await self._write(run)
