@@ -89,7 +89,6 @@ async def bench_stores(c: Clients, s: Settings) -> dict[str, Any]:
         finally:
             for server in started:
                 server.stop()
-    result["postgresql_source" if dsn else "postgresql_missing"] = why
     return result
 
 
@@ -280,14 +279,14 @@ async def _spread_calls(address: str, channels: int, concurrency: int, seconds: 
 
 
 async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
-    """``--workers 2`` against ``--workers 1``, on SQLite and (when available) PostgreSQL."""
+    """``--workers 2`` against ``--workers 1``, on SQLite."""
     from bench.run import interleaved, median
 
     runs: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="ophost-bench-") as folder, _postgres() as (dsn, why):
+    with tempfile.TemporaryDirectory(prefix="ophost-bench-") as folder:
+        # SQLite only: with PostgreSQL the run's server processes sometimes never answered
+        # (not understood yet); its figure comes from a manual run (docs/performance.md).
         stores = {"sqlite": (f"sqlite:///{folder}/two.db", f"sqlite:///{folder}/one.db")}
-        if dsn is not None:
-            stores["postgresql"] = (dsn, dsn)
         served: dict[str, _Served] = {}
         try:
             for store, (two, one) in stores.items():
@@ -312,5 +311,4 @@ async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
         "concurrency": s.concurrency,
         "repeats": runs,
     }
-    result["postgresql_source" if dsn else "postgresql_missing"] = why
     return result
