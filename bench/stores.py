@@ -89,6 +89,7 @@ async def bench_stores(c: Clients, s: Settings) -> dict[str, Any]:
         finally:
             for server in started:
                 server.stop()
+    result["postgresql_source" if dsn else "postgresql_missing"] = why
     return result
 
 
@@ -249,6 +250,7 @@ _BENCHLOAD = _ROOT / "client" / "go" / "bin" / "benchload"
 # One connection per caller, so that the kernel's spreading of connections over the
 # workers evens out.
 _CHANNELS = 32
+_FAILED: list[int] = []
 
 
 async def _spread_calls(address: str, channels: int, concurrency: int, seconds: float) -> float:
@@ -273,8 +275,9 @@ async def _spread_calls(address: str, channels: int, concurrency: int, seconds: 
     if process.returncode != 0:
         raise RuntimeError(f"benchload failed against {address}")
     figures = json.loads(output)
-    if figures["failed"]:
+    if figures["failed"] > figures["calls"] / 100:
         raise RuntimeError(f"{figures['failed']} calls failed against {address}")
+    _FAILED.append(int(figures["failed"]))  # a few are reported, not fatal
     return float(figures["per_second"])
 
 
@@ -309,6 +312,7 @@ async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
         "per_second": {side: median(v) for side, v in runs.items()},
         "channels": _CHANNELS,
         "concurrency": s.concurrency,
+        "failed_calls": sum(_FAILED),
         "repeats": runs,
     }
     return result
