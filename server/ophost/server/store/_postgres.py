@@ -29,7 +29,7 @@ from ophost.server.store._interface import (
     StoreOpenError,
     StoreUnavailableError,
 )
-from ophost.server.store._schema import LATEST, MIGRATIONS, SchemaTooNewError
+from ophost.server.store._schema import SchemaTooNewError, migrate
 from ophost.server.store._sql import SqlBackend, SqlExecutionStore
 from ophost.server.store._sql_rows import placeholders
 
@@ -85,20 +85,7 @@ class PostgresBackend(SqlBackend):
     def _migrate(self, connection: psycopg.Connection[Any]) -> None:
         with connection.transaction():
             connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)"
-            )
-            row = connection.execute("SELECT version FROM ophost_schema").fetchone()
-            version = int(row[0]) if row is not None else 0
-            if version > LATEST:
-                raise SchemaTooNewError(version)
-            for step in MIGRATIONS[version:]:
-                for statement in step["postgresql"]:
-                    connection.execute(statement)
-            if row is None:
-                connection.execute("INSERT INTO ophost_schema (version) VALUES (%s)", (LATEST,))
-            elif version != LATEST:
-                connection.execute("UPDATE ophost_schema SET version = %s", (LATEST,))
+            migrate(connection.execute, "postgresql", "%s")
 
     def connect(self) -> psycopg.Connection[Any]:
         return psycopg.connect(self.dsn, connect_timeout=10)

@@ -17,9 +17,10 @@ Tables:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-__all__ = ["LATEST", "MIGRATIONS", "SchemaTooNewError"]
+__all__ = ["LATEST", "MIGRATIONS", "SchemaTooNewError", "migrate"]
 
 
 class SchemaTooNewError(Exception):
@@ -122,3 +123,23 @@ MIGRATIONS: tuple[dict[str, Sequence[str]], ...] = (
     {"sqlite": _SQLITE_1, "postgresql": _POSTGRESQL_1},
 )
 LATEST = len(MIGRATIONS)
+
+
+def migrate(execute: Callable[..., Any], dialect: str, placeholder: str) -> None:
+    """Bring the store to :data:`LATEST`, inside the caller's transaction.
+
+    ``execute(sql, params=())`` runs one statement and returns its cursor;
+    ``placeholder`` is the driver's parameter marker (``?`` or ``%s``).
+    """
+    execute("CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)")
+    row = execute("SELECT version FROM ophost_schema").fetchone()
+    version = int(row[0]) if row is not None else 0
+    if version > LATEST:
+        raise SchemaTooNewError(version)
+    for step in MIGRATIONS[version:]:
+        for statement in step[dialect]:
+            execute(statement)
+    if row is None:
+        execute(f"INSERT INTO ophost_schema (version) VALUES ({placeholder})", (LATEST,))
+    elif version != LATEST:
+        execute(f"UPDATE ophost_schema SET version = {placeholder}", (LATEST,))

@@ -24,7 +24,7 @@ from ophost.server.store._interface import (
     StoreOpenError,
     StoreUnavailableError,
 )
-from ophost.server.store._schema import LATEST, MIGRATIONS, SchemaTooNewError
+from ophost.server.store._schema import SchemaTooNewError, migrate
 from ophost.server.store._sql import SqlBackend, SqlExecutionStore
 
 __all__ = ["SqliteBackend", "SqliteExecutionStore"]
@@ -120,20 +120,7 @@ class SqliteBackend(SqlBackend):
     def _migrate(self, connection: sqlite3.Connection) -> None:
         self.begin(connection)
         try:
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS ophost_schema (version INTEGER NOT NULL)"
-            )
-            row = connection.execute("SELECT version FROM ophost_schema").fetchone()
-            version = int(row[0]) if row is not None else 0
-            if version > LATEST:
-                raise SchemaTooNewError(version)
-            for step in MIGRATIONS[version:]:
-                for statement in step["sqlite"]:
-                    connection.execute(statement)
-            if row is None:
-                connection.execute("INSERT INTO ophost_schema (version) VALUES (?)", (LATEST,))
-            elif version != LATEST:
-                connection.execute("UPDATE ophost_schema SET version = ?", (LATEST,))
+            migrate(connection.execute, "sqlite", "?")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
