@@ -91,9 +91,6 @@ class SqlBackend(abc.ABC):
     where: str
     #: How often a stream of an execution run elsewhere looks for new events.
     poll_interval: float = 0.05
-    #: Whether a write may run on the loop's thread when the writer is idle (for a
-    #: local file, cheaper than handing it to the writer thread; not for a network).
-    inline_writes: bool = False
     #: How long a lost connection is tried again before the writes waiting fail.
     reconnect_seconds: float = 30.0
     #: A statement (one parameter: a payload naming the change, the process and the
@@ -116,10 +113,6 @@ class SqlBackend(abc.ABC):
     @abc.abstractmethod
     def read(self, work: Callable[[Any], T]) -> T:
         """Run ``work(cursor)`` on a reading connection (called in a reader thread)."""
-
-    def begin_now(self, connection: Any) -> None:
-        """Start a write transaction, or raise at once if it would have to wait."""
-        raise NotImplementedError
 
     @abc.abstractmethod
     def sql(self, statement: str) -> str:
@@ -268,7 +261,6 @@ class SqlExecutionStore(ExecutionStore):
             loop,
             lost=self.backend.lost,
             reconnect_seconds=self.backend.reconnect_seconds,
-            begin_now=self.backend.begin_now if self.backend.inline_writes else None,
         )
         await asyncio.to_thread(writer.start)
         self._writer = writer

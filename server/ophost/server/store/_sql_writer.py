@@ -7,11 +7,6 @@ commit), so the cost of a commit is shared by everything written while the previ
 one was on its way to disk. When the shared transaction fails, each job is run again
 in a transaction of its own, so one bad write fails only itself.
 
-With ``begin_now`` (a begin that fails rather than waits for the database's lock), a
-write that finds the writer idle runs at once on the caller's thread (the event loop):
-for a local file that costs less than handing it to the thread and back. When the lock
-is taken, or writes are queued, it goes to the thread like any other.
-
 Reads do not go through here: they run in a small pool of reader threads, each with a
 connection of its own.
 """
@@ -58,7 +53,6 @@ class Writer:
         *,
         lost: Callable[[BaseException], bool] = lambda exc: False,
         reconnect_seconds: float = 30.0,
-        begin_now: Callable[[Any], None] | None = None,
         name: str = "ophost-store-writer",
     ) -> None:
         self._connect = connect
@@ -66,12 +60,6 @@ class Writer:
         self._lost = lost
         self._reconnect_seconds = reconnect_seconds
         self._connection: Any = None
-        # With ``inline``, a write that finds the writer idle runs at once on the
-        # caller's thread (the loop): no hand-over to the thread and back, which costs
-        # more than a small local commit. Under load, writes queue and share commits.
-        self._begin_now = begin_now
-        self._writing = threading.Lock()
-        self._queued = 0
         self._loop = loop
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
@@ -88,24 +76,9 @@ class Writer:
             raise self._failed
 
     def submit(self, job: Job) -> None:
-        begin_now = self._begin_now
-        if begin_now is not None and self._queued == 0 and self._writing.acquire(blocking=False):
-            try:
-                if self._queued == 0 and self._connection is not None:
-                    try:
-                        result = self._together([job], begin_now)
-                    except Exception:  # noqa: BLE001 - the thread retries it, alone if need be
-                        _rollback(self._connection)
-                    else:
-                        _finish([job], result)
-                        return
-            finally:
-                self._writing.release()
         if job.size:
             with self._lock:
                 self.backlog += job.size
-        with self._lock:
-            self._queued += 1
         self._queue.put(job)
 
     def future(self, run: Callable[[Any], Any], size: int = 0) -> asyncio.Future[Any]:
@@ -155,10 +128,7 @@ class Writer:
                         stop = True
                         break
                     jobs.append(job)
-                with self._writing:
-                    self._write(jobs)
-                with self._lock:
-                    self._queued -= len(jobs)
+                self._write(jobs)
                 if stop:
                     return
         finally:
@@ -186,11 +156,9 @@ class Writer:
                 self.backlog -= size
         self._loop.call_soon_threadsafe(_finish, jobs, outcomes)
 
-    def _together(
-        self, jobs: list[Job], begin: Callable[[Any], None] | None = None
-    ) -> list[tuple[Any, BaseException | None]]:
+    def _together(self, jobs: list[Job]) -> list[tuple[Any, BaseException | None]]:
         connection = self._connection
-        (begin or self._begin)(connection)
+        self._begin(connection)
         cursor = connection.cursor()
         results = [job.run(cursor) for job in jobs]
         connection.commit()

@@ -43,7 +43,6 @@ class SqliteBackend(SqlBackend):
     """Connections to one SQLite file."""
 
     dialect = "sqlite"
-    inline_writes = True
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
         self.path = Path(path)
@@ -133,9 +132,6 @@ class SqliteBackend(SqlBackend):
         # processes sharing the file at a few hundred commits per second.
         connection.execute("PRAGMA busy_timeout = 0")
         return connection
-
-    def begin_now(self, connection: Any) -> None:
-        connection.execute("BEGIN IMMEDIATE")  # busy_timeout 0: fails if the lock is taken
 
     def begin(self, connection: Any) -> None:
         """Take the write lock, retrying in steps of tens of microseconds while another
