@@ -6,11 +6,12 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ophost.errors import OpHostError
-from ophost.server._loader import LoadedOps, LoadError, load_ops
+from ophost.execution._loader import LoadedOps, LoadError, load_ops
 
 HEADER = "from ophost import In, Out, op\n"
 
@@ -488,7 +489,7 @@ def test_a_bad_module_name(name: str) -> None:
 @pytest.mark.parametrize(
     "kwargs", [{}, {"file": "ops.py", "module": "ops"}], ids=["neither", "both"]
 )
-def test_exactly_one_source(kwargs: dict[str, str]) -> None:
+def test_exactly_one_source(kwargs: dict[str, Any]) -> None:
     with pytest.raises(LoadError) as info:
         load_ops(**kwargs)
     assert str(info.value) == (

@@ -144,6 +144,38 @@ def _register_serve(commands: Subparsers) -> None:
         help="server processes sharing the port and the store (%(default)s); needs a "
         "sqlite or postgresql store",
     )
+    parser.add_argument(
+        "--executor",
+        choices=("process", "thread"),
+        default="process",
+        help="where op bodies run: a pool of worker processes, isolated from the host and "
+        "each other, or the host's own threads; an op's ophost/executor tag overrides "
+        "it (%(default)s)",
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="worker processes of the process executor, each running one execution at a "
+        "time (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--execution-timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="wall-clock limit of each attempt in a worker process; an op's ophost/timeout "
+        "tag overrides it (default: none)",
+    )
+    parser.add_argument(
+        "--execution-memory-limit",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="memory an attempt may add to its worker process (K, M, G suffixes); beyond "
+        "it the attempt fails with MEMORY_LIMIT (default: none)",
+    )
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(handler=_serve)
 
@@ -165,7 +197,8 @@ def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import os
 
-    from ophost.server._loader import LoadError, load_ops
+    from ophost.execution import executor_names
+    from ophost.execution._loader import LoadError, build_resources, load_ops
     from ophost.server._serve import ServeError, abandoned_op_threads, serve
     from ophost.server.store import DEFAULT_STORE_URL
 
@@ -183,7 +216,9 @@ def _serve(args: argparse.Namespace) -> int:
             return 2
         return serve_workers(args, store)
     try:
-        loaded = load_ops(file=args.file, module=args.module)
+        loaded = load_ops(file=args.file, module=args.module, resources=False)
+        if "thread" in executor_names(loaded.ops.values(), args.executor):
+            loaded = build_resources(loaded)  # some op's body runs in this process
     except LoadError as error:
         print(f"ophost: {error}", file=sys.stderr, flush=True)
         return 2
@@ -203,6 +238,10 @@ def _serve(args: argparse.Namespace) -> int:
                 max_retained_bytes=args.max_retained_bytes,
                 lease_seconds=args.lease,
                 reuse_port=args.reuse_port,
+                executor=args.executor,
+                pool_size=args.pool_size,
+                execution_timeout=args.execution_timeout,
+                execution_memory_limit=args.execution_memory_limit or 0,
             )
         )
     except ServeError as error:

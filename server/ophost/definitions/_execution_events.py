@@ -54,13 +54,19 @@ class LogLevel(enum.Enum):
 class ErrorSource(enum.Enum):
     """Whose code raised: the op's (user code), ophost's checks (framework), a cancel
     (interrupt), something that should never happen (unexpected), or no code at all:
-    the host process running the attempt was lost (host lost)."""
+    the host process running the attempt was lost (host lost), the worker process
+    running it crashed or stopped answering (worker crashed, worker lost), or the
+    attempt hit its memory or wall-clock limit (memory limit, timeout)."""
 
     USER_CODE = "USER_CODE"
     FRAMEWORK = "FRAMEWORK"
     INTERRUPT = "INTERRUPT"
     UNEXPECTED = "UNEXPECTED"
     HOST_LOST = "HOST_LOST"
+    WORKER_CRASHED = "WORKER_CRASHED"
+    WORKER_LOST = "WORKER_LOST"
+    MEMORY_LIMIT = "MEMORY_LIMIT"
+    TIMEOUT = "TIMEOUT"
 
 
 class CancelOutcome(enum.Enum):

@@ -4,8 +4,12 @@
 and returns an :class:`ExecutionResult`. :class:`OpRun` is the engine the host runs
 for each execution; it hands each attempt's user code to an :class:`Executor`
 (:class:`ThreadExecutor` by default), the seam where other ways of running op bodies
-plug in. The event classes (defined with the definitions) are re-exported here.
+plug in: :class:`ProcessExecutor` runs them in a pool of worker processes, and
+:class:`RoutingExecutor` picks one per op from its ``ophost/executor`` tag. The event
+classes (defined with the definitions) are re-exported here.
 """
+
+from typing import TYPE_CHECKING
 
 from ophost.definitions import (
     CancelOutcome,
@@ -34,6 +38,7 @@ from ophost.execution._attempt import (
     AttemptOutcome,
     AttemptRequest,
     AttemptSucceeded,
+    EncodedEvent,
     EngineEvent,
     Executor,
     OutputEncoder,
@@ -46,9 +51,16 @@ from ophost.execution._prepare import (
     PreparedExecution,
     prepare_execution,
 )
+from ophost.execution._routing import EXECUTOR_TAG, RoutingExecutor, executor_names
 from ophost.execution._thread_executor import ThreadExecutor
 
 __all__ = [
+    "EXECUTOR_TAG",
+    "ProcessExecutor",
+    "RoutingExecutor",
+    "SessionTerms",
+    "executor_names",
+    "worker_command",
     "Attempt",
     "AttemptCanceled",
     "AttemptFailed",
@@ -56,6 +68,7 @@ __all__ = [
     "AttemptRequest",
     "AttemptRules",
     "AttemptSucceeded",
+    "EncodedEvent",
     "EngineEvent",
     "Executor",
     "OutputEncoder",
@@ -87,3 +100,21 @@ __all__ = [
     "execute_in_process",
     "prepare_execution",
 ]
+
+if TYPE_CHECKING:
+    from ophost.execution._process_executor import ProcessExecutor
+    from ophost.execution._worker_process import SessionTerms, worker_command
+
+
+def __getattr__(name: str) -> object:
+    # The process executor speaks protobuf; load it (and protobuf) only when asked for,
+    # so running ops in process never does.
+    if name == "ProcessExecutor":
+        from ophost.execution._process_executor import ProcessExecutor
+
+        return ProcessExecutor
+    if name in ("SessionTerms", "worker_command"):
+        from ophost.execution import _worker_process
+
+        return getattr(_worker_process, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

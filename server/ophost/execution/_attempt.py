@@ -42,6 +42,7 @@ __all__ = [
     "AttemptRequest",
     "AttemptSucceeded",
     "Clock",
+    "EncodedEvent",
     "EngineEvent",
     "Executor",
     "OutputEncoder",
@@ -53,6 +54,26 @@ Clock = Callable[[], float]
 OutputEncoder = Callable[[str, object], "EncodedValue"]
 # The event kinds user code produces during an attempt.
 AttemptEvent = InputChecked | OutputProduced | AssetMaterialization | ExpectationResult | LogMessage
+
+
+class EncodedEvent:
+    """An event an op body produced in another process, already written as its tail.
+
+    ``tail`` is the serialized event without its head (as
+    :class:`~ophost.execution._tails.EventWriter` writes it), stored as it is;
+    ``kind`` is its kind's field name (``"log"``, ``"output"``...); ``output`` is an
+    output event's name and value in wire form (``ophost.v1.NamedValue``), else None.
+    """
+
+    __slots__ = ("kind", "output", "tail")
+
+    def __init__(self, tail: bytes, kind: str, output: object = None) -> None:
+        self.tail = tail
+        self.kind = kind
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"EncodedEvent(kind={self.kind!r}, {len(self.tail)} bytes)"
 
 
 class EngineEvent:
@@ -69,7 +90,11 @@ class EngineEvent:
     __slots__ = ("attempt", "body", "encoded", "timestamp")
 
     def __init__(
-        self, attempt: int, timestamp: float, body: EventBody, encoded: EncodedValue | None = None
+        self,
+        attempt: int,
+        timestamp: float,
+        body: EventBody | EncodedEvent,
+        encoded: EncodedValue | None = None,
     ) -> None:
         self.attempt = attempt
         self.timestamp = timestamp
@@ -104,6 +129,9 @@ class AttemptRequest:
     attempt: int
     tags: Mapping[str, str] = field(default_factory=dict)
     encode_output: OutputEncoder | None = None
+    # The start request as the host accepted it (a serialized ``ExecutionStart``, with
+    # uploaded values inline): what an executor running the body elsewhere sends on.
+    start: bytes = b""
     # Keep the outputs' Python values in the outcome (for in-process results).
     keep_outputs: bool = True
     clock: Clock = time.time

@@ -46,7 +46,7 @@ from ophost.execution._attempt import (
 )
 from ophost.execution._error_data import error_data
 
-__all__ = ["AttemptRules"]
+__all__ = ["AttemptRules", "policy_retry"]
 
 
 class AttemptRules:
@@ -207,12 +207,16 @@ class AttemptRules:
         failure = StepFailed(
             error=error_data(exc), error_source=ErrorSource.USER_CODE, user_failure=user_failure
         )
-        policy = self.op_def.retry_policy
         retries_allowed = not (isinstance(exc, Failure) and not exc.allow_retries)
-        if policy is not None and retries_allowed:
-            retry = RetryRequested(
-                max_retries=policy.max_retries,
-                seconds_to_wait=policy.calculate_delay(self._attempt + 1),
-            )
-            return AttemptFailed(failure, exc, retry)
-        return AttemptFailed(failure, exc)
+        retry = policy_retry(self.op_def, self._attempt) if retries_allowed else None
+        return AttemptFailed(failure, exc, retry)
+
+
+def policy_retry(op_def: OpDefinition, attempt: int) -> RetryRequested | None:
+    """The retry the op's retry policy offers after attempt ``attempt`` failed, if any."""
+    policy = op_def.retry_policy
+    if policy is None:
+        return None
+    return RetryRequested(
+        max_retries=policy.max_retries, seconds_to_wait=policy.calculate_delay(attempt + 1)
+    )

@@ -94,8 +94,10 @@ class OpRun:
         keep_outputs: bool = True,
         first_flush_delay: float = 0.002,
         lost: LostAttempt | None = None,
+        start: bytes = b"",
     ) -> None:
         self.prepared = prepared
+        self._start = start
         self._lost = lost
         self.op_def: OpDefinition = prepared.op_def
         self.run_id = run_id or uuid.uuid4().hex
@@ -227,6 +229,7 @@ class OpRun:
                 encode_output=self._encode_output,
                 keep_outputs=self._keep_outputs,
                 clock=self._clock,
+                start=self._start,
             )
         )
         self._attempt_run = attempt

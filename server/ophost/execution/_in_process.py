@@ -8,10 +8,16 @@ import time
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 
-from ophost.definitions import ExecutionEvent, ExecutionStatus, OutputProduced, StepFailed
+from ophost.definitions import (
+    EventBody,
+    ExecutionEvent,
+    ExecutionStatus,
+    OutputProduced,
+    StepFailed,
+)
 from ophost.definitions._op import OpDefinition
 from ophost.errors import InvalidArgumentError, InvalidInvocationError
-from ophost.execution._attempt import Clock, EngineEvent
+from ophost.execution._attempt import Clock, EncodedEvent, EngineEvent
 from ophost.execution._engine import OpRun, Sleep
 from ophost.execution._prepare import prepare_execution
 from ophost.execution._thread_executor import ThreadExecutor
@@ -65,7 +71,7 @@ def numbered(run: OpRun, events: list[EngineEvent]) -> list[ExecutionEvent]:
             attempt=event.attempt,
             timestamp=event.timestamp,
             op_name=run.op_def.name,
-            body=event.body,
+            body=_body(event),
         )
         for sequence, event in enumerate(events, start=1)
     ]
@@ -150,3 +156,10 @@ def _run_coroutine(coro: Coroutine[object, object, list[ExecutionEvent]]) -> lis
     # in a helper thread so the caller's loop is not re-entered.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+def _body(event: EngineEvent) -> EventBody:
+    body = event.body
+    if isinstance(body, EncodedEvent):
+        raise TypeError("in-process runs hold events as objects, not as encoded tails")
+    return body

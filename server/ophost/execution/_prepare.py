@@ -38,8 +38,14 @@ def prepare_execution(
     inputs: Mapping[str, object] | None,
     config: object,
     resources: Mapping[str, object] | None,
+    *,
+    check_resources: bool = True,
 ) -> PreparedExecution:
-    """Check every part of a run request and fill defaults; raise listing all problems."""
+    """Check every part of a run request and fill defaults; raise listing all problems.
+
+    ``check_resources=False`` leaves the resources to whoever runs the body (a
+    worker process builds its own).
+    """
     given = dict(inputs or {})
     problems: list[ConfigErrorDetail] = []
     values: dict[str, object] = {}
@@ -71,7 +77,7 @@ def prepare_execution(
     if problems:
         raise InvalidInputsError(op_def.name, problems)
     missing = sorted(op_def.required_resource_keys - set(resources or {}))
-    if missing:
+    if missing and check_resources:
         raise InvalidInvocationError(
             f'op "{op_def.name}" requires resource(s) {", ".join(missing)}, which were not provided'
         )

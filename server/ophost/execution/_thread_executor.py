@@ -66,16 +66,32 @@ def default_pool() -> concurrent.futures.ThreadPoolExecutor:
 class ThreadExecutor:
     """Runs sync bodies in the threads of ``pool`` and async bodies on the running loop.
 
-    ``pool`` defaults to one shared by the process (threads named ``ophost-op``).
+    ``pool`` defaults to one shared by the process (threads named ``ophost-op``), or
+    to a pool of its own of ``threads`` threads, shut down by :meth:`close`.
     ``capacity`` is how many events a sync body may get ahead of the loop before it
     waits.
     """
 
     def __init__(
-        self, pool: concurrent.futures.Executor | None = None, *, capacity: int = 1024
+        self,
+        pool: concurrent.futures.Executor | None = None,
+        *,
+        capacity: int = 1024,
+        threads: int | None = None,
     ) -> None:
+        self._owned: concurrent.futures.ThreadPoolExecutor | None = None
+        if pool is None and threads is not None:
+            self._owned = concurrent.futures.ThreadPoolExecutor(
+                max_workers=max(1, threads), thread_name_prefix="ophost-op"
+            )
+            pool = self._owned
         self._pool = pool
         self._capacity = max(1, capacity)
+
+    async def close(self, grace: float = 0.0) -> None:
+        """Shut down the pool this executor made (idle threads end; busy ones finish)."""
+        if self._owned is not None:
+            self._owned.shutdown(wait=False, cancel_futures=True)
 
     def start(self, request: AttemptRequest) -> _ThreadAttempt | _LoopAttempt:
         decorated = request.prepared.op_def.decorated_fn

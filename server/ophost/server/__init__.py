@@ -6,9 +6,9 @@ backpressure. ``load_ops`` reads the ops (and resources) of a file or module, as
 ``ophost serve`` does.
 """
 
+from ophost.execution._loader import LoadedOps, LoadError, load_ops
 from ophost.server._host import KEEPALIVE_OPTIONS, SERVICE_NAME, OpHostServer
 from ophost.server._limits import Limits
-from ophost.server._loader import LoadedOps, LoadError, load_ops
 from ophost.server._servicer import PROTOCOL_VERSION
 
 __all__ = [

@@ -96,7 +96,8 @@ class ExecutionRunner:
         """Create the execution and start running it; raises ``StatusError`` when full.
 
         A start whose request id another start already used returns that execution.
-        ``kept_start`` is the start request for a durable store to keep.
+        ``kept_start`` is the start request with uploads inline: a durable store keeps
+        it, and an executor running bodies elsewhere sends it on.
         """
         if len(self._tasks) >= self.max_concurrent:
             raise _status.too_many_executions(self.max_concurrent, retry_after=1.0)
@@ -109,17 +110,21 @@ class ExecutionRunner:
                 fingerprint=start_fingerprint,
                 tags=dict(start.tags),
                 created_at=time.time(),
-                start=kept_start,
+                start=kept_start if self.store.durable else b"",
                 op_version=prepared.op_def.version or "",
             )
         )
         if not created:
             return record
-        self._launch(record, prepared)
+        self._launch(record, prepared, kept_start)
         return record
 
     def _launch(
-        self, record: ExecutionRecord, prepared: PreparedExecution, lost: LostAttempt | None = None
+        self,
+        record: ExecutionRecord,
+        prepared: PreparedExecution,
+        start: bytes,
+        lost: LostAttempt | None = None,
     ) -> None:
         execution_id = record.id
         limits = self.limits
@@ -134,6 +139,7 @@ class ExecutionRunner:
             keep_outputs=False,  # values live on as recorded events only
             first_flush_delay=limits.first_flush_delay_seconds,
             lost=lost,
+            start=start,
         )
         undo = self.store.on_cancel(execution_id, run.request_cancel)
         task = asyncio.get_running_loop().create_task(self._record(execution_id, run, undo))
@@ -157,7 +163,7 @@ class ExecutionRunner:
                 record.op_name,
                 lost.lost_host,
             )
-            self._launch(record, prepared)
+            self._launch(record, prepared, lost.start)
             return
         message = (
             f"the host process running attempt {record.attempt} of this execution "
@@ -168,7 +174,7 @@ class ExecutionRunner:
         error = ErrorData(type_name="ophost.HostLost", message=message)
         _log.warning("execution %s of %s: %s", record.id, record.op_name, message)
         if prepared is not None:
-            self._launch(record, prepared, LostAttempt(record.attempt, error))
+            self._launch(record, prepared, lost.start, LostAttempt(record.attempt, error))
             return
         now = time.time()
         writer = EventWriter(record.op_name)

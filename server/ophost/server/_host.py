@@ -60,8 +60,11 @@ class OpHostServer:
     given). The server opens it at start, and closes it at stop when it made it;
     ``executor`` runs op bodies (default: a
     :class:`~ophost.execution.ThreadExecutor` with a pool of
-    ``max_concurrent_executions + 4`` threads); ``interceptors`` (``grpc.aio``
-    server interceptors) wrap every call, outside the host's own.
+    ``max_concurrent_executions + 4`` threads; an executor with ``open()`` and
+    ``close()``, such as a :class:`~ophost.execution.ProcessExecutor`, is opened at
+    start and closed at stop); ``interceptors`` (``grpc.aio`` server interceptors)
+    wrap every call, outside the host's own. ``check_resources=False`` leaves
+    resources to the executor's worker processes (``resources`` is then unused).
     """
 
     def __init__(
@@ -82,8 +85,10 @@ class OpHostServer:
         max_retained_bytes: int | None = None,
         lease_seconds: float = 10.0,
         reuse_port: bool = False,
+        check_resources: bool = True,
     ) -> None:
         self._ops = _by_name(ops)
+        self._check_resources = check_resources
         self._resources = dict(resources or {})
         self._host = host
         self._requested_port = port
@@ -110,6 +115,7 @@ class OpHostServer:
                 max_workers=max_concurrent_executions + 4, thread_name_prefix="ophost-op"
             )
             executor = ThreadExecutor(self._pool, capacity=self._limits.handoff_capacity)
+        self.executor = executor
         self._interceptors = list(interceptors)
         self.runner = ExecutionRunner(self.store, self._limits, executor, max_concurrent_executions)
         self._server: grpc.aio.Server | None = None
@@ -125,6 +131,14 @@ class OpHostServer:
     async def start(self) -> None:
         limits = self._limits
         await self.store.open()
+        opener = getattr(self.executor, "open", None)
+        if opener is not None:
+            try:
+                await opener()
+            except BaseException:
+                if self._owns_store:
+                    await self.store.close()
+                raise
         server = grpc.aio.server(
             interceptors=[*self._interceptors, StatusInterceptor()],
             options=[
@@ -137,7 +151,12 @@ class OpHostServer:
             ],
         )
         self.servicer = OpHostServicer(
-            self._ops, self._resources, store=self.store, runner=self.runner, limits=limits
+            self._ops,
+            self._resources,
+            store=self.store,
+            runner=self.runner,
+            limits=limits,
+            check_resources=self._check_resources,
         )
         _add_servicer(self.servicer, server)
         self._health = HealthServicer()
@@ -147,6 +166,7 @@ class OpHostServer:
         _add_reflection(server)
         self.port = server.add_insecure_port(f"{self._host}:{self._requested_port}")
         if self.port == 0:
+            await self._close_executor()
             if self._owns_store:
                 await self.store.close()
             raise OSError(f"could not bind {self._host}:{self._requested_port}")
@@ -210,8 +230,14 @@ class OpHostServer:
         await server.stop(1.0)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+        await self._close_executor()
         if self._owns_store:
             await self.store.close()
+
+    async def _close_executor(self) -> None:
+        closer = getattr(self.executor, "close", None)
+        if closer is not None:
+            await closer(self._limits.cancel_grace_seconds)
 
     async def wait_for_termination(self) -> None:
         if self._server is not None:

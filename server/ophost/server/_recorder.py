@@ -14,23 +14,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 
 from ophost.codec import failures as failures_codec
 from ophost.codec import values as values_codec
 from ophost.definitions import (
     ErrorData,
     ErrorSource,
-    EventBody,
     ExecutionFinished,
     ExecutionStatus,
-    LogMessage,
     OutputProduced,
-    RetryScheduled,
     StepFailed,
     StepStarted,
 )
-from ophost.execution import EngineEvent, OpRun
+from ophost.execution import EncodedEvent, EngineEvent, OpRun
+from ophost.execution._tails import shortened
 from ophost.server._wire import EventWriter, Tail
 from ophost.server.store import ExecutionStore, ExecutionUpdate
 from ophost.v1 import execution_pb2, value_pb2
@@ -38,12 +35,6 @@ from ophost.v1 import execution_pb2, value_pb2
 __all__ = ["record_run"]
 
 _log = logging.getLogger("ophost.server")
-
-# At most this many stack frames are kept per error (the innermost ones).
-_MAX_FRAMES = 200
-# A single log line or stack frame is cut to this many characters so that no event
-# comes near the message size limit.
-_MAX_TEXT = 256 * 1024
 
 _FINAL_STATE = {
     ExecutionStatus.SUCCEEDED: execution_pb2.EXECUTION_STATE_SUCCEEDED,
@@ -65,6 +56,13 @@ async def record_run(store: ExecutionStore, execution_id: str, run: OpRun) -> No
             for event in batch:
                 body = event.body
                 kind = type(body)
+                if kind is EncodedEvent:  # written by the worker that ran the body
+                    assert isinstance(body, EncodedEvent)
+                    tails.append(body.tail)
+                    if body.output is not None:
+                        assert isinstance(body.output, value_pb2.NamedValue)
+                        outputs.append(body.output)
+                    continue
                 if kind is OutputProduced:
                     assert isinstance(body, OutputProduced)
                     encoded = event.encoded
@@ -87,7 +85,7 @@ async def record_run(store: ExecutionStore, execution_id: str, run: OpRun) -> No
                     running = True
                     tails.append(writer.tail(event))
                     continue
-                short = _shortened(event)
+                short = shortened(event)
                 if kind is ExecutionFinished:
                     assert isinstance(short.body, ExecutionFinished)
                     end = short.body
@@ -154,50 +152,3 @@ async def _fail(
         )
     except Exception:  # noqa: BLE001 - logged; the store itself is failing
         _log.exception("execution %s could not be marked failed", execution_id)
-
-
-# -- keeping every event well below the message size limit ---------------------------------
-
-
-def _cut(text: str) -> str:
-    if len(text) <= _MAX_TEXT:
-        return text
-    return text[:_MAX_TEXT] + f"... [{len(text) - _MAX_TEXT} characters cut]"
-
-
-def _cut_error(error: ErrorData | None) -> ErrorData | None:
-    """An error with its message and stack cut to size (causes are 16 deep at most)."""
-    if error is None:
-        return None
-    stack = error.stack[-_MAX_FRAMES:]
-    if (
-        len(error.message) <= _MAX_TEXT
-        and len(error.stack) <= _MAX_FRAMES
-        and all(len(frame) <= _MAX_TEXT for frame in stack)
-        and error.cause is _cut_error(error.cause)
-        and error.context is _cut_error(error.context)
-    ):
-        return error
-    return replace(
-        error,
-        message=_cut(error.message),
-        stack=tuple(_cut(frame) for frame in stack),
-        cause=_cut_error(error.cause),
-        context=_cut_error(error.context),
-    )
-
-
-def _shortened(event: EngineEvent) -> EngineEvent:
-    """The event with very long texts cut (the same event when nothing is too long)."""
-    body = event.body
-    shorter: EventBody = body
-    if isinstance(body, LogMessage):
-        if len(body.message) > _MAX_TEXT:
-            shorter = LogMessage(body.level, _cut(body.message), body.logger_name)
-    elif isinstance(body, (StepFailed, RetryScheduled, ExecutionFinished)):
-        error = _cut_error(body.error)
-        if error is not None and error is not body.error:
-            shorter = replace(body, error=error)
-    if shorter is body:
-        return event
-    return EngineEvent(event.attempt, event.timestamp, shorter, event.encoded)

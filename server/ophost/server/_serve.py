@@ -22,8 +22,11 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ophost.errors import OpHostError
+from ophost.execution import ProcessExecutor, RoutingExecutor
+from ophost.execution._loader import LoadedOps
+from ophost.execution._worker_process import WorkerStartError
+from ophost.server._executors import build_executor
 from ophost.server._host import OpHostServer
-from ophost.server._loader import LoadedOps
 from ophost.server.store import StoreError, store_path
 
 __all__ = ["STOP_SIGNALS", "ServeError", "abandoned_op_threads", "describe_store", "serve"]
@@ -53,16 +56,30 @@ async def serve(
     max_retained_bytes: int | None = None,
     lease_seconds: float = 10.0,
     reuse_port: bool = False,
+    executor: str = "thread",
+    pool_size: int | None = None,
+    execution_timeout: float | None = None,
+    execution_memory_limit: int = 0,
 ) -> None:
     """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
 
     ``label`` names where the ops came from in the printed lines (default: the
     loader's ``source``). ``store`` is a store URL (see
-    :func:`~ophost.server.store.open_store`). Returns once the server has drained and
-    stopped; raises :class:`ServeError` when it cannot start.
+    :func:`~ophost.server.store.open_store`). ``executor`` is where op bodies run
+    (``process`` or ``thread``, see :func:`~ophost.server._executors.build_executor`).
+    Returns once the server has drained and stopped; raises :class:`ServeError` when it
+    cannot start.
     """
     stream = out if out is not None else sys.stdout
     try:
+        runs = build_executor(
+            loaded,
+            executor,
+            pool_size=pool_size,
+            timeout=execution_timeout,
+            memory_limit=execution_memory_limit,
+            max_concurrent=max_concurrent_executions,
+        )
         server = OpHostServer(
             loaded.ops,
             resources=loaded.resources,
@@ -76,6 +93,8 @@ async def serve(
             store=store,
             lease_seconds=lease_seconds,
             reuse_port=reuse_port,
+            executor=runs,
+            check_resources=loaded.resources_built,
         )
     except OpHostError as exc:
         raise ServeError(str(exc)) from exc
@@ -84,7 +103,7 @@ async def serve(
     try:
         try:
             await server.start()
-        except StoreError as exc:
+        except (StoreError, WorkerStartError) as exc:
             raise ServeError(str(exc)) from exc
         except (OSError, RuntimeError) as exc:
             raise ServeError(f"cannot serve on {host}:{port}: {exc}") from exc
@@ -95,6 +114,7 @@ async def serve(
             f"on {server.address}",
         )
         _say(stream, f"executions are kept in {describe_store(store)}")
+        _say(stream, f"op bodies run in {_describe_executor(runs)}")
         name = await signals.get()
         running = _running(server)
         _say(
@@ -138,6 +158,23 @@ def describe_store(url: str) -> str:
     if parsed.password is not None:
         return url.replace(f":{parsed.password}@", ":***@")
     return url
+
+
+def _describe_executor(runs: RoutingExecutor) -> str:
+    pool = runs.executors.get("process")
+    processes = ""
+    if isinstance(pool, ProcessExecutor):
+        count = pool.size
+        processes = f"{count} worker process{'' if count == 1 else 'es'}"
+    if runs.default == "process":
+        text = processes
+        if "thread" in runs.executors:
+            text += " (threads of this process for ops tagged ophost/executor=thread)"
+        return text
+    text = "threads of this process"
+    if processes:
+        text += f" ({processes} for ops tagged ophost/executor=process)"
+    return text
 
 
 def abandoned_op_threads(wait_seconds: float = 1.0) -> list[threading.Thread]:

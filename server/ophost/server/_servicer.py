@@ -72,9 +72,11 @@ class OpHostServicer:
         runner: ExecutionRunner,
         limits: Limits,
         server_id: str | None = None,
+        check_resources: bool = True,
     ) -> None:
         self.ops = dict(ops)
         self.resources = dict(resources)
+        self.check_resources = check_resources
         self.store = store
         self.runner = runner
         self.limits = limits
@@ -181,7 +183,9 @@ class OpHostServicer:
             except CodecError as exc:
                 raise _status.malformed(str(exc), exc.path) from None
         try:
-            prepared = prepare_execution(op_def, inputs, config, self.resources)
+            prepared = prepare_execution(
+                op_def, inputs, config, self.resources, check_resources=self.check_resources
+            )
         except InvalidInputsError as exc:
             raise _status.invalid_inputs(op_def.name, exc.problems) from None
         except InvalidConfigError as exc:
@@ -210,7 +214,7 @@ class OpHostServicer:
                     raise _status.request_id_conflict(start.request_id)
                 return existing
         prepared = self._prepare(start, upload.values if upload else {})
-        kept = _kept_start(start, upload) if self.store.durable else b""
+        kept = _kept_start(start, upload)
         try:
             return await self.runner.start(prepared, start, digest, kept)
         except RequestIdConflictError:

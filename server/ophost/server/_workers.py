@@ -150,6 +150,13 @@ def _worker_command(args: argparse.Namespace, store: str, port: int) -> list[str
     ]
     if args.max_retained_bytes is not None:
         command += ["--max-retained-bytes", str(args.max_retained_bytes)]
+    command += ["--executor", args.executor]
+    if args.pool_size is not None:
+        command += ["--pool-size", str(args.pool_size)]
+    if args.execution_timeout is not None:
+        command += ["--execution-timeout", str(args.execution_timeout)]
+    if args.execution_memory_limit is not None:
+        command += ["--execution-memory-limit", str(args.execution_memory_limit)]
     return command
 
 

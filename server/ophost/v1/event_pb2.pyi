@@ -83,6 +83,18 @@ class _ErrorSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorSour
     or stopped renewing its lease) before the attempt ended. Another host
     process sharing the store noticed and ended or retried the attempt.
     """
+    ERROR_SOURCE_WORKER_CRASHED: _ErrorSource.ValueType  # 6
+    """The worker process running the attempt exited or was killed by a signal
+    (the error's message says which) before the attempt ended.
+    """
+    ERROR_SOURCE_WORKER_LOST: _ErrorSource.ValueType  # 7
+    """The worker running the attempt stopped answering (no message within its
+    lease) or sent a message that did not decode; the host ended it.
+    """
+    ERROR_SOURCE_MEMORY_LIMIT: _ErrorSource.ValueType  # 8
+    """The attempt reached the per-execution memory limit."""
+    ERROR_SOURCE_TIMEOUT: _ErrorSource.ValueType  # 9
+    """The attempt ran past its wall-clock limit and was stopped."""
 
 class ErrorSource(_ErrorSource, metaclass=_ErrorSourceEnumTypeWrapper):
     """Who is responsible for a step failure."""
@@ -104,6 +116,18 @@ ERROR_SOURCE_HOST_LOST: ErrorSource.ValueType  # 5
 or stopped renewing its lease) before the attempt ended. Another host
 process sharing the store noticed and ended or retried the attempt.
 """
+ERROR_SOURCE_WORKER_CRASHED: ErrorSource.ValueType  # 6
+"""The worker process running the attempt exited or was killed by a signal
+(the error's message says which) before the attempt ended.
+"""
+ERROR_SOURCE_WORKER_LOST: ErrorSource.ValueType  # 7
+"""The worker running the attempt stopped answering (no message within its
+lease) or sent a message that did not decode; the host ended it.
+"""
+ERROR_SOURCE_MEMORY_LIMIT: ErrorSource.ValueType  # 8
+"""The attempt reached the per-execution memory limit."""
+ERROR_SOURCE_TIMEOUT: ErrorSource.ValueType  # 9
+"""The attempt ran past its wall-clock limit and was stopped."""
 Global___ErrorSource: _TypeAlias = ErrorSource  # noqa: Y015
 
 class _ExecutionStatus:

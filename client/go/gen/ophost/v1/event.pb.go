@@ -107,6 +107,16 @@ const (
 	// or stopped renewing its lease) before the attempt ended. Another host
 	// process sharing the store noticed and ended or retried the attempt.
 	ErrorSource_ERROR_SOURCE_HOST_LOST ErrorSource = 5
+	// The worker process running the attempt exited or was killed by a signal
+	// (the error's message says which) before the attempt ended.
+	ErrorSource_ERROR_SOURCE_WORKER_CRASHED ErrorSource = 6
+	// The worker running the attempt stopped answering (no message within its
+	// lease) or sent a message that did not decode; the host ended it.
+	ErrorSource_ERROR_SOURCE_WORKER_LOST ErrorSource = 7
+	// The attempt reached the per-execution memory limit.
+	ErrorSource_ERROR_SOURCE_MEMORY_LIMIT ErrorSource = 8
+	// The attempt ran past its wall-clock limit and was stopped.
+	ErrorSource_ERROR_SOURCE_TIMEOUT ErrorSource = 9
 )
 
 // Enum value maps for ErrorSource.
@@ -118,14 +128,22 @@ var (
 		3: "ERROR_SOURCE_INTERRUPT",
 		4: "ERROR_SOURCE_UNEXPECTED",
 		5: "ERROR_SOURCE_HOST_LOST",
+		6: "ERROR_SOURCE_WORKER_CRASHED",
+		7: "ERROR_SOURCE_WORKER_LOST",
+		8: "ERROR_SOURCE_MEMORY_LIMIT",
+		9: "ERROR_SOURCE_TIMEOUT",
 	}
 	ErrorSource_value = map[string]int32{
-		"ERROR_SOURCE_UNSPECIFIED": 0,
-		"ERROR_SOURCE_USER_CODE":   1,
-		"ERROR_SOURCE_FRAMEWORK":   2,
-		"ERROR_SOURCE_INTERRUPT":   3,
-		"ERROR_SOURCE_UNEXPECTED":  4,
-		"ERROR_SOURCE_HOST_LOST":   5,
+		"ERROR_SOURCE_UNSPECIFIED":    0,
+		"ERROR_SOURCE_USER_CODE":      1,
+		"ERROR_SOURCE_FRAMEWORK":      2,
+		"ERROR_SOURCE_INTERRUPT":      3,
+		"ERROR_SOURCE_UNEXPECTED":     4,
+		"ERROR_SOURCE_HOST_LOST":      5,
+		"ERROR_SOURCE_WORKER_CRASHED": 6,
+		"ERROR_SOURCE_WORKER_LOST":    7,
+		"ERROR_SOURCE_MEMORY_LIMIT":   8,
+		"ERROR_SOURCE_TIMEOUT":        9,
 	}
 )
 
@@ -1572,14 +1590,18 @@ const file_ophost_v1_event_proto_rawDesc = "" +
 	"\x0eLOG_LEVEL_INFO\x10\x02\x12\x15\n" +
 	"\x11LOG_LEVEL_WARNING\x10\x03\x12\x13\n" +
 	"\x0fLOG_LEVEL_ERROR\x10\x04\x12\x16\n" +
-	"\x12LOG_LEVEL_CRITICAL\x10\x05*\xb8\x01\n" +
+	"\x12LOG_LEVEL_CRITICAL\x10\x05*\xb0\x02\n" +
 	"\vErrorSource\x12\x1c\n" +
 	"\x18ERROR_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16ERROR_SOURCE_USER_CODE\x10\x01\x12\x1a\n" +
 	"\x16ERROR_SOURCE_FRAMEWORK\x10\x02\x12\x1a\n" +
 	"\x16ERROR_SOURCE_INTERRUPT\x10\x03\x12\x1b\n" +
 	"\x17ERROR_SOURCE_UNEXPECTED\x10\x04\x12\x1a\n" +
-	"\x16ERROR_SOURCE_HOST_LOST\x10\x05*\x8f\x01\n" +
+	"\x16ERROR_SOURCE_HOST_LOST\x10\x05\x12\x1f\n" +
+	"\x1bERROR_SOURCE_WORKER_CRASHED\x10\x06\x12\x1c\n" +
+	"\x18ERROR_SOURCE_WORKER_LOST\x10\a\x12\x1d\n" +
+	"\x19ERROR_SOURCE_MEMORY_LIMIT\x10\b\x12\x18\n" +
+	"\x14ERROR_SOURCE_TIMEOUT\x10\t*\x8f\x01\n" +
 	"\x0fExecutionStatus\x12 \n" +
 	"\x1cEXECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aEXECUTION_STATUS_SUCCEEDED\x10\x01\x12\x1b\n" +

@@ -31,14 +31,21 @@ import re
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType, TracebackType
 
 from ophost.definitions._op import OpDefinition
 from ophost.errors import OpHostError
 
-__all__ = ["OPS_ATTRIBUTE", "RESOURCES_ATTRIBUTE", "LoadError", "LoadedOps", "load_ops"]
+__all__ = [
+    "OPS_ATTRIBUTE",
+    "RESOURCES_ATTRIBUTE",
+    "LoadError",
+    "LoadedOps",
+    "build_resources",
+    "load_ops",
+]
 
 # The module-level name of an explicit collection of ops.
 OPS_ATTRIBUTE = "ophost_ops"
@@ -69,12 +76,24 @@ class LoadedOps:
     ops: dict[str, OpDefinition]
     resources: dict[str, object]
     source: str
+    #: The file (an absolute path) or the module name the ops came from, for a worker
+    #: process to load the same.
+    file: str | None = None
+    module_name: str | None = None
+    #: The imported module itself.
+    namespace: ModuleType | None = None
+    #: False when the resources were left for worker processes to build.
+    resources_built: bool = True
 
 
-def load_ops(*, file: str | None = None, module: str | None = None) -> LoadedOps:
+def load_ops(
+    *, file: str | None = None, module: str | None = None, resources: bool = True
+) -> LoadedOps:
     """Import ``file`` (a path) or ``module`` (a dotted name) and collect its ops.
 
-    Give exactly one of the two. See the module docstring for the rules.
+    Give exactly one of the two. See the module docstring for the rules. With
+    ``resources=False`` the resources are not built (worker processes build their
+    own); :func:`build_resources` builds them later if needed.
     """
     if (file is None) == (module is None):
         raise LoadError("give exactly one of a Python file or a module name to load ops from")
@@ -87,9 +106,25 @@ def load_ops(*, file: str | None = None, module: str | None = None) -> LoadedOps
         source = f"module {module}"
         loaded = _import_module(module, source)
     ops = _collect_ops(loaded, source)
-    resources = _collect_resources(loaded, source)
-    _check_resources(ops, resources, source)
-    return LoadedOps(ops=ops, resources=resources, source=source)
+    found = LoadedOps(
+        ops=ops,
+        resources={},
+        source=source,
+        file=str(Path(file).resolve()) if file is not None else None,
+        module_name=module,
+        namespace=loaded,
+        resources_built=False,
+    )
+    return build_resources(found) if resources else found
+
+
+def build_resources(loaded: LoadedOps) -> LoadedOps:
+    """``loaded`` with its module's resources built and checked against its ops."""
+    if loaded.resources_built or loaded.namespace is None:
+        return loaded
+    resources = _collect_resources(loaded.namespace, loaded.source)
+    _check_resources(loaded.ops, resources, loaded.source)
+    return replace(loaded, resources=resources, resources_built=True)
 
 
 def _import_file(given: str, path: Path, source: str) -> ModuleType:

@@ -1,0 +1,488 @@
+"""The Python worker: runs the attempts a host assigns, speaking the worker protocol.
+
+A worker process loads the same ops as its host, says hello, registers their
+definitions and then serves assignments: each attempt runs in a
+:class:`~ophost.execution.ThreadExecutor` (sync bodies in a thread, async ones on
+the worker's loop), exactly as attempts run in a host, and its events go back as
+event tails, written here once and stored by the host as they are. Events wait for
+the host's acknowledgement beyond a window, so a slow host slows the op, not the
+worker's memory. Resources are the ones the loaded module built, once per worker.
+
+The messages are ``ophost.v1`` worker messages (``protos/ophost/v1/worker.proto``);
+:mod:`ophost.execution._frames` frames them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import itertools
+import logging
+import os
+import resource
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from google.protobuf.message import DecodeError
+
+from ophost._version import __version__
+from ophost.codec import definitions as definitions_codec
+from ophost.codec import events as events_codec
+from ophost.codec import values as values_codec
+from ophost.codec.chunks import ChunkAssembler, EncodedValue, encode_value_pieces
+from ophost.definitions import (
+    CancelOutcome,
+    ErrorData,
+    ErrorSource,
+    OutputProduced,
+    RetryRequested,
+    StepFailed,
+)
+from ophost.errors import OpHostError
+from ophost.execution._attempt import (
+    Attempt,
+    AttemptCanceled,
+    AttemptFailed,
+    AttemptOutcome,
+    AttemptRequest,
+    EngineEvent,
+)
+from ophost.execution._error_data import error_data
+from ophost.execution._frames import FrameError, FrameReader, frame
+from ophost.execution._loader import LoadedOps
+from ophost.execution._prepare import prepare_execution
+from ophost.execution._tails import EventWriter, shortened
+from ophost.execution._thread_executor import ThreadExecutor
+from ophost.v1 import event_pb2, execution_pb2, worker_pb2
+
+__all__ = ["PROTOCOL_VERSION", "WorkerProtocolError", "run_worker"]
+
+PROTOCOL_VERSION = 1
+# The largest frame a worker reads before the host's welcome says otherwise.
+_FIRST_FRAME_LIMIT = 64 * 1024 * 1024
+
+_log = logging.getLogger("ophost.worker")
+
+
+class WorkerProtocolError(OpHostError):
+    """The host said something the worker cannot follow; the session ends."""
+
+
+async def run_worker(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, loaded: LoadedOps
+) -> None:
+    """Serve one session with a host until it closes the connection."""
+    await _Session(reader, writer, loaded).run()
+
+
+@dataclass
+class _Running:
+    """One attempt this worker runs."""
+
+    attempt_id: str
+    fence: int
+    execution_id: str
+    number: int
+    start: execution_pb2.ExecutionStart
+    memory_limit: int
+    writer: EventWriter
+    attempt: Attempt | None = None
+    task: asyncio.Task[None] | None = None
+    sent: int = 0
+    acked: int = 0
+    # The frames sent and not yet acknowledged: (count after the frame, its bytes).
+    unacked: collections.deque[tuple[int, int]] = field(default_factory=collections.deque)
+    unacked_bytes: int = 0
+    acks: asyncio.Event = field(default_factory=asyncio.Event)
+    revoked: bool = False
+    chunks: ChunkAssembler | None = None
+    waiting_for: set[str] = field(default_factory=set)
+
+
+class _Session:
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, loaded: LoadedOps
+    ) -> None:
+        self._frames = FrameReader(reader, _FIRST_FRAME_LIMIT)
+        self._writer = writer
+        self._loaded = loaded
+        self._executor = ThreadExecutor()
+        self._welcome = worker_pb2.WorkerWelcome()
+        self._accepted: set[str] = set()
+        self._running: dict[str, _Running] = {}
+        self._last_sent = time.monotonic()
+        self._exit_after: set[str] = set()
+
+    # -- sending -------------------------------------------------------------------------
+
+    def _send(self, message: worker_pb2.WorkerMessage) -> None:
+        self._writer.write(frame(message.SerializeToString()))
+        self._last_sent = time.monotonic()
+
+    # -- the session ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        ops = self._loaded.ops
+        self._send(
+            worker_pb2.WorkerMessage(
+                hello=worker_pb2.WorkerHello(
+                    worker_id=uuid.uuid4().hex,
+                    language="python",
+                    sdk_version=__version__,
+                    protocol_versions=[PROTOCOL_VERSION],
+                    slots=1,
+                    pid=os.getpid(),
+                )
+            )
+        )
+        self._send(
+            worker_pb2.WorkerMessage(
+                register=worker_pb2.WorkerRegister(
+                    ops=[definitions_codec.to_proto(op) for op in ops.values()]
+                )
+            )
+        )
+        await self._writer.drain()
+        self._welcome = (await self._expect("welcome")).welcome
+        self._frames.max_bytes = self._welcome.max_frame_bytes or _FIRST_FRAME_LIMIT
+        registered = (await self._expect("registered")).registered
+        for op in registered.ops:
+            if op.accepted:
+                self._accepted.add(op.name)
+            else:
+                _log.warning("the host refused op %s: %s", op.name, op.reason)
+        pinger = asyncio.get_running_loop().create_task(self._ping())
+        try:
+            while True:
+                message = await self._read()
+                if message is None:
+                    return
+                self._handle(message)
+                if self._writer.transport.get_write_buffer_size() > 1 << 20:
+                    await self._writer.drain()
+        finally:
+            pinger.cancel()
+            for running in list(self._running.values()):
+                if running.attempt is not None:
+                    running.attempt.cancel(0.0)
+
+    async def _read(self) -> worker_pb2.HostMessage | None:
+        try:
+            data = await self._frames.read()
+        except FrameError as exc:
+            raise WorkerProtocolError(f"the host's stream is broken: {exc}") from None
+        if data is None:
+            return None
+        try:
+            return worker_pb2.HostMessage.FromString(data)
+        except DecodeError as exc:
+            raise WorkerProtocolError(
+                f"a message from the host ({len(data)} bytes) does not decode: {exc}"
+            ) from None
+
+    async def _expect(self, kind: str) -> worker_pb2.HostMessage:
+        message = await self._read()
+        if message is None:
+            raise WorkerProtocolError(f"the host closed the session before its {kind}")
+        got = message.WhichOneof("kind")
+        if got != kind:
+            raise WorkerProtocolError(f"expected the host's {kind}, got {got or 'nothing'}")
+        return message
+
+    async def _ping(self) -> None:
+        interval = _seconds(self._welcome.ping_interval) or 1.0
+        while True:
+            await asyncio.sleep(interval / 2)
+            if time.monotonic() - self._last_sent >= interval / 2:
+                self._send(worker_pb2.WorkerMessage(ping=worker_pb2.WorkerPing()))
+
+    def _handle(self, message: worker_pb2.HostMessage) -> None:
+        kind = message.WhichOneof("kind")
+        if kind == "assign":
+            self._assign(message.assign)
+        elif kind == "input_chunk":
+            self._input_chunk(message.input_chunk)
+        elif kind == "ack":
+            running = self._running.get(message.ack.attempt_id)
+            if running is not None and message.ack.count > running.acked:
+                running.acked = message.ack.count
+                running.acks.set()
+        elif kind == "cancel":
+            running = self._running.get(message.cancel.attempt_id)
+            if running is not None and running.attempt is not None:
+                running.attempt.cancel(_seconds(message.cancel.grace))
+        elif kind == "revoke":
+            running = self._running.pop(message.revoke.attempt_id, None)
+            if running is not None:
+                running.revoked = True
+                running.acks.set()
+                if running.attempt is not None:
+                    running.attempt.cancel(0.0)
+        elif kind in ("pong", "drain"):
+            pass
+        else:
+            raise WorkerProtocolError(f"unexpected message from the host: {kind or 'empty'}")
+
+    # -- attempts --------------------------------------------------------------------------
+
+    def _assign(self, assign: worker_pb2.AttemptAssign) -> None:
+        start = assign.start
+        running = _Running(
+            attempt_id=assign.attempt_id,
+            fence=assign.fence,
+            execution_id=assign.execution_id,
+            number=assign.attempt,
+            start=start,
+            memory_limit=assign.limits.memory_bytes,
+            writer=EventWriter(start.op_name),
+        )
+        self._running[assign.attempt_id] = running
+        self._send(
+            worker_pb2.WorkerMessage(
+                accepted=worker_pb2.AttemptAccepted(
+                    attempt_id=assign.attempt_id, fence=assign.fence
+                )
+            )
+        )
+        for named in start.inputs:
+            if named.value.WhichOneof("kind") == "chunked_value":
+                if running.chunks is None:
+                    running.chunks = ChunkAssembler(max_total_bytes=1 << 62)
+                ref = named.value.chunked_value
+                running.chunks.expect(ref, path=f"inputs.{named.name}")
+                running.waiting_for.add(ref.value_id)
+        if not running.waiting_for:
+            self._launch(running)
+
+    def _input_chunk(self, message: worker_pb2.AttemptInputChunk) -> None:
+        running = self._running.get(message.attempt_id)
+        if running is None or running.chunks is None:
+            raise WorkerProtocolError(f"an input chunk for unknown attempt {message.attempt_id}")
+        running.chunks.add(message.chunk)
+        value_id = message.chunk.value_id
+        if running.chunks.complete(value_id):
+            running.waiting_for.discard(value_id)
+            if not running.waiting_for:
+                self._launch(running)
+
+    def _launch(self, running: _Running) -> None:
+        running.task = asyncio.get_running_loop().create_task(self._run_attempt(running))
+
+    async def _run_attempt(self, running: _Running) -> None:
+        outcome: AttemptOutcome
+        limited = False
+        try:
+            request = self._request(running)
+            if running.memory_limit:
+                limited = _limit_memory(running.memory_limit)
+            running.attempt = self._executor.start(request)
+            outcome = await self._forward(running, running.attempt)
+        except WorkerProtocolError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - preparing the attempt failed: its outcome
+            outcome = AttemptFailed(
+                StepFailed(error=error_data(exc), error_source=ErrorSource.FRAMEWORK), exc
+            )
+        finally:
+            if limited:
+                _unlimit_memory()
+        if running.revoked:
+            return
+        self._running.pop(running.attempt_id, None)
+        message = _finished(running, outcome, memory_limited=limited)
+        self._send(worker_pb2.WorkerMessage(finished=message))
+        await self._writer.drain()
+        if isinstance(outcome, AttemptCanceled) and outcome.outcome is CancelOutcome.ABANDONED:
+            # The body ignored its cancel and still runs in a thread: only ending this
+            # process stops it. The host starts another worker.
+            _exit_soon()
+        if message.failed.error_source == event_pb2.ERROR_SOURCE_MEMORY_LIMIT:
+            _exit_soon()  # whatever hit the limit may have left this process damaged
+
+    def _request(self, running: _Running) -> AttemptRequest:
+        start = running.start
+        op_def = self._loaded.ops.get(start.op_name)
+        if op_def is None or start.op_name not in self._accepted:
+            raise WorkerProtocolError(f'the host assigned op "{start.op_name}", not registered')
+        inputs: dict[str, object] = {}
+        for named in start.inputs:
+            path = f"inputs.{named.name}"
+            if named.value.WhichOneof("kind") == "chunked_value":
+                assert running.chunks is not None
+                inputs[named.name] = running.chunks.take_decoded(named.value.chunked_value.value_id)
+            else:
+                inputs[named.name] = values_codec.from_proto(named.value, path=path)
+        config = (
+            values_codec.from_proto(start.config, path="config")
+            if start.HasField("config")
+            else None
+        )
+        prepared = prepare_execution(op_def, inputs, config, self._loaded.resources)
+        return AttemptRequest(
+            prepared=prepared,
+            run_id=running.execution_id,
+            attempt=running.number,
+            tags=dict(start.tags),
+            encode_output=self._output_encoder(running),
+            keep_outputs=False,
+        )
+
+    def _output_encoder(self, running: _Running) -> Callable[[str, object], EncodedValue]:
+        counter = itertools.count(1)
+        welcome = self._welcome
+
+        def encode(name: str, value: object) -> EncodedValue:
+            return encode_value_pieces(
+                value,
+                path=f"outputs.{name}",
+                inline_threshold=welcome.inline_threshold_bytes or 1 << 20,
+                chunk_size=welcome.chunk_size_bytes or 1 << 20,
+                value_id=f"{running.execution_id}.{running.number}.{name}.{next(counter)}",
+            )
+
+        return encode
+
+    async def _forward(self, running: _Running, attempt: Attempt) -> AttemptOutcome:
+        """Send the attempt's events as they come; returns its outcome."""
+        while True:
+            events, outcome = attempt.take()
+            if events:
+                await self._send_events(running, events)
+            if outcome is not None:
+                return outcome
+            await attempt.wait()
+
+    async def _send_events(self, running: _Running, events: list[EngineEvent]) -> None:
+        tails: list[bytes] = []
+        writer = running.writer
+        for event in events:
+            tails.append(writer.tail(shortened(event)))
+            body = event.body
+            encoded = event.encoded
+            if type(body) is OutputProduced and encoded is not None and encoded.chunked:
+                for chunk, data in encoded.chunks:
+                    piece = writer.chunk_tail(event, chunk, data)
+                    tails.append(piece if isinstance(piece, bytes) else b"".join(piece))
+        welcome = self._welcome
+        window = welcome.max_unacked_events or 4096
+        window_bytes = welcome.max_unacked_bytes or 16 << 20
+        # Several frames when a batch is larger than the window allows at once.
+        first = 0
+        while first < len(tails):
+            last = first
+            size = 0
+            while last < len(tails) and (last == first or last - first < window // 2):
+                size += len(tails[last])
+                last += 1
+                if size >= window_bytes // 2:
+                    break
+            await self._room(running, window, window_bytes)
+            if running.revoked:
+                return
+            running.sent += last - first
+            running.unacked.append((running.sent, size))
+            running.unacked_bytes += size
+            self._send(
+                worker_pb2.WorkerMessage(
+                    events=worker_pb2.AttemptEvents(
+                        attempt_id=running.attempt_id,
+                        fence=running.fence,
+                        count=running.sent,
+                        events=tails[first:last],
+                    )
+                )
+            )
+            first = last
+        if self._writer.transport.get_write_buffer_size() > 1 << 20:
+            await self._writer.drain()
+
+    async def _room(self, running: _Running, window: int, window_bytes: int) -> None:
+        """Wait while the host has not acknowledged enough of what was sent."""
+        while not running.revoked:
+            unacked = running.unacked
+            while unacked and unacked[0][0] <= running.acked:
+                running.unacked_bytes -= unacked.popleft()[1]
+            if running.sent - running.acked < window and running.unacked_bytes < window_bytes:
+                return
+            running.acks.clear()
+            await running.acks.wait()
+
+
+def _finished(
+    running: _Running, outcome: AttemptOutcome, *, memory_limited: bool
+) -> worker_pb2.AttemptFinished:
+    message = worker_pb2.AttemptFinished(
+        attempt_id=running.attempt_id, fence=running.fence, count=running.sent
+    )
+    if isinstance(outcome, AttemptCanceled):
+        number = events_codec.CANCEL_OUTCOME_NUMBERS[outcome.outcome]
+        message.canceled.outcome = number
+        return message
+    if not isinstance(outcome, AttemptFailed):
+        message.succeeded.SetInParent()
+        return message
+    failure = outcome.failure
+    raised = outcome.raised
+    if memory_limited and isinstance(raised, MemoryError):
+        failure = StepFailed(
+            error=ErrorData(
+                type_name="ophost.MemoryLimitExceeded",
+                message=f"the attempt reached its memory limit of {running.memory_limit} bytes",
+                cause=failure.error,
+            ),
+            error_source=ErrorSource.MEMORY_LIMIT,
+        )
+    event = event_pb2.Event()
+    events_codec.body_to_proto(failure, event, where="the attempt's failure")
+    failed = message.failed
+    failed.error.CopyFrom(event.step_failure.error)
+    failed.error_source = event.step_failure.error_source
+    if event.step_failure.HasField("user_failure"):
+        failed.user_failure.CopyFrom(event.step_failure.user_failure)
+    if isinstance(raised, RetryRequested):
+        failed.retry_requested.max_retries = raised.max_retries
+        failed.retry_requested.seconds_to_wait = float(raised.seconds_to_wait or 0)
+    elif outcome.retry is None:
+        # A framework error, or Failure(allow_retries=False): no policy retry applies.
+        failed.retries_forbidden = True
+    return message
+
+
+# -- the per-attempt memory limit -----------------------------------------------------------
+
+
+def _limit_memory(limit: int) -> bool:
+    """Let the process's address space grow by at most ``limit`` bytes from now on."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[0])
+        used = pages * os.sysconf("SC_PAGE_SIZE")
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        wanted = used + limit
+        if hard != resource.RLIM_INFINITY:
+            wanted = min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+    except (OSError, ValueError):
+        _log.warning("the memory limit cannot be set on this system", exc_info=True)
+        return False
+    return True
+
+
+def _unlimit_memory() -> None:
+    with contextlib.suppress(OSError, ValueError):
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
+def _exit_soon() -> None:
+    """End this worker once what was written has had a moment to leave."""
+    asyncio.get_running_loop().call_later(0.05, os._exit, 0)
+
+
+def _seconds(duration: object) -> float:
+    seconds = getattr(duration, "seconds", 0)
+    nanos = getattr(duration, "nanos", 0)
+    return float(seconds) + float(nanos) / 1e9
