@@ -8,6 +8,7 @@ one produces.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -28,10 +29,41 @@ from ophost import (
     op,
 )
 
-# Set by the runner when it shuts down, so that executions parked on ``block``
-# (the ones that hold the tight server's slot and keep the draining server
-# draining) end promptly.
-RELEASE = threading.Event()
+# The environment variable naming the file whose existence releases ``block`` in
+# worker processes (which share no memory with the runner).
+RELEASE_FILE_ENV = "OPHOST_CONFORMANCE_RELEASE_FILE"
+
+
+class _Release:
+    """Set by the runner when it shuts down, so that executions parked on ``block``
+    (the ones that hold the tight server's slot and keep the draining server
+    draining) end promptly, whether they run in the runner's process or in a worker
+    process (where a file, named in the environment, carries the signal)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+        path = os.environ.get(RELEASE_FILE_ENV)
+        if path:
+            with open(path, "w"):
+                pass
+
+    def clear(self) -> None:
+        self._event.clear()
+        path = os.environ.get(RELEASE_FILE_ENV)
+        if path and os.path.exists(path):
+            os.remove(path)
+
+    def wait(self, seconds: float) -> bool:
+        if self._event.wait(seconds):
+            return True
+        path = os.environ.get(RELEASE_FILE_ENV)
+        return bool(path) and os.path.exists(path)
+
+
+RELEASE = _Release()
 
 
 @op(

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from ophost.execution import Executor, ProcessExecutor, worker_command
 from ophost.server import OpHostServer
 from ophost_client import AsyncOpHostClient
 from tests.conformance import ops as conformance_ops
@@ -107,12 +108,50 @@ def store_urls(kind: str) -> Iterator[dict[str, str]]:
 
 
 @contextlib.asynccontextmanager
-async def servers(stores: Mapping[str, str]) -> AsyncIterator[dict[str, str]]:
-    """The main, tight and draining servers; yields their addresses by target name."""
-    conformance_ops.RELEASE.clear()
-    main = OpHostServer(conformance_ops.ALL, max_concurrent_executions=16, store=stores["main"])
-    tight = OpHostServer(conformance_ops.ALL, max_concurrent_executions=1, store=stores["tight"])
-    draining = OpHostServer(conformance_ops.ALL, drain_grace_seconds=600, store=stores["draining"])
+async def servers(
+    stores: Mapping[str, str], executor: str = "thread"
+) -> AsyncIterator[dict[str, str]]:
+    """The main, tight and draining servers; yields their addresses by target name.
+
+    ``executor`` is where they run op bodies: ``thread`` (the host's threads) or
+    ``process`` (pools of worker processes loading ``tests.conformance.ops``).
+    """
+    with tempfile.TemporaryDirectory(prefix="ophost-conformance-") as scratch:
+        os.environ[conformance_ops.RELEASE_FILE_ENV] = os.path.join(scratch, "release")
+        conformance_ops.RELEASE.clear()
+        main = OpHostServer(
+            conformance_ops.ALL,
+            max_concurrent_executions=16,
+            store=stores["main"],
+            executor=_executor(executor, 4),
+        )
+        tight = OpHostServer(
+            conformance_ops.ALL,
+            max_concurrent_executions=1,
+            store=stores["tight"],
+            executor=_executor(executor, 1),
+        )
+        draining = OpHostServer(
+            conformance_ops.ALL,
+            drain_grace_seconds=600,
+            store=stores["draining"],
+            executor=_executor(executor, 1),
+        )
+        async with _serving(main, tight, draining) as targets:
+            yield targets
+
+
+def _executor(kind: str, size: int) -> Executor | None:
+    if kind == "thread":
+        return None
+    by_name = {op.name: op for op in conformance_ops.ALL}
+    return ProcessExecutor(by_name, worker_command(None, conformance_ops.__name__), size=size)
+
+
+@contextlib.asynccontextmanager
+async def _serving(
+    main: OpHostServer, tight: OpHostServer, draining: OpHostServer
+) -> AsyncIterator[dict[str, str]]:
     async with main, tight:
         await draining.start()
         holders = [AsyncOpHostClient(tight.address), AsyncOpHostClient(draining.address)]
@@ -211,14 +250,16 @@ def table(
     return "\n".join(lines)
 
 
-async def run(clients: Sequence[str], pattern: str | None, stores: Mapping[str, str]) -> int:
+async def run(
+    clients: Sequence[str], pattern: str | None, stores: Mapping[str, str], executor: str = "thread"
+) -> int:
     cases = load_cases(pattern)
     if not cases:
         print(f"no case matches {pattern!r}", file=sys.stderr)
         return 2
     report: dict[str, dict[str, Outcome]] = {}
     LOG_DIR.mkdir(exist_ok=True)
-    async with servers(stores) as targets:
+    async with servers(stores, executor) as targets:
         for client in clients:
             started = time.monotonic()
             outcomes, stderr = await run_client(client, cases, targets)
@@ -256,11 +297,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="where the servers keep executions (postgresql: $OPHOST_TEST_POSTGRES_DSN, "
         "else a throwaway server; default: %(default)s)",
     )
+    parser.add_argument(
+        "--executor",
+        choices=("thread", "process"),
+        default="thread",
+        help="where the servers run op bodies (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     clients = args.client or ["python", "go", "ts"]
-    print(f"conformance: servers keep executions in {args.store}", file=sys.stderr)
+    print(
+        f"conformance: servers keep executions in {args.store}, run op bodies in {args.executor}s",
+        file=sys.stderr,
+    )
     with store_urls(args.store) as stores:
-        return asyncio.run(run(clients, args.case, stores))
+        return asyncio.run(run(clients, args.case, stores, args.executor))
 
 
 if __name__ == "__main__":

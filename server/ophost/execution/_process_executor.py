@@ -348,6 +348,8 @@ class ProcessAttempt:
         self._received = 0
         self._taken = 0
         self._acked = 0
+        self._pending_bytes = 0  # of the events not taken yet
+        self._taken_bytes = 0  # taken since the last acknowledgement
         self._cancel_requested = False
         self._timed_out = False
         self._timers: list[asyncio.TimerHandle] = []
@@ -364,6 +366,8 @@ class ProcessAttempt:
         if events:
             self._events = []
             self._taken += len(events)
+            self._taken_bytes += self._pending_bytes
+            self._pending_bytes = 0
             self._acknowledge()
         return events, self._outcome
 
@@ -465,6 +469,7 @@ class ProcessAttempt:
                 produced = event.output
                 output = value_pb2.NamedValue(name=produced.output_name, value=produced.value)
             events.append(EngineEvent(number, now, EncodedEvent(tail, kind, output)))
+            self._pending_bytes += len(tail)
         self._received += len(tails)
         if count != self._received:
             return f"its event count says {count}, {self._received} arrived"
@@ -473,10 +478,14 @@ class ProcessAttempt:
 
     def _acknowledge(self) -> None:
         worker = self.worker
-        window = self._executor.terms.max_unacked_events
-        if worker is None or self._taken - self._acked < max(1, window // 4):
+        terms = self._executor.terms
+        if worker is None or (
+            self._taken - self._acked < max(1, terms.max_unacked_events // 4)
+            and self._taken_bytes < terms.max_unacked_bytes // 4
+        ):
             return
         self._acked = self._taken
+        self._taken_bytes = 0
         worker.send(
             worker_pb2.HostMessage(
                 ack=worker_pb2.AttemptEventsAck(attempt_id=self.attempt_id, count=self._taken)

@@ -89,6 +89,7 @@ class WorkerProcess:
         self.attempt: ProcessAttempt | None = None
         self.ready = False
         self.ended = False
+        self.retiring = False
         self._process: asyncio.subprocess.Process | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._frames: FrameReader | None = None
@@ -220,7 +221,7 @@ class WorkerProcess:
         """The attempt ended; the worker is free for another."""
         if self.attempt is attempt:
             self.attempt = None
-            if not self.ended:
+            if not self.ended and not self.retiring:
                 self._on_free(self)
 
     async def _read_loop(self) -> None:
@@ -268,7 +269,10 @@ class WorkerProcess:
             attempt.finish_from(finished)
         elif kind == "ping":
             self.send(worker_pb2.HostMessage(pong=worker_pb2.WorkerPong()))
-        elif kind in ("accepted", "capacity"):
+        elif kind == "capacity":
+            # No free slots: the worker is going away (or draining); assign it nothing.
+            self.retiring = message.capacity.free_slots == 0
+        elif kind == "accepted":
             pass
         else:
             raise _Broken(f"it sent {kind or 'an empty message'} after its registration")

@@ -293,14 +293,19 @@ class _Session:
             return
         self._running.pop(running.attempt_id, None)
         message = _finished(running, outcome, memory_limited=limited)
+        # A body that ignored its cancel still runs in a thread, and one that hit the
+        # memory limit may have left this process damaged: only ending the process
+        # helps. It says so first (no free slots), so the host assigns it nothing more
+        # and starts another worker.
+        retiring = (
+            isinstance(outcome, AttemptCanceled) and outcome.outcome is CancelOutcome.ABANDONED
+        ) or message.failed.error_source == event_pb2.ERROR_SOURCE_MEMORY_LIMIT
+        if retiring:
+            self._send(worker_pb2.WorkerMessage(capacity=worker_pb2.WorkerCapacity(free_slots=0)))
         self._send(worker_pb2.WorkerMessage(finished=message))
         await self._writer.drain()
-        if isinstance(outcome, AttemptCanceled) and outcome.outcome is CancelOutcome.ABANDONED:
-            # The body ignored its cancel and still runs in a thread: only ending this
-            # process stops it. The host starts another worker.
+        if retiring:
             _exit_soon()
-        if message.failed.error_source == event_pb2.ERROR_SOURCE_MEMORY_LIMIT:
-            _exit_soon()  # whatever hit the limit may have left this process damaged
 
     def _request(self, running: _Running) -> AttemptRequest:
         start = running.start
@@ -418,7 +423,10 @@ def _finished(
         attempt_id=running.attempt_id, fence=running.fence, count=running.sent
     )
     if isinstance(outcome, AttemptCanceled):
-        number = events_codec.CANCEL_OUTCOME_NUMBERS[outcome.outcome]
+        how = outcome.outcome
+        if how is CancelOutcome.ABANDONED:
+            how = CancelOutcome.FORCED  # this process ends, and the body with it
+        number = events_codec.CANCEL_OUTCOME_NUMBERS[how]
         message.canceled.outcome = number
         return message
     if not isinstance(outcome, AttemptFailed):
