@@ -60,7 +60,7 @@ class _Release:
         if self._event.wait(seconds):
             return True
         path = os.environ.get(RELEASE_FILE_ENV)
-        return bool(path) and os.path.exists(path)
+        return path is not None and os.path.exists(path)
 
 
 RELEASE = _Release()

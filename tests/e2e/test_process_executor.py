@@ -199,6 +199,11 @@ def _failure(events: list[ExecutionEvent]) -> StepFailed:
     return failures[-1]
 
 
+def _triple(value: object) -> tuple[int, int, int]:
+    assert isinstance(value, list) and len(value) == 3
+    return int(value[0]), int(value[1]), int(value[2])
+
+
 async def _serving(address: str) -> bool:
     async with grpc.aio.insecure_channel(address) as channel:
         health: Any = health_pb2_grpc.HealthStub(channel)
@@ -220,7 +225,7 @@ async def test_five_crashes_among_fifty_executions_end_only_themselves(tmp_path:
         assert await _printed(host, "ophost: op bodies run in 4 worker processes")
         first_pool = await _pool_size(host, 4)
         assert len(first_pool) == 4
-        bad = {
+        bad: dict[str, dict[str, Any]] = {
             "exit_hard": {"code": 3},
             "segfault": {},
             "hog": {"megabytes": 2000},
@@ -312,7 +317,7 @@ async def test_resources_are_built_per_worker_and_the_tag_keeps_an_op_in_the_hos
         pool = await _pool_size(host, 2)
         seen = {}
         for _ in range(20):
-            pid, built_in, builds = (await client.call("where", {}))["result"]  # type: ignore[misc]
+            pid, built_in, builds = _triple((await client.call("where", {}))["result"])
             assert pid == built_in and pid in pool
             assert builds == 1  # built once in that worker, and reused
             seen[pid] = builds
@@ -325,5 +330,5 @@ async def test_thread_executor_runs_bodies_in_the_host(tmp_path: Path) -> None:
     async with hosts(host), AsyncOpHostClient(host.address) as client:
         assert await _printed(host, "ophost: op bodies run in threads of this process")
         assert _workers(host) == set()
-        pid, built_in, _ = (await client.call("where", {}))["result"]  # type: ignore[misc]
+        pid, built_in, _ = _triple((await client.call("where", {}))["result"])
         assert pid == built_in == host.pid
