@@ -5,13 +5,16 @@
   output (events per second).
 - ``big_bytes(size)``: returns ``size`` bytes, which travel as chunks (large outputs).
 - ``byte_count(data)``: the length of a ``bytes`` input, uploaded in chunks (large inputs).
+- ``spin(n)``: a pure-Python loop of ``n`` steps (CPU-bound executions).
 
 The client uses the generated stub directly, with no client library in between, and
 reads every ``Execute`` stream to its end (status OK).
 
 Run ``python -m bench.ops`` to serve the ops (prints the port, stops when stdin closes).
 The server has ophost's default settings and ``Limits``, and keeps executions in memory
-unless ``OPHOST_BENCH_STORE`` names another store (the store benchmarks).
+unless ``OPHOST_BENCH_STORE`` names another store (the store benchmarks). It runs op
+bodies in its threads unless ``OPHOST_BENCH_EXECUTOR`` is ``process`` (a pool of
+``OPHOST_BENCH_POOL_SIZE`` worker processes, default 2: the executor benchmarks).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import grpc
 from bench import serve_until_stdin_closes
 from ophost import ExpectationResult, Output, op
 from ophost.codec.chunks import split_value
+from ophost.execution import ProcessExecutor, worker_command
 from ophost.server import OpHostServer
 from ophost.v1 import (
     event_pb2,
@@ -48,6 +52,7 @@ __all__ = [
     "byte_count",
     "main",
     "many_events",
+    "spin",
 ]
 
 
@@ -73,7 +78,16 @@ def byte_count(data: bytes) -> int:
     return len(data)
 
 
-OPS = [add, many_events, big_bytes, byte_count]
+@op
+def spin(n: int) -> int:
+    """CPU-bound: a pure-Python loop of ``n`` steps (holds the interpreter lock)."""
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+OPS = [add, many_events, big_bytes, byte_count, spin]
 
 _FINISHED = "execution_finished"
 
@@ -188,8 +202,19 @@ class OpHostClient:
 
 def _server() -> OpHostServer:
     # The store benchmarks run this server on SQLite or PostgreSQL (bench/stores.py).
+    executor = None
+    if os.environ.get("OPHOST_BENCH_EXECUTOR") == "process":
+        executor = ProcessExecutor(
+            {o.name: o for o in OPS},
+            worker_command(None, "bench.ops"),
+            size=int(os.environ.get("OPHOST_BENCH_POOL_SIZE") or 2),
+        )
     return OpHostServer(
-        OPS, host="127.0.0.1", port=0, store=os.environ.get("OPHOST_BENCH_STORE") or "memory"
+        OPS,
+        host="127.0.0.1",
+        port=0,
+        store=os.environ.get("OPHOST_BENCH_STORE") or "memory",
+        executor=executor,
     )
 
 

@@ -36,6 +36,7 @@ import grpc
 import ophost
 from bench import PORT_LINE_PREFIX, PROFILE_ENV
 from bench.baseline import BaselineClient
+from bench.executors import bench_executors
 from bench.ops import OpHostClient
 from bench.stores import bench_stores, bench_workers
 from ophost.v1 import op_host_service_pb2
@@ -49,7 +50,16 @@ LAYOUT = (
     "each server in its own subprocess (python -m bench.ops / python -m bench.baseline), "
     "one client process driving both over 127.0.0.1 on one asyncio loop"
 )
-BENCHMARKS = ("latency", "throughput", "events", "large", "upload", "stores", "workers")
+BENCHMARKS = (
+    "latency",
+    "throughput",
+    "events",
+    "large",
+    "upload",
+    "stores",
+    "workers",
+    "executors",
+)
 
 
 @dataclass(frozen=True)
@@ -654,6 +664,22 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
             Row("SQLite bytes on disk per 1M small events", "MiB",
                 st["sqlite_bytes_per_million_events"] / MIB, None, None, "", None),
         ]  # fmt: skip
+    if "executors" in results:
+        ex = results["executors"]
+        lat, per, ev = ex["latency_p50_ms"], ex["per_second"], ex["events_per_second"]
+        cpu = ex["cpu_executions_per_second"]
+        rows += [
+            ratio_row("CPU-bound op, 2 at once: process executor vs thread", "/s",
+                      cpu["process"], cpu["thread"], ">=", 1.7),
+            ratio_row("Round trip p50, Execute(add): process executor vs thread", "ms",
+                      lat["process"], lat["thread"], "<=", 1.3),
+            ratio_row(f"Calls/s, {s.concurrency} callers: process executor vs thread", "/s",
+                      per["process"], per["thread"], ">=", 0.8),
+            ratio_row(f"Events/s, {s.events:,} events: process executor vs thread", "events/s",
+                      ev["process"], ev["thread"], ">=", 0.8),
+            absolute_row(f"Events/s from an op in a worker process, {s.events:,} events",
+                         "events/s", ev["process"], None, ">=", 100_000, "100,000/s"),
+        ]  # fmt: skip
     if "workers" in results:
         per = results["workers"]["per_second"]
         for store, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
@@ -732,6 +758,7 @@ async def run_all(settings: Settings, only: Sequence[str], profile_dir: str | No
                 "upload": bench_upload,
                 "stores": bench_stores,
                 "workers": bench_workers,
+                "executors": bench_executors,
             }
             results: dict[str, Any] = {}
             for name in only:

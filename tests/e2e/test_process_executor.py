@@ -200,7 +200,8 @@ def _failure(events: list[ExecutionEvent]) -> StepFailed:
 
 
 def _triple(value: object) -> tuple[int, int, int]:
-    assert isinstance(value, list) and len(value) == 3
+    assert isinstance(value, list)
+    assert len(value) == 3
     return int(value[0]), int(value[1]), int(value[2])
 
 
@@ -240,7 +241,8 @@ async def test_five_crashes_among_fifty_executions_end_only_themselves(tmp_path:
             healthy.append(await _serving(host.address))
             await asyncio.sleep(0.1)
         results = await running
-        assert healthy and all(healthy)
+        assert healthy
+        assert all(healthy)
 
         for n, events in enumerate(results[:45]):
             assert _finished(events).status is ExecutionStatus.SUCCEEDED
@@ -305,7 +307,8 @@ async def test_a_crash_is_retried_by_the_ops_policy(tmp_path: Path) -> None:
         events = await _events(client, "crash_once", {})
         assert _finished(events).status is ExecutionStatus.SUCCEEDED
         first = _failure(events)
-        assert first.error_source is ErrorSource.WORKER_CRASHED and first.will_retry
+        assert first.error_source is ErrorSource.WORKER_CRASHED
+        assert first.will_retry
         assert any(isinstance(e.body, RetryScheduled) for e in events)
 
 
@@ -318,7 +321,8 @@ async def test_resources_are_built_per_worker_and_the_tag_keeps_an_op_in_the_hos
         seen = {}
         for _ in range(20):
             pid, built_in, builds = _triple((await client.call("where", {}))["result"])
-            assert pid == built_in and pid in pool
+            assert pid == built_in
+            assert pid in pool
             assert builds == 1  # built once in that worker, and reused
             seen[pid] = builds
         assert (await client.call("in_host", {}))["result"] == host.pid

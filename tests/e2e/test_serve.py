@@ -89,6 +89,7 @@ class Served:
     process: asyncio.subprocess.Process
     stderr_path: Path
     lines: list[str] = field(default_factory=list)
+    executor_line: str = ""
 
     @property
     def address(self) -> str:
@@ -139,6 +140,10 @@ async def serving(*args: str, cwd: Path, tmp_path: Path) -> AsyncIterator[Served
     try:
         await served.next_line()
         assert (await served.next_line()).startswith("ophost: executions are kept in ")
+        # Where op bodies run: checked by the tests that care, kept out of ``lines``.
+        served.executor_line = await served.next_line()
+        served.lines.pop()
+        assert served.executor_line.startswith("ophost: op bodies run in ")
         yield served
     finally:
         if process.returncode is None:
@@ -289,10 +294,11 @@ async def test_running_execution_is_canceled_when_the_grace_ends(
         assert served.lines[-1] == "ophost: stopped"
 
 
+@pytest.mark.parametrize("executor", ["thread", "process"])
 async def test_an_op_that_ignores_cancel_does_not_keep_the_process_alive(
-    ops_file: Path, tmp_path: Path
+    ops_file: Path, tmp_path: Path, executor: str
 ) -> None:
-    args = ("-f", str(ops_file), "--drain-grace", "0")
+    args = ("-f", str(ops_file), "--drain-grace", "0", "--executor", executor)
     async with serving(*args, cwd=tmp_path, tmp_path=tmp_path) as served:
         async with connect(served.address) as (stub, _):
             started = await stub.StartExecution(pb.StartExecutionRequest(start=start("stuck")))
@@ -315,12 +321,18 @@ async def test_an_op_that_ignores_cancel_does_not_keep_the_process_alive(
             finally:
                 following.cancel()
         assert status_of(events) == event_pb2.EXECUTION_STATUS_CANCELED
-        assert events[-1].execution_finished.cancel_outcome == event_pb2.CANCEL_OUTCOME_ABANDONED
-        # The body sleeps for 10 minutes: without the abandoned-thread exit the
-        # interpreter would wait for it, and this would time out.
+        outcome = events[-1].execution_finished.cancel_outcome
+        # The body sleeps for 10 minutes. A thread cannot be stopped: without the
+        # abandoned-thread exit the interpreter would wait for it, and this would time
+        # out. A worker process is ended once the grace is over.
         assert await served.exit_code() == 0
         assert "ophost: stopped" in served.lines
-        assert "ignored the cancel" in served.lines[-1]
+        if executor == "thread":
+            assert outcome == event_pb2.CANCEL_OUTCOME_ABANDONED
+            assert "ignored the cancel" in served.lines[-1]
+        else:
+            assert outcome == event_pb2.CANCEL_OUTCOME_FORCED
+            assert served.lines[-1] == "ophost: stopped"
 
 
 async def test_serve_the_example_library_as_a_module(tmp_path: Path) -> None:

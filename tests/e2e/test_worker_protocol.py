@@ -124,13 +124,14 @@ async def test_a_worker_whose_definition_differs_is_refused(tmp_path: Path) -> N
 async def test_an_undecodable_message_ends_the_attempt_and_the_policy_retries(
     served: tuple[OpHostServer, ProcessExecutor],
 ) -> None:
-    server, executor = served
+    server, _executor = served
     async with AsyncOpHostClient(server.address) as client:
         events = await _events(client, "garble", {})
         assert _status(events) is ExecutionStatus.SUCCEEDED
         [failure] = _failures(events)
         assert failure.error_source is ErrorSource.WORKER_LOST
-        assert "does not decode" in failure.error.message and failure.will_retry
+        assert "does not decode" in failure.error.message
+        assert failure.will_retry
         assert events[-3].body.value == "second attempt"  # the retry's output
         assert (await client.call("add", {"a": 2, "b": 3}))["result"] == 5
 

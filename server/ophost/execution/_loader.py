@@ -115,7 +115,11 @@ def load_ops(
         namespace=loaded,
         resources_built=False,
     )
-    return build_resources(found) if resources else found
+    # Resources given as a dict exist already (importing built them): checking them
+    # costs nothing. Only a factory is left to whoever runs the bodies.
+    if resources or not callable(vars(loaded).get(RESOURCES_ATTRIBUTE)):
+        return build_resources(found)
+    return found
 
 
 def build_resources(loaded: LoadedOps) -> LoadedOps:
