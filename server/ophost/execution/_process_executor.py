@@ -378,8 +378,11 @@ class ProcessAttempt:
         if timeout is None:
             await self._ready.wait()
             return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), timeout)
+        timer = self._loop.call_later(timeout, self._ready.set)
+        try:
+            await self._ready.wait()
+        finally:
+            timer.cancel()
         return bool(self._events) or self._outcome is not None
 
     def cancel(self, grace: float) -> None:

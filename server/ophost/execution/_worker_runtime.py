@@ -114,13 +114,25 @@ class _Session:
         self._accepted: set[str] = set()
         self._running: dict[str, _Running] = {}
         self._last_sent = time.monotonic()
-        self._exit_after: set[str] = set()
+        self._outgoing: list[bytes] = []
 
     # -- sending -------------------------------------------------------------------------
 
     def _send(self, message: worker_pb2.WorkerMessage) -> None:
-        self._writer.write(frame(message.SerializeToString()))
-        self._last_sent = time.monotonic()
+        """Queue a message; what is queued in one turn of the loop leaves in one write."""
+        self._outgoing.append(frame(message.SerializeToString()))
+        if len(self._outgoing) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    async def _drain(self) -> None:
+        self._flush()
+        await self._writer.drain()
+
+    def _flush(self) -> None:
+        if self._outgoing:
+            self._writer.write(b"".join(self._outgoing))
+            self._outgoing.clear()
+            self._last_sent = time.monotonic()
 
     # -- the session ---------------------------------------------------------------------
 
@@ -145,7 +157,7 @@ class _Session:
                 )
             )
         )
-        await self._writer.drain()
+        await self._drain()
         self._welcome = (await self._expect("welcome")).welcome
         self._frames.max_bytes = self._welcome.max_frame_bytes or _FIRST_FRAME_LIMIT
         registered = (await self._expect("registered")).registered
@@ -162,7 +174,7 @@ class _Session:
                     return
                 self._handle(message)
                 if self._writer.transport.get_write_buffer_size() > 1 << 20:
-                    await self._writer.drain()
+                    await self._drain()
         finally:
             pinger.cancel()
             for running in list(self._running.values()):
@@ -303,7 +315,7 @@ class _Session:
         if retiring:
             self._send(worker_pb2.WorkerMessage(capacity=worker_pb2.WorkerCapacity(free_slots=0)))
         self._send(worker_pb2.WorkerMessage(finished=message))
-        await self._writer.drain()
+        await self._drain()
         if retiring:
             _exit_soon()
 
@@ -402,7 +414,7 @@ class _Session:
             )
             first = last
         if self._writer.transport.get_write_buffer_size() > 1 << 20:
-            await self._writer.drain()
+            await self._drain()
 
     async def _room(self, running: _Running, window: int, window_bytes: int) -> None:
         """Wait while the host has not acknowledged enough of what was sent."""
