@@ -306,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     clients = args.client or ["python", "go", "ts"]
     print(
-        f"conformance: servers keep executions in {args.store}, run op bodies in {args.executor}s",
+        f"conformance: servers keep executions in {args.store}, run op bodies in "
+        + ("threads" if args.executor == "thread" else "worker processes"),
         file=sys.stderr,
     )
     with store_urls(args.store) as stores:
