@@ -149,9 +149,9 @@ async def _printed(host: HostProcess, text: str) -> bool:
     return True
 
 
-def _workers(host: HostProcess) -> set[int]:
-    """The host's worker processes (its children running ``ophost.worker``)."""
-    found = set()
+def _children() -> dict[int, list[tuple[int, bytes]]]:
+    """Every process's children, with their command lines, by parent pid."""
+    children: dict[int, list[tuple[int, bytes]]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -162,8 +162,19 @@ def _workers(host: HostProcess) -> set[int]:
                 command = cmdline.read()
         except (OSError, ValueError, IndexError):
             continue
-        if parent == host.pid and b"ophost.worker" in command:
-            found.add(int(entry))
+        children.setdefault(parent, []).append((int(entry), command))
+    return children
+
+
+def _workers(host: HostProcess) -> set[int]:
+    """The host's worker processes: the children of its fork server."""
+    children = _children()
+    found = set()
+    for pid, command in children.get(host.pid, []):
+        if b"--fork-server" in command:
+            found.update(child for child, _ in children.get(pid, []))
+        elif b"ophost.worker" in command:
+            found.add(pid)
     return found
 
 

@@ -60,6 +60,7 @@ __all__ = [
     "RoutingExecutor",
     "SessionTerms",
     "executor_names",
+    "python_workers",
     "worker_command",
     "Attempt",
     "AttemptCanceled",
@@ -103,7 +104,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ophost.execution._process_executor import ProcessExecutor
-    from ophost.execution._worker_process import SessionTerms, worker_command
+    from ophost.execution._worker_process import SessionTerms, python_workers, worker_command
 
 
 def __getattr__(name: str) -> object:
@@ -113,7 +114,7 @@ def __getattr__(name: str) -> object:
         from ophost.execution._process_executor import ProcessExecutor
 
         return ProcessExecutor
-    if name in ("SessionTerms", "worker_command"):
+    if name in ("SessionTerms", "python_workers", "worker_command"):
         from ophost.execution import _worker_process
 
         return getattr(_worker_process, name)

@@ -50,11 +50,13 @@ from ophost.execution._attempt import (
     EngineEvent,
 )
 from ophost.execution._attempt_rules import policy_retry
+from ophost.execution._launchers import Launcher
 from ophost.execution._worker_process import (
     SessionTerms,
     WorkerEnded,
     WorkerProcess,
     WorkerStartError,
+    launcher_for,
 )
 from ophost.v1 import event_pb2, execution_pb2, value_pb2, worker_pb2
 
@@ -81,10 +83,12 @@ class _Limits:
 
 
 class ProcessExecutor:
-    """Runs attempts in ``size`` worker processes started with ``command``.
+    """Runs attempts in ``size`` worker processes, each started by ``start``.
 
-    ``command`` starts one worker (see
-    :func:`~ophost.execution._worker_process.worker_command`); ``ops`` are the host's
+    ``start`` is a launcher (:func:`~ophost.execution._worker_process.python_workers`
+    forks Python workers from a warm fork server) or a command (any program that speaks
+    the worker protocol; :func:`~ophost.execution._worker_process.worker_command` is the
+    Python worker's); ``ops`` are the host's
     definitions, which every worker's registration must match. ``timeout`` is the
     default wall-clock limit of an attempt (an op's ``ophost/timeout`` tag overrides
     it); ``memory_limit`` the bytes an attempt may add to its worker's memory.
@@ -94,7 +98,7 @@ class ProcessExecutor:
     def __init__(
         self,
         ops: Mapping[str, OpDefinition],
-        command: Sequence[str],
+        start: Sequence[str] | Launcher,
         *,
         size: int | None = None,
         timeout: float | None = None,
@@ -102,7 +106,7 @@ class ProcessExecutor:
         terms: SessionTerms | None = None,
     ) -> None:
         self.size = max(1, size or os.cpu_count() or 1)
-        self._command = list(command)
+        self._launcher = launcher_for(start)
         self._ops = dict(ops)
         self._expected = {
             name: definitions_codec.to_proto(op).SerializeToString(deterministic=True)
@@ -151,6 +155,9 @@ class ProcessExecutor:
                 ErrorSource.INTERRUPT, "ophost.WorkerStopped", "the host is stopping"
             )
         await asyncio.gather(*(w.close(grace) for w in list(self._workers)))
+        closer = getattr(self._launcher, "close", None)
+        if closer is not None:
+            await closer()
 
     @property
     def workers(self) -> int:
@@ -169,7 +176,7 @@ class ProcessExecutor:
     async def _start_worker(self) -> None:
         worker = WorkerProcess(
             next(self._numbers),
-            self._command,
+            self._launcher,
             self._expected,
             self.terms,
             self._freed,

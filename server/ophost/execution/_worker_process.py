@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -29,12 +30,21 @@ from google.protobuf.message import DecodeError
 
 from ophost.definitions import ErrorSource
 from ophost.execution._frames import FrameError, FrameReader, frame
+from ophost.execution._launchers import CommandLauncher, ForkLauncher, Launched, Launcher
 from ophost.v1 import op_pb2, worker_pb2
 
 if TYPE_CHECKING:
     from ophost.execution._process_executor import ProcessAttempt
 
-__all__ = ["PROTOCOL_VERSION", "SessionTerms", "WorkerEnded", "WorkerProcess"]
+__all__ = [
+    "PROTOCOL_VERSION",
+    "SessionTerms",
+    "WorkerEnded",
+    "WorkerProcess",
+    "launcher_for",
+    "python_workers",
+    "worker_command",
+]
 
 PROTOCOL_VERSION = 1
 
@@ -70,14 +80,14 @@ class WorkerProcess:
     def __init__(
         self,
         number: int,
-        command: Sequence[str],
+        launcher: Launcher,
         expected: Mapping[str, bytes],
         terms: SessionTerms,
         on_free: Callable[[WorkerProcess], None],
         on_end: Callable[[WorkerProcess, WorkerEnded | None], None],
     ) -> None:
         self.number = number
-        self._command = list(command)
+        self._launcher = launcher
         self._expected = expected  # op name -> the host's definition, serialized
         self._terms = terms
         self._on_free = on_free
@@ -90,7 +100,7 @@ class WorkerProcess:
         self.ready = False
         self.ended = False
         self.retiring = False
-        self._process: asyncio.subprocess.Process | None = None
+        self._process: Launched | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._frames: FrameReader | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -104,13 +114,7 @@ class WorkerProcess:
         """Start the process and hold the session until it is ready; raises if it is not."""
         ours, theirs = socket.socketpair()
         try:
-            self._process = await asyncio.create_subprocess_exec(
-                *self._command,
-                str(theirs.fileno()),
-                pass_fds=(theirs.fileno(),),
-                stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            self._process = await self._launcher.launch(theirs)
         finally:
             theirs.close()
         self.pid = self._process.pid
@@ -288,9 +292,8 @@ class WorkerProcess:
         self._kill()
 
     def _kill(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.send_signal(signal.SIGKILL)
+        if self._process is not None:
+            self._process.signal(signal.SIGKILL)
 
     async def _end(self, ending: WorkerEnded | None) -> None:
         if self.ended:
@@ -315,7 +318,7 @@ class WorkerProcess:
         process = self._process
         if process is None:
             return None
-        if process.returncode is None:
+        if process.returncode() is None:
             try:
                 return await asyncio.wait_for(asyncio.shield(process.wait()), grace)
             except TimeoutError:
@@ -330,9 +333,8 @@ class WorkerProcess:
             ErrorSource.INTERRUPT, "ophost.WorkerStopped", "the host stopped its worker processes"
         )
         self.send(worker_pb2.HostMessage(drain=worker_pb2.WorkerDrain(deadline=_duration(grace))))
-        if self._process is not None and self._process.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._process.send_signal(signal.SIGTERM)
+        if self._process is not None:
+            self._process.signal(signal.SIGTERM)
         await self._stop_process(grace)
         if self._reader_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
@@ -396,7 +398,18 @@ def _first_difference(mine: op_pb2.OpDefinition, theirs: op_pb2.OpDefinition) ->
 def worker_command(file: str | None, module: str | None) -> list[str]:
     """The command that starts a Python worker loading ``file`` or ``module``; the
     socket's file descriptor is appended when it starts."""
-    import sys
-
     source = ["--file", os.path.abspath(file)] if file is not None else ["--module", str(module)]
     return [sys.executable, "-m", "ophost.worker", *source, "--fd"]
+
+
+def python_workers(file: str | None, module: str | None) -> Launcher:
+    """Python workers loading ``file`` or ``module``, forked from a warm fork server."""
+    return ForkLauncher(file, module)
+
+
+def launcher_for(start: Sequence[str] | Launcher) -> Launcher:
+    """A launcher, given one or a command."""
+    if isinstance(start, (list, tuple)):
+        return CommandLauncher(start)
+    assert not isinstance(start, str)
+    return start  # type: ignore[return-value]

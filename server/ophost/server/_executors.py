@@ -16,7 +16,7 @@ from ophost.execution import (
     SessionTerms,
     ThreadExecutor,
     executor_names,
-    worker_command,
+    python_workers,
 )
 from ophost.execution._loader import LoadedOps
 from ophost.server._limits import Limits
@@ -53,7 +53,7 @@ def build_executor(
     if "process" in names:
         executors["process"] = ProcessExecutor(
             loaded.ops,
-            worker_command(loaded.file, loaded.module_name),
+            python_workers(loaded.file, loaded.module_name),
             size=pool_size,
             timeout=timeout,
             memory_limit=memory_limit,

@@ -1,22 +1,15 @@
-"""The worker program's start: arguments, signals, loading the ops, the session."""
+"""The worker program's command line."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import ctypes
-import signal
 import socket
-import sys
 from collections.abc import Sequence
 
-from ophost.execution._loader import LoadedOps, LoadError, load_ops
-from ophost.execution._worker_runtime import WorkerProtocolError, run_worker
+from ophost.execution._launchers import serve_forks
+from ophost.execution._worker_program import die_with_parent, run_worker_process
 
 __all__ = ["main"]
-
-_PR_SET_PDEATHSIG = 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -25,46 +18,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     source.add_argument("--file", metavar="PATH", help="a Python file defining ops")
     source.add_argument("--module", metavar="MODULE", help="a dotted module name")
     parser.add_argument("--fd", type=int, required=True, help="the connected socket's descriptor")
+    parser.add_argument(
+        "--fork-server",
+        action="store_true",
+        help="fork a worker for each socket the host sends on --fd, instead of being one",
+    )
     args = parser.parse_args(argv)
-    _die_with_host()
-    # The host decides when to stop; a Ctrl-C in its terminal is its to handle.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        loaded = load_ops(file=args.file, module=args.module)
-    except LoadError as exc:
-        print(f"ophost worker: {exc}", file=sys.stderr, flush=True)
-        return 3
     sock = socket.socket(fileno=args.fd)
-    try:
-        asyncio.run(_serve(sock, loaded))
-    except WorkerProtocolError as exc:
-        print(f"ophost worker: {exc}", file=sys.stderr, flush=True)
-        return 4
-    finally:
-        _tear_down(loaded)
-    return 0
-
-
-async def _serve(sock: socket.socket, loaded: LoadedOps) -> None:
-    reader, writer = await asyncio.open_connection(sock=sock)
-    try:
-        await run_worker(reader, writer, loaded)
-    finally:
-        writer.close()
-
-
-def _tear_down(loaded: LoadedOps) -> None:
-    """Close the resources this worker built (those with a ``close()`` method)."""
-    for resource in loaded.resources.values():
-        close = getattr(resource, "close", None)
-        if callable(close):
-            with contextlib.suppress(Exception):
-                close()
-
-
-def _die_with_host() -> None:
-    """Linux: be killed when the host dies, even by SIGKILL."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if args.fork_server:
+        die_with_parent()
+        return serve_forks(sock, file=args.file, module=args.module)
+    return run_worker_process(sock, file=args.file, module=args.module)

@@ -1,0 +1,70 @@
+"""A worker process's life: signals, loading the ops, the session, tearing down.
+
+Shared by the two ways a worker starts: ``python -m ophost.worker`` (a command) and a
+fork of the host's warm fork server (:mod:`ophost.execution._launchers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import sys
+
+from ophost.execution._loader import LoadedOps, LoadError, load_ops
+from ophost.execution._worker_runtime import WorkerProtocolError, run_worker
+
+__all__ = ["die_with_parent", "run_worker_process"]
+
+_PR_SET_PDEATHSIG = 1
+
+
+def run_worker_process(sock: socket.socket, *, file: str | None, module: str | None) -> int:
+    """Serve the host connected on ``sock`` until it closes; returns the exit code."""
+    die_with_parent()
+    # The host decides when to stop; a Ctrl-C in its terminal is its to handle.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        loaded = load_ops(file=file, module=module)
+    except LoadError as exc:
+        print(f"ophost worker: {exc}", file=sys.stderr, flush=True)
+        return 3
+    try:
+        asyncio.run(_serve(sock, loaded))
+    except WorkerProtocolError as exc:
+        print(f"ophost worker: {exc}", file=sys.stderr, flush=True)
+        return 4
+    finally:
+        _tear_down(loaded)
+    return 0
+
+
+async def _serve(sock: socket.socket, loaded: LoadedOps) -> None:
+    reader, writer = await asyncio.open_connection(sock=sock)
+    try:
+        await run_worker(reader, writer, loaded)
+    finally:
+        writer.close()
+
+
+def _tear_down(loaded: LoadedOps) -> None:
+    """Close the resources this worker built (those with a ``close()`` method)."""
+    for resource in loaded.resources.values():
+        close = getattr(resource, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
+
+
+def die_with_parent() -> None:
+    """Linux: be killed when the parent (the host, or its fork server) dies."""
+    with contextlib.suppress(OSError):
+        os.setsid()  # a session of its own: the terminal's Ctrl-C goes to the host only
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
