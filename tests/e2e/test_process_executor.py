@@ -169,7 +169,7 @@ def _children() -> dict[int, list[tuple[int, bytes]]]:
 def _workers(host: HostProcess) -> set[int]:
     """The host's worker processes: the children of its fork server."""
     children = _children()
-    found = set()
+    found: set[int] = set()
     for pid, command in children.get(host.pid, []):
         if b"--fork-server" in command:
             found.update(child for child, _ in children.get(pid, []))
