@@ -189,6 +189,7 @@ def configure_logging(
     """Send every log record at ``level`` or above to ``stream`` (stderr), as ``log_format``.
 
     Replaces the root logger's handlers (this is for the ``ophost serve`` process).
+    The ``grpc`` loggers stay at ``info`` or above even at ``debug``.
     """
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}: {log_format!r}")
@@ -202,6 +203,8 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # grpc's own debug lines (one per call) would bury the host's: info at most.
+    logging.getLogger("grpc").setLevel(max(logging.INFO, root.level))
     return handler
 
 
