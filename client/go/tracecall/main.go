@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -41,8 +42,8 @@ func main() {
 }
 
 func run(address, op, inputsJSON string) error {
-	var inputs map[string]any
-	if err := json.Unmarshal([]byte(inputsJSON), &inputs); err != nil {
+	inputs, err := decodeInputs(inputsJSON)
+	if err != nil {
 		return fmt.Errorf("-inputs: %w", err)
 	}
 	provider := sdktrace.NewTracerProvider()
@@ -70,4 +71,25 @@ func run(address, op, inputsJSON string) error {
 		SpanID:  ids.SpanID().String(),
 		Outputs: outputs,
 	})
+}
+
+// decodeInputs reads a JSON object; whole numbers become int64 (the client
+// sends a float64 as a float, which an int input refuses).
+func decodeInputs(text string) (map[string]any, error) {
+	decoder := json.NewDecoder(strings.NewReader(text))
+	decoder.UseNumber()
+	var inputs map[string]any
+	if err := decoder.Decode(&inputs); err != nil {
+		return nil, err
+	}
+	for name, value := range inputs {
+		if number, ok := value.(json.Number); ok {
+			if whole, err := number.Int64(); err == nil {
+				inputs[name] = whole
+			} else if fraction, err := number.Float64(); err == nil {
+				inputs[name] = fraction
+			}
+		}
+	}
+	return inputs, nil
 }
