@@ -241,19 +241,18 @@ def _serve(args: argparse.Namespace) -> int:
     from ophost.server._serve import ServeError, abandoned_op_threads, serve
     from ophost.server.store import DEFAULT_STORE_URL
 
+    if args.workers > 1 and args.metrics_port and args.metrics_port + args.workers - 1 > 65535:
+        print(
+            f"ophost: --metrics-port {args.metrics_port} leaves no port for worker "
+            f"{args.workers} (worker i serves metrics on PORT+i-1)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
     configure_logging(args.log_format, args.log_level)
     store = args.store or os.environ.get("OPHOST_STORE") or DEFAULT_STORE_URL
     if args.workers > 1:
         from ophost.server._workers import serve_workers
-
-        if args.metrics_port and args.metrics_port + args.workers - 1 > 65535:
-            print(
-                f"ophost: --metrics-port {args.metrics_port} leaves no port for worker "
-                f"{args.workers} (worker i serves metrics on PORT+i-1)",
-                file=sys.stderr,
-                flush=True,
-            )
-            return 2
 
         if store == "memory":
             print(
