@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import sys
 import threading
 import urllib.request
@@ -244,6 +245,25 @@ async def test_ophost_serve_workers_each_serve_their_own_metrics(tmp_path: Path)
         started = [s.value("ophost_executions_started_total") for s in scrapes]
         assert sum(started) == calls, started
         assert await served.stop() == 0
+
+
+async def test_a_metrics_port_in_use_stops_the_start(tmp_path: Path) -> None:
+    (tmp_path / "ops.py").write_text(OPS_FILE, encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        process = await asyncio.create_subprocess_exec(
+            *_python_ophost("serve", "-f", "ops.py", "--port", "0", "--store", "memory"),
+            *("--metrics-port", port),
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1, (out, err)
+    assert f"could not serve metrics on 127.0.0.1:{port}" in err.decode()
+    assert b"serving" not in out
 
 
 @pytest.mark.parametrize(
