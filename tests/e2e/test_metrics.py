@@ -225,6 +225,9 @@ async def test_ophost_serve_metrics_port(tmp_path: Path) -> None:
         assert metrics.value("ophost_executions_finished_total", outcome="succeeded") == 4
         assert metrics.value("ophost_executions_started_total", op="add") == 4
         assert metrics.value("process_cpu_seconds_total") > 0
+        # ophost serve runs op bodies in worker processes by default.
+        assert metrics.value("ophost_executor_worker_processes") >= 1
+        assert metrics.value("ophost_executor_queued_attempts") == 0
         assert await served.stop() == 0
 
 

@@ -17,11 +17,15 @@ from ophost import RetryPolicy, op
 from ophost.cli import build_parser, main
 from ophost.execution import OpRun, ThreadExecutor, prepare_execution
 from ophost.server._logs import (
+    LOG_FORMAT_ENV,
+    LOG_LEVEL_ENV,
     ExecutionFieldsFilter,
     JsonFormatter,
     LogObserver,
     TextFormatter,
+    configure_from_environment,
     configure_logging,
+    execution_context,
     execution_fields,
 )
 from ophost.server._observe import MissingExtraError, combine, require
@@ -273,3 +277,27 @@ def test_the_log_options_are_checked_by_the_parser(capsys: pytest.CaptureFixture
     with pytest.raises(SystemExit):
         _serve_args("--log-format", "xml")
     assert "invalid choice: 'xml'" in capsys.readouterr().err
+
+
+def test_a_worker_process_logs_as_the_host_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(LOG_FORMAT_ENV, raising=False)
+    monkeypatch.delenv(LOG_LEVEL_ENV, raising=False)
+    assert not configure_from_environment()
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, logging.getLogger("grpc").level)
+    try:
+        monkeypatch.setenv(LOG_FORMAT_ENV, "json")
+        monkeypatch.setenv(LOG_LEVEL_ENV, "info")
+        assert configure_from_environment()
+        assert root.level == logging.INFO
+        [handler] = root.handlers
+        assert isinstance(handler.formatter, JsonFormatter)
+        # Each attempt a worker runs makes its fields current while it starts.
+        with execution_context("e9", "add", 2):
+            record = _record("in the body")
+            assert handler.filter(record)
+        assert (record.execution_id, record.op_name, record.attempt) == ("e9", "add", 2)  # type: ignore[attr-defined]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("grpc").setLevel(saved[2])

@@ -237,7 +237,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ophost.execution import executor_names
     from ophost.execution._loader import LoadError, build_resources, load_ops
-    from ophost.server._logs import configure_logging
+    from ophost.server._logs import LOG_FORMAT_ENV, LOG_LEVEL_ENV, configure_logging
     from ophost.server._serve import ServeError, abandoned_op_threads, serve
     from ophost.server.store import DEFAULT_STORE_URL
 
@@ -250,6 +250,8 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     configure_logging(args.log_format, args.log_level)
+    # The worker processes running op bodies log the same way.
+    os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = args.log_format, args.log_level
     store = args.store or os.environ.get("OPHOST_STORE") or DEFAULT_STORE_URL
     if args.workers > 1:
         from ophost.server._workers import serve_workers

@@ -166,7 +166,11 @@ class OpHostServer:
         )
         if self._metrics is not None:
             self._metrics.watch_host(
-                lambda: self.runner.running, max_concurrent_executions, self.store, self._pool
+                lambda: self.runner.running,
+                max_concurrent_executions,
+                self.store,
+                self._pool,
+                executor,
             )
         self._server: grpc.aio.Server | None = None
         self._health: HealthServicer | None = None

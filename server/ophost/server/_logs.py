@@ -11,7 +11,8 @@ record. With tracing on, the execution's ``trace_id`` and ``span_id`` come along
 :class:`LogObserver` is the host observer that writes an execution's story as log
 lines (logger ``ophost.execution``: started and attempts at DEBUG, retries and the
 end at INFO) and passes the op's own ``context.log`` messages on to logger
-``ophost.op`` at their level, stamped with the time the op logged them.
+``ophost.op`` at their level, stamped with the time the op logged them (whether the
+body ran in a thread of the host or in a worker process, which sends them as events).
 
 :func:`configure_logging` is what ``ophost serve --log-format --log-level`` calls: one
 handler on the root logger, writing :class:`TextFormatter` or :class:`JsonFormatter`
@@ -26,8 +27,9 @@ import contextvars
 import datetime
 import json
 import logging
+import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TextIO
 
 from ophost.definitions import (
@@ -41,10 +43,13 @@ from ophost.definitions import (
     StepRestarted,
     StepStarted,
 )
-from ophost.execution import EngineEvent
+from ophost.execution import EncodedEvent, EngineEvent
 from ophost.server._observe import ExecutionWatch
+from ophost.v1 import event_pb2
 
 __all__ = [
+    "LOG_FORMAT_ENV",
+    "LOG_LEVEL_ENV",
     "LOG_FORMATS",
     "LOG_LEVELS",
     "ExecutionFieldsFilter",
@@ -52,14 +57,27 @@ __all__ = [
     "LogFields",
     "LogObserver",
     "TextFormatter",
+    "configure_from_environment",
     "configure_logging",
     "current_fields",
+    "execution_context",
     "execution_fields",
 ]
 
 LOG_FORMATS = ("text", "json")
+# ``ophost serve`` passes its log options to its worker processes in these.
+LOG_FORMAT_ENV = "OPHOST_LOG_FORMAT"
+LOG_LEVEL_ENV = "OPHOST_LOG_LEVEL"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
+# The protocol's log levels (ophost.v1.LogLevel), for messages a worker process sent.
+_WIRE_LEVELS = {
+    event_pb2.LOG_LEVEL_DEBUG: logging.DEBUG,
+    event_pb2.LOG_LEVEL_INFO: logging.INFO,
+    event_pb2.LOG_LEVEL_WARNING: logging.WARNING,
+    event_pb2.LOG_LEVEL_ERROR: logging.ERROR,
+    event_pb2.LOG_LEVEL_CRITICAL: logging.CRITICAL,
+}
 _LEVELS = {
     LogLevel.DEBUG: logging.DEBUG,
     LogLevel.INFO: logging.INFO,
@@ -93,6 +111,17 @@ _CURRENT: contextvars.ContextVar[LogFields | None] = contextvars.ContextVar(
 def current_fields() -> LogFields | None:
     """The fields of the execution the running code belongs to, if any."""
     return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def execution_context(execution_id: str, op_name: str, attempt: int) -> Iterator[LogFields]:
+    """Make an attempt's fields current for the block (a worker process starting one)."""
+    fields = LogFields(execution_id, op_name, attempt)
+    token = _CURRENT.set(fields)
+    try:
+        yield fields
+    finally:
+        _CURRENT.reset(token)
 
 
 def execution_fields(execution_id: str, op_name: str, attempt: int) -> dict[str, object]:
@@ -208,6 +237,23 @@ def configure_logging(
     return handler
 
 
+def configure_from_environment() -> bool:
+    """:func:`configure_logging` as ``$OPHOST_LOG_FORMAT`` and ``$OPHOST_LOG_LEVEL`` say.
+
+    What a worker process of ``ophost serve`` does, so that its lines (an op body's
+    own ``logging`` calls) look like the host's. False, and nothing done, without them.
+    """
+    log_format = os.environ.get(LOG_FORMAT_ENV)
+    level = os.environ.get(LOG_LEVEL_ENV)
+    if not log_format and not level:
+        return False
+    try:
+        configure_logging(log_format or "text", level or "warning")
+    except ValueError:
+        return False
+    return True
+
+
 def _error_text(error: ErrorData | None) -> str:
     if error is None:
         return ""
@@ -235,7 +281,11 @@ class _LogWatch:
             kind = type(body)
             if kind is LogMessage:
                 assert isinstance(body, LogMessage)
-                _op_message(fields, event, body)
+                _op_message(fields, event.attempt, event.timestamp, body)
+            elif kind is EncodedEvent:  # from a worker process: already serialized
+                assert isinstance(body, EncodedEvent)
+                if body.kind == "log" and _OP_LOG.isEnabledFor(logging.CRITICAL):
+                    _encoded_op_message(fields, event.attempt, body.tail)
             elif kind is StepStarted or kind is StepRestarted:
                 fields.attempt = event.attempt
                 if _EXECUTION_LOG.isEnabledFor(logging.DEBUG):
@@ -280,22 +330,35 @@ _EXECUTION_LOG = logging.getLogger("ophost.execution")
 _OP_LOG = logging.getLogger("ophost.op")
 
 
-def _op_message(fields: LogFields, event: EngineEvent, body: LogMessage) -> None:
-    """Pass an op's ``context.log`` line on, stamped with the time the op logged it."""
-    level = _LEVELS[body.level]
+def _op_message(fields: LogFields, attempt: int, timestamp: float, body: LogMessage) -> None:
+    """Pass an op's ``context.log`` line on."""
+    _op_record(fields, attempt, timestamp, _LEVELS[body.level], body.message, body.logger_name)
+
+
+def _encoded_op_message(fields: LogFields, attempt: int, tail: bytes) -> None:
+    """The same for a line a worker process sent, as the event it wrote."""
+    event = event_pb2.Event.FromString(tail)
+    log = event.log
+    timestamp = event.timestamp.seconds + event.timestamp.nanos / 1e9
+    level = _WIRE_LEVELS.get(log.level, logging.INFO)
+    _op_record(fields, attempt, timestamp, level, log.message, log.logger_name)
+
+
+def _op_record(
+    fields: LogFields, attempt: int, timestamp: float, level: int, message: str, logger: str
+) -> None:
+    """Log an op's message at its level, stamped with the time the op logged it."""
     if not _OP_LOG.isEnabledFor(level):
         return
     extra: Mapping[str, object] = {
         "execution_id": fields.execution_id,
         "op_name": fields.op_name,
-        "attempt": event.attempt,
-        "op_logger": body.logger_name,
+        "attempt": attempt,
+        "op_logger": logger,
     }
-    record = _OP_LOG.makeRecord(
-        _OP_LOG.name, level, "", 0, body.message, (), None, func=None, extra=extra
-    )
-    record.created = event.timestamp
-    record.msecs = (event.timestamp - int(event.timestamp)) * 1000
+    record = _OP_LOG.makeRecord(_OP_LOG.name, level, "", 0, message, (), None, extra=extra)
+    record.created = timestamp
+    record.msecs = (timestamp - int(timestamp)) * 1000
     if fields.trace_id:
         record.trace_id = fields.trace_id
         record.span_id = fields.span_id

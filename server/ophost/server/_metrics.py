@@ -9,8 +9,9 @@
   bytes streamed, the executor's start latency and the events' hand-over lag;
 - a store wrapper (:meth:`~PrometheusMetrics.timed_store`) timing every store call.
 
-Gauges (executions in flight and the limit, attempts queued for a worker thread, bytes
-queued for the store's writer) are read when scraped. Each host has a registry of its
+Gauges (executions in flight and the limit, attempts queued for a worker thread or
+process, ready worker processes, bytes queued for the store's writer) are read when
+scraped. Each host has a registry of its
 own (several hosts in one process, as in tests, do not mix), served as Prometheus text
 or OpenMetrics (as the scraper asks) at ``/metrics`` by a small HTTP server on a thread
 (:meth:`~PrometheusMetrics.serve`). The names are listed in ``docs/observability.md``.
@@ -249,6 +250,11 @@ class PrometheusMetrics:
             "Attempts waiting for a worker thread of the host's pool.",
             registry=registry,
         )
+        self._workers = Gauge(
+            "ophost_executor_worker_processes",
+            "Worker processes of the process executor ready to run attempts.",
+            registry=registry,
+        )
         self._backlog = Gauge(
             "ophost_store_write_backlog_bytes",
             "Bytes of events queued for the store's writer, not yet committed.",
@@ -274,12 +280,25 @@ class PrometheusMetrics:
         limit: int,
         store: ExecutionStore,
         pool: concurrent.futures.ThreadPoolExecutor | None,
+        executor: object,
     ) -> None:
-        """Read the in-flight executions, the limit, the pool's queue and the store's backlog."""
+        """Read the in-flight executions, the limit, the queues and the store's backlog.
+
+        Attempts queue in the host's thread pool and, for a process executor (alone or
+        routed to), for a free worker process; both are counted, as are the ready
+        worker processes.
+        """
         self._in_flight.set_function(lambda: float(running()))
         self._limit.set(limit)
         queue = getattr(pool, "_work_queue", None)  # the pool's own queue of waiting work
-        self._queued.set_function(lambda: float(queue.qsize()) if queue is not None else 0.0)
+        executors = _executors(executor)
+
+        def queued() -> float:
+            waiting = queue.qsize() if queue is not None else 0
+            return float(waiting + sum(_count(e, "queued") for e in executors))
+
+        self._queued.set_function(queued)
+        self._workers.set_function(lambda: float(sum(_count(e, "workers") for e in executors)))
         self._backlog.set_function(lambda: float(store.write_backlog_bytes))
 
     # -- the HTTP endpoint ----------------------------------------------------------------
@@ -346,6 +365,20 @@ class PrometheusMetrics:
 
     def store_timer(self, operation: str) -> Any:
         return self.child(self._store_seconds, operation)
+
+
+def _executors(executor: object) -> list[object]:
+    """The executor, and those a routing executor picks from."""
+    inner = getattr(executor, "executors", None)
+    if isinstance(inner, dict):
+        return [executor, *inner.values()]
+    return [executor]
+
+
+def _count(executor: object, name: str) -> int:
+    """An executor's count named ``name`` (0 for an executor that keeps none)."""
+    value = getattr(executor, name, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 class _MetricsInterceptor(grpc.aio.ServerInterceptor):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from ophost.execution._loader import LoadedOps, LoadError, load_ops
 from ophost.execution._worker_runtime import WorkerProtocolError, run_worker
+from ophost.server._logs import configure_from_environment, execution_context
 
 __all__ = ["main"]
 
@@ -27,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True, help="the connected socket's descriptor")
     args = parser.parse_args(argv)
     _die_with_host()
+    # Log as the host does (ophost serve --log-format, --log-level), each attempt's lines
+    # with its execution's id, op and attempt.
+    configure_from_environment()
     # The host decides when to stop; a Ctrl-C in its terminal is its to handle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -48,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def _serve(sock: socket.socket, loaded: LoadedOps) -> None:
     reader, writer = await asyncio.open_connection(sock=sock)
     try:
-        await run_worker(reader, writer, loaded)
+        await run_worker(reader, writer, loaded, execution_context)
     finally:
         writer.close()
 
