@@ -118,8 +118,8 @@ $(TS_DIR)/node_modules/.package-lock.json: $(TS_DIR)/package-lock.json
 ts-deps: $(TS_DIR)/node_modules/.package-lock.json ## Install the TypeScript client's npm packages (npm ci)
 
 .PHONY: go-build
-go-build: ## Build the Go client and its conformance program (client/go/bin/conformance)
-	cd $(GO_DIR) && $(GO) build ./... && $(GO) build -o bin/conformance ./conformance && $(GO) build -o bin/benchload ./benchload
+go-build: ## Build the Go client and its programs (conformance, benchload, tracecall in client/go/bin)
+	cd $(GO_DIR) && $(GO) build ./... && $(GO) build -o bin/conformance ./conformance && $(GO) build -o bin/benchload ./benchload && $(GO) build -o bin/tracecall ./tracecall
 
 .PHONY: ts-build
 ts-build: ts-deps ## Compile the TypeScript client, its tests and its conformance program (client/ts/dist)

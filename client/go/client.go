@@ -22,7 +22,9 @@ const capabilityChunkedUpload = "chunked_upload"
 // Every method takes a context.Context, which carries the per-call options
 // in the manner of grpc-go: its deadline and cancelation bound the call, and
 // the metadata attached with metadata.NewOutgoingContext or
-// metadata.AppendToOutgoingContext is sent with it as request headers.
+// metadata.AppendToOutgoingContext is sent with it as request headers. An
+// OpenTelemetry span in the context goes with the call as its W3C
+// traceparent, so the server's spans continue the caller's trace.
 //
 // Op definitions, executions and server info are returned as the generated
 // protocol messages (package ophostv1): they are complete, documented in the

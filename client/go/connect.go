@@ -67,7 +67,7 @@ func NewClient(conn grpc.ClientConnInterface, opts ...Option) *Client {
 
 func newClient(conn grpc.ClientConnInterface, s settings) *Client {
 	ctx, stop := context.WithCancel(context.Background())
-	return &Client{stub: ophostv1.NewOpHostServiceClient(conn), s: s, ctx: ctx, stop: stop}
+	return &Client{stub: ophostv1.NewOpHostServiceClient(traceConn{conn}), s: s, ctx: ctx, stop: stop}
 }
 
 // WaitForReady waits until the server answers, then returns nil. It asks the

@@ -3,7 +3,9 @@
 Every client method takes ``timeout`` and ``metadata``. :class:`CallOptions` is one
 call's options in use: the deadline is fixed when the call starts and shared by every
 RPC the call makes (the pages of a listing, the server-info look-up before an upload,
-the re-attaches of a stream), each of which gets the time that is left.
+the re-attaches of a stream), each of which gets the time that is left. The metadata
+also carries the caller's OpenTelemetry span, if any (:mod:`ophost_client._trace`),
+taken when the call starts, unless the caller's own metadata has a ``traceparent``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Final, Literal, TypeAlias
 
 import grpc
 
+from ophost_client._trace import trace_metadata
 from ophost_client.errors import OpHostRpcError
 
 __all__ = [
@@ -71,7 +74,11 @@ class CallOptions:
         """Start a call now: its deadline is ``timeout`` seconds away (``None``: none)."""
         check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
-        return cls(deadline=deadline, metadata=tuple(metadata or ()))
+        pairs = tuple(metadata or ())
+        traced = trace_metadata()
+        if traced and not any(key.lower() == "traceparent" for key, _ in pairs):
+            pairs = (*traced, *pairs)
+        return cls(deadline=deadline, metadata=pairs)
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (``None`` without one).

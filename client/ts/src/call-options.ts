@@ -10,6 +10,7 @@
 import { Code, ConnectError, type CallOptions as RpcCallOptions } from "@connectrpc/connect";
 import type { OpHostRpcError } from "./errors.js";
 import { toRpcError } from "./status.js";
+import { withTraceContext } from "./trace-context.js";
 
 /** Request headers (gRPC metadata): what `new Headers(...)` takes (`HeadersInit`). */
 export type RequestHeaders = NonNullable<ConstructorParameters<typeof Headers>[0]>;
@@ -82,7 +83,8 @@ export class CallScope {
     checkTimeoutMs(options.timeoutMs);
     const timeoutMs = options.timeoutMs === undefined ? defaultTimeoutMs : (options.timeoutMs ?? undefined);
     this.signal = options.signal;
-    this.headers = options.headers;
+    // The caller's OpenTelemetry span, if any, as `traceparent` (./trace-context.ts).
+    this.headers = withTraceContext(options.headers);
     this.#deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
   }
 

@@ -177,6 +177,44 @@ def _register_serve(commands: Subparsers) -> None:
         "it the attempt fails with MEMORY_LIMIT (default: none)",
     )
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    watch = parser.add_argument_group(
+        "observability", "metrics, traces and logs (docs/observability.md)"
+    )
+    watch.add_argument(
+        "--metrics-port",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (0 picks a port); with "
+        "--workers N, worker i serves on PORT+i-1; needs ophost[metrics] (default: off)",
+    )
+    watch.add_argument(
+        "--metrics-host",
+        default=None,
+        metavar="HOST",
+        help="address the metrics endpoint binds (default: --host)",
+    )
+    watch.add_argument(
+        "--tracing",
+        action="store_true",
+        help="make OpenTelemetry spans for calls, executions and attempts, exported as the "
+        "OTEL_* environment variables say (OTEL_TRACES_EXPORTER: otlp, console, none); "
+        "needs ophost[tracing], and ophost[otlp] for OTLP",
+    )
+    watch.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines on stderr as text or as one JSON object each (%(default)s)",
+    )
+    watch.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=("debug", "info", "warning", "error", "critical"),
+        default="warning",
+        help="the least severe log lines written; info adds a line per execution and the "
+        "ops' context.log messages at info (%(default)s)",
+    )
     parser.set_defaults(handler=_serve)
 
 
@@ -199,9 +237,21 @@ def _serve(args: argparse.Namespace) -> int:
 
     from ophost.execution import executor_names
     from ophost.execution._loader import LoadError, build_resources, load_ops
+    from ophost.server._logs import LOG_FORMAT_ENV, LOG_LEVEL_ENV, configure_logging
     from ophost.server._serve import ServeError, abandoned_op_threads, serve
     from ophost.server.store import DEFAULT_STORE_URL
 
+    if args.workers > 1 and args.metrics_port and args.metrics_port + args.workers - 1 > 65535:
+        print(
+            f"ophost: --metrics-port {args.metrics_port} leaves no port for worker "
+            f"{args.workers} (worker i serves metrics on PORT+i-1)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
+    configure_logging(args.log_format, args.log_level)
+    # The worker processes running op bodies log the same way.
+    os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = args.log_format, args.log_level
     store = args.store or os.environ.get("OPHOST_STORE") or DEFAULT_STORE_URL
     if args.workers > 1:
         from ophost.server._workers import serve_workers
@@ -242,6 +292,9 @@ def _serve(args: argparse.Namespace) -> int:
                 pool_size=args.pool_size,
                 execution_timeout=args.execution_timeout,
                 execution_memory_limit=args.execution_memory_limit or 0,
+                metrics_port=args.metrics_port,
+                metrics_host=args.metrics_host,
+                tracing=args.tracing,
             )
         )
     except ServeError as error:

@@ -5,8 +5,9 @@ and returns an :class:`ExecutionResult`. :class:`OpRun` is the engine the host r
 for each execution; it hands each attempt's user code to an :class:`Executor`
 (:class:`ThreadExecutor` by default), the seam where other ways of running op bodies
 plug in: :class:`ProcessExecutor` runs them in a pool of worker processes, and
-:class:`RoutingExecutor` picks one per op from its ``ophost/executor`` tag. The event
-classes (defined with the definitions) are re-exported here.
+:class:`RoutingExecutor` picks one per op from its ``ophost/executor`` tag; a
+:class:`RunObserver` is told when each attempt starts. The event classes (defined with
+the definitions) are re-exported here.
 """
 
 from typing import TYPE_CHECKING
@@ -46,6 +47,7 @@ from ophost.execution._attempt import (
 from ophost.execution._attempt_rules import AttemptRules
 from ophost.execution._engine import LostAttempt, OpRun
 from ophost.execution._in_process import ExecutionResult, execute_in_process, numbered
+from ophost.execution._observer import NO_RUN_OBSERVER, RunObserver
 from ophost.execution._prepare import (
     InvalidInputsError,
     PreparedExecution,
@@ -73,6 +75,8 @@ __all__ = [
     "EngineEvent",
     "Executor",
     "OutputEncoder",
+    "NO_RUN_OBSERVER",
+    "RunObserver",
     "ThreadExecutor",
     "numbered",
     "CancelOutcome",

@@ -43,6 +43,7 @@ from ophost.execution._attempt import (
     OutputEncoder,
 )
 from ophost.execution._error_data import error_data
+from ophost.execution._observer import NO_RUN_OBSERVER, RunObserver
 from ophost.execution._prepare import PreparedExecution
 from ophost.execution._thread_executor import ThreadExecutor
 
@@ -77,6 +78,9 @@ class OpRun:
     While an attempt starts, the events before it are held back for up to
     ``first_flush_delay`` seconds, so that a quick op's events all come in one batch;
     after that, every batch is handed over as soon as the engine would wait.
+
+    ``observer`` is told when each attempt is handed to the executor (see
+    :class:`~ophost.execution.RunObserver`); by default nobody is.
     """
 
     def __init__(
@@ -95,9 +99,11 @@ class OpRun:
         first_flush_delay: float = 0.002,
         lost: LostAttempt | None = None,
         start: bytes = b"",
+        observer: RunObserver = NO_RUN_OBSERVER,
     ) -> None:
         self.prepared = prepared
         self._start = start
+        self._observer = observer
         self._lost = lost
         self.op_def: OpDefinition = prepared.op_def
         self.run_id = run_id or uuid.uuid4().hex
@@ -220,18 +226,18 @@ class OpRun:
         self, pending: list[EngineEvent]
     ) -> AsyncIterator[list[EngineEvent] | AttemptOutcome]:
         """The batches of one attempt (starting with ``pending``), then its outcome."""
-        attempt = self._executor.start(
-            AttemptRequest(
-                prepared=self.prepared,
-                run_id=self.run_id,
-                attempt=self.attempt,
-                tags=self.tags,
-                encode_output=self._encode_output,
-                keep_outputs=self._keep_outputs,
-                clock=self._clock,
-                start=self._start,
-            )
+        request = AttemptRequest(
+            prepared=self.prepared,
+            run_id=self.run_id,
+            attempt=self.attempt,
+            tags=self.tags,
+            encode_output=self._encode_output,
+            keep_outputs=self._keep_outputs,
+            clock=self._clock,
+            start=self._start,
         )
+        with self._observer.attempt(self.attempt):
+            attempt = self._executor.start(request)
         self._attempt_run = attempt
         if self._cancel_requested:  # asked for while the attempt was being set up
             attempt.cancel(self._grace)

@@ -24,7 +24,7 @@ import signal
 import socket
 import struct
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ophost.execution._worker_program import run_worker_process
@@ -235,13 +235,25 @@ class _Forked:
         return self._code
 
 
-def serve_forks(control: socket.socket, *, file: str | None, module: str | None) -> int:
+def serve_forks(
+    control: socket.socket,
+    *,
+    file: str | None,
+    module: str | None,
+    worker: Callable[[socket.socket], int] | None = None,
+) -> int:
     """The fork server's loop (in ``python -m ophost.worker --fork-server``).
 
     Imports what workers need, then forks one worker per request, reporting each pid
-    and, when it ends, its exit code (negative: the signal). Returns when the host
-    closes the control socket.
+    and, when it ends, its exit code (negative: the signal). A forked worker runs
+    ``worker`` on its socket (default: :func:`run_worker_process` with ``file`` or
+    ``module``). Returns when the host closes the control socket.
     """
+    if worker is None:
+
+        def worker(sock: socket.socket) -> int:
+            return run_worker_process(sock, file=file, module=module)
+
     _prepare_fork_server(file, module)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -261,7 +273,7 @@ def serve_forks(control: socket.socket, *, file: str | None, module: str | None)
             if not message:
                 return 0
             if fds:
-                _fork_one(control, fds[0], file, module, (wake_r, wake_w))
+                _fork_one(control, fds[0], worker, (wake_r, wake_w))
 
 
 def _prepare_fork_server(file: str | None, module: str | None) -> None:
@@ -274,7 +286,10 @@ def _prepare_fork_server(file: str | None, module: str | None) -> None:
 
 
 def _fork_one(
-    control: socket.socket, fd: int, file: str | None, module: str | None, wake: tuple[int, int]
+    control: socket.socket,
+    fd: int,
+    worker: Callable[[socket.socket], int],
+    wake: tuple[int, int],
 ) -> None:
     try:
         pid = os.fork()
@@ -290,7 +305,7 @@ def _fork_one(
             for end in wake:
                 os.close(end)
             control.close()
-            code = run_worker_process(socket.socket(fileno=fd), file=file, module=module)
+            code = worker(socket.socket(fileno=fd))
         finally:
             os._exit(code)
     os.close(fd)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import inspect
 from collections.abc import AsyncIterator, Iterable
 from typing import Any as TypingAny
@@ -121,8 +122,10 @@ class _ThreadAttempt:
         self._rules = AttemptRules(request, self._pump.put, self._stop_requested)
         self._continued: _LoopAttempt | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
-        # The thread reports through the pump; the future it returns is not needed.
-        pool.submit(self._run)
+        # The thread reports through the pump; the future it returns is not needed. It
+        # runs in a copy of the current context (as a task would): what the engine's
+        # observer made current for the attempt (a span, log fields) is current there.
+        pool.submit(contextvars.copy_context().run, self._run)
 
     def _stop_requested(self) -> bool:
         return self._pump.stop_requested

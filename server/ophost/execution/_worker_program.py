@@ -15,15 +15,25 @@ import socket
 import sys
 
 from ophost.execution._loader import LoadedOps, LoadError, load_ops
-from ophost.execution._worker_runtime import WorkerProtocolError, run_worker
+from ophost.execution._worker_runtime import AttemptContext, WorkerProtocolError, run_worker
 
 __all__ = ["die_with_parent", "run_worker_process"]
 
 _PR_SET_PDEATHSIG = 1
 
 
-def run_worker_process(sock: socket.socket, *, file: str | None, module: str | None) -> int:
-    """Serve the host connected on ``sock`` until it closes; returns the exit code."""
+def run_worker_process(
+    sock: socket.socket,
+    *,
+    file: str | None,
+    module: str | None,
+    attempt_context: AttemptContext | None = None,
+) -> int:
+    """Serve the host connected on ``sock`` until it closes; returns the exit code.
+
+    ``attempt_context`` makes an attempt's execution id, op and attempt current while
+    it starts (for log lines), as :func:`~ophost.execution._worker_runtime.run_worker`.
+    """
     die_with_parent()
     # The host decides when to stop; a Ctrl-C in its terminal is its to handle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -34,7 +44,7 @@ def run_worker_process(sock: socket.socket, *, file: str | None, module: str | N
         print(f"ophost worker: {exc}", file=sys.stderr, flush=True)
         return 3
     try:
-        asyncio.run(_serve(sock, loaded))
+        asyncio.run(_serve(sock, loaded, attempt_context))
     except WorkerProtocolError as exc:
         print(f"ophost worker: {exc}", file=sys.stderr, flush=True)
         return 4
@@ -43,10 +53,15 @@ def run_worker_process(sock: socket.socket, *, file: str | None, module: str | N
     return 0
 
 
-async def _serve(sock: socket.socket, loaded: LoadedOps) -> None:
+async def _serve(
+    sock: socket.socket, loaded: LoadedOps, attempt_context: AttemptContext | None
+) -> None:
     reader, writer = await asyncio.open_connection(sock=sock)
     try:
-        await run_worker(reader, writer, loaded)
+        if attempt_context is None:
+            await run_worker(reader, writer, loaded)
+        else:
+            await run_worker(reader, writer, loaded, attempt_context)
     finally:
         writer.close()
 

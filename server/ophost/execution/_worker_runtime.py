@@ -71,11 +71,23 @@ class WorkerProtocolError(OpHostError):
     """The host said something the worker cannot follow; the session ends."""
 
 
+# Entered around the start of each attempt, given its execution id, op and attempt
+# number: what it makes current is what the attempt's code runs in (log fields, say).
+AttemptContext = Callable[[str, str, int], contextlib.AbstractContextManager[object]]
+
+
+def _no_context(execution_id: str, op_name: str, attempt: int) -> contextlib.nullcontext[None]:
+    return contextlib.nullcontext()
+
+
 async def run_worker(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, loaded: LoadedOps
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    loaded: LoadedOps,
+    attempt_context: AttemptContext = _no_context,
 ) -> None:
     """Serve one session with a host until it closes the connection."""
-    await _Session(reader, writer, loaded).run()
+    await _Session(reader, writer, loaded, attempt_context).run()
 
 
 @dataclass
@@ -104,8 +116,13 @@ class _Running:
 
 class _Session:
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, loaded: LoadedOps
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        loaded: LoadedOps,
+        attempt_context: AttemptContext = _no_context,
     ) -> None:
+        self._attempt_context = attempt_context
         self._frames = FrameReader(reader, _FIRST_FRAME_LIMIT)
         self._writer = writer
         self._loaded = loaded
@@ -290,7 +307,8 @@ class _Session:
             request = self._request(running)
             if running.memory_limit:
                 limited = _limit_memory(running.memory_limit)
-            running.attempt = self._executor.start(request)
+            with self._attempt_context(running.execution_id, running.start.op_name, running.number):
+                running.attempt = self._executor.start(request)
             outcome = await self._forward(running, running.attempt)
         except WorkerProtocolError:
             raise

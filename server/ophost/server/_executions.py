@@ -5,11 +5,17 @@
 (:func:`~ophost.server._recorder.record_run`) in a task of its own, so the execution
 outlives the stream that started it. A cancel reaches a running engine through the
 store (:meth:`~ophost.server.store.ExecutionStore.on_cancel`), wherever it was asked for.
+
+Each execution runs in a context of its own, copied from where it was started (the
+call that started it). Its :class:`~ophost.server._observe.ExecutionWatch` is made
+there first, so what the observers make current (its log fields, its span) belongs to
+that execution, its engine and its attempts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import itertools
 import logging
@@ -29,6 +35,8 @@ from ophost.definitions import (
 from ophost.execution import EngineEvent, Executor, LostAttempt, OpRun, PreparedExecution
 from ophost.server import _status
 from ophost.server._limits import Limits
+from ophost.server._logs import execution_fields
+from ophost.server._observe import NO_OBSERVER, ExecutionWatch, HostObserver
 from ophost.server._recorder import record_run
 from ophost.server._wire import EventWriter
 from ophost.server.store import (
@@ -69,12 +77,21 @@ def fingerprint(
 
 
 class ExecutionRunner:
-    """Runs executions in this process, at most ``max_concurrent`` at once."""
+    """Runs executions in this process, at most ``max_concurrent`` at once.
+
+    ``observer`` is told about each execution (metrics, spans, log lines).
+    """
 
     def __init__(
-        self, store: ExecutionStore, limits: Limits, executor: Executor, max_concurrent: int
+        self,
+        store: ExecutionStore,
+        limits: Limits,
+        executor: Executor,
+        max_concurrent: int,
+        observer: HostObserver = NO_OBSERVER,
     ) -> None:
         self.store = store
+        self.observer = observer
         self.limits = limits
         self.executor = executor
         self.max_concurrent = max_concurrent
@@ -128,6 +145,8 @@ class ExecutionRunner:
     ) -> None:
         execution_id = record.id
         limits = self.limits
+        context = contextvars.copy_context()
+        watch = context.run(self.observer.execution, execution_id, record.op_name)
         run = OpRun(
             prepared,
             run_id=execution_id,
@@ -140,9 +159,13 @@ class ExecutionRunner:
             first_flush_delay=limits.first_flush_delay_seconds,
             lost=lost,
             start=start,
+            observer=watch,
         )
         undo = self.store.on_cancel(execution_id, run.request_cancel)
-        task = asyncio.get_running_loop().create_task(self._record(execution_id, run, undo))
+        # The task runs in (a copy of) the execution's context.
+        task = context.run(
+            asyncio.get_running_loop().create_task, self._record(execution_id, run, undo, watch)
+        )
         self._tasks[execution_id] = task
 
     async def resume(
@@ -162,6 +185,7 @@ class ExecutionRunner:
                 record.id,
                 record.op_name,
                 lost.lost_host,
+                extra=execution_fields(record.id, record.op_name, record.attempt),
             )
             self._launch(record, prepared, lost.start)
             return
@@ -172,7 +196,13 @@ class ExecutionRunner:
         if problem:
             message += f"; it cannot be retried here: {problem}"
         error = ErrorData(type_name="ophost.HostLost", message=message)
-        _log.warning("execution %s of %s: %s", record.id, record.op_name, message)
+        _log.warning(
+            "execution %s of %s: %s",
+            record.id,
+            record.op_name,
+            message,
+            extra=execution_fields(record.id, record.op_name, record.attempt),
+        )
         if prepared is not None:
             self._launch(record, prepared, lost.start, LostAttempt(record.attempt, error))
             return
@@ -190,22 +220,31 @@ class ExecutionRunner:
                 ),
             ),
         ]
-        await self.store.append(
-            record.id,
-            [writer.tail(event) for event in events],
-            ExecutionUpdate(
-                finished=execution_pb2.EXECUTION_STATE_FAILED,
-                error=failures_codec.to_proto(error),
-                at=now,
-            ),
-        )
-
-    async def _record(self, execution_id: str, run: OpRun, undo: Callable[[], None]) -> None:
+        context = contextvars.copy_context()
+        watch = context.run(self.observer.execution, record.id, record.op_name)
         try:
-            await record_run(self.store, execution_id, run)
+            context.run(watch.events, events)
+            await self.store.append(
+                record.id,
+                [writer.tail(event) for event in events],
+                ExecutionUpdate(
+                    finished=execution_pb2.EXECUTION_STATE_FAILED,
+                    error=failures_codec.to_proto(error),
+                    at=now,
+                ),
+            )
+        finally:
+            context.run(watch.close)
+
+    async def _record(
+        self, execution_id: str, run: OpRun, undo: Callable[[], None], watch: ExecutionWatch
+    ) -> None:
+        try:
+            await record_run(self.store, execution_id, run, watch)
         finally:
             undo()
             del self._tasks[execution_id]
+            watch.close()
 
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` for the running executions; cancel those still running."""

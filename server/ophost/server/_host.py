@@ -8,7 +8,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -23,10 +23,17 @@ from ophost.server import _wire
 from ophost.server._executions import ExecutionRunner
 from ophost.server._interceptors import StatusInterceptor
 from ophost.server._limits import Limits
+from ophost.server._logs import LogObserver
+from ophost.server._observe import HostObserver, combine, require
 from ophost.server._servicer import OpHostServicer
 from ophost.server._status import StatusError
 from ophost.server.store import ExecutionStore, LostExecution, open_store
 from ophost.v1 import op_host_service_pb2
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
+    from ophost.server._metrics import PrometheusMetrics
 
 __all__ = ["KEEPALIVE_OPTIONS", "OpHostServer", "SERVICE_NAME"]
 
@@ -65,6 +72,16 @@ class OpHostServer:
     start and closed at stop); ``interceptors`` (``grpc.aio`` server interceptors)
     wrap every call, outside the host's own. ``check_resources=False`` leaves
     resources to the executor's worker processes (``resources`` is then unused).
+
+    Observability (``docs/observability.md``): ``metrics_port`` serves Prometheus
+    metrics at ``http://metrics_host:metrics_port/metrics`` (0 picks a port: read it
+    from :attr:`metrics_port`; ``metrics_host`` defaults to ``host``; needs the
+    ``metrics`` extra). ``tracer_provider`` (an OpenTelemetry tracer provider; the
+    ``tracing`` extra) makes a span for each call, execution and attempt; the server
+    neither sets it globally nor shuts it down. Log records about an execution carry
+    its id, op and attempt, and the ops' ``context.log`` lines go to logger
+    ``ophost.op`` (:mod:`ophost.server._logs`); configuring handlers is the caller's.
+    A missing extra raises :class:`~ophost.server._observe.MissingExtraError`.
     """
 
     def __init__(
@@ -86,6 +103,9 @@ class OpHostServer:
         lease_seconds: float = 10.0,
         reuse_port: bool = False,
         check_resources: bool = True,
+        metrics_port: int | None = None,
+        metrics_host: str | None = None,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         self._ops = _by_name(ops)
         self._check_resources = check_resources
@@ -116,8 +136,42 @@ class OpHostServer:
             )
             executor = ThreadExecutor(self._pool, capacity=self._limits.handoff_capacity)
         self.executor = executor
-        self._interceptors = list(interceptors)
-        self.runner = ExecutionRunner(self.store, self._limits, executor, max_concurrent_executions)
+        observers: list[HostObserver] = [LogObserver()]
+        own_interceptors: list[grpc.aio.ServerInterceptor] = []
+        # The store the host works with: the store itself, or the store timed for metrics.
+        self._store = self.store
+        if tracer_provider is not None:
+            require("opentelemetry.trace", "tracing", "tracing (tracer_provider)")
+            from ophost.server._tracing import Tracing
+
+            tracing = Tracing(tracer_provider)
+            observers.append(tracing)
+            own_interceptors.append(tracing.interceptor())
+        self._metrics: PrometheusMetrics | None = None
+        self._metrics_host = metrics_host if metrics_host is not None else host
+        self._metrics_port = metrics_port
+        self.metrics_port = 0
+        if metrics_port is not None:
+            require("prometheus_client", "metrics", "metrics (--metrics-port)")
+            from ophost.server._metrics import PrometheusMetrics
+
+            metrics = self._metrics = PrometheusMetrics()
+            observers.append(metrics)
+            own_interceptors.append(metrics.interceptor())
+            self._store = metrics.timed_store(self.store)
+        self.observer = combine(observers)
+        self._interceptors = [*own_interceptors, *interceptors]
+        self.runner = ExecutionRunner(
+            self._store, self._limits, executor, max_concurrent_executions, self.observer
+        )
+        if self._metrics is not None:
+            self._metrics.watch_host(
+                lambda: self.runner.running,
+                max_concurrent_executions,
+                self.store,
+                self._pool,
+                executor,
+            )
         self._server: grpc.aio.Server | None = None
         self._health: HealthServicer | None = None
         self.servicer: OpHostServicer | None = None
@@ -128,16 +182,24 @@ class OpHostServer:
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"{host}:{self.port}"
 
+    @property
+    def metrics_address(self) -> str | None:
+        """``host:port`` of the metrics endpoint once serving (None without metrics)."""
+        if self._metrics is None or not self.metrics_port:
+            return None
+        host = self._metrics_host
+        return f"[{host}]:{self.metrics_port}" if ":" in host else f"{host}:{self.metrics_port}"
+
     async def start(self) -> None:
         limits = self._limits
-        await self.store.open()
+        await self._store.open()
         opener = getattr(self.executor, "open", None)
         if opener is not None:
             try:
                 await opener()
             except BaseException:
                 if self._owns_store:
-                    await self.store.close()
+                    await self._store.close()
                 raise
         server = grpc.aio.server(
             interceptors=[*self._interceptors, StatusInterceptor()],
@@ -153,10 +215,11 @@ class OpHostServer:
         self.servicer = OpHostServicer(
             self._ops,
             self._resources,
-            store=self.store,
+            store=self._store,
             runner=self.runner,
             limits=limits,
             check_resources=self._check_resources,
+            observer=self.observer,
         )
         _add_servicer(self.servicer, server)
         self._health = HealthServicer()
@@ -168,15 +231,26 @@ class OpHostServer:
         if self.port == 0:
             await self._close_executor()
             if self._owns_store:
-                await self.store.close()
+                await self._store.close()
             raise OSError(f"could not bind {self._host}:{self._requested_port}")
+        if self._metrics is not None and self._metrics_port is not None:
+            try:
+                self.metrics_port = self._metrics.serve(self._metrics_host, self._metrics_port)
+            except OSError as exc:
+                await server.stop(None)
+                await self._close_executor()
+                if self._owns_store:
+                    await self._store.close()
+                raise OSError(
+                    f"could not serve metrics on {self._metrics_host}:{self._metrics_port}: {exc}"
+                ) from exc
         await server.start()
         self._server = server
         self._upkeep = asyncio.get_running_loop().create_task(self._keep_store())
 
     async def _keep_store(self) -> None:
         """Take over the executions of lost host processes; apply retention."""
-        store = self.store
+        store = self._store
         loop = asyncio.get_running_loop()
         next_claim = next_sweep = loop.time()
         while True:
@@ -232,7 +306,9 @@ class OpHostServer:
             self._pool.shutdown(wait=False, cancel_futures=True)
         await self._close_executor()
         if self._owns_store:
-            await self.store.close()
+            await self._store.close()
+        if self._metrics is not None:
+            self._metrics.close()
 
     async def _close_executor(self) -> None:
         closer = getattr(self.executor, "close", None)

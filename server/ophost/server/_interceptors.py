@@ -4,15 +4,18 @@ Handlers speak only the protocol. What applies to every call sits here, around t
 :class:`StatusInterceptor` turns a :class:`StatusError` a handler raises into the
 RPC's status (with its ``google.rpc.Status`` details) and an unexpected exception
 into ``INTERNAL``, logged here with its stack, which never reaches the caller.
-Authentication, metrics and tracing are further interceptors, passed to
-``OpHostServer(interceptors=...)``; no handler changes for them.
+Authentication is a further interceptor, passed to ``OpHostServer(interceptors=...)``;
+metrics and tracing (:mod:`._metrics`, :mod:`._tracing`) are interceptors the server
+adds itself when asked to; no handler changes for them.
 
-:func:`wrap_handler` is the one helper an interceptor needs to put code around a
-handler of any of the four shapes.
+:func:`wrap_handler` puts code around each step of a handler of any of the four
+shapes; :func:`wrap_call` around a whole call, however many messages it streams,
+learning the status it ended with.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -23,7 +26,7 @@ from ophost.server import _status
 from ophost.server._status import StatusError
 from ophost.server.store import StoreFullError, StoreUnavailableError
 
-__all__ = ["StatusInterceptor", "wrap_handler"]
+__all__ = ["Begin", "StatusInterceptor", "call_code", "wrap_call", "wrap_handler"]
 
 _log = logging.getLogger("ophost.server")
 if TYPE_CHECKING:
@@ -31,6 +34,9 @@ if TYPE_CHECKING:
     _Handler = grpc.RpcMethodHandler[Any, Any]
     # Runs one call of a handler: (the call, as a coroutine function, its context, method).
     Around = Callable[[Callable[[], Awaitable[Any]], _Context, str], Awaitable[Any]]
+    # Called as a call starts (in its task, with its context); returns what to call
+    # once as it ends, with the status code it ends with.
+    Begin = Callable[[_Context], Callable[[grpc.StatusCode], None]]
 
 
 class StatusInterceptor(grpc.aio.ServerInterceptor):
@@ -125,6 +131,91 @@ async def _each(
             if response is _END:
                 return
             yield response
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def call_code(context: _Context, error: BaseException | None) -> grpc.StatusCode:
+    """The status a call ends with, given what its handler raised (None: nothing)."""
+    if isinstance(error, (asyncio.CancelledError, GeneratorExit)):
+        return grpc.StatusCode.CANCELLED
+    code: grpc.StatusCode | None = context.code()  # None until the call has a status
+    if isinstance(code, grpc.StatusCode):
+        return code
+    if error is None:
+        return grpc.StatusCode.OK
+    # An inner interceptor ends every failing call with a status (an abort), so an
+    # error without one is rare: an abort that did not record its code.
+    return grpc.StatusCode.UNKNOWN
+
+
+def wrap_call(handler: _Handler, begin: Begin) -> _Handler:
+    """``handler`` with ``begin`` called as each call starts and its result as it ends.
+
+    The end is called exactly once, with the call's status code, after the last
+    message of a streaming response (or when the stream is abandoned: CANCELLED).
+    """
+    if handler.unary_unary is not None:
+        unary: Any = handler.unary_unary
+
+        async def unary_unary(request: Any, context: _Context) -> Any:
+            end = begin(context)
+            try:
+                response = await unary(request, context)
+            except BaseException as error:
+                end(call_code(context, error))
+                raise
+            end(call_code(context, None))
+            return response
+
+        return handler._replace(unary_unary=unary_unary)  # type: ignore[attr-defined, no-any-return]
+    if handler.stream_unary is not None:
+        client_stream: Any = handler.stream_unary
+
+        async def stream_unary(requests: Any, context: _Context) -> Any:
+            end = begin(context)
+            try:
+                response = await client_stream(requests, context)
+            except BaseException as error:
+                end(call_code(context, error))
+                raise
+            end(call_code(context, None))
+            return response
+
+        return handler._replace(stream_unary=stream_unary)  # type: ignore[attr-defined, no-any-return]
+    if handler.unary_stream is not None:
+        server_stream: Any = handler.unary_stream
+
+        async def unary_stream(request: Any, context: _Context) -> AsyncIterator[Any]:
+            async for response in _ended(server_stream(request, context), begin, context):
+                yield response
+
+        return handler._replace(unary_stream=unary_stream)  # type: ignore[attr-defined, no-any-return]
+    bidi: Any = handler.stream_stream
+    assert bidi is not None
+
+    async def stream_stream(requests: Any, context: _Context) -> AsyncIterator[Any]:
+        async for response in _ended(bidi(requests, context), begin, context):
+            yield response
+
+    return handler._replace(stream_stream=stream_stream)  # type: ignore[attr-defined, no-any-return]
+
+
+async def _ended(
+    iterator: AsyncIterator[Any], begin: Begin, context: _Context
+) -> AsyncIterator[Any]:
+    """A streaming handler's responses, between ``begin`` and the end it returns."""
+    end = begin(context)
+    try:
+        async for response in iterator:
+            yield response
+    except BaseException as error:
+        end(call_code(context, error))
+        raise
+    else:
+        end(call_code(context, None))
     finally:
         close = getattr(iterator, "aclose", None)
         if close is not None:

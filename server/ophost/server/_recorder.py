@@ -7,7 +7,8 @@ changes about the execution (running, its attempt, its outputs, how it finished)
 output too large to travel inline is followed by its chunks, each appended as soon as
 it is written. Texts long enough to come near the message size limit (a log line, a
 stack frame) are cut first. If recording itself fails, the execution still ends, with
-an ``UNEXPECTED`` failure saying why.
+an ``UNEXPECTED`` failure saying why. The execution's watch (its observers) sees each
+batch just before it is stored.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ophost.definitions import (
 )
 from ophost.execution import EncodedEvent, EngineEvent, OpRun
 from ophost.execution._tails import shortened
+from ophost.server._observe import NO_OBSERVER, ExecutionWatch
 from ophost.server._wire import EventWriter, Tail
 from ophost.server.store import ExecutionStore, ExecutionUpdate
 from ophost.v1 import execution_pb2, value_pb2
@@ -43,12 +45,17 @@ _FINAL_STATE = {
 }
 
 
-async def record_run(store: ExecutionStore, execution_id: str, run: OpRun) -> None:
+async def record_run(
+    store: ExecutionStore, execution_id: str, run: OpRun, watch: ExecutionWatch | None = None
+) -> None:
     """Run ``run`` to its end, recording every event; it always ends with a terminal event."""
     writer = EventWriter(run.op_def.name)
+    if watch is None:
+        watch = NO_OBSERVER.execution(execution_id, run.op_def.name)
     finished = False
     try:
         async for batch in run.batches():
+            watch.events(batch)
             tails: list[Tail] = []
             outputs: list[value_pb2.NamedValue] = []
             running = False
@@ -97,7 +104,7 @@ async def record_run(store: ExecutionStore, execution_id: str, run: OpRun) -> No
         # KeyboardInterrupt and SystemExit raised by an op body stop an in-process run;
         # in a host they fail that execution only.
         if not finished:
-            await _fail(store, execution_id, run, writer, exc)
+            await _fail(store, execution_id, run, writer, exc, watch)
         else:
             _log.exception("recording execution %s failed after it finished", execution_id)
 
@@ -119,7 +126,12 @@ def _update(
 
 
 async def _fail(
-    store: ExecutionStore, execution_id: str, run: OpRun, writer: EventWriter, exc: BaseException
+    store: ExecutionStore,
+    execution_id: str,
+    run: OpRun,
+    writer: EventWriter,
+    exc: BaseException,
+    watch: ExecutionWatch,
 ) -> None:
     """End the execution with an UNEXPECTED failure saying why recording failed."""
     _log.exception("recording execution %s failed", execution_id)
@@ -140,6 +152,7 @@ async def _fail(
         ),
     ]
     try:
+        watch.events(events)
         await store.append(
             execution_id,
             [writer.tail(event) for event in events],

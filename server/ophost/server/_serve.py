@@ -6,6 +6,11 @@ signal. The first SIGTERM or SIGINT drains: health turns NOT_SERVING, new execut
 are refused with UNAVAILABLE, running ones get the drain grace period to finish and
 are then canceled. A second signal during the drain cancels the running executions
 at once. Every step is printed, so an operator (or a test) can follow it.
+
+With ``metrics_port`` it also serves Prometheus metrics (and prints where); with
+``tracing`` it makes OpenTelemetry spans, with the SDK configured from the standard
+``OTEL_*`` environment variables (:func:`~ophost.server._tracing.environment_tracer_provider`),
+and flushes them on the way out. See ``docs/observability.md``.
 """
 
 from __future__ import annotations
@@ -60,6 +65,9 @@ async def serve(
     pool_size: int | None = None,
     execution_timeout: float | None = None,
     execution_memory_limit: int = 0,
+    metrics_port: int | None = None,
+    metrics_host: str | None = None,
+    tracing: bool = False,
 ) -> None:
     """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
 
@@ -67,10 +75,13 @@ async def serve(
     loader's ``source``). ``store`` is a store URL (see
     :func:`~ophost.server.store.open_store`). ``executor`` is where op bodies run
     (``process`` or ``thread``, see :func:`~ophost.server._executors.build_executor`).
-    Returns once the server has drained and stopped; raises :class:`ServeError` when it
-    cannot start.
+    ``metrics_port`` (0 picks one) serves Prometheus metrics on ``metrics_host``
+    (default: ``host``); ``tracing`` makes OpenTelemetry spans as the ``OTEL_*``
+    environment variables say. Returns once the server has drained and stopped; raises
+    :class:`ServeError` when it cannot start (a missing extra included).
     """
     stream = out if out is not None else sys.stdout
+    provider, shutdown = _tracer_provider() if tracing else (None, _nothing)
     try:
         runs = build_executor(
             loaded,
@@ -95,9 +106,40 @@ async def serve(
             reuse_port=reuse_port,
             executor=runs,
             check_resources=loaded.resources_built,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            tracer_provider=provider,
         )
     except OpHostError as exc:
+        shutdown()
         raise ServeError(str(exc)) from exc
+    try:
+        await _serve(
+            server,
+            loaded,
+            label,
+            stream,
+            host,
+            port,
+            store,
+            drain_grace_seconds,
+            _describe_executor(runs),
+        )
+    finally:
+        shutdown()
+
+
+async def _serve(
+    server: OpHostServer,
+    loaded: LoadedOps,
+    label: str | None,
+    stream: TextIO,
+    host: str,
+    port: int,
+    store: str,
+    drain_grace_seconds: float,
+    bodies: str,
+) -> None:
     signals: asyncio.Queue[str] = asyncio.Queue()
     remove_handlers = _install_handlers(signals.put_nowait)
     try:
@@ -114,7 +156,9 @@ async def serve(
             f"on {server.address}",
         )
         _say(stream, f"executions are kept in {describe_store(store)}")
-        _say(stream, f"op bodies run in {_describe_executor(runs)}")
+        _say(stream, f"op bodies run in {bodies}")
+        if server.metrics_address is not None:
+            _say(stream, f"metrics at http://{server.metrics_address}/metrics")
         name = await signals.get()
         running = _running(server)
         _say(
@@ -145,6 +189,25 @@ async def serve(
     finally:
         remove_handlers()
         await server.stop(0)
+
+
+def _nothing() -> None:
+    pass
+
+
+def _tracer_provider() -> tuple[Any, Callable[[], None]]:
+    """The tracer provider ``--tracing`` asks for, and what flushes it at the end."""
+    try:
+        from ophost.server._observe import require
+
+        require("opentelemetry.trace", "tracing", "tracing (--tracing)")
+        from ophost.server._tracing import environment_tracer_provider
+
+        provider, made = environment_tracer_provider()
+    except (OpHostError, ValueError) as exc:
+        raise ServeError(str(exc)) from exc
+    shutdown = getattr(provider, "shutdown", None) if made else None
+    return provider, shutdown if callable(shutdown) else _nothing
 
 
 def describe_store(url: str) -> str:

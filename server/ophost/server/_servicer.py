@@ -3,7 +3,8 @@
 Handlers speak only the protocol. Executions are read from the store and started
 through the runner; a request the host refuses raises :class:`StatusError`, which the
 error interceptor (:mod:`ophost.server._interceptors`) turns into the RPC's status.
-The two streaming RPCs send responses the wire layer already serialized.
+The two streaming RPCs send responses the wire layer already serialized, and tell
+the host's observer how many events and bytes each one carries.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ophost.execution import InvalidInputsError, PreparedExecution, prepare_exec
 from ophost.server import _status, _wire
 from ophost.server._executions import ExecutionRunner, fingerprint
 from ophost.server._limits import Limits
+from ophost.server._observe import NO_OBSERVER, HostObserver
 from ophost.server._status import StatusError
 from ophost.server._views import execution_to_proto
 from ophost.server.store import (
@@ -73,8 +75,10 @@ class OpHostServicer:
         limits: Limits,
         server_id: str | None = None,
         check_resources: bool = True,
+        observer: HostObserver = NO_OBSERVER,
     ) -> None:
         self.ops = dict(ops)
+        self.observer = observer
         self.resources = dict(resources)
         self.check_resources = check_resources
         self.store = store
@@ -264,9 +268,12 @@ class OpHostServicer:
             max_batch_bytes=self.limits.max_batch_bytes,
             stop=lambda: bool(problems),
         )
+        streamed = self.observer.streamed
         try:
             async for records in batches:
-                yield _wire.execute_events_response(records)
+                data = _wire.execute_events_response(records)
+                streamed("Execute", len(records), len(data))
+                yield data
             if problems:
                 raise problems[0]
         finally:
@@ -396,12 +403,15 @@ class OpHostServicer:
         record = await self._find(request.execution_id)
         if request.after_sequence > record.last_sequence:
             raise _status.sequence_out_of_range(request.after_sequence, record.last_sequence)
+        streamed = self.observer.streamed
         async for records in self.store.follow(
             request.execution_id,
             request.after_sequence,
             max_batch_bytes=self.limits.max_batch_bytes,
         ):
-            yield _wire.stream_events_response(records)
+            data = _wire.stream_events_response(records)
+            streamed("StreamEvents", len(records), len(data))
+            yield data
 
 
 def _seconds(request: op_host_service_pb2.ListExecutionsRequest, name: str) -> float | None:

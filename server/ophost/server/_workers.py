@@ -8,6 +8,12 @@ number. SIGTERM or SIGINT is passed on to every worker (so each drains); a worke
 exits while the supervisor is not stopping is replaced. On Linux a worker also gets
 SIGTERM when the supervisor dies any other way (even by SIGKILL). The workers share the store,
 so they behave as one host: any of them answers for any execution.
+
+Metrics are per process, so each worker serves its own: with ``--metrics-port P``,
+worker *i* (1 to N) serves on port P+i-1, a replacement on the same port as the worker
+it replaces (with ``--metrics-port 0`` each picks a free one). Sharing one port the way
+the gRPC port is shared would hand each scrape to a random worker: counts that jump
+about. Scrape every worker, and add them up in the queries.
 """
 
 from __future__ import annotations
@@ -56,11 +62,23 @@ class _Worker:
             if text.startswith("ophost: serving "):
                 self.ready.set()
             text = text.removeprefix("ophost: ")
-            print(f"ophost[worker {self.number}]: {text}", flush=True)
+            _say(f"ophost[worker {self.number}]: {text}")
 
     def signal(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signum)
+
+
+# The relay threads and the supervisor print lines to one stdout: one at a time, each
+# written whole (print() writes a line's text and its newline separately, so lines
+# printed by two threads at once could come out run together).
+_print_lock = threading.Lock()
+
+
+def _say(line: str) -> None:
+    with _print_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def _die_with_parent() -> None:
@@ -78,8 +96,9 @@ def _die_with_parent() -> None:
 def serve_workers(args: argparse.Namespace, store: str) -> int:
     """Run ``args.workers`` server processes on one port until SIGTERM or SIGINT."""
     holder, port = _hold_port(args.host, args.port)
-    command = _worker_command(args, store, port)
-    workers = [_Worker(n, command) for n in range(1, args.workers + 1)]
+    workers = [
+        _Worker(n, _worker_command(args, store, port, n)) for n in range(1, args.workers + 1)
+    ]
     stopping = threading.Event()
     signals: list[int] = []
 
@@ -100,12 +119,9 @@ def serve_workers(args: argparse.Namespace, store: str) -> int:
             return 1
         host = f"[{args.host}]" if ":" in args.host else args.host
         source = args.file if args.file is not None else f"module {args.module}"
-        print(
-            f"ophost: serving {source} on {host}:{port} with {len(workers)} worker processes",
-            flush=True,
-        )
+        _say(f"ophost: serving {source} on {host}:{port} with {len(workers)} worker processes")
         _supervise(workers, stopping)
-        print("ophost: stopped", flush=True)
+        _say("ophost: stopped")
         return 0
     finally:
         for sig, handler in previous.items():
@@ -122,7 +138,8 @@ def _hold_port(host: str, port: int) -> tuple[socket.socket, int]:
     return holder, int(holder.getsockname()[1])
 
 
-def _worker_command(args: argparse.Namespace, store: str, port: int) -> list[str]:
+def _worker_command(args: argparse.Namespace, store: str, port: int, number: int) -> list[str]:
+    """The ``ophost serve`` command line of worker ``number`` (1 to N)."""
     source = ["-f", args.file] if args.file is not None else ["-m", args.module]
     command = [
         sys.executable,
@@ -157,6 +174,14 @@ def _worker_command(args: argparse.Namespace, store: str, port: int) -> list[str
         command += ["--execution-timeout", str(args.execution_timeout)]
     if args.execution_memory_limit is not None:
         command += ["--execution-memory-limit", str(args.execution_memory_limit)]
+    if args.metrics_port is not None:
+        metrics_port = args.metrics_port + number - 1 if args.metrics_port else 0
+        command += ["--metrics-port", str(metrics_port)]
+    if args.metrics_host is not None:
+        command += ["--metrics-host", args.metrics_host]
+    if args.tracing:
+        command.append("--tracing")
+    command += ["--log-format", args.log_format, "--log-level", args.log_level]
     return command
 
 
@@ -186,10 +211,7 @@ def _supervise(workers: list[_Worker], stopping: threading.Event) -> None:
                 continue
             if stopping.is_set():
                 continue
-            print(
-                f"ophost: worker {worker.number} exited with code {code}; starting another",
-                flush=True,
-            )
+            _say(f"ophost: worker {worker.number} exited with code {code}; starting another")
             if time.monotonic() - worker.started_at < 1.0:
                 time.sleep(1.0)  # one that dies at once is not restarted in a tight loop
             worker.start()

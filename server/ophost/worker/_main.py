@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from ophost.execution._launchers import serve_forks
 from ophost.execution._worker_program import die_with_parent, run_worker_process
+from ophost.server._logs import configure_from_environment, execution_context
 
 __all__ = ["main"]
 
@@ -25,7 +26,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sock = socket.socket(fileno=args.fd)
+
+    def worker(connection: socket.socket) -> int:
+        # Log as the host does (ophost serve --log-format, --log-level), each attempt's
+        # lines with its execution's id, op and attempt.
+        configure_from_environment()
+        return run_worker_process(
+            connection, file=args.file, module=args.module, attempt_context=execution_context
+        )
+
     if args.fork_server:
         die_with_parent()
-        return serve_forks(sock, file=args.file, module=args.module)
-    return run_worker_process(sock, file=args.file, module=args.module)
+        return serve_forks(sock, file=args.file, module=args.module, worker=worker)
+    return worker(sock)

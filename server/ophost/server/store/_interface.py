@@ -211,6 +211,11 @@ class ExecutionStore(abc.ABC):
     #: How often the host should call :meth:`sweep` (seconds; 0: never).
     sweep_interval: float = 0.0
 
+    @property
+    def write_backlog_bytes(self) -> int:
+        """Bytes of events waiting to be written (a queue depth, for metrics; 0 if none)."""
+        return 0
+
     async def open(self) -> None:  # noqa: B027 - optional for stores with nothing to open
         """Get ready to serve (open files or connections, apply migrations).
 

@@ -245,6 +245,11 @@ class SqlExecutionStore(ExecutionStore):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.backend.where})"
 
+    @property
+    def write_backlog_bytes(self) -> int:
+        writer = self._writer
+        return writer.backlog if writer is not None else 0
+
     # -- opening and closing ---------------------------------------------------------------
 
     async def open(self) -> None:
