@@ -10,6 +10,7 @@ store (:meth:`~ophost.server.store.ExecutionStore.on_cancel`), wherever it was a
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import itertools
 import logging
@@ -31,6 +32,7 @@ from ophost.server import _status
 from ophost.server._limits import Limits
 from ophost.server._recorder import record_run
 from ophost.server._wire import EventWriter
+from ophost.server._withhold import ErrorWithholder
 from ophost.server.store import (
     ExecutionRecord,
     ExecutionStore,
@@ -72,14 +74,23 @@ class ExecutionRunner:
     """Runs executions in this process, at most ``max_concurrent`` at once."""
 
     def __init__(
-        self, store: ExecutionStore, limits: Limits, executor: Executor, max_concurrent: int
+        self,
+        store: ExecutionStore,
+        limits: Limits,
+        executor: Executor,
+        max_concurrent: int,
+        *,
+        withhold: ErrorWithholder | None = None,
     ) -> None:
         self.store = store
         self.limits = limits
         self.executor = executor
         self.max_concurrent = max_concurrent
+        self.withhold = withhold
         self._ids = _execution_ids()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Executions running (or being created) here, by the identity that started them.
+        self._by_principal: collections.Counter[str] = collections.Counter()
 
     @property
     def running(self) -> int:
@@ -92,36 +103,72 @@ class ExecutionRunner:
         start: execution_pb2.ExecutionStart,
         start_fingerprint: bytes = b"",
         kept_start: bytes = b"",
+        *,
+        principal: str = "",
+        principal_limit: int | None = None,
     ) -> ExecutionRecord:
         """Create the execution and start running it; raises ``StatusError`` when full.
 
         A start whose request id another start already used returns that execution.
-        ``kept_start`` is the start request for a durable store to keep.
+        ``kept_start`` is the start request for a durable store to keep. ``principal``
+        is the identity starting it, which may run at most ``principal_limit``
+        executions at once here (``None``: no limit of its own).
         """
         if len(self._tasks) >= self.max_concurrent:
             raise _status.too_many_executions(self.max_concurrent, retry_after=1.0)
-        execution_id = next(self._ids)
-        record, created = await self.store.create(
-            NewExecution(
-                execution_id=execution_id,
-                op_name=prepared.op_def.name,
-                request_id=start.request_id,
-                fingerprint=start_fingerprint,
-                tags=dict(start.tags),
-                created_at=time.time(),
-                start=kept_start,
-                op_version=prepared.op_def.version or "",
+        by_principal = self._by_principal
+        if principal_limit is not None and by_principal[principal] >= principal_limit:
+            raise _status.too_many_executions_for_identity(
+                principal, principal_limit, retry_after=1.0
             )
-        )
-        if not created:
+        execution_id = next(self._ids)
+        # Counted from now on: starts that wait for the store meanwhile see this one.
+        by_principal[principal] += 1
+        launched = False
+        try:
+            record, created = await self.store.create(
+                NewExecution(
+                    execution_id=execution_id,
+                    op_name=prepared.op_def.name,
+                    request_id=start.request_id,
+                    fingerprint=start_fingerprint,
+                    tags=dict(start.tags),
+                    created_at=time.time(),
+                    start=kept_start,
+                    op_version=prepared.op_def.version or "",
+                    principal=principal,
+                )
+            )
+            if not created:
+                return record
+            self._launch(record, prepared, counted=True)
+            launched = True
             return record
-        self._launch(record, prepared)
-        return record
+        finally:
+            if not launched:
+                self._uncount(principal)
+
+    def _uncount(self, principal: str) -> None:
+        by_principal = self._by_principal
+        by_principal[principal] -= 1
+        if by_principal[principal] <= 0:
+            del by_principal[principal]
+
+    def running_for(self, principal: str) -> int:
+        """How many executions ``principal`` runs in this process now."""
+        return self._by_principal[principal]
 
     def _launch(
-        self, record: ExecutionRecord, prepared: PreparedExecution, lost: LostAttempt | None = None
+        self,
+        record: ExecutionRecord,
+        prepared: PreparedExecution,
+        lost: LostAttempt | None = None,
+        *,
+        counted: bool = False,
     ) -> None:
         execution_id = record.id
+        if not counted:
+            self._by_principal[record.principal] += 1
         limits = self.limits
         run = OpRun(
             prepared,
@@ -136,7 +183,9 @@ class ExecutionRunner:
             lost=lost,
         )
         undo = self.store.on_cancel(execution_id, run.request_cancel)
-        task = asyncio.get_running_loop().create_task(self._record(execution_id, run, undo))
+        task = asyncio.get_running_loop().create_task(
+            self._record(execution_id, record.principal, run, undo)
+        )
         self._tasks[execution_id] = task
 
     async def resume(
@@ -194,12 +243,15 @@ class ExecutionRunner:
             ),
         )
 
-    async def _record(self, execution_id: str, run: OpRun, undo: Callable[[], None]) -> None:
+    async def _record(
+        self, execution_id: str, principal: str, run: OpRun, undo: Callable[[], None]
+    ) -> None:
         try:
-            await record_run(self.store, execution_id, run)
+            await record_run(self.store, execution_id, run, withhold=self.withhold)
         finally:
             undo()
             del self._tasks[execution_id]
+            self._uncount(principal)
 
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` for the running executions; cancel those still running."""

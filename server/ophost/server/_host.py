@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -25,10 +26,12 @@ from ophost.server._interceptors import StatusInterceptor
 from ophost.server._limits import Limits
 from ophost.server._servicer import OpHostServicer
 from ophost.server._status import StatusError
+from ophost.server._tls import ServerCertificates, TlsFiles
+from ophost.server._withhold import ErrorWithholder
 from ophost.server.store import ExecutionStore, LostExecution, open_store
 from ophost.v1 import op_host_service_pb2
 
-__all__ = ["KEEPALIVE_OPTIONS", "OpHostServer", "SERVICE_NAME"]
+__all__ = ["KEEPALIVE_OPTIONS", "SERVICE_NAME", "OpHostServer", "is_loopback"]
 
 _log = logging.getLogger("ophost.server")
 
@@ -61,7 +64,15 @@ class OpHostServer:
     ``executor`` runs op bodies (default: a
     :class:`~ophost.execution.ThreadExecutor` with a pool of
     ``max_concurrent_executions + 4`` threads); ``interceptors`` (``grpc.aio``
-    server interceptors) wrap every call, outside the host's own.
+    server interceptors) wrap every call, outside the host's own (authentication
+    is one: :class:`~ophost.server.AccessInterceptor`).
+
+    ``tls`` serves TLS with the certificate and key of :class:`TlsFiles` (and, with
+    its ``client_ca``, requires verified client certificates: mTLS); the files are
+    read now, and again by ``certificates.reload()``. ``withhold_errors`` keeps the
+    details of op errors (messages, stacks) from clients, who get the failure kind
+    and an error id (the host logs the rest); ``None`` (the default) withholds them
+    unless ``host`` is a loopback address.
     """
 
     def __init__(
@@ -82,8 +93,15 @@ class OpHostServer:
         max_retained_bytes: int | None = None,
         lease_seconds: float = 10.0,
         reuse_port: bool = False,
+        tls: TlsFiles | None = None,
+        withhold_errors: bool | None = None,
     ) -> None:
         self._ops = _by_name(ops)
+        self.certificates = ServerCertificates(tls) if tls is not None else None
+        if withhold_errors is None:
+            withhold_errors = not is_loopback(host)
+        self.withholds_errors = withhold_errors
+        self._withhold = ErrorWithholder() if withhold_errors else None
         self._resources = dict(resources or {})
         self._host = host
         self._requested_port = port
@@ -111,7 +129,9 @@ class OpHostServer:
             )
             executor = ThreadExecutor(self._pool, capacity=self._limits.handoff_capacity)
         self._interceptors = list(interceptors)
-        self.runner = ExecutionRunner(self.store, self._limits, executor, max_concurrent_executions)
+        self.runner = ExecutionRunner(
+            self.store, self._limits, executor, max_concurrent_executions, withhold=self._withhold
+        )
         self._server: grpc.aio.Server | None = None
         self._health: HealthServicer | None = None
         self.servicer: OpHostServicer | None = None
@@ -137,7 +157,12 @@ class OpHostServer:
             ],
         )
         self.servicer = OpHostServicer(
-            self._ops, self._resources, store=self.store, runner=self.runner, limits=limits
+            self._ops,
+            self._resources,
+            store=self.store,
+            runner=self.runner,
+            limits=limits,
+            withhold=self._withhold,
         )
         _add_servicer(self.servicer, server)
         self._health = HealthServicer()
@@ -145,7 +170,11 @@ class OpHostServer:
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         _add_reflection(server)
-        self.port = server.add_insecure_port(f"{self._host}:{self._requested_port}")
+        address = f"{self._host}:{self._requested_port}"
+        if self.certificates is not None:
+            self.port = server.add_secure_port(address, self.certificates.credentials())
+        else:
+            self.port = server.add_insecure_port(address)
         if self.port == 0:
             if self._owns_store:
                 await self.store.close()
@@ -253,6 +282,16 @@ def _add_servicer(servicer: OpHostServicer, server: grpc.aio.Server) -> None:
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address to bind) is reachable only from this machine."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any address
 
 
 def _by_name(ops: Iterable[OpDefinition] | Mapping[str, OpDefinition]) -> dict[str, OpDefinition]:

@@ -32,6 +32,7 @@ from ophost.definitions import (
 )
 from ophost.execution import EngineEvent, OpRun
 from ophost.server._wire import EventWriter, Tail
+from ophost.server._withhold import ErrorWithholder, ExecutionErrors
 from ophost.server.store import ExecutionStore, ExecutionUpdate
 from ophost.v1 import execution_pb2, value_pb2
 
@@ -52,9 +53,19 @@ _FINAL_STATE = {
 }
 
 
-async def record_run(store: ExecutionStore, execution_id: str, run: OpRun) -> None:
-    """Run ``run`` to its end, recording every event; it always ends with a terminal event."""
+async def record_run(
+    store: ExecutionStore,
+    execution_id: str,
+    run: OpRun,
+    *,
+    withhold: ErrorWithholder | None = None,
+) -> None:
+    """Run ``run`` to its end, recording every event; it always ends with a terminal event.
+
+    With ``withhold``, errors are recorded (and so sent) without their details.
+    """
     writer = EventWriter(run.op_def.name)
+    errors = withhold.execution(execution_id, run.op_def.name) if withhold else None
     finished = False
     try:
         async for batch in run.batches():
@@ -87,7 +98,7 @@ async def record_run(store: ExecutionStore, execution_id: str, run: OpRun) -> No
                     running = True
                     tails.append(writer.tail(event))
                     continue
-                short = _shortened(event)
+                short = _shortened(event, errors)
                 if kind is ExecutionFinished:
                     assert isinstance(short.body, ExecutionFinished)
                     end = short.body
@@ -99,7 +110,7 @@ async def record_run(store: ExecutionStore, execution_id: str, run: OpRun) -> No
         # KeyboardInterrupt and SystemExit raised by an op body stop an in-process run;
         # in a host they fail that execution only.
         if not finished:
-            await _fail(store, execution_id, run, writer, exc)
+            await _fail(store, execution_id, run, writer, exc, errors)
         else:
             _log.exception("recording execution %s failed after it finished", execution_id)
 
@@ -121,7 +132,12 @@ def _update(
 
 
 async def _fail(
-    store: ExecutionStore, execution_id: str, run: OpRun, writer: EventWriter, exc: BaseException
+    store: ExecutionStore,
+    execution_id: str,
+    run: OpRun,
+    writer: EventWriter,
+    exc: BaseException,
+    errors: ExecutionErrors | None,
 ) -> None:
     """End the execution with an UNEXPECTED failure saying why recording failed."""
     _log.exception("recording execution %s failed", execution_id)
@@ -130,6 +146,8 @@ async def _fail(
         type_name=f"{type(exc).__module__}.{type(exc).__qualname__}",
         message=f"ophost could not record the execution's events: {exc}",
     )
+    if errors is not None:
+        error = errors.error(error)
     now = time.time()
     events = [
         EngineEvent(run.attempt, now, StepFailed(error=error, error_source=ErrorSource.UNEXPECTED)),
@@ -187,9 +205,12 @@ def _cut_error(error: ErrorData | None) -> ErrorData | None:
     )
 
 
-def _shortened(event: EngineEvent) -> EngineEvent:
-    """The event with very long texts cut (the same event when nothing is too long)."""
+def _shortened(event: EngineEvent, errors: ExecutionErrors | None = None) -> EngineEvent:
+    """The event with very long texts cut (the same event when nothing is too long),
+    and its errors withheld with ``errors``."""
     body = event.body
+    if errors is not None:
+        body = errors.body(body)
     shorter: EventBody = body
     if isinstance(body, LogMessage):
         if len(body.message) > _MAX_TEXT:
@@ -198,6 +219,6 @@ def _shortened(event: EngineEvent) -> EngineEvent:
         error = _cut_error(body.error)
         if error is not None and error is not body.error:
             shorter = replace(body, error=error)
-    if shorter is body:
+    if shorter is event.body:
         return event
     return EngineEvent(event.attempt, event.timestamp, shorter, event.encoded)
