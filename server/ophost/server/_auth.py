@@ -35,7 +35,7 @@ import grpc
 from ophost.server import _access, _status
 from ophost.server._access import CANCEL, LIST, READ, RUN, Access
 from ophost.server._status import StatusError
-from ophost.server._token_file import AccessPolicy, Identity, load_token_file
+from ophost.server._token_file import AccessPolicy, Identity, TokenFileError, load_token_file
 from ophost.v1 import op_host_service_pb2
 
 __all__ = ["AUTHORIZATION_HEADER", "METHOD_ACTIONS", "AccessInterceptor"]
@@ -73,32 +73,54 @@ class AccessInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates every call with ``policy`` and checks its method's action.
 
     ``path`` is the token file the policy came from, for :meth:`reload`; make one
-    from a file with :meth:`from_file`.
+    from a file with :meth:`from_file`. ``client_certificates``: whether the server
+    verifies client certificates (mTLS); when False, a token file with identities
+    that authenticate by certificate is refused, as none of them could.
     """
 
-    def __init__(self, policy: AccessPolicy, *, path: Path | None = None) -> None:
-        self.policy = policy
+    def __init__(
+        self,
+        policy: AccessPolicy,
+        *,
+        path: Path | None = None,
+        client_certificates: bool = True,
+    ) -> None:
         self.path = path
+        self.client_certificates = client_certificates
         self._signature = _signature(path) if path is not None else None
+        self.policy = self._checked(policy)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> AccessInterceptor:
+    def from_file(cls, path: str | Path, *, client_certificates: bool = True) -> AccessInterceptor:
         """Load a token file (raises ``TokenFileError`` naming what is wrong)."""
         file = Path(path)
         signature = _signature(file)
-        interceptor = cls(load_token_file(file), path=file)
+        interceptor = cls(load_token_file(file), path=file, client_certificates=client_certificates)
         interceptor._signature = signature
         return interceptor
 
-    def reload(self) -> None:
-        """Read the token file again; raises ``TokenFileError`` and keeps the policy."""
+    def _checked(self, policy: AccessPolicy) -> AccessPolicy:
+        if policy.needs_client_certificates and not self.client_certificates:
+            names = [i.name for i in policy.identities if i.client_cert_subject is not None]
+            raise TokenFileError(
+                f"{self.path or 'the token file'}: identity {names[0]!r} authenticates by "
+                "client certificate, but the server asks for none (serve with --tls-client-ca)"
+            )
+        return policy
+
+    def reload(self) -> bool:
+        """Read the token file again; returns True once it is in use.
+
+        Raises ``TokenFileError`` (naming what is wrong) and keeps the policy in use
+        when the file does not load.
+        """
         if self.path is None:
-            return
-        signature = _signature(self.path)
-        try:
-            self.policy = load_token_file(self.path)
-        finally:
-            self._signature = signature
+            return False
+        # Remembered even when the file does not load: it is read again once it
+        # changes again.
+        self._signature = _signature(self.path)
+        self.policy = self._checked(load_token_file(self.path))
+        return True
 
     def reload_if_changed(self) -> bool:
         """:meth:`reload` when the file changed since it was last read."""

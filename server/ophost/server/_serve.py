@@ -6,6 +6,11 @@ signal. The first SIGTERM or SIGINT drains: health turns NOT_SERVING, new execut
 are refused with UNAVAILABLE, running ones get the drain grace period to finish and
 are then canceled. A second signal during the drain cancels the running executions
 at once. Every step is printed, so an operator (or a test) can follow it.
+
+SIGHUP reloads what can change under a running server: the TLS certificate, key and
+client CA, and the token file. They are also reloaded when one of their files
+changes (checked every ``watch_interval`` seconds). Files that do not load leave what
+is in use in place, and the line printed says why.
 """
 
 from __future__ import annotations
@@ -18,18 +23,31 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
 from ophost.errors import OpHostError
+from ophost.server._auth import AccessInterceptor
 from ophost.server._host import OpHostServer
 from ophost.server._loader import LoadedOps
+from ophost.server._tls import TlsError, TlsFiles
+from ophost.server._token_file import TokenFileError
 from ophost.server.store import StoreError, store_path
 
-__all__ = ["STOP_SIGNALS", "ServeError", "abandoned_op_threads", "describe_store", "serve"]
+__all__ = [
+    "RELOAD_SIGNAL",
+    "STOP_SIGNALS",
+    "ServeError",
+    "abandoned_op_threads",
+    "describe_store",
+    "serve",
+]
 
 # The signals that drain the server.
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+# The signal that reloads the TLS files and the token file.
+RELOAD_SIGNAL = signal.SIGHUP
 # The worker threads of OpHostServer (and execute_in_process) carry this prefix.
 _OP_THREAD_PREFIX = "ophost-op"
 
@@ -53,16 +71,28 @@ async def serve(
     max_retained_bytes: int | None = None,
     lease_seconds: float = 10.0,
     reuse_port: bool = False,
+    tls: TlsFiles | None = None,
+    token_file: Path | None = None,
+    withhold_errors: bool | None = None,
+    watch_interval: float = 1.0,
 ) -> None:
     """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
 
     ``label`` names where the ops came from in the printed lines (default: the
     loader's ``source``). ``store`` is a store URL (see
-    :func:`~ophost.server.store.open_store`). Returns once the server has drained and
-    stopped; raises :class:`ServeError` when it cannot start.
+    :func:`~ophost.server.store.open_store`). ``tls``, ``token_file`` and
+    ``withhold_errors`` are the security options (docs/security.md). Returns once the
+    server has drained and stopped; raises :class:`ServeError` when it cannot start.
     """
     stream = out if out is not None else sys.stdout
     try:
+        access = (
+            AccessInterceptor.from_file(
+                token_file, client_certificates=tls is not None and tls.client_ca is not None
+            )
+            if token_file is not None
+            else None
+        )
         server = OpHostServer(
             loaded.ops,
             resources=loaded.resources,
@@ -76,11 +106,16 @@ async def serve(
             store=store,
             lease_seconds=lease_seconds,
             reuse_port=reuse_port,
+            tls=tls,
+            withhold_errors=withhold_errors,
+            interceptors=[access] if access is not None else (),
         )
     except OpHostError as exc:
         raise ServeError(str(exc)) from exc
     signals: asyncio.Queue[str] = asyncio.Queue()
-    remove_handlers = _install_handlers(signals.put_nowait)
+    reloader = _Reloader(server, access, stream)
+    remove_handlers = _install_handlers(signals.put_nowait, reloader.on_signal)
+    watcher: asyncio.Task[None] | None = None
     try:
         try:
             await server.start()
@@ -95,6 +130,10 @@ async def serve(
             f"on {server.address}",
         )
         _say(stream, f"executions are kept in {describe_store(store)}")
+        for line in _security_lines(server, access, token_file):
+            _say(stream, line)
+        if watch_interval > 0 and (tls is not None or access is not None):
+            watcher = asyncio.ensure_future(reloader.watch(watch_interval))
         name = await signals.get()
         running = _running(server)
         _say(
@@ -124,6 +163,8 @@ async def serve(
         _say(stream, "stopped")
     finally:
         remove_handlers()
+        if watcher is not None:
+            watcher.cancel()
         await server.stop(0)
 
 
@@ -169,18 +210,102 @@ def _say(stream: TextIO, line: str) -> None:
         print(f"ophost: {line}", file=stream, flush=True)
 
 
-def _install_handlers(on_signal: Callable[[str], object]) -> Callable[[], None]:
-    """Route SIGTERM and SIGINT to ``on_signal`` on the running loop; returns the undo."""
+def _security_lines(
+    server: OpHostServer, access: AccessInterceptor | None, token_file: Path | None
+) -> list[str]:
+    """What the server does to protect itself, in the lines ``serve`` prints at start."""
+    lines = []
+    certificates = server.certificates
+    if certificates is None:
+        lines.append("no TLS: traffic is plaintext")
+    elif certificates.requires_client_certificates:
+        files = certificates.files
+        lines.append(
+            f"TLS with {files.cert}; client certificates required (mTLS, CA {files.client_ca})"
+        )
+    else:
+        lines.append(f"TLS with {certificates.files.cert}")
+    if access is None:
+        lines.append("no token file: every caller may do everything")
+    else:
+        count = len(access.policy.identities)
+        lines.append(
+            f"callers authenticate as one of {count} identit{'y' if count == 1 else 'ies'} "
+            f"of {token_file}"
+        )
+    if server.withholds_errors:
+        lines.append("op error details are withheld from clients (logged with an error id)")
+    return lines
+
+
+class _Reloader:
+    """Reloads the TLS files and the token file on SIGHUP, and when they change."""
+
+    def __init__(
+        self, server: OpHostServer, access: AccessInterceptor | None, stream: TextIO
+    ) -> None:
+        self._server = server
+        self._access = access
+        self._stream = stream
+
+    def on_signal(self, name: str) -> None:
+        _say(self._stream, f"{name} received; reloading the TLS files and the token file")
+        self._reload(changed_only=False)
+
+    async def watch(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self._reload(changed_only=True)
+
+    def _reload(self, *, changed_only: bool) -> None:
+        certificates = self._server.certificates
+        if certificates is not None:
+            try:
+                if certificates.reload_if_changed() if changed_only else certificates.reload():
+                    _say(
+                        self._stream, f"reloaded the TLS certificate from {certificates.files.cert}"
+                    )
+                elif not changed_only:
+                    _say(self._stream, "the TLS files are unchanged")
+            except TlsError as exc:
+                _say(self._stream, f"kept the TLS certificate in use: {exc}")
+        access = self._access
+        if access is not None:
+            try:
+                if access.reload_if_changed() if changed_only else access.reload():
+                    count = len(access.policy.identities)
+                    _say(
+                        self._stream,
+                        f"reloaded the token file {access.path} ({count} "
+                        f"identit{'y' if count == 1 else 'ies'})",
+                    )
+            except TokenFileError as exc:
+                _say(self._stream, f"kept the token file in use: {exc}")
+
+
+def _install_handlers(
+    on_signal: Callable[[str], object], on_reload: Callable[[str], object] | None = None
+) -> Callable[[], None]:
+    """Route SIGTERM and SIGINT to ``on_signal``, and SIGHUP to ``on_reload``, on the
+    running loop; returns the undo."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     previous: dict[signal.Signals, Any] = {}
+    routes: list[tuple[signal.Signals, Callable[[str], object]]] = [
+        (sig, on_signal) for sig in STOP_SIGNALS
+    ]
+    if on_reload is not None and hasattr(signal, "SIGHUP"):
+        routes.append((RELOAD_SIGNAL, on_reload))
 
-    def from_thread(signum: int, _frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(on_signal, signal.Signals(signum).name)
+    for sig, handler in routes:
 
-    for sig in STOP_SIGNALS:
+        def from_thread(
+            signum: int, _frame: FrameType | None, handler: Callable[[str], object] = handler
+        ) -> None:
+            loop.call_soon_threadsafe(handler, signal.Signals(signum).name)
+
         try:
-            loop.add_signal_handler(sig, on_signal, sig.name)
+            loop.add_signal_handler(sig, handler, sig.name)
             installed.append(sig)
         except NotImplementedError:  # Windows event loops: fall back to signal.signal
             previous[sig] = signal.signal(sig, from_thread)

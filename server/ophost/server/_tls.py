@@ -106,10 +106,11 @@ class ServerCertificates:
         Raises :class:`TlsError` (naming the file) when they are not valid; the
         material in use is then kept.
         """
-        signature = _signature(self.files)
+        # Remembered even when the files are not valid: they are read again once they
+        # change again (a renewal that writes the certificate, then the key).
+        self._signature = _signature(self.files)
         material = _read(self.files)
         with self._lock:
-            self._signature = signature
             if material == self._material:
                 return False
             self._material = material
