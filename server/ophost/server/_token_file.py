@@ -26,7 +26,7 @@ PyYAML is installed)::
 
 :func:`load_token_file` reads and checks it whole, and raises :class:`TokenFileError`
 naming the file, the line (where it can tell), the identity and the key at fault. It
-never repeats a value from the file in a message. :class:`AccessPolicy` is the
+never quotes a token hash. :class:`AccessPolicy` is the
 result: :meth:`AccessPolicy.by_token` finds the identity of a token by comparing the
 token's digest with every identity's, in constant time.
 """
@@ -284,12 +284,18 @@ def _check_unique(identities: Sequence[Identity], where: _Locator) -> None:
 
 
 def _load_toml(text: str, source: str) -> Any:
-    # tomllib is in the standard library from Python 3.11; tomli is the same parser
-    # for Python 3.10 (a dependency there).
+    # tomllib is in the standard library from Python 3.11; on 3.10 the same parser is
+    # the tomli package, used when it is installed.
     try:
         toml: Any = importlib.import_module("tomllib")
     except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        toml = importlib.import_module("tomli")
+        try:
+            toml = importlib.import_module("tomli")
+        except ModuleNotFoundError:
+            raise TokenFileError(
+                f"{source}: reading TOML on Python 3.10 needs the tomli package (pip install "
+                "tomli); or use Python 3.11 or later, or a YAML token file"
+            ) from None
     try:
         return toml.loads(text)
     except toml.TOMLDecodeError as exc:
