@@ -176,6 +176,14 @@ def _register_serve(commands: Subparsers) -> None:
         "with its ops and actions; without it every caller may do everything",
     )
     security.add_argument(
+        "--reload-interval",
+        type=_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often the TLS files and the token file are checked for changes, which "
+        "reloads them (%(default)s; 0: only on SIGHUP)",
+    )
+    security.add_argument(
         "--withhold-errors",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -262,6 +270,7 @@ def _serve(args: argparse.Namespace) -> int:
                 tls=tls,
                 token_file=args.token_file,
                 withhold_errors=args.withhold_errors,
+                watch_interval=args.reload_interval,
             )
         )
     except ServeError as error:

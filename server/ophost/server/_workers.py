@@ -32,6 +32,8 @@ from ophost.server._tls import ServerCertificates, TlsFiles
 __all__ = ["serve_workers"]
 
 _PR_SET_PDEATHSIG = 1
+# One line at a time on standard output: the workers' lines are relayed by threads.
+_OUTPUT = threading.Lock()
 # A worker that does not serve within this many seconds fails the start.
 _READY_TIMEOUT = 120.0
 
@@ -63,11 +65,19 @@ class _Worker:
             if text.startswith("ophost: serving "):
                 self.ready.set()
             text = text.removeprefix("ophost: ")
-            print(f"ophost[worker {self.number}]: {text}", flush=True)
+            _say(f"ophost[worker {self.number}]: {text}")
 
     def signal(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signum)
+
+
+def _say(line: str) -> None:
+    """Print one whole line (``print`` writes the text and its newline separately, so
+    lines printed by two threads at once could run together)."""
+    with _OUTPUT:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def _die_with_parent() -> None:
@@ -116,12 +126,9 @@ def serve_workers(args: argparse.Namespace, store: str, tls: TlsFiles | None = N
             return 1
         host = f"[{args.host}]" if ":" in args.host else args.host
         source = args.file if args.file is not None else f"module {args.module}"
-        print(
-            f"ophost: serving {source} on {host}:{port} with {len(workers)} worker processes",
-            flush=True,
-        )
+        _say(f"ophost: serving {source} on {host}:{port} with {len(workers)} worker processes")
         _supervise(workers, stopping)
-        print("ophost: stopped", flush=True)
+        _say("ophost: stopped")
         return 0
     finally:
         for sig, handler in previous.items():
@@ -174,6 +181,7 @@ def _worker_command(args: argparse.Namespace, store: str, port: int) -> list[str
     ):
         if value is not None:
             command += [flag, str(value)]
+    command += ["--reload-interval", str(args.reload_interval)]
     if args.withhold_errors is not None:
         command.append("--withhold-errors" if args.withhold_errors else "--no-withhold-errors")
     return command
@@ -220,10 +228,7 @@ def _supervise(workers: list[_Worker], stopping: threading.Event) -> None:
                 continue
             if stopping.is_set():
                 continue
-            print(
-                f"ophost: worker {worker.number} exited with code {code}; starting another",
-                flush=True,
-            )
+            _say(f"ophost: worker {worker.number} exited with code {code}; starting another")
             if time.monotonic() - worker.started_at < 1.0:
                 time.sleep(1.0)  # one that dies at once is not restarted in a tight loop
             worker.start()
