@@ -213,8 +213,11 @@ def _say(stream: TextIO, line: str) -> None:
 def _security_lines(
     server: OpHostServer, access: AccessInterceptor | None, token_file: Path | None
 ) -> list[str]:
-    """What the server does to protect itself, in the lines ``serve`` prints at start."""
+    """What the server does to protect itself, in the lines ``serve`` prints at start
+    (the one about the token file last)."""
     lines = []
+    if server.withholds_errors:
+        lines.append("op error details are withheld from clients (logged with an error id)")
     certificates = server.certificates
     if certificates is None:
         lines.append("no TLS: traffic is plaintext")
@@ -233,8 +236,6 @@ def _security_lines(
             f"callers authenticate as one of {count} identit{'y' if count == 1 else 'ies'} "
             f"of {token_file}"
         )
-    if server.withholds_errors:
-        lines.append("op error details are withheld from clients (logged with an error id)")
     return lines
 
 
