@@ -254,3 +254,40 @@ def test_wildcards_mean_no_limit() -> None:
     assert UNRESTRICTED.unrestricted
     assert not dashboard.unrestricted
     assert UNRESTRICTED.listing_scope(["a"]) == (None, None)
+
+
+# -- ophost token ---------------------------------------------------------------------------
+
+
+def test_token_new_prints_a_token_and_an_entry_that_loads(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ophost.cli import main
+
+    assert main(["token", "new", "--name", "ci"]) == 0
+    printed = capsys.readouterr().out
+    token = next(
+        line.removeprefix("OPHOST_TOKEN=")
+        for line in printed.splitlines()
+        if line.startswith("OPHOST_TOKEN=")
+    )
+    assert len(token) >= 40
+    entry = printed[printed.index("[identities.ci]") :]
+    policy = parse_token_file(entry)
+    assert policy.by_token(token) is policy.identities[0]
+    assert main(["token", "new"]) == 0
+    assert token not in capsys.readouterr().out  # a new one each time
+
+
+def test_token_hash_reads_standard_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from ophost.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("abc\n"))
+    assert main(["token", "hash"]) == 0
+    assert capsys.readouterr().out.strip() == hash_token("abc")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["token", "hash"]) == 2
