@@ -154,10 +154,6 @@ class ExecutionRunner:
         if by_principal[principal] <= 0:
             del by_principal[principal]
 
-    def running_for(self, principal: str) -> int:
-        """How many executions ``principal`` runs in this process now."""
-        return self._by_principal[principal]
-
     def _launch(
         self,
         record: ExecutionRecord,

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from ophost.errors import OpHostError
 from ophost.server._auth import AccessInterceptor
-from ophost.server._host import OpHostServer
+from ophost.server._host import OpHostServer, is_loopback
 from ophost.server._loader import LoadedOps
 from ophost.server._tls import TlsError, TlsFiles
 from ophost.server._token_file import TokenFileError
@@ -130,7 +130,7 @@ async def serve(
             f"on {server.address}",
         )
         _say(stream, f"executions are kept in {describe_store(store)}")
-        for line in _security_lines(server, access, token_file):
+        for line in _security_lines(server, access, token_file, host):
             _say(stream, line)
         if watch_interval > 0 and (tls is not None or access is not None):
             watcher = asyncio.ensure_future(reloader.watch(watch_interval))
@@ -211,31 +211,42 @@ def _say(stream: TextIO, line: str) -> None:
 
 
 def _security_lines(
-    server: OpHostServer, access: AccessInterceptor | None, token_file: Path | None
+    server: OpHostServer, access: AccessInterceptor | None, token_file: Path | None, host: str
 ) -> list[str]:
-    """What the server does to protect itself, in the lines ``serve`` prints at start
-    (the one about the token file last)."""
+    """What protects the server, in the lines ``serve`` prints at start.
+
+    Nothing on a loopback address without security options (the output stays as it
+    was); off loopback, a warning for each protection missing.
+    """
     lines = []
-    if server.withholds_errors:
-        lines.append("op error details are withheld from clients (logged with an error id)")
+    exposed = not is_loopback(host)
     certificates = server.certificates
-    if certificates is None:
-        lines.append("no TLS: traffic is plaintext")
-    elif certificates.requires_client_certificates:
+    if certificates is not None:
         files = certificates.files
+        if files.client_ca is not None:
+            lines.append(
+                f"TLS with {files.cert}; client certificates required (mTLS, CA {files.client_ca})"
+            )
+        else:
+            lines.append(f"TLS with {files.cert}")
+    elif exposed:
         lines.append(
-            f"TLS with {files.cert}; client certificates required (mTLS, CA {files.client_ca})"
+            f"warning: {host} is not a loopback address, and the traffic is plaintext "
+            "(--tls-cert and --tls-key; see docs/security.md)"
         )
-    else:
-        lines.append(f"TLS with {certificates.files.cert}")
-    if access is None:
-        lines.append("no token file: every caller may do everything")
-    else:
+    if access is not None:
         count = len(access.policy.identities)
         lines.append(
             f"callers authenticate as one of {count} identit{'y' if count == 1 else 'ies'} "
             f"of {token_file}"
         )
+    elif exposed:
+        lines.append(
+            "warning: without a token file, every caller may list, run, read and cancel "
+            "everything (--token-file; see docs/security.md)"
+        )
+    if server.withholds_errors:
+        lines.append("op error details are withheld from clients (logged with an error id)")
     return lines
 
 

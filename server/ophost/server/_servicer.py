@@ -451,16 +451,20 @@ def _repeated(
 
 
 def _query_digest(query: ExecutionQuery) -> str:
-    text = repr(
-        (
-            query.op_name,
-            sorted(query.states),
-            query.created_after,
-            query.created_before,
+    parts: tuple[object, ...] = (
+        query.op_name,
+        sorted(query.states),
+        query.created_after,
+        query.created_before,
+    )
+    if query.principals is not None or query.op_names is not None:
+        # Only for a caller limited by a token file, so that a token issued without one
+        # (by another version of the host, say) still reads the same.
+        parts += (
             sorted(query.principals) if query.principals is not None else None,
             sorted(query.op_names) if query.op_names is not None else None,
         )
-    )
+    text = repr(parts)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 

@@ -77,7 +77,6 @@ class ServerCertificates:
         self._signature = _signature(files)
         self._material = _read(files)
         self._pending: grpc.ServerCertificateConfiguration | None = None
-        self.generation = 1  # counts the material loaded, the first included
 
     @property
     def requires_client_certificates(self) -> bool:
@@ -115,7 +114,6 @@ class ServerCertificates:
                 return False
             self._material = material
             self._pending = material.configuration()
-            self.generation += 1
         return True
 
     def reload_if_changed(self) -> bool:
