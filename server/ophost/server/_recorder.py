@@ -98,7 +98,9 @@ async def record_run(
                     running = True
                     tails.append(writer.tail(event))
                     continue
-                short = _shortened(event, errors)
+                short = _shortened(event)
+                if errors is not None:
+                    short = errors.event(short)
                 if kind is ExecutionFinished:
                     assert isinstance(short.body, ExecutionFinished)
                     end = short.body
@@ -205,12 +207,9 @@ def _cut_error(error: ErrorData | None) -> ErrorData | None:
     )
 
 
-def _shortened(event: EngineEvent, errors: ExecutionErrors | None = None) -> EngineEvent:
-    """The event with very long texts cut (the same event when nothing is too long),
-    and its errors withheld with ``errors``."""
+def _shortened(event: EngineEvent) -> EngineEvent:
+    """The event with very long texts cut (the same event when nothing is too long)."""
     body = event.body
-    if errors is not None:
-        body = errors.body(body)
     shorter: EventBody = body
     if isinstance(body, LogMessage):
         if len(body.message) > _MAX_TEXT:
@@ -219,6 +218,6 @@ def _shortened(event: EngineEvent, errors: ExecutionErrors | None = None) -> Eng
         error = _cut_error(body.error)
         if error is not None and error is not body.error:
             shorter = replace(body, error=error)
-    if shorter is event.body:
+    if shorter is body:
         return event
     return EngineEvent(event.attempt, event.timestamp, shorter, event.encoded)

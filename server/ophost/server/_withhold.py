@@ -29,6 +29,7 @@ from ophost.definitions import (
     RetryScheduled,
     StepFailed,
 )
+from ophost.execution import EngineEvent
 
 __all__ = ["WITHHELD_MESSAGE", "ErrorWithholder", "ExecutionErrors", "describe_error"]
 
@@ -90,6 +91,13 @@ class ExecutionErrors:
                 error, execution_id=self._execution_id, op_name=self._op_name
             )
         return found
+
+    def event(self, event: EngineEvent) -> EngineEvent:
+        """The event as it may leave the host (the same event when nothing is held)."""
+        body = self.body(event.body)
+        if body is event.body:
+            return event
+        return EngineEvent(event.attempt, event.timestamp, body, event.encoded)
 
     def body(self, body: EventBody) -> EventBody:
         """The event body as it may leave the host (the same body when nothing is held)."""
