@@ -136,6 +136,32 @@ async def test_a_reload_serves_the_new_certificate_and_keeps_open_streams(pki: P
         assert [e.sequence for e in events] == list(range(1, len(events) + 1))
 
 
+async def test_a_reload_can_change_the_client_ca(pki: Pki) -> None:
+    old_client_cert = pki.client("alice")
+    new_ca = trustme.CA()
+    new_client_cert = pki.client("bob", ca=new_ca)
+    clients_ca = write_ca(pki.ca, pki.folder / "clients-ca.pem")
+    tls = TlsFiles(cert=pki.server_cert, key=pki.server_key, client_ca=clients_ca)
+    async with (
+        secured_host(tls=tls) as server,
+        client(server.address, pki, cert=old_client_cert) as connected,
+    ):
+        certificates = server.certificates
+        assert certificates is not None
+        assert await connected.call("add", {"a": 1, "b": 1}) == {"result": 2}
+        refused = await unreachable(server.address, pki, cert=new_client_cert)
+        assert refused == grpc.StatusCode.UNAVAILABLE
+
+        write_ca(new_ca, clients_ca)  # client certificates now come from the new CA
+        assert certificates.reload_if_changed() is True
+        async with client(server.address, pki, cert=new_client_cert) as renewed:
+            assert await renewed.call("add", {"a": 2, "b": 2}) == {"result": 4}
+        refused = await unreachable(server.address, pki, cert=old_client_cert)
+        assert refused == grpc.StatusCode.UNAVAILABLE
+        # The connection made before the change goes on.
+        assert await connected.call("add", {"a": 3, "b": 3}) == {"result": 6}
+
+
 async def test_a_reload_that_finds_bad_files_keeps_the_certificate_in_use(pki: Pki) -> None:
     async with secured_host(tls=pki.tls()) as server:
         certificates = server.certificates
