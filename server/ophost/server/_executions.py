@@ -215,6 +215,8 @@ class ExecutionRunner:
         if prepared is not None:
             self._launch(record, prepared, LostAttempt(record.attempt, error))
             return
+        if self.withhold is not None:  # it names the lost process and what went wrong
+            error = self.withhold.withhold(error, execution_id=record.id, op_name=record.op_name)
         now = time.time()
         writer = EventWriter(record.op_name)
         events = [
