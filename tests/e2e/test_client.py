@@ -89,6 +89,7 @@ def test_exports_are_pinned() -> None:
         "ServerLimits",
         "StreamBrokenError",
         "SyncExecutionStream",
+        "bearer",
     ]
     for name in ophost_client.__all__:
         assert getattr(ophost_client, name).__module__.startswith("ophost_client")

@@ -38,7 +38,7 @@ _WRITER = EventWriter("op")
 
 
 def new(execution_id: str, *, request_id: str = "", fingerprint: bytes = b"", created: float = 0.0,
-        op_name: str = "op") -> NewExecution:  # fmt: skip
+        op_name: str = "op", principal: str = "") -> NewExecution:  # fmt: skip
     return NewExecution(
         execution_id=execution_id,
         op_name=op_name,
@@ -46,6 +46,7 @@ def new(execution_id: str, *, request_id: str = "", fingerprint: bytes = b"", cr
         fingerprint=fingerprint,
         tags={"team": "data"},
         created_at=created or 1_700_000_000.0,
+        principal=principal,
     )
 
 
@@ -356,6 +357,41 @@ class StoreContract:
             "new",
             "mid",
         ]
+
+    async def test_executions_keep_the_identity_that_started_them(self) -> None:
+        store = await self.open_store()
+        record, _ = await store.create(new("e1", principal="alice", request_id="r1"))
+        assert record.principal == "alice"
+        await store.append("e1", [log("one")], ExecutionUpdate(running=True, at=1.0))
+        assert (await store.get("e1")).principal == "alice"  # type: ignore[union-attr]
+        assert (await store.find_request("r1")).principal == "alice"  # type: ignore[union-attr]
+        assert (await store.request_cancel("e1")).principal == "alice"  # type: ignore[union-attr]
+        await store.create(new("e2"))
+        assert (await store.get("e2")).principal == ""  # type: ignore[union-attr]
+
+    async def test_executions_limited_to_principals_and_ops(self) -> None:
+        store = await self.open_store()
+        made = [("a1", "alice", "add", 1.0), ("a2", "alice", "etl", 2.0),
+                ("b1", "bob", "add", 3.0), ("n1", "", "add", 4.0)]  # fmt: skip
+        for execution_id, principal, op_name, created in made:
+            await store.create(new(execution_id, principal=principal, op_name=op_name,
+                                   created=created))  # fmt: skip
+
+        async def listed(**scope: Any) -> list[str]:
+            return [r.id for r in await store.executions(ExecutionQuery(**scope))]
+
+        assert await listed() == ["n1", "b1", "a2", "a1"]
+        assert await listed(principals=frozenset({"alice"})) == ["a2", "a1"]
+        assert await listed(principals=frozenset({"alice", ""})) == ["n1", "a2", "a1"]
+        assert await listed(op_names=frozenset({"add"})) == ["n1", "b1", "a1"]
+        both = {"principals": frozenset({"alice", "bob"}), "op_names": frozenset({"add"})}
+        assert await listed(**both) == ["b1", "a1"]
+        assert await listed(principals=frozenset()) == []
+        assert await listed(op_names=frozenset()) == []
+        query = ExecutionQuery(principals=frozenset({"alice", "bob"}))
+        first = await store.executions(query, limit=1)
+        rest = await store.executions(query, before=first[-1].page_key)
+        assert [r.id for r in first + rest] == ["b1", "a2", "a1"]
 
     async def test_executions_in_pages(self) -> None:
         store = await self.open_store()

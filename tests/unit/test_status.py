@@ -197,6 +197,31 @@ def test_internal() -> None:
     assert error.message == "the event store lost execution ex-1"
 
 
+def test_authentication_and_permission_errors() -> None:
+    error = _status.unauthenticated("the bearer token matches no identity")
+    assert (error.code, error.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
+    assert error.metadata == {}
+    denied = _status.permission_denied("ci", "run", op="payroll")
+    assert (denied.code, denied.reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED")
+    assert denied.message == "identity 'ci' may not run op 'payroll'"
+    assert denied.metadata == {"identity": "ci", "action": "run", "op": "payroll"}
+    denied = _status.permission_denied("ci", "read", execution_id="e1")
+    assert denied.message == "identity 'ci' may not read execution 'e1'"
+    assert denied.metadata == {"identity": "ci", "action": "read", "execution_id": "e1"}
+    denied = _status.permission_denied("ci", "list", method="/ophost.v1.OpHostService/ListOps")
+    assert denied.message == (
+        "identity 'ci' lacks the action 'list' that /ophost.v1.OpHostService/ListOps needs"
+    )
+    assert denied.metadata == {"identity": "ci", "action": "list"}
+    limited = _status.too_many_executions_for_identity("ci", 2, retry_after=1.0)
+    assert limited.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert limited.reason == "TOO_MANY_EXECUTIONS_FOR_IDENTITY"
+    assert limited.metadata == {"identity": "ci", "limit": "2"}
+    assert limited.retry_delay == 1.0
+    conflict = _status.request_id_conflict("r1", another_identity=True)
+    assert conflict.message == "request id 'r1' was already used by another identity"
+
+
 def test_every_error_reason_has_a_constructor() -> None:
     made = {
         _status.op_not_found("x", []).reason,
@@ -214,6 +239,9 @@ def test_every_error_reason_has_a_constructor() -> None:
         _status.internal("x").reason,
         _status.store_full("x").reason,
         _status.store_unavailable("x").reason,
+        _status.unauthenticated("x").reason,
+        _status.permission_denied("x", "run", op="y").reason,
+        _status.too_many_executions_for_identity("x", 1, 1.0).reason,
     }
     names = {name.removeprefix("ERROR_REASON_") for name in error_pb2.ErrorReason.keys()}
     assert made == names - {"UNSPECIFIED"}

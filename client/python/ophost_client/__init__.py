@@ -17,9 +17,20 @@ and blocking, through a thin facade over the same client::
         outputs = client.call("add", {"a": 1, "b": 2})
 
 Every method takes per-call ``timeout=`` (seconds; ``None``: no deadline) and
-``metadata=`` (``(key, value)`` pairs). A channel of your own (TLS, interceptors) goes
-in as ``AsyncOpHostClient(target, channel=...)`` or, for the blocking client, which
-runs its own event loop, ``OpHostClient(target, channel_factory=...)``.
+``metadata=`` (``(key, value)`` pairs). A channel of your own (interceptors, other
+options) goes in as ``AsyncOpHostClient(target, channel=...)`` or, for the blocking
+client, which runs its own event loop, ``OpHostClient(target, channel_factory=...)``.
+
+TLS and tokens (docs/security.md)::
+
+    AsyncOpHostClient(
+        "ops.example.com:50051",
+        tls_ca="ca.pem",                                # verify the server (default: system CAs)
+        tls_cert="client.pem", tls_key="client.key",    # mTLS
+        token=os.environ["OPHOST_TOKEN"],               # authorization: Bearer <token>
+    )
+
+A call's ``metadata=[bearer(other_token)]`` uses another token for that call.
 
 Replicas of one host (``ophost serve`` processes sharing a database) are one target:
 ``AsyncOpHostClient("10.0.0.1:50051,10.0.0.2:50051")``, a list of addresses, or
@@ -37,6 +48,7 @@ from ophost_client._info import (
     ServerInfo,
     ServerLimits,
 )
+from ophost_client._security import bearer
 from ophost_client._stream import ExecutionStream
 from ophost_client._sync import OpHostClient, SyncExecutionStream
 from ophost_client.errors import (
@@ -63,6 +75,8 @@ __all__ = [
     "ExecutionInfo",
     "ExecutionState",
     "ChunkedOutput",
+    # credentials
+    "bearer",
     # errors
     "OpHostClientError",
     "OpHostRpcError",

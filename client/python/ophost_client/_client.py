@@ -14,6 +14,7 @@ from ophost.v1 import op_host_service_pb2 as pb
 from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo
 from ophost_client._options import CLIENT_TIMEOUT, CallOptions, Metadata, Timeout, check_timeout
 from ophost_client._request import UNSET, StartRequest
+from ophost_client._security import Pem, channel_credentials, token_metadata, wants_tls
 from ophost_client._session import ReattachPolicy, Session
 from ophost_client._stream import ExecutionStream
 from ophost_client._target import Target, channel_target, target_label
@@ -54,9 +55,18 @@ class AsyncOpHostClient:
     started on; a re-attach may go to another. One address, or any other target
     URI, is used as given, with gRPC's default policy.
 
-    Pass ``channel`` to use a ``grpc.aio.Channel`` of your own instead (TLS, client
+    Pass ``channel`` to use a ``grpc.aio.Channel`` of your own instead (client
     interceptors, load balancing, other options); ``target`` is then only a label, and
     :meth:`close` leaves that channel open: it is yours to close.
+
+    TLS: ``tls_ca`` (the CA certificates to verify the server with; the system's
+    without it), and for mTLS ``tls_cert`` and ``tls_key`` (the client's certificate
+    chain and private key). Each is PEM ``bytes`` or the path of a PEM file. Any of
+    them makes the channel TLS; ``tls=True`` does too (with the system's CAs), and
+    ``tls=False`` refuses them. They apply to the channel the client makes, not to one
+    passed in. ``token`` is sent with every call as ``authorization: Bearer <token>``;
+    a call whose ``metadata`` sets ``authorization`` (see
+    :func:`~ophost_client.bearer`) sends its own instead.
 
     ``timeout`` is the default deadline of every unary call, in seconds (``None``:
     none); streams have no deadline unless a call gives one. A stream that breaks
@@ -80,21 +90,37 @@ class AsyncOpHostClient:
         timeout: float | None = 30.0,
         reattach_attempts: int = 5,
         reattach_backoff: float = 0.2,
+        tls: bool | None = None,
+        tls_ca: Pem | None = None,
+        tls_cert: Pem | None = None,
+        tls_key: Pem | None = None,
+        token: str | None = None,
     ) -> None:
         check_timeout(timeout)
         reattach = ReattachPolicy(attempts=reattach_attempts, backoff=reattach_backoff)
         self.target = target_label(target)
+        metadata = token_metadata(token)
+        secure = wants_tls(tls, tls_ca, tls_cert, tls_key)
         owns_channel = channel is None
         if channel is None:
             chosen = channel_target(target)
-            channel = grpc.aio.insecure_channel(
-                chosen.uri, options=(*CHANNEL_OPTIONS, *chosen.options)
+            options = (*CHANNEL_OPTIONS, *chosen.options)
+            if secure:
+                credentials = channel_credentials(tls_ca, tls_cert, tls_key)
+                channel = grpc.aio.secure_channel(chosen.uri, credentials, options=options)
+            else:
+                channel = grpc.aio.insecure_channel(chosen.uri, options=options)
+        elif secure:
+            raise ValueError(
+                "the TLS options apply to the channel the client makes; give the channel "
+                "passed in its own credentials"
             )
         self._session = Session(
             channel,
             owns_channel=owns_channel,
             timeout=timeout,
             reattach=reattach,
+            metadata=metadata,
         )
 
     def __repr__(self) -> str:

@@ -18,7 +18,14 @@ import grpc
 from ophost.v1 import op_host_service_pb2 as pb
 from ophost.v1 import op_host_service_pb2_grpc
 from ophost_client._info import ExecutionInfo, ServerInfo
-from ophost_client._options import CLIENT_TIMEOUT, CallOptions, Metadata, Timeout
+from ophost_client._options import (
+    CLIENT_TIMEOUT,
+    CallOptions,
+    Metadata,
+    MetadataPairs,
+    Timeout,
+    merge_metadata,
+)
 from ophost_client._status import from_aio_error
 from ophost_client.errors import ClientClosedError
 
@@ -56,7 +63,9 @@ class Session:
     """A channel to one server and what the calls on it share.
 
     ``owns_channel`` says whether :meth:`close` closes the channel (a channel the
-    caller handed in stays open). ``timeout`` is the default deadline of unary calls.
+    caller handed in stays open). ``timeout`` is the default deadline of unary calls;
+    ``metadata`` goes with every call (the client's token), before the call's own,
+    which replaces the values of the keys it sets.
     """
 
     def __init__(
@@ -66,8 +75,10 @@ class Session:
         owns_channel: bool,
         timeout: float | None,
         reattach: ReattachPolicy,
+        metadata: MetadataPairs = (),
     ) -> None:
         self.channel = channel
+        self.metadata = metadata
         self.owns_channel = owns_channel
         self.stub: OpHostServiceAsyncStub = op_host_service_pb2_grpc.OpHostServiceStub(channel)
         self.timeout = timeout
@@ -94,7 +105,13 @@ class Session:
 
     def begin(self, timeout: Timeout, metadata: Metadata | None) -> CallOptions:
         """The options of a unary call starting now (``CLIENT_TIMEOUT``: the default)."""
-        return CallOptions.begin(self.timeout if timeout is CLIENT_TIMEOUT else timeout, metadata)
+        return CallOptions.begin(
+            self.timeout if timeout is CLIENT_TIMEOUT else timeout, self.with_defaults(metadata)
+        )
+
+    def with_defaults(self, metadata: Metadata | None) -> MetadataPairs:
+        """A call's metadata after the client's own (a key it sets replaces the client's)."""
+        return merge_metadata(self.metadata, tuple(metadata or ()))
 
     async def unary(
         self,

@@ -102,7 +102,7 @@ class ExecutionStream:
         check_timeout(timeout)
         self._session = session
         self._timeout = timeout
-        self._metadata = tuple(metadata or ())
+        self._metadata = session.with_defaults(metadata)
         # The deadline runs from when the stream opens: set then.
         self._options: CallOptions | None = None
         self._request = request

@@ -22,6 +22,7 @@ from ophost_client._client import AsyncOpHostClient
 from ophost_client._info import ExecutionInfo, ExecutionState, ServerInfo
 from ophost_client._options import CLIENT_TIMEOUT, Metadata, Timeout
 from ophost_client._request import UNSET
+from ophost_client._security import Pem
 from ophost_client._stream import ExecutionStream
 from ophost_client._target import Target
 from ophost_client.errors import ClientClosedError
@@ -96,8 +97,10 @@ class OpHostClient:
     ``metadata`` of its :class:`AsyncOpHostClient` counterpart. ``target`` takes the
     same forms, several addresses (balanced round robin) included.
 
-    To use a channel of your own (TLS, client interceptors, other options), pass
-    ``channel_factory``: a function of no arguments returning a ``grpc.aio.Channel``.
+    ``tls``, ``tls_ca``, ``tls_cert``, ``tls_key`` and ``token`` are those of
+    :class:`AsyncOpHostClient`. To use a channel of your own (client interceptors,
+    other options), pass ``channel_factory``: a function of no arguments returning a
+    ``grpc.aio.Channel``.
     A ``grpc.aio`` channel belongs to the event loop it is made on, and this client
     runs its own loop in a thread of its own, so a channel made by the caller (on
     another loop, or none) could not be used: the client calls the factory once, on
@@ -113,6 +116,11 @@ class OpHostClient:
         timeout: float | None = 30.0,
         reattach_attempts: int = 5,
         reattach_backoff: float = 0.2,
+        tls: bool | None = None,
+        tls_ca: Pem | None = None,
+        tls_cert: Pem | None = None,
+        tls_key: Pem | None = None,
+        token: str | None = None,
     ) -> None:
         self._loop = _Loop()
         self._channel: grpc.aio.Channel | None = None
@@ -127,6 +135,11 @@ class OpHostClient:
                 timeout=timeout,
                 reattach_attempts=reattach_attempts,
                 reattach_backoff=reattach_backoff,
+                tls=tls,
+                tls_ca=tls_ca,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+                token=token,
             )
 
         try:

@@ -21,6 +21,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ophost._version import __version__
@@ -29,8 +30,11 @@ if TYPE_CHECKING:
     # argparse names the type of add_subparsers()' result only privately.
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # noqa: SLF001
 
+    from ophost.server._tls import TlsFiles
+
 from ophost.cli._client_commands import add_client_commands
 from ophost.cli._execution_commands import add_execution_commands
+from ophost.cli._token_commands import add_token_commands
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -75,7 +79,11 @@ def _register_serve(commands: Subparsers) -> None:
         description="Host the ops of a Python file or module over gRPC until SIGTERM or "
         "SIGINT, then drain: refuse new executions, give running ones the drain grace "
         "period, cancel the rest. Module-level ops are hosted (or the ophost_ops "
-        "collection), with the resources in ophost_resources.",
+        "collection), with the resources in ophost_resources. SIGHUP reloads the TLS "
+        "files and the token file (so does a change to one of them).",
+        epilog="Security (docs/security.md): without --tls-cert the traffic is plaintext, and "
+        "without --token-file every caller may list, run, read and cancel everything. On "
+        "an address other than loopback, serve with TLS and a token file.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("-f", "--file", metavar="PATH", help="a Python file defining ops")
@@ -176,6 +184,45 @@ def _register_serve(commands: Subparsers) -> None:
         help="memory an attempt may add to its worker process (K, M, G suffixes); beyond "
         "it the attempt fails with MEMORY_LIMIT (default: none)",
     )
+    security = parser.add_argument_group("security (docs/security.md)")
+    security.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        type=Path,
+        help="serve TLS with this PEM certificate chain (needs --tls-key)",
+    )
+    security.add_argument(
+        "--tls-key", metavar="FILE", type=Path, help="the PEM private key of --tls-cert"
+    )
+    security.add_argument(
+        "--tls-client-ca",
+        metavar="FILE",
+        type=Path,
+        help="require client certificates that chain to these PEM CA certificates (mTLS)",
+    )
+    security.add_argument(
+        "--token-file",
+        metavar="FILE",
+        type=Path,
+        help="authenticate callers as the identities of this TOML file (or .yaml), each "
+        "with its ops and actions; without it every caller may do everything",
+    )
+    security.add_argument(
+        "--reload-interval",
+        type=_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often the TLS files and the token file are checked for changes, which "
+        "reloads them (%(default)s; 0: only on SIGHUP)",
+    )
+    security.add_argument(
+        "--withhold-errors",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep op error messages and stacks from clients, who get the error's type and "
+        "an error id (the full error is logged with it); default: withheld unless --host "
+        "is a loopback address",
+    )
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     watch = parser.add_argument_group(
         "observability", "metrics, traces and logs (docs/observability.md)"
@@ -231,6 +278,19 @@ def _size(text: str) -> int:
     return value
 
 
+def _tls_files(args: argparse.Namespace) -> TlsFiles | str | None:
+    """The TLS files the arguments name, or a usage error to print."""
+    from ophost.server._tls import TlsFiles
+
+    if args.tls_cert is None and args.tls_key is None:
+        if args.tls_client_ca is not None:
+            return "--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS first)"
+        return None
+    if args.tls_cert is None or args.tls_key is None:
+        return "--tls-cert and --tls-key go together"
+    return TlsFiles(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
     import os
@@ -252,6 +312,10 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, args.log_level)
     # The worker processes running op bodies log the same way.
     os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = args.log_format, args.log_level
+    tls = _tls_files(args)
+    if isinstance(tls, str):
+        print(f"ophost serve: {tls}", file=sys.stderr, flush=True)
+        return 2
     store = args.store or os.environ.get("OPHOST_STORE") or DEFAULT_STORE_URL
     if args.workers > 1:
         from ophost.server._workers import serve_workers
@@ -264,7 +328,7 @@ def _serve(args: argparse.Namespace) -> int:
                 flush=True,
             )
             return 2
-        return serve_workers(args, store)
+        return serve_workers(args, store, tls)
     try:
         loaded = load_ops(file=args.file, module=args.module, resources=False)
         if "thread" in executor_names(loaded.ops.values(), args.executor):
@@ -295,6 +359,10 @@ def _serve(args: argparse.Namespace) -> int:
                 metrics_port=args.metrics_port,
                 metrics_host=args.metrics_host,
                 tracing=args.tracing,
+                tls=tls,
+                token_file=args.token_file,
+                withhold_errors=args.withhold_errors,
+                watch_interval=args.reload_interval,
             )
         )
     except ServeError as error:
@@ -316,6 +384,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     _register_serve,
     add_client_commands,
     add_execution_commands,
+    add_token_commands,
 )
 
 

@@ -1,7 +1,9 @@
 """The client side of the ``ophost`` command: ``ops``, ``describe`` and ``run``.
 
 These commands talk to a running server through :mod:`ophost_client`, the Python
-client, exactly as any other caller would.
+client, exactly as any other caller would. Each takes the connection options of
+:func:`add_connection_options`: TLS (``--tls``, ``--tls-ca``, ``--tls-cert``,
+``--tls-key``) and a token (``--token``, or ``$OPHOST_TOKEN``).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,22 +35,50 @@ from ophost.execution import (
     StepSucceeded,
 )
 
-__all__ = ["add_client_commands"]
+__all__ = ["TOKEN_ENV", "add_client_commands", "add_connection_options"]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_RPC = 3
+# The environment variable a token is read from when --token is not given.
+TOKEN_ENV = "OPHOST_TOKEN"
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that say how to reach the server: TLS and a token."""
+    group = parser.add_argument_group("connection (docs/security.md)")
+    group.add_argument(
+        "--tls",
+        action="store_true",
+        help="connect with TLS, verifying the server with the system's CA certificates "
+        "(implied by the options below)",
+    )
+    group.add_argument(
+        "--tls-ca", metavar="FILE", help="verify the server with these PEM CA certificates"
+    )
+    group.add_argument(
+        "--tls-cert", metavar="FILE", help="present this PEM client certificate (mTLS)"
+    )
+    group.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    group.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help=f"send this token (authorization: Bearer); default: ${TOKEN_ENV}, which "
+        "keeps it out of the process list",
+    )
 
 
 def add_client_commands(subparsers: Any) -> None:
     """Register ``ops``, ``describe`` and ``run`` on the ``ophost`` argument parser."""
     ops = subparsers.add_parser("ops", help="list the ops a server hosts")
     ops.add_argument("address", help="host:port of the server")
+    add_connection_options(ops)
     ops.set_defaults(handler=_ops)
 
     describe = subparsers.add_parser("describe", help="show one op's signature")
     describe.add_argument("address", help="host:port of the server")
     describe.add_argument("op", help="the op's name")
+    add_connection_options(describe)
     describe.set_defaults(handler=_describe)
 
     run = subparsers.add_parser("run", help="execute an op and print its events as they come")
@@ -66,16 +97,30 @@ def add_client_commands(subparsers: Any) -> None:
         "--tag", action="append", default=[], metavar="KEY=VALUE", help="an execution tag"
     )
     run.add_argument("--json", action="store_true", help="print events as JSON lines")
+    add_connection_options(run)
     run.set_defaults(handler=_run)
 
 
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _client(address: str) -> Any:
+def _client(args: argparse.Namespace) -> Any:
+    """The client the command's arguments describe (exits with 2 on a bad option)."""
     from ophost_client import OpHostClient
 
-    return OpHostClient(address)
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
+    try:
+        return OpHostClient(
+            args.address,
+            tls=True if args.tls else None,
+            tls_ca=args.tls_ca,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
+            token=token,
+        )
+    except ValueError as exc:
+        print(f"ophost: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_USAGE) from None
 
 
 def _rpc_failed(exc: BaseException) -> int:
@@ -98,7 +143,7 @@ def _ops(args: argparse.Namespace) -> int:
     from ophost_client import OpHostClientError
 
     try:
-        with _client(args.address) as client:
+        with _client(args) as client:
             specs: list[OpSpec] = client.list_ops()
     except OpHostClientError as exc:
         return _rpc_failed(exc)
@@ -139,7 +184,7 @@ def _describe(args: argparse.Namespace) -> int:
     from ophost_client import OpHostClientError
 
     try:
-        with _client(args.address) as client:
+        with _client(args) as client:
             spec: OpSpec = client.get_op(args.op)
     except OpHostClientError as exc:
         return _rpc_failed(exc)
@@ -279,7 +324,7 @@ def _run_and_print(args: argparse.Namespace) -> int:
     printer = _JsonPrinter() if args.json else _TextPrinter(sys.stdout, sys.stderr)
     finished: ExecutionFinished | None = None
     try:
-        with _client(args.address) as client:
+        with _client(args) as client:
             stream = client.execute(
                 args.op, inputs, **({"config": config} if config is not None else {}), tags=tags
             )

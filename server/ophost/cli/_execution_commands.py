@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf import json_format
 
 from ophost import AssetMaterialization, ExpectationResult
-from ophost.cli._client_commands import EXIT_RPC, _client, _JsonPrinter, _rpc_failed, _table
+from ophost.cli._client_commands import (
+    EXIT_RPC,
+    _client,
+    _JsonPrinter,
+    _rpc_failed,
+    _table,
+    add_connection_options,
+)
 from ophost.codec import events as events_codec
 from ophost.codec import failures, values
 from ophost.execution import (
@@ -92,6 +99,7 @@ def add_execution_commands(subparsers: Any) -> None:
         description="List the executions, newest first, in a table (or as JSON lines).",
     )
     listing.add_argument("address", help="host:port of the server")
+    add_connection_options(listing)
     listing.add_argument("--op", metavar="NAME", help="only executions of this op")
     listing.add_argument(
         "--state",
@@ -139,6 +147,7 @@ def add_execution_commands(subparsers: Any) -> None:
         description="Show one execution: its state, attempt, times, outputs and error.",
     )
     show.add_argument("address", help="host:port of the server")
+    add_connection_options(show)
     show.add_argument("id", help="the execution's id")
     show.add_argument("--json", action="store_true", help="the execution as one JSON object")
     show.set_defaults(handler=_quiet_on_closed_pipe(_show))
@@ -150,6 +159,7 @@ def add_execution_commands(subparsers: Any) -> None:
         "execution finishes (with --no-follow, stop after the stored ones).",
     )
     events.add_argument("address", help="host:port of the server")
+    add_connection_options(events)
     events.add_argument("id", help="the execution's id")
     events.add_argument(
         "--after",
@@ -174,6 +184,7 @@ def add_execution_commands(subparsers: Any) -> None:
         "(usually cancel_requested; a finished execution is left as it is).",
     )
     cancel.add_argument("address", help="host:port of the server")
+    add_connection_options(cancel)
     cancel.add_argument("id", help="the execution's id")
     cancel.add_argument("--reason", default="", metavar="TEXT", help="why, for the server's log")
     cancel.add_argument("--json", action="store_true", help="the execution as one JSON object")
@@ -367,7 +378,7 @@ def _list(args: argparse.Namespace) -> int:
         print("ophost executions list: --since must be before --until", file=sys.stderr)
         return 2
     try:
-        with _client(args.address) as client:
+        with _client(args) as client:
             found: list[ExecutionInfo] = client.list_executions(
                 args.op,
                 args.states,
@@ -407,7 +418,7 @@ def _show(args: argparse.Namespace) -> int:
     from ophost_client import OpHostClientError
 
     try:
-        with _client(args.address) as client:
+        with _client(args) as client:
             info: ExecutionInfo = client.get_execution(args.id)
     except OpHostClientError as exc:
         return _failed(exc, args)
@@ -477,7 +488,7 @@ def _events(args: argparse.Namespace) -> int:
 
     printer = _JsonPrinter() if args.json else None
     try:
-        with _client(args.address) as client:
+        with _client(args) as client:
             # Asked first in any case: an unknown id or an unreachable server is then
             # one clear error, rather than a stream that keeps trying to re-attach.
             stored: int = client.get_execution(args.id).last_sequence
@@ -552,7 +563,7 @@ def _cancel(args: argparse.Namespace) -> int:
     from ophost_client import OpHostClientError
 
     try:
-        with _client(args.address) as client:
+        with _client(args) as client:
             info: ExecutionInfo = client.cancel(args.id, reason=args.reason)
     except OpHostClientError as exc:
         return _failed(exc, args)

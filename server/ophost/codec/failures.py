@@ -10,7 +10,10 @@ __all__ = ["from_proto", "to_proto"]
 
 def to_proto(error: ErrorData) -> error_pb2.ErrorData:
     message = error_pb2.ErrorData(
-        type_name=error.type_name, message=error.message, stack=list(error.stack)
+        type_name=error.type_name,
+        message=error.message,
+        stack=list(error.stack),
+        error_id=error.error_id,
     )
     if error.cause is not None:
         message.cause.CopyFrom(to_proto(error.cause))
@@ -26,4 +29,5 @@ def from_proto(message: error_pb2.ErrorData) -> ErrorData:
         stack=tuple(message.stack),
         cause=from_proto(message.cause) if message.HasField("cause") else None,
         context=from_proto(message.context) if message.HasField("context") else None,
+        error_id=message.error_id,
     )

@@ -86,13 +86,18 @@ class ExecutionStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ErrorData:
-    """An exception as data: qualified type name, message, stack and its causes."""
+    """An exception as data: qualified type name, message, stack and its causes.
+
+    ``error_id`` is set when the host withheld the details from its clients: the
+    message then only says so, and the host's log has the full error under that id.
+    """
 
     type_name: str
     message: str
     stack: tuple[str, ...] = ()
     cause: ErrorData | None = None
     context: ErrorData | None = None
+    error_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ that execution, its engine and its attempts.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import hashlib
 import itertools
@@ -39,6 +40,7 @@ from ophost.server._logs import execution_fields
 from ophost.server._observe import NO_OBSERVER, ExecutionWatch, HostObserver
 from ophost.server._recorder import record_run
 from ophost.server._wire import EventWriter
+from ophost.server._withhold import ErrorWithholder
 from ophost.server.store import (
     ExecutionRecord,
     ExecutionStore,
@@ -89,14 +91,19 @@ class ExecutionRunner:
         executor: Executor,
         max_concurrent: int,
         observer: HostObserver = NO_OBSERVER,
+        *,
+        withhold: ErrorWithholder | None = None,
     ) -> None:
         self.store = store
         self.observer = observer
         self.limits = limits
         self.executor = executor
         self.max_concurrent = max_concurrent
+        self.withhold = withhold
         self._ids = _execution_ids()
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        # Executions running (or being created) here, by the identity that started them.
+        self._by_principal: collections.Counter[str] = collections.Counter()
 
     @property
     def running(self) -> int:
@@ -109,32 +116,57 @@ class ExecutionRunner:
         start: execution_pb2.ExecutionStart,
         start_fingerprint: bytes = b"",
         kept_start: bytes = b"",
+        *,
+        principal: str = "",
+        principal_limit: int | None = None,
     ) -> ExecutionRecord:
         """Create the execution and start running it; raises ``StatusError`` when full.
 
         A start whose request id another start already used returns that execution.
         ``kept_start`` is the start request with uploads inline: a durable store keeps
-        it, and an executor running bodies elsewhere sends it on.
+        it, and an executor running bodies elsewhere sends it on. ``principal`` is the
+        identity starting it, which may run at most ``principal_limit`` executions at
+        once here (``None``: no limit of its own).
         """
         if len(self._tasks) >= self.max_concurrent:
             raise _status.too_many_executions(self.max_concurrent, retry_after=1.0)
-        execution_id = next(self._ids)
-        record, created = await self.store.create(
-            NewExecution(
-                execution_id=execution_id,
-                op_name=prepared.op_def.name,
-                request_id=start.request_id,
-                fingerprint=start_fingerprint,
-                tags=dict(start.tags),
-                created_at=time.time(),
-                start=kept_start if self.store.durable else b"",
-                op_version=prepared.op_def.version or "",
+        by_principal = self._by_principal
+        if principal_limit is not None and by_principal[principal] >= principal_limit:
+            raise _status.too_many_executions_for_identity(
+                principal, principal_limit, retry_after=1.0
             )
-        )
-        if not created:
+        execution_id = next(self._ids)
+        # Counted from now on: starts that wait for the store meanwhile see this one.
+        by_principal[principal] += 1
+        launched = False
+        try:
+            record, created = await self.store.create(
+                NewExecution(
+                    execution_id=execution_id,
+                    op_name=prepared.op_def.name,
+                    request_id=start.request_id,
+                    fingerprint=start_fingerprint,
+                    tags=dict(start.tags),
+                    created_at=time.time(),
+                    start=kept_start if self.store.durable else b"",
+                    op_version=prepared.op_def.version or "",
+                    principal=principal,
+                )
+            )
+            if not created:
+                return record
+            self._launch(record, prepared, kept_start, counted=True)
+            launched = True
             return record
-        self._launch(record, prepared, kept_start)
-        return record
+        finally:
+            if not launched:
+                self._uncount(principal)
+
+    def _uncount(self, principal: str) -> None:
+        by_principal = self._by_principal
+        by_principal[principal] -= 1
+        if by_principal[principal] <= 0:
+            del by_principal[principal]
 
     def _launch(
         self,
@@ -142,8 +174,12 @@ class ExecutionRunner:
         prepared: PreparedExecution,
         start: bytes,
         lost: LostAttempt | None = None,
+        *,
+        counted: bool = False,
     ) -> None:
         execution_id = record.id
+        if not counted:
+            self._by_principal[record.principal] += 1
         limits = self.limits
         context = contextvars.copy_context()
         watch = context.run(self.observer.execution, execution_id, record.op_name)
@@ -164,7 +200,8 @@ class ExecutionRunner:
         undo = self.store.on_cancel(execution_id, run.request_cancel)
         # The task runs in (a copy of) the execution's context.
         task = context.run(
-            asyncio.get_running_loop().create_task, self._record(execution_id, run, undo, watch)
+            asyncio.get_running_loop().create_task,
+            self._record(execution_id, record.principal, run, undo, watch),
         )
         self._tasks[execution_id] = task
 
@@ -206,6 +243,8 @@ class ExecutionRunner:
         if prepared is not None:
             self._launch(record, prepared, lost.start, LostAttempt(record.attempt, error))
             return
+        if self.withhold is not None:  # it names the lost process and what went wrong
+            error = self.withhold.withhold(error, execution_id=record.id, op_name=record.op_name)
         now = time.time()
         writer = EventWriter(record.op_name)
         events = [
@@ -237,13 +276,19 @@ class ExecutionRunner:
             context.run(watch.close)
 
     async def _record(
-        self, execution_id: str, run: OpRun, undo: Callable[[], None], watch: ExecutionWatch
+        self,
+        execution_id: str,
+        principal: str,
+        run: OpRun,
+        undo: Callable[[], None],
+        watch: ExecutionWatch,
     ) -> None:
         try:
-            await record_run(self.store, execution_id, run, watch)
+            await record_run(self.store, execution_id, run, watch, withhold=self.withhold)
         finally:
             undo()
             del self._tasks[execution_id]
+            self._uncount(principal)
             watch.close()
 
     async def drain(self, timeout: float) -> None:

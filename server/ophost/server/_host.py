@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
@@ -27,6 +28,8 @@ from ophost.server._logs import LogObserver
 from ophost.server._observe import HostObserver, combine, require
 from ophost.server._servicer import OpHostServicer
 from ophost.server._status import StatusError
+from ophost.server._tls import ServerCertificates, TlsFiles
+from ophost.server._withhold import ErrorWithholder
 from ophost.server.store import ExecutionStore, LostExecution, open_store
 from ophost.v1 import op_host_service_pb2
 
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
 
     from ophost.server._metrics import PrometheusMetrics
 
-__all__ = ["KEEPALIVE_OPTIONS", "OpHostServer", "SERVICE_NAME"]
+__all__ = ["KEEPALIVE_OPTIONS", "SERVICE_NAME", "OpHostServer", "is_loopback"]
 
 _log = logging.getLogger("ophost.server")
 
@@ -70,8 +73,16 @@ class OpHostServer:
     ``max_concurrent_executions + 4`` threads; an executor with ``open()`` and
     ``close()``, such as a :class:`~ophost.execution.ProcessExecutor`, is opened at
     start and closed at stop); ``interceptors`` (``grpc.aio`` server interceptors)
-    wrap every call, outside the host's own. ``check_resources=False`` leaves
+    wrap every call, outside the host's own (authentication is one:
+    :class:`~ophost.server.AccessInterceptor`). ``check_resources=False`` leaves
     resources to the executor's worker processes (``resources`` is then unused).
+
+    ``tls`` serves TLS with the certificate and key of :class:`TlsFiles` (and, with
+    its ``client_ca``, requires verified client certificates: mTLS); the files are
+    read now, and again by ``certificates.reload()``. ``withhold_errors`` keeps the
+    details of op errors (messages, stacks) from clients, who get the failure kind
+    and an error id (the host logs the rest); ``None`` (the default) withholds them
+    unless ``host`` is a loopback address.
 
     Observability (``docs/observability.md``): ``metrics_port`` serves Prometheus
     metrics at ``http://metrics_host:metrics_port/metrics`` (0 picks a port: read it
@@ -106,9 +117,16 @@ class OpHostServer:
         metrics_port: int | None = None,
         metrics_host: str | None = None,
         tracer_provider: TracerProvider | None = None,
+        tls: TlsFiles | None = None,
+        withhold_errors: bool | None = None,
     ) -> None:
         self._ops = _by_name(ops)
         self._check_resources = check_resources
+        self.certificates = ServerCertificates(tls) if tls is not None else None
+        if withhold_errors is None:
+            withhold_errors = not is_loopback(host)
+        self.withholds_errors = withhold_errors
+        self._withhold = ErrorWithholder() if withhold_errors else None
         self._resources = dict(resources or {})
         self._host = host
         self._requested_port = port
@@ -162,7 +180,12 @@ class OpHostServer:
         self.observer = combine(observers)
         self._interceptors = [*own_interceptors, *interceptors]
         self.runner = ExecutionRunner(
-            self._store, self._limits, executor, max_concurrent_executions, self.observer
+            self._store,
+            self._limits,
+            executor,
+            max_concurrent_executions,
+            self.observer,
+            withhold=self._withhold,
         )
         if self._metrics is not None:
             self._metrics.watch_host(
@@ -220,6 +243,7 @@ class OpHostServer:
             limits=limits,
             check_resources=self._check_resources,
             observer=self.observer,
+            withhold=self._withhold,
         )
         _add_servicer(self.servicer, server)
         self._health = HealthServicer()
@@ -227,7 +251,11 @@ class OpHostServer:
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         _add_reflection(server)
-        self.port = server.add_insecure_port(f"{self._host}:{self._requested_port}")
+        address = f"{self._host}:{self._requested_port}"
+        if self.certificates is not None:
+            self.port = server.add_secure_port(address, self.certificates.credentials())
+        else:
+            self.port = server.add_insecure_port(address)
         if self.port == 0:
             await self._close_executor()
             if self._owns_store:
@@ -355,6 +383,16 @@ def _add_servicer(servicer: OpHostServicer, server: grpc.aio.Server) -> None:
         )
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address to bind) is reachable only from this machine."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any address
 
 
 def _by_name(ops: Iterable[OpDefinition] | Mapping[str, OpDefinition]) -> dict[str, OpDefinition]:

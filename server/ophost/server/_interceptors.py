@@ -16,6 +16,7 @@ learning the status it ended with.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -76,7 +77,9 @@ def wrap_handler(handler: _Handler, around: Around, method: str) -> _Handler:
     """``handler`` with every call run through ``around`` (the four RPC shapes alike).
 
     For a streaming response, ``around`` runs once per message the handler produces:
-    a call that raises there ends the stream as ``around`` decides.
+    a call that raises there ends the stream as ``around`` decides. A streaming handler
+    that sends with ``context.write`` instead of yielding (a coroutine, such as health's
+    ``Watch``) runs through ``around`` once, as a whole.
     """
     if handler.unary_unary is not None:
         unary: Any = handler.unary_unary
@@ -94,6 +97,12 @@ def wrap_handler(handler: _Handler, around: Around, method: str) -> _Handler:
         return handler._replace(stream_unary=stream_unary)  # type: ignore[attr-defined, no-any-return]
     if handler.unary_stream is not None:
         server_stream: Any = handler.unary_stream
+        if not inspect.isasyncgenfunction(server_stream):
+            # A handler that sends with context.write (health's Watch) is a coroutine.
+            async def writing_unary_stream(request: Any, context: _Context) -> Any:
+                return await around(lambda: server_stream(request, context), context, method)
+
+            return handler._replace(unary_stream=writing_unary_stream)  # type: ignore[attr-defined, no-any-return]
 
         async def unary_stream(request: Any, context: _Context) -> AsyncIterator[Any]:
             async for response in _each(server_stream(request, context), around, context, method):
@@ -102,6 +111,12 @@ def wrap_handler(handler: _Handler, around: Around, method: str) -> _Handler:
         return handler._replace(unary_stream=unary_stream)  # type: ignore[attr-defined, no-any-return]
     bidi: Any = handler.stream_stream
     assert bidi is not None
+    if not inspect.isasyncgenfunction(bidi):
+
+        async def writing_stream_stream(requests: Any, context: _Context) -> Any:
+            return await around(lambda: bidi(requests, context), context, method)
+
+        return handler._replace(stream_stream=writing_stream_stream)  # type: ignore[attr-defined, no-any-return]
 
     async def stream_stream(requests: Any, context: _Context) -> AsyncIterator[Any]:
         async for response in _each(bidi(requests, context), around, context, method):

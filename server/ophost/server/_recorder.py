@@ -31,6 +31,7 @@ from ophost.execution import EncodedEvent, EngineEvent, OpRun
 from ophost.execution._tails import shortened
 from ophost.server._observe import NO_OBSERVER, ExecutionWatch
 from ophost.server._wire import EventWriter, Tail
+from ophost.server._withhold import ErrorWithholder, ExecutionErrors
 from ophost.server.store import ExecutionStore, ExecutionUpdate
 from ophost.v1 import execution_pb2, value_pb2
 
@@ -46,12 +47,21 @@ _FINAL_STATE = {
 
 
 async def record_run(
-    store: ExecutionStore, execution_id: str, run: OpRun, watch: ExecutionWatch | None = None
+    store: ExecutionStore,
+    execution_id: str,
+    run: OpRun,
+    watch: ExecutionWatch | None = None,
+    *,
+    withhold: ErrorWithholder | None = None,
 ) -> None:
-    """Run ``run`` to its end, recording every event; it always ends with a terminal event."""
+    """Run ``run`` to its end, recording every event; it always ends with a terminal event.
+
+    With ``withhold``, errors are recorded (and so sent) without their details.
+    """
     writer = EventWriter(run.op_def.name)
     if watch is None:
         watch = NO_OBSERVER.execution(execution_id, run.op_def.name)
+    errors = withhold.execution(execution_id, run.op_def.name) if withhold else None
     finished = False
     try:
         async for batch in run.batches():
@@ -93,6 +103,8 @@ async def record_run(
                     tails.append(writer.tail(event))
                     continue
                 short = shortened(event)
+                if errors is not None:
+                    short = errors.event(short)
                 if kind is ExecutionFinished:
                     assert isinstance(short.body, ExecutionFinished)
                     end = short.body
@@ -104,7 +116,7 @@ async def record_run(
         # KeyboardInterrupt and SystemExit raised by an op body stop an in-process run;
         # in a host they fail that execution only.
         if not finished:
-            await _fail(store, execution_id, run, writer, exc, watch)
+            await _fail(store, execution_id, run, writer, exc, watch, errors)
         else:
             _log.exception("recording execution %s failed after it finished", execution_id)
 
@@ -132,6 +144,7 @@ async def _fail(
     writer: EventWriter,
     exc: BaseException,
     watch: ExecutionWatch,
+    errors: ExecutionErrors | None,
 ) -> None:
     """End the execution with an UNEXPECTED failure saying why recording failed."""
     _log.exception("recording execution %s failed", execution_id)
@@ -140,6 +153,8 @@ async def _fail(
         type_name=f"{type(exc).__module__}.{type(exc).__qualname__}",
         message=f"ophost could not record the execution's events: {exc}",
     )
+    if errors is not None:
+        error = errors.error(error)
     now = time.time()
     events = [
         EngineEvent(run.attempt, now, StepFailed(error=error, error_source=ErrorSource.UNEXPECTED)),

@@ -11,6 +11,11 @@ With ``metrics_port`` it also serves Prometheus metrics (and prints where); with
 ``tracing`` it makes OpenTelemetry spans, with the SDK configured from the standard
 ``OTEL_*`` environment variables (:func:`~ophost.server._tracing.environment_tracer_provider`),
 and flushes them on the way out. See ``docs/observability.md``.
+
+SIGHUP reloads what can change under a running server: the TLS certificate, key and
+client CA, and the token file. They are also reloaded when one of their files
+changes (checked every ``watch_interval`` seconds). Files that do not load leave what
+is in use in place, and the line printed says why.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
@@ -30,14 +37,26 @@ from ophost.errors import OpHostError
 from ophost.execution import ProcessExecutor, RoutingExecutor
 from ophost.execution._loader import LoadedOps
 from ophost.execution._worker_process import WorkerStartError
+from ophost.server._auth import AccessInterceptor
 from ophost.server._executors import build_executor
-from ophost.server._host import OpHostServer
+from ophost.server._host import OpHostServer, is_loopback
+from ophost.server._tls import TlsError, TlsFiles
+from ophost.server._token_file import TokenFileError
 from ophost.server.store import StoreError, store_path
 
-__all__ = ["STOP_SIGNALS", "ServeError", "abandoned_op_threads", "describe_store", "serve"]
+__all__ = [
+    "RELOAD_SIGNAL",
+    "STOP_SIGNALS",
+    "ServeError",
+    "abandoned_op_threads",
+    "describe_store",
+    "serve",
+]
 
 # The signals that drain the server.
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT)
+# The signal that reloads the TLS files and the token file.
+RELOAD_SIGNAL = signal.SIGHUP
 # The worker threads of OpHostServer (and execute_in_process) carry this prefix.
 _OP_THREAD_PREFIX = "ophost-op"
 
@@ -68,6 +87,10 @@ async def serve(
     metrics_port: int | None = None,
     metrics_host: str | None = None,
     tracing: bool = False,
+    tls: TlsFiles | None = None,
+    token_file: Path | None = None,
+    withhold_errors: bool | None = None,
+    watch_interval: float = 1.0,
 ) -> None:
     """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
 
@@ -77,8 +100,10 @@ async def serve(
     (``process`` or ``thread``, see :func:`~ophost.server._executors.build_executor`).
     ``metrics_port`` (0 picks one) serves Prometheus metrics on ``metrics_host``
     (default: ``host``); ``tracing`` makes OpenTelemetry spans as the ``OTEL_*``
-    environment variables say. Returns once the server has drained and stopped; raises
-    :class:`ServeError` when it cannot start (a missing extra included).
+    environment variables say. ``tls``, ``token_file``, ``withhold_errors`` and
+    ``watch_interval`` are the security options (docs/security.md). Returns once the
+    server has drained and stopped; raises :class:`ServeError` when it cannot start (a
+    missing extra included).
     """
     stream = out if out is not None else sys.stdout
     provider, shutdown = _tracer_provider() if tracing else (None, _nothing)
@@ -90,6 +115,13 @@ async def serve(
             timeout=execution_timeout,
             memory_limit=execution_memory_limit,
             max_concurrent=max_concurrent_executions,
+        )
+        access = (
+            AccessInterceptor.from_file(
+                token_file, client_certificates=tls is not None and tls.client_ca is not None
+            )
+            if token_file is not None
+            else None
         )
         server = OpHostServer(
             loaded.ops,
@@ -109,6 +141,9 @@ async def serve(
             metrics_port=metrics_port,
             metrics_host=metrics_host,
             tracer_provider=provider,
+            tls=tls,
+            withhold_errors=withhold_errors,
+            interceptors=[access] if access is not None else (),
         )
     except OpHostError as exc:
         shutdown()
@@ -124,9 +159,18 @@ async def serve(
             store,
             drain_grace_seconds,
             _describe_executor(runs),
+            _Security(access, tls, token_file, watch_interval),
         )
     finally:
         shutdown()
+
+
+@dataclass(frozen=True)
+class _Security:
+    access: AccessInterceptor | None
+    tls: TlsFiles | None
+    token_file: Path | None
+    watch_interval: float
 
 
 async def _serve(
@@ -139,9 +183,14 @@ async def _serve(
     store: str,
     drain_grace_seconds: float,
     bodies: str,
+    security: _Security,
 ) -> None:
+    access, tls, token_file = security.access, security.tls, security.token_file
+    watch_interval = security.watch_interval
     signals: asyncio.Queue[str] = asyncio.Queue()
-    remove_handlers = _install_handlers(signals.put_nowait)
+    reloader = _Reloader(server, access, stream)
+    remove_handlers = _install_handlers(signals.put_nowait, reloader.on_signal)
+    watcher: asyncio.Task[None] | None = None
     try:
         try:
             await server.start()
@@ -159,6 +208,10 @@ async def _serve(
         _say(stream, f"op bodies run in {bodies}")
         if server.metrics_address is not None:
             _say(stream, f"metrics at http://{server.metrics_address}/metrics")
+        for line in _security_lines(server, access, token_file, host):
+            _say(stream, line)
+        if watch_interval > 0 and (tls is not None or access is not None):
+            watcher = asyncio.ensure_future(reloader.watch(watch_interval))
         name = await signals.get()
         running = _running(server)
         _say(
@@ -188,6 +241,8 @@ async def _serve(
         _say(stream, "stopped")
     finally:
         remove_handlers()
+        if watcher is not None:
+            watcher.cancel()
         await server.stop(0)
 
 
@@ -269,18 +324,114 @@ def _say(stream: TextIO, line: str) -> None:
         print(f"ophost: {line}", file=stream, flush=True)
 
 
-def _install_handlers(on_signal: Callable[[str], object]) -> Callable[[], None]:
-    """Route SIGTERM and SIGINT to ``on_signal`` on the running loop; returns the undo."""
+def _security_lines(
+    server: OpHostServer, access: AccessInterceptor | None, token_file: Path | None, host: str
+) -> list[str]:
+    """What protects the server, in the lines ``serve`` prints at start.
+
+    Nothing on a loopback address without security options (the output stays as it
+    was); off loopback, a warning for each protection missing.
+    """
+    lines = []
+    exposed = not is_loopback(host)
+    certificates = server.certificates
+    if certificates is not None:
+        files = certificates.files
+        if files.client_ca is not None:
+            lines.append(
+                f"TLS with {files.cert}; client certificates required (mTLS, CA {files.client_ca})"
+            )
+        else:
+            lines.append(f"TLS with {files.cert}")
+    elif exposed:
+        lines.append(
+            f"warning: {host} is not a loopback address, and the traffic is plaintext "
+            "(--tls-cert and --tls-key; see docs/security.md)"
+        )
+    if access is not None:
+        count = len(access.policy.identities)
+        lines.append(
+            f"callers authenticate as one of {count} identit{'y' if count == 1 else 'ies'} "
+            f"of {token_file}"
+        )
+    elif exposed:
+        lines.append(
+            "warning: without a token file, every caller may list, run, read and cancel "
+            "everything (--token-file; see docs/security.md)"
+        )
+    if server.withholds_errors:
+        lines.append("op error details are withheld from clients (logged with an error id)")
+    return lines
+
+
+class _Reloader:
+    """Reloads the TLS files and the token file on SIGHUP, and when they change."""
+
+    def __init__(
+        self, server: OpHostServer, access: AccessInterceptor | None, stream: TextIO
+    ) -> None:
+        self._server = server
+        self._access = access
+        self._stream = stream
+
+    def on_signal(self, name: str) -> None:
+        _say(self._stream, f"{name} received; reloading the TLS files and the token file")
+        self._reload(changed_only=False)
+
+    async def watch(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self._reload(changed_only=True)
+
+    def _reload(self, *, changed_only: bool) -> None:
+        certificates = self._server.certificates
+        if certificates is not None:
+            try:
+                if certificates.reload_if_changed() if changed_only else certificates.reload():
+                    _say(
+                        self._stream, f"reloaded the TLS certificate from {certificates.files.cert}"
+                    )
+                elif not changed_only:
+                    _say(self._stream, "the TLS files are unchanged")
+            except TlsError as exc:
+                _say(self._stream, f"kept the TLS certificate in use: {exc}")
+        access = self._access
+        if access is not None:
+            try:
+                if access.reload_if_changed() if changed_only else access.reload():
+                    count = len(access.policy.identities)
+                    _say(
+                        self._stream,
+                        f"reloaded the token file {access.path} ({count} "
+                        f"identit{'y' if count == 1 else 'ies'})",
+                    )
+            except TokenFileError as exc:
+                _say(self._stream, f"kept the token file in use: {exc}")
+
+
+def _install_handlers(
+    on_signal: Callable[[str], object], on_reload: Callable[[str], object] | None = None
+) -> Callable[[], None]:
+    """Route SIGTERM and SIGINT to ``on_signal``, and SIGHUP to ``on_reload``, on the
+    running loop; returns the undo."""
     loop = asyncio.get_running_loop()
     installed: list[signal.Signals] = []
     previous: dict[signal.Signals, Any] = {}
+    routes: list[tuple[signal.Signals, Callable[[str], object]]] = [
+        (sig, on_signal) for sig in STOP_SIGNALS
+    ]
+    if on_reload is not None and hasattr(signal, "SIGHUP"):
+        routes.append((RELOAD_SIGNAL, on_reload))
 
-    def from_thread(signum: int, _frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(on_signal, signal.Signals(signum).name)
+    for sig, handler in routes:
 
-    for sig in STOP_SIGNALS:
+        def from_thread(
+            signum: int, _frame: FrameType | None, handler: Callable[[str], object] = handler
+        ) -> None:
+            loop.call_soon_threadsafe(handler, signal.Signals(signum).name)
+
         try:
-            loop.add_signal_handler(sig, on_signal, sig.name)
+            loop.add_signal_handler(sig, handler, sig.name)
             installed.append(sig)
         except NotImplementedError:  # Windows event loops: fall back to signal.signal
             previous[sig] = signal.signal(sig, from_thread)

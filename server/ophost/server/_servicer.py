@@ -5,6 +5,11 @@ through the runner; a request the host refuses raises :class:`StatusError`, whic
 error interceptor (:mod:`ophost.server._interceptors`) turns into the RPC's status.
 The two streaming RPCs send responses the wire layer already serialized, and tell
 the host's observer how many events and bytes each one carries.
+
+Who is calling comes from :func:`ophost.server._access.current` (bound by the access
+interceptor, unrestricted without one): listings show only the ops and executions the
+caller may see, and an op or execution outside them is refused with
+``PERMISSION_DENIED`` before anything else is said about it.
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ from ophost.errors import (
     OpHostError,
 )
 from ophost.execution import InvalidInputsError, PreparedExecution, prepare_execution
-from ophost.server import _status, _wire
+from ophost.server import _access, _status, _wire
+from ophost.server._access import CANCEL, LIST, READ, RUN
 from ophost.server._executions import ExecutionRunner, fingerprint
 from ophost.server._limits import Limits
 from ophost.server._observe import NO_OBSERVER, HostObserver
 from ophost.server._status import StatusError
 from ophost.server._views import execution_to_proto
+from ophost.server._withhold import ErrorWithholder
 from ophost.server.store import (
     ExecutionQuery,
     ExecutionRecord,
@@ -76,9 +83,11 @@ class OpHostServicer:
         server_id: str | None = None,
         check_resources: bool = True,
         observer: HostObserver = NO_OBSERVER,
+        withhold: ErrorWithholder | None = None,
     ) -> None:
         self.ops = dict(ops)
         self.observer = observer
+        self.withhold = withhold
         self.resources = dict(resources)
         self.check_resources = check_resources
         self.store = store
@@ -113,7 +122,7 @@ class OpHostServicer:
     async def ListOps(
         self, request: op_host_service_pb2.ListOpsRequest, context: _Context
     ) -> op_host_service_pb2.ListOpsResponse:
-        names = list(self._specs)
+        names = _access.current().visible_ops(self._specs)
         start, size = self._page(request.page_size, request.page_token, len(names))
         full = request.view == op_host_service_pb2.OP_VIEW_FULL
         page = [_view(self._specs[n], full=full) for n in names[start : start + size]]
@@ -125,9 +134,11 @@ class OpHostServicer:
     async def GetOp(
         self, request: op_host_service_pb2.GetOpRequest, context: _Context
     ) -> op_host_service_pb2.GetOpResponse:
+        access = _access.current()
+        access.check_op(LIST, request.op_name)
         spec = self._specs.get(request.op_name)
         if spec is None:
-            raise _status.op_not_found(request.op_name, self._specs)
+            raise _status.op_not_found(request.op_name, access.visible_ops(self._specs))
         return op_host_service_pb2.GetOpResponse(op=spec)
 
     # -- paging --------------------------------------------------------------------------
@@ -165,7 +176,7 @@ class OpHostServicer:
             raise _status.draining(retry_after=1.0)
         op_def = self.ops.get(start.op_name)
         if op_def is None:
-            raise _status.op_not_found(start.op_name, self.ops)
+            raise _status.op_not_found(start.op_name, _access.current().visible_ops(self.ops))
         inputs: dict[str, object] = {}
         for named in start.inputs:
             path = f"inputs.{named.name}"
@@ -195,8 +206,11 @@ class OpHostServicer:
         except InvalidConfigError as exc:
             raise _status.invalid_config(op_def.name, exc) from None
         except ConfigMappingFunctionError as exc:
+            text = str(exc)
+            if self.withhold is not None:  # the config mapping is the op's own code
+                text = self.withhold.message(text, what=f"the config mapping of op {op_def.name!r}")
             raise _status.invalid_config(
-                op_def.name, InvalidConfigError(str(exc), [ConfigErrorDetail("config", str(exc))])
+                op_def.name, InvalidConfigError(text, [ConfigErrorDetail("config", text)])
             ) from None
         except InvalidInvocationError as exc:
             raise _status.internal(str(exc)) from None
@@ -209,20 +223,28 @@ class OpHostServicer:
         self, start: execution_pb2.ExecutionStart, upload: _Upload | None = None
     ) -> ExecutionRecord:
         """Start (or find, for a repeated request id) an execution."""
+        access = _access.current()
+        access.check_op(RUN, start.op_name)
         digest = b""
         if start.request_id:
             digest = fingerprint(start, upload.digests if upload else None)
             existing = await self.store.find_request(start.request_id)
             if existing is not None:
-                if existing.fingerprint != digest:
-                    raise _status.request_id_conflict(start.request_id)
-                return existing
+                return _repeated(existing, start.request_id, digest, access.identity)
         prepared = self._prepare(start, upload.values if upload else {})
         kept = _kept_start(start, upload)
         try:
-            return await self.runner.start(prepared, start, digest, kept)
+            record = await self.runner.start(
+                prepared,
+                start,
+                digest,
+                kept,
+                principal=access.identity,
+                principal_limit=access.max_concurrent,
+            )
         except RequestIdConflictError:
             raise _status.request_id_conflict(start.request_id) from None
+        return _repeated(record, start.request_id, digest, access.identity)
 
     def prepare_kept(self, kept: bytes) -> PreparedExecution:
         """Prepare a start request a durable store kept (to run it again after a loss).
@@ -338,6 +360,7 @@ class OpHostServicer:
             async for message in requests:
                 kind = message.WhichOneof("kind")
                 if kind == "cancel":
+                    _access.current().check(CANCEL)
                     await self.store.request_cancel(execution_id)
                 elif kind == "ack":
                     continue
@@ -355,21 +378,27 @@ class OpHostServicer:
 
     # -- executions ----------------------------------------------------------------------
 
-    async def _find(self, execution_id: str) -> ExecutionRecord:
+    async def _find(self, execution_id: str, action: str) -> ExecutionRecord:
+        """The execution, if the caller may do ``action`` to it."""
+        access = _access.current()
+        access.check(action)
         record = await self.store.get(execution_id)
         if record is None:
             raise _status.execution_not_found(execution_id)
+        access.check_execution(action, record.id, record.principal, record.op_name)
         return record
 
     async def GetExecution(
         self, request: op_host_service_pb2.GetExecutionRequest, context: _Context
     ) -> op_host_service_pb2.GetExecutionResponse:
-        record = await self._find(request.execution_id)
+        record = await self._find(request.execution_id, READ)
         return op_host_service_pb2.GetExecutionResponse(execution=execution_to_proto(record))
 
     async def CancelExecution(
         self, request: op_host_service_pb2.CancelExecutionRequest, context: _Context
     ) -> op_host_service_pb2.CancelExecutionResponse:
+        if not _access.current().unrestricted:
+            await self._find(request.execution_id, CANCEL)
         record = await self.store.request_cancel(request.execution_id)
         if record is None:
             raise _status.execution_not_found(request.execution_id)
@@ -381,11 +410,14 @@ class OpHostServicer:
         if request.page_size < 0:
             raise _status.malformed("page_size must not be negative", "page_size")
         size = min(request.page_size or _DEFAULT_PAGE, _MAX_PAGE)
+        principals, op_names = _access.current().listing_scope(self.ops)
         query = ExecutionQuery(
             op_name=request.op_name,
             states=frozenset(request.states),
             created_after=_seconds(request, "created_after"),
             created_before=_seconds(request, "created_before"),
+            principals=principals,
+            op_names=op_names,
         )
         before = _page_key(request.page_token, query) if request.page_token else None
         found = await self.store.executions(query, before=before, limit=size + 1)
@@ -400,7 +432,7 @@ class OpHostServicer:
         self, request: op_host_service_pb2.StreamEventsRequest, context: _Context
     ) -> AsyncIterator[bytes]:
         """Replay then follow, as ``StreamEventsResponse`` batches."""
-        record = await self._find(request.execution_id)
+        record = await self._find(request.execution_id, READ)
         if request.after_sequence > record.last_sequence:
             raise _status.sequence_out_of_range(request.after_sequence, record.last_sequence)
         streamed = self.observer.streamed
@@ -421,8 +453,32 @@ def _seconds(request: op_host_service_pb2.ListExecutionsRequest, name: str) -> f
     return float(stamp.seconds) + float(stamp.nanos) / 1e9
 
 
+def _repeated(
+    record: ExecutionRecord, request_id: str, digest: bytes, identity: str
+) -> ExecutionRecord:
+    """The execution a start with a request id found: the caller's own, for the same start."""
+    if record.principal != identity:
+        raise _status.request_id_conflict(request_id, another_identity=True)
+    if request_id and record.fingerprint != digest:
+        raise _status.request_id_conflict(request_id)
+    return record
+
+
 def _query_digest(query: ExecutionQuery) -> str:
-    text = repr((query.op_name, sorted(query.states), query.created_after, query.created_before))
+    parts: tuple[object, ...] = (
+        query.op_name,
+        sorted(query.states),
+        query.created_after,
+        query.created_before,
+    )
+    if query.principals is not None or query.op_names is not None:
+        # Only for a caller limited by a token file, so that a token issued without one
+        # (by another version of the host, say) still reads the same.
+        parts += (
+            sorted(query.principals) if query.principals is not None else None,
+            sorted(query.op_names) if query.op_names is not None else None,
+        )
+    text = repr(parts)
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 

@@ -51,9 +51,12 @@ __all__ = [
     "malformed",
     "op_not_found",
     "out_of_order",
+    "permission_denied",
     "request_id_conflict",
     "sequence_out_of_range",
     "too_many_executions",
+    "too_many_executions_for_identity",
+    "unauthenticated",
 ]
 
 # The longest status message, in UTF-8 bytes (cut at a character boundary).
@@ -227,12 +230,19 @@ def out_of_order(message: str) -> StatusError:
     )
 
 
-def request_id_conflict(request_id: str) -> StatusError:
-    """``FAILED_PRECONDITION`` / ``REQUEST_ID_CONFLICT``: a request id reused differently."""
+def request_id_conflict(request_id: str, *, another_identity: bool = False) -> StatusError:
+    """``FAILED_PRECONDITION`` / ``REQUEST_ID_CONFLICT``: a request id reused differently.
+
+    ``another_identity``: the request id was used by another identity's start.
+    """
+    what = (
+        "by another identity"
+        if another_identity
+        else "for a different start (op, inputs, config or tags differ)"
+    )
     return StatusError(
         grpc.StatusCode.FAILED_PRECONDITION,
-        f"request id {request_id!r} was already used for a different start (op, inputs, "
-        "config or tags differ)",
+        f"request id {request_id!r} was already used {what}",
         reason=_reason(error_pb2.ERROR_REASON_REQUEST_ID_CONFLICT),
         metadata={"request_id": request_id},
     )
@@ -261,6 +271,62 @@ def too_many_executions(limit: int, retry_after: float) -> StatusError:
         reason=_reason(error_pb2.ERROR_REASON_TOO_MANY_EXECUTIONS),
         metadata={"limit": str(limit)},
         retry_delay=retry_after,
+    )
+
+
+def too_many_executions_for_identity(identity: str, limit: int, retry_after: float) -> StatusError:
+    """``RESOURCE_EXHAUSTED`` / ``TOO_MANY_EXECUTIONS_FOR_IDENTITY`` with a ``RetryInfo``."""
+    return StatusError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"identity {identity!r} already runs its maximum of {limit} concurrent executions "
+        "on this server",
+        reason=_reason(error_pb2.ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY),
+        metadata={"identity": identity, "limit": str(limit)},
+        retry_delay=retry_after,
+    )
+
+
+def unauthenticated(message: str) -> StatusError:
+    """``UNAUTHENTICATED`` / ``UNAUTHENTICATED``: no credentials the server accepts.
+
+    ``message`` says what was wrong with them; it must never quote a token.
+    """
+    return StatusError(
+        grpc.StatusCode.UNAUTHENTICATED,
+        message,
+        reason=_reason(error_pb2.ERROR_REASON_UNAUTHENTICATED),
+    )
+
+
+def permission_denied(
+    identity: str,
+    action: str,
+    *,
+    op: str | None = None,
+    execution_id: str | None = None,
+    method: str | None = None,
+) -> StatusError:
+    """``PERMISSION_DENIED`` / ``PERMISSION_DENIED``: ``identity`` may not do ``action``.
+
+    ``op``, ``execution_id`` or ``method`` names what it was refused; the ``ErrorInfo``
+    metadata carries the identity, the action and the op or execution id.
+    """
+    metadata = {"identity": identity, "action": action}
+    if op is not None:
+        metadata["op"] = op
+        message = f"identity {identity!r} may not {action} op {op!r}"
+    elif execution_id is not None:
+        metadata["execution_id"] = execution_id
+        message = f"identity {identity!r} may not {action} execution {execution_id!r}"
+    else:
+        message = f"identity {identity!r} lacks the action {action!r}"
+        if method is not None:
+            message += f" that {method} needs"
+    return StatusError(
+        grpc.StatusCode.PERMISSION_DENIED,
+        message,
+        reason=_reason(error_pb2.ERROR_REASON_PERMISSION_DENIED),
+        metadata=metadata,
     )
 
 

@@ -5,9 +5,12 @@ The supervisor (this module, in the process the user started) picks the port (wh
 kernel spreads incoming connections over them), and prints one ``serving`` line once
 all of them serve. Their own lines are passed through, each prefixed with its worker
 number. SIGTERM or SIGINT is passed on to every worker (so each drains); a worker that
-exits while the supervisor is not stopping is replaced. On Linux a worker also gets
-SIGTERM when the supervisor dies any other way (even by SIGKILL). The workers share the store,
-so they behave as one host: any of them answers for any execution.
+exits while the supervisor is not stopping is replaced. SIGHUP is passed on too: each
+worker reloads its TLS files and token file (which the supervisor checks once before
+starting any worker, so that a bad file fails the start with one clear message). On
+Linux a worker also gets SIGTERM when the supervisor dies any other way (even by
+SIGKILL). The workers share the store, so they behave as one host: any of them answers
+for any execution.
 
 Metrics are per process, so each worker serves its own: with ``--metrics-port P``,
 worker *i* (1 to N) serves on port P+i-1, a replacement on the same port as the worker
@@ -28,9 +31,15 @@ import threading
 import time
 from types import FrameType
 
+from ophost.errors import OpHostError
+from ophost.server._auth import AccessInterceptor
+from ophost.server._tls import ServerCertificates, TlsFiles
+
 __all__ = ["serve_workers"]
 
 _PR_SET_PDEATHSIG = 1
+# One line at a time on standard output: the workers' lines are relayed by threads.
+_OUTPUT = threading.Lock()
 # A worker that does not serve within this many seconds fails the start.
 _READY_TIMEOUT = 120.0
 
@@ -69,14 +78,10 @@ class _Worker:
             self.process.send_signal(signum)
 
 
-# The relay threads and the supervisor print lines to one stdout: one at a time, each
-# written whole (print() writes a line's text and its newline separately, so lines
-# printed by two threads at once could come out run together).
-_print_lock = threading.Lock()
-
-
 def _say(line: str) -> None:
-    with _print_lock:
+    """Print one whole line (``print`` writes the text and its newline separately, so
+    lines printed by two threads at once could run together)."""
+    with _OUTPUT:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
@@ -93,8 +98,12 @@ def _die_with_parent() -> None:
         return
 
 
-def serve_workers(args: argparse.Namespace, store: str) -> int:
+def serve_workers(args: argparse.Namespace, store: str, tls: TlsFiles | None = None) -> int:
     """Run ``args.workers`` server processes on one port until SIGTERM or SIGINT."""
+    problem = _check_security(args, tls)
+    if problem is not None:
+        print(f"ophost: {problem}", file=sys.stderr, flush=True)
+        return 1
     holder, port = _hold_port(args.host, args.port)
     workers = [
         _Worker(n, _worker_command(args, store, port, n)) for n in range(1, args.workers + 1)
@@ -108,7 +117,12 @@ def serve_workers(args: argparse.Namespace, store: str) -> int:
         for worker in workers:
             worker.signal(signum)
 
+    def relay(signum: int, _frame: FrameType | None) -> None:
+        for worker in workers:
+            worker.signal(signum)
+
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, relay)
     try:
         for worker in workers:
             worker.start()
@@ -182,7 +196,33 @@ def _worker_command(args: argparse.Namespace, store: str, port: int, number: int
     if args.tracing:
         command.append("--tracing")
     command += ["--log-format", args.log_format, "--log-level", args.log_level]
+    for flag, value in (
+        ("--tls-cert", args.tls_cert),
+        ("--tls-key", args.tls_key),
+        ("--tls-client-ca", args.tls_client_ca),
+        ("--token-file", args.token_file),
+    ):
+        if value is not None:
+            command += [flag, str(value)]
+    command += ["--reload-interval", str(args.reload_interval)]
+    if args.withhold_errors is not None:
+        command.append("--withhold-errors" if args.withhold_errors else "--no-withhold-errors")
     return command
+
+
+def _check_security(args: argparse.Namespace, tls: TlsFiles | None) -> str | None:
+    """Load the TLS files and the token file once, as each worker will; the problem, if any."""
+    try:
+        if tls is not None:
+            ServerCertificates(tls)
+        if args.token_file is not None:
+            AccessInterceptor.from_file(
+                args.token_file,
+                client_certificates=tls is not None and tls.client_ca is not None,
+            )
+    except OpHostError as exc:
+        return str(exc)
+    return None
 
 
 def _all_ready(workers: list[_Worker], stopping: threading.Event) -> bool:

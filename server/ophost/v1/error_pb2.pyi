@@ -84,6 +84,23 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """UNAVAILABLE: the execution store cannot be reached (for example, the
     database connection is lost and could not be restored). Retry later.
     """
+    ERROR_REASON_UNAUTHENTICATED: _ErrorReason.ValueType  # 16
+    """UNAUTHENTICATED: the call carries no credentials the server accepts: no
+    `authorization: Bearer <token>` header and no client certificate that
+    names an identity, a token that matches no identity, or a malformed
+    `authorization` header.
+    """
+    ERROR_REASON_PERMISSION_DENIED: _ErrorReason.ValueType  # 17
+    """PERMISSION_DENIED: the caller's identity may not do this. The
+    `ErrorInfo` metadata names the `identity` and the `action` (list, run,
+    read or cancel), and the `op` or the `execution_id` when one is
+    concerned.
+    """
+    ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY: _ErrorReason.ValueType  # 18
+    """RESOURCE_EXHAUSTED: the caller's identity already runs its maximum
+    number of executions on this server process. The `ErrorInfo` metadata
+    names the `identity` and the `limit`; comes with a `google.rpc.RetryInfo`.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why an RPC failed.
@@ -153,6 +170,23 @@ ERROR_REASON_STORE_UNAVAILABLE: ErrorReason.ValueType  # 15
 """UNAVAILABLE: the execution store cannot be reached (for example, the
 database connection is lost and could not be restored). Retry later.
 """
+ERROR_REASON_UNAUTHENTICATED: ErrorReason.ValueType  # 16
+"""UNAUTHENTICATED: the call carries no credentials the server accepts: no
+`authorization: Bearer <token>` header and no client certificate that
+names an identity, a token that matches no identity, or a malformed
+`authorization` header.
+"""
+ERROR_REASON_PERMISSION_DENIED: ErrorReason.ValueType  # 17
+"""PERMISSION_DENIED: the caller's identity may not do this. The
+`ErrorInfo` metadata names the `identity` and the `action` (list, run,
+read or cancel), and the `op` or the `execution_id` when one is
+concerned.
+"""
+ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY: ErrorReason.ValueType  # 18
+"""RESOURCE_EXHAUSTED: the caller's identity already runs its maximum
+number of executions on this server process. The `ErrorInfo` metadata
+names the `identity` and the `limit`; comes with a `google.rpc.RetryInfo`.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 
 @_typing.final
@@ -170,12 +204,19 @@ class ErrorData(_message.Message):
     STACK_FIELD_NUMBER: _builtins.int
     CAUSE_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    ERROR_ID_FIELD_NUMBER: _builtins.int
     type_name: _builtins.str
     """The qualified class name of the exception, "module.QualName", for
     example "builtins.ValueError" or "ophost.errors.TypeCheckFailedError".
     """
     message: _builtins.str
     """The exception's message (Python `str(exc)`)."""
+    error_id: _builtins.str
+    """Set when the host withheld the details of this error from its clients
+    (`ophost serve --withhold-errors`): `message` then only says so, `stack`
+    is empty, and the causes keep their `type_name` alone. The host logs the
+    full error under this id, with the execution's id.
+    """
     @_builtins.property
     def stack(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The traceback, most recent call last: one element per frame, each the
@@ -203,10 +244,11 @@ class ErrorData(_message.Message):
         stack: _abc.Iterable[_builtins.str] | None = ...,
         cause: Global___ErrorData | None = ...,
         context: Global___ErrorData | None = ...,
+        error_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "context", b"context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "context", b"context", "message", b"message", "stack", b"stack", "type_name", b"type_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cause", b"cause", "context", b"context", "error_id", b"error_id", "message", b"message", "stack", b"stack", "type_name", b"type_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

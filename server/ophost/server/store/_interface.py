@@ -103,6 +103,8 @@ class NewExecution:
     # one running it was lost. Stores that do not outlive the process may ignore it.
     start: bytes = b""
     op_version: str = ""
+    # The identity that started it ("" when the host authenticates nobody).
+    principal: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +112,17 @@ class ExecutionQuery:
     """Which executions to list: all the filters given must hold.
 
     ``created_after`` is inclusive and ``created_before`` exclusive (seconds since
-    the epoch).
+    the epoch). ``principals`` and ``op_names`` limit the listing to what the caller
+    may read: only executions started by one of ``principals``, of one of
+    ``op_names`` (``None``: no such limit; an empty set: nothing).
     """
 
     op_name: str = ""
     states: frozenset[State] = frozenset()
     created_after: float | None = None
     created_before: float | None = None
+    principals: frozenset[str] | None = None
+    op_names: frozenset[str] | None = None
 
     def matches(self, record: ExecutionRecord) -> bool:
         return (
@@ -124,6 +130,8 @@ class ExecutionQuery:
             and (not self.states or record.state in self.states)
             and (self.created_after is None or record.created_at >= self.created_after)
             and (self.created_before is None or record.created_at < self.created_before)
+            and (self.principals is None or record.principal in self.principals)
+            and (self.op_names is None or record.op_name in self.op_names)
         )
 
 
@@ -153,6 +161,8 @@ class ExecutionRecord:
     started_at: float | None
     finished_at: float | None
     cancel_requested: bool
+    # The identity that started it ("" when the host authenticated nobody).
+    principal: str = ""
 
     @property
     def finished(self) -> bool:

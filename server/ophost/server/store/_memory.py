@@ -77,6 +77,7 @@ class _Execution:
             started_at=self.started_at,
             finished_at=self.finished_at,
             cancel_requested=self.cancel_requested,
+            principal=new.principal,
         )
 
     def notify(self) -> None:

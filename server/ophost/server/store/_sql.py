@@ -360,7 +360,7 @@ class SqlExecutionStore(ExecutionStore):
         sql_find = self._sql(f"SELECT {COLUMNS} FROM executions WHERE request_id = ?")
         sql_insert = self._sql(
             "INSERT INTO executions (id, op_name, op_version, request_id, fingerprint, tags, "
-            "start, state, created_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "start, state, created_at, owner, principal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT DO NOTHING RETURNING key"
         )
         values = (
@@ -374,6 +374,7 @@ class SqlExecutionStore(ExecutionStore):
             PENDING,
             new.created_at,
             self.host_id,
+            new.principal,
         )
 
         keys: list[int] = []
@@ -402,6 +403,7 @@ class SqlExecutionStore(ExecutionStore):
             started_at=None,
             finished_at=None,
             cancel_requested=False,
+            principal=new.principal,
         )
         key, existing = await self._write(run, len(new.start))
         if key is None:
@@ -669,6 +671,13 @@ class SqlExecutionStore(ExecutionStore):
         if query.created_before is not None:
             where.append("created_at < ?")
             params.append(query.created_before)
+        for column, allowed in (("principal", query.principals), ("op_name", query.op_names)):
+            if allowed is None:
+                continue
+            if not allowed:
+                return []
+            where.append(f"{column} IN ({', '.join('?' for _ in allowed)})")
+            params.extend(sorted(allowed))
         if before is not None:
             where.append("(created_at < ? OR (created_at = ? AND id < ?))")
             params.extend((before.created_at, before.created_at, before.id))

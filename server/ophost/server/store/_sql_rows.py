@@ -26,7 +26,7 @@ __all__ = [
 # The columns of an execution, in the order record_from_row reads them.
 COLUMNS = (
     "id, op_name, request_id, fingerprint, tags, state, attempt, last_sequence, outputs, "
-    "error, created_at, started_at, finished_at, cancel_requested"
+    "error, created_at, started_at, finished_at, cancel_requested, principal"
 )
 # The states of an unfinished execution (PENDING, RUNNING, CANCEL_REQUESTED), for SQL.
 UNFINISHED = "(1, 2, 3)"
@@ -53,6 +53,7 @@ def record_from_row(row: Sequence[Any]) -> ExecutionRecord:
         started_at,
         finished_at,
         cancel_requested,
+        principal,
     ) = row
     return ExecutionRecord(
         id=execution_id,
@@ -71,6 +72,7 @@ def record_from_row(row: Sequence[Any]) -> ExecutionRecord:
         started_at=started_at,
         finished_at=finished_at,
         cancel_requested=bool(cancel_requested),
+        principal=principal or "",
     )
 
 

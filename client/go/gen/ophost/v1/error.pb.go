@@ -77,6 +77,20 @@ const (
 	// UNAVAILABLE: the execution store cannot be reached (for example, the
 	// database connection is lost and could not be restored). Retry later.
 	ErrorReason_ERROR_REASON_STORE_UNAVAILABLE ErrorReason = 15
+	// UNAUTHENTICATED: the call carries no credentials the server accepts: no
+	// `authorization: Bearer <token>` header and no client certificate that
+	// names an identity, a token that matches no identity, or a malformed
+	// `authorization` header.
+	ErrorReason_ERROR_REASON_UNAUTHENTICATED ErrorReason = 16
+	// PERMISSION_DENIED: the caller's identity may not do this. The
+	// `ErrorInfo` metadata names the `identity` and the `action` (list, run,
+	// read or cancel), and the `op` or the `execution_id` when one is
+	// concerned.
+	ErrorReason_ERROR_REASON_PERMISSION_DENIED ErrorReason = 17
+	// RESOURCE_EXHAUSTED: the caller's identity already runs its maximum
+	// number of executions on this server process. The `ErrorInfo` metadata
+	// names the `identity` and the `limit`; comes with a `google.rpc.RetryInfo`.
+	ErrorReason_ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY ErrorReason = 18
 )
 
 // Enum value maps for ErrorReason.
@@ -98,24 +112,30 @@ var (
 		13: "ERROR_REASON_INTERNAL",
 		14: "ERROR_REASON_STORE_FULL",
 		15: "ERROR_REASON_STORE_UNAVAILABLE",
+		16: "ERROR_REASON_UNAUTHENTICATED",
+		17: "ERROR_REASON_PERMISSION_DENIED",
+		18: "ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY",
 	}
 	ErrorReason_value = map[string]int32{
-		"ERROR_REASON_UNSPECIFIED":           0,
-		"ERROR_REASON_OP_NOT_FOUND":          1,
-		"ERROR_REASON_EXECUTION_NOT_FOUND":   2,
-		"ERROR_REASON_INVALID_INPUT":         3,
-		"ERROR_REASON_INVALID_CONFIG":        4,
-		"ERROR_REASON_MALFORMED_REQUEST":     5,
-		"ERROR_REASON_INVALID_PAGE_TOKEN":    6,
-		"ERROR_REASON_INVALID_CHUNK":         7,
-		"ERROR_REASON_OUT_OF_ORDER":          8,
-		"ERROR_REASON_REQUEST_ID_CONFLICT":   9,
-		"ERROR_REASON_SERVER_DRAINING":       10,
-		"ERROR_REASON_TOO_MANY_EXECUTIONS":   11,
-		"ERROR_REASON_SEQUENCE_OUT_OF_RANGE": 12,
-		"ERROR_REASON_INTERNAL":              13,
-		"ERROR_REASON_STORE_FULL":            14,
-		"ERROR_REASON_STORE_UNAVAILABLE":     15,
+		"ERROR_REASON_UNSPECIFIED":                      0,
+		"ERROR_REASON_OP_NOT_FOUND":                     1,
+		"ERROR_REASON_EXECUTION_NOT_FOUND":              2,
+		"ERROR_REASON_INVALID_INPUT":                    3,
+		"ERROR_REASON_INVALID_CONFIG":                   4,
+		"ERROR_REASON_MALFORMED_REQUEST":                5,
+		"ERROR_REASON_INVALID_PAGE_TOKEN":               6,
+		"ERROR_REASON_INVALID_CHUNK":                    7,
+		"ERROR_REASON_OUT_OF_ORDER":                     8,
+		"ERROR_REASON_REQUEST_ID_CONFLICT":              9,
+		"ERROR_REASON_SERVER_DRAINING":                  10,
+		"ERROR_REASON_TOO_MANY_EXECUTIONS":              11,
+		"ERROR_REASON_SEQUENCE_OUT_OF_RANGE":            12,
+		"ERROR_REASON_INTERNAL":                         13,
+		"ERROR_REASON_STORE_FULL":                       14,
+		"ERROR_REASON_STORE_UNAVAILABLE":                15,
+		"ERROR_REASON_UNAUTHENTICATED":                  16,
+		"ERROR_REASON_PERMISSION_DENIED":                17,
+		"ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY": 18,
 	}
 )
 
@@ -167,7 +187,12 @@ type ErrorData struct {
 	// when this one was raised). Set only when `cause` is absent and the
 	// context is not suppressed, that is when Python's own traceback would
 	// print it.
-	Context       *ErrorData `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
+	Context *ErrorData `protobuf:"bytes,5,opt,name=context,proto3" json:"context,omitempty"`
+	// Set when the host withheld the details of this error from its clients
+	// (`ophost serve --withhold-errors`): `message` then only says so, `stack`
+	// is empty, and the causes keep their `type_name` alone. The host logs the
+	// full error under this id, with the execution's id.
+	ErrorId       string `protobuf:"bytes,6,opt,name=error_id,json=errorId,proto3" json:"error_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -237,17 +262,25 @@ func (x *ErrorData) GetContext() *ErrorData {
 	return nil
 }
 
+func (x *ErrorData) GetErrorId() string {
+	if x != nil {
+		return x.ErrorId
+	}
+	return ""
+}
+
 var File_ophost_v1_error_proto protoreflect.FileDescriptor
 
 const file_ophost_v1_error_proto_rawDesc = "" +
 	"\n" +
-	"\x15ophost/v1/error.proto\x12\tophost.v1\"\xb4\x01\n" +
+	"\x15ophost/v1/error.proto\x12\tophost.v1\"\xcf\x01\n" +
 	"\tErrorData\x12\x1b\n" +
 	"\ttype_name\x18\x01 \x01(\tR\btypeName\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
 	"\x05stack\x18\x03 \x03(\tR\x05stack\x12*\n" +
 	"\x05cause\x18\x04 \x01(\v2\x14.ophost.v1.ErrorDataR\x05cause\x12.\n" +
-	"\acontext\x18\x05 \x01(\v2\x14.ophost.v1.ErrorDataR\acontext*\xab\x04\n" +
+	"\acontext\x18\x05 \x01(\v2\x14.ophost.v1.ErrorDataR\acontext\x12\x19\n" +
+	"\berror_id\x18\x06 \x01(\tR\aerrorId*\xa4\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ERROR_REASON_OP_NOT_FOUND\x10\x01\x12$\n" +
@@ -265,7 +298,10 @@ const file_ophost_v1_error_proto_rawDesc = "" +
 	"\"ERROR_REASON_SEQUENCE_OUT_OF_RANGE\x10\f\x12\x19\n" +
 	"\x15ERROR_REASON_INTERNAL\x10\r\x12\x1b\n" +
 	"\x17ERROR_REASON_STORE_FULL\x10\x0e\x12\"\n" +
-	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x0fBh\n" +
+	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x0f\x12 \n" +
+	"\x1cERROR_REASON_UNAUTHENTICATED\x10\x10\x12\"\n" +
+	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x11\x121\n" +
+	"-ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY\x10\x12Bh\n" +
 	"\rdev.ophost.v1B\n" +
 	"ErrorProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3"
 

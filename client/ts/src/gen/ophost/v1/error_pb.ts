@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ophost/v1/error.proto.
  */
 export const file_ophost_v1_error: GenFile = /*@__PURE__*/
-  fileDesc("ChVvcGhvc3QvdjEvZXJyb3IucHJvdG8SCW9waG9zdC52MSKKAQoJRXJyb3JEYXRhEhEKCXR5cGVfbmFtZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg0KBXN0YWNrGAMgAygJEiMKBWNhdXNlGAQgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YRIlCgdjb250ZXh0GAUgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YSqrBAoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZRVJST1JfUkVBU09OX09QX05PVF9GT1VORBABEiQKIEVSUk9SX1JFQVNPTl9FWEVDVVRJT05fTk9UX0ZPVU5EEAISHgoaRVJST1JfUkVBU09OX0lOVkFMSURfSU5QVVQQAxIfChtFUlJPUl9SRUFTT05fSU5WQUxJRF9DT05GSUcQBBIiCh5FUlJPUl9SRUFTT05fTUFMRk9STUVEX1JFUVVFU1QQBRIjCh9FUlJPUl9SRUFTT05fSU5WQUxJRF9QQUdFX1RPS0VOEAYSHgoaRVJST1JfUkVBU09OX0lOVkFMSURfQ0hVTksQBxIdChlFUlJPUl9SRUFTT05fT1VUX09GX09SREVSEAgSJAogRVJST1JfUkVBU09OX1JFUVVFU1RfSURfQ09ORkxJQ1QQCRIgChxFUlJPUl9SRUFTT05fU0VSVkVSX0RSQUlOSU5HEAoSJAogRVJST1JfUkVBU09OX1RPT19NQU5ZX0VYRUNVVElPTlMQCxImCiJFUlJPUl9SRUFTT05fU0VRVUVOQ0VfT1VUX09GX1JBTkdFEAwSGQoVRVJST1JfUkVBU09OX0lOVEVSTkFMEA0SGwoXRVJST1JfUkVBU09OX1NUT1JFX0ZVTEwQDhIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQD0JoCg1kZXYub3Bob3N0LnYxQgpFcnJvclByb3RvUAFaPWdpdGh1Yi5jb20vb3Bob3N0LWRldi9vcGhvc3QvY2xpZW50L2dvL2dlbi9vcGhvc3QvdjE7b3Bob3N0djGqAglPcGhvc3QuVjFiBnByb3RvMw");
+  fileDesc("ChVvcGhvc3QvdjEvZXJyb3IucHJvdG8SCW9waG9zdC52MSKcAQoJRXJyb3JEYXRhEhEKCXR5cGVfbmFtZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg0KBXN0YWNrGAMgAygJEiMKBWNhdXNlGAQgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YRIlCgdjb250ZXh0GAUgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YRIQCghlcnJvcl9pZBgGIAEoCSqkBQoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZRVJST1JfUkVBU09OX09QX05PVF9GT1VORBABEiQKIEVSUk9SX1JFQVNPTl9FWEVDVVRJT05fTk9UX0ZPVU5EEAISHgoaRVJST1JfUkVBU09OX0lOVkFMSURfSU5QVVQQAxIfChtFUlJPUl9SRUFTT05fSU5WQUxJRF9DT05GSUcQBBIiCh5FUlJPUl9SRUFTT05fTUFMRk9STUVEX1JFUVVFU1QQBRIjCh9FUlJPUl9SRUFTT05fSU5WQUxJRF9QQUdFX1RPS0VOEAYSHgoaRVJST1JfUkVBU09OX0lOVkFMSURfQ0hVTksQBxIdChlFUlJPUl9SRUFTT05fT1VUX09GX09SREVSEAgSJAogRVJST1JfUkVBU09OX1JFUVVFU1RfSURfQ09ORkxJQ1QQCRIgChxFUlJPUl9SRUFTT05fU0VSVkVSX0RSQUlOSU5HEAoSJAogRVJST1JfUkVBU09OX1RPT19NQU5ZX0VYRUNVVElPTlMQCxImCiJFUlJPUl9SRUFTT05fU0VRVUVOQ0VfT1VUX09GX1JBTkdFEAwSGQoVRVJST1JfUkVBU09OX0lOVEVSTkFMEA0SGwoXRVJST1JfUkVBU09OX1NUT1JFX0ZVTEwQDhIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQDxIgChxFUlJPUl9SRUFTT05fVU5BVVRIRU5USUNBVEVEEBASIgoeRVJST1JfUkVBU09OX1BFUk1JU1NJT05fREVOSUVEEBESMQotRVJST1JfUkVBU09OX1RPT19NQU5ZX0VYRUNVVElPTlNfRk9SX0lERU5USVRZEBJCaAoNZGV2Lm9waG9zdC52MUIKRXJyb3JQcm90b1ABWj1naXRodWIuY29tL29waG9zdC1kZXYvb3Bob3N0L2NsaWVudC9nby9nZW4vb3Bob3N0L3YxO29waG9zdHYxqgIJT3Bob3N0LlYxYgZwcm90bzM");
 
 /**
  * An exception raised while an op ran, with its chain of causes.
@@ -61,6 +61,16 @@ export type ErrorData = Message<"ophost.v1.ErrorData"> & {
    * @generated from field: ophost.v1.ErrorData context = 5;
    */
   context?: ErrorData | undefined;
+
+  /**
+   * Set when the host withheld the details of this error from its clients
+   * (`ophost serve --withhold-errors`): `message` then only says so, `stack`
+   * is empty, and the causes keep their `type_name` alone. The host logs the
+   * full error under this id, with the execution's id.
+   *
+   * @generated from field: string error_id = 6;
+   */
+  errorId: string;
 };
 
 /**
@@ -207,6 +217,35 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 15;
    */
   STORE_UNAVAILABLE = 15,
+
+  /**
+   * UNAUTHENTICATED: the call carries no credentials the server accepts: no
+   * `authorization: Bearer <token>` header and no client certificate that
+   * names an identity, a token that matches no identity, or a malformed
+   * `authorization` header.
+   *
+   * @generated from enum value: ERROR_REASON_UNAUTHENTICATED = 16;
+   */
+  UNAUTHENTICATED = 16,
+
+  /**
+   * PERMISSION_DENIED: the caller's identity may not do this. The
+   * `ErrorInfo` metadata names the `identity` and the `action` (list, run,
+   * read or cancel), and the `op` or the `execution_id` when one is
+   * concerned.
+   *
+   * @generated from enum value: ERROR_REASON_PERMISSION_DENIED = 17;
+   */
+  PERMISSION_DENIED = 17,
+
+  /**
+   * RESOURCE_EXHAUSTED: the caller's identity already runs its maximum
+   * number of executions on this server process. The `ErrorInfo` metadata
+   * names the `identity` and the `limit`; comes with a `google.rpc.RetryInfo`.
+   *
+   * @generated from enum value: ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY = 18;
+   */
+  TOO_MANY_EXECUTIONS_FOR_IDENTITY = 18,
 }
 
 /**
