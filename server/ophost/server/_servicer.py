@@ -22,7 +22,7 @@ import grpc
 from ophost._version import __version__
 from ophost.codec import definitions as definitions_codec
 from ophost.codec import values as values_codec
-from ophost.codec.chunks import ChunkAssembler, ChunkError
+from ophost.codec.chunks import ChunkAssembler, ChunkError, ChunkLimitError
 from ophost.definitions import DagsterType, OpSpec
 from ophost.definitions._op import OpDefinition
 from ophost.errors import (
@@ -36,8 +36,7 @@ from ophost.errors import (
 from ophost.execution import InvalidInputsError, PreparedExecution, prepare_execution
 from ophost.server import _status, _wire
 from ophost.server._executions import ExecutionRunner, fingerprint
-from ophost.server._limits import Limits
-from ophost.server._status import StatusError
+from ophost.server._limits import OFF_LOOP_BYTES, Limits, UploadBuffer
 from ophost.server._views import execution_to_proto
 from ophost.server.store import (
     ExecutionQuery,
@@ -80,10 +79,16 @@ class OpHostServicer:
         self.limits = limits
         self.server_id = server_id or uuid.uuid4().hex
         self.draining = False
+        self.uploads = UploadBuffer(limits.max_upload_buffer_bytes)
         self._specs = {
             name: definitions_codec.to_proto(OpSpec.from_definition(op))
             for name, op in self.ops.items()
         }
+
+    @property
+    def buffered_upload_bytes(self) -> int:
+        """The chunk bytes of incomplete uploads held now, over every ``Execute`` stream."""
+        return self.uploads.held
 
     # -- server info and ops -------------------------------------------------------------
 
@@ -209,8 +214,16 @@ class OpHostServicer:
                 if existing.fingerprint != digest:
                     raise _status.request_id_conflict(start.request_id)
                 return existing
-        prepared = self._prepare(start, upload.values if upload else {})
-        kept = _kept_start(start, upload) if self.store.durable else b""
+        uploaded = upload.values if upload else {}
+        durable = self.store.durable
+        if upload is None and start.ByteSize() <= OFF_LOOP_BYTES:
+            prepared = self._prepare(start, uploaded)
+            kept = start.SerializeToString() if durable else b""
+        else:
+            # Decoding, checking and re-encoding large values takes longer than the
+            # event loop may be held: a worker thread does it.
+            prepared = await asyncio.to_thread(self._prepare, start, uploaded)
+            kept = await asyncio.to_thread(_kept_start, start, upload) if durable else b""
         try:
             return await self.runner.start(prepared, start, digest, kept)
         except RequestIdConflictError:
@@ -252,7 +265,7 @@ class OpHostServicer:
                 execution_id=execution_id, execution=execution_to_proto(record)
             )
         ).SerializeToString()
-        problems: list[StatusError] = []
+        problems: list[Exception] = []
         reader = asyncio.ensure_future(self._read_rest(requests, execution_id, problems))
         batches = self.store.follow(
             execution_id,
@@ -287,7 +300,12 @@ class OpHostServicer:
         if not refs:
             return start, None
         upload = _Upload()
-        assembler = ChunkAssembler(max_total_bytes=self.limits.max_upload_bytes)
+        # One stream may upload max_upload_bytes; all streams together buffer at most
+        # max_upload_buffer_bytes, counted as chunks arrive (an announcement costs
+        # nothing until its bytes come).
+        limit = min(self.limits.max_upload_bytes, self.limits.max_upload_buffer_bytes)
+        assembler = ChunkAssembler(max_total_bytes=limit)
+        held = 0
         try:
             for path, ref in refs.items():
                 assembler.expect(ref, path=path)
@@ -300,6 +318,10 @@ class OpHostServicer:
                     ) from None
                 kind = message.WhichOneof("kind")
                 if kind == "chunk":
+                    size = len(message.chunk.data)
+                    if not self.uploads.take(size):
+                        raise _status.upload_buffer_full(self.uploads.limit, retry_after=1.0)
+                    held += size
                     assembler.add(message.chunk)
                     if start.request_id:
                         upload.digest(assembler.path_of(message.chunk.value_id), message.chunk.data)
@@ -308,21 +330,30 @@ class OpHostServicer:
                         "expected the chunks of the start's values, got "
                         f"{kind or 'an empty message'}"
                     )
-            for path, ref in refs.items():
-                upload.values[path] = assembler.take_decoded(ref.value_id)
+            upload.values.update(await asyncio.to_thread(_take_all, assembler, refs))
+        except ChunkLimitError as exc:
+            raise _status.upload_too_large(exc, exc.limit) from None
         except ChunkError as exc:
             raise _status.invalid_chunk(exc) from None
         except CodecError as exc:
             raise _status.malformed(str(exc), exc.path) from None
+        finally:
+            self.uploads.give_back(held)
         return start, upload
 
     async def _read_rest(
         self,
         requests: AsyncIterator[op_host_service_pb2.ExecuteRequest],
         execution_id: str,
-        problems: list[StatusError],
+        problems: list[Exception],
     ) -> None:
-        """Serve the client's messages after start: cancel and ack; anything else is an error."""
+        """Serve the client's messages after start: cancel and ack; anything else is an error.
+
+        Whatever ends the reading early (a message that does not decode or is out of
+        order, a store that fails a cancel) goes into ``problems``, and the stream ends
+        with it: nothing the client sends is ignored without a word. The execution
+        goes on, as after a disconnect.
+        """
         try:
             async for message in requests:
                 kind = message.WhichOneof("kind")
@@ -336,11 +367,11 @@ class OpHostServicer:
                     raise _status.out_of_order("a chunk for a value the start did not reference")
                 else:
                     raise _status.malformed("an ExecuteRequest with no message set")
-        except StatusError as error:
-            problems.append(error)
-            self.store.wake(execution_id)
         except (asyncio.CancelledError, grpc.aio.AioRpcError):
             return
+        except Exception as error:  # noqa: BLE001 - ends the stream; the interceptor maps it
+            problems.append(error)
+            self.store.wake(execution_id)
 
     # -- executions ----------------------------------------------------------------------
 
@@ -428,6 +459,13 @@ def _page_key(token: str, query: ExecutionQuery) -> PageKey:
     if digest != _query_digest(query):
         raise _status.invalid_page_token()
     return key
+
+
+def _take_all(
+    assembler: ChunkAssembler, refs: Mapping[str, value_pb2.ChunkedValueRef]
+) -> dict[str, object]:
+    """The uploaded values, decoded, by path (in a worker thread: they may be large)."""
+    return {path: assembler.take_decoded(ref.value_id) for path, ref in refs.items()}
 
 
 def _kept_start(start: execution_pb2.ExecutionStart, upload: _Upload | None) -> bytes:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ophost/v1/error.proto\x12\tophost.v1\"\x8a\x01\n\tErrorData\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05stack\x18\x03 \x03(\t\x12#\n\x05\x63\x61use\x18\x04 \x01(\x0b\x32\x14.ophost.v1.ErrorData\x12%\n\x07\x63ontext\x18\x05 \x01(\x0b\x32\x14.ophost.v1.ErrorData*\xab\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45RROR_REASON_OP_NOT_FOUND\x10\x01\x12$\n ERROR_REASON_EXECUTION_NOT_FOUND\x10\x02\x12\x1e\n\x1a\x45RROR_REASON_INVALID_INPUT\x10\x03\x12\x1f\n\x1b\x45RROR_REASON_INVALID_CONFIG\x10\x04\x12\"\n\x1e\x45RROR_REASON_MALFORMED_REQUEST\x10\x05\x12#\n\x1f\x45RROR_REASON_INVALID_PAGE_TOKEN\x10\x06\x12\x1e\n\x1a\x45RROR_REASON_INVALID_CHUNK\x10\x07\x12\x1d\n\x19\x45RROR_REASON_OUT_OF_ORDER\x10\x08\x12$\n ERROR_REASON_REQUEST_ID_CONFLICT\x10\t\x12 \n\x1c\x45RROR_REASON_SERVER_DRAINING\x10\n\x12$\n ERROR_REASON_TOO_MANY_EXECUTIONS\x10\x0b\x12&\n\"ERROR_REASON_SEQUENCE_OUT_OF_RANGE\x10\x0c\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\r\x12\x1b\n\x17\x45RROR_REASON_STORE_FULL\x10\x0e\x12\"\n\x1e\x45RROR_REASON_STORE_UNAVAILABLE\x10\x0f\x42h\n\rdev.ophost.v1B\nErrorProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ophost/v1/error.proto\x12\tophost.v1\"\x8a\x01\n\tErrorData\x12\x11\n\ttype_name\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05stack\x18\x03 \x03(\t\x12#\n\x05\x63\x61use\x18\x04 \x01(\x0b\x32\x14.ophost.v1.ErrorData\x12%\n\x07\x63ontext\x18\x05 \x01(\x0b\x32\x14.ophost.v1.ErrorData*\xf3\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x45RROR_REASON_OP_NOT_FOUND\x10\x01\x12$\n ERROR_REASON_EXECUTION_NOT_FOUND\x10\x02\x12\x1e\n\x1a\x45RROR_REASON_INVALID_INPUT\x10\x03\x12\x1f\n\x1b\x45RROR_REASON_INVALID_CONFIG\x10\x04\x12\"\n\x1e\x45RROR_REASON_MALFORMED_REQUEST\x10\x05\x12#\n\x1f\x45RROR_REASON_INVALID_PAGE_TOKEN\x10\x06\x12\x1e\n\x1a\x45RROR_REASON_INVALID_CHUNK\x10\x07\x12\x1d\n\x19\x45RROR_REASON_OUT_OF_ORDER\x10\x08\x12$\n ERROR_REASON_REQUEST_ID_CONFLICT\x10\t\x12 \n\x1c\x45RROR_REASON_SERVER_DRAINING\x10\n\x12$\n ERROR_REASON_TOO_MANY_EXECUTIONS\x10\x0b\x12&\n\"ERROR_REASON_SEQUENCE_OUT_OF_RANGE\x10\x0c\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\r\x12\x1b\n\x17\x45RROR_REASON_STORE_FULL\x10\x0e\x12\"\n\x1e\x45RROR_REASON_STORE_UNAVAILABLE\x10\x0f\x12!\n\x1d\x45RROR_REASON_UPLOAD_TOO_LARGE\x10\x10\x12#\n\x1f\x45RROR_REASON_UPLOAD_BUFFER_FULL\x10\x11\x42h\n\rdev.ophost.v1B\nErrorProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,7 +33,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.ophost.v1B\nErrorProtoP\001Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\252\002\tOphost.V1'
   _globals['_ERRORREASON']._serialized_start=178
-  _globals['_ERRORREASON']._serialized_end=733
+  _globals['_ERRORREASON']._serialized_end=805
   _globals['_ERRORDATA']._serialized_start=37
   _globals['_ERRORDATA']._serialized_end=175
 # @@protoc_insertion_point(module_scope)

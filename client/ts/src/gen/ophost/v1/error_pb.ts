@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ophost/v1/error.proto.
  */
 export const file_ophost_v1_error: GenFile = /*@__PURE__*/
-  fileDesc("ChVvcGhvc3QvdjEvZXJyb3IucHJvdG8SCW9waG9zdC52MSKKAQoJRXJyb3JEYXRhEhEKCXR5cGVfbmFtZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg0KBXN0YWNrGAMgAygJEiMKBWNhdXNlGAQgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YRIlCgdjb250ZXh0GAUgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YSqrBAoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZRVJST1JfUkVBU09OX09QX05PVF9GT1VORBABEiQKIEVSUk9SX1JFQVNPTl9FWEVDVVRJT05fTk9UX0ZPVU5EEAISHgoaRVJST1JfUkVBU09OX0lOVkFMSURfSU5QVVQQAxIfChtFUlJPUl9SRUFTT05fSU5WQUxJRF9DT05GSUcQBBIiCh5FUlJPUl9SRUFTT05fTUFMRk9STUVEX1JFUVVFU1QQBRIjCh9FUlJPUl9SRUFTT05fSU5WQUxJRF9QQUdFX1RPS0VOEAYSHgoaRVJST1JfUkVBU09OX0lOVkFMSURfQ0hVTksQBxIdChlFUlJPUl9SRUFTT05fT1VUX09GX09SREVSEAgSJAogRVJST1JfUkVBU09OX1JFUVVFU1RfSURfQ09ORkxJQ1QQCRIgChxFUlJPUl9SRUFTT05fU0VSVkVSX0RSQUlOSU5HEAoSJAogRVJST1JfUkVBU09OX1RPT19NQU5ZX0VYRUNVVElPTlMQCxImCiJFUlJPUl9SRUFTT05fU0VRVUVOQ0VfT1VUX09GX1JBTkdFEAwSGQoVRVJST1JfUkVBU09OX0lOVEVSTkFMEA0SGwoXRVJST1JfUkVBU09OX1NUT1JFX0ZVTEwQDhIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQD0JoCg1kZXYub3Bob3N0LnYxQgpFcnJvclByb3RvUAFaPWdpdGh1Yi5jb20vb3Bob3N0LWRldi9vcGhvc3QvY2xpZW50L2dvL2dlbi9vcGhvc3QvdjE7b3Bob3N0djGqAglPcGhvc3QuVjFiBnByb3RvMw");
+  fileDesc("ChVvcGhvc3QvdjEvZXJyb3IucHJvdG8SCW9waG9zdC52MSKKAQoJRXJyb3JEYXRhEhEKCXR5cGVfbmFtZRgBIAEoCRIPCgdtZXNzYWdlGAIgASgJEg0KBXN0YWNrGAMgAygJEiMKBWNhdXNlGAQgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YRIlCgdjb250ZXh0GAUgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YSrzBAoLRXJyb3JSZWFzb24SHAoYRVJST1JfUkVBU09OX1VOU1BFQ0lGSUVEEAASHQoZRVJST1JfUkVBU09OX09QX05PVF9GT1VORBABEiQKIEVSUk9SX1JFQVNPTl9FWEVDVVRJT05fTk9UX0ZPVU5EEAISHgoaRVJST1JfUkVBU09OX0lOVkFMSURfSU5QVVQQAxIfChtFUlJPUl9SRUFTT05fSU5WQUxJRF9DT05GSUcQBBIiCh5FUlJPUl9SRUFTT05fTUFMRk9STUVEX1JFUVVFU1QQBRIjCh9FUlJPUl9SRUFTT05fSU5WQUxJRF9QQUdFX1RPS0VOEAYSHgoaRVJST1JfUkVBU09OX0lOVkFMSURfQ0hVTksQBxIdChlFUlJPUl9SRUFTT05fT1VUX09GX09SREVSEAgSJAogRVJST1JfUkVBU09OX1JFUVVFU1RfSURfQ09ORkxJQ1QQCRIgChxFUlJPUl9SRUFTT05fU0VSVkVSX0RSQUlOSU5HEAoSJAogRVJST1JfUkVBU09OX1RPT19NQU5ZX0VYRUNVVElPTlMQCxImCiJFUlJPUl9SRUFTT05fU0VRVUVOQ0VfT1VUX09GX1JBTkdFEAwSGQoVRVJST1JfUkVBU09OX0lOVEVSTkFMEA0SGwoXRVJST1JfUkVBU09OX1NUT1JFX0ZVTEwQDhIiCh5FUlJPUl9SRUFTT05fU1RPUkVfVU5BVkFJTEFCTEUQDxIhCh1FUlJPUl9SRUFTT05fVVBMT0FEX1RPT19MQVJHRRAQEiMKH0VSUk9SX1JFQVNPTl9VUExPQURfQlVGRkVSX0ZVTEwQEUJoCg1kZXYub3Bob3N0LnYxQgpFcnJvclByb3RvUAFaPWdpdGh1Yi5jb20vb3Bob3N0LWRldi9vcGhvc3QvY2xpZW50L2dvL2dlbi9vcGhvc3QvdjE7b3Bob3N0djGqAglPcGhvc3QuVjFiBnByb3RvMw");
 
 /**
  * An exception raised while an op ran, with its chain of causes.
@@ -120,9 +120,13 @@ export enum ErrorReason {
   INVALID_CONFIG = 4,
 
   /**
-   * INVALID_ARGUMENT: a message is malformed: a required field or oneof arm
-   * is missing, a value is not well formed (such as a bad `big_int_value`),
-   * or a number is out of range.
+   * INVALID_ARGUMENT: a message is malformed: it does not decode (corrupt
+   * wire format, invalid UTF-8 in a string, messages nested too deep), a
+   * required field or oneof arm is missing, a string is longer than its
+   * limit, a value is not well formed (such as a bad `big_int_value`), or a
+   * number is out of range. The `ErrorInfo` metadata `message` names the
+   * message type when it does not decode; a `google.rpc.BadRequest` names
+   * the field where it is known.
    *
    * @generated from enum value: ERROR_REASON_MALFORMED_REQUEST = 5;
    */
@@ -207,6 +211,25 @@ export enum ErrorReason {
    * @generated from enum value: ERROR_REASON_STORE_UNAVAILABLE = 15;
    */
   STORE_UNAVAILABLE = 15,
+
+  /**
+   * RESOURCE_EXHAUSTED: the chunked values of one `Execute` start announce
+   * more bytes than one stream may upload. Retrying the same start cannot
+   * succeed. A `google.rpc.BadRequest` names the value ("inputs.<name>",
+   * "config"), and the `ErrorInfo` metadata `limit` holds the cap in bytes.
+   *
+   * @generated from enum value: ERROR_REASON_UPLOAD_TOO_LARGE = 16;
+   */
+  UPLOAD_TOO_LARGE = 16,
+
+  /**
+   * RESOURCE_EXHAUSTED: the server already buffers as many uploaded chunk
+   * bytes, over all streams, as it holds at once. Comes with a
+   * `google.rpc.RetryInfo`; the `ErrorInfo` metadata `limit` holds the cap.
+   *
+   * @generated from enum value: ERROR_REASON_UPLOAD_BUFFER_FULL = 17;
+   */
+  UPLOAD_BUFFER_FULL = 17,
 }
 
 /**
