@@ -15,14 +15,22 @@ On ``Execute``, the client's stream is checked message by message as the handler
 reads it: a message that does not decode raises the status at that point of the
 stream (the handler ends the stream with it), never earlier and never silently.
 
+Parsing runs on the event loop, and the protobuf runtime holds the GIL while it
+parses, so no thread can take that work. It is linear in the bytes, except for map
+fields, whose parsing grows faster than their entries (a start with 300,000 tags
+takes a second): a large start's fields are counted in its bytes first
+(:func:`_count_start`), and one with more inputs or tags than allowed is refused
+without being parsed.
+
 Finding the field at fault walks the bytes by the message's descriptor, descending
 only into submessages that do not parse on their own; the walk is bounded
 (:data:`_STEPS`, :data:`_PARSE_BYTES`), and when it runs out the error names only the
-message type.
+message type and what the parser said.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -43,16 +51,25 @@ from ophost.server._limits import (
 from ophost.server._status import StatusError
 from ophost.v1 import execution_pb2, op_host_service_pb2
 
-__all__ = ["MAX_NESTING", "Undecodable", "deserializer", "diagnose", "method_handlers"]
+__all__ = [
+    "MAX_NESTING",
+    "Refused",
+    "Undecodable",
+    "deserializer",
+    "diagnose",
+    "method_handlers",
+]
 
 _Context = grpc.aio.ServicerContext[Any, Any]
 
 # How deep submessages may nest: the protobuf runtime's parser refuses deeper ones.
 MAX_NESTING = 100
-# The walk that looks for the field at fault gives up after this many fields, and
-# stops parsing submessages on their own after this many bytes.
-_STEPS = 2000
-_PARSE_BYTES = 8 << 20
+# The walk that looks for the field at fault gives up after this many fields. It
+# parses submessages of at most _PARSE_ALONE_BYTES on their own (to skip those that
+# are fine), up to _PARSE_BYTES in all; larger ones it enters. A few ms at most.
+_STEPS = 500
+_PARSE_ALONE_BYTES = 64 * 1024
+_PARSE_BYTES = 1 << 20
 
 _PARSER_PROBLEMS = {
     "MaxDepth": f"messages are nested more than {MAX_NESTING} deep",
@@ -61,7 +78,19 @@ _PARSER_PROBLEMS = {
 }
 
 
-class Undecodable:
+class Refused:
+    """A request refused before parsing: the status to answer with."""
+
+    __slots__ = ("status",)
+
+    def __init__(self, status: StatusError) -> None:
+        self.status = status
+
+    def error(self, index: int | None = None) -> StatusError:
+        return self.status
+
+
+class Undecodable(Refused):
     """A request whose bytes did not parse: its message type, and the bytes."""
 
     __slots__ = ("data", "descriptor", "parser_message")
@@ -77,18 +106,114 @@ class Undecodable:
         return _status.undecodable(self.descriptor.full_name, path, problem, index=index)
 
 
-def deserializer(message_class: type[Message]) -> Callable[[bytes], Message | Undecodable]:
+def deserializer(message_class: type[Message]) -> Callable[[bytes], Message | Refused]:
     """A request deserializer for ``message_class`` that never raises."""
     parse = message_class.FromString
     message: descriptor.Descriptor = message_class.DESCRIPTOR  # type: ignore[assignment]
+    holds_start = message.full_name in _HOLDING_START
 
-    def deserialize(data: bytes) -> Message | Undecodable:
+    def deserialize(data: bytes) -> Message | Refused:
+        if holds_start and len(data) > _COUNT_START_BYTES:
+            refusal = _count_start(data)
+            if refusal is not None:
+                return Refused(refusal)
         try:
             return parse(data)
         except Exception as exc:  # noqa: BLE001 - DecodeError, or anything else the parser raises
             return Undecodable(message, data, str(exc))
 
     return deserialize
+
+
+# -- a large start's fields, counted before it is parsed -----------------------------------------
+
+_HOLDING_START = frozenset(
+    {
+        op_host_service_pb2.StartExecutionRequest.DESCRIPTOR.full_name,
+        op_host_service_pb2.ExecuteRequest.DESCRIPTOR.full_name,
+    }
+)
+assert (
+    op_host_service_pb2.StartExecutionRequest.START_FIELD_NUMBER
+    == op_host_service_pb2.ExecuteRequest.START_FIELD_NUMBER
+)
+_START = op_host_service_pb2.StartExecutionRequest.START_FIELD_NUMBER
+_INPUTS = execution_pb2.ExecutionStart.INPUTS_FIELD_NUMBER
+_TAGS = execution_pb2.ExecutionStart.TAGS_FIELD_NUMBER
+# Below this size a start cannot hold enough tags to take the parser long.
+_COUNT_START_BYTES = 64 * 1024
+# A request holding a start has a few fields of its own; a start has its inputs and
+# tags and a few more. Counting stops past these (unknown fields count too).
+_MAX_REQUEST_FIELDS = 64
+_MAX_START_FIELDS = MAX_INPUTS + MAX_TAGS + 64
+
+
+def _count_start(data: bytes) -> StatusError | None:
+    """A refusal for a request whose start has too many inputs, tags or fields, else None.
+
+    Counts over every occurrence of the start field (the parser merges them). Bytes
+    that do not walk are left to the parser to report.
+    """
+    view = memoryview(data)
+    counts = {_INPUTS: 0, _TAGS: 0, 0: 0}
+    pos, end = 0, len(view)
+    fields = 0
+    while pos < end:
+        fields += 1
+        if fields > _MAX_REQUEST_FIELDS:
+            return _status.too_many("", None, _MAX_REQUEST_FIELDS, "fields")
+        tag, pos = _varint(view, pos, end)
+        if tag < 0:
+            return None
+        number, wire = tag >> 3, tag & 7
+        after = _skip(view, pos, end, wire)
+        if after < 0:
+            return None
+        if number == _START and wire == _LEN:
+            length, inner = _varint(view, pos, end)
+            refusal = _count_start_fields(view, inner, inner + length, counts)
+            if refusal is not None:
+                return refusal
+        pos = after
+    return None
+
+
+def _count_start_fields(
+    view: memoryview, pos: int, end: int, counts: dict[int, int]
+) -> StatusError | None:
+    while pos < end:
+        tag, pos = _varint(view, pos, end)
+        if tag < 0:
+            return None
+        number = tag >> 3
+        if number in counts:
+            counts[number] += 1
+        counts[0] += 1
+        if counts[_INPUTS] > MAX_INPUTS:
+            return _status.too_many("start.inputs", None, MAX_INPUTS)
+        if counts[_TAGS] > MAX_TAGS:
+            return _status.too_many("start.tags", None, MAX_TAGS)
+        if counts[0] > _MAX_START_FIELDS:
+            return _status.too_many("start", None, _MAX_START_FIELDS, "fields")
+        pos = _skip(view, pos, end, tag & 7)
+        if pos < 0:
+            return None
+    return None
+
+
+def _skip(view: memoryview, pos: int, end: int, wire: int) -> int:
+    """The position after a field's value, or -1 when it does not walk."""
+    if wire == 0:
+        _, after = _varint(view, pos, end)
+        return after if after > pos else -1
+    if wire in _FIXED:
+        return pos + _FIXED[wire] if pos + _FIXED[wire] <= end else -1
+    if wire == _LEN:
+        length, after = _varint(view, pos, end)
+        if length < 0 or after + length > end:
+            return -1
+        return after + length
+    return -1  # groups and invalid wire types: the parser says what is wrong
 
 
 # -- what is wrong with bytes that do not parse ---------------------------------------------
@@ -227,11 +352,11 @@ class _Walk:
 
     def _parses(self, message: descriptor.Descriptor, data: memoryview, pos: int, end: int) -> bool:
         """Whether the submessage parses on its own (then nothing inside needs a look)."""
+        if end - pos > _PARSE_ALONE_BYTES or end - pos > self.parse_bytes:
+            return False  # walk into it instead: bounded by the steps
         self.parse_bytes -= end - pos
-        if self.parse_bytes < 0:
-            return False  # walk on instead: bounded by the steps
         try:
-            message_factory.GetMessageClass(message).FromString(bytes(data[pos:end]))
+            _message_class(message).FromString(data[pos:end])  # type: ignore[arg-type]
         except Exception:  # noqa: BLE001 - any failure means: look inside
             return False
         return True
@@ -297,6 +422,11 @@ _PACKED_WIDTH = {
     _F.TYPE_FIXED32: 4,
     _F.TYPE_SFIXED32: 4,
 }
+
+
+@functools.cache
+def _message_class(message: descriptor.Descriptor) -> type[Message]:
+    return message_factory.GetMessageClass(message)
 
 
 def _field_path(
@@ -406,11 +536,11 @@ _CHECKS: Mapping[str, _Check] = {
 }
 
 
-def _checker(method: str) -> Callable[[Message | Undecodable, int | None], Any]:
+def _checker(method: str) -> Callable[[Message | Refused, int | None], Any]:
     check = _CHECKS[method]
 
-    def accept(request: Message | Undecodable, index: int | None = None) -> Any:
-        if isinstance(request, Undecodable):
+    def accept(request: Message | Refused, index: int | None = None) -> Any:
+        if isinstance(request, Refused):
             raise request.error(index)
         check(request)
         return request
@@ -461,18 +591,18 @@ def method_handlers(
     return handlers
 
 
-_Accept = Callable[[Message | Undecodable, int | None], Any]
+_Accept = Callable[[Message | Refused, int | None], Any]
 
 
 def _unary_unary(behavior: Any, accept: _Accept) -> Any:
-    async def unary_unary(request: Message | Undecodable, context: _Context) -> Any:
+    async def unary_unary(request: Message | Refused, context: _Context) -> Any:
         return await behavior(accept(request, None), context)
 
     return unary_unary
 
 
 def _unary_stream(behavior: Any, accept: _Accept) -> Any:
-    async def unary_stream(request: Message | Undecodable, context: _Context) -> AsyncIterator[Any]:
+    async def unary_stream(request: Message | Refused, context: _Context) -> AsyncIterator[Any]:
         responses = behavior(accept(request, None), context)
         try:
             async for response in responses:
@@ -484,14 +614,14 @@ def _unary_stream(behavior: Any, accept: _Accept) -> Any:
 
 
 def _stream_stream(behavior: Any, accept: _Accept) -> Any:
-    def stream_stream(requests: AsyncIterator[Message | Undecodable], context: _Context) -> Any:
+    def stream_stream(requests: AsyncIterator[Message | Refused], context: _Context) -> Any:
         return behavior(_checked(requests, accept), context)
 
     return stream_stream
 
 
 async def _checked(
-    requests: AsyncIterator[Message | Undecodable], accept: _Accept
+    requests: AsyncIterator[Message | Refused], accept: _Accept
 ) -> AsyncIterator[Any]:
     index = 0
     async for request in requests:

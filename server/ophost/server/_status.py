@@ -257,9 +257,12 @@ def too_long(field: str, length: int, limit: int) -> StatusError:
     return malformed(f"{length} characters, more than the limit of {limit}", field)
 
 
-def too_many(field: str, count: int, limit: int) -> StatusError:
-    """``INVALID_ARGUMENT`` / ``MALFORMED_REQUEST``: a list or map over its size limit."""
-    return malformed(f"{count} entries, more than the limit of {limit}", field)
+def too_many(field: str, count: int | None, limit: int, what: str = "entries") -> StatusError:
+    """``INVALID_ARGUMENT`` / ``MALFORMED_REQUEST``: a list or map over its size limit
+    (``count`` is None when counting stopped past the limit)."""
+    if count is None:
+        return malformed(f"more than the limit of {limit} {what}", field)
+    return malformed(f"{count} {what}, more than the limit of {limit}", field)
 
 
 def upload_too_large(error: ChunkError, limit: int) -> StatusError:
