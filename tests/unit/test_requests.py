@@ -6,7 +6,9 @@ directly. tests/e2e/test_hardening.py drives the same paths through a real serve
 
 from __future__ import annotations
 
+import ast
 import time
+from pathlib import Path
 
 import grpc
 import pytest
@@ -340,3 +342,41 @@ def test_a_large_start_within_the_limits_parses() -> None:
     parsed = deserializer(_START)(data)
     assert isinstance(parsed, _START)
     assert len(parsed.start.tags) == 64
+
+
+# -- nothing from the wire is ever run -------------------------------------------------------
+
+_SERVER = Path(_requests.__file__).parent
+_CODEC = _SERVER.parent / "codec"
+# Modules that turn bytes into objects (pickle and its kin) and ways of running code.
+_UNSAFE_MODULES = {"pickle", "_pickle", "marshal", "shelve", "dill", "cloudpickle", "importlib"}
+_UNSAFE_CALLS = {"eval", "exec", "compile", "__import__"}
+# The loader imports the ops named on the command line (never anything a request names).
+_TRUSTED = {_SERVER / "_loader.py"}
+
+
+def _unsafe_uses(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [(node.module or "").split(".")[0]]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            names = [node.func.id] if node.func.id in _UNSAFE_CALLS else []
+        else:
+            continue
+        found += [
+            f"{path.name}:{node.lineno} {n}" for n in names if n in _UNSAFE_MODULES | _UNSAFE_CALLS
+        ]
+    return found
+
+
+def test_no_request_path_module_unpickles_or_runs_code() -> None:
+    """Requests are typed protobuf messages decoded into plain Python values: the host
+    and the codec never unpickle, import or evaluate anything (a request names ops,
+    which are looked up among those the host was given)."""
+    modules = [p for p in [*_SERVER.rglob("*.py"), *_CODEC.rglob("*.py")] if p not in _TRUSTED]
+    assert len(modules) > 20
+    assert [use for path in modules for use in _unsafe_uses(path)] == []

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from ophost.errors import OpHostError
 from ophost.server._host import OpHostServer
+from ophost.server._limits import Limits
 from ophost.server._loader import LoadedOps
 from ophost.server.store import StoreError, store_path
 
@@ -53,16 +54,26 @@ async def serve(
     max_retained_bytes: int | None = None,
     lease_seconds: float = 10.0,
     reuse_port: bool = False,
+    max_upload_bytes: int | None = None,
+    max_upload_buffer_bytes: int | None = None,
 ) -> None:
     """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
 
     ``label`` names where the ops came from in the printed lines (default: the
     loader's ``source``). ``store`` is a store URL (see
-    :func:`~ophost.server.store.open_store`). Returns once the server has drained and
-    stopped; raises :class:`ServeError` when it cannot start.
+    :func:`~ophost.server.store.open_store`). ``max_upload_bytes`` and
+    ``max_upload_buffer_bytes`` override those :class:`~ophost.server.Limits` (the
+    chunked upload of one stream, and the upload bytes buffered over all streams).
+    Returns once the server has drained and stopped; raises :class:`ServeError` when
+    it cannot start.
     """
     stream = out if out is not None else sys.stdout
+    chosen = {
+        "max_upload_bytes": max_upload_bytes,
+        "max_upload_buffer_bytes": max_upload_buffer_bytes,
+    }
     try:
+        limits = Limits(**{name: value for name, value in chosen.items() if value is not None})
         server = OpHostServer(
             loaded.ops,
             resources=loaded.resources,
@@ -76,8 +87,9 @@ async def serve(
             store=store,
             lease_seconds=lease_seconds,
             reuse_port=reuse_port,
+            limits=limits,
         )
-    except OpHostError as exc:
+    except (OpHostError, ValueError) as exc:
         raise ServeError(str(exc)) from exc
     signals: asyncio.Queue[str] = asyncio.Queue()
     remove_handlers = _install_handlers(signals.put_nowait)
