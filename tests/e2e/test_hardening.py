@@ -572,3 +572,47 @@ async def test_a_start_with_a_huge_tag_map_is_refused_without_parsing_it(
     assert watch.longest < 0.1, f"the event loop stalled for {watch.longest * 1000:.0f} ms"
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert details(error).violations[0] == ("start.tags", "more than the limit of 64 entries")
+
+
+# -- found by the fuzz test --------------------------------------------------------------------
+
+
+async def test_a_page_of_executions_ends_before_the_message_size_limit() -> None:
+    # Six executions whose outputs travel inline (900 kB each, under the default 1 MiB
+    # threshold): one page of all six would pass 4 MiB, which gRPC refuses to send.
+    async with (
+        running_host(_upload_ops()) as host,
+        grpc.aio.insecure_channel(
+            host.address, options=[("grpc.max_receive_message_length", 64 * MiB)]
+        ) as channel,
+    ):
+        start = unary(channel, "StartExecution")
+        started = set()
+        for _ in range(6):
+            first = start_bytes("echo", value=value_pb2.Value(bytes_value=b"o" * 900_000))
+            reply = await start(pb.StartExecutionRequest(start=first).SerializeToString())
+            started.add(pb.StartExecutionResponse.FromString(reply).execution.id)
+        for execution_id in started:
+            follow = channel.unary_stream(
+                _SERVICE + "StreamEvents", request_serializer=_same, response_deserializer=_same
+            )
+            request = pb.StreamEventsRequest(execution_id=execution_id)
+            async for _ in follow(request.SerializeToString()):
+                pass
+        listing = unary(channel, "ListExecutions")
+        listed: list[str] = []
+        token = ""
+        pages = 0
+        while True:
+            asked = pb.ListExecutionsRequest(op_name="echo", page_token=token)
+            raw = await listing(asked.SerializeToString(), timeout=30)
+            assert len(raw) <= Limits().max_message_bytes
+            page = pb.ListExecutionsResponse.FromString(raw)
+            listed += [e.id for e in page.executions]
+            pages += 1
+            token = page.next_page_token
+            if not token:
+                break
+    assert set(listed) == started
+    assert len(listed) == 6
+    assert pages >= 2

@@ -56,6 +56,10 @@ PROTOCOL_VERSION = "1"
 CAPABILITIES = ("chunked_upload",)
 _DEFAULT_PAGE = 50
 _MAX_PAGE = 500
+# Room a response keeps for its page token and framing; a repeated field's tag and
+# length take at most this much per entry.
+_RESPONSE_MARGIN = 4096
+_ENTRY_OVERHEAD = 8
 _Context = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -409,11 +413,19 @@ class OpHostServicer:
         )
         before = _page_key(request.page_token, query) if request.page_token else None
         found = await self.store.executions(query, before=before, limit=size + 1)
-        response = op_host_service_pb2.ListExecutionsResponse(
-            executions=[execution_to_proto(e) for e in found[:size]]
-        )
-        if len(found) > size:
-            response.next_page_token = _page_token(found[size - 1].page_key, query)
+        # A page also ends before it would pass the message size limit (executions
+        # carry their inline outputs): the next page starts where it ended.
+        room = self.limits.max_message_bytes - _RESPONSE_MARGIN
+        executions: list[execution_pb2.Execution] = []
+        for record in found[:size]:
+            execution = execution_to_proto(record)
+            room -= execution.ByteSize() + _ENTRY_OVERHEAD
+            if room < 0 and executions:
+                break
+            executions.append(execution)
+        response = op_host_service_pb2.ListExecutionsResponse(executions=executions)
+        if len(found) > len(executions):
+            response.next_page_token = _page_token(found[len(executions) - 1].page_key, query)
         return response
 
     async def StreamEvents(
