@@ -380,3 +380,10 @@ def test_no_request_path_module_unpickles_or_runs_code() -> None:
     modules = [p for p in [*_SERVER.rglob("*.py"), *_CODEC.rglob("*.py")] if p not in _TRUSTED]
     assert len(modules) > 20
     assert [use for path in modules for use in _unsafe_uses(path)] == []
+
+
+def test_a_large_request_with_too_many_fields_of_its_own_is_refused() -> None:
+    data = _field(9, b"u" * 1024) * 70  # an unknown field, 70 times: 70 kB
+    parsed = deserializer(_START)(data)
+    assert isinstance(parsed, _requests.Refused)
+    assert parsed.error().message == "the request has more than 64 fields"

@@ -1,7 +1,8 @@
 """The wire layer's inbound side: request bytes in, checked messages or a clean refusal out.
 
-grpc.aio parses a request with the method's deserializer before any handler or
-interceptor runs, and an exception there reaches the client as ``UNKNOWN``. So the
+grpc.aio parses a request with the method's deserializer before it calls the handler
+(and the interceptors' wrappers around it), and an exception there reaches the client
+as ``UNKNOWN``. So the
 host registers its methods (:func:`method_handlers`) with a deserializer that never
 raises: bytes that do not parse become an :class:`Undecodable`, which the handler
 turns into ``INVALID_ARGUMENT`` / ``MALFORMED_REQUEST`` naming the message type and,
@@ -161,7 +162,7 @@ def _count_start(data: bytes) -> StatusError | None:
     while pos < end:
         fields += 1
         if fields > _MAX_REQUEST_FIELDS:
-            return _status.too_many("", None, _MAX_REQUEST_FIELDS, "fields")
+            return _status.malformed(f"the request has more than {_MAX_REQUEST_FIELDS} fields")
         tag, pos = _varint(view, pos, end)
         if tag < 0:
             return None
