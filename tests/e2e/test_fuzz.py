@@ -65,7 +65,12 @@ fuzz = settings(
     ],
 )
 # Each test's own time limit grows with its examples (a quarter second each, at worst).
-pytestmark = pytest.mark.timeout(max(120, PER_TEST // 4))
+# A failing example may hold megabytes: hypothesis then warns that its repr is large,
+# which must not hide the failure itself.
+pytestmark = [
+    pytest.mark.timeout(max(120, PER_TEST // 4)),
+    pytest.mark.filterwarnings("ignore:Generating overly large repr"),
+]
 # Every call's deadline: a call that reaches it is a hang.
 DEADLINE = 20.0
 MiB = 1 << 20
@@ -583,13 +588,19 @@ def test_stream_events_answers_every_request_cleanly(host: FuzzHost) -> None:
 # -- Execute: sequences of messages -----------------------------------------------------------
 
 
-@dataclass
 class Stream:
     """What one fuzzed Execute call sends, and whether all of it is valid."""
 
-    messages: list[bytes]
-    valid: bool
-    cancel_after: int | None
+    def __init__(self, messages: list[bytes], *, valid: bool, cancel_after: int | None) -> None:
+        self.messages = messages
+        # A valid stream must succeed; one over the message size limit is not valid.
+        self.valid = valid and all(len(m) <= MAX_MESSAGE_BYTES for m in messages)
+        self.cancel_after = cancel_after
+
+    def __repr__(self) -> str:  # short: the messages may hold megabytes
+        shown = [m[:40] + (b"..." if len(m) > 40 else b"") for m in self.messages]
+        sizes = [len(m) for m in self.messages]
+        return f"Stream({shown!r}, sizes={sizes}, valid={self.valid}, cancel={self.cancel_after})"
 
 
 def _request(**kind: Any) -> bytes:
@@ -657,7 +668,7 @@ def streams(draw: st.DrawFn) -> Stream:
         valid = valid and all(m == _request(ack=pb.ExecuteAck()) for m in more)
         messages += more
     cancel_after = draw(st.none() | st.integers(0, 3))
-    return Stream(messages, valid, cancel_after)
+    return Stream(messages, valid=valid, cancel_after=cancel_after)
 
 
 later = st.one_of(
