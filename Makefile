@@ -44,6 +44,14 @@ unit: setup ## Python tests that need neither Go nor Node: unit, property and Py
 e2e: setup tools go-build ts-build ## Python tests that drive Go, Node or grpcurl (marker crosslang); builds both clients first
 	$(POSTGRES_OPTIONAL_IF_MISSING) OPHOST_REQUIRE_TOOLS=1 $(PY) -m pytest -q -m crosslang
 
+# The fuzz test of the host's nine RPCs (tests/e2e/test_fuzz.py) runs a few thousand
+# examples in `make unit`; this runs 100,000 (FUZZ_EXAMPLES=N for another number).
+FUZZ_EXAMPLES ?= 100000
+
+.PHONY: fuzz
+fuzz: setup ## Fuzz every RPC of a real host with 100,000 hostile requests (FUZZ_EXAMPLES=N)
+	OPHOST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/e2e/test_fuzz.py
+
 # The lowest supported Python, if this machine has it, with the lowest allowed
 # versions of the runtime dependencies (the floors set by the generated code).
 PY310 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) $(shell command -v python3.10 2>/dev/null))

@@ -429,10 +429,40 @@ async def test_a_taken_port_exits_1(ops_file: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("options", "limit"),
+    [
+        (["--max-upload-bytes", "2K"], 2048),
+        (["--max-upload-buffer-bytes", "1500"], 1500),
+        (["--max-upload-bytes", "1M", "--max-upload-buffer-bytes", "3K"], 3072),
+    ],
+)
+async def test_the_upload_caps_are_options_of_serve(
+    ops_file: Path, tmp_path: Path, options: list[str], limit: int
+) -> None:
+    ref = value_pb2.ChunkedValueRef(value_id="v", total_size_bytes=limit + 1, chunk_count=1)
+    first = execution_pb2.ExecutionStart(op_name="add")
+    first.inputs.add(name="a").value.chunked_value.CopyFrom(ref)
+    async with (
+        serving(
+            "-f", str(ops_file), "--store", "memory", *options, cwd=tmp_path, tmp_path=tmp_path
+        ) as served,
+        connect(served.address) as (stub, _health),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await execute(stub, first)
+    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    found = find_status_details(info.value.trailing_metadata())
+    assert found is not None
+    assert (found.reason, found.metadata["limit"]) == ("UPLOAD_TOO_LARGE", str(limit))
+
+
+@pytest.mark.parametrize(
     "argv",
     [
         [],
         ["serve"],
+        ["serve", "-f", "a.py", "--max-upload-buffer-bytes", "0"],
+        ["serve", "-f", "a.py", "--max-upload-bytes", "lots"],
         ["serve", "-f", "a.py", "-m", "a"],
         ["serve", "-f", "a.py", "--port", "65536"],
         ["serve", "-f", "a.py", "--port", "http"],

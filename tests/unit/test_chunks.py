@@ -8,7 +8,13 @@ import tracemalloc
 import pytest
 
 from ophost.codec import values
-from ophost.codec.chunks import ChunkAssembler, ChunkError, encode_value, split_value
+from ophost.codec.chunks import (
+    ChunkAssembler,
+    ChunkError,
+    ChunkLimitError,
+    encode_value,
+    split_value,
+)
 from ophost.errors import CodecError
 from ophost.v1 import value_pb2
 
@@ -160,9 +166,8 @@ def test_a_64_mib_value_splits_and_reassembles() -> None:
     assembler = ChunkAssembler(max_total_bytes=128 * MiB, max_chunk_bytes=MiB)
     assembler.expect(message.chunked_value, path="outputs.result")
     assert assembler.held_bytes == total
-    # The buffer is allocated once by ``expect``: adding 64 MiB of chunks allocates
-    # little more than one chunk at a time (repeated concatenation would need the
-    # whole value again).
+    # The buffer grows with the chunks, in place: adding 64 MiB of chunks allocates
+    # about the value once (copying on every chunk would need it twice or more).
     tracemalloc.start()
     try:
         for chunk in chunks:
@@ -170,12 +175,32 @@ def test_a_64_mib_value_splits_and_reassembles() -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 4 * MiB
+    assert peak < total * 5 // 4 + 2 * MiB
+    assert assembler.received_bytes == total
     del chunks
     assert assembler.pending() == []
     result = assembler.take("big")
     assert result.bytes_value == value
     assert assembler.held_bytes == 0
+    assert assembler.received_bytes == 0
+
+
+def test_an_announcement_allocates_nothing_until_chunks_arrive() -> None:
+    assembler = ChunkAssembler(max_total_bytes=4 << 30)
+    tracemalloc.start()
+    try:
+        for number in range(4):
+            ref = _ref(f"v{number}", total=1 << 30, count=1024)
+            assembler.expect(ref, path=f"inputs.v{number}")
+        announced, _ = tracemalloc.get_traced_memory()
+        assembler.add(value_pb2.ValueChunk(value_id="v0", index=0, offset=0, data=b"x" * MiB))
+        received, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert assembler.held_bytes == 4 << 30
+    assert announced < 64 * 1024
+    assert assembler.received_bytes == MiB
+    assert MiB <= received < 3 * MiB
 
 
 # --- the assembler: flow ----------------------------------------------------------------
@@ -319,8 +344,9 @@ def test_expect_accepts_exactly_the_memory_limit_and_counts_every_value() -> Non
     assembler.expect(_ref("a", total=60, count=1), path="inputs.a")
     assembler.expect(_ref("b", total=40, count=1), path="inputs.b")
     assert assembler.held_bytes == 100
-    with pytest.raises(ChunkError) as info:
+    with pytest.raises(ChunkLimitError) as info:
         assembler.expect(_ref("c", total=1, count=1), path="inputs.c")
+    assert info.value.limit == 100
     assert info.value.reason == (
         "chunked value 'c' announces 1 bytes; with the 100 bytes already announced that is "
         "over the limit of 100 bytes"

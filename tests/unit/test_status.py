@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped, unused-ignore]
 
-from ophost.codec.chunks import ChunkError
+from ophost.codec.chunks import ChunkError, ChunkLimitError
 from ophost.codec.status import (
     DOMAIN,
     STATUS_DETAILS_KEY,
@@ -191,6 +191,48 @@ def test_invalid_page_token() -> None:
     assert error.violations == [("page_token", "not a token this server issued for this query")]
 
 
+def test_undecodable_names_the_message_and_the_field() -> None:
+    error = _status.undecodable("ophost.v1.GetOpRequest", "op_name", "not valid UTF-8")
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
+    assert error.message == "the GetOpRequest does not decode: op_name: not valid UTF-8"
+    assert error.metadata == {"message": "ophost.v1.GetOpRequest"}
+    assert error.violations == [("op_name", "not valid UTF-8")]
+
+
+def test_undecodable_on_a_stream_says_which_message() -> None:
+    error = _status.undecodable("ophost.v1.ExecuteRequest", "", "corrupt", index=3)
+    assert error.message == "message 3 of the stream (an ExecuteRequest) does not decode: corrupt"
+    assert error.metadata == {"message": "ophost.v1.ExecuteRequest", "message_index": "3"}
+    assert error.violations == []
+
+
+def test_too_long_and_too_many_name_the_field_and_the_limit() -> None:
+    long = _status.too_long("op_name", 300, 256)
+    assert (long.code, long.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "MALFORMED_REQUEST")
+    assert long.violations == [("op_name", "300 characters, more than the limit of 256")]
+    many = _status.too_many("start.tags", 65, 64)
+    assert many.violations == [("start.tags", "65 entries, more than the limit of 64")]
+
+
+def test_upload_limits_are_resource_exhausted() -> None:
+    error = _status.upload_too_large(ChunkLimitError("inputs.x", "too big", limit=10), 10)
+    assert (error.code, error.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "UPLOAD_TOO_LARGE")
+    assert error.metadata == {"limit": "10"}
+    assert error.violations == [("inputs.x", "too big")]
+    assert error.retry_delay is None
+    full = _status.upload_buffer_full(100, retry_after=1.0)
+    assert (full.code, full.reason) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "UPLOAD_BUFFER_FULL")
+    assert full.metadata == {"limit": "100"}
+    assert _parsed(full).retry_delay == 1.0
+
+
+def test_op_not_found_suggests_nothing_when_comparing_would_cost_too_much() -> None:
+    names = [f"op_number_{i}" for i in range(2000)]
+    error = _status.op_not_found("op_number_1x", names)
+    assert "did you mean" not in error.message
+    assert "did you mean 'op_number_1'" in _status.op_not_found("op_number_1x", names[:20]).message
+
+
 def test_internal() -> None:
     error = _status.internal("the event store lost execution ex-1")
     assert (error.code, error.reason) == (grpc.StatusCode.INTERNAL, "INTERNAL")
@@ -242,6 +284,8 @@ def test_every_error_reason_has_a_constructor() -> None:
         _status.unauthenticated("x").reason,
         _status.permission_denied("x", "run", op="y").reason,
         _status.too_many_executions_for_identity("x", 1, 1.0).reason,
+        _status.upload_too_large(ChunkLimitError("x", "y", limit=1), 1).reason,
+        _status.upload_buffer_full(1, 1.0).reason,
     }
     names = {name.removeprefix("ERROR_REASON_") for name in error_pb2.ErrorReason.keys()}
     assert made == names - {"UNSPECIFIED"}

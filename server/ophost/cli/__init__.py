@@ -145,6 +145,23 @@ def _register_serve(commands: Subparsers) -> None:
         "executions before another process sharing the store takes them over (%(default)s)",
     )
     parser.add_argument(
+        "--max-upload-bytes",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="the most bytes of chunked inputs and config one Execute stream may upload "
+        "(default: 256M); more is refused with RESOURCE_EXHAUSTED",
+    )
+    parser.add_argument(
+        "--max-upload-buffer-bytes",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="the most bytes of incomplete uploads the server buffers at once, over all "
+        "streams (default: 1G); a chunk past it is refused with RESOURCE_EXHAUSTED and "
+        "a retry delay",
+    )
+    parser.add_argument(
         "--workers",
         type=_positive_int,
         default=1,
@@ -363,6 +380,8 @@ def _serve(args: argparse.Namespace) -> int:
                 token_file=args.token_file,
                 withhold_errors=args.withhold_errors,
                 watch_interval=args.reload_interval,
+                max_upload_bytes=args.max_upload_bytes,
+                max_upload_buffer_bytes=args.max_upload_buffer_bytes,
             )
         )
     except ServeError as error:

@@ -10,7 +10,7 @@ rebuilds the ``Value``. Pure: no grpc, no I/O.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from google.protobuf.message import DecodeError
@@ -22,6 +22,7 @@ from ophost.v1 import value_pb2
 __all__ = [
     "ChunkAssembler",
     "ChunkError",
+    "ChunkLimitError",
     "ChunkPiece",
     "EncodedValue",
     "encode_value",
@@ -64,6 +65,18 @@ class ChunkError(CodecError):
     ``chunk.value_id`` for a chunk whose value id was never announced. The server
     reports it as ``INVALID_ARGUMENT`` / ``INVALID_CHUNK``.
     """
+
+
+class ChunkLimitError(ChunkError):
+    """Chunked values announce more bytes than an assembler may hold (``limit``).
+
+    Not a malformed upload but one over a size cap: the server reports it as
+    ``RESOURCE_EXHAUSTED`` / ``UPLOAD_TOO_LARGE``.
+    """
+
+    def __init__(self, path: str, reason: str, *, limit: int) -> None:
+        super().__init__(path, reason)
+        self.limit = limit
 
 
 def encode_value(
@@ -246,9 +259,12 @@ class _Pending:
     path: str
     total: int
     count: int
-    buffer: bytearray
+    buffer: bytearray = field(default_factory=bytearray)
     next_index: int = 0
-    received: int = 0
+
+    @property
+    def received(self) -> int:
+        return len(self.buffer)
 
     @property
     def complete(self) -> bool:
@@ -264,8 +280,10 @@ class ChunkAssembler:
     Every mismatch raises :class:`ChunkError` and leaves the assembler unchanged.
 
     ``max_total_bytes`` bounds the memory held: the announced sizes of all values
-    held at once (announced and not yet taken) may not add up to more than it. Each
-    value's buffer is allocated once, at its full size, when it is announced.
+    held at once (announced and not yet taken) may not add up to more than it
+    (:class:`ChunkLimitError` otherwise). An announcement costs no memory: a value's
+    buffer grows with the chunks that arrive (:attr:`received_bytes`), so a peer that
+    announces a large value and sends nothing holds nothing.
     ``max_chunk_bytes``, if given, is the longest ``data`` one chunk may carry.
     """
 
@@ -278,11 +296,17 @@ class ChunkAssembler:
         self._max_chunk_bytes = max_chunk_bytes
         self._values: dict[str, _Pending] = {}
         self._held_bytes = 0
+        self._received_bytes = 0
 
     @property
     def held_bytes(self) -> int:
         """The announced sizes of the values held now (announced and not yet taken)."""
         return self._held_bytes
+
+    @property
+    def received_bytes(self) -> int:
+        """The bytes of chunks buffered now (in values announced and not yet taken)."""
+        return self._received_bytes
 
     def expect(self, ref: value_pb2.ChunkedValueRef, *, path: str) -> None:
         """Announce a reference whose chunks will follow; ``path`` names the value."""
@@ -313,15 +337,14 @@ class ChunkAssembler:
                 f"than chunks of at most {self._max_chunk_bytes} bytes can hold",
             )
         if self._held_bytes + total > self._max_total_bytes:
-            raise ChunkError(
+            raise ChunkLimitError(
                 path,
                 f"chunked value {value_id!r} announces {total} bytes; with the "
                 f"{self._held_bytes} bytes already announced that is over the limit of "
                 f"{self._max_total_bytes} bytes",
+                limit=self._max_total_bytes,
             )
-        self._values[value_id] = _Pending(
-            path=path, total=total, count=count, buffer=bytearray(total)
-        )
+        self._values[value_id] = _Pending(path=path, total=total, count=count)
         self._held_bytes += total
 
     def add(self, chunk: value_pb2.ValueChunk) -> None:
@@ -380,8 +403,8 @@ class ChunkAssembler:
                 f"the {pending.count} chunks of {value_id!r} hold {end} bytes, but the "
                 f"reference announced {pending.total}",
             )
-        pending.buffer[pending.received : end] = chunk.data
-        pending.received = end
+        pending.buffer += chunk.data
+        self._received_bytes += size
         pending.next_index += 1
 
     def complete(self, value_id: str) -> bool:
@@ -429,6 +452,7 @@ class ChunkAssembler:
             )
         del self._values[value_id]
         self._held_bytes -= pending.total
+        self._received_bytes -= pending.received
         return pending
 
 

@@ -145,7 +145,7 @@ def to_proto(value: MetadataValue, *, path: str = "metadata") -> metadata_pb2.Me
             if _INT64_MIN <= value.value <= _INT64_MAX:
                 message.int_value.int_value = value.value
             else:
-                message.int_value.big_int_value = str(value.value)
+                message.int_value.big_int_value = values.big_int_text(value.value, path)
     elif isinstance(value, BoolMetadataValue):
         message.bool_value.SetInParent()
         if value.value is not None:

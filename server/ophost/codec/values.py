@@ -5,10 +5,26 @@ from __future__ import annotations
 from ophost.errors import CodecError
 from ophost.v1 import value_pb2
 
-__all__ = ["MAX_DEPTH", "from_proto", "parse_big_int", "to_proto"]
+__all__ = [
+    "MAX_BIG_INT_DIGITS",
+    "MAX_DEPTH",
+    "big_int_text",
+    "from_proto",
+    "parse_big_int",
+    "to_proto",
+]
 
 # The deepest nesting of containers the protocol guarantees a peer can parse.
 MAX_DEPTH = 30
+# The most decimal digits of a ``big_int_value``. Converting between decimal text and
+# an int takes time quadratic in the number of digits, which is why Python refuses
+# more than 4300 digits by default (``sys.set_int_max_str_digits``). The codec keeps to
+# that bound, in both directions, even where the interpreter allows more; where it
+# allows fewer, longer ints are refused as well (a CodecError either way).
+MAX_BIG_INT_DIGITS = 4300
+# Any int of at most this many bits has at most MAX_BIG_INT_DIGITS decimal digits
+# (4300 * log2(10) is about 14284.3): those are written without counting digits.
+_SURELY_SHORT_BITS = 14_284
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
@@ -30,7 +46,7 @@ def _encode(value: object, out: value_pb2.Value, path: str, depth: int) -> None:
         if _INT64_MIN <= number <= _INT64_MAX:
             out.int_value = number
         else:
-            out.big_int_value = str(number)
+            out.big_int_value = big_int_text(number, path)
     elif isinstance(value, float):
         out.double_value = float(value)
     elif isinstance(value, str):
@@ -66,6 +82,29 @@ def _encode(value: object, out: value_pb2.Value, path: str, depth: int) -> None:
             "sent over the wire (supported: None, bool, int, float, str, bytes, list, tuple, "
             "set, dict)",
         )
+
+
+def big_int_text(number: int, path: str) -> str:
+    if number.bit_length() > _SURELY_SHORT_BITS:
+        digits = _digit_count(number)
+        if digits > MAX_BIG_INT_DIGITS:
+            raise CodecError(
+                path,
+                f"an int of {digits} decimal digits cannot be sent (the most is "
+                f"{MAX_BIG_INT_DIGITS}); send it as bytes or a string",
+            )
+    try:
+        return str(number)
+    except ValueError as exc:  # the interpreter's own limit is lower
+        raise CodecError(path, f"the int cannot be written as text here: {exc}") from None
+
+
+def _digit_count(number: int) -> int:
+    """The number of decimal digits of ``number`` (without converting it to text)."""
+    magnitude = abs(number)
+    # bit_length * log10(2) is the count, or one more: one comparison settles it.
+    estimate = int(magnitude.bit_length() * 0.30102999566398120)
+    return estimate + 1 if magnitude >= 10**estimate else estimate
 
 
 def _check_depth(path: str, depth: int) -> None:
@@ -130,7 +169,20 @@ def _decode(message: value_pb2.Value, path: str, *, hashable: bool) -> object:
 
 
 def parse_big_int(text: str, path: str) -> int:
+    """The int a ``big_int_value`` holds; :class:`CodecError` for anything else.
+
+    At most :data:`MAX_BIG_INT_DIGITS` digits are accepted.
+    """
     digits = text[1:] if text.startswith("-") else text
     if not digits.isdigit() or not digits.isascii() or (len(digits) > 1 and digits[0] == "0"):
         raise CodecError(path, f"big_int_value {text[:40]!r} is not a base-10 integer")
-    return int(text)
+    if len(digits) > MAX_BIG_INT_DIGITS:
+        raise CodecError(
+            path,
+            f"big_int_value has {len(digits)} digits, more than the {MAX_BIG_INT_DIGITS} "
+            "a value may have",
+        )
+    try:
+        return int(text)
+    except ValueError as exc:  # the interpreter's own limit is lower
+        raise CodecError(path, f"big_int_value cannot be read here: {exc}") from None

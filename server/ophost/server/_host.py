@@ -9,10 +9,10 @@ import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import grpc
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
@@ -20,10 +20,10 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 from ophost.definitions._op import OpDefinition
 from ophost.errors import InvalidArgumentError
 from ophost.execution import Executor, ThreadExecutor
-from ophost.server import _wire
+from ophost.server import _requests
 from ophost.server._executions import ExecutionRunner
 from ophost.server._interceptors import StatusInterceptor
-from ophost.server._limits import Limits
+from ophost.server._limits import MAX_NAME_CHARS, Limits
 from ophost.server._logs import LogObserver
 from ophost.server._observe import HostObserver, combine, require
 from ophost.server._servicer import OpHostServicer
@@ -363,24 +363,11 @@ class OpHostServer:
 def _add_servicer(servicer: OpHostServicer, server: grpc.aio.Server) -> None:
     """Register the servicer's methods, as the service descriptor declares them.
 
-    Like the generated helper, except for the response serializer: the streaming
-    methods send responses the wire layer already serialized, which pass through.
+    Unlike the generated helper, requests go through the wire layer's checks (bytes
+    that do not decode are answered INVALID_ARGUMENT, not UNKNOWN) and responses the
+    wire layer already serialized pass through: :func:`_requests.method_handlers`.
     """
-    shapes = {
-        (False, False): grpc.unary_unary_rpc_method_handler,
-        (False, True): grpc.unary_stream_rpc_method_handler,
-        (True, False): grpc.stream_unary_rpc_method_handler,
-        (True, True): grpc.stream_stream_rpc_method_handler,
-    }
-    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-    for method in _SERVICE.methods:
-        make: Any = shapes[(method.client_streaming, method.server_streaming)]
-        request = message_factory.GetMessageClass(method.input_type)
-        handlers[method.name] = make(
-            getattr(servicer, method.name),
-            request_deserializer=request.FromString,
-            response_serializer=_wire.serialize,
-        )
+    handlers = _requests.method_handlers(_SERVICE, servicer)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
     server.add_registered_method_handlers(SERVICE_NAME, handlers)
 
@@ -401,6 +388,12 @@ def _by_name(ops: Iterable[OpDefinition] | Mapping[str, OpDefinition]) -> dict[s
     for op in items:
         if not isinstance(op, OpDefinition):
             raise InvalidArgumentError(f"OpHostServer hosts OpDefinitions, got {type(op).__name__}")
+        for name in (op.name, *(d.name for d in op.input_defs)):
+            if len(name) > MAX_NAME_CHARS:
+                raise InvalidArgumentError(
+                    f'op "{op.name[:40]}...": the name "{name[:40]}..." is longer than the '
+                    f"{MAX_NAME_CHARS} characters a request may name"
+                )
         if op.name in result and result[op.name] is not op:
             raise InvalidArgumentError(f'two different ops are named "{op.name}"')
         result[op.name] = op

@@ -97,7 +97,7 @@ def wrap_handler(handler: _Handler, around: Around, method: str) -> _Handler:
         return handler._replace(stream_unary=stream_unary)  # type: ignore[attr-defined, no-any-return]
     if handler.unary_stream is not None:
         server_stream: Any = handler.unary_stream
-        if not inspect.isasyncgenfunction(server_stream):
+        if inspect.iscoroutinefunction(server_stream):
             # A handler that sends with context.write (health's Watch) is a coroutine.
             async def writing_unary_stream(request: Any, context: _Context) -> Any:
                 return await around(lambda: server_stream(request, context), context, method)
@@ -111,7 +111,7 @@ def wrap_handler(handler: _Handler, around: Around, method: str) -> _Handler:
         return handler._replace(unary_stream=unary_stream)  # type: ignore[attr-defined, no-any-return]
     bidi: Any = handler.stream_stream
     assert bidi is not None
-    if not inspect.isasyncgenfunction(bidi):
+    if inspect.iscoroutinefunction(bidi):
 
         async def writing_stream_stream(requests: Any, context: _Context) -> Any:
             return await around(lambda: bidi(requests, context), context, method)

@@ -40,6 +40,7 @@ from ophost.execution._worker_process import WorkerStartError
 from ophost.server._auth import AccessInterceptor
 from ophost.server._executors import build_executor
 from ophost.server._host import OpHostServer, is_loopback
+from ophost.server._limits import Limits
 from ophost.server._tls import TlsError, TlsFiles
 from ophost.server._token_file import TokenFileError
 from ophost.server.store import StoreError, store_path
@@ -91,6 +92,8 @@ async def serve(
     token_file: Path | None = None,
     withhold_errors: bool | None = None,
     watch_interval: float = 1.0,
+    max_upload_bytes: int | None = None,
+    max_upload_buffer_bytes: int | None = None,
 ) -> None:
     """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
 
@@ -101,13 +104,20 @@ async def serve(
     ``metrics_port`` (0 picks one) serves Prometheus metrics on ``metrics_host``
     (default: ``host``); ``tracing`` makes OpenTelemetry spans as the ``OTEL_*``
     environment variables say. ``tls``, ``token_file``, ``withhold_errors`` and
-    ``watch_interval`` are the security options (docs/security.md). Returns once the
-    server has drained and stopped; raises :class:`ServeError` when it cannot start (a
-    missing extra included).
+    ``watch_interval`` are the security options (docs/security.md).
+    ``max_upload_bytes`` and ``max_upload_buffer_bytes`` override those
+    :class:`~ophost.server.Limits` (the chunked upload of one stream, and the upload
+    bytes buffered over all streams). Returns once the server has drained and stopped;
+    raises :class:`ServeError` when it cannot start (a missing extra included).
     """
     stream = out if out is not None else sys.stdout
+    chosen = {
+        "max_upload_bytes": max_upload_bytes,
+        "max_upload_buffer_bytes": max_upload_buffer_bytes,
+    }
     provider, shutdown = _tracer_provider() if tracing else (None, _nothing)
     try:
+        limits = Limits(**{name: value for name, value in chosen.items() if value is not None})
         runs = build_executor(
             loaded,
             executor,
@@ -115,6 +125,7 @@ async def serve(
             timeout=execution_timeout,
             memory_limit=execution_memory_limit,
             max_concurrent=max_concurrent_executions,
+            limits=limits,
         )
         access = (
             AccessInterceptor.from_file(
@@ -144,8 +155,9 @@ async def serve(
             tls=tls,
             withhold_errors=withhold_errors,
             interceptors=[access] if access is not None else (),
+            limits=limits,
         )
-    except OpHostError as exc:
+    except (OpHostError, ValueError) as exc:
         shutdown()
         raise ServeError(str(exc)) from exc
     try:

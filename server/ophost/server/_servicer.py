@@ -28,7 +28,7 @@ import grpc
 from ophost._version import __version__
 from ophost.codec import definitions as definitions_codec
 from ophost.codec import values as values_codec
-from ophost.codec.chunks import ChunkAssembler, ChunkError
+from ophost.codec.chunks import ChunkAssembler, ChunkError, ChunkLimitError
 from ophost.definitions import DagsterType, OpSpec
 from ophost.definitions._op import OpDefinition
 from ophost.errors import (
@@ -43,9 +43,8 @@ from ophost.execution import InvalidInputsError, PreparedExecution, prepare_exec
 from ophost.server import _access, _status, _wire
 from ophost.server._access import CANCEL, LIST, READ, RUN
 from ophost.server._executions import ExecutionRunner, fingerprint
-from ophost.server._limits import Limits
+from ophost.server._limits import OFF_LOOP_BYTES, Limits, UploadBuffer
 from ophost.server._observe import NO_OBSERVER, HostObserver
-from ophost.server._status import StatusError
 from ophost.server._views import execution_to_proto
 from ophost.server._withhold import ErrorWithholder
 from ophost.server.store import (
@@ -66,6 +65,10 @@ PROTOCOL_VERSION = "1"
 CAPABILITIES = ("chunked_upload",)
 _DEFAULT_PAGE = 50
 _MAX_PAGE = 500
+# Room a response keeps for its page token and framing; a repeated field's tag and
+# length take at most this much per entry.
+_RESPONSE_MARGIN = 4096
+_ENTRY_OVERHEAD = 8
 _Context = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -95,10 +98,16 @@ class OpHostServicer:
         self.limits = limits
         self.server_id = server_id or uuid.uuid4().hex
         self.draining = False
+        self.uploads = UploadBuffer(limits.max_upload_buffer_bytes)
         self._specs = {
             name: definitions_codec.to_proto(OpSpec.from_definition(op))
             for name, op in self.ops.items()
         }
+
+    @property
+    def buffered_upload_bytes(self) -> int:
+        """The chunk bytes of incomplete uploads held now, over every ``Execute`` stream."""
+        return self.uploads.held
 
     # -- server info and ops -------------------------------------------------------------
 
@@ -231,8 +240,15 @@ class OpHostServicer:
             existing = await self.store.find_request(start.request_id)
             if existing is not None:
                 return _repeated(existing, start.request_id, digest, access.identity)
-        prepared = self._prepare(start, upload.values if upload else {})
-        kept = _kept_start(start, upload)
+        uploaded = upload.values if upload else {}
+        if upload is None and start.ByteSize() <= OFF_LOOP_BYTES:
+            prepared = self._prepare(start, uploaded)
+            kept = start.SerializeToString()
+        else:
+            # Decoding, checking and re-encoding large values takes longer than the
+            # event loop may be held: a worker thread does it.
+            prepared = await asyncio.to_thread(self._prepare, start, uploaded)
+            kept = await asyncio.to_thread(_kept_start, start, upload)
         try:
             record = await self.runner.start(
                 prepared,
@@ -282,7 +298,7 @@ class OpHostServicer:
                 execution_id=execution_id, execution=execution_to_proto(record)
             )
         ).SerializeToString()
-        problems: list[StatusError] = []
+        problems: list[Exception] = []
         reader = asyncio.ensure_future(self._read_rest(requests, execution_id, problems))
         batches = self.store.follow(
             execution_id,
@@ -320,7 +336,12 @@ class OpHostServicer:
         if not refs:
             return start, None
         upload = _Upload()
-        assembler = ChunkAssembler(max_total_bytes=self.limits.max_upload_bytes)
+        # One stream may upload max_upload_bytes; all streams together buffer at most
+        # max_upload_buffer_bytes, counted as chunks arrive (an announcement costs
+        # nothing until its bytes come).
+        limit = min(self.limits.max_upload_bytes, self.limits.max_upload_buffer_bytes)
+        assembler = ChunkAssembler(max_total_bytes=limit)
+        held = 0
         try:
             for path, ref in refs.items():
                 assembler.expect(ref, path=path)
@@ -333,6 +354,10 @@ class OpHostServicer:
                     ) from None
                 kind = message.WhichOneof("kind")
                 if kind == "chunk":
+                    size = len(message.chunk.data)
+                    if not self.uploads.take(size):
+                        raise _status.upload_buffer_full(self.uploads.limit, retry_after=1.0)
+                    held += size
                     assembler.add(message.chunk)
                     if start.request_id:
                         upload.digest(assembler.path_of(message.chunk.value_id), message.chunk.data)
@@ -341,21 +366,30 @@ class OpHostServicer:
                         "expected the chunks of the start's values, got "
                         f"{kind or 'an empty message'}"
                     )
-            for path, ref in refs.items():
-                upload.values[path] = assembler.take_decoded(ref.value_id)
+            upload.values.update(await asyncio.to_thread(_take_all, assembler, refs))
+        except ChunkLimitError as exc:
+            raise _status.upload_too_large(exc, exc.limit) from None
         except ChunkError as exc:
             raise _status.invalid_chunk(exc) from None
         except CodecError as exc:
             raise _status.malformed(str(exc), exc.path) from None
+        finally:
+            self.uploads.give_back(held)
         return start, upload
 
     async def _read_rest(
         self,
         requests: AsyncIterator[op_host_service_pb2.ExecuteRequest],
         execution_id: str,
-        problems: list[StatusError],
+        problems: list[Exception],
     ) -> None:
-        """Serve the client's messages after start: cancel and ack; anything else is an error."""
+        """Serve the client's messages after start: cancel and ack; anything else is an error.
+
+        Whatever ends the reading early (a message that does not decode or is out of
+        order, a store that fails a cancel) goes into ``problems``, and the stream ends
+        with it: nothing the client sends is ignored without a word. The execution
+        goes on, as after a disconnect.
+        """
         try:
             async for message in requests:
                 kind = message.WhichOneof("kind")
@@ -370,11 +404,11 @@ class OpHostServicer:
                     raise _status.out_of_order("a chunk for a value the start did not reference")
                 else:
                     raise _status.malformed("an ExecuteRequest with no message set")
-        except StatusError as error:
-            problems.append(error)
-            self.store.wake(execution_id)
         except (asyncio.CancelledError, grpc.aio.AioRpcError):
             return
+        except Exception as error:  # noqa: BLE001 - ends the stream; the interceptor maps it
+            problems.append(error)
+            self.store.wake(execution_id)
 
     # -- executions ----------------------------------------------------------------------
 
@@ -421,11 +455,19 @@ class OpHostServicer:
         )
         before = _page_key(request.page_token, query) if request.page_token else None
         found = await self.store.executions(query, before=before, limit=size + 1)
-        response = op_host_service_pb2.ListExecutionsResponse(
-            executions=[execution_to_proto(e) for e in found[:size]]
-        )
-        if len(found) > size:
-            response.next_page_token = _page_token(found[size - 1].page_key, query)
+        # A page also ends before it would pass the message size limit (executions
+        # carry their inline outputs): the next page starts where it ended.
+        room = self.limits.max_message_bytes - _RESPONSE_MARGIN
+        executions: list[execution_pb2.Execution] = []
+        for record in found[:size]:
+            execution = execution_to_proto(record)
+            room -= execution.ByteSize() + _ENTRY_OVERHEAD
+            if room < 0 and executions:
+                break
+            executions.append(execution)
+        response = op_host_service_pb2.ListExecutionsResponse(executions=executions)
+        if len(found) > len(executions):
+            response.next_page_token = _page_token(found[len(executions) - 1].page_key, query)
         return response
 
     async def StreamEvents(
@@ -498,6 +540,13 @@ def _page_key(token: str, query: ExecutionQuery) -> PageKey:
     if digest != _query_digest(query):
         raise _status.invalid_page_token()
     return key
+
+
+def _take_all(
+    assembler: ChunkAssembler, refs: Mapping[str, value_pb2.ChunkedValueRef]
+) -> dict[str, object]:
+    """The uploaded values, decoded, by path (in a worker thread: they may be large)."""
+    return {path: assembler.take_decoded(ref.value_id) for path, ref in refs.items()}
 
 
 def _kept_start(start: execution_pb2.ExecutionStart, upload: _Upload | None) -> bytes:

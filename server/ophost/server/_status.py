@@ -54,9 +54,14 @@ __all__ = [
     "permission_denied",
     "request_id_conflict",
     "sequence_out_of_range",
+    "too_long",
+    "too_many",
     "too_many_executions",
     "too_many_executions_for_identity",
     "unauthenticated",
+    "undecodable",
+    "upload_buffer_full",
+    "upload_too_large",
 ]
 
 # The longest status message, in UTF-8 bytes (cut at a character boundary).
@@ -72,6 +77,9 @@ MAX_VIOLATIONS = 50
 MAX_DETAILS_BYTES = 4096
 # How many known op names an OP_NOT_FOUND message lists.
 _MAX_KNOWN_OPS = 10
+# An OP_NOT_FOUND suggests the closest op name when (ops hosted) x (length of the name
+# asked for + 16) is at most this: a few milliseconds of work at most.
+_SUGGESTION_BUDGET = 16_384
 _ELLIPSIS = "..."
 _REASON_PREFIX = "ERROR_REASON_"
 
@@ -162,7 +170,9 @@ def op_not_found(name: str, known: Iterable[str]) -> StatusError:
     """``NOT_FOUND`` / ``OP_NOT_FOUND``: no op called ``name``; ``known`` are the ops hosted."""
     names = list(known)
     message = f"no op named {name!r} on this server"
-    close = difflib.get_close_matches(name, names, n=1)
+    # A suggestion compares the name with every op's: bounded, as it runs on the loop.
+    affordable = len(names) * (len(name) + 16) <= _SUGGESTION_BUDGET
+    close = difflib.get_close_matches(name, names, n=1) if affordable else []
     if close:
         message += f"; did you mean {close[0]!r}?"
     elif not names:
@@ -218,6 +228,67 @@ def malformed(message: str, field: str | None = None) -> StatusError:
         f"{field}: {message}" if field else message,
         reason=_reason(error_pb2.ERROR_REASON_MALFORMED_REQUEST),
         violations=[(field, message)] if field else (),
+    )
+
+
+def undecodable(
+    message_type: str, field: str, problem: str, *, index: int | None = None
+) -> StatusError:
+    """``INVALID_ARGUMENT`` / ``MALFORMED_REQUEST``: request bytes that do not parse.
+
+    ``message_type`` is the full name of the message expected; ``field`` the path of
+    the field at fault, or empty when it is not known; ``index`` the message's place
+    on a client stream (from 1).
+    """
+    short = message_type.rpartition(".")[2]
+    what = f"the {short}" if index is None else f"message {index} of the stream (an {short})"
+    where = f"{field}: " if field else ""
+    metadata = {"message": message_type}
+    if index is not None:
+        metadata["message_index"] = str(index)
+    return StatusError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"{what} does not decode: {where}{problem}",
+        reason=_reason(error_pb2.ERROR_REASON_MALFORMED_REQUEST),
+        metadata=metadata,
+        violations=[(field, problem)] if field else (),
+    )
+
+
+def too_long(field: str, length: int, limit: int) -> StatusError:
+    """``INVALID_ARGUMENT`` / ``MALFORMED_REQUEST``: a string over its length limit."""
+    return malformed(f"{length} characters, more than the limit of {limit}", field)
+
+
+def too_many(field: str, count: int | None, limit: int, what: str = "entries") -> StatusError:
+    """``INVALID_ARGUMENT`` / ``MALFORMED_REQUEST``: a list or map over its size limit
+    (``count`` is None when counting stopped past the limit)."""
+    if count is None:
+        return malformed(f"more than the limit of {limit} {what}", field)
+    return malformed(f"{count} {what}, more than the limit of {limit}", field)
+
+
+def upload_too_large(error: ChunkError, limit: int) -> StatusError:
+    """``RESOURCE_EXHAUSTED`` / ``UPLOAD_TOO_LARGE``: a start announcing more chunk
+    bytes than one stream may upload (retrying cannot help: no ``RetryInfo``)."""
+    return StatusError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        str(error),
+        reason=_reason(error_pb2.ERROR_REASON_UPLOAD_TOO_LARGE),
+        metadata={"limit": str(limit)},
+        violations=[(error.path, error.reason)],
+    )
+
+
+def upload_buffer_full(limit: int, retry_after: float) -> StatusError:
+    """``RESOURCE_EXHAUSTED`` / ``UPLOAD_BUFFER_FULL`` with a ``RetryInfo``: the host
+    holds as many uploaded bytes as it buffers at once."""
+    return StatusError(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"the server already buffers its maximum of {limit} bytes of uploaded chunks; retry later",
+        reason=_reason(error_pb2.ERROR_REASON_UPLOAD_BUFFER_FULL),
+        metadata={"limit": str(limit)},
+        retry_delay=retry_after,
     )
 
 

@@ -179,8 +179,13 @@ def _worker_command(args: argparse.Namespace, store: str, port: int, number: int
         str(args.lease),
         "--reuse-port",
     ]
-    if args.max_retained_bytes is not None:
-        command += ["--max-retained-bytes", str(args.max_retained_bytes)]
+    for option, value in (
+        ("--max-retained-bytes", args.max_retained_bytes),
+        ("--max-upload-bytes", args.max_upload_bytes),
+        ("--max-upload-buffer-bytes", args.max_upload_buffer_bytes),
+    ):
+        if value is not None:
+            command += [option, str(value)]
     command += ["--executor", args.executor]
     if args.pool_size is not None:
         command += ["--pool-size", str(args.pool_size)]

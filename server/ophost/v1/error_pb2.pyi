@@ -42,9 +42,13 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     A `google.rpc.BadRequest` names each path ("config.db.port").
     """
     ERROR_REASON_MALFORMED_REQUEST: _ErrorReason.ValueType  # 5
-    """INVALID_ARGUMENT: a message is malformed: a required field or oneof arm
-    is missing, a value is not well formed (such as a bad `big_int_value`),
-    or a number is out of range.
+    """INVALID_ARGUMENT: a message is malformed: it does not decode (corrupt
+    wire format, invalid UTF-8 in a string, messages nested too deep), a
+    required field or oneof arm is missing, a string is longer than its
+    limit, a value is not well formed (such as a bad `big_int_value`), or a
+    number is out of range. The `ErrorInfo` metadata `message` names the
+    message type when it does not decode; a `google.rpc.BadRequest` names
+    the field where it is known.
     """
     ERROR_REASON_INVALID_PAGE_TOKEN: _ErrorReason.ValueType  # 6
     """INVALID_ARGUMENT: the page token was not issued by this server for this
@@ -101,6 +105,17 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     number of executions on this server process. The `ErrorInfo` metadata
     names the `identity` and the `limit`; comes with a `google.rpc.RetryInfo`.
     """
+    ERROR_REASON_UPLOAD_TOO_LARGE: _ErrorReason.ValueType  # 19
+    """RESOURCE_EXHAUSTED: the chunked values of one `Execute` start announce
+    more bytes than one stream may upload. Retrying the same start cannot
+    succeed. A `google.rpc.BadRequest` names the value ("inputs.<name>",
+    "config"), and the `ErrorInfo` metadata `limit` holds the cap in bytes.
+    """
+    ERROR_REASON_UPLOAD_BUFFER_FULL: _ErrorReason.ValueType  # 20
+    """RESOURCE_EXHAUSTED: the server already buffers as many uploaded chunk
+    bytes, over all streams, as it holds at once. Comes with a
+    `google.rpc.RetryInfo`; the `ErrorInfo` metadata `limit` holds the cap.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Why an RPC failed.
@@ -128,9 +143,13 @@ ERROR_REASON_INVALID_CONFIG: ErrorReason.ValueType  # 4
 A `google.rpc.BadRequest` names each path ("config.db.port").
 """
 ERROR_REASON_MALFORMED_REQUEST: ErrorReason.ValueType  # 5
-"""INVALID_ARGUMENT: a message is malformed: a required field or oneof arm
-is missing, a value is not well formed (such as a bad `big_int_value`),
-or a number is out of range.
+"""INVALID_ARGUMENT: a message is malformed: it does not decode (corrupt
+wire format, invalid UTF-8 in a string, messages nested too deep), a
+required field or oneof arm is missing, a string is longer than its
+limit, a value is not well formed (such as a bad `big_int_value`), or a
+number is out of range. The `ErrorInfo` metadata `message` names the
+message type when it does not decode; a `google.rpc.BadRequest` names
+the field where it is known.
 """
 ERROR_REASON_INVALID_PAGE_TOKEN: ErrorReason.ValueType  # 6
 """INVALID_ARGUMENT: the page token was not issued by this server for this
@@ -186,6 +205,17 @@ ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY: ErrorReason.ValueType  # 18
 """RESOURCE_EXHAUSTED: the caller's identity already runs its maximum
 number of executions on this server process. The `ErrorInfo` metadata
 names the `identity` and the `limit`; comes with a `google.rpc.RetryInfo`.
+"""
+ERROR_REASON_UPLOAD_TOO_LARGE: ErrorReason.ValueType  # 19
+"""RESOURCE_EXHAUSTED: the chunked values of one `Execute` start announce
+more bytes than one stream may upload. Retrying the same start cannot
+succeed. A `google.rpc.BadRequest` names the value ("inputs.<name>",
+"config"), and the `ErrorInfo` metadata `limit` holds the cap in bytes.
+"""
+ERROR_REASON_UPLOAD_BUFFER_FULL: ErrorReason.ValueType  # 20
+"""RESOURCE_EXHAUSTED: the server already buffers as many uploaded chunk
+bytes, over all streams, as it holds at once. Comes with a
+`google.rpc.RetryInfo`; the `ErrorInfo` metadata `limit` holds the cap.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import heapq
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -216,12 +217,35 @@ class MemoryExecutionStore(ExecutionStore):
         limit: int | None = None,
     ) -> list[ExecutionRecord]:
         self._evict()
-        records = [e.record() for e in self._by_id.values()]
-        matching = [
-            r for r in records if query.matches(r) and (before is None or r.page_key < before)
-        ]
-        matching.sort(key=lambda r: r.page_key, reverse=True)
-        return matching if limit is None else matching[:limit]
+        # Filter the executions themselves, with the query's fields read once, and make
+        # records of the page only: this runs on the event loop, over every execution
+        # retained.
+        op_name = query.op_name
+        states = query.states
+        after = query.created_after
+        until = query.created_before
+        principals = query.principals
+        op_names = query.op_names
+        end = (before.created_at, before.id) if before is not None else None
+        matching = []
+        for execution in self._by_id.values():
+            new = execution.new
+            if (
+                (op_name and new.op_name != op_name)
+                or (states and execution.state not in states)
+                or (after is not None and new.created_at < after)
+                or (until is not None and new.created_at >= until)
+                or (principals is not None and new.principal not in principals)
+                or (op_names is not None and new.op_name not in op_names)
+                or (end is not None and (new.created_at, new.execution_id) >= end)
+            ):
+                continue
+            matching.append(execution)
+        if limit is None:
+            matching.sort(key=_newest_first, reverse=True)
+        else:
+            matching = heapq.nlargest(limit, matching, key=_newest_first)
+        return [execution.record() for execution in matching]
 
     async def unfinished(self) -> list[ExecutionRecord]:
         return [e.record() for e in self._by_id.values() if not e.finished]
@@ -329,6 +353,11 @@ class MemoryExecutionStore(ExecutionStore):
             self._bytes -= execution.size
         if new.request_id and self._by_request.get(new.request_id) is execution:
             del self._by_request[new.request_id]
+
+
+def _newest_first(execution: _Execution) -> tuple[float, str]:
+    """The sort key of ``ExecutionRecord.page_key``, largest first."""
+    return execution.new.created_at, execution.new.execution_id
 
 
 def _nothing() -> None:

@@ -43,9 +43,13 @@ const (
 	// INVALID_ARGUMENT: the config does not validate against the op's schema.
 	// A `google.rpc.BadRequest` names each path ("config.db.port").
 	ErrorReason_ERROR_REASON_INVALID_CONFIG ErrorReason = 4
-	// INVALID_ARGUMENT: a message is malformed: a required field or oneof arm
-	// is missing, a value is not well formed (such as a bad `big_int_value`),
-	// or a number is out of range.
+	// INVALID_ARGUMENT: a message is malformed: it does not decode (corrupt
+	// wire format, invalid UTF-8 in a string, messages nested too deep), a
+	// required field or oneof arm is missing, a string is longer than its
+	// limit, a value is not well formed (such as a bad `big_int_value`), or a
+	// number is out of range. The `ErrorInfo` metadata `message` names the
+	// message type when it does not decode; a `google.rpc.BadRequest` names
+	// the field where it is known.
 	ErrorReason_ERROR_REASON_MALFORMED_REQUEST ErrorReason = 5
 	// INVALID_ARGUMENT: the page token was not issued by this server for this
 	// query.
@@ -91,6 +95,15 @@ const (
 	// number of executions on this server process. The `ErrorInfo` metadata
 	// names the `identity` and the `limit`; comes with a `google.rpc.RetryInfo`.
 	ErrorReason_ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY ErrorReason = 18
+	// RESOURCE_EXHAUSTED: the chunked values of one `Execute` start announce
+	// more bytes than one stream may upload. Retrying the same start cannot
+	// succeed. A `google.rpc.BadRequest` names the value ("inputs.<name>",
+	// "config"), and the `ErrorInfo` metadata `limit` holds the cap in bytes.
+	ErrorReason_ERROR_REASON_UPLOAD_TOO_LARGE ErrorReason = 19
+	// RESOURCE_EXHAUSTED: the server already buffers as many uploaded chunk
+	// bytes, over all streams, as it holds at once. Comes with a
+	// `google.rpc.RetryInfo`; the `ErrorInfo` metadata `limit` holds the cap.
+	ErrorReason_ERROR_REASON_UPLOAD_BUFFER_FULL ErrorReason = 20
 )
 
 // Enum value maps for ErrorReason.
@@ -115,6 +128,8 @@ var (
 		16: "ERROR_REASON_UNAUTHENTICATED",
 		17: "ERROR_REASON_PERMISSION_DENIED",
 		18: "ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY",
+		19: "ERROR_REASON_UPLOAD_TOO_LARGE",
+		20: "ERROR_REASON_UPLOAD_BUFFER_FULL",
 	}
 	ErrorReason_value = map[string]int32{
 		"ERROR_REASON_UNSPECIFIED":                      0,
@@ -136,6 +151,8 @@ var (
 		"ERROR_REASON_UNAUTHENTICATED":                  16,
 		"ERROR_REASON_PERMISSION_DENIED":                17,
 		"ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY": 18,
+		"ERROR_REASON_UPLOAD_TOO_LARGE":                 19,
+		"ERROR_REASON_UPLOAD_BUFFER_FULL":               20,
 	}
 )
 
@@ -280,7 +297,7 @@ const file_ophost_v1_error_proto_rawDesc = "" +
 	"\x05stack\x18\x03 \x03(\tR\x05stack\x12*\n" +
 	"\x05cause\x18\x04 \x01(\v2\x14.ophost.v1.ErrorDataR\x05cause\x12.\n" +
 	"\acontext\x18\x05 \x01(\v2\x14.ophost.v1.ErrorDataR\acontext\x12\x19\n" +
-	"\berror_id\x18\x06 \x01(\tR\aerrorId*\xa4\x05\n" +
+	"\berror_id\x18\x06 \x01(\tR\aerrorId*\xec\x05\n" +
 	"\vErrorReason\x12\x1c\n" +
 	"\x18ERROR_REASON_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19ERROR_REASON_OP_NOT_FOUND\x10\x01\x12$\n" +
@@ -301,7 +318,9 @@ const file_ophost_v1_error_proto_rawDesc = "" +
 	"\x1eERROR_REASON_STORE_UNAVAILABLE\x10\x0f\x12 \n" +
 	"\x1cERROR_REASON_UNAUTHENTICATED\x10\x10\x12\"\n" +
 	"\x1eERROR_REASON_PERMISSION_DENIED\x10\x11\x121\n" +
-	"-ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY\x10\x12Bh\n" +
+	"-ERROR_REASON_TOO_MANY_EXECUTIONS_FOR_IDENTITY\x10\x12\x12!\n" +
+	"\x1dERROR_REASON_UPLOAD_TOO_LARGE\x10\x13\x12#\n" +
+	"\x1fERROR_REASON_UPLOAD_BUFFER_FULL\x10\x14Bh\n" +
 	"\rdev.ophost.v1B\n" +
 	"ErrorProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3"
 
