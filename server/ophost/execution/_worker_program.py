@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 
-from ophost.execution._loader import LoadedOps, LoadError, load_ops
+from ophost.execution._loader import LoadedOps, LoadError, close_resources, load_ops
 from ophost.execution._worker_runtime import WorkerProtocolError, run_worker
 
 __all__ = ["die_with_parent", "run_worker_process"]
@@ -39,7 +39,7 @@ def run_worker_process(sock: socket.socket, *, file: str | None, module: str | N
         print(f"ophost worker: {exc}", file=sys.stderr, flush=True)
         return 4
     finally:
-        _tear_down(loaded)
+        close_resources(loaded)
     return 0
 
 
@@ -49,15 +49,6 @@ async def _serve(sock: socket.socket, loaded: LoadedOps) -> None:
         await run_worker(reader, writer, loaded)
     finally:
         writer.close()
-
-
-def _tear_down(loaded: LoadedOps) -> None:
-    """Close the resources this worker built (those with a ``close()`` method)."""
-    for resource in loaded.resources.values():
-        close = getattr(resource, "close", None)
-        if callable(close):
-            with contextlib.suppress(Exception):
-                close()
 
 
 def die_with_parent() -> None:
