@@ -22,7 +22,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ophost.errors import OpHostError
-from ophost.execution import ProcessExecutor, RoutingExecutor
+from ophost.execution import ProcessExecutor, RayExecutor, RoutingExecutor
 from ophost.execution._loader import LoadedOps
 from ophost.execution._worker_process import WorkerStartError
 from ophost.server._executors import build_executor
@@ -60,13 +60,16 @@ async def serve(
     pool_size: int | None = None,
     execution_timeout: float | None = None,
     execution_memory_limit: int = 0,
+    ray_address: str | None = None,
 ) -> None:
     """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
 
     ``label`` names where the ops came from in the printed lines (default: the
     loader's ``source``). ``store`` is a store URL (see
     :func:`~ophost.server.store.open_store`). ``executor`` is where op bodies run
-    (``process`` or ``thread``, see :func:`~ophost.server._executors.build_executor`).
+    (``process``, ``thread`` or ``ray``, see
+    :func:`~ophost.server._executors.build_executor`); ``ray_address`` the Ray cluster
+    of the ``ray`` executor (None: a Ray started by the host).
     Returns once the server has drained and stopped; raises :class:`ServeError` when it
     cannot start.
     """
@@ -79,6 +82,7 @@ async def serve(
             timeout=execution_timeout,
             memory_limit=execution_memory_limit,
             max_concurrent=max_concurrent_executions,
+            ray_address=ray_address,
         )
         server = OpHostServer(
             loaded.ops,
@@ -161,19 +165,23 @@ def describe_store(url: str) -> str:
 
 
 def _describe_executor(runs: RoutingExecutor) -> str:
+    names: dict[str, str] = {"thread": "threads of this process"}
     pool = runs.executors.get("process")
-    processes = ""
     if isinstance(pool, ProcessExecutor):
         count = pool.size
-        processes = f"{count} worker process{'' if count == 1 else 'es'}"
-    if runs.default == "process":
-        text = processes
-        if "thread" in runs.executors:
-            text += " (threads of this process for ops tagged ophost/executor=thread)"
-        return text
-    text = "threads of this process"
-    if processes:
-        text += f" ({processes} for ops tagged ophost/executor=process)"
+        names["process"] = f"{count} worker process{'' if count == 1 else 'es'}"
+    ray = runs.executors.get("ray")
+    if isinstance(ray, RayExecutor):
+        where = ray.address or "a Ray started by the host"
+        names["ray"] = f"Ray tasks on {where}"
+    text = names[runs.default]
+    others = [
+        f"{names[name]} for ops tagged ophost/executor={name}"
+        for name in ("process", "thread", "ray")
+        if name in runs.executors and name != runs.default
+    ]
+    if others:
+        text += f" ({'; '.join(others)})"
     return text
 
 

@@ -151,6 +151,8 @@ def _worker_command(args: argparse.Namespace, store: str, port: int) -> list[str
     if args.max_retained_bytes is not None:
         command += ["--max-retained-bytes", str(args.max_retained_bytes)]
     command += ["--executor", args.executor]
+    if args.ray_address is not None:
+        command += ["--ray-address", args.ray_address]
     if args.pool_size is not None:
         command += ["--pool-size", str(args.pool_size)]
     if args.execution_timeout is not None:
