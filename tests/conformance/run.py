@@ -337,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clients = args.client or ["python", "go", "ts"]
     print(
         f"conformance: servers keep executions in {args.store}, run op bodies in "
-        + ("threads" if args.executor == "thread" else "worker processes"),
+        + {"thread": "threads", "process": "worker processes", "ray": "Ray tasks"}[args.executor],
         file=sys.stderr,
     )
     with store_urls(args.store) as stores:

@@ -81,6 +81,7 @@ __all__ = [
     "RayExecutor",
     "RayUnavailableError",
     "import_ray",
+    "ray_failure",
     "ray_options",
 ]
 
@@ -583,7 +584,6 @@ class RayAttempt:
 
     def _without_report(self, error: BaseException | None) -> AttemptOutcome:
         """The outcome of a task that ended without reporting one."""
-        ray_exceptions = self._ray.exceptions
         if self._timed_out:
             return self._stopped_outcome(CancelOutcome.FORCED)
         if self._cancel_requested:
@@ -591,42 +591,7 @@ class RayAttempt:
             return AttemptCanceled(
                 CancelOutcome.FORCED if self._accepted else CancelOutcome.COOPERATIVE
             )
-        said = _ray_said(error) if error is not None else "it returned without a report"
-        if isinstance(error, ray_exceptions.OutOfMemoryError):
-            return self._failure(
-                ErrorSource.MEMORY_LIMIT,
-                "ophost.MemoryLimitExceeded",
-                f"Ray's memory monitor ended the task running the attempt: {said}",
-            )
-        if isinstance(error, ray_exceptions.WorkerCrashedError):
-            return self._failure(
-                ErrorSource.WORKER_CRASHED,
-                "ophost.WorkerCrashed",
-                f"the Ray worker process running the attempt died: {said}",
-            )
-        if isinstance(error, ray_exceptions.TaskCancelledError):
-            return self._failure(
-                ErrorSource.INTERRUPT,
-                "ophost.WorkerStopped",
-                f"the Ray task running the attempt was canceled outside the host: {said}",
-            )
-        if isinstance(
-            error,
-            (
-                ray_exceptions.RuntimeEnvSetupError,
-                ray_exceptions.TaskUnschedulableError,
-                ray_exceptions.RayTaskError,
-            ),
-        ):
-            return self._failure(
-                ErrorSource.FRAMEWORK, "ophost.RayTaskError", f"the Ray task failed: {said}"
-            )
-        where = "node" if isinstance(error, ray_exceptions.NodeDiedError) else "worker"
-        return self._failure(
-            ErrorSource.WORKER_LOST,
-            "ophost.WorkerLost",
-            f"the Ray {where} running the attempt was lost: {said}",
-        )
+        return self._failure(*ray_failure(self._ray.exceptions, error))
 
     def _failure(self, source: ErrorSource, type_name: str, message: str) -> AttemptOutcome:
         return synthetic_failure(self.request, source, type_name, message)
@@ -711,6 +676,50 @@ class RayAttempt:
             self._closed = True
             with contextlib.suppress(Exception):
                 self._mailbox.close.remote(self.attempt_id)
+
+
+def ray_failure(
+    ray_exceptions: ModuleType, error: BaseException | None
+) -> tuple[ErrorSource, str, str]:
+    """How an attempt whose Ray task ended with ``error`` (and without a report of its
+    own) fails: its error source, type name and message, which quotes what Ray said.
+
+    ``ray_exceptions`` is ``ray.exceptions``.
+    """
+    said = _ray_said(error) if error is not None else "it returned without a report"
+    if isinstance(error, ray_exceptions.OutOfMemoryError):
+        return (
+            ErrorSource.MEMORY_LIMIT,
+            "ophost.MemoryLimitExceeded",
+            f"Ray's memory monitor ended the task running the attempt: {said}",
+        )
+    if isinstance(error, ray_exceptions.WorkerCrashedError):
+        return (
+            ErrorSource.WORKER_CRASHED,
+            "ophost.WorkerCrashed",
+            f"the Ray worker process running the attempt died: {said}",
+        )
+    if isinstance(error, ray_exceptions.TaskCancelledError):
+        return (
+            ErrorSource.INTERRUPT,
+            "ophost.WorkerStopped",
+            f"the Ray task running the attempt was canceled outside the host: {said}",
+        )
+    if isinstance(
+        error,
+        (
+            ray_exceptions.RuntimeEnvSetupError,
+            ray_exceptions.TaskUnschedulableError,
+            ray_exceptions.RayTaskError,
+        ),
+    ):
+        return (ErrorSource.FRAMEWORK, "ophost.RayTaskError", f"the Ray task failed: {said}")
+    where = "node" if isinstance(error, ray_exceptions.NodeDiedError) else "worker"
+    return (
+        ErrorSource.WORKER_LOST,
+        "ophost.WorkerLost",
+        f"the Ray {where} running the attempt was lost: {said}",
+    )
 
 
 @contextlib.contextmanager
