@@ -144,43 +144,40 @@ class _TaskRun:
         self._mailbox = mailbox
         self._id = assign.attempt_id
         self._writer = EventWriter(assign.start.op_name)
+        self._max_events = max(1, (welcome.max_unacked_events or 1024) // 4)
+        self._max_bytes = max(1, (welcome.max_unacked_bytes or 16 << 20) // 4)
         self._sent = 0
         self._state: State = (RUNNING, 0.0)
         self._attempt: Attempt | None = None
         self._outcome: AttemptOutcome | None = None
+        self._accepted: asyncio.Task[None] | None = None  # the put of AttemptAccepted
 
     def body_running(self) -> bool:
         return self._attempt is not None and self._outcome is None
 
     async def run(self) -> int:
-        await self._put(
-            worker_pb2.WorkerMessage(
-                accepted=worker_pb2.AttemptAccepted(attempt_id=self._id, fence=self._assign.fence)
-            )
+        # The host learns at once that the task runs (from then on a cancel goes
+        # through the mailbox, not to Ray's queue); the body starts meanwhile.
+        accepted = worker_pb2.AttemptAccepted(attempt_id=self._id, fence=self._assign.fence)
+        self._accepted = asyncio.get_running_loop().create_task(
+            self._put_now([worker_pb2.WorkerMessage(accepted=accepted)])
         )
         outcome: AttemptOutcome
-        if self._state[0] != RUNNING:
-            outcome = AttemptCanceled(CancelOutcome.COOPERATIVE)  # canceled before it began
-        else:
-            try:
-                attempt = self._start()
-            except Exception as exc:  # noqa: BLE001 - preparing the attempt failed: its outcome
-                outcome = AttemptFailed(
-                    StepFailed(error=error_data(exc), error_source=ErrorSource.FRAMEWORK), exc
-                )
-            else:
-                watcher = asyncio.get_running_loop().create_task(self._watch(attempt))
-                try:
-                    outcome = await self._forward(attempt)
-                finally:
-                    watcher.cancel()
-        self._outcome = outcome
-        if self._state[0] != CLOSED:
-            await self._put(
-                worker_pb2.WorkerMessage(
-                    finished=finished_message(self._id, self._assign.fence, self._sent, outcome)
-                )
+        last: list[EngineEvent] = []
+        try:
+            attempt = self._start()
+        except Exception as exc:  # noqa: BLE001 - preparing the attempt failed: its outcome
+            outcome = AttemptFailed(
+                StepFailed(error=error_data(exc), error_source=ErrorSource.FRAMEWORK), exc
             )
+        else:
+            watcher = asyncio.get_running_loop().create_task(self._watch(attempt))
+            try:
+                outcome, last = await self._forward(attempt)
+            finally:
+                watcher.cancel()
+        self._outcome = outcome
+        await self._send(last, outcome)
         if isinstance(outcome, AttemptCanceled) and outcome.outcome is CancelOutcome.ABANDONED:
             _exit_soon()
         return self._sent
@@ -210,42 +207,59 @@ class _TaskRun:
         self._attempt = attempt
         return attempt
 
-    async def _forward(self, attempt: Attempt) -> AttemptOutcome:
-        """Send the attempt's events as they come; returns its outcome.
+    async def _forward(self, attempt: Attempt) -> tuple[AttemptOutcome, list[EngineEvent]]:
+        """Send the attempt's events as they come; returns its outcome with the events
+        that came with it, which go out together with its report.
 
-        While one batch is on its way, the next accumulates: the batches grow with the
-        rate of events, and one small event is sent at once.
+        While one batch is on its way, the next accumulates: batches grow with the rate
+        of events, and a lone event goes out at once.
         """
         while True:
             events, outcome = attempt.take()
-            if events and self._state[0] != CLOSED:
-                await self._send_events(events)
             if outcome is not None:
-                return outcome
+                return outcome, events
+            if events:
+                await self._send(events)
             await attempt.wait()
 
-    async def _send_events(self, events: list[EngineEvent]) -> None:
-        tails = event_tails(self._writer, events)
-        welcome = self._welcome
-        max_events = max(1, (welcome.max_unacked_events or 1024) // 4)
-        max_bytes = max(1, (welcome.max_unacked_bytes or 16 << 20) // 4)
-        for first, last, _size in split_batches(tails, max_events, max_bytes):
-            self._sent += last - first
-            await self._put(
-                worker_pb2.WorkerMessage(
-                    events=worker_pb2.AttemptEvents(
-                        attempt_id=self._id,
-                        fence=self._assign.fence,
-                        count=self._sent,
-                        events=tails[first:last],
+    async def _send(self, events: list[EngineEvent], outcome: AttemptOutcome | None = None) -> None:
+        """Send ``events`` in batches; with ``outcome``, its report goes with the last."""
+        tails = event_tails(self._writer, events) if self._state[0] != CLOSED else []
+        batches = list(split_batches(tails, self._max_events, self._max_bytes)) or [(0, 0, 0)]
+        for number, (first, last, _size) in enumerate(batches, 1):
+            messages = []
+            if last > first:
+                self._sent += last - first
+                messages.append(
+                    worker_pb2.WorkerMessage(
+                        events=worker_pb2.AttemptEvents(
+                            attempt_id=self._id,
+                            fence=self._assign.fence,
+                            count=self._sent,
+                            events=tails[first:last],
+                        )
                     )
                 )
-            )
+            if outcome is not None and number == len(batches):
+                finished = finished_message(self._id, self._assign.fence, self._sent, outcome)
+                messages.append(worker_pb2.WorkerMessage(finished=finished))
+            if messages:
+                await self._put(messages)
             if self._state[0] == CLOSED:
                 return
 
-    async def _put(self, message: worker_pb2.WorkerMessage) -> None:
-        state: State = await self._mailbox.put.remote(self._id, message.SerializeToString())
+    async def _put(self, messages: list[worker_pb2.WorkerMessage]) -> None:
+        """Put ``messages`` in the mailbox, after the "accepted" has gone."""
+        accepted, self._accepted = self._accepted, None
+        if accepted is not None:
+            await accepted
+        if self._state[0] != CLOSED:
+            await self._put_now(messages)
+
+    async def _put_now(self, messages: list[worker_pb2.WorkerMessage]) -> None:
+        state: State = await self._mailbox.put.remote(
+            self._id, [message.SerializeToString() for message in messages]
+        )
         self._apply(state)
 
     async def _watch(self, attempt: Attempt) -> None:
@@ -338,8 +352,9 @@ class Mailbox:
         """The actor's process id, once it is up."""
         return os.getpid()
 
-    async def put(self, attempt_id: str, message: bytes) -> State:
-        """A task's message (a serialized ``WorkerMessage``); returns the attempt's state."""
+    async def put(self, attempt_id: str, messages: list[bytes]) -> State:
+        """A task's messages (serialized ``WorkerMessage``s), kept in order; returns the
+        attempt's state. Waits while the box is full (what is put at once always fits)."""
         box = self._box(attempt_id)
         while not box.closed and (
             len(box.messages) >= self._max_messages or box.size >= self._max_bytes
@@ -347,8 +362,8 @@ class Mailbox:
             box.space.clear()
             await box.space.wait()
         if not box.closed:
-            box.messages.append(message)
-            box.size += len(message)
+            box.messages.extend(messages)
+            box.size += sum(len(message) for message in messages)
             box.arrived.set()
         return box.state()
 
