@@ -8,9 +8,11 @@ for one says how to install it.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,27 @@ def test_an_op_tagged_for_ray_needs_ray_too(tmp_path: Path) -> None:
         """
     )
     assert "pip install 'ophost[ray]'" in result.stdout, result.stderr
+
+
+def test_an_address_where_nothing_answers_fails_at_once(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="Ray is not installed")
+    ops = tmp_path / "plain_ops.py"
+    ops.write_text("from ophost import op\n\n@op\ndef one() -> int:\n    return 1\n")
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "ophost", "serve", "-f", str(ops), "--executor", "ray"),
+            *("--ray-address", f"ray://127.0.0.1:{port}", "--port", "0", "--store", "memory"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert f"cannot connect to Ray at ray://127.0.0.1:{port}: nothing answers" in result.stderr
+    assert time.monotonic() - started < 60

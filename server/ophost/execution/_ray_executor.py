@@ -245,6 +245,8 @@ class RayExecutor:
         self._opened = True
         ray = self._ray
         if not ray.is_initialized():
+            if self.address:
+                await _check_reachable(self.address, min(10.0, self.terms.start_timeout))
             try:
                 with _signal_handlers_kept():
                     if self.address:
@@ -676,6 +678,27 @@ class RayAttempt:
             self._closed = True
             with contextlib.suppress(Exception):
                 self._mailbox.close.remote(self.attempt_id)
+
+
+async def _check_reachable(address: str, timeout: float) -> None:
+    """Fail at once when nothing answers at a ``host:port`` or ``ray://host:port``
+    address: ``ray.init`` would wait for it for minutes."""
+    where = address.removeprefix("ray://")
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        return  # auto, or a form Ray resolves itself
+    try:
+        _reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(host.strip("[]"), int(port)), timeout
+        )
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise OpHostError(
+            f"cannot connect to Ray at {address}: nothing answers at {where} "
+            f"({exc or type(exc).__name__})"
+        ) from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
 
 
 def ray_failure(

@@ -107,7 +107,9 @@ async def serve(
     try:
         try:
             await server.start()
-        except (StoreError, WorkerStartError) as exc:
+        except (StoreError, WorkerStartError, OpHostError) as exc:
+            # The store, or an executor (worker processes that do not start, a Ray
+            # that cannot be reached), is not there.
             raise ServeError(str(exc)) from exc
         except (OSError, RuntimeError) as exc:
             raise ServeError(f"cannot serve on {host}:{port}: {exc}") from exc
