@@ -325,6 +325,19 @@ async def test_resource_tags_become_ray_requests(client: AsyncOpHostClient) -> N
     assert "limit of 2s" in failure.error.message
 
 
+async def test_canceling_a_queued_task_ends_it_at_once(client: AsyncOpHostClient) -> None:
+    async with client.execute("needs_a_gpu", {}) as stream:
+        await stream.accepted()
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        await stream.cancel()
+        events = [event async for event in stream]
+    finished = _finished(events)
+    assert finished.status is ExecutionStatus.CANCELED
+    assert finished.cancel_outcome is CancelOutcome.COOPERATIVE  # its body never started
+    assert time.monotonic() - started < 1.5  # removed from Ray's queue, not after the grace
+
+
 async def test_resources_are_built_once_per_ray_worker(client: AsyncOpHostClient) -> None:
     seen: dict[int, int] = {}
     for _ in range(8):
