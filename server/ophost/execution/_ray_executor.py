@@ -252,7 +252,10 @@ class RayExecutor:
                     if self.address:
                         ray.init(address=self.address)
                     else:
-                        ray.init(**({"include_dashboard": False} | self._init_options))
+                        # "local": a Ray of its own, even where RAY_ADDRESS is set or
+                        # a `ray start` cluster runs on this machine.
+                        options = {"address": "local", "include_dashboard": False}
+                        ray.init(**(options | self._init_options))
             except Exception as exc:
                 where = f"at {self.address}" if self.address else "on this machine"
                 raise OpHostError(f"cannot connect to Ray {where}: {exc}") from exc
