@@ -310,7 +310,7 @@ class RayExecutor:
             found.add(definition.name)
             reason = definition_mismatch(self._expected, definition)
             if reason and definition.name in self._expected:
-                self.refused[definition.name] = f"in Ray, {reason}"
+                self.refused[definition.name] = reason
         for name in self._expected.keys() - found:
             self.refused[name] = "Ray workers loading the same source do not define it"
         for name, reason in sorted(self.refused.items()):
