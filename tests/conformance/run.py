@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ophost.execution import Executor, ProcessExecutor, worker_command
+from ophost.execution import Executor, ProcessExecutor, RayExecutor, worker_command
 from ophost.server import OpHostServer
 from ophost_client import AsyncOpHostClient
 from tests.conformance import ops as conformance_ops
@@ -113,12 +113,16 @@ async def servers(
 ) -> AsyncIterator[dict[str, str]]:
     """The main, tight and draining servers; yields their addresses by target name.
 
-    ``executor`` is where they run op bodies: ``thread`` (the host's threads) or
-    ``process`` (pools of worker processes loading ``tests.conformance.ops``).
+    ``executor`` is where they run op bodies: ``thread`` (the host's threads),
+    ``process`` (pools of worker processes loading ``tests.conformance.ops``) or ``ray``
+    (Ray tasks loading it, on a local Ray started here and stopped at the end).
     """
     with tempfile.TemporaryDirectory(prefix="ophost-conformance-") as scratch:
         os.environ[conformance_ops.RELEASE_FILE_ENV] = os.path.join(scratch, "release")
         conformance_ops.RELEASE.clear()
+        if executor == "ray":
+            # After the release file's variable is set: Ray's workers inherit it.
+            start_local_ray(RAY_LOGICAL_CPUS)
         main = OpHostServer(
             conformance_ops.ALL,
             max_concurrent_executions=16,
@@ -137,14 +141,40 @@ async def servers(
             store=stores["draining"],
             executor=_executor(executor, 1),
         )
-        async with _serving(main, tight, draining) as targets:
-            yield targets
+        try:
+            async with _serving(main, tight, draining) as targets:
+                yield targets
+        finally:
+            if executor == "ray":
+                stop_local_ray()
+
+
+# The tight and draining servers each hold a Ray task (one logical CPU) for the whole
+# run; the main server's cases need several more at once. Logical: Ray does not pin.
+RAY_LOGICAL_CPUS = 8
+
+
+def start_local_ray(cpus: int) -> None:
+    """A local Ray for this process's executors: loopback only, no dashboard."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+
+
+def stop_local_ray() -> None:
+    import ray
+
+    ray.shutdown()
 
 
 def _executor(kind: str, size: int) -> Executor | None:
     if kind == "thread":
         return None
     by_name = {op.name: op for op in conformance_ops.ALL}
+    if kind == "ray":
+        return RayExecutor(by_name, module=conformance_ops.__name__)
     return ProcessExecutor(by_name, worker_command(None, conformance_ops.__name__), size=size)
 
 
@@ -299,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--executor",
-        choices=("thread", "process"),
+        choices=("thread", "process", "ray"),
         default="thread",
         help="where the servers run op bodies (default: %(default)s)",
     )
@@ -307,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clients = args.client or ["python", "go", "ts"]
     print(
         f"conformance: servers keep executions in {args.store}, run op bodies in "
-        + ("threads" if args.executor == "thread" else "worker processes"),
+        + {"thread": "threads", "process": "worker processes", "ray": "Ray tasks"}[args.executor],
         file=sys.stderr,
     )
     with store_urls(args.store) as stores:

@@ -171,11 +171,19 @@ def _register_serve(commands: Subparsers) -> None:
     )
     parser.add_argument(
         "--executor",
-        choices=("process", "thread"),
+        choices=("process", "thread", "ray"),
         default="process",
         help="where op bodies run: a pool of worker processes, isolated from the host and "
-        "each other, or the host's own threads; an op's ophost/executor tag overrides "
-        "it (%(default)s)",
+        "each other; the host's own threads; or Ray tasks (needs ophost[ray]); an op's "
+        "ophost/executor tag overrides it (%(default)s)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDRESS",
+        help="the Ray cluster of the ray executor: auto (the cluster this machine is part "
+        "of), ray://HOST:PORT (a Ray Client server, such as a KubeRay head service) or a "
+        "GCS address HOST:PORT (default: start a Ray for this host alone, on loopback)",
     )
     parser.add_argument(
         "--pool-size",
@@ -334,6 +342,14 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"ophost serve: {tls}", file=sys.stderr, flush=True)
         return 2
     store = args.store or os.environ.get("OPHOST_STORE") or DEFAULT_STORE_URL
+    if args.workers > 1 and args.executor == "ray" and not args.ray_address:
+        print(
+            "ophost: --workers with --executor ray needs --ray-address (a cluster the "
+            "processes share); each would start a Ray of its own",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 2
     if args.workers > 1:
         from ophost.server._workers import serve_workers
 
@@ -382,6 +398,7 @@ def _serve(args: argparse.Namespace) -> int:
                 watch_interval=args.reload_interval,
                 max_upload_bytes=args.max_upload_bytes,
                 max_upload_buffer_bytes=args.max_upload_buffer_bytes,
+                ray_address=args.ray_address,
             )
         )
     except ServeError as error:

@@ -4,7 +4,8 @@
 and returns an :class:`ExecutionResult`. :class:`OpRun` is the engine the host runs
 for each execution; it hands each attempt's user code to an :class:`Executor`
 (:class:`ThreadExecutor` by default), the seam where other ways of running op bodies
-plug in: :class:`ProcessExecutor` runs them in a pool of worker processes, and
+plug in: :class:`ProcessExecutor` runs them in a pool of worker processes,
+:class:`RayExecutor` as Ray tasks (Ray itself is imported only when one is made), and
 :class:`RoutingExecutor` picks one per op from its ``ophost/executor`` tag; a
 :class:`RunObserver` is told when each attempt starts. The event classes (defined with
 the definitions) are re-exported here.
@@ -59,6 +60,8 @@ from ophost.execution._thread_executor import ThreadExecutor
 __all__ = [
     "EXECUTOR_TAG",
     "ProcessExecutor",
+    "RayExecutor",
+    "RayUnavailableError",
     "RoutingExecutor",
     "SessionTerms",
     "executor_names",
@@ -108,6 +111,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ophost.execution._process_executor import ProcessExecutor
+    from ophost.execution._ray_executor import RayExecutor, RayUnavailableError
     from ophost.execution._worker_process import SessionTerms, python_workers, worker_command
 
 
@@ -118,6 +122,11 @@ def __getattr__(name: str) -> object:
         from ophost.execution._process_executor import ProcessExecutor
 
         return ProcessExecutor
+    if name in ("RayExecutor", "RayUnavailableError"):
+        # Importing this module does not import Ray; making a RayExecutor does.
+        from ophost.execution import _ray_executor
+
+        return getattr(_ray_executor, name)
     if name in ("SessionTerms", "python_workers", "worker_command"):
         from ophost.execution import _worker_process
 

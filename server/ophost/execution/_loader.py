@@ -23,6 +23,7 @@ that ``ophost_resources`` does not provide.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import importlib.util
@@ -44,6 +45,7 @@ __all__ = [
     "LoadError",
     "LoadedOps",
     "build_resources",
+    "close_resources",
     "load_ops",
 ]
 
@@ -129,6 +131,16 @@ def build_resources(loaded: LoadedOps) -> LoadedOps:
     resources = _collect_resources(loaded.namespace, loaded.source)
     _check_resources(loaded.ops, resources, loaded.source)
     return replace(loaded, resources=resources, resources_built=True)
+
+
+def close_resources(loaded: LoadedOps) -> None:
+    """Close the resources ``loaded`` built (those with a ``close()`` method); a close
+    that raises does not stop the others."""
+    for resource in loaded.resources.values():
+        close = getattr(resource, "close", None)
+        if callable(close):
+            with contextlib.suppress(Exception):
+                close()
 
 
 def _import_file(given: str, path: Path, source: str) -> ModuleType:

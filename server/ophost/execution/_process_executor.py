@@ -30,14 +30,10 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from ophost.codec import definitions as definitions_codec
-from ophost.codec import events as events_codec
 from ophost.codec.chunks import split_value
 from ophost.definitions import (
     CancelOutcome,
-    ErrorData,
     ErrorSource,
-    RetryRequested,
-    StepFailed,
 )
 from ophost.definitions._op import OpDefinition
 from ophost.execution._attempt import (
@@ -46,10 +42,14 @@ from ophost.execution._attempt import (
     AttemptOutcome,
     AttemptRequest,
     AttemptSucceeded,
-    EncodedEvent,
     EngineEvent,
 )
-from ophost.execution._attempt_rules import policy_retry
+from ophost.execution._attempt_reports import (
+    cancel_outcome,
+    failed_outcome,
+    read_tails,
+    synthetic_failure,
+)
 from ophost.execution._launchers import Launcher
 from ophost.execution._worker_process import (
     SessionTerms,
@@ -58,16 +58,12 @@ from ophost.execution._worker_process import (
     WorkerStartError,
     launcher_for,
 )
-from ophost.v1 import event_pb2, execution_pb2, value_pb2, worker_pb2
+from ophost.v1 import execution_pb2, value_pb2, worker_pb2
 
 __all__ = ["TIMEOUT_TAG", "ProcessAttempt", "ProcessExecutor", "WorkerStartError"]
 
 # An op's tag giving its attempts' wall-clock limit in seconds (overrides the host's).
 TIMEOUT_TAG = "ophost/timeout"
-# The event kinds an attempt's user code produces; a worker may send only these.
-_USER_KINDS = frozenset(
-    {"input_checked", "output", "asset_materialization", "expectation_result", "log", "value_chunk"}
-)
 # Extra time a worker gets, after a cancel's grace, to report that its body stopped.
 _REPORT_MARGIN = 0.5
 # Replacing workers that die at once waits longer each time, up to this many seconds.
@@ -458,28 +454,11 @@ class ProcessAttempt:
 
     def add_events(self, tails: Sequence[bytes], count: int) -> str:
         """Take a batch of the worker's event tails; returns a problem, or empty."""
-        now = time.time()
-        number = self.request.attempt
-        parse = event_pb2.Event.FromString
-        events = self._events
-        for tail in tails:
-            try:
-                event = parse(tail)
-            except DecodeError:
-                return f"an event of attempt {self.attempt_id} does not decode"
-            kind = event.WhichOneof("kind")
-            if kind not in _USER_KINDS:
-                return f"it sent an event of kind {kind or 'none'}, which user code cannot produce"
-            if event.attempt != number or event.op_name != self.op_name:
-                return "it sent an event of another attempt or op"
-            if event.execution_id or event.sequence:
-                return "it sent an event with an execution id or a sequence of its own"
-            output = None
-            if kind == "output":
-                produced = event.output
-                output = value_pb2.NamedValue(name=produced.output_name, value=produced.value)
-            events.append(EngineEvent(number, now, EncodedEvent(tail, kind, output)))
-            self._pending_bytes += len(tail)
+        batch = read_tails(tails, self.request.attempt, self.op_name)
+        self._events.extend(batch.events)
+        self._pending_bytes += batch.size
+        if batch.problem:
+            return batch.problem
         self._received += len(tails)
         if count != self._received:
             return f"its event count says {count}, {self._received} arrived"
@@ -509,34 +488,15 @@ class ProcessAttempt:
         if which == "succeeded":
             outcome = AttemptSucceeded({})
         elif which == "canceled":
-            how = _CANCEL_OUTCOMES.get(message.canceled.outcome, CancelOutcome.COOPERATIVE)
+            how = cancel_outcome(message.canceled.outcome)
             outcome = self._stopped_outcome(how)
         else:
-            outcome = self._failed(message.failed)
+            outcome = failed_outcome(message.failed, self.request)
         if self._timed_out and isinstance(outcome, AttemptSucceeded):
             outcome = self._stopped_outcome(CancelOutcome.COOPERATIVE)
         self._finish(outcome)
         if self.worker is not None:
             self.worker.release(self)
-
-    def _failed(self, failed: worker_pb2.AttemptFailedOutcome) -> AttemptFailed:
-        event = event_pb2.Event()
-        step = event.step_failure
-        step.error.CopyFrom(failed.error)
-        step.error_source = failed.error_source
-        if failed.HasField("user_failure"):
-            step.user_failure.CopyFrom(failed.user_failure)
-        body = events_codec.from_proto(event).body
-        assert isinstance(body, StepFailed)
-        retry: RetryRequested | None = None
-        if failed.HasField("retry_requested"):
-            retry = RetryRequested(
-                max_retries=failed.retry_requested.max_retries,
-                seconds_to_wait=failed.retry_requested.seconds_to_wait,
-            )
-        elif not failed.retries_forbidden:
-            retry = policy_retry(self.request.prepared.op_def, self.request.attempt)
-        return AttemptFailed(body, None, retry)
 
     def worker_ended(self, ending: WorkerEnded) -> None:
         """The worker running this attempt is gone."""
@@ -555,12 +515,7 @@ class ProcessAttempt:
     def _synthetic_failure(
         self, source: ErrorSource, type_name: str, message: str
     ) -> AttemptFailed:
-        error = ErrorData(type_name=type_name, message=message)
-        failure = StepFailed(error=error, error_source=source)
-        retry = None
-        if source not in (ErrorSource.FRAMEWORK, ErrorSource.INTERRUPT):
-            retry = policy_retry(self.request.prepared.op_def, self.request.attempt)
-        return AttemptFailed(failure, None, retry)
+        return synthetic_failure(self.request, source, type_name, message)
 
     def _finish(self, outcome: AttemptOutcome) -> None:
         if self._outcome is not None:
@@ -569,8 +524,3 @@ class ProcessAttempt:
         for timer in self._timers:
             timer.cancel()
         self._ready.set()
-
-
-_CANCEL_OUTCOMES = {
-    number: outcome for outcome, number in events_codec.CANCEL_OUTCOME_NUMBERS.items()
-}

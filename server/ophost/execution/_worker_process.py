@@ -41,6 +41,7 @@ __all__ = [
     "SessionTerms",
     "WorkerEnded",
     "WorkerProcess",
+    "definition_mismatch",
     "launcher_for",
     "python_workers",
     "worker_command",
@@ -171,16 +172,7 @@ class WorkerProcess:
 
     def _check(self, definition: op_pb2.OpDefinition) -> str:
         """Why the host refuses a registered definition; empty when it matches the host's."""
-        expected = self._expected.get(definition.name)
-        if expected is None:
-            return f'the host serves no op named "{definition.name}"'
-        if definition.SerializeToString(deterministic=True) != expected:
-            mine = op_pb2.OpDefinition.FromString(expected)
-            return (
-                f'its definition of op "{definition.name}" differs from the host\'s '
-                f"({_first_difference(mine, definition)})"
-            )
-        return ""
+        return definition_mismatch(self._expected, definition)
 
     async def _expect(self, kind: str) -> worker_pb2.WorkerMessage:
         message = await self._read()
@@ -383,6 +375,22 @@ def _start_problem(exc: BaseException, code: int | None) -> str:
     if code is not None and code != 0:
         return f"{exc}; it {_exit_text(code)} (its own error is above, on stderr)"
     return str(exc)
+
+
+def definition_mismatch(expected: Mapping[str, bytes], definition: op_pb2.OpDefinition) -> str:
+    """Why the host refuses ``definition`` from a worker; empty when it matches the host's.
+
+    ``expected`` maps op names to the host's definitions, serialized deterministically.
+    """
+    mine = expected.get(definition.name)
+    if mine is None:
+        return f'the host serves no op named "{definition.name}"'
+    if definition.SerializeToString(deterministic=True) != mine:
+        return (
+            f'its definition of op "{definition.name}" differs from the host\'s '
+            f"({_first_difference(op_pb2.OpDefinition.FromString(mine), definition)})"
+        )
+    return ""
 
 
 def _first_difference(mine: op_pb2.OpDefinition, theirs: op_pb2.OpDefinition) -> str:

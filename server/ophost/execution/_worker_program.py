@@ -14,7 +14,7 @@ import signal
 import socket
 import sys
 
-from ophost.execution._loader import LoadedOps, LoadError, load_ops
+from ophost.execution._loader import LoadedOps, LoadError, close_resources, load_ops
 from ophost.execution._worker_runtime import AttemptContext, WorkerProtocolError, run_worker
 
 __all__ = ["die_with_parent", "run_worker_process"]
@@ -49,7 +49,7 @@ def run_worker_process(
         print(f"ophost worker: {exc}", file=sys.stderr, flush=True)
         return 4
     finally:
-        _tear_down(loaded)
+        close_resources(loaded)
     return 0
 
 
@@ -64,15 +64,6 @@ async def _serve(
             await run_worker(reader, writer, loaded, attempt_context)
     finally:
         writer.close()
-
-
-def _tear_down(loaded: LoadedOps) -> None:
-    """Close the resources this worker built (those with a ``close()`` method)."""
-    for resource in loaded.resources.values():
-        close = getattr(resource, "close", None)
-        if callable(close):
-            with contextlib.suppress(Exception):
-                close()
 
 
 def die_with_parent() -> None:

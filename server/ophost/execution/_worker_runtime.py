@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import itertools
 import logging
 import os
 import resource
@@ -30,15 +29,10 @@ from google.protobuf.message import DecodeError
 
 from ophost._version import __version__
 from ophost.codec import definitions as definitions_codec
-from ophost.codec import events as events_codec
-from ophost.codec import values as values_codec
-from ophost.codec.chunks import ChunkAssembler, EncodedValue, encode_value_pieces
+from ophost.codec.chunks import ChunkAssembler
 from ophost.definitions import (
     CancelOutcome,
-    ErrorData,
     ErrorSource,
-    OutputProduced,
-    RetryRequested,
     StepFailed,
 )
 from ophost.errors import OpHostError
@@ -53,8 +47,14 @@ from ophost.execution._attempt import (
 from ophost.execution._error_data import error_data
 from ophost.execution._frames import FrameError, FrameReader, frame
 from ophost.execution._loader import LoadedOps
-from ophost.execution._prepare import prepare_execution
-from ophost.execution._tails import EventWriter, shortened
+from ophost.execution._remote_attempt import (
+    attempt_request,
+    event_tails,
+    finished_message,
+    output_encoder,
+    split_batches,
+)
+from ophost.execution._tails import EventWriter
 from ophost.execution._thread_executor import ThreadExecutor
 from ophost.v1 import event_pb2, execution_pb2, worker_pb2
 
@@ -342,43 +342,22 @@ class _Session:
         op_def = self._loaded.ops.get(start.op_name)
         if op_def is None or start.op_name not in self._accepted:
             raise WorkerProtocolError(f'the host assigned op "{start.op_name}", not registered')
-        inputs: dict[str, object] = {}
-        for named in start.inputs:
-            path = f"inputs.{named.name}"
-            if named.value.WhichOneof("kind") == "chunked_value":
-                assert running.chunks is not None
-                inputs[named.name] = running.chunks.take_decoded(named.value.chunked_value.value_id)
-            else:
-                inputs[named.name] = values_codec.from_proto(named.value, path=path)
-        config = (
-            values_codec.from_proto(start.config, path="config")
-            if start.HasField("config")
-            else None
-        )
-        prepared = prepare_execution(op_def, inputs, config, self._loaded.resources)
-        return AttemptRequest(
-            prepared=prepared,
-            run_id=running.execution_id,
-            attempt=running.number,
-            tags=dict(start.tags),
-            encode_output=self._output_encoder(running),
-            keep_outputs=False,
-        )
-
-    def _output_encoder(self, running: _Running) -> Callable[[str, object], EncodedValue]:
-        counter = itertools.count(1)
+        chunks = running.chunks
         welcome = self._welcome
-
-        def encode(name: str, value: object) -> EncodedValue:
-            return encode_value_pieces(
-                value,
-                path=f"outputs.{name}",
+        return attempt_request(
+            op_def,
+            start,
+            self._loaded.resources,
+            execution_id=running.execution_id,
+            number=running.number,
+            encode_output=output_encoder(
+                running.execution_id,
+                running.number,
                 inline_threshold=welcome.inline_threshold_bytes or 1 << 20,
                 chunk_size=welcome.chunk_size_bytes or 1 << 20,
-                value_id=f"{running.execution_id}.{running.number}.{name}.{next(counter)}",
-            )
-
-        return encode
+            ),
+            chunked=chunks.take_decoded if chunks is not None else None,
+        )
 
     async def _forward(self, running: _Running, attempt: Attempt) -> AttemptOutcome:
         """Send the attempt's events as they come; returns its outcome."""
@@ -391,29 +370,12 @@ class _Session:
             await attempt.wait()
 
     async def _send_events(self, running: _Running, events: list[EngineEvent]) -> None:
-        tails: list[bytes] = []
-        writer = running.writer
-        for event in events:
-            tails.append(writer.tail(shortened(event)))
-            body = event.body
-            encoded = event.encoded
-            if type(body) is OutputProduced and encoded is not None and encoded.chunked:
-                for chunk, data in encoded.chunks:
-                    piece = writer.chunk_tail(event, chunk, data)
-                    tails.append(piece if isinstance(piece, bytes) else b"".join(piece))
+        tails = event_tails(running.writer, events)
         welcome = self._welcome
         window = welcome.max_unacked_events or 4096
         window_bytes = welcome.max_unacked_bytes or 16 << 20
         # Several frames when a batch is larger than the window allows at once.
-        first = 0
-        while first < len(tails):
-            last = first
-            size = 0
-            while last < len(tails) and (last == first or last - first < window // 2):
-                size += len(tails[last])
-                last += 1
-                if size >= window_bytes // 2:
-                    break
+        for first, last, size in split_batches(tails, window // 2, window_bytes // 2):
             await self._room(running, window, window_bytes)
             if running.revoked:
                 return
@@ -430,7 +392,6 @@ class _Session:
                     )
                 )
             )
-            first = last
         if self._writer.transport.get_write_buffer_size() > 1 << 20:
             await self._drain()
 
@@ -449,44 +410,14 @@ class _Session:
 def _finished(
     running: _Running, outcome: AttemptOutcome, *, memory_limited: bool
 ) -> worker_pb2.AttemptFinished:
-    message = worker_pb2.AttemptFinished(
-        attempt_id=running.attempt_id, fence=running.fence, count=running.sent
+    return finished_message(
+        running.attempt_id,
+        running.fence,
+        running.sent,
+        outcome,
+        memory_limit=running.memory_limit,
+        memory_limited=memory_limited,
     )
-    if isinstance(outcome, AttemptCanceled):
-        how = outcome.outcome
-        if how is CancelOutcome.ABANDONED:
-            how = CancelOutcome.FORCED  # this process ends, and the body with it
-        number = events_codec.CANCEL_OUTCOME_NUMBERS[how]
-        message.canceled.outcome = number
-        return message
-    if not isinstance(outcome, AttemptFailed):
-        message.succeeded.SetInParent()
-        return message
-    failure = outcome.failure
-    raised = outcome.raised
-    if memory_limited and isinstance(raised, MemoryError):
-        failure = StepFailed(
-            error=ErrorData(
-                type_name="ophost.MemoryLimitExceeded",
-                message=f"the attempt reached its memory limit of {running.memory_limit} bytes",
-                cause=failure.error,
-            ),
-            error_source=ErrorSource.MEMORY_LIMIT,
-        )
-    event = event_pb2.Event()
-    events_codec.body_to_proto(failure, event, where="the attempt's failure")
-    failed = message.failed
-    failed.error.CopyFrom(event.step_failure.error)
-    failed.error_source = event.step_failure.error_source
-    if event.step_failure.HasField("user_failure"):
-        failed.user_failure.CopyFrom(event.step_failure.user_failure)
-    if isinstance(raised, RetryRequested):
-        failed.retry_requested.max_retries = raised.max_retries
-        failed.retry_requested.seconds_to_wait = float(raised.seconds_to_wait or 0)
-    elif outcome.retry is None:
-        # A framework error, or Failure(allow_retries=False): no policy retry applies.
-        failed.retries_forbidden = True
-    return message
 
 
 # -- the per-attempt memory limit -----------------------------------------------------------

@@ -34,7 +34,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from ophost.errors import OpHostError
-from ophost.execution import ProcessExecutor, RoutingExecutor
+from ophost.execution import ProcessExecutor, RayExecutor, RoutingExecutor
 from ophost.execution._loader import LoadedOps
 from ophost.execution._worker_process import WorkerStartError
 from ophost.server._auth import AccessInterceptor
@@ -94,13 +94,16 @@ async def serve(
     watch_interval: float = 1.0,
     max_upload_bytes: int | None = None,
     max_upload_buffer_bytes: int | None = None,
+    ray_address: str | None = None,
 ) -> None:
     """Serve ``loaded`` on ``host:port`` (0 picks a free port) until SIGTERM or SIGINT.
 
     ``label`` names where the ops came from in the printed lines (default: the
     loader's ``source``). ``store`` is a store URL (see
     :func:`~ophost.server.store.open_store`). ``executor`` is where op bodies run
-    (``process`` or ``thread``, see :func:`~ophost.server._executors.build_executor`).
+    (``process``, ``thread`` or ``ray``, see
+    :func:`~ophost.server._executors.build_executor`); ``ray_address`` the Ray cluster
+    of the ``ray`` executor (None: a Ray started by the host).
     ``metrics_port`` (0 picks one) serves Prometheus metrics on ``metrics_host``
     (default: ``host``); ``tracing`` makes OpenTelemetry spans as the ``OTEL_*``
     environment variables say. ``tls``, ``token_file``, ``withhold_errors`` and
@@ -126,6 +129,7 @@ async def serve(
             memory_limit=execution_memory_limit,
             max_concurrent=max_concurrent_executions,
             limits=limits,
+            ray_address=ray_address,
         )
         access = (
             AccessInterceptor.from_file(
@@ -206,7 +210,9 @@ async def _serve(
     try:
         try:
             await server.start()
-        except (StoreError, WorkerStartError) as exc:
+        except (StoreError, WorkerStartError, OpHostError) as exc:
+            # The store, or an executor (worker processes that do not start, a Ray
+            # that cannot be reached), is not there.
             raise ServeError(str(exc)) from exc
         except (OSError, RuntimeError) as exc:
             raise ServeError(f"cannot serve on {host}:{port}: {exc}") from exc
@@ -291,19 +297,23 @@ def describe_store(url: str) -> str:
 
 
 def _describe_executor(runs: RoutingExecutor) -> str:
+    names: dict[str, str] = {"thread": "threads of this process"}
     pool = runs.executors.get("process")
-    processes = ""
     if isinstance(pool, ProcessExecutor):
         count = pool.size
-        processes = f"{count} worker process{'' if count == 1 else 'es'}"
-    if runs.default == "process":
-        text = processes
-        if "thread" in runs.executors:
-            text += " (threads of this process for ops tagged ophost/executor=thread)"
-        return text
-    text = "threads of this process"
-    if processes:
-        text += f" ({processes} for ops tagged ophost/executor=process)"
+        names["process"] = f"{count} worker process{'' if count == 1 else 'es'}"
+    ray = runs.executors.get("ray")
+    if isinstance(ray, RayExecutor):
+        where = ray.address or "a Ray started by the host"
+        names["ray"] = f"Ray tasks on {where}"
+    text = names[runs.default]
+    others = [
+        f"{names[name]} for ops tagged ophost/executor={name}"
+        for name in ("process", "thread", "ray")
+        if name in runs.executors and name != runs.default
+    ]
+    if others:
+        text += f" ({'; '.join(others)})"
     return text
 
 

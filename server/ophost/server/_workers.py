@@ -187,6 +187,8 @@ def _worker_command(args: argparse.Namespace, store: str, port: int, number: int
         if value is not None:
             command += [option, str(value)]
     command += ["--executor", args.executor]
+    if args.ray_address is not None:
+        command += ["--ray-address", args.ray_address]
     if args.pool_size is not None:
         command += ["--pool-size", str(args.pool_size)]
     if args.execution_timeout is not None:
