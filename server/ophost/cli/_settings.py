@@ -19,7 +19,7 @@ import difflib
 import enum
 import importlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,7 +176,7 @@ def _read_file(path: Path, options: Sequence[Option]) -> _Read:
     reader = _FileReader(shown, text, path.absolute().parent, options)
     reader.table(document, "")
     reader.read.problems += _one_of_problems(
-        reader.read.values, options, lambda o: reader.at(o.key)
+        reader.read.values, options, lambda o: o.key, lambda o: f"{reader.where(o.key)}: "
     )
     return reader.read
 
@@ -211,14 +211,18 @@ def resolve(
 
 
 def _one_of_problems(
-    found: Mapping[str, Setting], options: Sequence[Option], spell: Any
+    found: Mapping[str, Setting],
+    options: Sequence[Option],
+    spell: Callable[[Option], str],
+    where: Callable[[Option], str] = lambda _option: "",
 ) -> list[str]:
+    """A group of options set more than once in one layer (``file`` and ``module``)."""
     problems = []
     for group in dict.fromkeys(o.one_of for o in options if o.one_of is not None):
         members = [o for o in options if o.one_of == group and o.name in found]
         if len(members) > 1:
             names = " and ".join(spell(o) for o in members)
-            problems.append(f"{names}: give one of them, not both")
+            problems.append(f"{where(members[-1])}{names}: give one of them, not both")
     return problems
 
 
