@@ -424,3 +424,16 @@ def test_config_check_prints_a_config_file_that_gives_the_same_settings(
     }
     # Nothing is left to the defaults: the copy sets every option that has a value.
     assert "# default" not in render_settings(copy[0])
+
+
+def test_the_serving_docs_list_every_option_with_its_key(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "serving.md").read_text(encoding="utf-8")
+    rows = [
+        line.replace("\\|", "/").split("|") for line in text.splitlines() if line.startswith("| `-")
+    ]
+    for option in SERVE_OPTIONS:
+        [row] = [r for r in rows if f"`{option.flag}" in r[1]]
+        assert f"`{option.key}`" in row[2], option.name
+    # The config file shown in the docs is one that serve accepts.
+    [example] = re.findall(r"```toml\n(.*?)```", text, re.DOTALL)
+    assert from_file(_write(tmp_path, example))[1] == []
