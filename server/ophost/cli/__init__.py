@@ -6,11 +6,15 @@ function that adds its parser to the subparsers and sets ``handler`` (a function
 from the parsed arguments to the exit code). The client commands (``ops``,
 ``describe``, ``run``) register from ``ophost.cli._client_commands`` the same way, and
 ``executions`` (``list``, ``show``, ``events``, ``cancel``: the executions a server
-keeps) from ``ophost.cli._execution_commands``. Handlers import what they need when
-they run, so ``ophost --help`` stays fast and a client command never imports the server.
+keeps) from ``ophost.cli._execution_commands``, and ``config check`` from
+``ophost.cli._config_commands``. The options of ``serve`` are one table
+(``ophost.cli._options``), read from flags, ``OPHOST_*`` variables and a config file
+(``ophost.cli._settings``). Handlers import what they need when they run, so
+``ophost --help`` stays fast and a client command never imports the server.
 
 Exit codes: 0 success (including a drained ``serve``), 1 the server could not start
-(or, for ``run``, the op did not succeed), 2 a usage error or ops that cannot be loaded,
+(or, for ``run``, the op did not succeed; for ``config check``, the file has problems),
+2 a usage error (a bad config file of ``serve`` included) or ops that cannot be loaded,
 3 a client command's request failed (refused by the server, an unknown execution, a
 server that cannot be reached), 130 interrupted.
 """
@@ -51,7 +55,9 @@ def _register_serve(commands: Subparsers) -> None:
         "SIGINT, then drain: refuse new executions, give running ones the drain grace "
         "period, cancel the rest. Module-level ops are hosted (or the ophost_ops "
         "collection), with the resources in ophost_resources. SIGHUP reloads the TLS "
-        "files and the token file (so does a change to one of them).",
+        "files and the token file (so does a change to one of them). Each option can also "
+        "be set in a TOML config file (--config) or in an OPHOST_* environment variable "
+        "(named below): flags override the environment, which overrides the file.",
         epilog="Security (docs/security.md): without --tls-cert the traffic is plaintext, and "
         "without --token-file every caller may list, run, read and cancel everything. On "
         "an address other than loopback, serve with TLS and a token file.",
