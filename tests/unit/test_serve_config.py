@@ -437,3 +437,19 @@ def test_the_serving_docs_list_every_option_with_its_key(tmp_path: Path) -> None
     # The config file shown in the docs is one that serve accepts.
     [example] = re.findall(r"```toml\n(.*?)```", text, re.DOTALL)
     assert from_file(_write(tmp_path, example))[1] == []
+
+
+def test_a_store_urls_password_is_never_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, '[store]\nurl = "mysql://ops:hunter2@db/ops"\n')
+    _, problems = resolve({}, {"OPHOST_STORE": "pg://ops:hunter2@db/ops"}, path)
+    assert problems == [
+        f'{path}:2: store.url: "mysql://ops:***@db/ops" is not a store URL (memory, '
+        "sqlite:///path/to/file.db or postgresql://user@host/db)",
+        "OPHOST_STORE: 'pg://ops:***@db/ops' is not a store URL (memory, "
+        "sqlite:///path/to/file.db or postgresql://user@host/db)",
+    ]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--store", "pg://ops:hunter2@db/ops"])
+    assert "hunter2" not in capsys.readouterr().err

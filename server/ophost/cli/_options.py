@@ -40,6 +40,7 @@ __all__ = [
     "parse_positive_int",
     "parse_seconds",
     "parse_size",
+    "redact_password",
     "render_value",
 ]
 
@@ -137,6 +138,14 @@ def _store_url(text: str) -> str:
     return text
 
 
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
+
+
+def redact_password(text: str) -> str:
+    """A URL without its password: ``postgresql://ops:***@db/ops``."""
+    return _PASSWORD.sub(r"\1:***@", text)
+
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -167,17 +176,19 @@ class Kind:
     rebase: Callable[[Any, Path], Any] | None = None
     show: Callable[[Any], str] = str
     choices: tuple[str, ...] = ()
+    # What may be printed of a value: a store URL's password is not.
+    redact: Callable[[str], str] = lambda text: text
 
     def from_toml(self, value: object) -> Any:
         """The value a config file gives, checked; raises ValueError saying what is wrong."""
         if isinstance(value, bool) != (bool in self.toml) or not isinstance(value, self.toml):
-            raise ValueError(f"{_toml_text(value)} is not {self.what}")
+            raise ValueError(f"{self.redact(_toml_text(value))} is not {self.what}")
         if isinstance(value, bool):
             return value
         try:
             return self.parse(str(value))
         except ValueError as exc:
-            raise ValueError(f"{_toml_text(value)} is {exc}") from None
+            raise ValueError(f"{self.redact(_toml_text(value))} is {exc}") from None
 
 
 def _rebase_path(value: Path, folder: Path) -> Path:
@@ -223,7 +234,9 @@ TEXT = Kind("a string", _text, (str,))
 MODULE = Kind("a string (a dotted module name)", _module, (str,))
 OPS_FILE = Kind("a string (a path)", _text, (str,), rebase=_rebase_file)
 PATH = Kind("a string (a path)", _path, (str,), rebase=_rebase_path)
-STORE_URL = Kind("a string (a store URL)", _store_url, (str,), rebase=_rebase_store)
+STORE_URL = Kind(
+    "a string (a store URL)", _store_url, (str,), rebase=_rebase_store, redact=redact_password
+)
 BOOLEAN = Kind("true or false", _boolean, (bool,), show=lambda v: "true" if v else "false")
 
 
@@ -412,7 +425,7 @@ def _argparse_type(option: Option) -> Callable[[str], Any]:
         try:
             return parse(text)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{text!r} is {exc}") from None
+            raise argparse.ArgumentTypeError(f"{option.kind.redact(repr(text))} is {exc}") from None
 
     return convert
 

@@ -139,7 +139,7 @@ def _read_environment(environ: Mapping[str, str], options: Sequence[Option]) -> 
         try:
             value = option.kind.parse(text)
         except ValueError as exc:
-            read.problems.append(f"{option.env}: {text!r} is {exc}")
+            read.problems.append(f"{option.env}: {option.kind.redact(repr(text))} is {exc}")
             read.failed.add(option.name)
             continue
         read.values[option.name] = Setting(value, Layer.ENVIRONMENT, option.env)
@@ -413,7 +413,8 @@ def render_settings(settings: Settings, options: Sequence[Option] = SERVE_OPTION
             line = f"# {name}: not set ({option.describe_default()})"
             origin = ""
         else:
-            line = f"{name} = {render_value(option, _safe(option, value))}"
+            shown = option.kind.redact(value) if isinstance(value, str) else value
+            line = f"{name} = {render_value(option, shown)}"
             origin = settings.origin(option.name)
         tables.setdefault(table, []).append((line, origin, option.name))
     width = max(
@@ -426,14 +427,6 @@ def render_settings(settings: Settings, options: Sequence[Option] = SERVE_OPTION
         for line, origin, _ in rows:
             out.append(f"{line:<{width}}  # {origin}" if origin else line)
     return "\n".join(out).lstrip("\n")
-
-
-def _safe(option: Option, value: Any) -> Any:
-    """A store URL without its password."""
-    if option.name != "store" or not isinstance(value, str):
-        return value
-    match = re.match(r"^([a-z]+://[^:/@]*):([^@]*)@", value)
-    return value if match is None else f"{match.group(1)}:***@{value[match.end() :]}"
 
 
 # Options a --workers supervisor sets for each worker itself.
