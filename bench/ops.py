@@ -14,15 +14,21 @@ Run ``python -m bench.ops`` to serve the ops (prints the port, stops when stdin 
 The server has ophost's default settings and ``Limits``, and keeps executions in memory
 unless ``OPHOST_BENCH_STORE`` names another store (the store benchmarks). It runs op
 bodies in its threads unless ``OPHOST_BENCH_EXECUTOR`` is ``process`` (a pool of
-``OPHOST_BENCH_POOL_SIZE`` worker processes, default 2: the executor benchmarks).
+``OPHOST_BENCH_POOL_SIZE`` worker processes, default 2: the executor benchmarks). With
+``OPHOST_BENCH_SECURE_DIR`` (the security benchmark) it serves TLS with ``server.pem``
+and ``server.key`` of that folder, lets in only the identities of its ``tokens.toml``,
+and serves metrics on a free port, which it writes to ``metrics-port`` there; or only
+the parts ``OPHOST_BENCH_SECURE_PARTS`` lists (``tls``, ``token``, ``metrics``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
@@ -31,7 +37,7 @@ from bench import serve_until_stdin_closes
 from ophost import ExpectationResult, Output, op
 from ophost.codec.chunks import split_value
 from ophost.execution import ProcessExecutor, worker_command
-from ophost.server import OpHostServer
+from ophost.server import AccessInterceptor, OpHostServer, TlsFiles
 from ophost.v1 import (
     event_pb2,
     execution_pb2,
@@ -45,12 +51,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OPS",
+    "SECURE_ENV",
+    "SECURE_PARTS",
+    "SECURE_PARTS_ENV",
     "ExecuteResult",
     "OpHostClient",
     "add",
     "big_bytes",
     "byte_count",
     "main",
+    "metrics_port_file",
     "many_events",
     "spin",
 ]
@@ -89,6 +99,12 @@ def spin(n: int) -> int:
 
 OPS = [add, many_events, big_bytes, byte_count, spin]
 
+# A folder with server.pem, server.key and tokens.toml: serve TLS, tokens and metrics,
+# or the parts of them listed in SECURE_PARTS_ENV.
+SECURE_ENV = "OPHOST_BENCH_SECURE_DIR"
+SECURE_PARTS_ENV = "OPHOST_BENCH_SECURE_PARTS"
+SECURE_PARTS = ("tls", "token", "metrics")
+
 _FINISHED = "execution_finished"
 
 
@@ -107,9 +123,12 @@ class ExecuteResult:
 class OpHostClient:
     """Runs ops on an ophost server through the bare generated stub."""
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, *, metadata: Sequence[tuple[str, str]] | None = None
+    ) -> None:
         stub: OpHostServiceAsyncStub = op_host_service_pb2_grpc.OpHostServiceStub(channel)
         self._stub = stub
+        self._metadata = tuple(metadata) if metadata else None  # sent on every Execute
 
     @staticmethod
     def request(op_name: str, **inputs: int) -> op_host_service_pb2.ExecuteRequest:
@@ -135,7 +154,7 @@ class OpHostClient:
         the start (the chunks of its large inputs).
         """
         began = time.perf_counter()
-        call = self._stub.Execute()
+        call = self._stub.Execute(metadata=self._metadata)
         await call.write(request)
         for chunk in chunks:
             await call.write(chunk)
@@ -209,17 +228,48 @@ def _server() -> OpHostServer:
             worker_command(None, "bench.ops"),
             size=int(os.environ.get("OPHOST_BENCH_POOL_SIZE") or 2),
         )
+    secure = os.environ.get(SECURE_ENV)
+    parts = _secure_parts()
+    tls, interceptors = None, []
+    if secure and "tls" in parts:
+        folder = Path(secure)
+        tls = TlsFiles(cert=folder / "server.pem", key=folder / "server.key")
+    if secure and "token" in parts:
+        interceptors.append(AccessInterceptor.from_file(Path(secure) / "tokens.toml"))
     return OpHostServer(
         OPS,
         host="127.0.0.1",
         port=0,
         store=os.environ.get("OPHOST_BENCH_STORE") or "memory",
         executor=executor,
+        tls=tls,
+        interceptors=interceptors,
+        metrics_port=0 if secure and "metrics" in parts else None,
     )
 
 
+def metrics_port_file(parts: str) -> str:
+    """The file (in the secure folder) a server with ``parts`` writes its metrics port to."""
+    return f"metrics-port-{parts}"
+
+
+def _secure_parts() -> tuple[str, ...]:
+    listed = os.environ.get(SECURE_PARTS_ENV)
+    return SECURE_PARTS if not listed else tuple(p.strip() for p in listed.split(","))
+
+
+@contextlib.asynccontextmanager
+async def _served() -> AsyncIterator[OpHostServer]:
+    async with _server() as server:
+        secure = os.environ.get(SECURE_ENV)
+        if secure and server.metrics_port is not None:
+            name = metrics_port_file("+".join(_secure_parts()))
+            (Path(secure) / name).write_text(str(server.metrics_port), "ascii")
+        yield server
+
+
 def main() -> None:
-    serve_until_stdin_closes("ophost", _server)
+    serve_until_stdin_closes("ophost", _served)
 
 
 if __name__ == "__main__":

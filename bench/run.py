@@ -38,6 +38,7 @@ from bench import PORT_LINE_PREFIX, PROFILE_ENV
 from bench.baseline import BaselineClient
 from bench.executors import bench_executors
 from bench.ops import OpHostClient
+from bench.security import bench_security
 from bench.stores import bench_stores, bench_workers
 from ophost.v1 import op_host_service_pb2
 
@@ -59,6 +60,7 @@ BENCHMARKS = (
     "stores",
     "workers",
     "executors",
+    "security",
 )
 
 
@@ -680,6 +682,24 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
             absolute_row(f"Events/s from an op in a worker process, {s.events:,} events",
                          "events/s", ev["process"], None, ">=", 100_000, "100,000/s"),
         ]  # fmt: skip
+    if "security" in results:
+        sec = results["security"]
+        o, b = sec["secure"], sec["plaintext"]
+        rows += [
+            ratio_row("Round trip p50, Execute(add): TLS + token + metrics vs plaintext", "ms",
+                      o["p50_ms"], b["p50_ms"], "<=", 1.15),
+            ratio_row("Round trip p99, Execute(add): TLS + token + metrics vs plaintext", "ms",
+                      o["p99_ms"], b["p99_ms"]),
+            ratio_row(f"Calls/s, {s.concurrency} callers: TLS + token + metrics vs plaintext",
+                      "/s", o["per_second"], b["per_second"]),
+            ratio_row("Server CPU per call: TLS + token + metrics vs plaintext", "us",
+                      o["server_cpu_us_per_call"], b["server_cpu_us_per_call"]),
+        ]  # fmt: skip
+        for part, words in (("tls", "TLS"), ("token", "token file"), ("metrics", "metrics")):
+            rows.append(
+                ratio_row(f"Round trip p50, Execute(add): {words} alone vs plaintext", "ms",
+                          sec[part]["p50_ms"], b["p50_ms"]),
+            )  # fmt: skip
     if "workers" in results:
         per = results["workers"]["per_second"]
         for store, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
@@ -759,6 +779,7 @@ async def run_all(settings: Settings, only: Sequence[str], profile_dir: str | No
                 "stores": bench_stores,
                 "workers": bench_workers,
                 "executors": bench_executors,
+                "security": bench_security,
             }
             results: dict[str, Any] = {}
             for name in only:

@@ -14,7 +14,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import grpc
@@ -113,9 +113,10 @@ class HostProcess:
         self.process._transport.close()  # type: ignore[attr-defined]
 
 
-async def start_host(*args: str, cwd: Path) -> HostProcess:
-    """``ophost serve *args``, once it prints its ``serving`` line."""
-    process = await spawn_host(*args, cwd=cwd)
+async def start_host(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> HostProcess:
+    """``ophost serve *args``, once it prints its ``serving`` line (``env``: variables
+    set for it, over this process's environment)."""
+    process = await spawn_host(*args, cwd=cwd, env=env)
     assert process.stdout is not None
     lines: list[str] = []
     try:
@@ -146,13 +147,17 @@ WITHOUT_FILE_OVERRIDES = (
 
 
 async def spawn_host(
-    *args: str, cwd: Path, honour_file_modes: bool = False
+    *args: str,
+    cwd: Path,
+    honour_file_modes: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
     """``ophost serve *args`` started (output on stdout, stderr joined in).
 
     ``honour_file_modes``: when running as root, drop root's power to ignore file modes.
+    ``env``: variables set for it, over this process's environment.
     """
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     runner = list(WITHOUT_FILE_OVERRIDES) if honour_file_modes and os.geteuid() == 0 else []
     return await asyncio.create_subprocess_exec(
         *runner,

@@ -15,6 +15,7 @@ import pytest
 
 from ophost import RetryPolicy, op
 from ophost.cli import build_parser, main
+from ophost.cli._settings import resolve, worker_flags
 from ophost.execution import OpRun, ThreadExecutor, prepare_execution
 from ophost.server._logs import (
     LOG_FORMAT_ENV,
@@ -235,21 +236,32 @@ def _serve_args(*extra: str) -> object:
     return build_parser().parse_args(["serve", "-f", "ops.py", *extra])
 
 
+def _worker_commands(*extra: str, workers: int) -> list[list[str]]:
+    """The command lines of the worker processes of ``serve -f ops.py *extra``."""
+    args = build_parser().parse_args(["serve", "-f", "ops.py", *extra])
+    settings, problems = resolve(vars(args), {}, None)
+    assert problems == []
+    for name, setting in settings.values.items():
+        setattr(args, name, setting.value)
+    flags = worker_flags(settings)
+    return [_worker_command(args, flags, "sqlite:///x.db", 50051, n) for n in range(1, workers + 1)]
+
+
 def _after(command: list[str], flag: str) -> str | None:
     return command[command.index(flag) + 1] if flag in command else None
 
 
 def test_each_worker_gets_a_metrics_port_of_its_own() -> None:
-    args = _serve_args("--workers", "3", "--metrics-port", "9400", "--tracing")
-    commands = [_worker_command(args, "sqlite:///x.db", 50051, n) for n in (1, 2, 3)]  # type: ignore[arg-type]
+    commands = _worker_commands("--workers", "3", "--metrics-port", "9400", "--tracing", workers=3)
     assert [_after(c, "--metrics-port") for c in commands] == ["9400", "9401", "9402"]
     assert all("--tracing" in c for c in commands)
     assert all(_after(c, "--log-level") == "warning" for c in commands)
-    picked = _serve_args("--workers", "2", "--metrics-port", "0", "--log-format", "json")
-    command = _worker_command(picked, "sqlite:///x.db", 50051, 2)  # type: ignore[arg-type]
-    assert _after(command, "--metrics-port") == "0"
-    assert _after(command, "--log-format") == "json"
-    plain = _worker_command(_serve_args("--workers", "2"), "sqlite:///x.db", 50051, 2)  # type: ignore[arg-type]
+    picked = _worker_commands(
+        "--workers", "2", "--metrics-port", "0", "--log-format", "json", workers=2
+    )
+    assert _after(picked[1], "--metrics-port") == "0"
+    assert _after(picked[1], "--log-format") == "json"
+    plain = _worker_commands("--workers", "2", workers=2)[1]
     assert "--metrics-port" not in plain
     assert "--tracing" not in plain
 

@@ -6,11 +6,15 @@ function that adds its parser to the subparsers and sets ``handler`` (a function
 from the parsed arguments to the exit code). The client commands (``ops``,
 ``describe``, ``run``) register from ``ophost.cli._client_commands`` the same way, and
 ``executions`` (``list``, ``show``, ``events``, ``cancel``: the executions a server
-keeps) from ``ophost.cli._execution_commands``. Handlers import what they need when
-they run, so ``ophost --help`` stays fast and a client command never imports the server.
+keeps) from ``ophost.cli._execution_commands``, and ``config check`` from
+``ophost.cli._config_commands``. The options of ``serve`` are one table
+(``ophost.cli._options``), read from flags, ``OPHOST_*`` variables and a config file
+(``ophost.cli._settings``). Handlers import what they need when they run, so
+``ophost --help`` stays fast and a client command never imports the server.
 
 Exit codes: 0 success (including a drained ``serve``), 1 the server could not start
-(or, for ``run``, the op did not succeed), 2 a usage error or ops that cannot be loaded,
+(or, for ``run``, the op did not succeed; for ``config check``, the file has problems),
+2 a usage error (a bad config file of ``serve`` included) or ops that cannot be loaded,
 3 a client command's request failed (refused by the server, an unknown execution, a
 server that cannot be reached), 130 interrupted.
 """
@@ -18,7 +22,6 @@ server that cannot be reached), 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -33,43 +36,15 @@ if TYPE_CHECKING:
     from ophost.server._tls import TlsFiles
 
 from ophost.cli._client_commands import add_client_commands
+from ophost.cli._config_commands import add_config_commands
 from ophost.cli._execution_commands import add_execution_commands
+from ophost.cli._options import add_serve_flags
+from ophost.cli._settings import Settings, resolve, serve_problems, worker_flags
 from ophost.cli._token_commands import add_token_commands
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _port(text: str) -> int:
-    value = _integer(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535; 0 picks one)")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
-    return value
-
-
-def _integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
-    return value
 
 
 def _register_serve(commands: Subparsers) -> None:
@@ -80,240 +55,54 @@ def _register_serve(commands: Subparsers) -> None:
         "SIGINT, then drain: refuse new executions, give running ones the drain grace "
         "period, cancel the rest. Module-level ops are hosted (or the ophost_ops "
         "collection), with the resources in ophost_resources. SIGHUP reloads the TLS "
-        "files and the token file (so does a change to one of them).",
+        "files and the token file (so does a change to one of them). Each option can also "
+        "be set in a TOML config file (--config) or in an OPHOST_* environment variable "
+        "(named below): flags override the environment, which overrides the file.",
         epilog="Security (docs/security.md): without --tls-cert the traffic is plaintext, and "
         "without --token-file every caller may list, run, read and cancel everything. On "
         "an address other than loopback, serve with TLS and a token file.",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("-f", "--file", metavar="PATH", help="a Python file defining ops")
-    source.add_argument("-m", "--module", metavar="MODULE", help="a dotted module name")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (%(default)s)")
     parser.add_argument(
-        "--port", type=_port, default=50051, help="port to bind; 0 picks a free one (%(default)s)"
-    )
-    parser.add_argument(
-        "--max-concurrent-executions",
-        type=_positive_int,
-        default=64,
-        metavar="N",
-        help="executions running at once; more are refused (%(default)s)",
-    )
-    parser.add_argument(
-        "--event-retention",
-        type=_seconds,
-        default=600.0,
-        metavar="SECONDS",
-        help="how long a finished execution's events are kept (%(default)s)",
-    )
-    parser.add_argument(
-        "--drain-grace",
-        type=_seconds,
-        default=10.0,
-        metavar="SECONDS",
-        help="on SIGTERM/SIGINT, how long running executions may finish (%(default)s)",
-    )
-    parser.add_argument(
-        "--store",
-        default=None,
-        metavar="URL",
-        help="where executions are kept: sqlite:///path/file.db, postgresql://user@host/db "
-        "or memory (default: $OPHOST_STORE, else sqlite:///.ophost/ophost.db in the "
-        "working directory)",
-    )
-    parser.add_argument(
-        "--max-retained-executions",
-        type=_positive_int,
-        default=1000,
-        metavar="N",
-        help="finished executions kept at most; the oldest go first (%(default)s)",
-    )
-    parser.add_argument(
-        "--max-retained-bytes",
-        type=_size,
-        default=None,
-        metavar="SIZE",
-        help="finished executions' events kept at most, in bytes (K, M, G suffixes); "
-        "the oldest go first (default: no limit)",
-    )
-    parser.add_argument(
-        "--lease",
-        type=_seconds,
-        default=10.0,
-        metavar="SECONDS",
-        help="how long a host process that stopped answering keeps its running "
-        "executions before another process sharing the store takes them over (%(default)s)",
-    )
-    parser.add_argument(
-        "--max-upload-bytes",
-        type=_size,
-        default=None,
-        metavar="SIZE",
-        help="the most bytes of chunked inputs and config one Execute stream may upload "
-        "(default: 256M); more is refused with RESOURCE_EXHAUSTED",
-    )
-    parser.add_argument(
-        "--max-upload-buffer-bytes",
-        type=_size,
-        default=None,
-        metavar="SIZE",
-        help="the most bytes of incomplete uploads the server buffers at once, over all "
-        "streams (default: 1G); a chunk past it is refused with RESOURCE_EXHAUSTED and "
-        "a retry delay",
-    )
-    parser.add_argument(
-        "--workers",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="server processes sharing the port and the store (%(default)s); needs a "
-        "sqlite or postgresql store",
-    )
-    parser.add_argument(
-        "--executor",
-        choices=("process", "thread", "ray"),
-        default="process",
-        help="where op bodies run: a pool of worker processes, isolated from the host and "
-        "each other; the host's own threads; or Ray tasks (needs ophost[ray]); an op's "
-        "ophost/executor tag overrides it (%(default)s)",
-    )
-    parser.add_argument(
-        "--ray-address",
-        default=None,
-        metavar="ADDRESS",
-        help="the Ray cluster of the ray executor: auto (the cluster this machine is part "
-        "of), ray://HOST:PORT (a Ray Client server, such as a KubeRay head service) or a "
-        "GCS address HOST:PORT (default: start a Ray for this host alone, on loopback)",
-    )
-    parser.add_argument(
-        "--pool-size",
-        type=_positive_int,
-        default=None,
-        metavar="N",
-        help="worker processes of the process executor, each running one execution at a "
-        "time (default: the number of cores)",
-    )
-    parser.add_argument(
-        "--execution-timeout",
-        type=_seconds,
-        default=None,
-        metavar="SECONDS",
-        help="wall-clock limit of each attempt in a worker process; an op's ophost/timeout "
-        "tag overrides it (default: none)",
-    )
-    parser.add_argument(
-        "--execution-memory-limit",
-        type=_size,
-        default=None,
-        metavar="SIZE",
-        help="memory an attempt may add to its worker process (K, M, G suffixes); beyond "
-        "it the attempt fails with MEMORY_LIMIT (default: none)",
-    )
-    security = parser.add_argument_group("security (docs/security.md)")
-    security.add_argument(
-        "--tls-cert",
+        "--config",
         metavar="FILE",
         type=Path,
-        help="serve TLS with this PEM certificate chain (needs --tls-key)",
+        help="read options from this TOML file (docs/serving.md#config-file); the "
+        "OPHOST_* environment variables override it, and flags override both",
     )
-    security.add_argument(
-        "--tls-key", metavar="FILE", type=Path, help="the PEM private key of --tls-cert"
-    )
-    security.add_argument(
-        "--tls-client-ca",
-        metavar="FILE",
-        type=Path,
-        help="require client certificates that chain to these PEM CA certificates (mTLS)",
-    )
-    security.add_argument(
-        "--token-file",
-        metavar="FILE",
-        type=Path,
-        help="authenticate callers as the identities of this TOML file (or .yaml), each "
-        "with its ops and actions; without it every caller may do everything",
-    )
-    security.add_argument(
-        "--reload-interval",
-        type=_seconds,
-        default=1.0,
-        metavar="SECONDS",
-        help="how often the TLS files and the token file are checked for changes, which "
-        "reloads them (%(default)s; 0: only on SIGHUP)",
-    )
-    security.add_argument(
-        "--withhold-errors",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="keep op error messages and stacks from clients, who get the error's type and "
-        "an error id (the full error is logged with it); default: withheld unless --host "
-        "is a loopback address",
-    )
+    add_serve_flags(parser)
     parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
-    watch = parser.add_argument_group(
-        "observability", "metrics, traces and logs (docs/observability.md)"
-    )
-    watch.add_argument(
-        "--metrics-port",
-        type=_port,
-        default=None,
-        metavar="PORT",
-        help="serve Prometheus metrics at http://HOST:PORT/metrics (0 picks a port); with "
-        "--workers N, worker i serves on PORT+i-1; needs ophost[metrics] (default: off)",
-    )
-    watch.add_argument(
-        "--metrics-host",
-        default=None,
-        metavar="HOST",
-        help="address the metrics endpoint binds (default: --host)",
-    )
-    watch.add_argument(
-        "--tracing",
-        action="store_true",
-        help="make OpenTelemetry spans for calls, executions and attempts, exported as the "
-        "OTEL_* environment variables say (OTEL_TRACES_EXPORTER: otlp, console, none); "
-        "needs ophost[tracing], and ophost[otlp] for OTLP",
-    )
-    watch.add_argument(
-        "--log-format",
-        choices=("text", "json"),
-        default="text",
-        help="log lines on stderr as text or as one JSON object each (%(default)s)",
-    )
-    watch.add_argument(
-        "--log-level",
-        type=str.lower,
-        choices=("debug", "info", "warning", "error", "critical"),
-        default="warning",
-        help="the least severe log lines written; info adds a line per execution and the "
-        "ops' context.log messages at info (%(default)s)",
-    )
-    parser.set_defaults(handler=_serve)
+    parser.set_defaults(handler=_serve, serve_parser=parser)
 
 
-def _size(text: str) -> int:
-    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    cleaned = text.strip().upper().removesuffix("B").removesuffix("I")
-    unit = cleaned[-1:] if cleaned[-1:] in units else ""
-    try:
-        value = int(float(cleaned[: len(cleaned) - len(unit)]) * units[unit])
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size (such as 500M or 2G)") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size of 1 byte or more")
-    return value
-
-
-def _tls_files(args: argparse.Namespace) -> TlsFiles | str | None:
-    """The TLS files the arguments name, or a usage error to print."""
+def _tls_files(args: argparse.Namespace) -> TlsFiles | None:
+    """The TLS files the (checked) options name."""
     from ophost.server._tls import TlsFiles
 
-    if args.tls_cert is None and args.tls_key is None:
-        if args.tls_client_ca is not None:
-            return "--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS first)"
-        return None
     if args.tls_cert is None or args.tls_key is None:
-        return "--tls-cert and --tls-key go together"
+        return None
     return TlsFiles(cert=args.tls_cert, key=args.tls_key, client_ca=args.tls_client_ca)
+
+
+def _resolve_serve_options(args: argparse.Namespace) -> Settings | None:
+    """Put each option's value from the highest layer on ``args``; None after printing the
+    problems, when there are any."""
+    import os
+
+    settings, problems = resolve(vars(args), os.environ, args.config)
+    problems += serve_problems(settings)
+    if problems:
+        for problem in problems:
+            print(f"ophost serve: {problem}", file=sys.stderr, flush=True)
+        return None
+    if settings["file"] is None and settings["module"] is None:
+        parser: argparse.ArgumentParser = args.serve_parser
+        parser.error(
+            "give the ops to serve: -f FILE or -m MODULE (or file or module in the config "
+            "file, or OPHOST_FILE or OPHOST_MODULE)"
+        )
+    for name, setting in settings.values.items():
+        setattr(args, name, setting.value)
+    return settings
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -326,22 +115,14 @@ def _serve(args: argparse.Namespace) -> int:
     from ophost.server._serve import ServeError, abandoned_op_threads, serve
     from ophost.server.store import DEFAULT_STORE_URL
 
-    if args.workers > 1 and args.metrics_port and args.metrics_port + args.workers - 1 > 65535:
-        print(
-            f"ophost: --metrics-port {args.metrics_port} leaves no port for worker "
-            f"{args.workers} (worker i serves metrics on PORT+i-1)",
-            file=sys.stderr,
-            flush=True,
-        )
+    settings = _resolve_serve_options(args)
+    if settings is None:
         return 2
     configure_logging(args.log_format, args.log_level)
     # The worker processes running op bodies log the same way.
     os.environ[LOG_FORMAT_ENV], os.environ[LOG_LEVEL_ENV] = args.log_format, args.log_level
     tls = _tls_files(args)
-    if isinstance(tls, str):
-        print(f"ophost serve: {tls}", file=sys.stderr, flush=True)
-        return 2
-    store = args.store or os.environ.get("OPHOST_STORE") or DEFAULT_STORE_URL
+    store = args.store or DEFAULT_STORE_URL
     if args.workers > 1 and args.executor == "ray" and not args.ray_address:
         print(
             "ophost: --workers with --executor ray needs --ray-address (a cluster the "
@@ -353,15 +134,9 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         from ophost.server._workers import serve_workers
 
-        if store == "memory":
-            print(
-                "ophost: --workers needs a store the processes can share "
-                "(sqlite:///... or postgresql://...), not memory",
-                file=sys.stderr,
-                flush=True,
-            )
-            return 2
-        return serve_workers(args, store, tls)
+        # Each worker gets every option as a flag: flags override the config file and
+        # the environment, so a worker serves with exactly these settings.
+        return serve_workers(args, store, tls, worker_flags(settings))
     try:
         loaded = load_ops(file=args.file, module=args.module, resources=False)
         if "thread" in executor_names(loaded.ops.values(), args.executor):
@@ -421,6 +196,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     add_client_commands,
     add_execution_commands,
     add_token_commands,
+    add_config_commands,
 )
 
 

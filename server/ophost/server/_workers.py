@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from types import FrameType
 
 from ophost.errors import OpHostError
@@ -98,15 +99,22 @@ def _die_with_parent() -> None:
         return
 
 
-def serve_workers(args: argparse.Namespace, store: str, tls: TlsFiles | None = None) -> int:
-    """Run ``args.workers`` server processes on one port until SIGTERM or SIGINT."""
+def serve_workers(
+    args: argparse.Namespace, store: str, tls: TlsFiles | None, flags: Sequence[str]
+) -> int:
+    """Run ``args.workers`` server processes on one port until SIGTERM or SIGINT.
+
+    ``flags`` are the command-line options every worker gets: all the options of
+    ``serve`` as resolved (from the defaults, a config file, the environment and the
+    flags), less the ones this function sets for each worker (port, store, metrics port).
+    """
     problem = _check_security(args, tls)
     if problem is not None:
         print(f"ophost: {problem}", file=sys.stderr, flush=True)
         return 1
     holder, port = _hold_port(args.host, args.port)
     workers = [
-        _Worker(n, _worker_command(args, store, port, n)) for n in range(1, args.workers + 1)
+        _Worker(n, _worker_command(args, flags, store, port, n)) for n in range(1, args.workers + 1)
     ]
     stopping = threading.Event()
     signals: list[int] = []
@@ -152,68 +160,25 @@ def _hold_port(host: str, port: int) -> tuple[socket.socket, int]:
     return holder, int(holder.getsockname()[1])
 
 
-def _worker_command(args: argparse.Namespace, store: str, port: int, number: int) -> list[str]:
+def _worker_command(
+    args: argparse.Namespace, flags: Sequence[str], store: str, port: int, number: int
+) -> list[str]:
     """The ``ophost serve`` command line of worker ``number`` (1 to N)."""
-    source = ["-f", args.file] if args.file is not None else ["-m", args.module]
     command = [
         sys.executable,
         "-m",
         "ophost",
         "serve",
-        *source,
-        "--host",
-        args.host,
+        *flags,
         "--port",
         str(port),
-        "--max-concurrent-executions",
-        str(args.max_concurrent_executions),
-        "--event-retention",
-        str(args.event_retention),
-        "--drain-grace",
-        str(args.drain_grace),
         "--store",
         store,
-        "--max-retained-executions",
-        str(args.max_retained_executions),
-        "--lease",
-        str(args.lease),
         "--reuse-port",
     ]
-    for option, value in (
-        ("--max-retained-bytes", args.max_retained_bytes),
-        ("--max-upload-bytes", args.max_upload_bytes),
-        ("--max-upload-buffer-bytes", args.max_upload_buffer_bytes),
-    ):
-        if value is not None:
-            command += [option, str(value)]
-    command += ["--executor", args.executor]
-    if args.ray_address is not None:
-        command += ["--ray-address", args.ray_address]
-    if args.pool_size is not None:
-        command += ["--pool-size", str(args.pool_size)]
-    if args.execution_timeout is not None:
-        command += ["--execution-timeout", str(args.execution_timeout)]
-    if args.execution_memory_limit is not None:
-        command += ["--execution-memory-limit", str(args.execution_memory_limit)]
     if args.metrics_port is not None:
         metrics_port = args.metrics_port + number - 1 if args.metrics_port else 0
         command += ["--metrics-port", str(metrics_port)]
-    if args.metrics_host is not None:
-        command += ["--metrics-host", args.metrics_host]
-    if args.tracing:
-        command.append("--tracing")
-    command += ["--log-format", args.log_format, "--log-level", args.log_level]
-    for flag, value in (
-        ("--tls-cert", args.tls_cert),
-        ("--tls-key", args.tls_key),
-        ("--tls-client-ca", args.tls_client_ca),
-        ("--token-file", args.token_file),
-    ):
-        if value is not None:
-            command += [flag, str(value)]
-    command += ["--reload-interval", str(args.reload_interval)]
-    if args.withhold_errors is not None:
-        command.append("--withhold-errors" if args.withhold_errors else "--no-withhold-errors")
     return command
 
 
