@@ -132,8 +132,11 @@ func (s settings) transportCredentials() (credentials.TransportCredentials, erro
 		}
 		pair, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
-			return nil, fmt.Errorf("WithTLSClientCert: the certificate %s and the key %s do not load as a pair: %w",
-				describeSource(s.pki.certFile), describeSource(s.pki.keyFile), err)
+			what := "the certificate and the key given"
+			if s.pki.certFile != "" {
+				what = fmt.Sprintf("the certificate %s and the key %s", s.pki.certFile, s.pki.keyFile)
+			}
+			return nil, fmt.Errorf("WithTLSClientCert: %s do not load as a pair: %w", what, err)
 		}
 		cfg.Certificates = append(cfg.Certificates, pair)
 	}

@@ -418,6 +418,10 @@ func TestNewRefusesTLSOptionsThatDoNotLoad(t *testing.T) {
 	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	serverKeyPEM, err := os.ReadFile(p.serverKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		opts []ophost.Option
@@ -428,6 +432,7 @@ func TestNewRefusesTLSOptionsThatDoNotLoad(t *testing.T) {
 		{"roots data not PEM", []ophost.Option{ophost.WithTLSRoots([]byte("x"))}, []string{"WithTLSRoots", "not PEM"}},
 		{"roots without a certificate", []ophost.Option{ophost.WithTLSRootsFile(p.clientKey)}, []string{"no PEM certificate"}},
 		{"key of another certificate", []ophost.Option{ophost.WithTLSClientCertFiles(p.clientCert, p.serverKey)}, []string{"WithTLSClientCert", p.clientCert, p.serverKey}},
+		{"key of another certificate, as data", []ophost.Option{ophost.WithTLSClientCert(p.clientCertPEM, serverKeyPEM)}, []string{"WithTLSClientCert", "the certificate and the key given"}},
 		{"missing key", []ophost.Option{ophost.WithTLSClientCertFiles(p.clientCert, missing)}, []string{"key", missing}},
 		{"with transport credentials", []ophost.Option{ophost.WithTransportCredentials(insecure.NewCredentials()), ophost.WithTLSRoots(p.caPEM)}, []string{"WithTransportCredentials"}},
 		{"empty token", []ophost.Option{ophost.WithToken("")}, nil},
