@@ -15,7 +15,9 @@ import (
 
 // New makes a client for the server at target: "host:port", or any target
 // grpc.NewClient accepts ("dns:///ops.example.com:443", ...). The connection
-// is plain text unless WithTLS or WithTransportCredentials is given.
+// is plain text unless WithTLS, WithTransportCredentials, WithTLSRoots or
+// WithTLSClientCert (or their File forms) is given; a file those name is
+// read here, and one that does not load is an error.
 //
 // The target may also name several servers that act as one host (replicas
 // of `ophost serve` sharing a database), over which the client then spreads
@@ -38,7 +40,15 @@ func New(target string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ophost: cannot make a client: %w", err)
 	}
-	creds := s.creds
+	if s.token != "" {
+		if err := checkToken(s.token); err != nil {
+			return nil, fmt.Errorf("ophost: cannot make a client: WithToken: %w", err)
+		}
+	}
+	creds, err := s.transportCredentials()
+	if err != nil {
+		return nil, fmt.Errorf("ophost: cannot make a client: %w", err)
+	}
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
@@ -60,14 +70,14 @@ func New(target string, opts ...Option) (*Client, error) {
 // NewClient makes a client on a connection of the caller's (with its own
 // TLS, interceptors, load balancing and options), which it uses as it is:
 // it does no network I/O either. Close then leaves the connection open.
-// Only WithReattach and WithCallTimeout apply.
+// Only WithReattach, WithCallTimeout and WithToken apply.
 func NewClient(conn grpc.ClientConnInterface, opts ...Option) *Client {
 	return newClient(conn, newSettings(opts))
 }
 
 func newClient(conn grpc.ClientConnInterface, s settings) *Client {
 	ctx, stop := context.WithCancel(context.Background())
-	return &Client{stub: ophostv1.NewOpHostServiceClient(traceConn{conn}), s: s, ctx: ctx, stop: stop}
+	return &Client{stub: ophostv1.NewOpHostServiceClient(callConn{conn, s.token}), s: s, ctx: ctx, stop: stop}
 }
 
 // WaitForReady waits until the server answers, then returns nil. It asks the

@@ -58,9 +58,10 @@
 //
 // As in grpc-go, the options of one call are its context.Context; there are
 // no per-call option arguments. Its deadline (context.WithTimeout) and its
-// cancelation bound the call, and the metadata on it
+// cancelation bound the call, the metadata on it
 // (metadata.NewOutgoingContext, metadata.AppendToOutgoingContext) is sent as
-// the call's request headers. This holds for every method and every RPC it
+// the call's request headers, and a token set with WithCallToken replaces
+// the client's. This holds for every method and every RPC it
 // makes; the one message that is not an RPC of its own, the cancel that
 // Execution.Cancel sends on an open Execute stream, goes under the headers
 // of that stream. A call whose context ends fails with an *RPCError whose
@@ -69,6 +70,31 @@
 // context covers the whole event stream, re-attaches included. Unary calls
 // other than WaitForReady are also bounded by the client's call timeout
 // (WithCallTimeout, DefaultCallTimeout), whichever ends first.
+//
+// # TLS and tokens
+//
+// A server run with TLS (`ophost serve --tls-cert ... --tls-key ...`), client
+// certificates (--tls-client-ca) or a token file (--token-file) is reached
+// with these options of New:
+//
+//	client, err := ophost.New("ops.example.com:50051",
+//		ophost.WithTLSRootsFile("ca.pem"),                         // verify the server (default: the system's CAs)
+//		ophost.WithTLSClientCertFiles("client.pem", "client.key"), // mTLS
+//		ophost.WithToken(token))                                   // authorization: Bearer <token>
+//
+// WithTLSRoots and WithTLSClientCert take the PEM data instead of files;
+// files are read, and checked, by New. WithTLS takes a whole tls.Config.
+// The token goes with every RPC; a call made under WithCallToken(ctx,
+// other) sends other instead, and so does a call whose context's outgoing
+// metadata has an "authorization" header of its own: exactly one is ever
+// sent. A server refuses calls without valid credentials with an *RPCError
+// whose code is Unauthenticated (reason "UNAUTHENTICATED"), and calls
+// outside the identity's allow-lists with PermissionDenied (reason
+// "PERMISSION_DENIED"; Metadata() names the identity, the action and the op
+// or execution). Neither is retried, and a stream refused so does not
+// re-attach. A server that withholds op error details (--withhold-errors)
+// sends an error id in their place: ErrorData.ErrorID, which the error's
+// text shows.
 //
 // # Values
 //

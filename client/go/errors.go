@@ -234,6 +234,11 @@ type ErrorData struct {
 	// Context is the exception being handled when this one was raised; set
 	// only when Cause is nil and Python would print it.
 	Context *ErrorData
+	// ErrorID is set when the host withheld the error's details (`ophost
+	// serve --withhold-errors`): Message then only says so, Stack is empty,
+	// and the causes keep their TypeName alone. The host's log has the full
+	// error under this id; quote it to whoever runs the host.
+	ErrorID string
 }
 
 func newErrorData(e *ophostv1.ErrorData) *ErrorData {
@@ -246,6 +251,7 @@ func newErrorData(e *ophostv1.ErrorData) *ErrorData {
 		Stack:    e.GetStack(),
 		Cause:    newErrorData(e.GetCause()),
 		Context:  newErrorData(e.GetContext()),
+		ErrorID:  e.GetErrorId(),
 	}
 }
 
@@ -266,8 +272,15 @@ func (e *ErrorData) next() *ErrorData {
 	return e.Context
 }
 
-// Error is "TypeName: Message".
-func (e *ErrorData) Error() string { return e.TypeName + ": " + e.Message }
+// Error is "TypeName: Message", followed by "(error id ID)" when the
+// details were withheld and Message does not already name the id.
+func (e *ErrorData) Error() string {
+	text := e.TypeName + ": " + e.Message
+	if e.ErrorID != "" && !strings.Contains(e.Message, e.ErrorID) {
+		text += " (error id " + e.ErrorID + ")"
+	}
+	return text
+}
 
 // Unwrap returns the cause, or the context when there is no cause.
 func (e *ErrorData) Unwrap() error {

@@ -214,3 +214,25 @@ func ExampleEncodeValue() {
 	fmt.Printf("%v\n", decoded)
 	// Output: [{name ada} {[1 2] [120 121]}]
 }
+
+// A client of a server that speaks mTLS and asks for tokens (`ophost serve
+// --tls-cert ... --tls-client-ca ... --token-file ...`), and one call made
+// as another identity.
+func ExampleWithCallToken() {
+	client, err := ophost.New("ops.example.com:50051",
+		ophost.WithTLSRootsFile("ca.pem"),
+		ophost.WithTLSClientCertFiles("client.pem", "client.key"),
+		ophost.WithToken("the-token-of-this-service"))
+	if err != nil {
+		log.Fatal(err) // a file that is missing or not PEM, a bad token
+	}
+	defer client.Close()
+
+	ctx := context.Background()
+	ops, err := client.ListOps(ophost.WithCallToken(ctx, "an-operators-token"))
+	var rpcErr *ophost.RPCError
+	if errors.As(err, &rpcErr) && rpcErr.Reason() == "PERMISSION_DENIED" {
+		log.Fatalf("identity %s may not %s", rpcErr.Metadata()["identity"], rpcErr.Metadata()["action"])
+	}
+	fmt.Println(len(ops), "ops")
+}

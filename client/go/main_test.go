@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 	serverAddress = addr
 	code := m.Run()
 	stopServer(server)
+	stopSecureServer()
 	os.Exit(code)
 }
 

@@ -43,6 +43,9 @@ type Option func(*settings)
 
 type settings struct {
 	creds            credentials.TransportCredentials
+	tlsConfig        *tls.Config
+	pki              pkiSettings
+	token            string
 	dialOptions      []grpc.DialOption
 	reattachAttempts int
 	reattachBackoff  time.Duration
@@ -61,17 +64,26 @@ func newSettings(opts []Option) settings {
 	return s
 }
 
-// WithTLS makes New's connection use TLS with cfg. Without it, or
-// WithTransportCredentials, New connects in plain text (insecure), which is
-// what `ophost serve` speaks on 127.0.0.1. NewClient ignores it.
+// WithTLS makes New's connection use TLS with cfg (nil: the system's CAs,
+// no client certificate). Without it, WithTransportCredentials or one of
+// the PEM options (WithTLSRoots, WithTLSClientCert and their File forms),
+// New connects in plain text (insecure), which is what `ophost serve`
+// speaks on 127.0.0.1. The PEM options add their roots and certificate to a
+// copy of cfg. NewClient ignores it.
 func WithTLS(cfg *tls.Config) Option {
-	return WithTransportCredentials(credentials.NewTLS(cfg))
+	return func(s *settings) {
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		s.tlsConfig, s.creds = cfg, nil
+	}
 }
 
-// WithTransportCredentials makes New's connection use creds. NewClient
-// ignores it.
+// WithTransportCredentials makes New's connection use creds, in place of
+// WithTLS; it cannot be combined with the PEM options. NewClient ignores
+// it.
 func WithTransportCredentials(creds credentials.TransportCredentials) Option {
-	return func(s *settings) { s.creds = creds }
+	return func(s *settings) { s.creds, s.tlsConfig = creds, nil }
 }
 
 // WithDialOptions adds gRPC dial options (interceptors, per-RPC credentials,

@@ -10,24 +10,34 @@ import (
 	"google.golang.org/grpc/metadata"
 )
 
-// traceConn is the connection a Client calls through: every RPC carries the
-// OpenTelemetry span of its context, if it has one, so the server's spans
-// for the call (and for the execution it starts) are its children.
+// callConn is the connection a Client calls through. Every RPC carries the
+// client's token, or its call's (see withToken), and the OpenTelemetry span
+// of its context, if it has one, so the server's spans for the call (and
+// for the execution it starts) are its children.
 //
 // What goes with the call is what the global propagator (otel.SetTextMapPropagator)
 // writes, and always a W3C traceparent: the server reads traceparent, and the
 // global propagator does nothing until a program sets one. Metadata the
 // caller attached itself wins: a context whose outgoing metadata has a
 // traceparent is sent as it is.
-type traceConn struct {
+type callConn struct {
 	grpc.ClientConnInterface
+	token string
 }
 
-func (c traceConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+func (c callConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	ctx, err := withToken(ctx, c.token)
+	if err != nil {
+		return err
+	}
 	return c.ClientConnInterface.Invoke(withTraceContext(ctx), method, args, reply, opts...)
 }
 
-func (c traceConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+func (c callConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	ctx, err := withToken(ctx, c.token)
+	if err != nil {
+		return nil, err
+	}
 	return c.ClientConnInterface.NewStream(withTraceContext(ctx), desc, method, opts...)
 }
 

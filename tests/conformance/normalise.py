@@ -11,6 +11,10 @@ comparison:
   messages ``format.format(i=0..N-1)``, then the ``after`` events.
 - ``{"$contains": ["a", "b"]}`` in place of a string: the string contains each.
 - ``{"$any": true}``: anything.
+
+An RPC error's ``metadata`` (its ``ErrorInfo`` metadata) is compared only when the
+expected error states it: ``{"error": {"code": ..., "reason": ..., "fields": []}}``
+leaves it unchecked.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ def compare(expected: Json, actual: Json) -> list[str]:
     """The differences between an expectation and a result; empty when they match."""
     problems: list[str] = []
     actual = _checked_sequences(actual, problems)
+    actual = _unchecked_error_metadata(expected, actual)
     _diff(_canonical(_expand(expected)), _canonical(actual), "result", problems)
     return problems
 
@@ -49,6 +54,23 @@ def _checked_sequences(value: Json, problems: list[str]) -> Json:
             value = dict(value, events=[{k: v for k, v in e.items() if k != "seq"} for e in events])
         return {key: _checked_sequences(item, problems) for key, item in value.items()}
     return value
+
+
+def _is_rpc_error(value: Json) -> bool:
+    return isinstance(value, dict) and "code" in value and "reason" in value
+
+
+def _unchecked_error_metadata(expected: Json, actual: Json) -> Json:
+    """``actual`` without the ``metadata`` of each RPC error whose expectation has none."""
+    if not isinstance(actual, dict):
+        return actual
+    wanted = expected if isinstance(expected, dict) else {}
+    kept = {}
+    for key, item in actual.items():
+        if key == "metadata" and _is_rpc_error(actual) and "metadata" not in wanted:
+            continue
+        kept[key] = _unchecked_error_metadata(wanted.get(key), item)
+    return kept
 
 
 def _expand(value: Json) -> Json:

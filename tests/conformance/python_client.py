@@ -43,6 +43,7 @@ from ophost_client import (
     OpFailedError,
     OpHostClientError,
     OpHostRpcError,
+    bearer,
 )
 
 Json = Any
@@ -215,25 +216,51 @@ def normalise_event(event: ExecutionEvent) -> Json:
 
 
 class Program:
-    def __init__(self, targets: Mapping[str, str]) -> None:
+    def __init__(self, targets: Mapping[str, str], security: Mapping[str, Json] | None) -> None:
         self.targets = targets
+        self.security = security
         self.clients: dict[str, AsyncOpHostClient] = {}
+        # The case's own token, sent with each of its calls (README.md, "The secure run").
+        self.metadata: list[tuple[str, str]] | None = None
 
     def client(self, target: str) -> AsyncOpHostClient:
         if target not in self.clients:
-            self.clients[target] = AsyncOpHostClient(self.targets[target])
+            self.clients[target] = self.new_client(target)
         return self.clients[target]
+
+    def new_client(self, target: str, *, with_token: bool = True) -> AsyncOpHostClient:
+        """A client of ``target``; in the secure run with the TLS files and the token."""
+        if self.security is None:
+            return AsyncOpHostClient(self.targets[target])
+        return AsyncOpHostClient(
+            self.targets[target],
+            tls_ca=self.security["ca"],
+            tls_cert=self.security["cert"],
+            tls_key=self.security["key"],
+            token=self.security["token"] if with_token else None,
+        )
+
+    def call_metadata(self, name: str | None) -> list[tuple[str, str]] | None:
+        """The per-call metadata carrying the token of identity ``name``."""
+        if name is None:
+            return None
+        if self.security is None:
+            raise ValueError(f"the case names the token {name!r}, but this run has none")
+        return [bearer(self.security["tokens"][name])]
 
     async def close(self) -> None:
         for client in self.clients.values():
             await client.close()
 
     async def run(self, case: Mapping[str, Json]) -> Json:
-        client = self.client(case.get("target", "main"))
+        target = case.get("target", "main")
         action = case["action"]
         handler = getattr(self, f"do_{action}", None)
         if handler is None:
             return {"crash": f"unknown action {action!r}"}
+        self.metadata = self.call_metadata(case.get("token"))
+        anonymous = bool(case.get("without_token"))
+        client = self.new_client(target, with_token=False) if anonymous else self.client(target)
         try:
             return await handler(client, case)
         except OpHostRpcError as exc:
@@ -244,18 +271,24 @@ class Program:
             return {"client_error": {"kind": "closed", "message": str(exc)}}
         except OpHostClientError as exc:
             return {"client_error": {"kind": "other", "message": str(exc)}}
+        finally:
+            if anonymous:
+                await client.close()
 
     async def do_list_ops(self, client: AsyncOpHostClient, case: Json) -> Json:
-        return {"ops": sorted(spec.name for spec in await client.list_ops())}
+        return {"ops": sorted(spec.name for spec in await client.list_ops(metadata=self.metadata))}
 
     async def do_get_op(self, client: AsyncOpHostClient, case: Json) -> Json:
-        wire = definitions_codec.to_proto(await client.get_op(case["op"]))
+        wire = definitions_codec.to_proto(await client.get_op(case["op"], metadata=self.metadata))
         return {"op": signature(wire)}
 
     async def do_call(self, client: AsyncOpHostClient, case: Json) -> Json:
         try:
             outputs = await client.call(
-                case["op"], decode_inputs(case.get("inputs")), **extra(case)
+                case["op"],
+                decode_inputs(case.get("inputs")),
+                metadata=self.metadata,
+                **extra(case),
             )
         except OpFailedError as exc:
             return {"op_failed": chain(exc.error)}
@@ -264,33 +297,46 @@ class Program:
         return {"outputs": {name: encode_tv(value) for name, value in outputs.items()}}
 
     async def do_execute(self, client: AsyncOpHostClient, case: Json) -> Json:
-        stream = client.execute(case["op"], decode_inputs(case.get("inputs")), **extra(case))
-        return await collect(client, stream, case.get("cancel"))
+        stream = client.execute(
+            case["op"], decode_inputs(case.get("inputs")), metadata=self.metadata, **extra(case)
+        )
+        return await collect(client, stream, case.get("cancel"), self.metadata)
 
     async def do_attach(self, client: AsyncOpHostClient, case: Json) -> Json:
         if "op" in case:
-            async with client.execute(case["op"], decode_inputs(case.get("inputs"))) as first:
+            first = client.execute(
+                case["op"], decode_inputs(case.get("inputs")), metadata=self.metadata
+            )
+            async with first:
                 async for _ in first:
                     pass
                 execution_id = first.execution_id
                 assert execution_id is not None
         else:
             execution_id = case["execution_id"]
-        stream = client.attach(execution_id, after_sequence=case.get("after_sequence", 0))
-        return await collect(client, stream, None)
+        # The attach goes as another identity when the case says so.
+        attach_metadata = self.call_metadata(case.get("attach_token")) or self.metadata
+        stream = client.attach(
+            execution_id, after_sequence=case.get("after_sequence", 0), metadata=attach_metadata
+        )
+        return await collect(client, stream, None, attach_metadata)
 
     async def do_cancel(self, client: AsyncOpHostClient, case: Json) -> Json:
-        await client.cancel(case["execution_id"])
+        await client.cancel(case["execution_id"], metadata=self.metadata)
         return {"canceled": True}
 
     async def do_request_id(self, client: AsyncOpHostClient, case: Json) -> Json:
         op, request_id = case["op"], case["request_id"]
-        first = client.execute(op, decode_inputs(case["first"]), request_id=request_id)
-        result = await collect(client, first, None)
+        first = client.execute(
+            op, decode_inputs(case["first"]), request_id=request_id, metadata=self.metadata
+        )
+        result = await collect(client, first, None, self.metadata)
         outcome: dict[str, Json] = {"first": result["status"]}
         try:
-            second = client.execute(op, decode_inputs(case["second"]), request_id=request_id)
-            await collect(client, second, None)
+            second = client.execute(
+                op, decode_inputs(case["second"]), request_id=request_id, metadata=self.metadata
+            )
+            await collect(client, second, None, self.metadata)
         except OpHostRpcError as exc:
             outcome["second"] = rpc_error(exc)
             return outcome
@@ -301,19 +347,24 @@ class Program:
         if case["kind"] == "unconvertible_input":
             items: list[object] = [1, 2, 3]
             items[case["index"]] = object()
-            await client.call(case["op"], {case["input"]: items})
+            await client.call(case["op"], {case["input"]: items}, metadata=self.metadata)
             return {"crash": "the client accepted an unconvertible value"}
         if case["kind"] == "closed":
-            fresh = AsyncOpHostClient(self.targets[case.get("target", "main")])
+            fresh = self.new_client(case.get("target", "main"))
             await fresh.close()
-            await fresh.call(case["op"], {})
+            await fresh.call(case["op"], {}, metadata=self.metadata)
             return {"crash": "a closed client made a call"}
         return {"crash": f"unknown client_error kind {case['kind']!r}"}
 
 
 def rpc_error(exc: OpHostRpcError) -> Json:
     return {
-        "error": {"code": exc.code.name, "reason": exc.reason or None, "fields": sorted(exc.fields)}
+        "error": {
+            "code": exc.code.name,
+            "reason": exc.reason or None,
+            "fields": sorted(exc.fields),
+            "metadata": dict(exc.metadata),
+        }
     }
 
 
@@ -327,7 +378,10 @@ def extra(case: Mapping[str, Json]) -> dict[str, Any]:
 
 
 async def collect(
-    client: AsyncOpHostClient, stream: ExecutionStream, cancel: Mapping[str, str] | None
+    client: AsyncOpHostClient,
+    stream: ExecutionStream,
+    cancel: Mapping[str, str] | None,
+    metadata: list[tuple[str, str]] | None = None,
 ) -> Json:
     events: list[Json] = []
     status = None
@@ -341,7 +395,7 @@ async def collect(
                 and body.message == cancel["after_log"]
             ):
                 if cancel["via"] == "rpc":
-                    await client.cancel(event.execution_id)
+                    await client.cancel(event.execution_id, metadata=metadata)
                 else:
                     await stream.cancel()
             if isinstance(body, ExecutionFinished):
@@ -407,7 +461,7 @@ def enum_label(message: Any, field: str) -> str | None:
 
 async def main() -> int:
     document = json.load(sys.stdin)
-    program = Program(document["targets"])
+    program = Program(document["targets"], document.get("security"))
     try:
         for case in document["cases"]:
             timeout = case.get("timeout_seconds", 60)

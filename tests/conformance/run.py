@@ -1,11 +1,14 @@
 """Run the conformance cases with every client and print a table of case x client.
 
-``python -m tests.conformance.run [--client python|go|ts ...] [--case SUBSTRING]``
+``python -m tests.conformance.run [--client python|go|ts ...] [--case SUBSTRING] [--secure]``
 
 Starts the servers (see README.md, "Targets"), feeds each client's conformance
 program the cases, compares what it reports with the expectations and exits 1 if
 any case failed for any client. The Go and TypeScript programs must be built first
-(``make conformance`` does that).
+(``make conformance`` does that). With ``--secure`` the servers speak mTLS and
+authenticate callers with a token file, the programs connect with the CA, a client
+certificate and a token, and the cases that need this (``requires: [secure]``) run
+too (README.md, "The secure run").
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -26,10 +30,11 @@ from typing import Any
 import yaml
 
 from ophost.execution import Executor, ProcessExecutor, RayExecutor, worker_command
-from ophost.server import OpHostServer
+from ophost.server import AccessInterceptor, OpHostServer, TlsFiles, hash_token
 from ophost_client import AsyncOpHostClient
 from tests.conformance import ops as conformance_ops
 from tests.conformance.normalise import compare
+from tests.pki import PkiFiles, write_pki
 from tests.tcp_proxy import CuttableProxy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,6 +54,23 @@ MAX_CUTS = 3
 
 Json = Any
 
+# What a run offers, for the cases' ``requires`` (README.md, "Requirements").
+SECURE = "secure"
+FEATURES = frozenset({SECURE})
+
+# The identities of the secure run's token file: the name a case gives in ``token``
+# (or ``attach_token``), and its entry. ``runner`` is every program's own token.
+# ``capped`` already runs its one execution on the main server when the programs
+# start (the runner holds it), so its next start is refused. ``wrong`` has a token
+# that is in no identity.
+IDENTITIES: dict[str, str] = {
+    "runner": 'ops = ["*"]\nactions = ["list", "run", "read", "cancel"]',
+    "other": 'ops = ["*"]\nactions = ["list", "run", "read", "cancel"]',
+    "limited": 'ops = ["echo"]\nactions = ["list", "run", "read"]',
+    "capped": 'ops = ["*"]\nactions = ["list", "run", "read", "cancel"]\n'
+    "max_concurrent_executions = 1",
+}
+
 
 @dataclass(frozen=True)
 class Case:
@@ -56,6 +78,55 @@ class Case:
     request: dict[str, Json]
     expect: Json
     needs_cuts: bool
+    requires: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Security:
+    """The secure run's certificates, token file and tokens (by identity name)."""
+
+    pki: PkiFiles
+    token_file: Path
+    tokens: dict[str, str]
+
+    def tls(self) -> TlsFiles:
+        return TlsFiles(cert=self.pki.server_cert, key=self.pki.server_key, client_ca=self.pki.ca)
+
+    def client(self, target: str, identity: str = "runner") -> AsyncOpHostClient:
+        """A Python client of ``target`` with the CA, the client certificate and a token."""
+        return AsyncOpHostClient(
+            target,
+            tls_ca=self.pki.ca,
+            tls_cert=self.pki.client_cert,
+            tls_key=self.pki.client_key,
+            token=self.tokens[identity],
+        )
+
+    def for_programs(self) -> dict[str, Json]:
+        """What the programs are told (the document's ``security``)."""
+        return {
+            "ca": str(self.pki.ca),
+            "cert": str(self.pki.client_cert),
+            "key": str(self.pki.client_key),
+            "token": self.tokens["runner"],
+            "tokens": {name: token for name, token in self.tokens.items() if name != "runner"},
+        }
+
+
+@contextlib.contextmanager
+def security_files() -> Iterator[Security]:
+    """Certificates made with trustme and a token file, in a folder removed at the end."""
+    with tempfile.TemporaryDirectory(prefix="ophost-conformance-tls-") as folder:
+        pki = write_pki(Path(folder))
+        tokens = {name: secrets.token_urlsafe(32) for name in IDENTITIES}
+        lines = []
+        for name, entry in IDENTITIES.items():
+            token_hash = hash_token(tokens[name])
+            lines += [f"[identities.{name}]", f'token_hash = "{token_hash}"', entry, ""]
+        token_file = Path(folder) / "tokens.toml"
+        token_file.write_text("\n".join(lines), encoding="utf-8")
+        tokens["wrong"] = secrets.token_urlsafe(32)
+        yield Security(pki, token_file, tokens)
 
 
 @dataclass
@@ -75,12 +146,18 @@ def load_cases(pattern: str | None = None) -> list[Case]:
             case = dict(raw)
             expect = case.pop("expect")
             needs_cuts = bool(case.pop("expect_resets", False))
+            requires = frozenset(case.pop("requires", ()))
             if case["id"] in seen:
                 raise ValueError(f"{path.name}: case id {case['id']!r} is used twice")
+            if not requires <= FEATURES:
+                raise ValueError(
+                    f"{path.name}: case {case['id']!r} requires {sorted(requires - FEATURES)}, "
+                    f"which no run offers (known: {sorted(FEATURES)})"
+                )
             seen.add(case["id"])
             case.setdefault("target", "main")
             if pattern is None or pattern in case["id"]:
-                cases.append(Case(case["id"], case, expect, needs_cuts))
+                cases.append(Case(case["id"], case, expect, needs_cuts, requires))
     return cases
 
 
@@ -109,13 +186,14 @@ def store_urls(kind: str) -> Iterator[dict[str, str]]:
 
 @contextlib.asynccontextmanager
 async def servers(
-    stores: Mapping[str, str], executor: str = "thread"
+    stores: Mapping[str, str], executor: str = "thread", security: Security | None = None
 ) -> AsyncIterator[dict[str, str]]:
     """The main, tight and draining servers; yields their addresses by target name.
 
     ``executor`` is where they run op bodies: ``thread`` (the host's threads),
     ``process`` (pools of worker processes loading ``tests.conformance.ops``) or ``ray``
-    (Ray tasks loading it, on a local Ray started here and stopped at the end).
+    (Ray tasks loading it, on a local Ray started here and stopped at the end). With
+    ``security`` they serve mTLS and authenticate callers with its token file.
     """
     with tempfile.TemporaryDirectory(prefix="ophost-conformance-") as scratch:
         os.environ[conformance_ops.RELEASE_FILE_ENV] = os.path.join(scratch, "release")
@@ -123,26 +201,35 @@ async def servers(
         if executor == "ray":
             # After the release file's variable is set: Ray's workers inherit it.
             start_local_ray(RAY_LOGICAL_CPUS)
+        protected: dict[str, Any] = {}
+        if security is not None:
+            protected = {"tls": security.tls(), "withhold_errors": False}
         main = OpHostServer(
             conformance_ops.ALL,
             max_concurrent_executions=16,
             store=stores["main"],
             executor=_executor(executor, 4),
+            **protected,
+            **_access(security),
         )
         tight = OpHostServer(
             conformance_ops.ALL,
             max_concurrent_executions=1,
             store=stores["tight"],
             executor=_executor(executor, 1),
+            **protected,
+            **_access(security),
         )
         draining = OpHostServer(
             conformance_ops.ALL,
             drain_grace_seconds=600,
             store=stores["draining"],
             executor=_executor(executor, 1),
+            **protected,
+            **_access(security),
         )
         try:
-            async with _serving(main, tight, draining) as targets:
+            async with _serving(main, tight, draining, security) as targets:
                 yield targets
         finally:
             if executor == "ray":
@@ -169,6 +256,13 @@ def stop_local_ray() -> None:
     ray.shutdown()
 
 
+def _access(security: Security | None) -> dict[str, Any]:
+    """A server's interceptors: the token file's, in the secure run (one per server)."""
+    if security is None:
+        return {}
+    return {"interceptors": [AccessInterceptor.from_file(security.token_file)]}
+
+
 def _executor(kind: str, size: int) -> Executor | None:
     if kind == "thread":
         return None
@@ -180,11 +274,22 @@ def _executor(kind: str, size: int) -> Executor | None:
 
 @contextlib.asynccontextmanager
 async def _serving(
-    main: OpHostServer, tight: OpHostServer, draining: OpHostServer
+    main: OpHostServer,
+    tight: OpHostServer,
+    draining: OpHostServer,
+    security: Security | None = None,
 ) -> AsyncIterator[dict[str, str]]:
     async with main, tight:
         await draining.start()
-        holders = [AsyncOpHostClient(tight.address), AsyncOpHostClient(draining.address)]
+        if security is None:
+            holders = [AsyncOpHostClient(tight.address), AsyncOpHostClient(draining.address)]
+        else:
+            # The capped identity's one execution, held on the main server.
+            holders = [
+                security.client(tight.address),
+                security.client(draining.address),
+                security.client(main.address, "capped"),
+            ]
         stop: asyncio.Task[None] | None = None
         try:
             for holder in holders:
@@ -205,7 +310,10 @@ async def _serving(
 
 
 async def run_client(
-    client: str, cases: Sequence[Case], targets: Mapping[str, str]
+    client: str,
+    cases: Sequence[Case],
+    targets: Mapping[str, str],
+    security: Security | None = None,
 ) -> tuple[dict[str, Outcome], str]:
     """Run one client's program over the cases; its outcomes by case id and its stderr."""
     async with CuttableProxy(
@@ -216,6 +324,8 @@ async def run_client(
             "targets": dict(targets) | {"flaky": proxy.address},
             "cases": [_for_client(case.request, client) for case in cases],
         }
+        if security is not None:
+            document["security"] = security.for_programs()
         budget = sum(case.request.get("timeout_seconds", 60) for case in cases) + 60
         process = await asyncio.create_subprocess_exec(
             *COMMANDS[client],
@@ -281,24 +391,39 @@ def table(
 
 
 async def run(
-    clients: Sequence[str], pattern: str | None, stores: Mapping[str, str], executor: str = "thread"
+    clients: Sequence[str],
+    pattern: str | None,
+    stores: Mapping[str, str],
+    executor: str = "thread",
+    security: Security | None = None,
 ) -> int:
-    cases = load_cases(pattern)
+    offered = FEATURES if security is not None else frozenset()
+    matching = load_cases(pattern)
+    cases = [case for case in matching if case.requires <= offered]
+    skipped = len(matching) - len(cases)
+    if skipped:
+        print(
+            f"conformance: {skipped} case(s) skipped: they need what this run does not "
+            f"offer ({', '.join(sorted(FEATURES - offered))}; see --secure)",
+            file=sys.stderr,
+        )
     if not cases:
-        print(f"no case matches {pattern!r}", file=sys.stderr)
+        print(f"no case matches {pattern!r} in this run", file=sys.stderr)
         return 2
     report: dict[str, dict[str, Outcome]] = {}
     LOG_DIR.mkdir(exist_ok=True)
-    async with servers(stores, executor) as targets:
+    suffix = "-secure" if security is not None else ""
+    async with servers(stores, executor, security) as targets:
         for client in clients:
             started = time.monotonic()
-            outcomes, stderr = await run_client(client, cases, targets)
-            (LOG_DIR / f"{client}.stderr").write_text(stderr, encoding="utf-8")
+            outcomes, stderr = await run_client(client, cases, targets, security)
+            (LOG_DIR / f"{client}{suffix}.stderr").write_text(stderr, encoding="utf-8")
             report[client] = outcomes
             passed = sum(o.passed for o in outcomes.values())
             print(
                 f"conformance: {client}: {passed}/{len(cases)} passed in "
-                f"{time.monotonic() - started:.1f}s (its stderr: .conformance/{client}.stderr)",
+                f"{time.monotonic() - started:.1f}s "
+                f"(its stderr: .conformance/{client}{suffix}.stderr)",
                 file=sys.stderr,
             )
     print(table(cases, clients, report))
@@ -333,15 +458,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="thread",
         help="where the servers run op bodies (default: %(default)s)",
     )
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="serve mTLS with a token file (certificates made with trustme); the programs "
+        "connect with the CA, a client certificate and a token, and the cases that "
+        "require 'secure' run too",
+    )
     args = parser.parse_args(argv)
     clients = args.client or ["python", "go", "ts"]
     print(
         f"conformance: servers keep executions in {args.store}, run op bodies in "
-        + {"thread": "threads", "process": "worker processes", "ray": "Ray tasks"}[args.executor],
+        + {"thread": "threads", "process": "worker processes", "ray": "Ray tasks"}[args.executor]
+        + (", serve mTLS and ask for tokens" if args.secure else ""),
         file=sys.stderr,
     )
-    with store_urls(args.store) as stores:
-        return asyncio.run(run(clients, args.case, stores, args.executor))
+    with store_urls(args.store) as stores, contextlib.ExitStack() as stack:
+        security = stack.enter_context(security_files()) if args.secure else None
+        return asyncio.run(run(clients, args.case, stores, args.executor, security))
 
 
 if __name__ == "__main__":

@@ -56,3 +56,19 @@ def test_contains_matcher() -> None:
     expected = {"message": {"$contains": ["echo", "[2]"]}}
     assert compare(expected, {"message": "op 'echo': inputs.value[2]: bad"}) == []
     assert compare(expected, {"message": "inputs.value[2]: bad"}) != []
+
+
+def test_error_metadata_is_compared_only_when_expected() -> None:
+    error = {"code": "PERMISSION_DENIED", "reason": "PERMISSION_DENIED", "fields": []}
+    actual = {"error": error | {"metadata": {"identity": "bob", "action": "run", "op": "x"}}}
+    assert compare({"error": error}, actual) == []
+    assert compare({"second": {"error": error}}, {"second": actual}) == []
+    want = {"identity": "bob", "action": "run", "op": "x"}
+    assert compare({"error": error | {"metadata": want}}, actual) == []
+    assert compare({"error": error | {"metadata": want | {"op": "y"}}}, actual) != []
+    assert compare({"error": error | {"metadata": {}}}, actual) != []
+    any_op = want | {"op": {"$any": True}}
+    assert compare({"error": error | {"metadata": any_op}}, actual) == []
+    # Event metadata (a list of entries) is always compared.
+    event = {"kind": "expectation_result", "metadata": [["rows", "int_value"]]}
+    assert compare({"e": event}, {"e": event | {"metadata": []}}) != []

@@ -20,8 +20,20 @@ import (
 
 // document is what the runner sends.
 type document struct {
-	Targets map[string]string `json:"targets"`
-	Cases   []json.RawMessage `json:"cases"`
+	Targets  map[string]string `json:"targets"`
+	Cases    []json.RawMessage `json:"cases"`
+	Security *security         `json:"security"`
+}
+
+// security is what the secure run adds: the CA to verify the servers with,
+// the client certificate and key (PEM files), the program's token and the
+// tokens of the other identities, by name.
+type security struct {
+	CA     string            `json:"ca"`
+	Cert   string            `json:"cert"`
+	Key    string            `json:"key"`
+	Token  string            `json:"token"`
+	Tokens map[string]string `json:"tokens"`
 }
 
 // testCase holds the fields of every action.
@@ -43,6 +55,9 @@ type testCase struct {
 	Input          string                     `json:"input"`
 	Index          int                        `json:"index"`
 	TimeoutSeconds float64                    `json:"timeout_seconds"`
+	Token          string                     `json:"token"`
+	WithoutToken   bool                       `json:"without_token"`
+	AttachToken    string                     `json:"attach_token"`
 }
 
 type cancelSpec struct {
@@ -54,8 +69,9 @@ type result = map[string]any
 
 // program runs cases with one client per target, made when first needed.
 type program struct {
-	targets map[string]string
-	clients map[string]*ophost.Client
+	targets  map[string]string
+	clients  map[string]*ophost.Client
+	security *security
 }
 
 func main() {
@@ -64,7 +80,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "conformance: cannot read the cases:", err)
 		os.Exit(2)
 	}
-	p := &program{targets: doc.Targets, clients: map[string]*ophost.Client{}}
+	p := &program{targets: doc.Targets, clients: map[string]*ophost.Client{}, security: doc.Security}
 	defer p.close()
 	out := json.NewEncoder(os.Stdout)
 	out.SetEscapeHTML(false)
@@ -93,16 +109,45 @@ func (p *program) client(target string) (*ophost.Client, error) {
 	if c, ok := p.clients[target]; ok {
 		return c, nil
 	}
-	addr, ok := p.targets[target]
-	if !ok {
-		return nil, fmt.Errorf("unknown target %q", target)
-	}
-	c, err := ophost.New(addr)
+	c, err := p.newClient(target, true)
 	if err != nil {
 		return nil, err
 	}
 	p.clients[target] = c
 	return c, nil
+}
+
+// newClient makes a client of target; in the secure run with the TLS files
+// and, withToken, the program's token.
+func (p *program) newClient(target string, withToken bool) (*ophost.Client, error) {
+	addr, ok := p.targets[target]
+	if !ok {
+		return nil, fmt.Errorf("unknown target %q", target)
+	}
+	var opts []ophost.Option
+	if s := p.security; s != nil {
+		opts = append(opts, ophost.WithTLSRootsFile(s.CA), ophost.WithTLSClientCertFiles(s.Cert, s.Key))
+		if withToken {
+			opts = append(opts, ophost.WithToken(s.Token))
+		}
+	}
+	return ophost.New(addr, opts...)
+}
+
+// asIdentity is ctx under which calls send the token of the identity name
+// (the client's own when name is "").
+func (p *program) asIdentity(ctx context.Context, name string) (context.Context, error) {
+	if name == "" {
+		return ctx, nil
+	}
+	if p.security == nil {
+		return nil, fmt.Errorf("the case names the token %q, but this run has none", name)
+	}
+	token, ok := p.security.Tokens[name]
+	if !ok {
+		return nil, fmt.Errorf("no token for the identity %q", name)
+	}
+	return ophost.WithCallToken(ctx, token), nil
 }
 
 // runCase runs one case within its timeout and turns every outcome,
@@ -131,10 +176,22 @@ func (p *program) runCase(c testCase) (res result) {
 }
 
 func (p *program) run(ctx context.Context, c testCase) (result, error) {
+	ctx, err := p.asIdentity(ctx, c.Token)
+	if err != nil {
+		return nil, err
+	}
 	if c.Action == "client_error" && c.Kind == "closed" {
 		return p.closedClient(ctx, c)
 	}
-	client, err := p.client(c.Target)
+	var client *ophost.Client
+	if c.WithoutToken {
+		client, err = p.newClient(c.Target, false)
+		if err == nil {
+			defer client.Close()
+		}
+	} else {
+		client, err = p.client(c.Target)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +227,11 @@ func (p *program) run(ctx context.Context, c testCase) (result, error) {
 		}
 		return collect(ctx, client, x, c.Cancel)
 	case "attach":
-		return attach(ctx, client, c)
+		attachCtx, err := p.asIdentity(ctx, c.AttachToken)
+		if err != nil {
+			return nil, err
+		}
+		return attach(ctx, attachCtx, client, c)
 	case "cancel":
 		if _, err := client.Cancel(ctx, c.ExecutionID, ""); err != nil {
 			return nil, err
@@ -269,7 +330,8 @@ func collect(ctx context.Context, client *ophost.Client, x *ophost.Execution, ca
 	return result{"events": events, "outputs": outputs, "status": status}, nil
 }
 
-func attach(ctx context.Context, client *ophost.Client, c testCase) (result, error) {
+// attach runs the op under ctx and attaches to its execution under attachCtx.
+func attach(ctx, attachCtx context.Context, client *ophost.Client, c testCase) (result, error) {
 	id := c.ExecutionID
 	if c.Op != "" {
 		inputs, err := decodeInputs(c.Inputs)
@@ -288,11 +350,11 @@ func attach(ctx context.Context, client *ophost.Client, c testCase) (result, err
 		}
 		id = first.ID()
 	}
-	x, err := client.Attach(ctx, id, c.AfterSequence)
+	x, err := client.Attach(attachCtx, id, c.AfterSequence)
 	if err != nil {
 		return nil, err
 	}
-	return collect(ctx, client, x, nil)
+	return collect(attachCtx, client, x, nil)
 }
 
 func requestID(ctx context.Context, client *ophost.Client, c testCase) (result, error) {
@@ -329,7 +391,7 @@ func requestID(ctx context.Context, client *ophost.Client, c testCase) (result, 
 }
 
 func (p *program) closedClient(ctx context.Context, c testCase) (result, error) {
-	fresh, err := ophost.New(p.targets[c.Target])
+	fresh, err := p.newClient(c.Target, true)
 	if err != nil {
 		return nil, err
 	}
@@ -371,9 +433,14 @@ func rpcErrorResult(e *ophost.RPCError) result {
 	}
 	fields := e.Fields()
 	slices.Sort(fields)
+	metadata := e.Metadata()
+	if metadata == nil {
+		metadata = map[string]string{}
+	}
 	return result{"error": map[string]any{
-		"code":   rpccode.Code_name[int32(e.Code())],
-		"reason": reason,
-		"fields": fields,
+		"code":     rpccode.Code_name[int32(e.Code())],
+		"reason":   reason,
+		"fields":   fields,
+		"metadata": metadata,
 	}}
 }

@@ -10,8 +10,11 @@
  */
 
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { text } from "node:stream/consumers";
 import {
+  type CallOptions,
+  type ClientOptions,
   ClientClosedError,
   type ErrorChainLink,
   ExecutionCanceledError,
@@ -272,8 +275,10 @@ function field(testCase: Case, name: string): string {
   return value;
 }
 
-function executeOptions(testCase: Case, signal: AbortSignal): { config?: unknown; tags?: Record<string, string>; signal: AbortSignal } {
-  const options: { config?: unknown; tags?: Record<string, string>; signal: AbortSignal } = { signal };
+type StartCallOptions = CallOptions & { config?: unknown; tags?: Record<string, string> };
+
+function executeOptions(testCase: Case, call: CallOptions): StartCallOptions {
+  const options: StartCallOptions = { ...call };
   if ("config" in testCase) {
     options.config = decodeTv(testCase["config"] ?? null);
   }
@@ -285,10 +290,10 @@ function executeOptions(testCase: Case, signal: AbortSignal): { config?: unknown
 }
 
 function rpcError(error: OpHostRpcError): Json {
-  return { error: { code: error.code, reason: error.reason || null, fields: [...error.fields].sort() } };
+  return { error: { code: error.code, reason: error.reason || null, fields: [...error.fields].sort(), metadata: { ...error.metadata } } };
 }
 
-async function collect(client: OpHostClient, stream: Execution, cancel: Json | undefined): Promise<JsonObject> {
+async function collect(client: OpHostClient, stream: Execution, cancel: Json | undefined, call: CallOptions = {}): Promise<JsonObject> {
   const events: Json[] = [];
   let status: Json = null;
   const cancelSpec = cancel !== undefined && cancel !== null && typeof cancel === "object" && !Array.isArray(cancel) ? cancel : undefined;
@@ -297,7 +302,7 @@ async function collect(client: OpHostClient, stream: Execution, cancel: Json | u
       events.push(normaliseEvent(event));
       if (cancelSpec !== undefined && event.kind === "log" && event.message === cancelSpec["after_log"]) {
         if (cancelSpec["via"] === "rpc") {
-          await client.cancel(event.executionId);
+          await client.cancel(event.executionId, "", call);
         } else {
           await stream.cancel();
         }
@@ -346,10 +351,47 @@ function signatureOf(op: OpSignature): Json {
   };
 }
 
+/** What the secure run adds (README.md, "The secure run"): PEM files and tokens. */
+interface Security {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+  readonly token: string;
+  readonly tokens: Readonly<Record<string, string>>;
+}
+
 class Program {
   private readonly clients = new Map<string, OpHostClient>();
 
-  constructor(private readonly targets: Readonly<Record<string, string>>) {}
+  constructor(
+    private readonly targets: Readonly<Record<string, string>>,
+    private readonly security: Security | undefined,
+  ) {}
+
+  /** A client of `target`; in the secure run with the TLS files and, `withToken`, the token. */
+  private newClient(target: string, withToken = true): OpHostClient {
+    const options: { -readonly [K in keyof ClientOptions]: ClientOptions[K] } = {};
+    const security = this.security;
+    if (security !== undefined) {
+      options.tls = { ca: readFileSync(security.ca), cert: readFileSync(security.cert), key: readFileSync(security.key) };
+      if (withToken) {
+        options.token = security.token;
+      }
+    }
+    return createOpHostClient(this.address(target), options);
+  }
+
+  /** The call options of a case: its signal, and the token of the identity it names, if any. */
+  private callOptions(identity: Json | undefined, signal: AbortSignal): CallOptions {
+    if (identity === undefined || identity === null) {
+      return { signal };
+    }
+    const token = this.security?.tokens[String(identity)];
+    if (token === undefined) {
+      throw new TypeError(`no token for the identity ${JSON.stringify(identity)} in this run`);
+    }
+    return { signal, token };
+  }
 
   private address(target: string): string {
     const address = this.targets[target];
@@ -362,7 +404,7 @@ class Program {
   private client(target: string): OpHostClient {
     let client = this.clients.get(target);
     if (client === undefined) {
-      client = createOpHostClient(this.address(target));
+      client = this.newClient(target);
       this.clients.set(target, client);
     }
     return client;
@@ -374,9 +416,10 @@ class Program {
 
   async run(testCase: Case, signal: AbortSignal): Promise<Json> {
     const target = typeof testCase["target"] === "string" ? testCase["target"] : "main";
-    const client = this.client(target);
+    const anonymous = testCase["without_token"] === true;
+    const client = anonymous ? this.newClient(target, false) : this.client(target);
     try {
-      return await this.dispatch(client, target, testCase, signal);
+      return await this.dispatch(client, target, testCase, this.callOptions(testCase["token"], signal));
     } catch (error) {
       if (error instanceof OpHostRpcError) {
         return rpcError(error);
@@ -391,19 +434,23 @@ class Program {
         return { client_error: { kind: "other", message: error.message } };
       }
       throw error;
+    } finally {
+      if (anonymous) {
+        await client.close();
+      }
     }
   }
 
-  private async dispatch(client: OpHostClient, target: string, testCase: Case, signal: AbortSignal): Promise<Json> {
+  private async dispatch(client: OpHostClient, target: string, testCase: Case, call: CallOptions): Promise<Json> {
     const action = field(testCase, "action");
     switch (action) {
       case "list_ops":
-        return { ops: (await client.listOps()).map((op) => op.name).sort() };
+        return { ops: (await client.listOps(call)).map((op) => op.name).sort() };
       case "get_op":
-        return { op: signatureOf(await client.getOp(field(testCase, "op"))) };
+        return { op: signatureOf(await client.getOp(field(testCase, "op"), call)) };
       case "call":
         try {
-          const outputs = await client.call(field(testCase, "op"), decodeInputs(testCase["inputs"]), executeOptions(testCase, signal));
+          const outputs = await client.call(field(testCase, "op"), decodeInputs(testCase["inputs"]), executeOptions(testCase, call));
           return { outputs: encodeOutputs(outputs) };
         } catch (error) {
           if (error instanceof OpFailedError) {
@@ -415,44 +462,46 @@ class Program {
           throw error;
         }
       case "execute": {
-        const stream = client.execute(field(testCase, "op"), decodeInputs(testCase["inputs"]), executeOptions(testCase, signal));
-        return await collect(client, stream, testCase["cancel"]);
+        const stream = client.execute(field(testCase, "op"), decodeInputs(testCase["inputs"]), executeOptions(testCase, call));
+        return await collect(client, stream, testCase["cancel"], call);
       }
       case "attach": {
         let executionId: string;
         if ("op" in testCase) {
-          const first = client.execute(field(testCase, "op"), decodeInputs(testCase["inputs"]), { signal });
-          await collect(client, first, undefined);
+          const first = client.execute(field(testCase, "op"), decodeInputs(testCase["inputs"]), call);
+          await collect(client, first, undefined, call);
           executionId = first.executionId ?? "";
         } else {
           executionId = field(testCase, "execution_id");
         }
         const after = testCase["after_sequence"];
         const afterSequence = typeof after === "number" || typeof after === "string" ? BigInt(after) : 0n;
-        const stream = client.attach(executionId, afterSequence, { signal });
-        return await collect(client, stream, undefined);
+        // The attach goes as another identity when the case says so.
+        const attachCall = "attach_token" in testCase ? this.callOptions(testCase["attach_token"], call.signal as AbortSignal) : call;
+        const stream = client.attach(executionId, afterSequence, attachCall);
+        return await collect(client, stream, undefined, attachCall);
       }
       case "cancel":
-        await client.cancel(field(testCase, "execution_id"));
+        await client.cancel(field(testCase, "execution_id"), "", call);
         return { canceled: true };
       case "request_id":
-        return await this.requestId(client, testCase, signal);
+        return await this.requestId(client, testCase, call);
       case "client_error":
-        return await this.clientError(client, target, testCase);
+        return await this.clientError(client, target, testCase, call);
       default:
         return { crash: `unknown action ${JSON.stringify(action)}` };
     }
   }
 
-  private async requestId(client: OpHostClient, testCase: Case, signal: AbortSignal): Promise<Json> {
+  private async requestId(client: OpHostClient, testCase: Case, call: CallOptions): Promise<Json> {
     const op = field(testCase, "op");
     const requestId = field(testCase, "request_id");
-    const first = client.execute(op, decodeInputs(testCase["first"]), { requestId, signal });
-    const result = await collect(client, first, undefined);
+    const first = client.execute(op, decodeInputs(testCase["first"]), { ...call, requestId });
+    const result = await collect(client, first, undefined, call);
     const outcome: JsonObject = { first: result["status"] ?? null };
-    const second = client.execute(op, decodeInputs(testCase["second"]), { requestId, signal });
+    const second = client.execute(op, decodeInputs(testCase["second"]), { ...call, requestId });
     try {
-      await collect(client, second, undefined);
+      await collect(client, second, undefined, call);
     } catch (error) {
       if (error instanceof OpHostRpcError) {
         outcome["second"] = rpcError(error);
@@ -464,18 +513,18 @@ class Program {
     return outcome;
   }
 
-  private async clientError(client: OpHostClient, target: string, testCase: Case): Promise<Json> {
+  private async clientError(client: OpHostClient, target: string, testCase: Case, call: CallOptions): Promise<Json> {
     const kind = field(testCase, "kind");
     if (kind === "unconvertible_input") {
       const items: unknown[] = [1n, 2n, 3n];
       items[Number(testCase["index"])] = () => "a function";
-      await client.call(field(testCase, "op"), { [field(testCase, "input")]: items });
+      await client.call(field(testCase, "op"), { [field(testCase, "input")]: items }, call);
       return { crash: "the client accepted an unconvertible value" };
     }
     if (kind === "closed") {
-      const fresh = createOpHostClient(this.address(target));
+      const fresh = this.newClient(target);
       await fresh.close();
-      await fresh.call(field(testCase, "op"), {});
+      await fresh.call(field(testCase, "op"), {}, call);
       return { crash: "a closed client made a call" };
     }
     void client;
@@ -522,8 +571,9 @@ async function main(): Promise<number> {
   const document = JSON.parse(await text(process.stdin)) as {
     targets: Record<string, string>;
     cases: Case[];
+    security?: Security;
   };
-  const program = new Program(document.targets);
+  const program = new Program(document.targets, document.security);
   try {
     for (const testCase of document.cases) {
       const seconds = typeof testCase["timeout_seconds"] === "number" ? testCase["timeout_seconds"] : 60;

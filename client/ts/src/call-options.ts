@@ -9,6 +9,7 @@
 
 import { Code, ConnectError, type CallOptions as RpcCallOptions } from "@connectrpc/connect";
 import type { OpHostRpcError } from "./errors.js";
+import { withCallToken } from "./credentials.js";
 import { toRpcError } from "./status.js";
 import { withTraceContext } from "./trace-context.js";
 
@@ -31,8 +32,17 @@ export interface CallOptions {
    * keeps running on the server (cancel it to stop it).
    */
   readonly signal?: AbortSignal;
-  /** Headers sent with every RPC of the call (credentials, tracing, ...). */
+  /**
+   * Headers sent with every RPC of the call (credentials, tracing, ...). An
+   * `authorization` header here replaces the client's token for this call.
+   */
   readonly headers?: RequestHeaders;
+  /**
+   * The token of this call, in place of the client's (and of an `authorization` header
+   * in `headers`): every RPC of the call sends `authorization: Bearer <token>`.
+   * Printable ASCII without spaces; another value rejects the call with a `TypeError`.
+   */
+  readonly token?: string;
 }
 
 /**
@@ -83,8 +93,9 @@ export class CallScope {
     checkTimeoutMs(options.timeoutMs);
     const timeoutMs = options.timeoutMs === undefined ? defaultTimeoutMs : (options.timeoutMs ?? undefined);
     this.signal = options.signal;
-    // The caller's OpenTelemetry span, if any, as `traceparent` (./trace-context.ts).
-    this.headers = withTraceContext(options.headers);
+    // The call's token (./credentials.ts), and the caller's OpenTelemetry span, if
+    // any, as `traceparent` (./trace-context.ts).
+    this.headers = withTraceContext(withCallToken(options.headers, options.token));
     this.#deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
   }
 

@@ -19,11 +19,12 @@
  * @module
  */
 
-import type * as http2 from "node:http2";
+import * as http2 from "node:http2";
 import { isIP } from "node:net";
 import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, type GrpcTransportOptions, Http2SessionManager } from "@connectrpc/connect-node";
 import { type Backends, lookUp } from "./addresses.js";
+import { tokenInterceptor } from "./credentials.js";
 import { type ClientOptions, DEFAULTS } from "./options.js";
 
 type SessionManager = NonNullable<GrpcTransportOptions["sessionManager"]>;
@@ -115,10 +116,11 @@ class Sessions implements SessionManager {
       }
       this.#managerOf.set(stream, server.manager);
       this.#track(stream.session);
+      this.#reportLostConnection(stream);
       return stream;
     }
     this.#refuseIfClosed();
-    throw failure;
+    throw unavailable(failure);
   }
 
   notifyResponseByteRead(stream: http2.ClientHttp2Stream): void {
@@ -173,6 +175,45 @@ class Sessions implements SessionManager {
     return { ...given, servername: name };
   }
 
+  /**
+   * A connection that fails or closes before the server answered a request makes that
+   * request `UNAVAILABLE`, as in gRPC's other clients, with what went wrong. Node ends
+   * the streams of such a session as canceled: a stream still waiting for the session
+   * errs with `ERR_HTTP2_STREAM_CANCEL` (caused by, say, a server certificate that does
+   * not verify), which Connect reports as `INTERNAL`, and one already sent closes with
+   * `RST_STREAM` `CANCEL`, reported as `CANCELLED`. These listeners, registered before
+   * Connect's, report first (Connect keeps the first error of a request). A usual
+   * cause of the second: a server that wants a client certificate (mTLS) and got none,
+   * or one it does not trust, ends the connection right after the TLS handshake.
+   */
+  #reportLostConnection(stream: http2.ClientHttp2Stream): void {
+    const session = stream.session;
+    const secure = session?.encrypted === true;
+    let answered = false;
+    const lost = (message: string, cause?: unknown) => {
+      if (answered || this.#closed !== undefined) {
+        return;
+      }
+      answered = true; // once
+      stream.emit("error", new ConnectError(message, Code.Unavailable, undefined, undefined, cause));
+    };
+    stream.once("response", () => {
+      answered = true;
+    });
+    stream.once("error", (error: unknown) => {
+      if ((error as { code?: unknown }).code === "ERR_HTTP2_STREAM_CANCEL") {
+        const cause = (error as { cause?: unknown }).cause;
+        lost(`cannot connect: ${cause instanceof Error ? cause.message : String(error)}`, cause ?? error);
+      }
+    });
+    stream.once("close", () => {
+      if (stream.rstCode === http2.constants.NGHTTP2_CANCEL && session?.destroyed === true) {
+        const hint = secure ? " (with TLS: does the server require a client certificate that it did not get, or does not trust?)" : "";
+        lost(`the connection closed before the server answered${hint}`);
+      }
+    });
+  }
+
   #refuseIfClosed(): void {
     if (this.#closed !== undefined) {
       // Canceled, not Unavailable: a stream must not re-attach through a closed client.
@@ -192,6 +233,19 @@ class Sessions implements SessionManager {
     });
     this.#open.set(session, closed);
   }
+}
+
+/**
+ * A failure to open a session as `UNAVAILABLE` (what gRPC's clients report when they
+ * cannot connect), with its message. Connect reports most of them so already, but a
+ * TLS failure (a server certificate that does not verify) as `INTERNAL`.
+ */
+function unavailable(failure: unknown): unknown {
+  if (failure instanceof ConnectError && failure.code !== Code.Internal) {
+    return failure;
+  }
+  const message = failure instanceof ConnectError ? failure.rawMessage : failure instanceof Error ? failure.message : String(failure);
+  return new ConnectError(`cannot connect: ${message}`, Code.Unavailable, undefined, undefined, failure);
 }
 
 /** The connection of a client: the transport its calls use, and how to close it. */
@@ -215,7 +269,8 @@ export function openConnection(backends: Backends, options: ClientOptions): Conn
     baseUrl,
     sessionManager: sessions,
     readMaxBytes: options.readMaxBytes ?? DEFAULTS.readMaxBytes,
-    interceptors: options.interceptors ?? [],
+    // The token first: the caller's interceptors see the header it adds.
+    interceptors: [...(options.token === undefined ? [] : [tokenInterceptor(options.token)]), ...(options.interceptors ?? [])],
   });
   return { transport, close: () => sessions.close() };
 }

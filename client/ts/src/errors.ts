@@ -130,6 +130,9 @@ export class OpFailedError extends ExecutionError {
     let message = `execution ${executionId} of op "${finished.opName}" failed`;
     if (error !== undefined) {
       message += `: ${error.typeName}: ${error.message}`;
+      if (error.errorId !== undefined && !error.message.includes(error.errorId)) {
+        message += ` (error id ${error.errorId})`;
+      }
     }
     const description = userFailure?.description;
     if (description !== undefined && description !== error?.message) {

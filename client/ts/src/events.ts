@@ -32,6 +32,12 @@ export interface OpError {
   readonly cause: OpError | undefined;
   /** The implicit context, set only when there is no cause and Python would print it. */
   readonly context: OpError | undefined;
+  /**
+   * Set when the host withheld the error's details (`ophost serve --withhold-errors`):
+   * `message` then only says so, `stack` is empty and the causes keep their type name
+   * alone. The host's log has the whole error under this id.
+   */
+  readonly errorId: string | undefined;
 }
 
 /** One link of an error chain: a type name and a message. */
@@ -177,6 +183,7 @@ export function decodeError(error: ErrorData | undefined): OpError | undefined {
     stack: [...error.stack],
     cause: decodeError(error.cause),
     context: decodeError(error.context),
+    errorId: error.errorId === "" ? undefined : error.errorId,
   };
 }
 

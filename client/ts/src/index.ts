@@ -28,6 +28,7 @@ export {
 export type { ClientAddress } from "./addresses.js";
 export type { CallOptions, RequestHeaders } from "./call-options.js";
 export { DEFAULTS, type ClientOptions } from "./options.js";
+export type { TlsOptions } from "./credentials.js";
 export type { StartOptions } from "./request.js";
 export { Execution } from "./stream.js";
 export { MAX_OUTPUT_BYTES } from "./chunks.js";

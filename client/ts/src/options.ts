@@ -4,21 +4,30 @@
  * @module
  */
 
-import type * as http2 from "node:http2";
 import type { Interceptor } from "@connectrpc/connect";
 import { type Backends, type ClientAddress, parseAddress } from "./addresses.js";
 import { checkTimeoutMs } from "./call-options.js";
+import { checkToken, checkTlsOptions, type TlsOptions } from "./credentials.js";
 
 /** Options of {@link OpHostClient}. Every field is optional. */
 export interface ClientOptions {
   /**
-   * Use TLS: `true` for the system's trust store, or Node TLS options (`ca`, `cert`,
-   * `key`, `servername`, ...). An address given as an `https://` URL uses TLS too.
-   * A plain `host:port` without this option is insecure HTTP/2 (h2c). With a
-   * `dns:///name:port` address, every server's certificate is checked against `name`
-   * (unless `servername` is given).
+   * Use TLS: `true` for the system's trust store, or Node TLS options: `ca`, the PEM CA
+   * certificates to verify the server with (instead of the system's); `cert` and `key`,
+   * a PEM client certificate chain and its private key (mTLS); `servername`, ... PEM
+   * is data (a string or a `Buffer`), not a file name. An address given as an
+   * `https://` URL uses TLS too. A plain `host:port` without this option is insecure
+   * HTTP/2 (h2c). With a `dns:///name:port` address, every server's certificate is
+   * checked against `name` (unless `servername` is given).
    */
-  readonly tls?: boolean | http2.SecureClientSessionOptions;
+  readonly tls?: boolean | TlsOptions;
+  /**
+   * A token sent with every call, as the header `authorization: Bearer <token>`; a
+   * server with a token file maps it to an identity. A call's `token` option, or an
+   * `authorization` header in its `headers`, replaces it for that call. Printable ASCII
+   * without spaces. Without TLS it travels in plain text: use TLS off loopback.
+   */
+  readonly token?: string;
   /**
    * The deadline of every unary call in milliseconds, or `null` for none; a call's own
    * `timeoutMs` replaces it. Streams have none unless the call gives one. Default 30 000.
@@ -76,6 +85,10 @@ function checkNonNegative(name: string, value: number): number {
 export function resolveOptions(address: ClientAddress, options: ClientOptions): ResolvedOptions {
   const timeoutMs = options.timeoutMs === undefined ? DEFAULTS.timeoutMs : options.timeoutMs;
   checkTimeoutMs(timeoutMs);
+  if (options.token !== undefined) {
+    checkToken(options.token, "the token option");
+  }
+  checkTlsOptions(options.tls);
   return {
     backends: parseAddress(address, options.tls),
     timeoutMs: timeoutMs ?? undefined,

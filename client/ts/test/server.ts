@@ -21,9 +21,13 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** Serve `opsFile` (relative to the repository root) and wait for its "serving" line. */
-export async function startServer(opsFile = "examples/ops.py", timeoutMs = 30_000): Promise<TestServer> {
-  const child: ChildProcess = spawn(`${REPO_ROOT}.venv/bin/python`, ["-m", "ophost", "serve", "-f", opsFile, "--port", "0", "--store", "memory"], {
+/**
+ * Serve `opsFile` (relative to the repository root) and wait for its "serving" line;
+ * `extraArgs` go on `ophost serve`'s command line (`--tls-cert`, ...).
+ */
+export async function startServer(opsFile = "examples/ops.py", timeoutMs = 30_000, extraArgs: readonly string[] = []): Promise<TestServer> {
+  const args = ["-m", "ophost", "serve", "-f", opsFile, "--port", "0", "--store", "memory", ...extraArgs];
+  const child: ChildProcess = spawn(`${REPO_ROOT}.venv/bin/python`, args, {
     cwd: REPO_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
