@@ -166,7 +166,6 @@ def host(
         )
         fuzz_host = FuzzHost(process, match.group(1), stderr_path, channel)
         try:
-            _seed(fuzz_host)
             yield fuzz_host
             fuzz_host.check_still_serving()
         finally:
@@ -184,7 +183,10 @@ def host(
 
 
 def _seed(host: FuzzHost) -> None:
-    """Executions and page tokens that exist, for the fuzzed requests to name."""
+    """Executions and page tokens that exist now, for the fuzzed requests to name (each
+    test makes its own: the host forgets the oldest executions as others start)."""
+    host.execution_ids.clear()
+    host.page_tokens.clear()
     start = host.unary("StartExecution")
     for first in (
         _start("add", a=_int(1), b=_int(2)),
@@ -527,6 +529,7 @@ _RESPONSES: dict[str, Callable[[bytes], Any]] = {
 
 @pytest.mark.parametrize("method", sorted(_RESPONSES))
 def test_unary_rpcs_answer_every_request_cleanly(host: FuzzHost, method: str) -> None:
+    _seed(host)
     messages = _messages(host, method)
     seen: Counter[str] = Counter()
 
@@ -555,6 +558,7 @@ def test_unary_rpcs_answer_every_request_cleanly(host: FuzzHost, method: str) ->
 
 
 def test_stream_events_answers_every_request_cleanly(host: FuzzHost) -> None:
+    _seed(host)
     messages = _messages(host, "StreamEvents")
     seen: Counter[str] = Counter()
     call: Any = host.channel.unary_stream("/ophost.v1.OpHostService/StreamEvents")
