@@ -13,7 +13,8 @@ reads every ``Execute`` stream to its end (status OK).
 Run ``python -m bench.ops`` to serve the ops (prints the port, stops when stdin closes).
 The server has ophost's default settings and ``Limits``, and keeps executions in memory
 unless ``OPHOST_BENCH_STORE`` names another store (the store benchmarks). It runs op
-bodies in its threads unless ``OPHOST_BENCH_EXECUTOR`` is ``process`` (a pool of
+bodies in its threads unless ``OPHOST_BENCH_EXECUTOR`` is ``ray`` (Ray tasks on the
+cluster at ``OPHOST_BENCH_RAY_ADDRESS``) or ``process`` (a pool of
 ``OPHOST_BENCH_POOL_SIZE`` worker processes, default 2: the executor benchmarks). With
 ``OPHOST_BENCH_SECURE_DIR`` (the security benchmark) it serves TLS with ``server.pem``
 and ``server.key`` of that folder, lets in only the identities of its ``tokens.toml``,
@@ -36,7 +37,7 @@ import grpc
 from bench import serve_until_stdin_closes
 from ophost import ExpectationResult, Output, op
 from ophost.codec.chunks import split_value
-from ophost.execution import ProcessExecutor, worker_command
+from ophost.execution import ProcessExecutor, RayExecutor, python_workers
 from ophost.server import AccessInterceptor, OpHostServer, TlsFiles
 from ophost.v1 import (
     event_pb2,
@@ -221,12 +222,19 @@ class OpHostClient:
 
 def _server() -> OpHostServer:
     # The store benchmarks run this server on SQLite or PostgreSQL (bench/stores.py).
-    executor = None
-    if os.environ.get("OPHOST_BENCH_EXECUTOR") == "process":
+    executor: ProcessExecutor | RayExecutor | None = None
+    kind = os.environ.get("OPHOST_BENCH_EXECUTOR")
+    if kind == "process":
         executor = ProcessExecutor(
             {o.name: o for o in OPS},
-            worker_command(None, "bench.ops"),
+            python_workers(None, "bench.ops"),
             size=int(os.environ.get("OPHOST_BENCH_POOL_SIZE") or 2),
+        )
+    elif kind == "ray":
+        executor = RayExecutor(
+            {o.name: o for o in OPS},
+            module="bench.ops",
+            address=os.environ.get("OPHOST_BENCH_RAY_ADDRESS") or None,
         )
     secure = os.environ.get(SECURE_ENV)
     parts = _secure_parts()

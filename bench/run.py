@@ -38,6 +38,7 @@ from bench import PORT_LINE_PREFIX, PROFILE_ENV
 from bench.baseline import BaselineClient
 from bench.executors import bench_executors
 from bench.ops import OpHostClient
+from bench.ray_executor import bench_ray
 from bench.security import bench_security
 from bench.stores import bench_stores, bench_workers
 from ophost.v1 import op_host_service_pb2
@@ -61,6 +62,7 @@ BENCHMARKS = (
     "workers",
     "executors",
     "security",
+    "ray",
 )
 
 
@@ -700,6 +702,15 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
                 ratio_row(f"Round trip p50, Execute(add): {words} alone vs plaintext", "ms",
                           sec[part]["p50_ms"], b["p50_ms"]),
             )  # fmt: skip
+    if "ray" in results and "missing" not in results["ray"]:
+        ry = results["ray"]
+        lat, per = ry["latency_p50_ms"], ry["per_second"]
+        rows += [
+            ratio_row("Round trip p50, Execute(add), Ray executor vs bare ray.get(f.remote())",
+                      "ms", lat["ophost"], lat["bare"]),
+            ratio_row(f"Calls/s, {s.concurrency} callers: Ray executor vs bare Ray calls", "/s",
+                      per["ophost"], per["bare"]),
+        ]  # fmt: skip
     if "workers" in results:
         per = results["workers"]["per_second"]
         for store, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
@@ -779,6 +790,7 @@ async def run_all(settings: Settings, only: Sequence[str], profile_dir: str | No
                 "stores": bench_stores,
                 "workers": bench_workers,
                 "executors": bench_executors,
+                "ray": bench_ray,
                 "security": bench_security,
             }
             results: dict[str, Any] = {}
