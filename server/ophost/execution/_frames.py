@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import struct
 
-__all__ = ["FrameError", "FrameReader", "frame", "frames"]
+__all__ = ["PROTOCOL_VERSION", "FrameError", "FrameReader", "frame", "frames"]
 
+# The version of the worker protocol (protos/ophost/v1/worker.proto) both sides speak.
+PROTOCOL_VERSION = 1
 _LENGTH = struct.Struct(">I")
 
 

@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from ophost.execution._loader import LoadError, load_ops
 from ophost.execution._worker_program import run_worker_process
 
 __all__ = ["CommandLauncher", "ForkLauncher", "Launched", "Launcher", "serve_forks"]
@@ -277,9 +278,8 @@ def serve_forks(
 
 
 def _prepare_fork_server(file: str | None, module: str | None) -> None:
-    from ophost.execution import _worker_program  # noqa: F401 - warm for the forks
-    from ophost.execution._loader import LoadError, load_ops
-
+    # The worker runtime is imported already (this module imports it); the served code
+    # is imported here once, without its resources, so each fork finds it warm.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(LoadError):  # a worker reports it, when it loads again
         load_ops(file=file, module=module, resources=False)

@@ -67,8 +67,9 @@ from ophost.execution._attempt_reports import (
     read_tails,
     synthetic_failure,
 )
+from ophost.execution._frames import PROTOCOL_VERSION
 from ophost.execution._process_executor import TIMEOUT_TAG
-from ophost.execution._worker_process import PROTOCOL_VERSION, SessionTerms, definition_mismatch
+from ophost.execution._worker_process import SessionTerms, definition_mismatch
 from ophost.v1 import execution_pb2, op_pb2, worker_pb2
 
 __all__ = [

@@ -29,7 +29,7 @@ from google.protobuf import duration_pb2
 from google.protobuf.message import DecodeError
 
 from ophost.definitions import ErrorSource
-from ophost.execution._frames import FrameError, FrameReader, frame
+from ophost.execution._frames import PROTOCOL_VERSION, FrameError, FrameReader, frame
 from ophost.execution._launchers import CommandLauncher, ForkLauncher, Launched, Launcher
 from ophost.v1 import op_pb2, worker_pb2
 
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from ophost.execution._process_executor import ProcessAttempt
 
 __all__ = [
-    "PROTOCOL_VERSION",
     "SessionTerms",
     "WorkerEnded",
     "WorkerProcess",
@@ -47,7 +46,6 @@ __all__ = [
     "worker_command",
 ]
 
-PROTOCOL_VERSION = 1
 
 _log = logging.getLogger("ophost.execution")
 

@@ -15,9 +15,14 @@ import socket
 import sys
 
 from ophost.execution._loader import LoadedOps, LoadError, close_resources, load_ops
-from ophost.execution._worker_runtime import AttemptContext, WorkerProtocolError, run_worker
+from ophost.execution._worker_runtime import (
+    NO_ATTEMPT_CONTEXT,
+    AttemptContext,
+    WorkerProtocolError,
+    run_worker,
+)
 
-__all__ = ["die_with_parent", "run_worker_process"]
+__all__ = ["die_with_parent", "parent_death_signal", "run_worker_process"]
 
 _PR_SET_PDEATHSIG = 1
 
@@ -27,7 +32,7 @@ def run_worker_process(
     *,
     file: str | None,
     module: str | None,
-    attempt_context: AttemptContext | None = None,
+    attempt_context: AttemptContext = NO_ATTEMPT_CONTEXT,
 ) -> int:
     """Serve the host connected on ``sock`` until it closes; returns the exit code.
 
@@ -53,24 +58,26 @@ def run_worker_process(
     return 0
 
 
-async def _serve(
-    sock: socket.socket, loaded: LoadedOps, attempt_context: AttemptContext | None
-) -> None:
+async def _serve(sock: socket.socket, loaded: LoadedOps, attempt_context: AttemptContext) -> None:
     reader, writer = await asyncio.open_connection(sock=sock)
     try:
-        if attempt_context is None:
-            await run_worker(reader, writer, loaded)
-        else:
-            await run_worker(reader, writer, loaded, attempt_context)
+        await run_worker(reader, writer, loaded, attempt_context)
     finally:
         writer.close()
 
 
 def die_with_parent() -> None:
-    """Linux: be killed when the parent (the host, or its fork server) dies."""
+    """In a session of its own (the terminal's Ctrl-C goes to the host only), and killed
+    when the parent (the host, or its fork server) dies."""
     with contextlib.suppress(OSError):
-        os.setsid()  # a session of its own: the terminal's Ctrl-C goes to the host only
+        os.setsid()
+    parent_death_signal(signal.SIGKILL)
+
+
+def parent_death_signal(signum: int) -> None:
+    """Linux: have ``signum`` sent to this process when its parent dies, even by SIGKILL
+    (elsewhere: nothing)."""
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signum)

@@ -45,7 +45,7 @@ from ophost.execution._attempt import (
     EngineEvent,
 )
 from ophost.execution._error_data import error_data
-from ophost.execution._frames import FrameError, FrameReader, frame
+from ophost.execution._frames import PROTOCOL_VERSION, FrameError, FrameReader, frame
 from ophost.execution._loader import LoadedOps
 from ophost.execution._remote_attempt import (
     attempt_request,
@@ -58,9 +58,8 @@ from ophost.execution._tails import EventWriter
 from ophost.execution._thread_executor import ThreadExecutor
 from ophost.v1 import event_pb2, execution_pb2, worker_pb2
 
-__all__ = ["PROTOCOL_VERSION", "WorkerProtocolError", "run_worker"]
+__all__ = ["NO_ATTEMPT_CONTEXT", "AttemptContext", "WorkerProtocolError", "run_worker"]
 
-PROTOCOL_VERSION = 1
 # The largest frame a worker reads before the host's welcome says otherwise.
 _FIRST_FRAME_LIMIT = 64 * 1024 * 1024
 
@@ -78,6 +77,9 @@ AttemptContext = Callable[[str, str, int], contextlib.AbstractContextManager[obj
 
 def _no_context(execution_id: str, op_name: str, attempt: int) -> contextlib.nullcontext[None]:
     return contextlib.nullcontext()
+
+
+NO_ATTEMPT_CONTEXT: AttemptContext = _no_context
 
 
 async def run_worker(

@@ -22,7 +22,6 @@ about. Scrape every worker, and add them up in the queries.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import signal
 import socket
 import subprocess
@@ -33,12 +32,12 @@ from collections.abc import Sequence
 from types import FrameType
 
 from ophost.errors import OpHostError
+from ophost.execution._worker_program import parent_death_signal
 from ophost.server._auth import AccessInterceptor
 from ophost.server._tls import ServerCertificates, TlsFiles
 
 __all__ = ["serve_workers"]
 
-_PR_SET_PDEATHSIG = 1
 # One line at a time on standard output: the workers' lines are relayed by threads.
 _OUTPUT = threading.Lock()
 # A worker that does not serve within this many seconds fails the start.
@@ -88,15 +87,9 @@ def _say(line: str) -> None:
 
 
 def _die_with_parent() -> None:
-    """In a new worker (Linux): get SIGTERM if the supervisor dies, even by SIGKILL, so
-    that no worker outlives it holding the port."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
+    """In a new worker: get SIGTERM if the supervisor dies, even by SIGKILL, so that no
+    worker outlives it holding the port."""
+    parent_death_signal(signal.SIGTERM)
 
 
 def serve_workers(
