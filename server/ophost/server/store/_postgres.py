@@ -13,6 +13,7 @@ nothing half-written stays.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import urllib.parse
@@ -92,6 +93,12 @@ class PostgresBackend(SqlBackend):
 
     def begin(self, connection: Any) -> None:
         """psycopg opens a transaction with the first statement; nothing to do."""
+
+    def batch(self, connection: Any) -> contextlib.AbstractContextManager[object]:
+        """Pipeline mode: a group's statements go out without waiting for each answer
+        (one round trip where there were several per write); leaving it waits for all."""
+        pipeline: contextlib.AbstractContextManager[object] = connection.pipeline()
+        return pipeline
 
     def read(self, work: Callable[[Any], T]) -> T:
         pool = self._pool

@@ -67,7 +67,7 @@ from ophost.server.store._sql_rows import (
     record_from_row,
     tags_text,
 )
-from ophost.server.store._sql_writer import Job, Writer
+from ophost.server.store._sql_writer import Job, Later, Writer
 from ophost.v1 import error_pb2, value_pb2
 
 __all__ = ["SqlBackend", "SqlExecutionStore"]
@@ -125,6 +125,11 @@ class SqlBackend(abc.ABC):
     def lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` means the connection is gone (and worth re-opening)."""
         return False
+
+    def batch(self, connection: Any) -> contextlib.AbstractContextManager[object]:
+        """What the writer runs a group of writes in: by default nothing, each statement
+        answered before the next is sent (see :mod:`._sql_writer`)."""
+        return contextlib.nullcontext()
 
     def listen(self, changed: Callable[[str], None]) -> None:  # noqa: B027 - optional
         """Call ``changed(payload)`` (from any thread) for every payload of ``notify_sql``.
@@ -264,6 +269,7 @@ class SqlExecutionStore(ExecutionStore):
             self.backend.connect,
             self.backend.begin,
             loop,
+            batch=self.backend.batch,
             lost=self.backend.lost,
             reconnect_seconds=self.backend.reconnect_seconds,
         )
@@ -521,7 +527,7 @@ class SqlExecutionStore(ExecutionStore):
         execution_id = after.id
         write_failure = live.write_failure
 
-        def run(cursor: Any) -> None:
+        def run(cursor: Any) -> Later:
             if write_failure:
                 raise write_failure[0]
             key = keys[0]
@@ -530,14 +536,10 @@ class SqlExecutionStore(ExecutionStore):
                     insert,
                     [(key, n, _joined(r)) for n, r in enumerate(records, first + 1)],
                 )
-            cursor.execute(change, (*values, key, owner))
-            if cursor.rowcount != 1:
-                raise _LeaseLost(
-                    f"this process no longer owns execution {execution_id}: another took it "
-                    "over after this one's lease ran out"
-                )
-            if notify is not None:
+            if notify is not None:  # sent at the commit, so before the update is as good
                 cursor.execute(notify, (f"e {owner} {execution_id}",))
+            cursor.execute(change, (*values, key, owner))
+            return Later(lambda: _owned(cursor.rowcount, execution_id))
 
         def done(result: Any, error: BaseException | None) -> None:
             live.wrote()
@@ -1065,6 +1067,15 @@ class SqlExecutionStore(ExecutionStore):
 def _one(cursor: Any, sql: str, params: Sequence[Any]) -> Any:
     cursor.execute(sql, params)
     return cursor.fetchone()
+
+
+def _owned(rowcount: int, execution_id: str) -> None:
+    """Raise unless the update of an execution's row changed it (this process owns it)."""
+    if rowcount != 1:
+        raise _LeaseLost(
+            f"this process no longer owns execution {execution_id}: another took it "
+            "over after this one's lease ran out"
+        )
 
 
 def _joined(record: Record) -> bytes:

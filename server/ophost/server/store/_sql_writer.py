@@ -7,6 +7,12 @@ commit), so the cost of a commit is shared by everything written while the previ
 one was on its way to disk. When the shared transaction fails, each job is run again
 in a transaction of its own, so one bad write fails only itself.
 
+A backend may send a group's statements without waiting for each answer (PostgreSQL's
+pipeline mode): ``batch(connection)`` is then a context manager inside which the jobs
+run, and leaving it waits for every answer. A job that needs an answer to decide its
+result (how many rows a statement changed) returns a :class:`Later`, settled once the
+answers are in and before the commit, so its error still fails the transaction.
+
 Reads do not go through here: they run in a small pool of reader threads, each with a
 connection of its own.
 """
@@ -14,15 +20,17 @@ connection of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Job", "Writer"]
+__all__ = ["Job", "Later", "Writer"]
 
 _log = logging.getLogger("ophost.server.store")
 
@@ -41,9 +49,27 @@ class Job:
     failed: Callable[[BaseException], None] | None = None
 
 
+class Later:
+    """A job's result that needs its statements' answers: ``settle()`` gives it (or
+    raises), called once the group's answers are in, before the commit."""
+
+    __slots__ = ("settle",)
+
+    def __init__(self, settle: Callable[[], Any]) -> None:
+        self.settle = settle
+
+
+def _settled(result: Any) -> Any:
+    return result.settle() if type(result) is Later else result
+
+
+def _no_batch(connection: Any) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
+
+
 class Writer:
     """The store's writer thread; ``connect()`` gives its connection, ``begin`` opens a
-    transaction on it."""
+    transaction on it, ``batch`` (optional) lets a group's statements go out unanswered."""
 
     def __init__(
         self,
@@ -51,12 +77,14 @@ class Writer:
         begin: Callable[[Any], None],
         loop: asyncio.AbstractEventLoop,
         *,
+        batch: Callable[[Any], AbstractContextManager[object]] = _no_batch,
         lost: Callable[[BaseException], bool] = lambda exc: False,
         reconnect_seconds: float = 30.0,
         name: str = "ophost-store-writer",
     ) -> None:
         self._connect = connect
         self._begin = begin
+        self._batch = batch
         self._lost = lost
         self._reconnect_seconds = reconnect_seconds
         self._connection: Any = None
@@ -159,10 +187,14 @@ class Writer:
     def _together(self, jobs: list[Job]) -> list[tuple[Any, BaseException | None]]:
         connection = self._connection
         self._begin(connection)
-        cursor = connection.cursor()
-        results = [job.run(cursor) for job in jobs]
+        # A cursor each: in a batch, a job's statements are answered only at its end.
+        with self._batch(connection):
+            results = [job.run(connection.cursor()) for job in jobs]
+        settled: list[tuple[Any, BaseException | None]] = [
+            (_settled(result), None) for result in results
+        ]
         connection.commit()
-        return [(result, None) for result in results]
+        return settled
 
     def _reconnected(self) -> bool:
         """Replace a lost connection, trying for up to ``reconnect_seconds``."""
@@ -189,7 +221,7 @@ class Writer:
     def _alone(self, connection: Any, job: Job) -> tuple[Any, BaseException | None]:
         try:
             self._begin(connection)
-            result = job.run(connection.cursor())
+            result = _settled(job.run(connection.cursor()))
             connection.commit()
         except Exception as exc:  # noqa: BLE001 - handed to the job's callback
             _rollback(connection)
