@@ -93,9 +93,8 @@ class Writer:
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._started = threading.Event()
         self._failed: BaseException | None = None
-        #: Bytes queued and not yet committed (read on the loop to pace writers).
+        #: Bytes queued and not yet committed (kept and read on the loop, to pace writers).
         self.backlog = 0
-        self._lock = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
@@ -104,9 +103,8 @@ class Writer:
             raise self._failed
 
     def submit(self, job: Job) -> None:
-        if job.size:
-            with self._lock:
-                self.backlog += job.size
+        """Queue ``job`` (on the event loop, like every use of :attr:`backlog`)."""
+        self.backlog += job.size
         self._queue.put(job)
 
     def future(self, run: Callable[[Any], Any], size: int = 0) -> asyncio.Future[Any]:
@@ -178,11 +176,7 @@ class Writer:
                     _rollback(self._connection)
             if not outcomes:
                 outcomes = [self._alone(self._connection, job) for job in jobs]
-        size = sum(job.size for job in jobs)
-        if size:
-            with self._lock:
-                self.backlog -= size
-        self._loop.call_soon_threadsafe(_finish, jobs, outcomes)
+        self._loop.call_soon_threadsafe(self._finish, jobs, outcomes)
 
     def _together(self, jobs: list[Job]) -> list[tuple[Any, BaseException | None]]:
         connection = self._connection
@@ -230,17 +224,18 @@ class Writer:
             return None, exc
         return result, None
 
+    def _finish(self, jobs: list[Job], outcomes: list[tuple[Any, BaseException | None]]) -> None:
+        """On the loop: the jobs' callbacks, and their bytes off the backlog."""
+        self.backlog -= sum(job.size for job in jobs)
+        for job, (result, error) in zip(jobs, outcomes, strict=True):
+            try:
+                job.done(result, error)
+            except Exception:  # noqa: BLE001 - one callback must not stop the others
+                _log.exception("a store write's callback failed")
+
 
 def _rollback(connection: Any) -> None:
     try:
         connection.rollback()
     except Exception:  # noqa: BLE001 - the connection may be gone; the next begin says so
         _log.debug("rolling back a store transaction failed", exc_info=True)
-
-
-def _finish(jobs: list[Job], outcomes: list[tuple[Any, BaseException | None]]) -> None:
-    for job, (result, error) in zip(jobs, outcomes, strict=True):
-        try:
-            job.done(result, error)
-        except Exception:  # noqa: BLE001 - one callback must not stop the others
-            _log.exception("a store write's callback failed")
