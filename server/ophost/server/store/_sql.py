@@ -285,8 +285,12 @@ class SqlExecutionStore(ExecutionStore):
             ) from exc
         self._maintenance = loop.create_task(self._maintain())
 
+        own = f"{self.host_id} "
+
         def from_thread(payload: str) -> None:
-            loop.call_soon_threadsafe(self._notified, payload)
+            # This process's own writes woke its streams already: no hop to the loop.
+            if not payload.partition(" ")[2].startswith(own):
+                loop.call_soon_threadsafe(self._notified, payload)
 
         self.backend.listen(from_thread)
 
