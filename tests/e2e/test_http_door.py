@@ -207,9 +207,10 @@ async def test_ophost_serve_opens_the_door_and_the_documented_curl_call_works(
     )
     host = await start_host(
         "-f", str(ops), "--port", "0", "--http-port", "0", "--store", "memory",
-        "--executor", "thread", cwd=tmp_path,
+        "--executor", "thread", "--http-cors-origin", "*", cwd=tmp_path,
     )  # fmt: skip
     async with hosts(host):
+        await wait_for_line(host.lines, "warning: the browser door lets pages from any origin")
         line = await wait_for_line(host.lines, "browser door")
         match = re.search(r"at http://127\.0\.0\.1:(\d+)/$", line)
         assert match is not None, line
@@ -217,8 +218,9 @@ async def test_ophost_serve_opens_the_door_and_the_documented_curl_call_works(
         assert port != int(host.address.rpartition(":")[2])
         url, headers, body = _curl_as_urllib(_documented_curl(), port)
         assert url.endswith("/StartExecution")
-        answer = await fetch(url, data=body, headers=headers)
+        answer = await fetch(url, data=body, headers={**headers, "origin": "https://x.example"})
         assert answer.status == 200, answer.body
+        assert answer.headers["access-control-allow-origin"] == "*"
         execution = answer.json()["execution"]
         assert execution["opName"] == "add"
         # Read to the end on the door, then check the outcome on the gRPC port: one store.
