@@ -159,7 +159,7 @@ _TO_CONNECT = {
 _FROM_CONNECT = {value: key for key, value in _TO_CONNECT.items()}
 
 
-def _connect_error(error: BaseException, method: str) -> ConnectError:
+def _connect_error(error: Exception, method: str) -> ConnectError:
     """The Connect error a call that raised ``error`` ends with (a bug is logged)."""
     if isinstance(error, ConnectError):
         return error
@@ -214,11 +214,11 @@ class _Handlers:
         try:
             self._admit(method, ctx)
             response = await call()
-        except BaseException as error:
-            if isinstance(error, (asyncio.CancelledError, GeneratorExit)):
-                if end is not None:
-                    end(grpc.StatusCode.CANCELLED)
-                raise
+        except asyncio.CancelledError:
+            if end is not None:
+                end(grpc.StatusCode.CANCELLED)
+            raise
+        except Exception as error:
             failure = _connect_error(error, method)
             if end is not None:
                 end(_FROM_CONNECT.get(failure.code, grpc.StatusCode.UNKNOWN))
@@ -281,10 +281,10 @@ class _Handlers:
             async with contextlib.aclosing(self._service.stream_events(request)) as batches:
                 async for data in batches:
                     yield _Serialized(data, pb.StreamEventsResponse)
-        except BaseException as error:
-            if isinstance(error, (asyncio.CancelledError, GeneratorExit)):
-                code = grpc.StatusCode.CANCELLED
-                raise
+        except (asyncio.CancelledError, GeneratorExit):
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as error:
             failure = _connect_error(error, method)
             code = _FROM_CONNECT.get(failure.code, grpc.StatusCode.UNKNOWN)
             if failure is error:
