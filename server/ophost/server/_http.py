@@ -94,6 +94,8 @@ CORS_ALLOW_HEADERS = (
 CORS_EXPOSE_HEADERS = ("grpc-status", "grpc-message", "grpc-status-details-bin")
 # How long a browser may keep a preflight answer (seconds).
 _CORS_MAX_AGE = 7200
+# What GetServerInfo offers that only the Execute stream does (not served here).
+_EXECUTE_ONLY = frozenset({"chunked_upload"})
 # How long a stop waits for requests still being answered.
 _GRACEFUL_SECONDS = 2.0
 
@@ -232,7 +234,12 @@ class _Handlers:
     async def get_server_info(
         self, request: pb.GetServerInfoRequest, ctx: RequestContext[Any, Any], /
     ) -> pb.GetServerInfoResponse:
-        return await self._unary("GetServerInfo", lambda: self._service.server_info(request), ctx)
+        info = await self._unary("GetServerInfo", lambda: self._service.server_info(request), ctx)
+        # Chunked uploads travel on Execute, which this door does not serve.
+        kept = [c for c in info.capabilities if c not in _EXECUTE_ONLY]
+        del info.capabilities[:]
+        info.capabilities.extend(kept)
+        return info
 
     async def list_ops(
         self, request: pb.ListOpsRequest, ctx: RequestContext[Any, Any], /
