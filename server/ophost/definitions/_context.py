@@ -193,8 +193,10 @@ class OpExecutionContext:
         event_sink: EventSink,
         partition_key: str | None = None,
         cancel_check: Callable[[], bool] | None = None,
+        run_config: Mapping[str, object] | None = None,
     ) -> None:
         self._cancel_check = cancel_check
+        self._run_config = None if run_config is None else dict(run_config)
         self._op_def = op_def
         self._op_config = op_config
         self._resources = Resources(
@@ -233,6 +235,8 @@ class OpExecutionContext:
 
     @property
     def run_config(self) -> dict[str, object]:
+        if self._run_config is not None:
+            return dict(self._run_config)
         return {"ops": {self._op_def.name: {"config": self._op_config}}}
 
     @property

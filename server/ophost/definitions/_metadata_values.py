@@ -421,7 +421,7 @@ class TableMetadataValue(MetadataValue):
 
     def __init__(self, records: Sequence[TableRecord], schema: TableSchema | None = None) -> None:
         owner = "TableMetadataValue"
-        if not isinstance(records, (list, tuple)):
+        if not isinstance(records, list):
             raise InvalidArgumentError(
                 f'{owner}: "records" must be a list of TableRecord, got {describe(records)}'
             )

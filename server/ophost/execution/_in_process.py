@@ -19,6 +19,7 @@ from ophost.definitions._op import OpDefinition
 from ophost.errors import InvalidArgumentError, InvalidInvocationError
 from ophost.execution._attempt import Clock, EncodedEvent, EngineEvent
 from ophost.execution._engine import OpRun, Sleep
+from ophost.execution._fresh_loop import run_on_private_loop
 from ophost.execution._prepare import prepare_execution
 from ophost.execution._thread_executor import ThreadExecutor
 
@@ -151,11 +152,11 @@ def _run_coroutine(coro: Coroutine[object, object, list[ExecutionEvent]]) -> lis
     # asyncio.run is called outside any except block, so the op body does not see a
     # pending exception in sys.exc_info() (or get it chained onto its own).
     if not _in_running_loop():
-        return asyncio.run(coro)
+        return run_on_private_loop(coro)
     # Called from inside a running loop (a notebook, an async test): run on a fresh loop
     # in a helper thread so the caller's loop is not re-entered.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(run_on_private_loop, coro).result()
 
 
 def _body(event: EngineEvent) -> EventBody:

@@ -32,7 +32,7 @@ from ophost.definitions._config._render import (
     items_of,
     render,
 )
-from ophost.errors import DefinitionError, InvalidArgumentError
+from ophost.errors import DefinitionError, InvalidArgumentError, InvalidConfigDefinitionError
 
 if TYPE_CHECKING:
     from ophost.definitions._config._field import Field
@@ -84,8 +84,10 @@ class _Resolver:
     def __init__(self, where: str) -> None:
         self._where = where
 
-    def _fail(self, path: str, reason: str) -> DefinitionError:
-        return DefinitionError(f"{self._where}: invalid config schema at {path}: {reason}")
+    def _fail(self, path: str, reason: str) -> InvalidConfigDefinitionError:
+        return InvalidConfigDefinitionError(
+            f"{self._where}: invalid config schema at {path}: {reason}"
+        )
 
     def field_at(self, schema: object, path: str, level: int) -> Field:
         from ophost.definitions._config._field import Field
