@@ -30,7 +30,8 @@ from ophost.errors import DefinitionError, InvalidArgumentError, InvalidConfigEr
 WHERE = 'op "my_op" config_schema'
 HELP = (
     "a config schema is int, float, str, bool, Any, a dict of field schemas, a one-element "
-    "list such as [int], or a Field, Shape, Permissive, Selector, Array, Noneable or Enum"
+    "list such as [int], a map such as {str: int}, or a Field, Shape, Permissive, "
+    "Selector, Array, Map, Noneable or Enum"
 )
 
 
@@ -124,11 +125,12 @@ def test_resolve_config_type_wraps_it_in_a_field() -> None:
             {1: int}, "config_schema", "field names must be str, got 1 (int)", id="int-key"
         ),
         pytest.param(
-            {"a": {str: int}},
+            {"a": {str: int, "b": int}},
             "config_schema.a",
             "field names must be str, got <class str> (type) "
-            "(Map schemas such as {str: int} are not supported)",
-            id="map-syntax",
+            "(a map schema such as {str: int} has exactly one entry, the key type and the "
+            "value type)",
+            id="map-syntax-mixed-with-fields",
         ),
         pytest.param(
             {"a": None},
@@ -625,6 +627,7 @@ def test_config_kind_members() -> None:
         "ARRAY",
         "NONEABLE",
         "ENUM",
+        "MAP",
     ]
 
 

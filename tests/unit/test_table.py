@@ -68,7 +68,7 @@ def test_record_copies_the_mapping() -> None:
             'TableRecord: the value of "a" must be a str, int, float, bool or None, got bytes',
             id="bytes-cell",
         ),
-        # Dagster 0.14 takes the cells as keyword arguments only (dagster-ops.md 11.5).
+        # Dagster 0.14 takes the cells as keyword arguments only: TableRecord(**data).
         pytest.param(
             lambda: TableRecord({"a": 1}),
             "TableRecord: the cells are keyword arguments, TableRecord(name=value, ...); got 1 "

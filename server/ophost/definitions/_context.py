@@ -203,6 +203,7 @@ class OpExecutionContext:
             {k: v for k, v in resources.items() if k in op_def.required_resource_keys},
             op_def.name,
         )
+        self._given_resources = dict(resources)
         self._run_id = run_id
         self._run_tags = dict(run_tags)
         self._retry_number = retry_number
@@ -228,6 +229,12 @@ class OpExecutionContext:
     @property
     def resources(self) -> TypingAny:
         return self._resources
+
+    def resources_for(self, keys: frozenset[str]) -> Resources:
+        """The resources named by ``keys`` (those a type's check requires), as given to the run."""
+        return Resources(
+            {k: v for k, v in self._given_resources.items() if k in keys}, self._op_def.name
+        )
 
     @property
     def run_id(self) -> str:

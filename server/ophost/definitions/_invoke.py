@@ -231,7 +231,7 @@ def _type_check(
     name: str,
 ) -> None:
     what = f'{role} "{name}" of op "{op_def.name}"'
-    result = run_type_check(dagster_type, type_check_context(context), value, what)
+    result = run_type_check(dagster_type, type_check_context(context, dagster_type), value, what)
     if not result.success:
         raise type_check_failed(role, name, dagster_type, result)
 
