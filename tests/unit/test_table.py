@@ -19,6 +19,7 @@ from ophost.definitions._table import (
 from ophost.errors import InvalidArgumentError
 
 NAN = float("nan")
+ROW: dict[str, int | str] = {"a": 1, "b": "y"}
 
 # --- TableRecord ---------------------------------------------------------------------
 
@@ -32,7 +33,7 @@ NAN = float("nan")
             id="keywords",
         ),
         pytest.param(TableRecord, {}, id="empty"),
-        pytest.param(lambda: TableRecord(**{"a": 1, "b": "y"}), {"a": 1, "b": "y"}, id="unpacked"),
+        pytest.param(lambda: TableRecord(**ROW), {"a": 1, "b": "y"}, id="unpacked"),
         # 0.14 keyword form: a column may be called "data".
         pytest.param(lambda: TableRecord(data=1), {"data": 1}, id="column-named-data"),
     ],

@@ -89,11 +89,15 @@ from ophost.definitions._table import (
     TableSchema,
 )
 from ophost.definitions._type_families import Dict, List, Optional, Set, Tuple
-from ophost.definitions._types import BOOL as Bool
-from ophost.definitions._types import FLOAT as Float
-from ophost.definitions._types import INT as Int
-from ophost.definitions._types import STRING as String
-from ophost.definitions._types import DagsterType, Nothing, TypeCheckContext
+from ophost.definitions._types import (
+    Bool,
+    DagsterType,
+    Float,
+    Int,
+    Nothing,
+    String,
+    TypeCheckContext,
+)
 
 __all__ = [
     # ops

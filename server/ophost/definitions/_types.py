@@ -25,6 +25,10 @@ __all__ = [
     "INT",
     "STRING",
     "Any_",
+    "Bool",
+    "Float",
+    "Int",
+    "String",
     "DagsterType",
     "Nothing",
     "TypeCheckContext",
@@ -248,6 +252,13 @@ FLOAT = _scalar(TypeKind.FLOAT, "Float", float, "float")
 STRING = _scalar(TypeKind.STRING, "String", str, "string")
 BOOL = _scalar(TypeKind.BOOL, "Bool", bool, "bool")
 
+# The names op code imports (Dagster's): each is both an op type and, in a config schema,
+# the scalar config type of the same name.
+Int = INT
+Float = FLOAT
+String = STRING
+Bool = BOOL
+
 
 def _check_each(
     elements: Sequence[tuple[DagsterType, object]], context: TypeCheckContext | None
@@ -269,7 +280,7 @@ def optional_of(inner: DagsterType) -> DagsterType:
         name=f"{inner.name}?",
         kind=TypeKind.OPTIONAL,
         inner=(inner,),
-        typing_type=typing.Optional[inner.typing_type],  # type: ignore[name-defined]  # noqa: UP045
+        typing_type=typing.Optional[inner.typing_type],  # noqa: UP045
     )
 
 
@@ -372,7 +383,7 @@ def tuple_of(elements: Sequence[DagsterType] | None) -> DagsterType:
         kind=TypeKind.TUPLE,
         inner=tuple(elements),
         python_type=tuple,
-        typing_type=typing.Tuple[tuple(e.typing_type for e in elements)],  # type: ignore[misc]  # noqa: UP006
+        typing_type=typing.Tuple[tuple(e.typing_type for e in elements)],  # noqa: UP006
     )
 
 
