@@ -22,6 +22,7 @@ from ophost.definitions._types import (
     describe_value,
     register_python_type,
     registered_type,
+    was_inferred,
 )
 from ophost.errors import DefinitionError, InvalidArgumentError
 
@@ -108,7 +109,9 @@ def make_python_type_usable_as_dagster_type(python_type: type, dagster_type: Dag
     """Make annotations naming ``python_type`` resolve to ``dagster_type``.
 
     A class maps to one type: registering it again with a different type raises
-    ``DefinitionError`` (registering the same type again does nothing).
+    ``DefinitionError`` (registering the same type again does nothing), and so does
+    registering a class that an op annotation already used (ophost inferred a type for
+    it then, which the op keeps).
     """
     if not isinstance(python_type, type):
         raise InvalidArgumentError(
@@ -126,6 +129,13 @@ def make_python_type_usable_as_dagster_type(python_type: type, dagster_type: Dag
             f"the class {python_type.__qualname__} is already usable as the type "
             f'"{existing.name}"; a class can be mapped to one type only, so it cannot '
             f'become "{dagster_type.name}" as well'
+        )
+    if existing is None and was_inferred(python_type):
+        raise DefinitionError(
+            f"the class {python_type.__qualname__} was already used in an annotation before "
+            "it was made usable as a type, so ophost inferred a type for it; make it usable "
+            "(usable_as_dagster_type or make_python_type_usable_as_dagster_type) before any "
+            "op refers to it"
         )
     register_python_type(python_type, dagster_type)
 

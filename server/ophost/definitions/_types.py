@@ -455,6 +455,11 @@ class TypeFamily:
 _REGISTERED: dict[type, DagsterType] = {}
 
 
+def was_inferred(cls: type) -> bool:
+    """Whether an annotation already made ophost infer a type for ``cls``."""
+    return cls in _INFERRED
+
+
 def registered_type(cls: type) -> DagsterType | None:
     """The type made usable for ``cls`` (``usable_as_dagster_type``), if any."""
     return _REGISTERED.get(cls)
