@@ -77,7 +77,7 @@ def test_tuple_of_outputs_annotation_is_checked_at_run_time() -> None:
 
     @op(out={"name": Out(), "count": Out()})
     def wrong() -> Tuple[Output[str], Output[int]]:  # noqa: UP006
-        return Output("ada", "name"), Output("three", "count")
+        return Output("ada", "name"), Output("three", "count")  # type: ignore[arg-type]
 
     with pytest.raises(TypeCheckFailedError, match='step output "count" - expected type "Int"'):
         execute_in_process(wrong)

@@ -422,7 +422,8 @@ def test_map_in_an_op_and_on_the_wire() -> None:
 
     @op(config_schema={"weights": Map(str, float, key_label_name="feature")})
     def total(context) -> float:  # type: ignore[no-untyped-def]
-        return sum(context.op_config["weights"].values())
+        weights: dict[str, float] = context.op_config["weights"]
+        return sum(weights.values())
 
     assert execute_in_process(total, config={"weights": {"a": 1.5, "b": 2}}).outputs == {
         "result": 3.5

@@ -5,7 +5,7 @@ All classes are immutable. They hold lists and dicts, so none of them is hashabl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ophost.definitions._metadata_support import (
@@ -84,7 +84,7 @@ class TableColumnConstraints:
     other: list[str]
 
     def __init__(
-        self, nullable: bool = True, unique: bool = False, other: Sequence[str] | None = None
+        self, nullable: bool = True, unique: bool = False, other: list[str] | None = None
     ) -> None:
         owner = "TableColumnConstraints"
         object.__setattr__(self, "nullable", check_bool(owner, "nullable", nullable))
@@ -100,7 +100,7 @@ class TableConstraints:
 
     other: list[str]
 
-    def __init__(self, other: Sequence[str]) -> None:
+    def __init__(self, other: list[str]) -> None:
         object.__setattr__(self, "other", _str_list("TableConstraints", "other", other))
 
     __hash__ = None  # type: ignore[assignment]
@@ -150,7 +150,7 @@ class TableSchema:
     constraints: TableConstraints
 
     def __init__(
-        self, columns: Sequence[TableColumn], constraints: TableConstraints | None = None
+        self, columns: list[TableColumn], constraints: TableConstraints | None = None
     ) -> None:
         owner = "TableSchema"
         if not isinstance(columns, list):
