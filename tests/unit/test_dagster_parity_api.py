@@ -1,8 +1,8 @@
 """What a Dagster 0.14 user writes, working in ophost as it does in Dagster.
 
-Each test names the Dagster 0.14.20 behaviour it compares against: the public API docs
-(https://docs.dagster.io/0.14.20/_apidocs/...) and the module of the released
-``dagster`` package that implements it. The differences ophost keeps on purpose are in
+Each test names the Dagster 0.14.20 behaviour it compares against and the module of the
+released ``dagster`` 0.14 package that implements it (the API reference is at
+https://docs.dagster.io/_apidocs/, with the 0.14 pages in its version archive). The differences ophost keeps on purpose are in
 docs/dagster-differences.md.
 """
 

@@ -1,8 +1,9 @@
 """The Dagster 0.14 type and config vocabulary that op code imports next to ``op``.
 
-Each test names the Dagster 0.14.20 behaviour it compares against: the API docs pages
-"Types" and "Config" (https://docs.dagster.io/0.14.20/_apidocs/types and
-.../_apidocs/config) and the modules of the released ``dagster`` package
+Each test names the Dagster 0.14.20 behaviour it compares against: the API reference
+pages "Types" and "Config" (https://docs.dagster.io/_apidocs/types and
+https://docs.dagster.io/_apidocs/config, 0.14 in the version archive) and the modules of
+the released ``dagster`` 0.14 package
 (``dagster.core.types.dagster_type``, ``dagster.config``,
 ``dagster.utils.test.check_dagster_type``). Where a name affects an op's signature the
 test also reads it back from the wire (``ophost.codec``). Deliberate differences are in
