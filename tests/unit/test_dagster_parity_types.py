@@ -440,6 +440,20 @@ def test_map_in_an_op_and_on_the_wire() -> None:
     )
 
 
+def test_map_shorthand_as_the_whole_schema() -> None:
+    """``config_schema={str: int}`` makes the op's config a map of str to int."""
+
+    @op(config_schema={String: [Int]})
+    def lengths(context) -> int:  # type: ignore[no-untyped-def]
+        return len(context.op_config)
+
+    assert lengths.config_schema.config_type == Map(str, [int])
+    assert lengths.config_schema.is_required
+    assert lengths(build_op_context(op_config={"a": [1], "b": []})) == 2
+    with pytest.raises(InvalidConfigError, match=r"config\.b\[0\]: expected int"):
+        lengths(build_op_context(op_config={"b": ["x"]}))
+
+
 @pytest.mark.parametrize(
     ("schema", "message"),
     [
