@@ -149,8 +149,9 @@ def _check_tags(tags: object) -> dict[str, str]:
 
 
 def _run_coroutine(coro: Coroutine[object, object, list[ExecutionEvent]]) -> list[ExecutionEvent]:
-    # asyncio.run is called outside any except block, so the op body does not see a
-    # pending exception in sys.exc_info() (or get it chained onto its own).
+    # The private loop is started outside any except block, so the op body does not see a
+    # pending exception in sys.exc_info() (or get it chained onto its own). It is never
+    # installed as this thread's loop, so the caller's loop state is left as it was.
     if not _in_running_loop():
         return run_on_private_loop(coro)
     # Called from inside a running loop (a notebook, an async test): run on a fresh loop
