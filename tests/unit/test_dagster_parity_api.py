@@ -2,8 +2,8 @@
 
 Each test names the Dagster 0.14.20 behaviour it compares against and the module of the
 released ``dagster`` 0.14 package that implements it (the API reference is at
-https://docs.dagster.io/_apidocs/, with the 0.14 pages in its version archive). The differences ophost keeps on purpose are in
-docs/dagster-differences.md.
+https://docs.dagster.io/_apidocs/, with the 0.14 pages in its version archive). The
+differences ophost keeps on purpose are in docs/dagster-differences.md.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ from ophost.definitions._op import OpDefinition
 from ophost.errors import InvalidArgumentError, InvalidInvocationError
 from ophost.execution._attempt import Clock, EncodedEvent, EngineEvent
 from ophost.execution._engine import OpRun, Sleep
-from ophost.execution._private_loop import run_on_private_loop
 from ophost.execution._prepare import prepare_execution
+from ophost.execution._private_loop import run_on_private_loop
 from ophost.execution._thread_executor import ThreadExecutor
 
 __all__ = ["ExecutionResult", "execute_in_process", "numbered"]

@@ -44,8 +44,8 @@ from ophost.execution._attempt import (
     EngineEvent,
 )
 from ophost.execution._error_data import error_data
-from ophost.execution._private_loop import run_on_private_loop
 from ophost.execution._loader import LoadedOps, LoadError, close_resources, load_ops
+from ophost.execution._private_loop import run_on_private_loop
 from ophost.execution._remote_attempt import (
     attempt_request,
     event_tails,
