@@ -72,7 +72,10 @@ class DagsterType:
     ``DagsterType(type_check_fn, key=None, name=None, description=None, metadata=None)``
     builds a custom type: ``type_check_fn(context, value)`` returns a bool or a
     :class:`TypeCheck`. The name defaults to the key and the key to the name; at
-    least one of them is required.
+    least one of them is required (``unique_name`` is the name as given).
+    Keyword-only: ``required_resource_keys`` (a set of str), the resources the check
+    reads from ``context.resources``; ``typing_type``, the Python typing form of the
+    type's values (``typing.Any`` by default).
     """
 
     __slots__ = (
