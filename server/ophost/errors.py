@@ -7,6 +7,7 @@ for::
     OpHostError
     ├── InvalidArgumentError        (also a TypeError)  Dagster: CheckError / ParamCheckError
     ├── DefinitionError                                 Dagster: DagsterInvalidDefinitionError
+    │   └── InvalidConfigDefinitionError                Dagster: DagsterInvalidConfigDefinitionError
     ├── InvariantViolationError                         Dagster: DagsterInvariantViolationError
     │   └── OutputNotFoundError                         Dagster: DagsterStepOutputNotFoundError
     ├── InvalidInvocationError                          Dagster: DagsterInvalidInvocationError
@@ -43,6 +44,7 @@ __all__ = [
     "DefinitionError",
     "ExecutionInterruptedError",
     "InvalidArgumentError",
+    "InvalidConfigDefinitionError",
     "InvalidConfigError",
     "InvalidInvocationError",
     "InvalidMetadataError",
@@ -70,6 +72,15 @@ class DefinitionError(OpHostError):
 
     Raised when the definition is built (at decoration time for ``@op``), with a
     message naming the op and the offending argument.
+    """
+
+
+class InvalidConfigDefinitionError(DefinitionError):
+    """A config schema is not valid: a value in it is not a config type, a field is None...
+
+    Raised while the schema is resolved (when the op, ``Field`` or ``Shape`` is built),
+    with a message naming where the schema came from and the path inside it. It is a
+    :class:`DefinitionError`, so code catching that sees it too.
     """
 
 

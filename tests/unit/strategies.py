@@ -43,6 +43,7 @@ from ophost.definitions._config import (
     Enum,
     EnumValue,
     Field,
+    Map,
     Noneable,
     Permissive,
     ScalarType,
@@ -225,11 +226,16 @@ entry_lists = st.lists(metadata_entries, max_size=3)
 # -- types, config, definitions ------------------------------------------------------------
 
 _custom = st.builds(
-    lambda key, desc: DagsterType(
-        lambda _c, _v: True, key=f"custom.{key}", name=key, description=desc
+    lambda key, desc, resource_keys: DagsterType(
+        lambda _c, _v: True,
+        key=f"custom.{key}",
+        name=key,
+        description=desc,
+        required_resource_keys=resource_keys,
     ),
     names,
     opt_text,
+    st.frozensets(names, max_size=2),
 )
 dagster_types = st.recursive(
     st.sampled_from([Any_, INT, FLOAT, STRING, BOOL]) | _custom,
@@ -275,6 +281,12 @@ config_fields: st.SearchStrategy[Field] = st.recursive(
         | st.builds(lambda f: Field(Selector(f)), _fields_of(inner))
         | inner.map(lambda f: Field(Array(f.config_type)))
         | inner.map(lambda f: Field(Noneable(f.config_type)))
+        | st.builds(
+            lambda kind, f, label: Field(Map(ScalarType(kind), f.config_type, label)),
+            st.sampled_from(list(_scalar_defaults)),
+            inner,
+            opt_text,
+        )
         | st.lists(
             st.from_regex(r"[A-Z]{1,4}", fullmatch=True), min_size=1, max_size=3, unique=True
         ).map(lambda vs: Field(Enum("Color", [EnumValue(v, description=v.lower()) for v in vs])))

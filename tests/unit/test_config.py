@@ -47,6 +47,7 @@ def test_public_names() -> None:
         "Enum",
         "EnumValue",
         "Field",
+        "Map",
         "Noneable",
         "Permissive",
         "ScalarType",

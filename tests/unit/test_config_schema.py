@@ -25,12 +25,13 @@ from ophost.definitions._config import (
     Shape,
     resolve_config_schema,
 )
-from ophost.errors import DefinitionError, InvalidArgumentError
+from ophost.errors import DefinitionError, InvalidArgumentError, InvalidConfigError
 
 WHERE = 'op "my_op" config_schema'
 HELP = (
     "a config schema is int, float, str, bool, Any, a dict of field schemas, a one-element "
-    "list such as [int], or a Field, Shape, Permissive, Selector, Array, Noneable or Enum"
+    "list such as [int], a map such as {str: int}, or a Field, Shape, Permissive, "
+    "Selector, Array, Map, Noneable or Enum"
 )
 
 
@@ -124,11 +125,12 @@ def test_resolve_config_type_wraps_it_in_a_field() -> None:
             {1: int}, "config_schema", "field names must be str, got 1 (int)", id="int-key"
         ),
         pytest.param(
-            {"a": {str: int}},
+            {"a": {str: int, "b": int}},
             "config_schema.a",
             "field names must be str, got <class str> (type) "
-            "(Map schemas such as {str: int} are not supported)",
-            id="map-syntax",
+            "(a map schema such as {str: int} has exactly one entry, the key type and the "
+            "value type)",
+            id="map-syntax-mixed-with-fields",
         ),
         pytest.param(
             {"a": None},
@@ -384,37 +386,6 @@ def test_field_accepts_already_resolved_types() -> None:
             id="required-with-default",
         ),
         pytest.param(
-            lambda: Field(int, default_value="x"),
-            "Field: default_value does not match the config type: default_value: expected int, "
-            'got "x" (str)',
-            id="bad-scalar-default",
-        ),
-        pytest.param(
-            lambda: Field(int, default_value=None),
-            "Field: default_value does not match the config type: default_value: expected int, "
-            "got None",
-            id="none-default",
-        ),
-        pytest.param(
-            lambda: Field({"a": int, "b": [str]}, default_value={"a": "x", "b": [1, "y", 2]}),
-            "Field: default_value does not match the config type: default_value.a: expected int, "
-            'got "x" (str); default_value.b[0]: expected str, got 1 (int); '
-            "default_value.b[2]: expected str, got 2 (int)",
-            id="every-default-problem",
-        ),
-        pytest.param(
-            lambda: Field({"a": int, "b": int}, default_value={"a": 1}),
-            "Field: default_value does not match the config type: default_value: missing "
-            'required field "b"',
-            id="partial-default",
-        ),
-        pytest.param(
-            lambda: Field(Enum.from_python_enum(Color), default_value=Color.RED),
-            "Field: default_value does not match the config type: default_value: expected one "
-            'of RED, GREEN, got Color.RED (Color); write the name "RED" instead of the member',
-            id="python-enum-member-default",
-        ),
-        pytest.param(
             lambda: Field(Any, default_value=len),
             "Field: default_value cannot be a callable, got <builtin_function_or_method object> "
             "(builtin_function_or_method)",
@@ -443,6 +414,55 @@ def test_field_definition_errors(build: typing.Callable[[], object], message: st
     with pytest.raises(DefinitionError) as info:
         build()
     assert str(info.value) == message
+
+
+# Dagster 0.14 validates an explicit default when the Field is built and raises its
+# invalid-config error, "Invalid default_value for Field.", listing every problem.
+@pytest.mark.parametrize(
+    ("build", "problems"),
+    [
+        pytest.param(
+            lambda: Field(int, default_value="x"),
+            'default_value: expected int, got "x" (str)',
+            id="bad-scalar-default",
+        ),
+        pytest.param(
+            lambda: Field(int, default_value=None),
+            "default_value: expected int, got None",
+            id="none-default",
+        ),
+        pytest.param(
+            lambda: Field({"a": int, "b": [str]}, default_value={"a": "x", "b": [1, "y", 2]}),
+            "default_value.a: expected int, "
+            'got "x" (str); default_value.b[0]: expected str, got 1 (int); '
+            "default_value.b[2]: expected str, got 2 (int)",
+            id="every-default-problem",
+        ),
+        pytest.param(
+            lambda: Field({"a": int, "b": int}, default_value={"a": 1}),
+            'default_value: missing required field "b"',
+            id="partial-default",
+        ),
+    ],
+)
+def test_invalid_defaults_are_invalid_config(
+    build: typing.Callable[[], object], problems: str
+) -> None:
+    with pytest.raises(InvalidConfigError) as info:
+        build()
+    assert info.value.preamble == "Invalid default_value for Field."
+    assert "; ".join(str(error) for error in info.value.errors) == problems
+    assert str(info.value).startswith("Invalid default_value for Field.\n  default_value")
+
+
+def test_python_enum_member_default_is_a_definition_error() -> None:
+    with pytest.raises(DefinitionError) as info:
+        Field(Enum.from_python_enum(Color), default_value=Color.RED)
+    assert not isinstance(info.value, InvalidConfigError)
+    assert str(info.value) == (
+        'Field: the default_value Color.RED of the config enum "Color" is a Python enum '
+        "member; give its name as a string instead, one of: RED, GREEN"
+    )
 
 
 @pytest.mark.parametrize(
@@ -607,6 +627,7 @@ def test_config_kind_members() -> None:
         "ARRAY",
         "NONEABLE",
         "ENUM",
+        "MAP",
     ]
 
 

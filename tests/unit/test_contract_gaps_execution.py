@@ -433,11 +433,20 @@ def introspect(context):  # type: ignore[no-untyped-def]
     [
         pytest.param(lambda: _run(introspect, config={"x": 1}).output_value(), {"x": 1}, id="run"),
         pytest.param(lambda: _run(introspect).output_value(), None, id="run-no-config"),
-        pytest.param(lambda: introspect(build_op_context(op_config=[2])), [2], id="direct"),
     ],
 )
 def test_run_config_describe_op_and_mapping_key(call: Call, config: object) -> None:
     assert call() == ({"ops": {"introspect": {"config": config}}}, 'op "introspect"', None)
+
+
+def test_direct_call_run_config_is_shaped_as_in_dagster_0_14() -> None:
+    # A direct call has no run: the 0.14 invocation context reports the op's config under
+    # "solids" (only when it is truthy) and the resource config (test_dagster_parity_api).
+    assert introspect(build_op_context(op_config=[2])) == (
+        {"solids": {"introspect": {"config": [2]}}, "resources": {}},
+        'op "introspect"',
+        None,
+    )
 
 
 def test_build_op_context_positional_order() -> None:

@@ -629,7 +629,7 @@ def test_repr_is_readable() -> None:
 def test_table_schema_inference(first: TableRecord, columns: list[tuple[str, str]]) -> None:
     # The later record has the same fields (other cell kinds, other order): only the
     # first record decides the inferred column types.
-    later = TableRecord(dict.fromkeys(reversed(first.data), "other"))
+    later = TableRecord(**dict.fromkeys(reversed(first.data), "other"))
     table = TableMetadataValue([first, later])
     assert [(c.name, c.type) for c in table.schema.columns] == columns
     assert table.schema.constraints == TableConstraints(other=[])
@@ -638,7 +638,7 @@ def test_table_schema_inference(first: TableRecord, columns: list[tuple[str, str
 
 def test_table_with_no_records_keeps_the_schema() -> None:
     assert TableMetadataValue([], SCHEMA).schema is SCHEMA
-    assert TableMetadataValue((), SCHEMA).records == []
+    assert TableMetadataValue([], SCHEMA).records == []
 
 
 # --- metadata values compare by type as well as value (docs/dagster-differences.md) ------

@@ -11,6 +11,7 @@ from ophost.definitions._config import (
     Enum,
     EnumValue,
     Field,
+    Map,
     Noneable,
     Permissive,
     ScalarType,
@@ -63,6 +64,13 @@ def type_to_proto(config_type: ConfigType, *, path: str = "config") -> config_pb
         message.noneable_type.inner.CopyFrom(type_to_proto(config_type.inner, path=path))
     elif isinstance(config_type, Enum):
         _enum_to_proto(config_type, message.enum_type)
+    elif isinstance(config_type, Map):
+        message.map_type.key_type = _SCALARS[config_type.key_type.kind]
+        message.map_type.value_type.CopyFrom(
+            type_to_proto(config_type.inner_type, path=f"{path}{{}}")
+        )
+        if config_type.key_label_name is not None:
+            message.map_type.key_label_name = config_type.key_label_name
     else:
         raise CodecError(path, f"unknown config kind {kind}")
     return message
@@ -135,6 +143,20 @@ def type_from_proto(message: config_pb2.ConfigType, *, path: str = "config") -> 
             return Array(type_from_proto(message.array_type.element, path=f"{path}[]"))
         if kind == "noneable_type":
             return Noneable(type_from_proto(message.noneable_type.inner, path=path))
+        if kind == "map_type":
+            map_type = message.map_type
+            key_kind = _SCALARS_BACK.get(map_type.key_type)
+            if key_kind is None:
+                raise CodecError(path, f"unknown map key kind {map_type.key_type}")
+            if not map_type.HasField("value_type"):
+                raise CodecError(path, "a map config type needs a value_type")
+            return Map(
+                ScalarType(key_kind),
+                type_from_proto(map_type.value_type, path=f"{path}{{}}"),
+                key_label_name=(
+                    map_type.key_label_name if map_type.HasField("key_label_name") else None
+                ),
+            )
         if kind == "enum_type":
             return Enum(
                 message.enum_type.name,

@@ -65,6 +65,7 @@ def to_proto(dtype: DagsterType) -> type_pb2.TypeSpec:
         message.custom_type.python_type = (
             f"{python_type.__module__}.{python_type.__qualname__}" if python_type else ""
         )
+        message.custom_type.required_resource_keys.extend(sorted(dtype.required_resource_keys))
     return message
 
 
@@ -116,10 +117,14 @@ def from_proto(message: type_pb2.TypeSpec, *, path: str = "type") -> DagsterType
     if kind == "custom_type":
         if not message.key:
             raise CodecError(path, "a custom type needs a key")
+        keys = message.custom_type.required_resource_keys
+        if any(not key for key in keys):
+            raise CodecError(path, "a required resource key is empty")
         return DagsterType(
             _remote_check,
             key=message.key,
             name=message.display_name or message.key,
             description=description,
+            required_resource_keys=frozenset(keys),
         )
     raise CodecError(path, "the type has no kind set")

@@ -10,12 +10,14 @@ here too.
 """
 
 from ophost.definitions._asset_key import AssetKey
+from ophost.definitions._checks import check_dagster_type
 from ophost.definitions._config import (
     Any,
     Array,
     Enum,
     EnumValue,
     Field,
+    Map,
     Noneable,
     Permissive,
     Selector,
@@ -73,6 +75,11 @@ from ophost.definitions._op_events import (
     TypeCheck,
 )
 from ophost.definitions._op_spec import OpSpec
+from ophost.definitions._python_types import (
+    PythonObjectDagsterType,
+    make_python_type_usable_as_dagster_type,
+    usable_as_dagster_type,
+)
 from ophost.definitions._retry import Backoff, Jitter, RetryPolicy
 from ophost.definitions._table import (
     TableColumn,
@@ -81,7 +88,16 @@ from ophost.definitions._table import (
     TableRecord,
     TableSchema,
 )
-from ophost.definitions._types import DagsterType, Nothing, TypeCheckContext
+from ophost.definitions._type_families import Dict, List, Optional, Set, Tuple
+from ophost.definitions._types import (
+    Bool,
+    DagsterType,
+    Float,
+    Int,
+    Nothing,
+    String,
+    TypeCheckContext,
+)
 
 __all__ = [
     # ops
@@ -97,12 +113,27 @@ __all__ = [
     "RetryPolicy",
     "Backoff",
     "Jitter",
+    # types
+    "Int",
+    "Float",
+    "String",
+    "Bool",
+    "List",
+    "Optional",
+    "Set",
+    "Tuple",
+    "Dict",
+    "PythonObjectDagsterType",
+    "usable_as_dagster_type",
+    "make_python_type_usable_as_dagster_type",
+    "check_dagster_type",
     # config
     "Any",
     "Array",
     "Enum",
     "EnumValue",
     "Field",
+    "Map",
     "Noneable",
     "Permissive",
     "Selector",

@@ -193,14 +193,17 @@ class OpExecutionContext:
         event_sink: EventSink,
         partition_key: str | None = None,
         cancel_check: Callable[[], bool] | None = None,
+        run_config: Mapping[str, object] | None = None,
     ) -> None:
         self._cancel_check = cancel_check
+        self._run_config = None if run_config is None else dict(run_config)
         self._op_def = op_def
         self._op_config = op_config
         self._resources = Resources(
             {k: v for k, v in resources.items() if k in op_def.required_resource_keys},
             op_def.name,
         )
+        self._given_resources = dict(resources)
         self._run_id = run_id
         self._run_tags = dict(run_tags)
         self._retry_number = retry_number
@@ -227,12 +230,20 @@ class OpExecutionContext:
     def resources(self) -> TypingAny:
         return self._resources
 
+    def resources_for(self, keys: frozenset[str]) -> Resources:
+        """The resources named by ``keys`` (those a type's check requires), as given to the run."""
+        return Resources(
+            {k: v for k, v in self._given_resources.items() if k in keys}, self._op_def.name
+        )
+
     @property
     def run_id(self) -> str:
         return self._run_id
 
     @property
     def run_config(self) -> dict[str, object]:
+        if self._run_config is not None:
+            return dict(self._run_config)
         return {"ops": {self._op_def.name: {"config": self._op_config}}}
 
     @property

@@ -86,6 +86,7 @@ def invoke(op_def: OpDefinition, args: tuple[object, ...], kwargs: dict[str, obj
         log_sink=python_log,
         event_sink=unbound.record_event,
         partition_key=unbound.partition_key,
+        run_config=_direct_run_config(op_def.name, op_config),
     )
     unbound.bound = bound
     values = _bind_inputs(op_def, decorated, positional, kwargs)
@@ -99,6 +100,21 @@ def invoke(op_def: OpDefinition, args: tuple[object, ...], kwargs: dict[str, obj
     if inspect.isgenerator(result):
         return _checked_gen(op_def, bound, result)
     return _check_return(op_def, bound, result)
+
+
+def _direct_run_config(op_name: str, op_config: object) -> dict[str, object]:
+    """``context.run_config`` of a direct call, shaped as Dagster 0.14 shapes it.
+
+    A direct call has no run, so the "run config" holds only what the call was given:
+    the op's resolved config under ``solids`` when there is any (a falsy config is left
+    out), and the resource config, which is always empty here (ophost resources are
+    passed built).
+    """
+    run_config: dict[str, object] = {}
+    if op_config:
+        run_config["solids"] = {op_name: {"config": op_config}}
+    run_config["resources"] = {}
+    return run_config
 
 
 def _take_context(
@@ -215,7 +231,7 @@ def _type_check(
     name: str,
 ) -> None:
     what = f'{role} "{name}" of op "{op_def.name}"'
-    result = run_type_check(dagster_type, type_check_context(context), value, what)
+    result = run_type_check(dagster_type, type_check_context(context, dagster_type), value, what)
     if not result.success:
         raise type_check_failed(role, name, dagster_type, result)
 

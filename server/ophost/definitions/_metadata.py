@@ -188,7 +188,7 @@ class MetadataEntry:
 
     @staticmethod
     def table(
-        records: Sequence[TableRecord],
+        records: list[TableRecord],
         label: builtins.str,
         description: builtins.str | None = None,
         schema: TableSchema | None = None,

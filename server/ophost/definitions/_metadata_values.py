@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -150,9 +150,7 @@ class MetadataValue:
         return DagsterAssetMetadataValue(asset_key)
 
     @staticmethod
-    def table(
-        records: Sequence[TableRecord], schema: TableSchema | None = None
-    ) -> TableMetadataValue:
+    def table(records: list[TableRecord], schema: TableSchema | None = None) -> TableMetadataValue:
         """A table of records; the schema is inferred from the first record if omitted."""
         return TableMetadataValue(records, schema)
 
@@ -419,9 +417,9 @@ class TableMetadataValue(MetadataValue):
     records: list[TableRecord]
     schema: TableSchema
 
-    def __init__(self, records: Sequence[TableRecord], schema: TableSchema | None = None) -> None:
+    def __init__(self, records: list[TableRecord], schema: TableSchema | None = None) -> None:
         owner = "TableMetadataValue"
-        if not isinstance(records, (list, tuple)):
+        if not isinstance(records, list):
             raise InvalidArgumentError(
                 f'{owner}: "records" must be a list of TableRecord, got {describe(records)}'
             )

@@ -284,6 +284,14 @@ class OpDefinition:
         """The output called ``name``, if there is one (no copy of :attr:`output_dict` made)."""
         return self._outputs_by_name.get(name)
 
+    def input_def_named(self, name: str) -> InputDefinition:
+        """The input called ``name``; ``KeyError`` naming the op's inputs if there is none."""
+        return _named(self, "input", name, self._inputs_by_name)
+
+    def output_def_named(self, name: str) -> OutputDefinition:
+        """The output called ``name``; ``KeyError`` naming the op's outputs if there is none."""
+        return _named(self, "output", name, self._outputs_by_name)
+
     @property
     def ins(self) -> dict[str, In]:
         return {d.name: d.to_in() for d in self._input_defs}
@@ -368,6 +376,21 @@ class OpDefinition:
 
 
 # -- argument checks -----------------------------------------------------------------------
+
+
+_Def = TypeVar("_Def", InputDefinition, OutputDefinition)
+
+
+def _named(op_def: OpDefinition, what: str, name: object, defs: Mapping[str, _Def]) -> _Def:
+    if not isinstance(name, str):
+        raise InvalidArgumentError(
+            f'op "{op_def.name}": {what} name must be a str, got {type(name).__name__}'
+        )
+    found = defs.get(name)
+    if found is None:
+        known = ", ".join(f'"{n}"' for n in defs) or "none"
+        raise KeyError(f'op "{op_def.name}" has no {what} "{name}" (its {what}s: {known})')
+    return found
 
 
 def _check_unique(where: str, what: str, names: Sequence[str]) -> None:

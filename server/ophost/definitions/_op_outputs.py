@@ -69,7 +69,7 @@ def _several_outputs(
         out_type = declared_out.dagster_type
         if out_type is None:
             out_type = (
-                resolve_dagster_type(
+                _annotated_type(
                     element_types[index], where=f'{where} output "{out_name}" annotation'
                 )
                 if element_types is not None
@@ -103,11 +103,18 @@ def _return_type(where: str, annotation: object, kind: ComputeKind) -> DagsterTy
         return Any_
     if annotation is None:
         return Any_
+    return _annotated_type(annotation, where=f"{where} return type annotation")
+
+
+def _annotated_type(annotation: object, *, where: str) -> DagsterType:
+    """The type an output annotation names: ``Output[T]`` means ``T``, bare ``Output`` Any.
+
+    This holds for the whole return annotation and for each element of a ``Tuple``
+    annotation of several outputs (``Tuple[Output[str], Output[int]]``).
+    """
     if annotation is Output:
         return Any_
     if getattr(annotation, "__origin__", None) is Output:
         args: tuple[object, ...] = getattr(annotation, "__args__", ())
-        return resolve_dagster_type(
-            args[0] if args else None, where=f"{where} return type annotation"
-        )
-    return resolve_dagster_type(annotation, where=f"{where} return type annotation")
+        return resolve_dagster_type(args[0] if args else None, where=where)
+    return resolve_dagster_type(annotation, where=where)

@@ -5,7 +5,7 @@ All classes are immutable. They hold lists and dicts, so none of them is hashabl
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ophost.definitions._metadata_support import (
@@ -33,46 +33,39 @@ TableValue = str | int | float | bool | None
 _CELL_TYPES = (str, int, float)  # bool is an int
 
 
+def _str_list(owner: str, arg: str, value: object) -> list[str]:
+    """A ``list`` of str (a tuple is refused, as Dagster's table classes refuse it)."""
+    if not isinstance(value, list):
+        raise InvalidArgumentError(f'{owner}: "{arg}" must be a list of str, got {describe(value)}')
+    return check_str_list(owner, arg, value)
+
+
 @dataclass(frozen=True, init=False, eq=False)
 class TableRecord:
     """One row of a table: a mapping of column name to a str, int, float, bool or None.
 
-    Build it from keyword arguments, ``TableRecord(name="a", size=3)``, or (as in
-    current Dagster) from one mapping, ``TableRecord({"name": "a", "size": 3})``.
-    Records compare by their data with the typed rules of JSON metadata: ``1``,
-    ``1.0`` and ``True`` are different cells, and NaN equals NaN.
+    The cells are given as keyword arguments, ``TableRecord(name="a", size=3)``, as in
+    Dagster 0.14 (a mapping is unpacked: ``TableRecord(**row)``). Records compare by
+    their data with the typed rules of JSON metadata: ``1``, ``1.0`` and ``True`` are
+    different cells, and NaN equals NaN.
     """
 
     data: dict[str, TableValue]
 
-    def __init__(
-        self, data: Mapping[str, TableValue] | None = None, /, **fields: TableValue
-    ) -> None:
-        if data is None:
-            cells: dict[str, TableValue] = fields
-        elif fields:
+    def __init__(self, *args: object, **fields: TableValue) -> None:
+        if args:
             raise InvalidArgumentError(
-                "TableRecord: give the cells either as one mapping or as keyword "
-                "arguments, not both"
+                "TableRecord: the cells are keyword arguments, TableRecord(name=value, ...); "
+                f"got {len(args)} positional argument(s) ({describe(args[0])}); unpack a "
+                "mapping with TableRecord(**row)"
             )
-        elif isinstance(data, Mapping):
-            cells = dict(data)
-        else:
-            raise InvalidArgumentError(
-                f"TableRecord: the positional argument must be a mapping of column name "
-                f"to value, got {describe(data)}"
-            )
-        for name, cell in cells.items():
-            if not isinstance(name, str):
-                raise InvalidArgumentError(
-                    f"TableRecord: column names must be str, got {describe(name)}"
-                )
+        for name, cell in fields.items():
             if cell is not None and not isinstance(cell, _CELL_TYPES):
                 raise InvalidArgumentError(
                     f'TableRecord: the value of "{name}" must be a str, int, float, bool '
                     f"or None, got {describe(cell)}"
                 )
-        object.__setattr__(self, "data", cells)
+        object.__setattr__(self, "data", dict(fields))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TableRecord):
@@ -91,14 +84,12 @@ class TableColumnConstraints:
     other: list[str]
 
     def __init__(
-        self, nullable: bool = True, unique: bool = False, other: Sequence[str] | None = None
+        self, nullable: bool = True, unique: bool = False, other: list[str] | None = None
     ) -> None:
         owner = "TableColumnConstraints"
         object.__setattr__(self, "nullable", check_bool(owner, "nullable", nullable))
         object.__setattr__(self, "unique", check_bool(owner, "unique", unique))
-        object.__setattr__(
-            self, "other", [] if other is None else check_str_list(owner, "other", other)
-        )
+        object.__setattr__(self, "other", [] if other is None else _str_list(owner, "other", other))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -109,8 +100,8 @@ class TableConstraints:
 
     other: list[str]
 
-    def __init__(self, other: Sequence[str]) -> None:
-        object.__setattr__(self, "other", check_str_list("TableConstraints", "other", other))
+    def __init__(self, other: list[str]) -> None:
+        object.__setattr__(self, "other", _str_list("TableConstraints", "other", other))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -159,10 +150,10 @@ class TableSchema:
     constraints: TableConstraints
 
     def __init__(
-        self, columns: Sequence[TableColumn], constraints: TableConstraints | None = None
+        self, columns: list[TableColumn], constraints: TableConstraints | None = None
     ) -> None:
         owner = "TableSchema"
-        if not isinstance(columns, (list, tuple)):
+        if not isinstance(columns, list):
             raise InvalidArgumentError(
                 f'{owner}: "columns" must be a list of TableColumn, got {describe(columns)}'
             )

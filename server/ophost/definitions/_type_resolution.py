@@ -7,6 +7,7 @@ import types
 import typing
 from typing import Any as TypingAny
 
+from ophost.definitions._config._base import Any as ConfigAny
 from ophost.definitions._types import (
     BOOL,
     FLOAT,
@@ -15,10 +16,12 @@ from ophost.definitions._types import (
     Any_,
     DagsterType,
     Nothing,
+    TypeFamily,
     dict_of,
     inferred_class_type,
     list_of,
     optional_of,
+    registered_type,
     set_of,
     tuple_of,
 )
@@ -65,13 +68,18 @@ def resolve_dagster_type(obj: object, *, where: str) -> DagsterType:
         return _resolve(obj)
     except _Unresolvable as exc:
         raise DefinitionError(f"{where}: {exc.reason}") from None
+    except DefinitionError as exc:
+        raise DefinitionError(f"{where}: {exc}") from None
 
 
 def _resolve(obj: object) -> DagsterType:
     if isinstance(obj, DagsterType):
         return obj
-    if obj is None or obj is TypingAny:
+    if obj is None or obj is TypingAny or obj is ConfigAny:
+        # ``Any`` is one name for both systems, as in Dagster: as a type it accepts all.
         return Any_
+    if isinstance(obj, TypeFamily):
+        return obj.bare()
     if obj is _NONE_TYPE:
         return Nothing
     try:
@@ -117,7 +125,8 @@ def _resolve(obj: object) -> DagsterType:
     if origin is collections.abc.Callable or origin is not None:
         raise _Unresolvable(f"the annotation {obj!r} cannot be used as an ophost type")
     if isinstance(obj, type):
-        return inferred_class_type(obj)
+        registered = registered_type(obj)
+        return registered if registered is not None else inferred_class_type(obj)
     return _invalid(obj)
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 import logging
+import typing
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any as TypingAny
 from typing import NamedTuple
 
@@ -23,6 +25,10 @@ __all__ = [
     "INT",
     "STRING",
     "Any_",
+    "Bool",
+    "Float",
+    "Int",
+    "String",
     "DagsterType",
     "Nothing",
     "TypeCheckContext",
@@ -66,11 +72,16 @@ class DagsterType:
     ``DagsterType(type_check_fn, key=None, name=None, description=None, metadata=None)``
     builds a custom type: ``type_check_fn(context, value)`` returns a bool or a
     :class:`TypeCheck`. The name defaults to the key and the key to the name; at
-    least one of them is required.
+    least one of them is required (``unique_name`` is the name as given).
+    Keyword-only: ``required_resource_keys`` (a set of str), the resources the check
+    reads from ``context.resources``; ``typing_type``, the Python typing form of the
+    type's values (``typing.Any`` by default).
     """
 
     __slots__ = (
         "_check",
+        "_given_name",
+        "_typing_type",
         "description",
         "inner",
         "key",
@@ -78,6 +89,7 @@ class DagsterType:
         "metadata_entries",
         "name",
         "python_type",
+        "required_resource_keys",
     )
 
     def __init__(
@@ -91,6 +103,8 @@ class DagsterType:
         kind: TypeKind = TypeKind.CUSTOM,
         inner: Sequence[DagsterType] = (),
         python_type: type | None = None,
+        required_resource_keys: AbstractSet[str] | None = None,
+        typing_type: object = TypingAny,
     ) -> None:
         if not callable(type_check_fn):
             raise InvalidArgumentError(
@@ -106,6 +120,9 @@ class DagsterType:
         if not isinstance(kind, TypeKind):
             raise InvalidArgumentError("DagsterType: kind must be a TypeKind")
         self._check = type_check_fn
+        self._given_name = name
+        self._typing_type = typing_type
+        self.required_resource_keys: frozenset[str] = _resource_keys(required_resource_keys)
         self.key: str = key if key is not None else name  # type: ignore[assignment]
         self.name: str = name if name is not None else self.key
         self.description = description
@@ -117,6 +134,20 @@ class DagsterType:
     @property
     def display_name(self) -> str:
         return self.name
+
+    @property
+    def unique_name(self) -> str:
+        """The name the type was given; a type built from a key alone has none (an error)."""
+        if self._given_name is None:
+            raise InvariantViolationError(
+                f'the type with key "{self.key}" was given no name, so it has no unique_name'
+            )
+        return self._given_name
+
+    @property
+    def typing_type(self) -> object:
+        """The Python typing form of values of this type (``typing.Any`` unless known)."""
+        return self._typing_type
 
     @property
     def is_nothing(self) -> bool:
@@ -154,6 +185,26 @@ class DagsterType:
         return f"DagsterType(name={self.name!r}, key={self.key!r})"
 
 
+def _resource_keys(keys: object) -> frozenset[str]:
+    if keys is None:
+        return frozenset()
+    if not isinstance(keys, (set, frozenset)):
+        raise InvalidArgumentError(
+            f"DagsterType: required_resource_keys must be a set of str, got {type(keys).__name__}"
+        )
+    for key in keys:
+        if not isinstance(key, str):
+            raise InvalidArgumentError(
+                f"DagsterType: required_resource_keys must hold str, got {type(key).__name__}"
+            )
+    return frozenset(keys)
+
+
+def describe_value(value: object) -> str:
+    """``str(value)`` for a type check's message, cut to 200 characters, never raising."""
+    return _describe(value)
+
+
 def _describe(value: object) -> str:
     try:
         text = str(value)
@@ -182,7 +233,7 @@ def _scalar(kind: TypeKind, name: str, py: type, expected: str) -> DagsterType:
     def check(_ctx: object, value: object) -> TypeCheck:
         return _PASSED if isinstance(value, py) else _fail(value, expected)
 
-    return DagsterType(check, key=name, name=name, kind=kind, python_type=py)
+    return DagsterType(check, key=name, name=name, kind=kind, python_type=py, typing_type=py)
 
 
 def _any_check(_ctx: object, _value: object) -> TypeCheck:
@@ -196,11 +247,20 @@ def _nothing_check(_ctx: object, value: object) -> TypeCheck:
 
 
 Any_ = DagsterType(_any_check, key="Any", name="Any", kind=TypeKind.ANY)
-Nothing = DagsterType(_nothing_check, key="Nothing", name="Nothing", kind=TypeKind.NOTHING)
+Nothing = DagsterType(
+    _nothing_check, key="Nothing", name="Nothing", kind=TypeKind.NOTHING, typing_type=type(None)
+)
 INT = _scalar(TypeKind.INT, "Int", int, "int")
 FLOAT = _scalar(TypeKind.FLOAT, "Float", float, "float")
 STRING = _scalar(TypeKind.STRING, "String", str, "string")
 BOOL = _scalar(TypeKind.BOOL, "Bool", bool, "bool")
+
+# The names op code imports (Dagster's): each is both an op type and, in a config schema,
+# the scalar config type of the same name.
+Int = INT
+Float = FLOAT
+String = STRING
+Bool = BOOL
 
 
 def _check_each(
@@ -223,6 +283,7 @@ def optional_of(inner: DagsterType) -> DagsterType:
         name=f"{inner.name}?",
         kind=TypeKind.OPTIONAL,
         inner=(inner,),
+        typing_type=typing.Optional[inner.typing_type],  # noqa: UP045
     )
 
 
@@ -241,6 +302,7 @@ def list_of(inner: DagsterType | None) -> DagsterType:
         kind=TypeKind.LIST,
         inner=() if inner is None else (inner,),
         python_type=list,
+        typing_type=typing.List[element.typing_type],  # type: ignore[name-defined]  # noqa: UP006
     )
 
 
@@ -263,8 +325,11 @@ def dict_of(key: DagsterType | None, value_type: DagsterType | None) -> DagsterT
             kind=TypeKind.DICT,
             inner=(key, value_type),
             python_type=dict,
+            typing_type=typing.Dict[key.typing_type, value_type.typing_type],  # type: ignore[name-defined]  # noqa: UP006
         )
-    return DagsterType(check, key="PythonDict", name="dict", kind=TypeKind.DICT, python_type=dict)
+    return DagsterType(
+        check, key="PythonDict", name="dict", kind=TypeKind.DICT, python_type=dict, typing_type=dict
+    )
 
 
 def set_of(inner: DagsterType | None) -> DagsterType:
@@ -276,7 +341,9 @@ def set_of(inner: DagsterType | None) -> DagsterType:
         return _check_each([(inner, item) for item in value], ctx)
 
     if inner is None:
-        return DagsterType(check, key="PythonSet", name="set", kind=TypeKind.SET, python_type=set)
+        return DagsterType(
+            check, key="PythonSet", name="set", kind=TypeKind.SET, python_type=set, typing_type=set
+        )
     return DagsterType(
         check,
         key=f"TypedPythonSet.{inner.key}",
@@ -284,6 +351,7 @@ def set_of(inner: DagsterType | None) -> DagsterType:
         kind=TypeKind.SET,
         inner=(inner,),
         python_type=set,
+        typing_type=typing.Set[inner.typing_type],  # type: ignore[name-defined]  # noqa: UP006
     )
 
 
@@ -304,7 +372,12 @@ def tuple_of(elements: Sequence[DagsterType] | None) -> DagsterType:
 
     if elements is None:
         return DagsterType(
-            check, key="PythonTuple", name="tuple", kind=TypeKind.TUPLE, python_type=tuple
+            check,
+            key="PythonTuple",
+            name="tuple",
+            kind=TypeKind.TUPLE,
+            python_type=tuple,
+            typing_type=tuple,
         )
     return DagsterType(
         check,
@@ -313,6 +386,7 @@ def tuple_of(elements: Sequence[DagsterType] | None) -> DagsterType:
         kind=TypeKind.TUPLE,
         inner=tuple(elements),
         python_type=tuple,
+        typing_type=typing.Tuple[tuple(e.typing_type for e in elements)],  # noqa: UP006
     )
 
 
@@ -343,6 +417,57 @@ def inferred_class_type(cls: type) -> DagsterType:
         name=cls.__name__,
         kind=TypeKind.CUSTOM,
         python_type=cls,
+        typing_type=cls,
     )
     _INFERRED[cls] = dtype
     return dtype
+
+
+class TypeFamily:
+    """A family of types written like a generic: ``List[int]``, ``Optional[str]``, ``Dict``.
+
+    The families are Dagster's ``List``, ``Optional``, ``Set``, ``Tuple`` and ``Dict``:
+    subscripting one builds a :class:`DagsterType`, and a family used bare where a type
+    is expected stands for its untyped member (``List`` is ``[Any]``). Subclasses say
+    what the bare family means (``bare``) and how arguments build a member (``__getitem__``).
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def bare(self) -> DagsterType:
+        """The type the family stands for when used without arguments."""
+        raise NotImplementedError
+
+    def __getitem__(self, args: object) -> DagsterType:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self._name
+
+    def __reduce__(self) -> str:
+        return self._name
+
+
+_REGISTERED: dict[type, DagsterType] = {}
+
+
+def was_inferred(cls: type) -> bool:
+    """Whether an annotation already made ophost infer a type for ``cls``."""
+    return cls in _INFERRED
+
+
+def registered_type(cls: type) -> DagsterType | None:
+    """The type made usable for ``cls`` (``usable_as_dagster_type``), if any."""
+    return _REGISTERED.get(cls)
+
+
+def register_python_type(cls: type, dtype: DagsterType) -> None:
+    """Make annotations naming ``cls`` resolve to ``dtype`` (one type per class)."""
+    _REGISTERED[cls] = dtype

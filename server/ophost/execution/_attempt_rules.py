@@ -103,11 +103,11 @@ class AttemptRules:
 
     def check_inputs(self) -> None:
         """Type-check every input in order; raises at the first that fails."""
-        tc_context = type_check_context(self.context)
         values = self.request.prepared.input_values
         for d in self.op_def.input_defs:
             if d.dagster_type.is_nothing:
                 continue
+            tc_context = type_check_context(self.context, d.dagster_type)
             result = run_type_check(d.dagster_type, tc_context, values[d.name], f'input "{d.name}"')
             self._record(InputChecked(d.name, result))
             if not result.success:
@@ -145,7 +145,7 @@ class AttemptRules:
                 "ophost",
             )
         result = run_type_check(
-            dtype, type_check_context(self.context), output.value, f'output "{name}"'
+            dtype, type_check_context(self.context, dtype), output.value, f'output "{name}"'
         )
         # A value the host cannot send fails the step here (a framework error), before
         # the output is reported.

@@ -20,6 +20,7 @@ from ophost.errors import InvalidArgumentError, InvalidInvocationError
 from ophost.execution._attempt import Clock, EncodedEvent, EngineEvent
 from ophost.execution._engine import OpRun, Sleep
 from ophost.execution._prepare import prepare_execution
+from ophost.execution._private_loop import run_on_private_loop
 from ophost.execution._thread_executor import ThreadExecutor
 
 __all__ = ["ExecutionResult", "execute_in_process", "numbered"]
@@ -148,14 +149,15 @@ def _check_tags(tags: object) -> dict[str, str]:
 
 
 def _run_coroutine(coro: Coroutine[object, object, list[ExecutionEvent]]) -> list[ExecutionEvent]:
-    # asyncio.run is called outside any except block, so the op body does not see a
-    # pending exception in sys.exc_info() (or get it chained onto its own).
+    # The private loop is started outside any except block, so the op body does not see a
+    # pending exception in sys.exc_info() (or get it chained onto its own). It is never
+    # installed as this thread's loop, so the caller's loop state is left as it was.
     if not _in_running_loop():
-        return asyncio.run(coro)
+        return run_on_private_loop(coro)
     # Called from inside a running loop (a notebook, an async test): run on a fresh loop
     # in a helper thread so the caller's loop is not re-entered.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
+        return pool.submit(run_on_private_loop, coro).result()
 
 
 def _body(event: EngineEvent) -> EventBody:

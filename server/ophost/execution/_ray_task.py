@@ -45,6 +45,7 @@ from ophost.execution._attempt import (
 )
 from ophost.execution._error_data import error_data
 from ophost.execution._loader import LoadedOps, LoadError, close_resources, load_ops
+from ophost.execution._private_loop import run_on_private_loop
 from ophost.execution._remote_attempt import (
     attempt_request,
     event_tails,
@@ -120,7 +121,8 @@ def run_attempt(
         mailbox,
     )
     try:
-        return asyncio.run(run.run())
+        # A Ray worker runs many tasks on its threads; leave their event loops as found.
+        return run_on_private_loop(run.run())
     finally:
         if run.body_running():
             # A body that ignored its cancel still runs in a thread of this process,

@@ -26,7 +26,7 @@ from ophost.v1 import type_pb2 as ophost_dot_v1_dot_type__pb2
 from ophost.v1 import value_pb2 as ophost_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16ophost/v1/config.proto\x12\tophost.v1\x1a\x14ophost/v1/type.proto\x1a\x15ophost/v1/value.proto\"\xa5\x01\n\x0b\x43onfigField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x04type\x18\x02 \x01(\x0b\x32\x15.ophost.v1.ConfigType\x12\x10\n\x08required\x18\x03 \x01(\x08\x12\'\n\rdefault_value\x18\x04 \x01(\x0b\x32\x10.ophost.v1.Value\x12\x18\n\x0b\x64\x65scription\x18\x05 \x01(\tH\x00\x88\x01\x01\x42\x0e\n\x0c_description\"\x8c\x03\n\nConfigType\x12,\n\x0bscalar_type\x18\x01 \x01(\x0e\x32\x15.ophost.v1.ScalarKindH\x00\x12(\n\x08\x61ny_type\x18\x02 \x01(\x0b\x32\x14.ophost.v1.ConfigAnyH\x00\x12,\n\nshape_type\x18\x03 \x01(\x0b\x32\x16.ophost.v1.ConfigShapeH\x00\x12\x31\n\x0fpermissive_type\x18\x04 \x01(\x0b\x32\x16.ophost.v1.ConfigShapeH\x00\x12/\n\rselector_type\x18\x05 \x01(\x0b\x32\x16.ophost.v1.ConfigShapeH\x00\x12,\n\narray_type\x18\x06 \x01(\x0b\x32\x16.ophost.v1.ConfigArrayH\x00\x12\x32\n\rnoneable_type\x18\x07 \x01(\x0b\x32\x19.ophost.v1.ConfigNoneableH\x00\x12*\n\tenum_type\x18\x08 \x01(\x0b\x32\x15.ophost.v1.ConfigEnumH\x00\x42\x06\n\x04kind\"\x0b\n\tConfigAny\"_\n\x0b\x43onfigShape\x12&\n\x06\x66ields\x18\x01 \x03(\x0b\x32\x16.ophost.v1.ConfigField\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x0e\n\x0c_description\"5\n\x0b\x43onfigArray\x12&\n\x07\x65lement\x18\x01 \x01(\x0b\x32\x15.ophost.v1.ConfigType\"6\n\x0e\x43onfigNoneable\x12$\n\x05inner\x18\x01 \x01(\x0b\x32\x15.ophost.v1.ConfigType\"F\n\nConfigEnum\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x06values\x18\x02 \x03(\x0b\x32\x1a.ophost.v1.ConfigEnumValue\"Q\n\x0f\x43onfigEnumValue\x12\x14\n\x0c\x63onfig_value\x18\x01 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x0e\n\x0c_descriptionBi\n\rdev.ophost.v1B\x0b\x43onfigProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16ophost/v1/config.proto\x12\tophost.v1\x1a\x14ophost/v1/type.proto\x1a\x15ophost/v1/value.proto\"\xa5\x01\n\x0b\x43onfigField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x04type\x18\x02 \x01(\x0b\x32\x15.ophost.v1.ConfigType\x12\x10\n\x08required\x18\x03 \x01(\x08\x12\'\n\rdefault_value\x18\x04 \x01(\x0b\x32\x10.ophost.v1.Value\x12\x18\n\x0b\x64\x65scription\x18\x05 \x01(\tH\x00\x88\x01\x01\x42\x0e\n\x0c_description\"\xb6\x03\n\nConfigType\x12,\n\x0bscalar_type\x18\x01 \x01(\x0e\x32\x15.ophost.v1.ScalarKindH\x00\x12(\n\x08\x61ny_type\x18\x02 \x01(\x0b\x32\x14.ophost.v1.ConfigAnyH\x00\x12,\n\nshape_type\x18\x03 \x01(\x0b\x32\x16.ophost.v1.ConfigShapeH\x00\x12\x31\n\x0fpermissive_type\x18\x04 \x01(\x0b\x32\x16.ophost.v1.ConfigShapeH\x00\x12/\n\rselector_type\x18\x05 \x01(\x0b\x32\x16.ophost.v1.ConfigShapeH\x00\x12,\n\narray_type\x18\x06 \x01(\x0b\x32\x16.ophost.v1.ConfigArrayH\x00\x12\x32\n\rnoneable_type\x18\x07 \x01(\x0b\x32\x19.ophost.v1.ConfigNoneableH\x00\x12*\n\tenum_type\x18\x08 \x01(\x0b\x32\x15.ophost.v1.ConfigEnumH\x00\x12(\n\x08map_type\x18\t \x01(\x0b\x32\x14.ophost.v1.ConfigMapH\x00\x42\x06\n\x04kind\"\x0b\n\tConfigAny\"_\n\x0b\x43onfigShape\x12&\n\x06\x66ields\x18\x01 \x03(\x0b\x32\x16.ophost.v1.ConfigField\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x0e\n\x0c_description\"5\n\x0b\x43onfigArray\x12&\n\x07\x65lement\x18\x01 \x01(\x0b\x32\x15.ophost.v1.ConfigType\"6\n\x0e\x43onfigNoneable\x12$\n\x05inner\x18\x01 \x01(\x0b\x32\x15.ophost.v1.ConfigType\"F\n\nConfigEnum\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x06values\x18\x02 \x03(\x0b\x32\x1a.ophost.v1.ConfigEnumValue\"Q\n\x0f\x43onfigEnumValue\x12\x14\n\x0c\x63onfig_value\x18\x01 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x42\x0e\n\x0c_description\"\x8f\x01\n\tConfigMap\x12\'\n\x08key_type\x18\x01 \x01(\x0e\x32\x15.ophost.v1.ScalarKind\x12)\n\nvalue_type\x18\x02 \x01(\x0b\x32\x15.ophost.v1.ConfigType\x12\x1b\n\x0ekey_label_name\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x11\n\x0f_key_label_nameBi\n\rdev.ophost.v1B\x0b\x43onfigProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,17 +37,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONFIGFIELD']._serialized_start=83
   _globals['_CONFIGFIELD']._serialized_end=248
   _globals['_CONFIGTYPE']._serialized_start=251
-  _globals['_CONFIGTYPE']._serialized_end=647
-  _globals['_CONFIGANY']._serialized_start=649
-  _globals['_CONFIGANY']._serialized_end=660
-  _globals['_CONFIGSHAPE']._serialized_start=662
-  _globals['_CONFIGSHAPE']._serialized_end=757
-  _globals['_CONFIGARRAY']._serialized_start=759
-  _globals['_CONFIGARRAY']._serialized_end=812
-  _globals['_CONFIGNONEABLE']._serialized_start=814
-  _globals['_CONFIGNONEABLE']._serialized_end=868
-  _globals['_CONFIGENUM']._serialized_start=870
-  _globals['_CONFIGENUM']._serialized_end=940
-  _globals['_CONFIGENUMVALUE']._serialized_start=942
-  _globals['_CONFIGENUMVALUE']._serialized_end=1023
+  _globals['_CONFIGTYPE']._serialized_end=689
+  _globals['_CONFIGANY']._serialized_start=691
+  _globals['_CONFIGANY']._serialized_end=702
+  _globals['_CONFIGSHAPE']._serialized_start=704
+  _globals['_CONFIGSHAPE']._serialized_end=799
+  _globals['_CONFIGARRAY']._serialized_start=801
+  _globals['_CONFIGARRAY']._serialized_end=854
+  _globals['_CONFIGNONEABLE']._serialized_start=856
+  _globals['_CONFIGNONEABLE']._serialized_end=910
+  _globals['_CONFIGENUM']._serialized_start=912
+  _globals['_CONFIGENUM']._serialized_end=982
+  _globals['_CONFIGENUMVALUE']._serialized_start=984
+  _globals['_CONFIGENUMVALUE']._serialized_end=1065
+  _globals['_CONFIGMAP']._serialized_start=1068
+  _globals['_CONFIGMAP']._serialized_end=1211
 # @@protoc_insertion_point(module_scope)

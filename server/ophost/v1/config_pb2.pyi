@@ -90,6 +90,7 @@ class ConfigType(_message.Message):
     ARRAY_TYPE_FIELD_NUMBER: _builtins.int
     NONEABLE_TYPE_FIELD_NUMBER: _builtins.int
     ENUM_TYPE_FIELD_NUMBER: _builtins.int
+    MAP_TYPE_FIELD_NUMBER: _builtins.int
     scalar_type: _type_pb2.ScalarKind.ValueType
     """A built-in scalar: INT, FLOAT, STRING or BOOL."""
     @_builtins.property
@@ -124,6 +125,12 @@ class ConfigType(_message.Message):
     def enum_type(self) -> Global___ConfigEnum:
         """One of a fixed set of string values."""
 
+    @_builtins.property
+    def map_type(self) -> Global___ConfigMap:
+        """A map whose keys all have one scalar kind and whose values all have
+        one config type (Dagster's `Map`, written `{str: int}` in a schema).
+        """
+
     def __init__(
         self,
         *,
@@ -135,12 +142,13 @@ class ConfigType(_message.Message):
         array_type: Global___ConfigArray | None = ...,
         noneable_type: Global___ConfigNoneable | None = ...,
         enum_type: Global___ConfigEnum | None = ...,
+        map_type: Global___ConfigMap | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["any_type", b"any_type", "array_type", b"array_type", "enum_type", b"enum_type", "kind", b"kind", "noneable_type", b"noneable_type", "permissive_type", b"permissive_type", "scalar_type", b"scalar_type", "selector_type", b"selector_type", "shape_type", b"shape_type"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["any_type", b"any_type", "array_type", b"array_type", "enum_type", b"enum_type", "kind", b"kind", "map_type", b"map_type", "noneable_type", b"noneable_type", "permissive_type", b"permissive_type", "scalar_type", b"scalar_type", "selector_type", b"selector_type", "shape_type", b"shape_type"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["any_type", b"any_type", "array_type", b"array_type", "enum_type", b"enum_type", "kind", b"kind", "noneable_type", b"noneable_type", "permissive_type", b"permissive_type", "scalar_type", b"scalar_type", "selector_type", b"selector_type", "shape_type", b"shape_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["any_type", b"any_type", "array_type", b"array_type", "enum_type", b"enum_type", "kind", b"kind", "map_type", b"map_type", "noneable_type", b"noneable_type", "permissive_type", b"permissive_type", "scalar_type", b"scalar_type", "selector_type", b"selector_type", "shape_type", b"shape_type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["scalar_type", "any_type", "shape_type", "permissive_type", "selector_type", "array_type", "noneable_type", "enum_type"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["scalar_type", "any_type", "shape_type", "permissive_type", "selector_type", "array_type", "noneable_type", "enum_type", "map_type"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -296,3 +304,39 @@ class ConfigEnumValue(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
 
 Global___ConfigEnumValue: _TypeAlias = ConfigEnumValue  # noqa: Y015
+
+@_typing.final
+class ConfigMap(_message.Message):
+    """A map config type: any number of entries, every key of `key_type` and every
+    value of `value_type`. A config value for it is a `MapValue`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_TYPE_FIELD_NUMBER: _builtins.int
+    VALUE_TYPE_FIELD_NUMBER: _builtins.int
+    KEY_LABEL_NAME_FIELD_NUMBER: _builtins.int
+    key_type: _type_pb2.ScalarKind.ValueType
+    """The scalar kind of every key (INT, FLOAT, STRING or BOOL). Required."""
+    key_label_name: _builtins.str
+    """What the keys stand for, for example "region", if the schema names it."""
+    @_builtins.property
+    def value_type(self) -> Global___ConfigType:
+        """The type of every value. Required."""
+
+    def __init__(
+        self,
+        *,
+        key_type: _type_pb2.ScalarKind.ValueType = ...,
+        value_type: Global___ConfigType | None = ...,
+        key_label_name: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_key_label_name", b"_key_label_name", "key_label_name", b"key_label_name", "value_type", b"value_type"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_key_label_name", b"_key_label_name", "key_label_name", b"key_label_name", "key_type", b"key_type", "value_type", b"value_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__key_label_name: _TypeAlias = _typing.Literal["key_label_name"]  # noqa: Y015
+    _WhichOneofArgType__key_label_name: _TypeAlias = _typing.Literal["_key_label_name", b"_key_label_name"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__key_label_name) -> _WhichOneofReturnType__key_label_name | None: ...
+
+Global___ConfigMap: _TypeAlias = ConfigMap  # noqa: Y015

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ophost/v1/type.proto\x12\tophost.v1\"\xed\x03\n\x08TypeSpec\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12&\n\x08\x61ny_type\x18\n \x01(\x0b\x32\x12.ophost.v1.AnyTypeH\x00\x12.\n\x0cnothing_type\x18\x0b \x01(\x0b\x32\x16.ophost.v1.NothingTypeH\x00\x12,\n\x0bscalar_type\x18\x0c \x01(\x0e\x32\x15.ophost.v1.ScalarKindH\x00\x12\x30\n\roptional_type\x18\r \x01(\x0b\x32\x17.ophost.v1.OptionalTypeH\x00\x12(\n\tlist_type\x18\x0e \x01(\x0b\x32\x13.ophost.v1.ListTypeH\x00\x12(\n\tdict_type\x18\x0f \x01(\x0b\x32\x13.ophost.v1.DictTypeH\x00\x12&\n\x08set_type\x18\x10 \x01(\x0b\x32\x12.ophost.v1.SetTypeH\x00\x12*\n\ntuple_type\x18\x11 \x01(\x0b\x32\x14.ophost.v1.TupleTypeH\x00\x12,\n\x0b\x63ustom_type\x18\x12 \x01(\x0b\x32\x15.ophost.v1.CustomTypeH\x00\x42\x06\n\x04kindB\x0e\n\x0c_description\"\t\n\x07\x41nyType\"\r\n\x0bNothingType\"2\n\x0cOptionalType\x12\"\n\x05inner\x18\x01 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\"0\n\x08ListType\x12$\n\x07\x65lement\x18\x01 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\"P\n\x08\x44ictType\x12 \n\x03key\x18\x01 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\"/\n\x07SetType\x12$\n\x07\x65lement\x18\x01 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\"2\n\tTupleType\x12%\n\x08\x65lements\x18\x01 \x03(\x0b\x32\x13.ophost.v1.TypeSpec\"!\n\nCustomType\x12\x13\n\x0bpython_type\x18\x01 \x01(\t*\x83\x01\n\nScalarKind\x12\x1b\n\x17SCALAR_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCALAR_KIND_INT\x10\x01\x12\x15\n\x11SCALAR_KIND_FLOAT\x10\x02\x12\x16\n\x12SCALAR_KIND_STRING\x10\x03\x12\x14\n\x10SCALAR_KIND_BOOL\x10\x04\x42g\n\rdev.ophost.v1B\tTypeProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14ophost/v1/type.proto\x12\tophost.v1\"\xed\x03\n\x08TypeSpec\x12\x14\n\x0c\x64isplay_name\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x01\x88\x01\x01\x12&\n\x08\x61ny_type\x18\n \x01(\x0b\x32\x12.ophost.v1.AnyTypeH\x00\x12.\n\x0cnothing_type\x18\x0b \x01(\x0b\x32\x16.ophost.v1.NothingTypeH\x00\x12,\n\x0bscalar_type\x18\x0c \x01(\x0e\x32\x15.ophost.v1.ScalarKindH\x00\x12\x30\n\roptional_type\x18\r \x01(\x0b\x32\x17.ophost.v1.OptionalTypeH\x00\x12(\n\tlist_type\x18\x0e \x01(\x0b\x32\x13.ophost.v1.ListTypeH\x00\x12(\n\tdict_type\x18\x0f \x01(\x0b\x32\x13.ophost.v1.DictTypeH\x00\x12&\n\x08set_type\x18\x10 \x01(\x0b\x32\x12.ophost.v1.SetTypeH\x00\x12*\n\ntuple_type\x18\x11 \x01(\x0b\x32\x14.ophost.v1.TupleTypeH\x00\x12,\n\x0b\x63ustom_type\x18\x12 \x01(\x0b\x32\x15.ophost.v1.CustomTypeH\x00\x42\x06\n\x04kindB\x0e\n\x0c_description\"\t\n\x07\x41nyType\"\r\n\x0bNothingType\"2\n\x0cOptionalType\x12\"\n\x05inner\x18\x01 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\"0\n\x08ListType\x12$\n\x07\x65lement\x18\x01 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\"P\n\x08\x44ictType\x12 \n\x03key\x18\x01 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\x12\"\n\x05value\x18\x02 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\"/\n\x07SetType\x12$\n\x07\x65lement\x18\x01 \x01(\x0b\x32\x13.ophost.v1.TypeSpec\"2\n\tTupleType\x12%\n\x08\x65lements\x18\x01 \x03(\x0b\x32\x13.ophost.v1.TypeSpec\"A\n\nCustomType\x12\x13\n\x0bpython_type\x18\x01 \x01(\t\x12\x1e\n\x16required_resource_keys\x18\x02 \x03(\t*\x83\x01\n\nScalarKind\x12\x1b\n\x17SCALAR_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fSCALAR_KIND_INT\x10\x01\x12\x15\n\x11SCALAR_KIND_FLOAT\x10\x02\x12\x16\n\x12SCALAR_KIND_STRING\x10\x03\x12\x14\n\x10SCALAR_KIND_BOOL\x10\x04\x42g\n\rdev.ophost.v1B\tTypeProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,8 +32,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ophost.v1.type_pb2', _globa
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.ophost.v1B\tTypeProtoP\001Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\252\002\tOphost.V1'
-  _globals['_SCALARKIND']._serialized_start=878
-  _globals['_SCALARKIND']._serialized_end=1009
+  _globals['_SCALARKIND']._serialized_start=910
+  _globals['_SCALARKIND']._serialized_end=1041
   _globals['_TYPESPEC']._serialized_start=36
   _globals['_TYPESPEC']._serialized_end=529
   _globals['_ANYTYPE']._serialized_start=531
@@ -51,5 +51,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TUPLETYPE']._serialized_start=790
   _globals['_TUPLETYPE']._serialized_end=840
   _globals['_CUSTOMTYPE']._serialized_start=842
-  _globals['_CUSTOMTYPE']._serialized_end=875
+  _globals['_CUSTOMTYPE']._serialized_end=907
 # @@protoc_insertion_point(module_scope)

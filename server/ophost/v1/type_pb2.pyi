@@ -328,19 +328,28 @@ class CustomType(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     PYTHON_TYPE_FIELD_NUMBER: _builtins.int
+    REQUIRED_RESOURCE_KEYS_FIELD_NUMBER: _builtins.int
     python_type: _builtins.str
     """The qualified Python class name ("module.QualName") when the type was
     inferred from a class annotation; empty for types built around a check
     function.
     """
+    @_builtins.property
+    def required_resource_keys(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The resource keys the type's check uses (Dagster's
+        `DagsterType.required_resource_keys`), sorted. The host gives the check
+        those resources of the execution; empty when the check uses none.
+        """
+
     def __init__(
         self,
         *,
         python_type: _builtins.str = ...,
+        required_resource_keys: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["python_type", b"python_type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["python_type", b"python_type", "required_resource_keys", b"required_resource_keys"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

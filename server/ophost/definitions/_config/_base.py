@@ -48,6 +48,7 @@ class ConfigKind(enum.Enum):
     ARRAY = "ARRAY"
     NONEABLE = "NONEABLE"
     ENUM = "ENUM"
+    MAP = "MAP"
 
 
 def check_depth(depth: int, where: str) -> None:

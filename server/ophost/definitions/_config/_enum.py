@@ -154,6 +154,23 @@ class Enum(ConfigType):
         """The choices, in declaration order."""
         return list(self._values)
 
+    def post_process(self, value: object) -> object:
+        """The Python value of the choice written ``value`` in config.
+
+        ``value`` is a config value string, or a Python enum member, which stands for
+        its name. A value that is not one of the choices is an ``InvalidArgumentError``.
+        """
+        name: object = value
+        if isinstance(value, std_enum.Enum):
+            name = value.name
+        choice = self._lookup(str.__str__(name)) if has_class(name, str) else None
+        if choice is None:
+            choices = ", ".join(v.config_value for v in self._values)
+            raise InvalidArgumentError(
+                f'Enum "{self._name}": {describe(value)} is not one of its values ({choices})'
+            )
+        return choice.python_value
+
     def _lookup(self, config_value: str) -> EnumValue | None:
         return self._by_config_value.get(config_value)
 

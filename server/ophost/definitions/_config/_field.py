@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import enum as std_enum
 import typing
 
 from ophost.definitions._config import _process, _schema
 from ophost.definitions._config._base import ConfigType, check_description
+from ophost.definitions._config._enum import Enum
 from ophost.definitions._config._render import describe, render, same_value
-from ophost.errors import DefinitionError, InvalidArgumentError
+from ophost.errors import DefinitionError, InvalidArgumentError, InvalidConfigError
 
 __all__ = ["NO_DEFAULT", "Field"]
 
@@ -26,6 +28,26 @@ class _NoDefault:
 
 
 NO_DEFAULT: typing.Final = _NoDefault()
+
+
+def _check_default(config_type: ConfigType, default_value: object) -> None:
+    """Raise if ``default_value`` is not a valid config value of ``config_type``.
+
+    As in Dagster, a Python enum member given as the default of an ``Enum`` field is a
+    mistake in the definition (``DefinitionError``: the default must be the member's
+    name); every other invalid default is invalid config (``InvalidConfigError``,
+    "Invalid default_value for Field.", listing each problem with its path).
+    """
+    if isinstance(config_type, Enum) and isinstance(default_value, std_enum.Enum):
+        names = ", ".join(value.config_value for value in config_type.values)
+        raise DefinitionError(
+            f'Field: the default_value {render(default_value)} of the config enum "'
+            f'{config_type.name}" is a Python enum member; give its name as a string '
+            f"instead, one of: {names}"
+        )
+    problems = _process.check_value(config_type, default_value, root="default_value")
+    if problems:
+        raise InvalidConfigError("Invalid default_value for Field.", problems)
 
 
 class Field:
@@ -68,12 +90,7 @@ class Field:
                 raise DefinitionError(
                     f"Field: default_value cannot be a callable, got {describe(default_value)}"
                 )
-            problems = _process.check_value(config_type, default_value, root="default_value")
-            if problems:
-                listed = "; ".join(str(problem) for problem in problems)
-                raise DefinitionError(
-                    f"Field: default_value does not match the config type: {listed}"
-                )
+            _check_default(config_type, default_value)
         if is_required is None:
             is_required = not (has_default or config_type._all_optional())
             if not is_required and not has_default:

@@ -21,7 +21,7 @@ from ophost.definitions._config._base import (
     ConfigType,
     ScalarType,
 )
-from ophost.definitions._config._containers import Array, Noneable
+from ophost.definitions._config._containers import Array, Map, Noneable
 from ophost.definitions._config._enum import Enum
 from ophost.definitions._config._render import (
     child_path,
@@ -77,6 +77,8 @@ def expected(config_type: ConfigType) -> str:
         return SCALAR_NAMES[config_type._kind]
     if isinstance(config_type, Array):
         return "a list"
+    if isinstance(config_type, Map):
+        return f"a dict of {SCALAR_NAMES[config_type.key_type._kind]} keys"
     if isinstance(config_type, Noneable):
         return f"{expected(config_type.inner)} or None"
     if isinstance(config_type, Enum):
@@ -135,6 +137,8 @@ class Walk:
             return self._enum(config_type, value, path)
         if isinstance(config_type, Array):
             return self._array(config_type, value, path)
+        if isinstance(config_type, Map):
+            return self._map(config_type, value, path)
         if isinstance(config_type, Selector):
             return self._selector(config_type, value, path)
         if isinstance(config_type, FieldsType):
@@ -170,6 +174,26 @@ class Walk:
             self.value(inner, item, item_path(path, index))
             for index, item in enumerate(items_of(value))
         ]
+
+    def _map(self, map_type: Map, value: object, path: str) -> object:
+        if not has_class(value, dict):
+            self.fail(path, f"expected {expected(map_type)}, got {describe(value)}")
+            return value
+        key_kind = map_type.key_type._kind
+        result: dict[object, object] = {}
+        for key, item in dict.items(value):
+            if has_class(key, str):
+                item_at = child_path(path, str.__str__(key))
+            else:
+                item_at = f"{path}[{describe(key)}]"
+            if not _scalar_ok(key_kind, key):
+                self.fail(
+                    path,
+                    f"map keys must be {SCALAR_NAMES[key_kind]}, got {describe(key)}",
+                )
+                continue
+            result[key] = self.value(map_type.inner_type, item, item_at)
+        return result
 
     def _keys(self, value: object, config_type: ConfigType, path: str) -> dict[str, object] | None:
         """The value's entries by (plain str) key, or None if it is not a dict."""

@@ -1,10 +1,12 @@
 """Turning what users write as a config schema into config types and fields.
 
 A schema may be a ``Field``, a config type object, a scalar class (``int``, ``float``,
-``str``, ``bool``), ``Any`` or ``typing.Any``, a dict of field schemas (a ``Shape``),
-a one-element list (an ``Array``), or the bare classes ``list`` (``Array(Any)``) and
-``dict`` (``Permissive()``). Anything else is a ``DefinitionError`` whose message names
-where the schema came from and the path inside it.
+``str``, ``bool``) or its Dagster name (``Int``, ``Float``, ``String``, ``Bool``), ``Any``
+or ``typing.Any``, a dict of field schemas (a ``Shape``), a dict with one entry whose key
+is a scalar type (``{str: int}``, a ``Map``), a one-element list (an ``Array``), or the
+bare classes ``list`` (``Array(Any)``) and ``dict`` (``Permissive()``). Anything else is an
+``InvalidConfigDefinitionError`` whose message names where the schema came from and the
+path inside it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ophost.definitions import _types as dagster_types
 from ophost.definitions._config._base import (
     BOOL,
     FLOAT,
@@ -32,7 +35,7 @@ from ophost.definitions._config._render import (
     items_of,
     render,
 )
-from ophost.errors import DefinitionError, InvalidArgumentError
+from ophost.errors import DefinitionError, InvalidArgumentError, InvalidConfigDefinitionError
 
 if TYPE_CHECKING:
     from ophost.definitions._config._field import Field
@@ -41,7 +44,8 @@ __all__ = ["resolve_config_schema", "to_field", "to_fields", "to_type"]
 
 _HELP = (
     "a config schema is int, float, str, bool, Any, a dict of field schemas, a one-element "
-    "list such as [int], or a Field, Shape, Permissive, Selector, Array, Noneable or Enum"
+    "list such as [int], a map such as {str: int}, or a Field, Shape, Permissive, "
+    "Selector, Array, Map, Noneable or Enum"
 )
 
 
@@ -84,8 +88,10 @@ class _Resolver:
     def __init__(self, where: str) -> None:
         self._where = where
 
-    def _fail(self, path: str, reason: str) -> DefinitionError:
-        return DefinitionError(f"{self._where}: invalid config schema at {path}: {reason}")
+    def _fail(self, path: str, reason: str) -> InvalidConfigDefinitionError:
+        return InvalidConfigDefinitionError(
+            f"{self._where}: invalid config schema at {path}: {reason}"
+        )
 
     def field_at(self, schema: object, path: str, level: int) -> Field:
         from ophost.definitions._config._field import Field
@@ -117,8 +123,11 @@ class _Resolver:
         for name, value in pairs:
             if not has_class(name, str):
                 hint = ""
-                if has_class(name, type):
-                    hint = " (Map schemas such as {str: int} are not supported)"
+                if _scalar(name) is not None:
+                    hint = (
+                        " (a map schema such as {str: int} has exactly one entry, "
+                        "the key type and the value type)"
+                    )
                 raise self._fail(path, f"field names must be str, got {describe(name)}{hint}")
             plain = str.__str__(name)
             resolved[plain] = self.field_at(value, child_path(path, plain), level + 1)
@@ -147,6 +156,9 @@ class _Resolver:
         if schema is dict:
             return Permissive()
         if has_class(schema, dict):
+            shorthand = self._map_shorthand(schema, path, level)
+            if shorthand is not None:
+                return shorthand
             fields = self.fields_at(schema, path, level)
             self._check_depth(
                 1 + max((f.config_type._depth for f in fields.values()), default=0), path
@@ -171,6 +183,23 @@ class _Resolver:
             )
         raise self._fail(path, _not_a_type(schema))
 
+    def _map_shorthand(
+        self, schema: dict[object, object], path: str, level: int
+    ) -> ConfigType | None:
+        """``{key_type: value_type}`` (one entry, a scalar type as key) as a ``Map``."""
+        from ophost.definitions._config._containers import Map
+
+        pairs = list(dict.items(schema))
+        if len(pairs) != 1 or has_class(pairs[0][0], str):
+            return None
+        key, value = pairs[0]
+        key_type = _scalar(key)
+        if key_type is None or key_type is Any:
+            return None
+        inner = self.type_at(value, child_path(path, f"<{key_type!r} key>"), level + 1)
+        self._check_depth(inner._depth + 1, path)
+        return Map(key_type, inner)
+
     def _check_depth(self, depth: int, path: str) -> None:
         try:
             check_depth(depth, self._where)
@@ -180,11 +209,11 @@ class _Resolver:
 
 def _supported_classes() -> tuple[type[ConfigType], ...]:
     from ophost.definitions._config._base import AnyType, ScalarType
-    from ophost.definitions._config._containers import Array, Noneable
+    from ophost.definitions._config._containers import Array, Map, Noneable
     from ophost.definitions._config._enum import Enum
     from ophost.definitions._config._shapes import FieldsType
 
-    return (AnyType, ScalarType, Array, Noneable, Enum, FieldsType)
+    return (AnyType, ScalarType, Array, Map, Noneable, Enum, FieldsType)
 
 
 def _scalar(schema: object) -> ConfigType | None:
@@ -199,11 +228,34 @@ def _scalar(schema: object) -> ConfigType | None:
         return BOOL
     if schema is typing.Any:
         return Any
+    # Dagster's names for the scalars are the op types Int, Float, String and Bool; as
+    # in Dagster, they mean the scalar config types here.
+    if schema is dagster_types.INT:
+        return INT
+    if schema is dagster_types.FLOAT:
+        return FLOAT
+    if schema is dagster_types.STRING:
+        return STRING
+    if schema is dagster_types.BOOL:
+        return BOOL
+    if schema is dagster_types.Any_:
+        return Any
     return None
 
 
 def _not_a_type(schema: object) -> str:
     """Explain why ``schema`` is not a config type, with a hint where one helps."""
+    if isinstance(schema, dagster_types.TypeFamily):
+        return (
+            f"{schema.name} is a type for op inputs and outputs, not a config type; "
+            "for a list use [<type>] or Array(<type>), for a dict a Shape, Permissive "
+            "or Map"
+        )
+    if isinstance(schema, dagster_types.DagsterType):
+        return (
+            f'the type "{schema.display_name}" is a type for op inputs and outputs, not a '
+            f"config type; {_HELP}"
+        )
     try:
         origin = typing.get_origin(schema)
         args = typing.get_args(schema)

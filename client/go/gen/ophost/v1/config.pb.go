@@ -125,6 +125,7 @@ type ConfigType struct {
 	//	*ConfigType_ArrayType
 	//	*ConfigType_NoneableType
 	//	*ConfigType_EnumType
+	//	*ConfigType_MapType
 	Kind          isConfigType_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -239,6 +240,15 @@ func (x *ConfigType) GetEnumType() *ConfigEnum {
 	return nil
 }
 
+func (x *ConfigType) GetMapType() *ConfigMap {
+	if x != nil {
+		if x, ok := x.Kind.(*ConfigType_MapType); ok {
+			return x.MapType
+		}
+	}
+	return nil
+}
+
 type isConfigType_Kind interface {
 	isConfigType_Kind()
 }
@@ -285,6 +295,12 @@ type ConfigType_EnumType struct {
 	EnumType *ConfigEnum `protobuf:"bytes,8,opt,name=enum_type,json=enumType,proto3,oneof"`
 }
 
+type ConfigType_MapType struct {
+	// A map whose keys all have one scalar kind and whose values all have
+	// one config type (Dagster's `Map`, written `{str: int}` in a schema).
+	MapType *ConfigMap `protobuf:"bytes,9,opt,name=map_type,json=mapType,proto3,oneof"`
+}
+
 func (*ConfigType_ScalarType) isConfigType_Kind() {}
 
 func (*ConfigType_AnyType) isConfigType_Kind() {}
@@ -300,6 +316,8 @@ func (*ConfigType_ArrayType) isConfigType_Kind() {}
 func (*ConfigType_NoneableType) isConfigType_Kind() {}
 
 func (*ConfigType_EnumType) isConfigType_Kind() {}
+
+func (*ConfigType_MapType) isConfigType_Kind() {}
 
 // The config type that accepts any value. No fields.
 type ConfigAny struct {
@@ -595,6 +613,71 @@ func (x *ConfigEnumValue) GetDescription() string {
 	return ""
 }
 
+// A map config type: any number of entries, every key of `key_type` and every
+// value of `value_type`. A config value for it is a `MapValue`.
+type ConfigMap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The scalar kind of every key (INT, FLOAT, STRING or BOOL). Required.
+	KeyType ScalarKind `protobuf:"varint,1,opt,name=key_type,json=keyType,proto3,enum=ophost.v1.ScalarKind" json:"key_type,omitempty"`
+	// The type of every value. Required.
+	ValueType *ConfigType `protobuf:"bytes,2,opt,name=value_type,json=valueType,proto3" json:"value_type,omitempty"`
+	// What the keys stand for, for example "region", if the schema names it.
+	KeyLabelName  *string `protobuf:"bytes,3,opt,name=key_label_name,json=keyLabelName,proto3,oneof" json:"key_label_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMap) Reset() {
+	*x = ConfigMap{}
+	mi := &file_ophost_v1_config_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMap) ProtoMessage() {}
+
+func (x *ConfigMap) ProtoReflect() protoreflect.Message {
+	mi := &file_ophost_v1_config_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
+func (*ConfigMap) Descriptor() ([]byte, []int) {
+	return file_ophost_v1_config_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ConfigMap) GetKeyType() ScalarKind {
+	if x != nil {
+		return x.KeyType
+	}
+	return ScalarKind_SCALAR_KIND_UNSPECIFIED
+}
+
+func (x *ConfigMap) GetValueType() *ConfigType {
+	if x != nil {
+		return x.ValueType
+	}
+	return nil
+}
+
+func (x *ConfigMap) GetKeyLabelName() string {
+	if x != nil && x.KeyLabelName != nil {
+		return *x.KeyLabelName
+	}
+	return ""
+}
+
 var File_ophost_v1_config_proto protoreflect.FileDescriptor
 
 const file_ophost_v1_config_proto_rawDesc = "" +
@@ -606,7 +689,7 @@ const file_ophost_v1_config_proto_rawDesc = "" +
 	"\brequired\x18\x03 \x01(\bR\brequired\x125\n" +
 	"\rdefault_value\x18\x04 \x01(\v2\x10.ophost.v1.ValueR\fdefaultValue\x12%\n" +
 	"\vdescription\x18\x05 \x01(\tH\x00R\vdescription\x88\x01\x01B\x0e\n" +
-	"\f_description\"\xed\x03\n" +
+	"\f_description\"\xa0\x04\n" +
 	"\n" +
 	"ConfigType\x128\n" +
 	"\vscalar_type\x18\x01 \x01(\x0e2\x15.ophost.v1.ScalarKindH\x00R\n" +
@@ -619,7 +702,8 @@ const file_ophost_v1_config_proto_rawDesc = "" +
 	"\n" +
 	"array_type\x18\x06 \x01(\v2\x16.ophost.v1.ConfigArrayH\x00R\tarrayType\x12@\n" +
 	"\rnoneable_type\x18\a \x01(\v2\x19.ophost.v1.ConfigNoneableH\x00R\fnoneableType\x124\n" +
-	"\tenum_type\x18\b \x01(\v2\x15.ophost.v1.ConfigEnumH\x00R\benumTypeB\x06\n" +
+	"\tenum_type\x18\b \x01(\v2\x15.ophost.v1.ConfigEnumH\x00R\benumType\x121\n" +
+	"\bmap_type\x18\t \x01(\v2\x14.ophost.v1.ConfigMapH\x00R\amapTypeB\x06\n" +
 	"\x04kind\"\v\n" +
 	"\tConfigAny\"t\n" +
 	"\vConfigShape\x12.\n" +
@@ -637,7 +721,13 @@ const file_ophost_v1_config_proto_rawDesc = "" +
 	"\x0fConfigEnumValue\x12!\n" +
 	"\fconfig_value\x18\x01 \x01(\tR\vconfigValue\x12%\n" +
 	"\vdescription\x18\x02 \x01(\tH\x00R\vdescription\x88\x01\x01B\x0e\n" +
-	"\f_descriptionBi\n" +
+	"\f_description\"\xb1\x01\n" +
+	"\tConfigMap\x120\n" +
+	"\bkey_type\x18\x01 \x01(\x0e2\x15.ophost.v1.ScalarKindR\akeyType\x124\n" +
+	"\n" +
+	"value_type\x18\x02 \x01(\v2\x15.ophost.v1.ConfigTypeR\tvalueType\x12)\n" +
+	"\x0ekey_label_name\x18\x03 \x01(\tH\x00R\fkeyLabelName\x88\x01\x01B\x11\n" +
+	"\x0f_key_label_nameBi\n" +
 	"\rdev.ophost.v1B\vConfigProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3"
 
 var (
@@ -652,7 +742,7 @@ func file_ophost_v1_config_proto_rawDescGZIP() []byte {
 	return file_ophost_v1_config_proto_rawDescData
 }
 
-var file_ophost_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_ophost_v1_config_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_ophost_v1_config_proto_goTypes = []any{
 	(*ConfigField)(nil),     // 0: ophost.v1.ConfigField
 	(*ConfigType)(nil),      // 1: ophost.v1.ConfigType
@@ -662,13 +752,14 @@ var file_ophost_v1_config_proto_goTypes = []any{
 	(*ConfigNoneable)(nil),  // 5: ophost.v1.ConfigNoneable
 	(*ConfigEnum)(nil),      // 6: ophost.v1.ConfigEnum
 	(*ConfigEnumValue)(nil), // 7: ophost.v1.ConfigEnumValue
-	(*Value)(nil),           // 8: ophost.v1.Value
-	(ScalarKind)(0),         // 9: ophost.v1.ScalarKind
+	(*ConfigMap)(nil),       // 8: ophost.v1.ConfigMap
+	(*Value)(nil),           // 9: ophost.v1.Value
+	(ScalarKind)(0),         // 10: ophost.v1.ScalarKind
 }
 var file_ophost_v1_config_proto_depIdxs = []int32{
 	1,  // 0: ophost.v1.ConfigField.type:type_name -> ophost.v1.ConfigType
-	8,  // 1: ophost.v1.ConfigField.default_value:type_name -> ophost.v1.Value
-	9,  // 2: ophost.v1.ConfigType.scalar_type:type_name -> ophost.v1.ScalarKind
+	9,  // 1: ophost.v1.ConfigField.default_value:type_name -> ophost.v1.Value
+	10, // 2: ophost.v1.ConfigType.scalar_type:type_name -> ophost.v1.ScalarKind
 	2,  // 3: ophost.v1.ConfigType.any_type:type_name -> ophost.v1.ConfigAny
 	3,  // 4: ophost.v1.ConfigType.shape_type:type_name -> ophost.v1.ConfigShape
 	3,  // 5: ophost.v1.ConfigType.permissive_type:type_name -> ophost.v1.ConfigShape
@@ -676,15 +767,18 @@ var file_ophost_v1_config_proto_depIdxs = []int32{
 	4,  // 7: ophost.v1.ConfigType.array_type:type_name -> ophost.v1.ConfigArray
 	5,  // 8: ophost.v1.ConfigType.noneable_type:type_name -> ophost.v1.ConfigNoneable
 	6,  // 9: ophost.v1.ConfigType.enum_type:type_name -> ophost.v1.ConfigEnum
-	0,  // 10: ophost.v1.ConfigShape.fields:type_name -> ophost.v1.ConfigField
-	1,  // 11: ophost.v1.ConfigArray.element:type_name -> ophost.v1.ConfigType
-	1,  // 12: ophost.v1.ConfigNoneable.inner:type_name -> ophost.v1.ConfigType
-	7,  // 13: ophost.v1.ConfigEnum.values:type_name -> ophost.v1.ConfigEnumValue
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	8,  // 10: ophost.v1.ConfigType.map_type:type_name -> ophost.v1.ConfigMap
+	0,  // 11: ophost.v1.ConfigShape.fields:type_name -> ophost.v1.ConfigField
+	1,  // 12: ophost.v1.ConfigArray.element:type_name -> ophost.v1.ConfigType
+	1,  // 13: ophost.v1.ConfigNoneable.inner:type_name -> ophost.v1.ConfigType
+	7,  // 14: ophost.v1.ConfigEnum.values:type_name -> ophost.v1.ConfigEnumValue
+	10, // 15: ophost.v1.ConfigMap.key_type:type_name -> ophost.v1.ScalarKind
+	1,  // 16: ophost.v1.ConfigMap.value_type:type_name -> ophost.v1.ConfigType
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_ophost_v1_config_proto_init() }
@@ -704,16 +798,18 @@ func file_ophost_v1_config_proto_init() {
 		(*ConfigType_ArrayType)(nil),
 		(*ConfigType_NoneableType)(nil),
 		(*ConfigType_EnumType)(nil),
+		(*ConfigType_MapType)(nil),
 	}
 	file_ophost_v1_config_proto_msgTypes[3].OneofWrappers = []any{}
 	file_ophost_v1_config_proto_msgTypes[7].OneofWrappers = []any{}
+	file_ophost_v1_config_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ophost_v1_config_proto_rawDesc), len(file_ophost_v1_config_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

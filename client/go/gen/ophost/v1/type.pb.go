@@ -644,9 +644,13 @@ type CustomType struct {
 	// The qualified Python class name ("module.QualName") when the type was
 	// inferred from a class annotation; empty for types built around a check
 	// function.
-	PythonType    string `protobuf:"bytes,1,opt,name=python_type,json=pythonType,proto3" json:"python_type,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PythonType string `protobuf:"bytes,1,opt,name=python_type,json=pythonType,proto3" json:"python_type,omitempty"`
+	// The resource keys the type's check uses (Dagster's
+	// `DagsterType.required_resource_keys`), sorted. The host gives the check
+	// those resources of the execution; empty when the check uses none.
+	RequiredResourceKeys []string `protobuf:"bytes,2,rep,name=required_resource_keys,json=requiredResourceKeys,proto3" json:"required_resource_keys,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *CustomType) Reset() {
@@ -686,6 +690,13 @@ func (x *CustomType) GetPythonType() string {
 	return ""
 }
 
+func (x *CustomType) GetRequiredResourceKeys() []string {
+	if x != nil {
+		return x.RequiredResourceKeys
+	}
+	return nil
+}
+
 var File_ophost_v1_type_proto protoreflect.FileDescriptor
 
 const file_ophost_v1_type_proto_rawDesc = "" +
@@ -722,11 +733,12 @@ const file_ophost_v1_type_proto_rawDesc = "" +
 	"\aSetType\x12-\n" +
 	"\aelement\x18\x01 \x01(\v2\x13.ophost.v1.TypeSpecR\aelement\"<\n" +
 	"\tTupleType\x12/\n" +
-	"\belements\x18\x01 \x03(\v2\x13.ophost.v1.TypeSpecR\belements\"-\n" +
+	"\belements\x18\x01 \x03(\v2\x13.ophost.v1.TypeSpecR\belements\"c\n" +
 	"\n" +
 	"CustomType\x12\x1f\n" +
 	"\vpython_type\x18\x01 \x01(\tR\n" +
-	"pythonType*\x83\x01\n" +
+	"pythonType\x124\n" +
+	"\x16required_resource_keys\x18\x02 \x03(\tR\x14requiredResourceKeys*\x83\x01\n" +
 	"\n" +
 	"ScalarKind\x12\x1b\n" +
 	"\x17SCALAR_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
