@@ -164,6 +164,8 @@ def _serve(args: argparse.Namespace) -> int:
                 pool_size=args.pool_size,
                 execution_timeout=args.execution_timeout,
                 execution_memory_limit=args.execution_memory_limit or 0,
+                http_port=args.http_port,
+                http_cors_origins=args.http_cors_origin or (),
                 metrics_port=args.metrics_port,
                 metrics_host=args.metrics_host,
                 tracing=args.tracing,

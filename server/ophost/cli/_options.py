@@ -146,6 +146,27 @@ def redact_password(text: str) -> str:
     return _PASSWORD.sub(r"\1:***@", text)
 
 
+def _origin(text: str) -> str:
+    """A web origin (``https://console.example.com``, ``http://localhost:5173``) or ``*``."""
+    text = text.strip()
+    if text == "*":
+        return text
+    parsed = urllib.parse.urlsplit(text)
+    if (
+        parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+        or parsed.path not in ("", "/")
+        or parsed.query
+        or parsed.fragment
+        or parsed.username is not None
+    ):
+        raise ValueError(
+            "not an origin (a scheme, a host and maybe a port, such as "
+            "https://console.example.com or http://localhost:5173; or *)"
+        )
+    return text.rstrip("/")
+
+
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -178,9 +199,20 @@ class Kind:
     choices: tuple[str, ...] = ()
     # What may be printed of a value: a store URL's password is not.
     redact: Callable[[str], str] = lambda text: text
+    # A list of values: a TOML array, a flag given once per value, an environment
+    # variable with the values separated by commas.
+    many: bool = False
 
     def from_toml(self, value: object) -> Any:
         """The value a config file gives, checked; raises ValueError saying what is wrong."""
+        if self.many:
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(item, str) for item in items):
+                raise ValueError(f"{_toml_text(value)} is not {self.what}")
+            try:
+                return [self.parse(str(item)) for item in items]
+            except ValueError as exc:
+                raise ValueError(f"{_toml_text(value)} holds a value that is {exc}") from None
         if isinstance(value, bool) != (bool in self.toml) or not isinstance(value, self.toml):
             raise ValueError(f"{self.redact(_toml_text(value))} is not {self.what}")
         if isinstance(value, bool):
@@ -238,6 +270,7 @@ STORE_URL = Kind(
     "a string (a store URL)", _store_url, (str,), rebase=_rebase_store, redact=redact_password
 )
 BOOLEAN = Kind("true or false", _boolean, (bool,), show=lambda v: "true" if v else "false")
+ORIGINS = Kind("a string or an array of strings (web origins)", _origin, (str, list), many=True)
 
 
 # -- the options -----------------------------------------------------------------------------
@@ -276,6 +309,8 @@ class Option:
         """The command-line arguments that set this option to ``value``."""
         if self.kind is BOOLEAN:
             return [self.flag if value else "--no-" + self.flag[2:]]
+        if self.kind.many:
+            return [arg for item in value for arg in (self.flag, self.kind.show(item))]
         return [self.flag, self.kind.show(value)]
 
     def describe_default(self) -> str:
@@ -287,6 +322,7 @@ class Option:
 
 _SECURITY = "security (docs/security.md)"
 _OBSERVABILITY = "observability"
+_HTTP = "the browser door (docs/http.md)"
 
 SERVE_OPTIONS: tuple[Option, ...] = (
     # Where the ops come from: -f or -m (or file or module in a config file).
@@ -371,6 +407,16 @@ SERVE_OPTIONS: tuple[Option, ...] = (
            "keep op error messages and stacks from clients, who get the error's type and an "
            "error id (the full error is logged with it)", group=_SECURITY,
            default_text="withheld unless the host is a loopback address"),
+    # The browser door.
+    Option("http_port", "http.port", INTEGER_PORT,
+           "also serve the service over Connect and gRPC-Web, and the web console, on "
+           "http(s)://HOST:PORT/ (0 picks a port; the same TLS and token file; --workers "
+           "processes share it like the gRPC port); needs ophost[http]",
+           metavar="PORT", group=_HTTP, default_text="off"),
+    Option("http_cors_origin", "http.cors_origins", ORIGINS,
+           "let pages from this origin call the browser door (CORS); repeat it for more "
+           "origins; * allows any", metavar="ORIGIN", group=_HTTP,
+           default_text="none: CORS off"),
     # Observability.
     Option("metrics_port", "metrics.port", INTEGER_PORT,
            "serve Prometheus metrics at http://HOST:PORT/metrics (0 picks a port); with "
@@ -405,6 +451,8 @@ def render_value(option: Option, value: Any) -> str:
         return "none"
     if option.kind is BOOLEAN:
         return "true" if value else "false"
+    if option.kind.many:
+        return "[" + ", ".join(_toml_string(str(item)) for item in value) + "]"
     if isinstance(value, int | float):
         return option.kind.show(value)
     return _toml_string(str(value))
@@ -491,6 +539,7 @@ def add_serve_flags(
             *names,
             dest=option.name,
             type=_argparse_type(option),
+            action="append" if option.kind.many else "store",
             default=argparse.SUPPRESS,
             metavar=option.metavar or option.name.upper(),
             help=helptext,

@@ -137,7 +137,10 @@ def _read_environment(environ: Mapping[str, str], options: Sequence[Option]) -> 
         if not text:
             continue
         try:
-            value = option.kind.parse(text)
+            if option.kind.many:  # values separated by commas
+                value = [option.kind.parse(item) for item in text.split(",") if item.strip()]
+            else:
+                value = option.kind.parse(text)
         except ValueError as exc:
             read.problems.append(f"{option.env}: {option.kind.redact(repr(text))} is {exc}")
             read.failed.add(option.name)
@@ -430,7 +433,7 @@ def render_settings(settings: Settings, options: Sequence[Option] = SERVE_OPTION
 
 
 # Options a --workers supervisor sets for each worker itself.
-_PER_WORKER = frozenset({"workers", "port", "store", "metrics_port"})
+_PER_WORKER = frozenset({"workers", "port", "store", "metrics_port", "http_port"})
 
 
 def worker_flags(settings: Settings, options: Sequence[Option] = SERVE_OPTIONS) -> list[str]:

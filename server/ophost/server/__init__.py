@@ -14,7 +14,7 @@ from ophost.execution._loader import LoadedOps, LoadError, load_ops
 from ophost.server._auth import AUTHORIZATION_HEADER, AccessInterceptor
 from ophost.server._host import KEEPALIVE_OPTIONS, SERVICE_NAME, OpHostServer
 from ophost.server._limits import Limits
-from ophost.server._servicer import PROTOCOL_VERSION
+from ophost.server._service import PROTOCOL_VERSION
 from ophost.server._tls import TlsError, TlsFiles
 from ophost.server._token_file import TokenFileError, hash_token
 

@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from ophost.server import _access, _status
+from ophost.server import _access
 from ophost.server._access import CANCEL, LIST, READ, RUN, Access
+from ophost.server._credentials import AUTHORIZATION_HEADER, admit
 from ophost.server._status import StatusError
-from ophost.server._token_file import AccessPolicy, Identity, TokenFileError, load_token_file
+from ophost.server._token_file import AccessPolicy, TokenFileError, load_token_file
 from ophost.v1 import op_host_service_pb2
 
 __all__ = ["AUTHORIZATION_HEADER", "METHOD_ACTIONS", "AccessInterceptor"]
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
     _Context = grpc.aio.ServicerContext[Any, Any]
     _Handler = grpc.RpcMethodHandler[Any, Any]
 
-AUTHORIZATION_HEADER = "authorization"
-_BEARER = "bearer"
 _SERVICE = op_host_service_pb2.DESCRIPTOR.services_by_name["OpHostService"].full_name
 _HEALTH = "/grpc.health.v1.Health/"
 _ACTION_OF = {
@@ -162,54 +161,8 @@ def _admit(
     metadata: Sequence[tuple[str, str | bytes]],
     context: _Context,
 ) -> Access:
-    identity = _authenticate(policy, metadata, context)
-    if action is not None:
-        identity.access.check(action, method)
-    return identity.access
-
-
-def _authenticate(
-    policy: AccessPolicy, metadata: Sequence[tuple[str, str | bytes]], context: _Context
-) -> Identity:
     headers = [value for key, value in metadata if key == AUTHORIZATION_HEADER]
-    subject = _client_subject(context)
-    if len(headers) > 1:
-        raise _status.unauthenticated("the call has more than one authorization header")
-    if headers:
-        token = _bearer_token(headers[0])
-        identity = policy.by_token(token)
-        if identity is None:
-            raise _status.unauthenticated("the bearer token matches no identity")
-        wanted = identity.client_cert_subject
-        if wanted is not None and subject != wanted:
-            raise _status.unauthenticated(
-                f"identity {identity.name!r} needs its client certificate as well as its token"
-            )
-        return identity
-    if subject is not None:
-        identity = policy.by_subject(subject)
-        if identity is not None:
-            return identity
-        raise _status.unauthenticated(
-            f"the client certificate subject {subject!r} names no identity that needs no "
-            "token; send authorization: Bearer <token>"
-        )
-    raise _status.unauthenticated(
-        "the call has no credentials: send the header authorization: Bearer <token>"
-        + (" or a client certificate" if policy.needs_client_certificates else "")
-    )
-
-
-def _bearer_token(value: str | bytes) -> str:
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    scheme, _, token = text.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != _BEARER or not token:
-        raise _status.unauthenticated(
-            "the authorization header must be 'Bearer <token>' (the scheme Bearer, a "
-            "space, then the token)"
-        )
-    return token
+    return admit(policy, method, action, headers, _client_subject(context))
 
 
 def _client_subject(context: _Context) -> str | None:

@@ -8,6 +8,7 @@ import contextlib
 import ipaddress
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from ophost.definitions._op import OpDefinition
 from ophost.errors import InvalidArgumentError
 from ophost.execution import Executor, ThreadExecutor
 from ophost.server import _requests
+from ophost.server._auth import AccessInterceptor
 from ophost.server._executions import ExecutionRunner
 from ophost.server._interceptors import StatusInterceptor
 from ophost.server._limits import MAX_NAME_CHARS, Limits
@@ -36,6 +38,7 @@ from ophost.v1 import op_host_service_pb2
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
+    from ophost.server._http import HttpDoor
     from ophost.server._metrics import PrometheusMetrics
 
 __all__ = ["KEEPALIVE_OPTIONS", "SERVICE_NAME", "OpHostServer", "is_loopback"]
@@ -93,6 +96,14 @@ class OpHostServer:
     its id, op and attempt, and the ops' ``context.log`` lines go to logger
     ``ophost.op`` (:mod:`ophost.server._logs`); configuring handlers is the caller's.
     A missing extra raises :class:`~ophost.server._observe.MissingExtraError`.
+
+    The browser door (``docs/http.md``; the ``http`` extra): ``http_port`` also serves
+    the service over Connect and gRPC-Web, and the web console's files from
+    ``console_dir`` (default: the console shipped in the package), on ``host`` (0 picks
+    a port: read it from :attr:`http_port`), with the same TLS and the same token
+    file (an :class:`~ophost.server.AccessInterceptor` among ``interceptors``); other
+    interceptors apply to the gRPC port only. ``http_cors_origins`` lists the origins
+    whose pages may call it from a browser (``*``: any); none by default.
     """
 
     def __init__(
@@ -119,6 +130,9 @@ class OpHostServer:
         tracer_provider: TracerProvider | None = None,
         tls: TlsFiles | None = None,
         withhold_errors: bool | None = None,
+        http_port: int | None = None,
+        http_cors_origins: Sequence[str] = (),
+        console_dir: Path | None = None,
     ) -> None:
         self._ops = _by_name(ops)
         self._check_resources = check_resources
@@ -177,6 +191,15 @@ class OpHostServer:
             observers.append(metrics)
             own_interceptors.append(metrics.interceptor())
             self._store = metrics.timed_store(self.store)
+        if http_port is not None:
+            for module in ("connectrpc", "hypercorn", "starlette"):
+                require(module, "http", "the browser door (--http-port)")
+        self._http_port = http_port
+        self._http_cors_origins = tuple(http_cors_origins)
+        self._console_dir = console_dir
+        self._access = next((i for i in interceptors if isinstance(i, AccessInterceptor)), None)
+        self._door: HttpDoor | None = None
+        self.http_port = 0
         self.observer = combine(observers)
         self._interceptors = [*own_interceptors, *interceptors]
         self.runner = ExecutionRunner(
@@ -204,6 +227,16 @@ class OpHostServer:
     def address(self) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"{host}:{self.port}"
+
+    @property
+    def http_address(self) -> str | None:
+        """``host:port`` of the browser door once serving (None without one)."""
+        return self._door.address if self._door is not None else None
+
+    @property
+    def http_url(self) -> str | None:
+        """The browser door's URL (``http://`` or ``https://``) once serving."""
+        return self._door.url if self._door is not None else None
 
     @property
     def metrics_address(self) -> str | None:
@@ -272,9 +305,53 @@ class OpHostServer:
                 raise OSError(
                     f"could not serve metrics on {self._metrics_host}:{self._metrics_port}: {exc}"
                 ) from exc
+        if self._http_port is not None:
+            try:
+                await self._start_door(self.servicer)
+            except BaseException:
+                await server.stop(None)
+                await self._close_executor()
+                if self._owns_store:
+                    await self._store.close()
+                if self._metrics is not None:
+                    self._metrics.close()
+                raise
         await server.start()
         self._server = server
         self._upkeep = asyncio.get_running_loop().create_task(self._keep_store())
+
+    async def _start_door(self, service: OpHostServicer) -> None:
+        """Bind the browser door and serve it on this loop."""
+        from ophost.server._http import CONSOLE_DIR, HttpDoor, door_app
+
+        assert self._http_port is not None
+        access = self._access
+        metrics = self._metrics
+        app = door_app(
+            service,
+            policy=(lambda: access.policy) if access is not None else (lambda: None),
+            console_dir=self._console_dir or CONSOLE_DIR,
+            cors_origins=self._http_cors_origins,
+            max_message_bytes=self._limits.max_message_bytes,
+            calls=(lambda method, kind: metrics.begin_call(method, kind)(None))
+            if metrics is not None
+            else None,
+        )
+        door = HttpDoor(
+            app,
+            host=self._host,
+            port=self._http_port,
+            certificates=self.certificates,
+            reuse_port=self._reuse_port,
+        )
+        try:
+            await door.start()
+        except OSError as exc:
+            raise OSError(
+                f"could not serve the browser door on {self._host}:{self._http_port}: {exc}"
+            ) from exc
+        self._door = door
+        self.http_port = door.port
 
     async def _keep_store(self) -> None:
         """Take over the executions of lost host processes; apply retention."""
@@ -329,6 +406,9 @@ class OpHostServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await upkeep
         await self.runner.drain(self._drain_grace if grace is None else grace)
+        door, self._door = self._door, None
+        if door is not None:
+            await door.stop()
         await server.stop(1.0)
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)

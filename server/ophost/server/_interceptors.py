@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from ophost.server import _status
+from ophost.server._service import refusal
 from ophost.server._status import StatusError
 from ophost.server.store import StoreFullError, StoreUnavailableError
 
@@ -57,12 +57,9 @@ class StatusInterceptor(grpc.aio.ServerInterceptor):
 async def _statuses(call: Callable[[], Awaitable[Any]], context: _Context, method: str) -> Any:
     try:
         return await call()
-    except StatusError as error:
-        await context.abort_with_status(error.to_status())
-    except StoreFullError as error:
-        await context.abort_with_status(_status.store_full(str(error)).to_status())
-    except StoreUnavailableError as error:
-        status = _status.store_unavailable(str(error), retry_after=1.0)
+    except (StatusError, StoreFullError, StoreUnavailableError) as error:
+        status = refusal(error)
+        assert status is not None
         await context.abort_with_status(status.to_status())
     except grpc.aio.AbortError:
         raise  # the handler (or an inner interceptor) already ended the call

@@ -320,7 +320,7 @@ class PrometheusMetrics:
     def interceptor(self) -> grpc.aio.ServerInterceptor:
         return _MetricsInterceptor(self)
 
-    def begin_call(self, method: str, kind: str) -> Callable[[_Context], Callable[[Any], None]]:
+    def begin_call(self, method: str, kind: str) -> Callable[[object], Callable[[Any], None]]:
         """The ``begin`` of :func:`~ophost.server._interceptors.wrap_call` for ``method``."""
         service, _, name = method.lstrip("/").partition("/")
         labels = (kind, service, name)
@@ -332,7 +332,7 @@ class PrometheusMetrics:
             else None
         )
 
-        def begin(context: _Context) -> Callable[[grpc.StatusCode], None]:
+        def begin(context: object) -> Callable[[grpc.StatusCode], None]:
             started.inc()
             if streams is not None:
                 streams.inc()

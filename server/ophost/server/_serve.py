@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -88,6 +88,8 @@ async def serve(
     metrics_port: int | None = None,
     metrics_host: str | None = None,
     tracing: bool = False,
+    http_port: int | None = None,
+    http_cors_origins: Sequence[str] = (),
     tls: TlsFiles | None = None,
     token_file: Path | None = None,
     withhold_errors: bool | None = None,
@@ -106,8 +108,10 @@ async def serve(
     of the ``ray`` executor (None: a Ray started by the host).
     ``metrics_port`` (0 picks one) serves Prometheus metrics on ``metrics_host``
     (default: ``host``); ``tracing`` makes OpenTelemetry spans as the ``OTEL_*``
-    environment variables say. ``tls``, ``token_file``, ``withhold_errors`` and
-    ``watch_interval`` are the security options (docs/security.md).
+    environment variables say. ``http_port`` (0 picks one) also serves the browser door
+    and the web console, with CORS for ``http_cors_origins`` (docs/http.md). ``tls``,
+    ``token_file``, ``withhold_errors`` and ``watch_interval`` are the security options
+    (docs/security.md).
     ``max_upload_bytes`` and ``max_upload_buffer_bytes`` override those
     :class:`~ophost.server.Limits` (the chunked upload of one stream, and the upload
     bytes buffered over all streams). Returns once the server has drained and stopped;
@@ -160,6 +164,8 @@ async def serve(
             withhold_errors=withhold_errors,
             interceptors=[access] if access is not None else (),
             limits=limits,
+            http_port=http_port,
+            http_cors_origins=http_cors_origins,
         )
     except (OpHostError, ValueError) as exc:
         shutdown()
@@ -224,6 +230,8 @@ async def _serve(
         )
         _say(stream, f"executions are kept in {describe_store(store)}")
         _say(stream, f"op bodies run in {bodies}")
+        if server.http_url is not None:
+            _say(stream, f"browser door (Connect, gRPC-Web) and web console at {server.http_url}")
         if server.metrics_address is not None:
             _say(stream, f"metrics at http://{server.metrics_address}/metrics")
         for line in _security_lines(server, access, token_file, host):

@@ -9,10 +9,13 @@ streams) go on with the one they started with.
 :meth:`ServerCertificates.reload` reads the files again (``ophost serve`` calls it on
 SIGHUP); :meth:`ServerCertificates.reload_if_changed` does so only when a file's
 modification time, size or inode changed (``ophost serve`` calls it every second, so
-that replacing the files is enough). A reload checks the files before using them
-(the key must belong to the certificate, the client CA must hold certificates) and
-keeps the certificate in use when they are not valid: a certificate renewed half-way
-(the new certificate written, the key not yet) is picked up once both are there.
+that replacing the files is enough). :meth:`ServerCertificates.ssl_context` serves the
+same material to an HTTP server (the browser door): an ``ssl.SSLContext`` that moves
+each new connection onto the latest material as its handshake begins. A reload checks
+the files before using them (the key must belong to the certificate, the client CA
+must hold certificates) and keeps the certificate in use when they are not valid: a
+certificate renewed half-way (the new certificate written, the key not yet) is picked
+up once both are there.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import os
 import ssl
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -56,11 +59,17 @@ class TlsFiles:
         )
 
 
+# What an HTTP server offers in ALPN: HTTP/2 first, then HTTP/1.1.
+HTTP_ALPN = ("h2", "http/1.1")
+
+
 @dataclass(frozen=True)
 class _Material:
     cert: bytes
     key: bytes
     client_ca: bytes | None
+    # The material loaded into a server context (for HTTP servers); not compared.
+    context: ssl.SSLContext = field(compare=False, repr=False)
 
     def configuration(self) -> grpc.ServerCertificateConfiguration:
         return grpc.ssl_server_certificate_configuration(
@@ -91,6 +100,36 @@ class ServerCertificates:
             self._fetch,  # type: ignore[arg-type]
             require_client_authentication=self.requires_client_certificates,
         )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A server ``SSLContext`` that uses the latest material from the next handshake on.
+
+        Each handshake starts on this context and is moved to the context of the
+        material loaded last (Python calls ``sni_callback`` for every ClientHello,
+        with or without a server name), so a reload reaches new connections without a
+        restart. It offers HTTP/2 and HTTP/1.1 in ALPN and, with a client CA, requires
+        a client certificate that chains to it.
+        """
+        with self._lock:
+            material = self._material
+        # A connection keeps the verify mode of the context it started on, and the
+        # certificate and CA store of the one it is moved to.
+        first = _server_context()
+        try:
+            first.load_cert_chain(self.files.cert, self.files.key)
+        except (ssl.SSLError, OSError) as exc:
+            raise TlsError(f"cannot load {self.files.cert} and {self.files.key}: {exc}") from None
+        if material.client_ca is not None:
+            first.load_verify_locations(cadata=material.client_ca.decode("ascii"))
+            first.verify_mode = ssl.CERT_REQUIRED
+
+        def current(connection: ssl.SSLObject, _name: str | None, _ctx: ssl.SSLContext) -> None:
+            with self._lock:
+                latest = self._material.context
+            connection.context = latest
+
+        first.sni_callback = current
+        return first
 
     def _fetch(self) -> grpc.ServerCertificateConfiguration | None:
         # Called by gRPC (on one of its threads) before each handshake: the material
@@ -141,7 +180,7 @@ def _read(files: TlsFiles) -> _Material:
     cert = _read_file(files.cert, "certificate")
     key = _read_file(files.key, "private key")
     client_ca = _read_file(files.client_ca, "client CA") if files.client_ca is not None else None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context = _server_context()
     try:
         context.load_cert_chain(files.cert, files.key)
     except ssl.SSLError as exc:
@@ -163,7 +202,16 @@ def _read(files: TlsFiles) -> _Material:
             raise TlsError(
                 f"the client CA file {files.client_ca} holds no valid PEM certificate: {exc}"
             ) from None
-    return _Material(cert=cert, key=key, client_ca=client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return _Material(cert=cert, key=key, client_ca=client_ca, context=context)
+
+
+def _server_context() -> ssl.SSLContext:
+    """A TLS server context for HTTP: TLS 1.2 or later, ALPN ``h2`` then ``http/1.1``."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(list(HTTP_ALPN))
+    return context
 
 
 def _read_file(path: Path, what: str) -> bytes:

@@ -106,6 +106,12 @@ def serve_workers(
         print(f"ophost: {problem}", file=sys.stderr, flush=True)
         return 1
     holder, port = _hold_port(args.host, args.port)
+    # The browser door's port is shared the same way.
+    http_holder, http_port = (
+        _hold_port(args.host, args.http_port) if args.http_port is not None else (None, None)
+    )
+    if http_port is not None:
+        flags = [*flags, "--http-port", str(http_port)]
     workers = [
         _Worker(n, _worker_command(args, flags, store, port, n)) for n in range(1, args.workers + 1)
     ]
@@ -135,6 +141,8 @@ def serve_workers(
         host = f"[{args.host}]" if ":" in args.host else args.host
         source = args.file if args.file is not None else f"module {args.module}"
         _say(f"ophost: serving {source} on {host}:{port} with {len(workers)} worker processes")
+        if http_port is not None:
+            _say(f"ophost: browser door on {host}:{http_port}, shared by the worker processes")
         _supervise(workers, stopping)
         _say("ophost: stopped")
         return 0
@@ -142,6 +150,8 @@ def serve_workers(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         holder.close()
+        if http_holder is not None:
+            http_holder.close()
 
 
 def _hold_port(host: str, port: int) -> tuple[socket.socket, int]:
