@@ -124,9 +124,12 @@ def secured_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     folder = tmp_path_factory.mktemp("console-secured")
     tokens = folder / "tokens.toml"
     digest = hashlib.sha256(TOKEN.encode()).hexdigest()
-    tokens.write_text(
-        token_file_text({"console": {"token_hash": f"sha256:{digest}"}}), encoding="utf-8"
-    )
+    identity = {
+        "token_hash": f"sha256:{digest}",
+        "ops": ["*"],
+        "actions": ["list", "run", "read", "cancel"],
+    }
+    tokens.write_text(token_file_text({"console": identity}), encoding="utf-8")
     running = Host("--token-file", str(tokens), cwd=folder)
     yield running
     running.stop()

@@ -78,6 +78,8 @@ class ExecutionPage {
   private async stream(): Promise<void> {
     this.streamStatus.textContent = isTerminal(this.execution.state) ? "Replaying the recorded events…" : "Watching events live…";
     let after = 0n;
+    // The events from the first one rebuild the outputs, whatever GetExecution said.
+    this.execution.outputs = [];
     try {
       for await (const response of host.streamEvents({ executionId: this.execution.id, afterSequence: after }, { signal: this.signal })) {
         for (const event of response.events) {
