@@ -51,7 +51,7 @@ def chromium_path() -> str:
     ):
         if candidate and Path(candidate).is_file():
             return candidate
-    missing_tool("Chromium is not installed (apt-get install chromium; .ci/run does it)")
+    return missing_tool("Chromium is not installed (apt-get install chromium; .ci/run does it)")
 
 
 class Host:
@@ -190,7 +190,7 @@ def _page(browser: Browser, host: Host) -> Iterator[Watched]:
 
     def on_request(request: object) -> None:
         url = getattr(request, "url", "")
-        if not (url.startswith(host.url) or url.startswith("data:")):
+        if not url.startswith((host.url, "data:")):
             watched.outside.append(url)
 
     opened.on("request", on_request)
