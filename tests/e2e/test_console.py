@@ -334,7 +334,7 @@ def test_cancels_a_long_op(page: Watched) -> None:
 
 
 def test_watches_a_generators_events_arrive_live(page: Watched) -> None:
-    p = run_op(page, "ticks", {"n": "5", "pause": "0.5"})
+    p = run_op(page, "ticks", {"n": "5", "pause": "1.0"})
     first = p.locator("li[data-kind=log]", has_text="tick 0")
     expect(first).to_be_visible()
     # The first tick is on the page while the op still runs: the events come live.

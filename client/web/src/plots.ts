@@ -28,7 +28,8 @@ export function plotsView(query: URLSearchParams) {
   return async (root: HTMLElement, signal: AbortSignal): Promise<void> => {
     heading(root, "Plots");
     const filters = filtersFrom(query);
-    if (!filters.after && !filters.before) {
+    const chosenRange = Boolean(filters.after || filters.before);
+    if (!chosenRange) {
       // The last 24 hours by default, in the datetime-local format of the form.
       filters.after = localText(new Date(Date.now() - 24 * 3600 * 1000));
     }
@@ -52,7 +53,8 @@ export function plotsView(query: URLSearchParams) {
       return;
     }
     status.textContent = `${executions.length} executions${complete ? "" : ` (the newest ${MAX_EXECUTIONS} only)`}.`;
-    const from = filters.after ? new Date(filters.after) : oldest(executions);
+    // The time axis spans the range asked for, or, by default, the executions found.
+    const from = filters.after && chosenRange ? new Date(filters.after) : oldest(executions);
     const to = filters.before ? new Date(filters.before) : new Date();
     root.append(overTime(executions, from, to), percentiles(executions));
   };
@@ -151,6 +153,10 @@ function legend(): HTMLElement {
   );
 }
 
+function mark(shape: SVGElement): SVGElement {
+  return s("svg", { width: 12, height: 12, "aria-hidden": "true" }, shape);
+}
+
 function ticks(max: number): number[] {
   const step = Math.max(1, Math.ceil(max / 4));
   const out: number[] = [];
@@ -210,9 +216,9 @@ function percentiles(executions: readonly Execution[]): HTMLElement {
     h(
       "ul",
       { class: "legend", "aria-label": "Legend" },
-      h("li", {}, "● median"),
-      h("li", {}, "■ 90th percentile"),
-      h("li", {}, "◆ 99th percentile"),
+      h("li", {}, mark(s("circle", { cx: 6, cy: 6, r: 5, class: "p50" })), " median"),
+      h("li", {}, mark(s("rect", { x: 2, y: 2, width: 8, height: 8, class: "p90" })), " 90th percentile"),
+      h("li", {}, mark(s("path", { d: "M 6 0 l 6 6 l -6 6 l -6 -6 z", class: "p99" })), " 99th percentile"),
     ),
     svg,
     h(
