@@ -75,7 +75,10 @@ def report(context):  # type: ignore[no-untyped-def]
         description="Latest scores",
         metadata={
             "preview": MetadataValue.table(records, schema),
-            "notes": MetadataValue.md("**Bold** notes <script>window.injected = 1</script>"),
+            "notes": MetadataValue.md(
+                "**Bold** notes <script>window.injected = 1</script>"
+                " ![logo](https://example.com/logo.png)"
+            ),
             "dashboard": MetadataValue.url("https://example.com/scores"),
             "summary": MetadataValue.json({"rows": 2, "columns": ["name", "score"]}),
         },

@@ -375,6 +375,9 @@ def test_renders_retries_failures_and_metadata(page: Watched) -> None:
     expect(materialization.locator(".markdown")).to_contain_text("<script>")
     assert materialization.locator(".markdown script").count() == 0
     assert p.evaluate("() => window.injected === undefined")
+    # A markdown image is shown as its text; nothing is fetched from elsewhere.
+    expect(materialization.locator(".markdown")).to_contain_text("[image: logo]")
+    assert materialization.locator(".markdown img").count() == 0
     expect(
         materialization.get_by_role("link", name="https://example.com/scores")
     ).to_have_attribute("href", "https://example.com/scores")

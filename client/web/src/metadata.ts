@@ -72,11 +72,15 @@ function link(url: string): Node {
 /** Markdown rendered by micromark with its safe defaults: raw HTML is escaped and
  * links with dangerous protocols (javascript:, data:...) lose their href. */
 function markdown(text: string): Node {
-  const block = h("div", { class: "markdown" });
-  block.innerHTML = micromark(text);
-  for (const anchor of block.querySelectorAll("a")) anchor.setAttribute("rel", "noopener noreferrer nofollow");
+  // Parsed into an inert template first, so nothing in it loads before it is checked.
+  const template = document.createElement("template");
+  template.innerHTML = micromark(text);
+  const content = template.content;
+  for (const anchor of content.querySelectorAll("a")) anchor.setAttribute("rel", "noopener noreferrer nofollow");
   // Images would load from wherever the markdown says: show their text instead.
-  for (const image of block.querySelectorAll("img")) image.replaceWith(h("span", { class: "hint" }, `[image: ${image.alt}]`));
+  for (const image of content.querySelectorAll("img")) image.replaceWith(h("span", { class: "hint" }, `[image: ${image.alt}]`));
+  const block = h("div", { class: "markdown" });
+  block.append(content);
   return block;
 }
 
