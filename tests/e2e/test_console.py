@@ -421,6 +421,35 @@ def test_opens_an_execution_from_history_and_replays_it(page: Watched) -> None:
     page.assert_clean()
 
 
+def test_pages_the_history_and_filters_it_by_time(page: Watched) -> None:
+    ids = []
+    for n in range(3):
+        p = run_op(page, "add", {"a": str(n), "b": "100"})
+        expect_state(p, "succeeded")
+        ids.append(p.url.rsplit("/", 1)[1])
+    p.goto(f"{page.origin}/#/executions?op=add&size=2")
+    rows = p.locator("table.executions tbody tr")
+    expect(p.get_by_text("Page 1: 2 executions.")).to_be_visible()
+    # Newest first: the last two started.
+    expect(rows.nth(0)).to_contain_text(ids[2])
+    expect(rows.nth(1)).to_contain_text(ids[1])
+    expect(p.get_by_role("button", name="Previous page")).to_be_disabled()
+    p.get_by_role("button", name="Next page").click()
+    expect(p.get_by_text(re.compile(r"^Page 2: \d executions\.$"))).to_be_visible()
+    expect(rows.nth(0)).to_contain_text(ids[0])
+    p.get_by_role("button", name="Previous page").click()
+    expect(p.get_by_text("Page 1: 2 executions.")).to_be_visible()
+    expect(rows.nth(0)).to_contain_text(ids[2])
+
+    # Created after a time in the future: nothing.
+    p.get_by_label("Created after", exact=True).fill("2999-01-01T00:00:00")
+    p.get_by_role("button", name="Filter").click()
+    expect(p).to_have_url(re.compile(r"after=2999"))
+    expect(p.get_by_text("No executions match.")).to_be_visible()
+    expect(rows).to_have_count(0)
+    page.assert_clean()
+
+
 def test_plots_executions_over_time_and_duration_percentiles(page: Watched) -> None:
     run_op(page, "add", {"a": "1", "b": "1"})
     expect_state(page.page, "succeeded")

@@ -17,6 +17,15 @@ export interface Filters {
   states: ExecutionState[];
   after: string; // datetime-local text, local time
   before: string;
+  pageSize: number;
+}
+
+const PAGE_SIZES = [10, 25, 50, 100];
+
+/** The page size asked for in the address (1 to 500), or 25. */
+function pageSize(text: string | null): number {
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 1 && n <= 500 ? n : 25;
 }
 
 export function filtersFrom(query: URLSearchParams): Filters {
@@ -25,11 +34,12 @@ export function filtersFrom(query: URLSearchParams): Filters {
     states: query.getAll("state").map(Number).filter((n) => STATES.includes(n as ExecutionState)) as ExecutionState[],
     after: query.get("after") ?? "",
     before: query.get("before") ?? "",
+    pageSize: pageSize(query.get("size")),
   };
 }
 
 /** The request of one page for these filters. */
-export function requestFor(filters: Filters, pageToken = "", pageSize = 25): MessageInitShape<typeof ListExecutionsRequestSchema> {
+export function requestFor(filters: Filters, pageToken = "", pageSize = filters.pageSize): MessageInitShape<typeof ListExecutionsRequestSchema> {
   const request: Partial<ListExecutionsRequest> = { pageSize, pageToken, opName: filters.op, states: filters.states };
   const after = filters.after ? new Date(filters.after) : null;
   const before = filters.before ? new Date(filters.before) : null;
@@ -107,8 +117,10 @@ function row(execution: Execution): HTMLElement {
 }
 
 /** The filter form; submitting it moves to `base` with the filters in the address. */
-export function filterForm(filters: Filters, names: readonly string[], base: string, button: string, withStates = true): HTMLElement {
+export function filterForm(filters: Filters, names: readonly string[], base: string, button: string, history = true): HTMLElement {
   const opId = uid("op");
+  const sizeId = uid("size");
+  const size = h("select", { id: sizeId, name: "size" }, [...new Set([...PAGE_SIZES, filters.pageSize])].sort((a, b) => a - b).map((n) => h("option", { value: String(n), selected: n === filters.pageSize }, String(n))));
   const afterId = uid("after");
   const beforeId = uid("before");
   const op = h("select", { id: opId, name: "op" }, h("option", { value: "" }, "every op"), names.map((n) => h("option", { value: n, selected: n === filters.op }, n)));
@@ -127,9 +139,10 @@ export function filterForm(filters: Filters, names: readonly string[], base: str
     "form",
     { class: "filters", "aria-label": "Filters" },
     h("div", { class: "field" }, h("label", { for: opId }, "Op"), op),
-    withStates ? h("fieldset", { class: "states" }, h("legend", {}, "States (none ticked: every state)"), stateBoxes) : null,
+    history ? h("fieldset", { class: "states" }, h("legend", {}, "States (none ticked: every state)"), stateBoxes) : null,
     h("div", { class: "field" }, h("label", { for: afterId }, "Created after"), after),
     h("div", { class: "field" }, h("label", { for: beforeId }, "Created before"), before),
+    history ? h("div", { class: "field" }, h("label", { for: sizeId }, "Executions per page"), size) : null,
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, button)),
   );
   form.addEventListener("submit", (event) => {
