@@ -353,6 +353,13 @@ def test_watches_a_generators_events_arrive_live(page: Watched) -> None:
     ]
     assert sequences == list(range(1, len(sequences) + 1))
     page.shot("live-events")
+
+    # Run again: the progress display now measures the run against the last ones.
+    p.get_by_role("button", name="Re-run").click()
+    expect(p.locator("section.progress")).to_contain_text("usually takes about")
+    expect(p.locator("section.progress progress")).to_have_attribute("value", re.compile(r"."))
+    page.shot("progress")
+    expect_state(p, "succeeded")
     page.assert_clean()
 
 

@@ -207,6 +207,10 @@ class ExecutionPage {
     this.renderProgress();
   }
 
+  private readonly progressHeading = h("h2", { id: "progress-heading" });
+  private readonly progressText = h("p", {});
+  private progressBar: HTMLProgressElement | null = null;
+
   private renderProgress(): void {
     const e = this.execution;
     if (isTerminal(e.state)) {
@@ -217,20 +221,22 @@ class ExecutionPage {
     this.progress.hidden = false;
     const since = toDate(e.startTime) ?? toDate(e.createTime);
     const elapsed = since ? Math.max(0, (Date.now() - since.getTime()) / 1000) : 0;
-    const bar = h("progress", { "aria-labelledby": "progress-heading" });
-    let text = `${durationText(elapsed)} elapsed · ${this.count} events · attempt ${e.attempt + 1}`;
-    if (this.typicalSeconds !== null && this.typicalSeconds > 0) {
-      bar.max = this.typicalSeconds;
-      bar.value = Math.min(elapsed, this.typicalSeconds);
-      text += ` · a successful run usually takes about ${durationText(this.typicalSeconds)} (median of the last ${this.typicalCount})`;
-      if (elapsed > this.typicalSeconds) text += "; this one is taking longer";
+    const typical = this.typicalSeconds !== null && this.typicalSeconds > 0 ? this.typicalSeconds : null;
+    // Without an estimate the bar stays indeterminate (no value), and is kept so its
+    // animation runs on; with one it shows the elapsed time against the estimate.
+    if (!this.progressBar || (typical !== null && !this.progressBar.hasAttribute("value"))) {
+      this.progressBar = h("progress", { "aria-labelledby": "progress-heading" });
+      replace(this.progress, this.progressHeading, this.progressBar, this.progressText);
     }
-    replace(
-      this.progress,
-      h("h2", { id: "progress-heading" }, e.state === ExecutionState.PENDING ? "Waiting for a free slot" : e.state === ExecutionState.CANCEL_REQUESTED ? "Stopping" : "Running"),
-      bar,
-      h("p", {}, text),
-    );
+    let text = `${durationText(elapsed)} elapsed · ${this.count} events · attempt ${e.attempt + 1}`;
+    if (typical !== null) {
+      this.progressBar.max = typical;
+      this.progressBar.value = Math.min(elapsed, typical);
+      text += ` · a successful run usually takes about ${durationText(typical)} (median of the last ${this.typicalCount}), so this bar is an estimate`;
+      if (elapsed > typical) text += "; this one is taking longer";
+    }
+    this.progressHeading.textContent = e.state === ExecutionState.PENDING ? "Waiting for a free slot" : e.state === ExecutionState.CANCEL_REQUESTED ? "Stopping" : "Running";
+    this.progressText.textContent = text;
   }
 }
 
