@@ -143,9 +143,10 @@ ts-test: setup ts-deps ## TypeScript client tests (against a real server started
 	cd $(TS_DIR) && npm test --silent
 
 .PHONY: conformance
-conformance: setup go-build ts-build ## Every conformance case with every client (Python, Go, TypeScript), every store, op bodies in worker processes and in Ray, and over mTLS with tokens; prints case x client
+conformance: setup go-build ts-build ## Every conformance case with every client (Python, Go, TypeScript), every store, op bodies in worker processes and in Ray, over mTLS with tokens, and over the browser door (connect-web); prints case x client
 	$(PY) -m tests.conformance.run --store memory
 	$(PY) -m tests.conformance.run --store memory --secure
+	$(PY) -m tests.conformance.run --store sqlite --door http
 	$(PY) -m tests.conformance.run --store sqlite
 	$(PY) -m tests.conformance.run --store postgresql
 	$(PY) -m tests.conformance.run --store sqlite --executor process

@@ -55,6 +55,7 @@ __all__ = [
     "SECURE_ENV",
     "SECURE_PARTS",
     "SECURE_PARTS_ENV",
+    "HTTP_PORT_FILE_ENV",
     "ExecuteResult",
     "OpHostClient",
     "add",
@@ -105,6 +106,8 @@ OPS = [add, many_events, big_bytes, byte_count, spin]
 SECURE_ENV = "OPHOST_BENCH_SECURE_DIR"
 SECURE_PARTS_ENV = "OPHOST_BENCH_SECURE_PARTS"
 SECURE_PARTS = ("tls", "token", "metrics")
+# A file to write the browser door's port to: the server opens the door when it is set.
+HTTP_PORT_FILE_ENV = "OPHOST_BENCH_HTTP_PORT_FILE"
 
 _FINISHED = "execution_finished"
 
@@ -253,6 +256,7 @@ def _server() -> OpHostServer:
         tls=tls,
         interceptors=interceptors,
         metrics_port=0 if secure and "metrics" in parts else None,
+        http_port=0 if os.environ.get(HTTP_PORT_FILE_ENV) else None,
     )
 
 
@@ -273,6 +277,11 @@ async def _served() -> AsyncIterator[OpHostServer]:
         if secure and server.metrics_port is not None:
             name = metrics_port_file("+".join(_secure_parts()))
             (Path(secure) / name).write_text(str(server.metrics_port), "ascii")
+        http_port_file = os.environ.get(HTTP_PORT_FILE_ENV)
+        if http_port_file:
+            (Path(http_port_file).parent / Path(http_port_file).name).write_text(
+                str(server.http_port), "ascii"
+            )
         yield server
 
 

@@ -37,6 +37,7 @@ import ophost
 from bench import PORT_LINE_PREFIX, PROFILE_ENV
 from bench.baseline import BaselineClient
 from bench.executors import bench_executors
+from bench.http_door import bench_http_door
 from bench.ops import OpHostClient
 from bench.ray_executor import bench_ray
 from bench.security import bench_security
@@ -63,6 +64,7 @@ BENCHMARKS = (
     "executors",
     "security",
     "ray",
+    "http_door",
 )
 
 
@@ -702,6 +704,29 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
                 ratio_row(f"Round trip p50, Execute(add): {words} alone vs plaintext", "ms",
                           sec[part]["p50_ms"], b["p50_ms"]),
             )  # fmt: skip
+    if "http_door" in results:
+        door = results["http_door"]
+        grpc_p50 = door["grpc"]["p50_ms"]
+        for side, words in (
+            ("connect", "Connect (binary)"),
+            ("connect_json", "Connect (JSON)"),
+            ("grpc_web", "gRPC-Web"),
+        ):
+            rows.append(
+                ratio_row(f"Round trip p50, StartExecution + StreamEvents(add): {words} door "
+                          "vs the gRPC port", "ms", door[side]["p50_ms"], grpc_p50),
+            )  # fmt: skip
+        rows += [
+            ratio_row("Round trip p99, StartExecution + StreamEvents(add): Connect (binary) "
+                      "door vs the gRPC port", "ms", door["connect"]["p99_ms"],
+                      door["grpc"]["p99_ms"]),
+            ratio_row("Server CPU per call, StartExecution + StreamEvents(add): Connect "
+                      "(binary) door vs the gRPC port", "us",
+                      door["connect"]["server_cpu_us_per_call"],
+                      door["grpc"]["server_cpu_us_per_call"]),
+            ratio_row("Round trip p50, add: StartExecution + StreamEvents vs Execute, both on "
+                      "the gRPC port", "ms", grpc_p50, door["execute"]["p50_ms"]),
+        ]  # fmt: skip
     if "ray" in results and "missing" not in results["ray"]:
         ry = results["ray"]
         lat, per = ry["latency_p50_ms"], ry["per_second"]
@@ -792,6 +817,7 @@ async def run_all(settings: Settings, only: Sequence[str], profile_dir: str | No
                 "executors": bench_executors,
                 "ray": bench_ray,
                 "security": bench_security,
+                "http_door": bench_http_door,
             }
             results: dict[str, Any] = {}
             for name in only:

@@ -1,6 +1,7 @@
 """Run the conformance cases with every client and print a table of case x client.
 
-``python -m tests.conformance.run [--client python|go|ts ...] [--case SUBSTRING] [--secure]``
+``python -m tests.conformance.run [--client python|go|ts ...] [--case SUBSTRING] [--secure]
+[--door http]``
 
 Starts the servers (see README.md, "Targets"), feeds each client's conformance
 program the cases, compares what it reports with the expectations and exits 1 if
@@ -8,7 +9,11 @@ any case failed for any client. The Go and TypeScript programs must be built fir
 (``make conformance`` does that). With ``--secure`` the servers speak mTLS and
 authenticate callers with a token file, the programs connect with the CA, a client
 certificate and a token, and the cases that need this (``requires: [secure]``) run
-too (README.md, "The secure run").
+too (README.md, "The secure run"). With ``--door http`` the servers also open their
+browser door, and the TypeScript program calls it over connect-web's Connect and
+gRPC-Web transports (Node's ``fetch``), starting executions with ``StartExecution`` and
+following them with ``StreamEvents``; only the cases that fit unary and server-streaming
+calls run (README.md, "The browser door run").
 """
 
 from __future__ import annotations
@@ -46,6 +51,22 @@ COMMANDS: dict[str, list[str]] = {
     "go": [str(ROOT / "client/go/bin/conformance")],
     "ts": ["node", str(ROOT / "client/ts/dist/conformance/main.js")],
 }
+# The browser door run's clients: the TypeScript program over each connect-web
+# transport (the document's ``transport``).
+DOOR_CLIENTS: dict[str, str] = {
+    "ts-connect": "connect",
+    "ts-connect-binary": "connect-binary",
+    "ts-grpc-web": "grpc-web",
+}
+# Cases a door client cannot pass for a reason of its own, not the host's: the case id
+# and why, by client. JSON numbers cannot say -0 in JavaScript (JSON.stringify(-0) is
+# "0"), so protobuf-es sends a float input of -0.0 as 0 in a JSON body.
+DOOR_CLIENT_SKIPS: dict[str, dict[str, str]] = {
+    "ts-connect": {"values/float_minus_zero": "protobuf-es writes -0.0 as 0 in JSON"},
+}
+# The largest value a case may send to the browser door: what travels inline in a
+# StartExecution (Limits' inline threshold; larger ones need Execute's chunked upload).
+DOOR_INLINE_BYTES = 1 << 20
 
 # The flaky target resets a connection once it carried this much from the server,
 # at most MAX_CUTS times per program run.
@@ -132,6 +153,8 @@ def security_files() -> Iterator[Security]:
 @dataclass
 class Outcome:
     problems: list[str] = field(default_factory=list)
+    # Why the case was not run for this client (see DOOR_CLIENT_SKIPS), if it was not.
+    skipped: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -184,16 +207,43 @@ def store_urls(kind: str) -> Iterator[dict[str, str]]:
         yield urls
 
 
+def fits_the_door(case: Case) -> bool:
+    """Whether a case can run on the browser door: unary and server-streaming calls only.
+
+    Not the cases that need the flaky proxy's resets (a gRPC connection to cut), the
+    secure run, or a value too large to travel inline (only ``Execute`` uploads chunks).
+    """
+    if case.needs_cuts or case.request.get("target") == "flaky" or case.requires:
+        return False
+    return _largest_pattern(case.request) <= DOOR_INLINE_BYTES
+
+
+def _largest_pattern(value: Json) -> int:
+    if isinstance(value, dict):
+        sizes = [_largest_pattern(item) for item in value.values()]
+        if "bytes_pattern" in value:
+            sizes.append(int(value["bytes_pattern"]))
+        return max(sizes, default=0)
+    if isinstance(value, list):
+        return max((_largest_pattern(item) for item in value), default=0)
+    return 0
+
+
 @contextlib.asynccontextmanager
 async def servers(
-    stores: Mapping[str, str], executor: str = "thread", security: Security | None = None
+    stores: Mapping[str, str],
+    executor: str = "thread",
+    security: Security | None = None,
+    door: str = "grpc",
 ) -> AsyncIterator[dict[str, str]]:
     """The main, tight and draining servers; yields their addresses by target name.
 
     ``executor`` is where they run op bodies: ``thread`` (the host's threads),
     ``process`` (pools of worker processes loading ``tests.conformance.ops``) or ``ray``
     (Ray tasks loading it, on a local Ray started here and stopped at the end). With
-    ``security`` they serve mTLS and authenticate callers with its token file.
+    ``security`` they serve mTLS and authenticate callers with its token file. With
+    ``door="http"`` each also serves its browser door: its URL is the target
+    ``<name>_http``.
     """
     with tempfile.TemporaryDirectory(prefix="ophost-conformance-") as scratch:
         os.environ[conformance_ops.RELEASE_FILE_ENV] = os.path.join(scratch, "release")
@@ -204,6 +254,8 @@ async def servers(
         protected: dict[str, Any] = {}
         if security is not None:
             protected = {"tls": security.tls(), "withhold_errors": False}
+        if door == "http":
+            protected["http_port"] = 0
         main = OpHostServer(
             conformance_ops.ALL,
             max_concurrent_executions=16,
@@ -298,7 +350,11 @@ async def _serving(
             # The host offers no event for "draining has begun": poll its flag.
             while draining.servicer is None or not draining.servicer.draining:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
-            yield {"main": main.address, "tight": tight.address, "draining": draining.address}
+            targets = {"main": main.address, "tight": tight.address, "draining": draining.address}
+            for name, server in (("main", main), ("tight", tight), ("draining", draining)):
+                if server.http_url is not None:
+                    targets[f"{name}_http"] = server.http_url.rstrip("/")
+            yield targets
         finally:
             conformance_ops.RELEASE.set()
             for holder in holders:
@@ -319,16 +375,22 @@ async def run_client(
     async with CuttableProxy(
         targets["main"], cut_each_after_bytes=CUT_EACH_AFTER_BYTES, max_cuts=MAX_CUTS
     ) as proxy:
-        document = {
+        transport = DOOR_CLIENTS.get(client)
+        sent_targets = dict(targets) | {"flaky": proxy.address}
+        if transport is not None:
+            sent_targets = {name: targets[f"{name}_http"] for name in ("main", "tight", "draining")}
+        document: dict[str, Json] = {
             "client": client,
-            "targets": dict(targets) | {"flaky": proxy.address},
+            "targets": sent_targets,
             "cases": [_for_client(case.request, client) for case in cases],
         }
+        if transport is not None:
+            document["transport"] = transport
         if security is not None:
             document["security"] = security.for_programs()
         budget = sum(case.request.get("timeout_seconds", 60) for case in cases) + 60
         process = await asyncio.create_subprocess_exec(
-            *COMMANDS[client],
+            *COMMANDS["ts" if transport is not None else client],
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -352,7 +414,11 @@ async def run_client(
             except (ValueError, KeyError, TypeError):
                 results.setdefault("<garbage>", line)
     outcomes: dict[str, Outcome] = {}
+    skips = DOOR_CLIENT_SKIPS.get(client, {})
     for case in cases:
+        if case.id in skips:
+            outcomes[case.id] = Outcome(skipped=skips[case.id])
+            continue
         if case.id not in results:
             outcomes[case.id] = Outcome(
                 [f"no result (program exit code {process.returncode}; see its stderr)"]
@@ -373,19 +439,33 @@ def _for_client(request: Mapping[str, Json], client: str) -> dict[str, Json]:
     return sent
 
 
+def _cell(outcome: Outcome) -> str:
+    if outcome.skipped is not None:
+        return "skip"
+    return "pass" if outcome.passed else "FAIL"
+
+
 def table(
     cases: Sequence[Case], clients: Sequence[str], report: Mapping[str, Mapping[str, Outcome]]
 ) -> str:
     width = max([len(case.id) for case in cases] + [4])
-    lines = ["case".ljust(width) + "  " + "  ".join(c.ljust(6) for c in clients)]
+    columns = [max(len(c), 6) for c in clients]
+    header = "  ".join(c.ljust(w) for c, w in zip(clients, columns, strict=True))
+    lines = ["case".ljust(width) + "  " + header]
     lines.append("-" * len(lines[0]))
     for case in cases:
-        cells = ["pass" if report[c][case.id].passed else "FAIL" for c in clients]
-        lines.append(case.id.ljust(width) + "  " + "  ".join(cell.ljust(6) for cell in cells))
-    totals = [sum(o.passed for o in report[c].values()) for c in clients]
+        cells = [_cell(report[c][case.id]) for c in clients]
+        lines.append(
+            case.id.ljust(width)
+            + "  "
+            + "  ".join(cell.ljust(w) for cell, w in zip(cells, columns, strict=True))
+        )
+    totals = [sum(o.passed and o.skipped is None for o in report[c].values()) for c in clients]
     lines.append("-" * len(lines[0]))
     lines.append(
-        "passed".ljust(width) + "  " + "  ".join(f"{t}/{len(cases)}".ljust(6) for t in totals)
+        "passed".ljust(width)
+        + "  "
+        + "  ".join(f"{t}/{len(cases)}".ljust(w) for t, w in zip(totals, columns, strict=True))
     )
     return "\n".join(lines)
 
@@ -396,10 +476,20 @@ async def run(
     stores: Mapping[str, str],
     executor: str = "thread",
     security: Security | None = None,
+    door: str = "grpc",
 ) -> int:
     offered = FEATURES if security is not None else frozenset()
     matching = load_cases(pattern)
     cases = [case for case in matching if case.requires <= offered]
+    if door == "http":
+        left_out = [case.id for case in cases if not fits_the_door(case)]
+        cases = [case for case in cases if fits_the_door(case)]
+        print(
+            f"conformance: {len(left_out)} case(s) left out of the browser door run "
+            f"(they need Execute's chunked upload, a connection to cut or the secure run): "
+            f"{', '.join(left_out)}",
+            file=sys.stderr,
+        )
     skipped = len(matching) - len(cases)
     if skipped:
         print(
@@ -412,14 +502,20 @@ async def run(
         return 2
     report: dict[str, dict[str, Outcome]] = {}
     LOG_DIR.mkdir(exist_ok=True)
-    suffix = "-secure" if security is not None else ""
-    async with servers(stores, executor, security) as targets:
+    suffix = ("-secure" if security is not None else "") + ("-http" if door == "http" else "")
+    async with servers(stores, executor, security, door) as targets:
         for client in clients:
             started = time.monotonic()
             outcomes, stderr = await run_client(client, cases, targets, security)
             (LOG_DIR / f"{client}{suffix}.stderr").write_text(stderr, encoding="utf-8")
             report[client] = outcomes
-            passed = sum(o.passed for o in outcomes.values())
+            passed = sum(o.passed and o.skipped is None for o in outcomes.values())
+            for case_id, outcome in outcomes.items():
+                if outcome.skipped is not None:
+                    print(
+                        f"conformance: {client}: {case_id} skipped: {outcome.skipped}",
+                        file=sys.stderr,
+                    )
             print(
                 f"conformance: {client}: {passed}/{len(cases)} passed in "
                 f"{time.monotonic() - started:.1f}s "
@@ -442,7 +538,10 @@ async def run(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.conformance.run", description=__doc__)
     parser.add_argument(
-        "--client", action="append", choices=sorted(COMMANDS), help="only these clients"
+        "--client",
+        action="append",
+        choices=sorted([*COMMANDS, *DOOR_CLIENTS]),
+        help="only these clients",
     )
     parser.add_argument("--case", help="only cases whose id contains this")
     parser.add_argument(
@@ -465,8 +564,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "connect with the CA, a client certificate and a token, and the cases that "
         "require 'secure' run too",
     )
+    parser.add_argument(
+        "--door",
+        choices=("grpc", "http"),
+        default="grpc",
+        help="grpc: the clients call the gRPC port; http: the TypeScript program calls the "
+        "browser door over connect-web's Connect and gRPC-Web transports, with the cases "
+        "that fit unary and server-streaming calls (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
-    clients = args.client or ["python", "go", "ts"]
+    if args.door == "http" and args.secure:
+        parser.error("--door http runs without --secure (the door's security has its own tests)")
+    clients = args.client or (list(DOOR_CLIENTS) if args.door == "http" else ["python", "go", "ts"])
     print(
         f"conformance: servers keep executions in {args.store}, run op bodies in "
         + {"thread": "threads", "process": "worker processes", "ray": "Ray tasks"}[args.executor]
@@ -475,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with store_urls(args.store) as stores, contextlib.ExitStack() as stack:
         security = stack.enter_context(security_files()) if args.secure else None
-        return asyncio.run(run(clients, args.case, stores, args.executor, security))
+        return asyncio.run(run(clients, args.case, stores, args.executor, security, args.door))
 
 
 if __name__ == "__main__":

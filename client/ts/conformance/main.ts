@@ -12,6 +12,8 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { text } from "node:stream/consumers";
+import type { Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import {
   type CallOptions,
   type ClientOptions,
@@ -360,16 +362,36 @@ interface Security {
   readonly tokens: Readonly<Record<string, string>>;
 }
 
+/**
+ * The browser door's transports (README.md, "The browser door run"): connect-web's, over
+ * Node's `fetch`, to a target given as an `http://` URL.
+ */
+type DoorTransport = "connect" | "connect-binary" | "grpc-web";
+
+function doorTransport(kind: DoorTransport, baseUrl: string): Transport {
+  const options = { baseUrl, fetch: globalThis.fetch };
+  if (kind === "grpc-web") {
+    return createGrpcWebTransport(options);
+  }
+  // Connect with JSON bodies (connect-web's default), or binary protobuf.
+  return createConnectTransport({ ...options, useBinaryFormat: kind === "connect-binary" });
+}
+
 class Program {
   private readonly clients = new Map<string, OpHostClient>();
 
   constructor(
     private readonly targets: Readonly<Record<string, string>>,
     private readonly security: Security | undefined,
+    private readonly transport: DoorTransport | undefined,
   ) {}
 
   /** A client of `target`; in the secure run with the TLS files and, `withToken`, the token. */
   private newClient(target: string, withToken = true): OpHostClient {
+    if (this.transport !== undefined) {
+      // The browser door: connect-web's transport; executions start with StartExecution.
+      return createOpHostClient(this.address(target), { transport: doorTransport(this.transport, this.address(target)) });
+    }
     const options: { -readonly [K in keyof ClientOptions]: ClientOptions[K] } = {};
     const security = this.security;
     if (security !== undefined) {
@@ -572,8 +594,9 @@ async function main(): Promise<number> {
     targets: Record<string, string>;
     cases: Case[];
     security?: Security;
+    transport?: DoorTransport;
   };
-  const program = new Program(document.targets, document.security);
+  const program = new Program(document.targets, document.security, document.transport);
   try {
     for (const testCase of document.cases) {
       const seconds = typeof testCase["timeout_seconds"] === "number" ? testCase["timeout_seconds"] : 60;

@@ -80,6 +80,7 @@ export class OpHostClient implements AsyncDisposable {
       rpc: this.#rpc,
       reattachAttempts: this.#options.reattachAttempts,
       reattachBackoffMs: this.#options.reattachBackoffMs,
+      startWith: this.#options.startWith,
       get closed() {
         return client.closed;
       },

@@ -257,6 +257,10 @@ export interface Connection {
 
 /** Make the client's connection; a server's session opens with the first call that goes to it. */
 export function openConnection(backends: Backends, options: ClientOptions): Connection {
+  if (options.transport !== undefined) {
+    // Handed in: the caller owns its connections.
+    return { transport: options.transport, close: () => Promise.resolve() };
+  }
   // The transport builds each request's path from its base URL and checks that URL's
   // origin against the manager's authority; the session a request goes out on sets its
   // own :authority.

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Interceptor } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import { type Backends, type ClientAddress, parseAddress } from "./addresses.js";
 import { checkTimeoutMs } from "./call-options.js";
 import { checkToken, checkTlsOptions, type TlsOptions } from "./credentials.js";
@@ -45,6 +45,25 @@ export interface ClientOptions {
   readonly readMaxBytes?: number;
   /** Connect interceptors, run for every RPC (for example to add authentication headers, or to log). */
   readonly interceptors?: Interceptor[];
+  /**
+   * A Connect transport to send every call through instead of the client's own gRPC
+   * transport over HTTP/2: `createConnectTransport` or `createGrpcWebTransport` of
+   * `@connectrpc/connect-web` (or `-node`), to call a host's browser door
+   * (`ophost serve --http-port`). The transport then owns the connection: its TLS, its
+   * headers and its interceptors (put the token in one), so `tls`, `token`,
+   * `interceptors`, `readMaxBytes` and the keepalive options cannot be given with it,
+   * and the client's address only names it in messages.
+   */
+  readonly transport?: Transport;
+  /**
+   * How `execute` and `call` start an execution: `"Execute"`, the bidirectional stream
+   * (large values uploaded in chunks, cancel on the same stream), or
+   * `"StartExecution"`, a unary call followed by `StreamEvents`, which is what
+   * transports without bidirectional streams (browsers, the browser door) can make;
+   * values must then fit in the request. Default: `"StartExecution"` with a
+   * `transport`, else `"Execute"`.
+   */
+  readonly startWith?: "Execute" | "StartExecution";
 }
 
 /** The options with their defaults applied. */
@@ -53,6 +72,7 @@ export interface ResolvedOptions {
   readonly timeoutMs: number | undefined;
   readonly reattachAttempts: number;
   readonly reattachBackoffMs: number;
+  readonly startWith: "Execute" | "StartExecution";
 }
 
 /** The longest wait between two re-attach attempts, in milliseconds. */
@@ -89,7 +109,20 @@ export function resolveOptions(address: ClientAddress, options: ClientOptions): 
     checkToken(options.token, "the token option");
   }
   checkTlsOptions(options.tls);
+  if (options.transport !== undefined) {
+    const owned = (["tls", "token", "interceptors", "readMaxBytes", "keepaliveIntervalMs", "keepaliveTimeoutMs"] as const).filter(
+      (name) => options[name] !== undefined,
+    );
+    if (owned.length > 0) {
+      throw new TypeError(`give ${owned.join(", ")} to the transport handed in with the transport option, not to the client`);
+    }
+  }
+  const startWith = options.startWith ?? (options.transport === undefined ? "Execute" : "StartExecution");
+  if (startWith !== "Execute" && startWith !== "StartExecution") {
+    throw new TypeError(`startWith must be "Execute" or "StartExecution", got ${JSON.stringify(startWith)}`);
+  }
   return {
+    startWith,
     backends: parseAddress(address, options.tls),
     timeoutMs: timeoutMs ?? undefined,
     reattachAttempts: checkNonNegative("reattachAttempts", options.reattachAttempts ?? DEFAULTS.reattachAttempts),

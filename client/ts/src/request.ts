@@ -4,10 +4,10 @@
  * @module
  */
 
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { ValueConversionError } from "./errors.js";
 import { type ExecutionStart, ExecutionStartSchema } from "./gen/ophost/v1/execution_pb.js";
-import { NamedValueSchema, type Value, type ValueChunk } from "./gen/ophost/v1/value_pb.js";
+import { NamedValueSchema, type Value, type ValueChunk, ValueSchema } from "./gen/ophost/v1/value_pb.js";
 import type { ServerInfo } from "./info.js";
 import { splitValue } from "./chunks.js";
 import { toValue } from "./values.js";
@@ -51,6 +51,34 @@ export class StartRequest {
       throw error instanceof ValueConversionError ? error.forOp(opName) : error;
     }
     return new StartRequest(opName, values, { ...options.tags }, options.requestId ?? "");
+  }
+
+  /**
+   * The start for `StartExecution`: every value inline.
+   *
+   * @throws {@link ValueConversionError} for a value over the server's inline threshold
+   *   (only `Execute` uploads values in chunks).
+   */
+  inline(info: ServerInfo): ExecutionStart {
+    const { inlineThresholdBytes } = info.limits;
+    const start = create(ExecutionStartSchema, { opName: this.opName, tags: this.tags, requestId: this.requestId });
+    for (const [path, value] of this.values) {
+      const size = toBinary(ValueSchema, value).length;
+      if (size > inlineThresholdBytes) {
+        throw new ValueConversionError(
+          path,
+          `the value is ${size} bytes, over the server's inline threshold of ${inlineThresholdBytes} bytes; ` +
+            "only the Execute stream uploads larger values (startWith: \"Execute\")",
+          this.opName,
+        );
+      }
+      if (path === "config") {
+        start.config = value;
+      } else {
+        start.inputs.push(create(NamedValueSchema, { name: path.slice("inputs.".length), value }));
+      }
+    }
+    return start;
   }
 
   /** The start for `Execute`, and the chunks of the values too large to travel inline. */

@@ -37,6 +37,7 @@ import {
   ExecuteRequestSchema,
   type ExecuteResponse,
   type OpHostService,
+  type StartExecutionResponse,
   type StreamEventsResponse,
 } from "./gen/ophost/v1/op_host_service_pb.js";
 import { decodeExecution, type ExecutionInfo, type ServerInfo } from "./info.js";
@@ -50,6 +51,8 @@ export interface StreamHost {
   readonly rpc: Client<typeof OpHostService>;
   readonly reattachAttempts: number;
   readonly reattachBackoffMs: number;
+  /** How a new execution starts: the `Execute` stream, or `StartExecution` then `StreamEvents`. */
+  readonly startWith: "Execute" | "StartExecution";
   readonly closed: boolean;
   /** Throws {@link ClientClosedError} when the client is closed. */
   checkOpen(): void;
@@ -328,7 +331,9 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
     try {
       // No default deadline: a stream runs as long as its execution unless told otherwise.
       this.#scope = new CallScope(this.#options, undefined);
-      if (this.#request !== undefined) {
+      if (this.#request !== undefined && this.#host.startWith === "StartExecution") {
+        await this.#openStarted(this.#request);
+      } else if (this.#request !== undefined) {
         await this.#openExecute(this.#request);
       } else {
         this.#openEvents(this.#lastSequence);
@@ -370,6 +375,27 @@ export class Execution implements AsyncIterable<ExecutionEvent> {
     }
     this.#executionId = kind.value.executionId;
     this.#info = kind.value.execution && decodeExecution(kind.value.execution);
+  }
+
+  /** Start with the unary `StartExecution`, then follow the events with `StreamEvents`. */
+  async #openStarted(request: StartRequest): Promise<void> {
+    this.#host.checkOpen();
+    const scope = this.#scope as CallScope;
+    const info = await this.#host.cachedServerInfo(scope.nested());
+    const start = request.inline(info);
+    let response: StartExecutionResponse;
+    try {
+      response = await this.#host.rpc.startExecution({ start }, scope.rpcOptions(this.#lifetime.signal));
+    } catch (error) {
+      this.#host.checkOpen();
+      throw toRpcError(error);
+    }
+    if (response.execution === undefined) {
+      throw new ProtocolError("StartExecution returned no execution");
+    }
+    this.#executionId = response.execution.id;
+    this.#info = decodeExecution(response.execution);
+    this.#openEvents(0n);
   }
 
   #openEvents(afterSequence: bigint): void {
