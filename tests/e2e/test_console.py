@@ -425,6 +425,27 @@ def test_opens_an_execution_from_history_and_replays_it(page: Watched) -> None:
     expect(p).not_to_have_url(re.compile(re.escape(execution_id)))
     expect_state(p, "succeeded")
     expect(p.locator("dl.outputs .output-value")).to_have_text("42")
+
+    # Or edit them first: the form comes filled in.
+    p.get_by_role("link", name="Edit inputs and run").click()
+    expect(p.get_by_label("a", exact=True)).to_have_value("20")
+    expect(p.get_by_label("b", exact=True)).to_have_value("22")
+    p.get_by_label("b", exact=True).fill("23")
+    p.get_by_role("button", name="Run").click()
+    expect_state(p, "succeeded")
+    expect(p.locator("dl.outputs .output-value")).to_have_text("43")
+    page.assert_clean()
+
+
+def test_says_what_is_wrong_with_an_unknown_execution_or_op(page: Watched) -> None:
+    p = page.page
+    p.goto(f"{page.origin}/#/executions/no-such-execution")
+    alert = p.locator(".error-box")
+    expect(alert).to_contain_text("NOT_FOUND")
+    expect(alert).to_contain_text("no-such-execution")
+    p.goto(f"{page.origin}/#/ops/ad")
+    expect(alert).to_contain_text("OP_NOT_FOUND")
+    expect(alert).to_contain_text("did you mean 'add'?")
     page.assert_clean()
 
 
