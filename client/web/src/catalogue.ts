@@ -5,7 +5,7 @@ import { ExecutionStartSchema } from "./gen/ophost/v1/execution_pb";
 import { Backoff, Jitter, type OpDefinition, type RetryPolicy } from "./gen/ophost/v1/op_pb";
 import { OpView } from "./gen/ophost/v1/op_host_service_pb";
 import type { ConfigField } from "./gen/ophost/v1/config_pb";
-import { callError, host } from "./api";
+import { callError, host, needsToken } from "./api";
 import { append, h, replace, uid } from "./dom";
 import { describeConfig, RunForm, typeName, type StartValues } from "./form";
 import { metadataList } from "./metadata";
@@ -135,7 +135,7 @@ function runForm(op: OpDefinition, query: URLSearchParams): HTMLElement {
         .catch((error: unknown) => {
           form.busy(false);
           const e = callError(error);
-          if (e.code === 16) {
+          if (needsToken(error)) {
             showFailure(form.element.parentElement ?? document.body, error, () => window.dispatchEvent(new HashChangeEvent("hashchange")));
             return;
           }

@@ -10,6 +10,9 @@ import { eventItem } from "./events";
 import { errorBox, heading, knownStart, rememberStart, showFailure } from "./shell";
 import { valueText } from "./values";
 
+/** The most events one page shows at once. */
+const MAX_SHOWN_EVENTS = 5000;
+
 export function executionView(id: string) {
   return async (root: HTMLElement, signal: AbortSignal): Promise<void> => {
     const title = heading(root, `Execution ${id}`);
@@ -36,6 +39,8 @@ class ExecutionPage {
   private readonly message = h("div", { class: "messages" });
   private readonly cancel = h("button", { type: "button", class: "danger" }, "Cancel");
   private readonly streamStatus = h("p", { class: "hint", role: "status" });
+  private readonly droppedNote = h("p", { class: "hint", hidden: true });
+  private dropped = 0;
   private typicalSeconds: number | null = null;
   private typicalCount = 0;
   private timer = 0;
@@ -64,6 +69,7 @@ class ExecutionPage {
       this.outputs,
       h("h2", { id: "events-heading" }, "Events"),
       this.streamStatus,
+      this.droppedNote,
       this.events,
     ]);
     this.render();
@@ -87,7 +93,8 @@ class ExecutionPage {
           this.apply(event);
         }
       }
-      this.streamStatus.textContent = `All ${this.count} events shown.`;
+      this.streamStatus.textContent =
+        this.dropped === 0 ? `All ${this.count} events shown.` : `All ${this.count} events received; the newest ${MAX_SHOWN_EVENTS} are shown.`;
       await this.refresh();
     } catch (error) {
       if (isAbort(error) && this.signal.aborted) return;
@@ -99,6 +106,13 @@ class ExecutionPage {
   private apply(event: Event): void {
     this.count += 1;
     this.events.append(eventItem(event));
+    // A long op can log without end: the page keeps the newest events only.
+    if (this.events.childElementCount > MAX_SHOWN_EVENTS) {
+      this.events.firstElementChild?.remove();
+      this.dropped += 1;
+      this.droppedNote.hidden = false;
+      this.droppedNote.textContent = `The first ${this.dropped} events are not shown; the page keeps the newest ${MAX_SHOWN_EVENTS}.`;
+    }
     const kind = event.kind;
     const e = this.execution;
     e.attempt = event.attempt;
