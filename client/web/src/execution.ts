@@ -3,12 +3,17 @@
 import { create } from "@bufbuild/protobuf";
 import { ExecutionStartSchema, ExecutionState, type Execution } from "./gen/ophost/v1/execution_pb";
 import type { Event } from "./gen/ophost/v1/event_pb";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { callError, host, isAbort } from "./api";
 import { append, h, replace } from "./dom";
 import { durationText, isTerminal, quantile, runSeconds, stateClass, stateWord, timeText, toDate } from "./format";
 import { eventItem } from "./events";
 import { errorBox, heading, knownStart, rememberStart, showFailure } from "./shell";
 import { valueText } from "./values";
+
+/** Errors after which the event stream is resumed, and how often in a row. */
+const TRANSIENT = new Set([Code.Unavailable, Code.Unknown, Code.Internal, Code.Aborted, Code.DeadlineExceeded]);
+const MAX_RESUMES = 5;
 
 /** The most events one page shows at once. */
 const MAX_SHOWN_EVENTS = 5000;
@@ -82,25 +87,41 @@ class ExecutionPage {
   }
 
   private async stream(): Promise<void> {
-    this.streamStatus.textContent = isTerminal(this.execution.state) ? "Replaying the recorded events…" : "Watching events live…";
+    const live = !isTerminal(this.execution.state);
+    this.streamStatus.textContent = live ? "Watching events live…" : "Replaying the recorded events…";
     let after = 0n;
+    let retries = 0;
     // The events from the first one rebuild the outputs, whatever GetExecution said.
     this.execution.outputs = [];
-    try {
-      for await (const response of host.streamEvents({ executionId: this.execution.id, afterSequence: after }, { signal: this.signal })) {
-        for (const event of response.events) {
-          after = event.sequence;
-          this.apply(event);
+    for (;;) {
+      try {
+        for await (const response of host.streamEvents({ executionId: this.execution.id, afterSequence: after }, { signal: this.signal })) {
+          retries = 0;
+          for (const event of response.events) {
+            after = event.sequence;
+            this.apply(event);
+          }
         }
+        break;
+      } catch (error) {
+        if (isAbort(error) && this.signal.aborted) return;
+        // A dropped connection (a restarting host, a proxy's timeout): resume after the
+        // last event seen, a few times, before giving up.
+        if (TRANSIENT.has(ConnectError.from(error).code) && retries < MAX_RESUMES) {
+          retries += 1;
+          this.streamStatus.textContent = `The event stream was interrupted; resuming after event ${after} (try ${retries} of ${MAX_RESUMES})…`;
+          await new Promise((resolve) => window.setTimeout(resolve, 500 * retries));
+          if (this.signal.aborted) return;
+          continue;
+        }
+        this.streamStatus.textContent = "The event stream stopped.";
+        showFailure(this.message, error, () => window.dispatchEvent(new HashChangeEvent("hashchange")), "Streaming the events failed");
+        return;
       }
-      this.streamStatus.textContent =
-        this.dropped === 0 ? `All ${this.count} events shown.` : `All ${this.count} events received; the newest ${MAX_SHOWN_EVENTS} are shown.`;
-      await this.refresh();
-    } catch (error) {
-      if (isAbort(error) && this.signal.aborted) return;
-      this.streamStatus.textContent = "The event stream stopped.";
-      showFailure(this.message, error, () => window.dispatchEvent(new HashChangeEvent("hashchange")), "Streaming the events failed");
     }
+    this.streamStatus.textContent =
+      this.dropped === 0 ? `All ${this.count} events shown.` : `All ${this.count} events received; the newest ${MAX_SHOWN_EVENTS} are shown.`;
+    await this.refresh();
   }
 
   private apply(event: Event): void {
