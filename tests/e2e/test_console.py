@@ -130,7 +130,7 @@ def secured_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
         "actions": ["list", "run", "read", "cancel"],
     }
     tokens.write_text(token_file_text({"console": identity}), encoding="utf-8")
-    running = Host("--token-file", str(tokens), cwd=folder)
+    running = Host("--token-file", str(tokens), "--withhold-errors", cwd=folder)
     yield running
     running.stop()
 
@@ -519,4 +519,28 @@ def test_asks_for_a_token_on_a_secured_host(browser: Browser, secured_host: Host
         run_op(w, "add", {"a": "2", "b": "3"})
         expect_state(p, "succeeded")
         expect(p.locator("dl.outputs .output-value")).to_have_text("5")
+
+        # This host withholds error details: a failure shows the id it logged, no stack.
+        run_op(w, "report", {})
+        expect_state(p, "succeeded")
+        failure = p.locator("li[data-kind=stepFailure]")
+        expect(failure).to_contain_text("withholds this error's details")
+        expect(failure.locator("pre.stack")).to_have_count(0)
+        expect(failure).not_to_contain_text("the warehouse did not answer")
+
+        # Forgetting the token brings the prompt back.
+        p.get_by_role("button", name="Forget token").click()
+        expect(p.get_by_role("heading", name="This host requires a token")).to_be_visible()
+        assert p.evaluate("() => sessionStorage.getItem('ophost.console.token')") is None
+
+        # Remembered only when asked: then it is in localStorage, until forgotten.
+        p.get_by_label("Token", exact=True).fill(TOKEN)
+        p.get_by_label(re.compile("^Remember the token in this browser")).check()
+        p.get_by_role("button", name="Use token").click()
+        # The page asked for the token comes back: the execution it showed.
+        expect_state(p, "succeeded")
+        assert p.evaluate("() => localStorage.getItem('ophost.console.token')") == TOKEN
+        p.get_by_role("button", name="Forget token").click()
+        expect(p.get_by_role("heading", name="This host requires a token")).to_be_visible()
+        assert p.evaluate("() => localStorage.length") == 0
         w.assert_clean()
