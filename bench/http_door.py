@@ -168,4 +168,3 @@ async def _measure(
         }
         for name, repeats in runs.items()
     }
-

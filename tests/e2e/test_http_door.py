@@ -207,9 +207,10 @@ async def test_ophost_serve_opens_the_door_and_the_documented_curl_call_works(
     )
     host = await start_host(
         "-f", str(ops), "--port", "0", "--http-port", "0", "--store", "memory",
-        "--executor", "thread", cwd=tmp_path,
+        "--executor", "thread", "--http-cors-origin", "*", cwd=tmp_path,
     )  # fmt: skip
     async with hosts(host):
+        await wait_for_line(host.lines, "warning: the browser door lets pages from any origin")
         line = await wait_for_line(host.lines, "browser door")
         match = re.search(r"at http://127\.0\.0\.1:(\d+)/$", line)
         assert match is not None, line
@@ -217,8 +218,9 @@ async def test_ophost_serve_opens_the_door_and_the_documented_curl_call_works(
         assert port != int(host.address.rpartition(":")[2])
         url, headers, body = _curl_as_urllib(_documented_curl(), port)
         assert url.endswith("/StartExecution")
-        answer = await fetch(url, data=body, headers=headers)
+        answer = await fetch(url, data=body, headers={**headers, "origin": "https://x.example"})
         assert answer.status == 200, answer.body
+        assert answer.headers["access-control-allow-origin"] == "*"
         execution = answer.json()["execution"]
         assert execution["opName"] == "add"
         # Read to the end on the door, then check the outcome on the gRPC port: one store.
@@ -232,6 +234,34 @@ async def test_ophost_serve_opens_the_door_and_the_documented_curl_call_works(
         assert got.execution.outputs[0].value.int_value == 5
         assert await host.stop() == 0
     assert any(line.endswith("stopped") for line in host.lines)
+
+
+async def test_worker_processes_share_the_doors_port(tmp_path: Path) -> None:
+    ops = tmp_path / "ops.py"
+    ops.write_text(
+        "from ophost import op\n\n\n@op\ndef add(a: int, b: int) -> int:\n    return a + b\n",
+        encoding="utf-8",
+    )
+    host = await start_host(
+        "-f", str(ops), "--port", "0", "--http-port", "0", "--workers", "2",
+        "--store", f"sqlite:///{tmp_path / 'shared.db'}", "--executor", "thread", cwd=tmp_path,
+    )  # fmt: skip
+    async with hosts(host):
+        line = await wait_for_line(host.lines, "browser door on")
+        match = re.search(r"browser door on 127\.0\.0\.1:(\d+), shared", line)
+        assert match is not None, line
+        base = f"http://127.0.0.1:{match.group(1)}/"
+        ids = []
+        for a in range(4):
+            started = await call_json(base, "StartExecution", add_start(a, 1))
+            assert started.status == 200, started.body
+            ids.append(started.json()["execution"]["id"])
+        # Whichever process answers, it reads every execution from the shared store.
+        async with OpHostServiceClient(base.rstrip("/")) as client:
+            for execution_id in ids:
+                events = await events_of(client, execution_id)
+                assert events[-1].WhichOneof("kind") == "execution_finished"
+        assert await host.stop() == 0
 
 
 # -- unary calls and streaming ---------------------------------------------------------------

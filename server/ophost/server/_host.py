@@ -193,7 +193,8 @@ class OpHostServer:
             self._store = metrics.timed_store(self.store)
         if http_port is not None:
             for module in ("connectrpc", "hypercorn", "starlette"):
-                require(module, "http", "the browser door (--http-port)")
+                # connectrpc is for Python 3.11 and later: the extra leaves it out before.
+                require(module, "http", "the browser door (--http-port; Python 3.11 or later)")
         self._http_port = http_port
         self._http_cors_origins = tuple(http_cors_origins)
         self._console_dir = console_dir

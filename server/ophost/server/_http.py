@@ -429,6 +429,7 @@ class HttpDoor:
                 cast("Any", self._app), config, shutdown_trigger=self._stopping.wait, mode="asgi"
             )
         )
+        self._task.add_done_callback(_log_failure)
         # Let it take the socket; a failure to start is raised here.
         await asyncio.sleep(0)
         if self._task.done():
@@ -446,6 +447,12 @@ class HttpDoor:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    """Log the door's end when it was not asked for (the gRPC port serves on)."""
+    if not task.cancelled() and task.exception() is not None:
+        _log.error("the browser door stopped serving", exc_info=task.exception())
 
 
 def _listen(host: str, port: int, *, reuse_port: bool) -> socket.socket:

@@ -181,7 +181,7 @@ async def serve(
             store,
             drain_grace_seconds,
             _describe_executor(runs),
-            _Security(access, tls, token_file, watch_interval),
+            _Security(access, tls, token_file, watch_interval, "*" in http_cors_origins),
         )
     finally:
         shutdown()
@@ -193,6 +193,7 @@ class _Security:
     tls: TlsFiles | None
     token_file: Path | None
     watch_interval: float
+    any_origin: bool = False
 
 
 async def _serve(
@@ -236,6 +237,12 @@ async def _serve(
             _say(stream, f"metrics at http://{server.metrics_address}/metrics")
         for line in _security_lines(server, access, token_file, host):
             _say(stream, line)
+        if security.any_origin and access is None:
+            _say(
+                stream,
+                "warning: the browser door lets pages from any origin (*) call it, and "
+                "without a token file they may run every op (see docs/http.md)",
+            )
         if watch_interval > 0 and (tls is not None or access is not None):
             watcher = asyncio.ensure_future(reloader.watch(watch_interval))
         name = await signals.get()
