@@ -84,3 +84,10 @@ def report(context):  # type: ignore[no-untyped-def]
         },
     )
     yield Output(2)
+
+
+@op(config_schema={"db": {"host": Field(str, default_value="localhost"), "port": int}})
+def connect(context) -> str:  # type: ignore[no-untyped-def]
+    """Say which database the config names (a nested config shape)."""
+    db = context.op_config["db"]
+    return f"{db['host']}:{db['port']}"

@@ -234,7 +234,7 @@ def test_lists_the_ops_and_searches_them(page: Watched) -> None:
     p.get_by_label("Search ops (name, description, tags, inputs)").fill("maths")
     expect(p.get_by_role("link", name="add", exact=True)).to_be_visible()
     expect(p.get_by_role("link", name="greet", exact=True)).to_have_count(0)
-    expect(p.get_by_text("1 of 5 ops")).to_be_visible()
+    expect(p.get_by_text("1 of 6 ops")).to_be_visible()
 
     # One op in full: types, config schema with its defaults, retry policy, tags.
     p.get_by_role("link", name="add", exact=True).click()
@@ -315,6 +315,34 @@ def test_shows_the_hosts_validation_error_at_the_config_field(page: Watched) -> 
     p.get_by_role("button", name="Run").click()
     expect_state(p, "succeeded")
     expect(p.locator("dl.outputs .output-value")).to_have_text('"hello, Ada hello, Ada"')
+    page.assert_clean()
+
+
+def test_puts_errors_of_nested_config_at_their_fields(page: Watched) -> None:
+    p = open_op(page, "connect")
+    # Nested shapes are groups named by their path, with a field per key.
+    expect(p.get_by_role("group", name="config.db")).to_be_visible()
+    expect(p.get_by_label("config.db.host", exact=True)).to_have_attribute(
+        "placeholder", "localhost"
+    )
+    # Nothing filled in: the host names the group with a field missing; the form shows
+    # its message in that group and puts the focus on the group's first field.
+    p.get_by_role("button", name="Run").click()
+    group_error = p.get_by_role("group", name="config.db").locator("> .field-error")
+    expect(group_error).to_be_visible()
+    expect(group_error).to_contain_text("port")
+    expect(p.get_by_label("config.db.host", exact=True)).to_be_focused()
+    p.get_by_label("config.db.port", exact=True).fill("not a port")
+    p.get_by_role("button", name="Run").click()
+    port = p.locator('.field[data-path="config.db.port"] .field-error')
+    expect(port).to_be_visible()
+    expect(p.get_by_label("config.db.port", exact=True)).to_be_focused()
+    expect(p.locator('.field[data-path="config.db.host"] .field-error')).to_be_hidden()
+
+    p.get_by_label("config.db.port", exact=True).fill("5432")
+    p.get_by_role("button", name="Run").click()
+    expect_state(p, "succeeded")
+    expect(p.locator("dl.outputs .output-value")).to_have_text('"localhost:5432"')
     page.assert_clean()
 
 

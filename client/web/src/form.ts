@@ -104,7 +104,8 @@ export class RunForm {
       const view = this.viewFor(violation.field);
       if (view) {
         this.mark(view, violation.description);
-        first ??= view.control;
+        // A group's error (a config shape) puts the focus on its first field.
+        first ??= view.control ?? view.wrapper.querySelector<Control>("input, select, textarea");
       }
       list.append(h("li", {}, h("code", {}, violation.field), `: ${violation.description}`));
     }
@@ -233,7 +234,9 @@ export class RunForm {
           }
         }
         if (failed) throw new FieldError("invalid config");
-        return entries.length > 0 ? mapValue(entries) : undefined;
+        // A required shape is sent even when empty, so that the host names the fields
+        // missing inside it rather than the shape as a whole.
+        return entries.length > 0 || field?.required ? mapValue(entries) : undefined;
       };
     }
     // No schema (any config), or a non-shape top level: one control for the whole value.
