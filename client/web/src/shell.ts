@@ -79,6 +79,8 @@ export function heading(root: HTMLElement, text: string, ...extra: Node[]): HTML
 // re-run with their inputs. Kept in sessionStorage: gone when the tab closes.
 const STARTS_KEY = "ophost.console.starts";
 const MAX_STARTS = 200;
+// Larger starts are not kept (their executions cannot be re-run from the console).
+const MAX_START_BYTES = 256 * 1024;
 
 function loadStarts(): Record<string, string> {
   try {
@@ -91,7 +93,10 @@ function loadStarts(): Record<string, string> {
 export function rememberStart(executionId: string, start: ExecutionStart): void {
   const starts = loadStarts();
   const bytes = toBinary(ExecutionStartSchema, create(ExecutionStartSchema, { ...start, requestId: "" }));
-  starts[executionId] = btoa(String.fromCharCode(...bytes));
+  if (bytes.length > MAX_START_BYTES) return;
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  starts[executionId] = btoa(binary);
   const ids = Object.keys(starts);
   for (const old of ids.slice(0, Math.max(0, ids.length - MAX_STARTS))) delete starts[old];
   try {
