@@ -32,6 +32,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2  # type: ignore[import-untyped, unused-ignore]
 
 from ophost.server import OpHostServer, hash_token
+from ophost.v1 import execution_pb2
 from ophost.v1 import op_host_service_pb2 as pb
 from ophost.v1.op_host_service_connect import OpHostServiceClient
 from ophost.v1.op_host_service_pb2_grpc import OpHostServiceStub
@@ -273,6 +274,8 @@ async def test_unary_calls_with_json_as_curl_sends_them(door: OpHostServer) -> N
     assert info.status == 200
     assert info.headers["content-type"] == "application/json"
     assert info.json()["protocolVersion"] == "1"
+    # Chunked uploads need Execute, which the door does not serve: it does not offer them.
+    assert "chunked_upload" not in info.json().get("capabilities", [])
     listed = await call_json(base, "ListOps", {"view": "OP_VIEW_FULL"})
     assert {op["name"] for op in listed.json()["ops"]} == {op.name for op in OPS}
     one = await call_json(base, "GetOp", {"opName": "add"})
@@ -416,6 +419,34 @@ async def test_refusals_are_connect_errors_with_codes_and_error_details(
     info = error_details_pb2.ErrorInfo()
     assert unpacked.Unpack(info)
     assert info.reason == "OP_NOT_FOUND"
+
+
+async def test_a_request_over_the_message_limit_is_refused_and_the_host_serves_on(
+    door: OpHostServer,
+) -> None:
+    base = base_of(door)
+    huge = {"start": {"opName": "add", "tags": {"pad": "x" * (5 << 20)}}}
+    answer = await call_json(base, "StartExecution", huge)
+    assert answer.status >= 400
+    assert answer.json()["code"] == "resource_exhausted"
+    assert (await call_json(base, "ListOps", {})).status == 200
+
+
+async def test_a_reader_that_goes_away_leaves_the_execution_and_the_host_running(
+    door: OpHostServer,
+) -> None:
+    async with connect_client(door) as client:
+        started = await client.start_execution(ticks_start(2000, 0.01))
+        execution_id = started.execution.id
+        async for batch in client.stream_events(pb.StreamEventsRequest(execution_id=execution_id)):
+            assert batch.events
+            break
+    async with connect_client(door) as client:
+        got = await client.get_execution(pb.GetExecutionRequest(execution_id=execution_id))
+        assert got.execution.state == execution_pb2.EXECUTION_STATE_RUNNING
+        await client.cancel_execution(pb.CancelExecutionRequest(execution_id=execution_id))
+        events = await events_of(client, execution_id)
+    assert events[-1].execution_finished.cancel_requested
 
 
 async def test_op_errors_are_withheld_on_the_door_as_on_the_grpc_port() -> None:

@@ -453,3 +453,48 @@ def test_a_store_urls_password_is_never_printed(
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--store", "pg://ops:hunter2@db/ops"])
     assert "hunter2" not in capsys.readouterr().err
+
+
+# -- the browser door's CORS origins: a list option ---------------------------------------------
+
+
+def test_cors_origins_come_as_repeated_flags_an_array_or_commas(tmp_path: Path) -> None:
+    flags = _flags("--http-cors-origin", "https://a.example", "--http-cors-origin", "*")
+    assert flags["http_cors_origin"] == ["https://a.example", "*"]
+    path = _write(tmp_path, '[http]\nport = 0\ncors_origins = ["http://localhost:5173/"]\n')
+    values = {name: setting.value for name, setting in from_file(path)[0].items()}
+    assert values == {"http_port": 0, "http_cors_origin": ["http://localhost:5173"]}
+    single = _write(tmp_path, '[http]\ncors_origins = "https://b.example"\n', "single.toml")
+    assert from_file(single)[0]["http_cors_origin"].value == ["https://b.example"]
+    environ = {"OPHOST_HTTP_CORS_ORIGIN": "https://a.example, https://b.example:8443"}
+    settings, problems = resolve({}, environ, None)
+    assert problems == []
+    assert settings["http_cors_origin"] == ["https://a.example", "https://b.example:8443"]
+    # Workers get each origin as a flag of its own; the door's port is the supervisor's.
+    settings, _ = resolve(
+        _flags("-f", "x.py", "--http-port", "8080", *flags_of(settings)), {}, None
+    )
+    passed = worker_flags(settings)
+    assert passed.count("--http-cors-origin") == 2
+    assert "--http-port" not in passed
+
+
+def flags_of(settings: Any) -> list[str]:
+    return [
+        arg for origin in settings["http_cors_origin"] for arg in ("--http-cors-origin", origin)
+    ]
+
+
+@pytest.mark.parametrize(
+    "origin", ["example.com", "ftp://example.com", "https://example.com/console", "https://"]
+)
+def test_an_origin_that_is_not_one_is_refused_with_what_it_should_be(
+    origin: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        _flags("--http-cors-origin", origin)
+    assert "not an origin" in capsys.readouterr().err
+    path = _write(tmp_path, f'[http]\ncors_origins = ["{origin}"]\n')
+    [problem] = from_file(path)[1]
+    assert "http.cors_origins" in problem
+    assert "not an origin" in problem

@@ -94,6 +94,8 @@ CORS_ALLOW_HEADERS = (
 CORS_EXPOSE_HEADERS = ("grpc-status", "grpc-message", "grpc-status-details-bin")
 # How long a browser may keep a preflight answer (seconds).
 _CORS_MAX_AGE = 7200
+# What GetServerInfo offers that only the Execute stream does (not served here).
+_EXECUTE_ONLY = frozenset({"chunked_upload"})
 # How long a stop waits for requests still being answered.
 _GRACEFUL_SECONDS = 2.0
 
@@ -159,7 +161,7 @@ _TO_CONNECT = {
 _FROM_CONNECT = {value: key for key, value in _TO_CONNECT.items()}
 
 
-def _connect_error(error: BaseException, method: str) -> ConnectError:
+def _connect_error(error: Exception, method: str) -> ConnectError:
     """The Connect error a call that raised ``error`` ends with (a bug is logged)."""
     if isinstance(error, ConnectError):
         return error
@@ -214,11 +216,11 @@ class _Handlers:
         try:
             self._admit(method, ctx)
             response = await call()
-        except BaseException as error:
-            if isinstance(error, (asyncio.CancelledError, GeneratorExit)):
-                if end is not None:
-                    end(grpc.StatusCode.CANCELLED)
-                raise
+        except asyncio.CancelledError:
+            if end is not None:
+                end(grpc.StatusCode.CANCELLED)
+            raise
+        except Exception as error:
             failure = _connect_error(error, method)
             if end is not None:
                 end(_FROM_CONNECT.get(failure.code, grpc.StatusCode.UNKNOWN))
@@ -232,7 +234,12 @@ class _Handlers:
     async def get_server_info(
         self, request: pb.GetServerInfoRequest, ctx: RequestContext[Any, Any], /
     ) -> pb.GetServerInfoResponse:
-        return await self._unary("GetServerInfo", lambda: self._service.server_info(request), ctx)
+        info = await self._unary("GetServerInfo", lambda: self._service.server_info(request), ctx)
+        # Chunked uploads travel on Execute, which this door does not serve.
+        kept = [c for c in info.capabilities if c not in _EXECUTE_ONLY]
+        del info.capabilities[:]
+        info.capabilities.extend(kept)
+        return info
 
     async def list_ops(
         self, request: pb.ListOpsRequest, ctx: RequestContext[Any, Any], /
@@ -281,10 +288,10 @@ class _Handlers:
             async with contextlib.aclosing(self._service.stream_events(request)) as batches:
                 async for data in batches:
                     yield _Serialized(data, pb.StreamEventsResponse)
-        except BaseException as error:
-            if isinstance(error, (asyncio.CancelledError, GeneratorExit)):
-                code = grpc.StatusCode.CANCELLED
-                raise
+        except (asyncio.CancelledError, GeneratorExit):
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as error:
             failure = _connect_error(error, method)
             code = _FROM_CONNECT.get(failure.code, grpc.StatusCode.UNKNOWN)
             if failure is error:
