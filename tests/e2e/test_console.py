@@ -43,15 +43,17 @@ TOKEN = "console-test-token-0123456789abcdef"
 
 
 def chromium_path() -> str:
-    """Debian's Chromium, or $OPHOST_CHROMIUM."""
-    for candidate in (
-        os.environ.get("OPHOST_CHROMIUM"),
-        "/usr/bin/chromium",
-        shutil.which("chromium"),
-    ):
+    """Debian's Chromium, or the binary $OPHOST_CHROMIUM names (``OPHOST_CHROMIUM=/nonexistent``
+    shows what happens without one)."""
+    named = os.environ.get("OPHOST_CHROMIUM")
+    candidates = [named] if named else ["/usr/bin/chromium", shutil.which("chromium")]
+    for candidate in candidates:
         if candidate and Path(candidate).is_file():
             return candidate
-    return missing_tool("Chromium is not installed (apt-get install chromium; .ci/run does it)")
+    return missing_tool(
+        f"Chromium is not installed (looked for {', '.join(c for c in candidates if c)}; "
+        "apt-get install chromium, which .ci/run does)"
+    )
 
 
 class Host:
@@ -144,7 +146,11 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    launched = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+    launched = playwright.chromium.launch(
+        executable_path=chromium_path(),
+        # Root (CI) needs --no-sandbox; a container's small /dev/shm can crash a renderer.
+        args=["--no-sandbox", "--disable-dev-shm-usage"],
+    )
     yield launched
     launched.close()
 
