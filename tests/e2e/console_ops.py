@@ -42,7 +42,7 @@ def greet(context, name: str) -> str:  # type: ignore[no-untyped-def]
 
 @op
 def slow(context, seconds: float = 60.0) -> float:  # type: ignore[no-untyped-def]
-    """Work for ``seconds``, stopping when canceled."""
+    """Work for the given number of seconds, stopping when canceled."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         context.raise_if_cancel_requested()
@@ -52,7 +52,7 @@ def slow(context, seconds: float = 60.0) -> float:  # type: ignore[no-untyped-de
 
 @op
 def ticks(context, n: int = 5, pause: float = 0.4):  # type: ignore[no-untyped-def]
-    """Log and check ``n`` ticks, ``pause`` seconds apart, then output ``n``."""
+    """Log and check n ticks, pause seconds apart, then output n."""
     for i in range(n):
         context.log.info(f"tick {i}")
         yield ExpectationResult(success=True, label=f"tick_{i}")
