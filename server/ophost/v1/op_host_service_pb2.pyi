@@ -504,16 +504,22 @@ class GetExecutionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EXECUTION_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_START_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution's id. Required."""
+    include_start: _builtins.bool
+    """Also return the start request the execution was created with (`start`
+    of the response), for example to run it again with the same inputs.
+    """
     def __init__(
         self,
         *,
         execution_id: _builtins.str = ...,
+        include_start: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution_id", b"execution_id", "include_start", b"include_start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -526,18 +532,28 @@ class GetExecutionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     EXECUTION_FIELD_NUMBER: _builtins.int
+    START_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def execution(self) -> _execution_pb2.Execution:
         """The execution."""
+
+    @_builtins.property
+    def start(self) -> _execution_pb2.ExecutionStart:
+        """The start request as the server accepted it (op, inputs, config, tags,
+        request id), when `include_start` was set. An input that was uploaded in
+        chunks appears as its `chunked_value` reference; its data is not
+        returned. Unset when the server no longer keeps the start request.
+        """
 
     def __init__(
         self,
         *,
         execution: _execution_pb2.Execution | None = ...,
+        start: _execution_pb2.ExecutionStart | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["execution", b"execution"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["execution", b"execution", "start", b"start"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution", b"execution"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["execution", b"execution", "start", b"start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

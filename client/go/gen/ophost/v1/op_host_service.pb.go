@@ -1000,7 +1000,10 @@ func (x *StartExecutionResponse) GetExecution() *Execution {
 type GetExecutionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The execution's id. Required.
-	ExecutionId   string `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	ExecutionId string `protobuf:"bytes,1,opt,name=execution_id,json=executionId,proto3" json:"execution_id,omitempty"`
+	// Also return the start request the execution was created with (`start`
+	// of the response), for example to run it again with the same inputs.
+	IncludeStart  bool `protobuf:"varint,2,opt,name=include_start,json=includeStart,proto3" json:"include_start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1042,11 +1045,23 @@ func (x *GetExecutionRequest) GetExecutionId() string {
 	return ""
 }
 
+func (x *GetExecutionRequest) GetIncludeStart() bool {
+	if x != nil {
+		return x.IncludeStart
+	}
+	return false
+}
+
 // Response of `GetExecution`.
 type GetExecutionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The execution.
-	Execution     *Execution `protobuf:"bytes,1,opt,name=execution,proto3" json:"execution,omitempty"`
+	Execution *Execution `protobuf:"bytes,1,opt,name=execution,proto3" json:"execution,omitempty"`
+	// The start request as the server accepted it (op, inputs, config, tags,
+	// request id), when `include_start` was set. An input that was uploaded in
+	// chunks appears as its `chunked_value` reference; its data is not
+	// returned. Unset when the server no longer keeps the start request.
+	Start         *ExecutionStart `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1084,6 +1099,13 @@ func (*GetExecutionResponse) Descriptor() ([]byte, []int) {
 func (x *GetExecutionResponse) GetExecution() *Execution {
 	if x != nil {
 		return x.Execution
+	}
+	return nil
+}
+
+func (x *GetExecutionResponse) GetStart() *ExecutionStart {
+	if x != nil {
+		return x.Start
 	}
 	return nil
 }
@@ -1495,11 +1517,13 @@ const file_ophost_v1_op_host_service_proto_rawDesc = "" +
 	"\x15StartExecutionRequest\x12/\n" +
 	"\x05start\x18\x01 \x01(\v2\x19.ophost.v1.ExecutionStartR\x05start\"L\n" +
 	"\x16StartExecutionResponse\x122\n" +
-	"\texecution\x18\x01 \x01(\v2\x14.ophost.v1.ExecutionR\texecution\"8\n" +
+	"\texecution\x18\x01 \x01(\v2\x14.ophost.v1.ExecutionR\texecution\"]\n" +
 	"\x13GetExecutionRequest\x12!\n" +
-	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\"J\n" +
+	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12#\n" +
+	"\rinclude_start\x18\x02 \x01(\bR\fincludeStart\"{\n" +
 	"\x14GetExecutionResponse\x122\n" +
-	"\texecution\x18\x01 \x01(\v2\x14.ophost.v1.ExecutionR\texecution\"\xa3\x02\n" +
+	"\texecution\x18\x01 \x01(\v2\x14.ophost.v1.ExecutionR\texecution\x12/\n" +
+	"\x05start\x18\x02 \x01(\v2\x19.ophost.v1.ExecutionStartR\x05start\"\xa3\x02\n" +
 	"\x15ListExecutionsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1604,35 +1628,36 @@ var file_ophost_v1_op_host_service_proto_depIdxs = []int32{
 	26, // 13: ophost.v1.StartExecutionRequest.start:type_name -> ophost.v1.ExecutionStart
 	28, // 14: ophost.v1.StartExecutionResponse.execution:type_name -> ophost.v1.Execution
 	28, // 15: ophost.v1.GetExecutionResponse.execution:type_name -> ophost.v1.Execution
-	30, // 16: ophost.v1.ListExecutionsRequest.states:type_name -> ophost.v1.ExecutionState
-	31, // 17: ophost.v1.ListExecutionsRequest.created_after:type_name -> google.protobuf.Timestamp
-	31, // 18: ophost.v1.ListExecutionsRequest.created_before:type_name -> google.protobuf.Timestamp
-	28, // 19: ophost.v1.ListExecutionsResponse.executions:type_name -> ophost.v1.Execution
-	28, // 20: ophost.v1.CancelExecutionResponse.execution:type_name -> ophost.v1.Execution
-	29, // 21: ophost.v1.StreamEventsResponse.events:type_name -> ophost.v1.Event
-	1,  // 22: ophost.v1.OpHostService.GetServerInfo:input_type -> ophost.v1.GetServerInfoRequest
-	4,  // 23: ophost.v1.OpHostService.ListOps:input_type -> ophost.v1.ListOpsRequest
-	6,  // 24: ophost.v1.OpHostService.GetOp:input_type -> ophost.v1.GetOpRequest
-	8,  // 25: ophost.v1.OpHostService.Execute:input_type -> ophost.v1.ExecuteRequest
-	14, // 26: ophost.v1.OpHostService.StartExecution:input_type -> ophost.v1.StartExecutionRequest
-	16, // 27: ophost.v1.OpHostService.GetExecution:input_type -> ophost.v1.GetExecutionRequest
-	18, // 28: ophost.v1.OpHostService.ListExecutions:input_type -> ophost.v1.ListExecutionsRequest
-	20, // 29: ophost.v1.OpHostService.CancelExecution:input_type -> ophost.v1.CancelExecutionRequest
-	22, // 30: ophost.v1.OpHostService.StreamEvents:input_type -> ophost.v1.StreamEventsRequest
-	2,  // 31: ophost.v1.OpHostService.GetServerInfo:output_type -> ophost.v1.GetServerInfoResponse
-	5,  // 32: ophost.v1.OpHostService.ListOps:output_type -> ophost.v1.ListOpsResponse
-	7,  // 33: ophost.v1.OpHostService.GetOp:output_type -> ophost.v1.GetOpResponse
-	11, // 34: ophost.v1.OpHostService.Execute:output_type -> ophost.v1.ExecuteResponse
-	15, // 35: ophost.v1.OpHostService.StartExecution:output_type -> ophost.v1.StartExecutionResponse
-	17, // 36: ophost.v1.OpHostService.GetExecution:output_type -> ophost.v1.GetExecutionResponse
-	19, // 37: ophost.v1.OpHostService.ListExecutions:output_type -> ophost.v1.ListExecutionsResponse
-	21, // 38: ophost.v1.OpHostService.CancelExecution:output_type -> ophost.v1.CancelExecutionResponse
-	23, // 39: ophost.v1.OpHostService.StreamEvents:output_type -> ophost.v1.StreamEventsResponse
-	31, // [31:40] is the sub-list for method output_type
-	22, // [22:31] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	26, // 16: ophost.v1.GetExecutionResponse.start:type_name -> ophost.v1.ExecutionStart
+	30, // 17: ophost.v1.ListExecutionsRequest.states:type_name -> ophost.v1.ExecutionState
+	31, // 18: ophost.v1.ListExecutionsRequest.created_after:type_name -> google.protobuf.Timestamp
+	31, // 19: ophost.v1.ListExecutionsRequest.created_before:type_name -> google.protobuf.Timestamp
+	28, // 20: ophost.v1.ListExecutionsResponse.executions:type_name -> ophost.v1.Execution
+	28, // 21: ophost.v1.CancelExecutionResponse.execution:type_name -> ophost.v1.Execution
+	29, // 22: ophost.v1.StreamEventsResponse.events:type_name -> ophost.v1.Event
+	1,  // 23: ophost.v1.OpHostService.GetServerInfo:input_type -> ophost.v1.GetServerInfoRequest
+	4,  // 24: ophost.v1.OpHostService.ListOps:input_type -> ophost.v1.ListOpsRequest
+	6,  // 25: ophost.v1.OpHostService.GetOp:input_type -> ophost.v1.GetOpRequest
+	8,  // 26: ophost.v1.OpHostService.Execute:input_type -> ophost.v1.ExecuteRequest
+	14, // 27: ophost.v1.OpHostService.StartExecution:input_type -> ophost.v1.StartExecutionRequest
+	16, // 28: ophost.v1.OpHostService.GetExecution:input_type -> ophost.v1.GetExecutionRequest
+	18, // 29: ophost.v1.OpHostService.ListExecutions:input_type -> ophost.v1.ListExecutionsRequest
+	20, // 30: ophost.v1.OpHostService.CancelExecution:input_type -> ophost.v1.CancelExecutionRequest
+	22, // 31: ophost.v1.OpHostService.StreamEvents:input_type -> ophost.v1.StreamEventsRequest
+	2,  // 32: ophost.v1.OpHostService.GetServerInfo:output_type -> ophost.v1.GetServerInfoResponse
+	5,  // 33: ophost.v1.OpHostService.ListOps:output_type -> ophost.v1.ListOpsResponse
+	7,  // 34: ophost.v1.OpHostService.GetOp:output_type -> ophost.v1.GetOpResponse
+	11, // 35: ophost.v1.OpHostService.Execute:output_type -> ophost.v1.ExecuteResponse
+	15, // 36: ophost.v1.OpHostService.StartExecution:output_type -> ophost.v1.StartExecutionResponse
+	17, // 37: ophost.v1.OpHostService.GetExecution:output_type -> ophost.v1.GetExecutionResponse
+	19, // 38: ophost.v1.OpHostService.ListExecutions:output_type -> ophost.v1.ListExecutionsResponse
+	21, // 39: ophost.v1.OpHostService.CancelExecution:output_type -> ophost.v1.CancelExecutionResponse
+	23, // 40: ophost.v1.OpHostService.StreamEvents:output_type -> ophost.v1.StreamEventsResponse
+	32, // [32:41] is the sub-list for method output_type
+	23, // [23:32] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_ophost_v1_op_host_service_proto_init() }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ophost/v1/config.proto.
  */
 export const file_ophost_v1_config: GenFile = /*@__PURE__*/
-  fileDesc("ChZvcGhvc3QvdjEvY29uZmlnLnByb3RvEglvcGhvc3QudjEipQEKC0NvbmZpZ0ZpZWxkEgwKBG5hbWUYASABKAkSIwoEdHlwZRgCIAEoCzIVLm9waG9zdC52MS5Db25maWdUeXBlEhAKCHJlcXVpcmVkGAMgASgIEicKDWRlZmF1bHRfdmFsdWUYBCABKAsyEC5vcGhvc3QudjEuVmFsdWUSGAoLZGVzY3JpcHRpb24YBSABKAlIAIgBAUIOCgxfZGVzY3JpcHRpb24ijAMKCkNvbmZpZ1R5cGUSLAoLc2NhbGFyX3R5cGUYASABKA4yFS5vcGhvc3QudjEuU2NhbGFyS2luZEgAEigKCGFueV90eXBlGAIgASgLMhQub3Bob3N0LnYxLkNvbmZpZ0FueUgAEiwKCnNoYXBlX3R5cGUYAyABKAsyFi5vcGhvc3QudjEuQ29uZmlnU2hhcGVIABIxCg9wZXJtaXNzaXZlX3R5cGUYBCABKAsyFi5vcGhvc3QudjEuQ29uZmlnU2hhcGVIABIvCg1zZWxlY3Rvcl90eXBlGAUgASgLMhYub3Bob3N0LnYxLkNvbmZpZ1NoYXBlSAASLAoKYXJyYXlfdHlwZRgGIAEoCzIWLm9waG9zdC52MS5Db25maWdBcnJheUgAEjIKDW5vbmVhYmxlX3R5cGUYByABKAsyGS5vcGhvc3QudjEuQ29uZmlnTm9uZWFibGVIABIqCgllbnVtX3R5cGUYCCABKAsyFS5vcGhvc3QudjEuQ29uZmlnRW51bUgAQgYKBGtpbmQiCwoJQ29uZmlnQW55Il8KC0NvbmZpZ1NoYXBlEiYKBmZpZWxkcxgBIAMoCzIWLm9waG9zdC52MS5Db25maWdGaWVsZBIYCgtkZXNjcmlwdGlvbhgCIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiI1CgtDb25maWdBcnJheRImCgdlbGVtZW50GAEgASgLMhUub3Bob3N0LnYxLkNvbmZpZ1R5cGUiNgoOQ29uZmlnTm9uZWFibGUSJAoFaW5uZXIYASABKAsyFS5vcGhvc3QudjEuQ29uZmlnVHlwZSJGCgpDb25maWdFbnVtEgwKBG5hbWUYASABKAkSKgoGdmFsdWVzGAIgAygLMhoub3Bob3N0LnYxLkNvbmZpZ0VudW1WYWx1ZSJRCg9Db25maWdFbnVtVmFsdWUSFAoMY29uZmlnX3ZhbHVlGAEgASgJEhgKC2Rlc2NyaXB0aW9uGAIgASgJSACIAQFCDgoMX2Rlc2NyaXB0aW9uQmkKDWRldi5vcGhvc3QudjFCC0NvbmZpZ1Byb3RvUAFaPWdpdGh1Yi5jb20vb3Bob3N0LWRldi9vcGhvc3QvY2xpZW50L2dvL2dlbi9vcGhvc3QvdjE7b3Bob3N0djGqAglPcGhvc3QuVjFiBnByb3RvMw", [file_ophost_v1_type, file_ophost_v1_value]);
+  fileDesc("ChZvcGhvc3QvdjEvY29uZmlnLnByb3RvEglvcGhvc3QudjEipQEKC0NvbmZpZ0ZpZWxkEgwKBG5hbWUYASABKAkSIwoEdHlwZRgCIAEoCzIVLm9waG9zdC52MS5Db25maWdUeXBlEhAKCHJlcXVpcmVkGAMgASgIEicKDWRlZmF1bHRfdmFsdWUYBCABKAsyEC5vcGhvc3QudjEuVmFsdWUSGAoLZGVzY3JpcHRpb24YBSABKAlIAIgBAUIOCgxfZGVzY3JpcHRpb24itgMKCkNvbmZpZ1R5cGUSLAoLc2NhbGFyX3R5cGUYASABKA4yFS5vcGhvc3QudjEuU2NhbGFyS2luZEgAEigKCGFueV90eXBlGAIgASgLMhQub3Bob3N0LnYxLkNvbmZpZ0FueUgAEiwKCnNoYXBlX3R5cGUYAyABKAsyFi5vcGhvc3QudjEuQ29uZmlnU2hhcGVIABIxCg9wZXJtaXNzaXZlX3R5cGUYBCABKAsyFi5vcGhvc3QudjEuQ29uZmlnU2hhcGVIABIvCg1zZWxlY3Rvcl90eXBlGAUgASgLMhYub3Bob3N0LnYxLkNvbmZpZ1NoYXBlSAASLAoKYXJyYXlfdHlwZRgGIAEoCzIWLm9waG9zdC52MS5Db25maWdBcnJheUgAEjIKDW5vbmVhYmxlX3R5cGUYByABKAsyGS5vcGhvc3QudjEuQ29uZmlnTm9uZWFibGVIABIqCgllbnVtX3R5cGUYCCABKAsyFS5vcGhvc3QudjEuQ29uZmlnRW51bUgAEigKCG1hcF90eXBlGAkgASgLMhQub3Bob3N0LnYxLkNvbmZpZ01hcEgAQgYKBGtpbmQiCwoJQ29uZmlnQW55Il8KC0NvbmZpZ1NoYXBlEiYKBmZpZWxkcxgBIAMoCzIWLm9waG9zdC52MS5Db25maWdGaWVsZBIYCgtkZXNjcmlwdGlvbhgCIAEoCUgAiAEBQg4KDF9kZXNjcmlwdGlvbiI1CgtDb25maWdBcnJheRImCgdlbGVtZW50GAEgASgLMhUub3Bob3N0LnYxLkNvbmZpZ1R5cGUiNgoOQ29uZmlnTm9uZWFibGUSJAoFaW5uZXIYASABKAsyFS5vcGhvc3QudjEuQ29uZmlnVHlwZSJGCgpDb25maWdFbnVtEgwKBG5hbWUYASABKAkSKgoGdmFsdWVzGAIgAygLMhoub3Bob3N0LnYxLkNvbmZpZ0VudW1WYWx1ZSJRCg9Db25maWdFbnVtVmFsdWUSFAoMY29uZmlnX3ZhbHVlGAEgASgJEhgKC2Rlc2NyaXB0aW9uGAIgASgJSACIAQFCDgoMX2Rlc2NyaXB0aW9uIo8BCglDb25maWdNYXASJwoIa2V5X3R5cGUYASABKA4yFS5vcGhvc3QudjEuU2NhbGFyS2luZBIpCgp2YWx1ZV90eXBlGAIgASgLMhUub3Bob3N0LnYxLkNvbmZpZ1R5cGUSGwoOa2V5X2xhYmVsX25hbWUYAyABKAlIAIgBAUIRCg9fa2V5X2xhYmVsX25hbWVCaQoNZGV2Lm9waG9zdC52MUILQ29uZmlnUHJvdG9QAVo9Z2l0aHViLmNvbS9vcGhvc3QtZGV2L29waG9zdC9jbGllbnQvZ28vZ2VuL29waG9zdC92MTtvcGhvc3R2MaoCCU9waG9zdC5WMWIGcHJvdG8z", [file_ophost_v1_type, file_ophost_v1_value]);
 
 /**
  * One field of a config schema, or the whole schema at the top level.
@@ -149,6 +149,15 @@ export type ConfigType = Message<"ophost.v1.ConfigType"> & {
      */
     value: ConfigEnum;
     case: "enumType";
+  } | {
+    /**
+     * A map whose keys all have one scalar kind and whose values all have
+     * one config type (Dagster's `Map`, written `{str: int}` in a schema).
+     *
+     * @generated from field: ophost.v1.ConfigMap map_type = 9;
+     */
+    value: ConfigMap;
+    case: "mapType";
   } | { case: undefined; value?: undefined };
 };
 
@@ -299,4 +308,40 @@ export type ConfigEnumValue = Message<"ophost.v1.ConfigEnumValue"> & {
  */
 export const ConfigEnumValueSchema: GenMessage<ConfigEnumValue> = /*@__PURE__*/
   messageDesc(file_ophost_v1_config, 7);
+
+/**
+ * A map config type: any number of entries, every key of `key_type` and every
+ * value of `value_type`. A config value for it is a `MapValue`.
+ *
+ * @generated from message ophost.v1.ConfigMap
+ */
+export type ConfigMap = Message<"ophost.v1.ConfigMap"> & {
+  /**
+   * The scalar kind of every key (INT, FLOAT, STRING or BOOL). Required.
+   *
+   * @generated from field: ophost.v1.ScalarKind key_type = 1;
+   */
+  keyType: ScalarKind;
+
+  /**
+   * The type of every value. Required.
+   *
+   * @generated from field: ophost.v1.ConfigType value_type = 2;
+   */
+  valueType?: ConfigType | undefined;
+
+  /**
+   * What the keys stand for, for example "region", if the schema names it.
+   *
+   * @generated from field: optional string key_label_name = 3;
+   */
+  keyLabelName?: string | undefined;
+};
+
+/**
+ * Describes the message ophost.v1.ConfigMap.
+ * Use `create(ConfigMapSchema)` to create a new message.
+ */
+export const ConfigMapSchema: GenMessage<ConfigMap> = /*@__PURE__*/
+  messageDesc(file_ophost_v1_config, 8);
 
