@@ -1,15 +1,16 @@
 // The op catalogue: every hosted op with a search box, and one op in full with its
 // run form.
 import { create } from "@bufbuild/protobuf";
-import { ExecutionStartSchema } from "./gen/ophost/v1/execution_pb";
+import { ExecutionStartSchema, type ExecutionStart } from "./gen/ophost/v1/execution_pb";
 import { Backoff, Jitter, type OpDefinition, type RetryPolicy } from "./gen/ophost/v1/op_pb";
 import { OpView } from "./gen/ophost/v1/op_host_service_pb";
 import type { ConfigField } from "./gen/ophost/v1/config_pb";
-import { callError, host, needsToken } from "./api";
+import { callError, host, isAbort, needsToken } from "./api";
 import { append, h, replace, uid } from "./dom";
 import { describeConfig, RunForm, typeName, type StartValues } from "./form";
 import { metadataList } from "./metadata";
-import { heading, knownStart, rememberStart, showFailure } from "./shell";
+import { errorBox, heading, showFailure } from "./shell";
+import { chunkedPaths, readExecution } from "./starts";
 import { valueText } from "./values";
 
 /** Every op of the host, a page at a time. */
@@ -101,19 +102,47 @@ export function opView(name: string, query: URLSearchParams) {
       showFailure(root, error, () => window.dispatchEvent(new HashChangeEvent("hashchange")), `Reading op ${name} failed`);
       return;
     }
+    const from = query.get("from");
+    const source = from ? await startFrom(from, op.name, signal) : null;
+    if (signal.aborted) return;
     title.focus();
     append(root, [
       op.description ? h("p", { class: "description" }, op.description) : null,
       h("p", {}, h("a", { href: `#/executions?op=${encodeURIComponent(op.name)}` }, `Executions of ${op.name}`)),
-      h("section", { "aria-labelledby": "run-heading" }, h("h2", { id: "run-heading" }, "Run"), runForm(op, query)),
+      h("section", { "aria-labelledby": "run-heading" }, h("h2", { id: "run-heading" }, "Run"), runForm(op, source)),
       definition(op),
     ]);
   };
 }
 
-function runForm(op: OpDefinition, query: URLSearchParams): HTMLElement {
-  const from = query.get("from");
-  const prefill = from ? knownStart(from) : null;
+/** What the run form is filled in with when it opens from an execution (`?from=ID`): that
+ * execution's start as the host returns it, or a note saying why the form is empty. */
+interface Source {
+  id: string;
+  start: ExecutionStart | null;
+  note: HTMLElement | null;
+}
+
+async function startFrom(id: string, opName: string, signal: AbortSignal): Promise<Source> {
+  try {
+    const { execution, start } = await readExecution(id, signal);
+    if (execution.opName !== opName) {
+      return { id, start: null, note: h("p", { class: "notice" }, `Execution ${id} ran ${execution.opName}, not ${opName}; the form is empty.`) };
+    }
+    if (!start) {
+      return { id, start: null, note: h("p", { class: "notice" }, `The host did not return the inputs of execution ${id}; the form is empty.`) };
+    }
+    return { id, start, note: null };
+  } catch (error) {
+    if (isAbort(error) && signal.aborted) return { id, start: null, note: null };
+    return { id, start: null, note: errorBox(error, `Reading the inputs of execution ${id} failed; the form is empty`) };
+  }
+}
+
+function runForm(op: OpDefinition, source: Source | null): HTMLElement {
+  const prefill = source?.start ?? null;
+  // A value uploaded in chunks comes back without its data: that field is left empty.
+  const chunked = new Set(prefill ? chunkedPaths(prefill) : []);
   const form: RunForm = new RunForm(
     op,
     (values: StartValues) => {
@@ -122,6 +151,7 @@ function runForm(op: OpDefinition, query: URLSearchParams): HTMLElement {
         opName: op.name,
         inputs: values.inputs,
         config: values.config,
+        tags: values.tags,
         requestId: crypto.randomUUID(),
       });
       host
@@ -129,7 +159,6 @@ function runForm(op: OpDefinition, query: URLSearchParams): HTMLElement {
         .then((response) => {
           const execution = response.execution;
           if (!execution) throw new Error("the host returned no execution");
-          rememberStart(execution.id, start);
           window.location.hash = `#/executions/${encodeURIComponent(execution.id)}`;
         })
         .catch((error: unknown) => {
@@ -142,9 +171,28 @@ function runForm(op: OpDefinition, query: URLSearchParams): HTMLElement {
           form.showErrors(`${e.codeName}${e.reason ? ` (${e.reason})` : ""}: ${e.message}`, e.violations);
         });
     },
-    prefill ? { inputs: prefill.inputs, config: prefill.config } : undefined,
+    prefill
+      ? {
+          inputs: prefill.inputs.filter((named) => !chunked.has(`inputs.${named.name}`)),
+          config: chunked.has("config") ? undefined : prefill.config,
+          tags: prefill.tags,
+        }
+      : undefined,
   );
-  if (prefill) form.element.prepend(h("p", { class: "notice" }, `Filled in with the inputs and config of execution ${from}.`));
+  if (source?.note) form.element.prepend(source.note);
+  if (prefill) {
+    const left = [...chunked];
+    form.element.prepend(
+      h(
+        "p",
+        { class: "notice" },
+        `Filled in with the inputs, config and tags of execution ${source?.id ?? ""}.`,
+        left.length
+          ? ` Left empty: ${left.join(", ")}, uploaded in chunks; the host does not return uploaded data, so give ${left.length === 1 ? "it" : "them"} again.`
+          : "",
+      ),
+    );
+  }
   return form.element;
 }
 

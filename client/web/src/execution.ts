@@ -1,14 +1,15 @@
 // One execution: its state, its events as they happen (or replayed from the
 // start), a progress display while it runs, Cancel, and Re-run.
 import { create } from "@bufbuild/protobuf";
-import { ExecutionStartSchema, ExecutionState, type Execution } from "./gen/ophost/v1/execution_pb";
+import { ExecutionStartSchema, ExecutionState, type Execution, type ExecutionStart } from "./gen/ophost/v1/execution_pb";
 import type { Event } from "./gen/ophost/v1/event_pb";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { callError, host, isAbort } from "./api";
-import { append, h, replace } from "./dom";
+import { append, h, replace, uid } from "./dom";
 import { durationText, isTerminal, quantile, runSeconds, stateClass, stateWord, timeText, toDate } from "./format";
 import { eventItem } from "./events";
-import { errorBox, heading, knownStart, rememberStart, showFailure } from "./shell";
+import { errorBox, heading, showFailure } from "./shell";
+import { readExecution, whyNotRerun } from "./starts";
 import { valueText } from "./values";
 
 /** Errors after which the event stream is resumed, and how often in a row. */
@@ -22,16 +23,15 @@ export function executionView(id: string) {
   return async (root: HTMLElement, signal: AbortSignal): Promise<void> => {
     const title = heading(root, `Execution ${id}`);
     let execution: Execution;
+    let start: ExecutionStart | undefined;
     try {
-      const response = await host.getExecution({ executionId: id }, { signal });
-      if (!response.execution) throw new Error("the host returned no execution");
-      execution = response.execution;
+      ({ execution, start } = await readExecution(id, signal));
     } catch (error) {
       showFailure(root, error, () => window.dispatchEvent(new HashChangeEvent("hashchange")), `Reading execution ${id} failed`);
       return;
     }
     title.focus();
-    new ExecutionPage(root, execution, signal).start();
+    new ExecutionPage(root, execution, start, signal).start();
   };
 }
 
@@ -54,19 +54,26 @@ class ExecutionPage {
   constructor(
     private readonly root: HTMLElement,
     private execution: Execution,
+    // The start request the host accepted for this execution: what Re-run sends again.
+    private readonly recordedStart: ExecutionStart | undefined,
     private readonly signal: AbortSignal,
   ) {}
 
   start(): void {
-    const start = knownStart(this.execution.id);
-    const rerun = h("button", { type: "button", disabled: start === null }, "Re-run");
-    const edit = h("a", { href: `#/ops/${encodeURIComponent(this.execution.opName)}${start ? `?from=${encodeURIComponent(this.execution.id)}` : ""}`, class: "button" }, start ? "Edit inputs and run" : `Run ${this.execution.opName} again`);
+    const blocked = whyNotRerun(this.recordedStart);
+    const noteId = uid("rerun-note");
+    const rerun = h("button", { type: "button", disabled: blocked !== null, "aria-describedby": blocked ? noteId : null }, "Re-run");
+    const op = encodeURIComponent(this.execution.opName);
+    // Without a start to fill the form in with, the form opens empty.
+    const edit = blocked
+      ? h("a", { href: `#/ops/${op}`, class: "button" }, `Run ${this.execution.opName} again`)
+      : h("a", { href: `#/ops/${op}?from=${encodeURIComponent(this.execution.id)}`, class: "button" }, "Edit inputs and run");
     rerun.addEventListener("click", () => void this.rerun(rerun));
     this.cancel.addEventListener("click", () => void this.requestCancel());
     append(this.root, [
       h("p", {}, "State: ", this.state),
       h("div", { class: "actions" }, this.cancel, rerun, edit),
-      start ? null : h("p", { class: "hint" }, "Re-run repeats the inputs of executions started from this tab; the host does not report the inputs of others."),
+      blocked ? h("p", { class: "notice rerun-note", id: noteId }, blocked) : null,
       this.message,
       this.progress,
       this.facts,
@@ -182,15 +189,15 @@ class ExecutionPage {
   }
 
   private async rerun(button: HTMLButtonElement): Promise<void> {
-    const previous = knownStart(this.execution.id);
-    if (!previous) return;
+    const previous = this.recordedStart;
+    if (!previous || whyNotRerun(previous) !== null) return;
     button.disabled = true;
+    // The same op, inputs, config and tags; a new request id, so it is a new execution.
     const start = create(ExecutionStartSchema, { ...previous, requestId: crypto.randomUUID() });
     try {
       const response = await host.startExecution({ start });
       const execution = response.execution;
       if (!execution) throw new Error("the host returned no execution");
-      rememberStart(execution.id, start);
       window.location.hash = `#/executions/${encodeURIComponent(execution.id)}`;
     } catch (error) {
       button.disabled = false;

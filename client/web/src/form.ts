@@ -39,10 +39,12 @@ interface Leaf extends FieldView {
   write(value: Value): void;
 }
 
-/** What the form sends: the op's inputs and config (config absent when none was given). */
+/** What the form sends: the op's inputs and config (config absent when none was given),
+ * and the execution's tags. */
 export interface StartValues {
   inputs: NamedValue[];
   config: Value | undefined;
+  tags: Record<string, string>;
 }
 
 type ScalarLike = ScalarKind | "json" | "enum";
@@ -53,6 +55,7 @@ export class RunForm {
   private readonly views = new Map<string, FieldView>();
   private readonly inputLeaves: Array<[string, Leaf]> = [];
   private readonly configRead: () => Value | undefined;
+  private readonly tags: FieldView & { control: HTMLTextAreaElement };
   private readonly summary: HTMLElement;
 
   constructor(op: OpDefinition, onSubmit: (values: StartValues) => void, prefill?: StartValues) {
@@ -67,8 +70,17 @@ export class RunForm {
     }
     const config = h("fieldset", { class: "config" }, h("legend", {}, "Config"));
     this.configRead = this.configFields(op.config, "config", config);
+    this.tags = this.tagsField();
     const run = h("button", { type: "submit", class: "primary" }, "Run");
-    this.element = h("form", { class: "run-form", novalidate: true, "aria-label": `Run ${op.name}` }, inputs, config, this.summary, h("div", { class: "actions" }, run));
+    this.element = h(
+      "form",
+      { class: "run-form", novalidate: true, "aria-label": `Run ${op.name}` },
+      inputs,
+      config,
+      this.tags.wrapper,
+      this.summary,
+      h("div", { class: "actions" }, run),
+    );
     this.element.addEventListener("submit", (event) => {
       event.preventDefault();
       this.clearErrors();
@@ -141,8 +153,14 @@ export class RunForm {
     } catch {
       failed = true;
     }
+    let tags: Record<string, string> = {};
+    try {
+      tags = this.readTags();
+    } catch {
+      failed = true;
+    }
     if (failed) throw new FieldError("invalid fields");
-    return { inputs, config };
+    return { inputs, config, tags };
   }
 
   private fill(values: StartValues): void {
@@ -151,6 +169,52 @@ export class RunForm {
       if (view && "write" in view && named.value) (view as Leaf).write(named.value);
     }
     if (values.config) this.fillConfig("config", values.config);
+    this.tags.control.value = Object.entries(values.tags)
+      .map(([key, value]) => `${key}=${value}`)
+      .join("\n");
+  }
+
+  /** The tags field: one `key=value` per line, attached to the execution. */
+  private tagsField(): FieldView & { control: HTMLTextAreaElement } {
+    const id = uid("field");
+    const control = h("textarea", {
+      id,
+      name: "tags",
+      rows: 2,
+      spellcheck: "false",
+      "aria-describedby": `${id}-hint ${id}-error`,
+      placeholder: "key=value, one per line",
+    });
+    const error = h("p", { class: "field-error", id: `${id}-error`, hidden: true });
+    const wrapper = h(
+      "div",
+      { class: "field", "data-path": "tags" },
+      h("label", { for: id }, "tags"),
+      control,
+      h("p", { class: "hint", id: `${id}-hint` }, "optional · one key=value per line · attached to the execution"),
+      error,
+    );
+    const view = { path: "tags", wrapper, control, error };
+    this.views.set("tags", view);
+    return view;
+  }
+
+  private readTags(): Record<string, string> {
+    const tags = new Map<string, string>();
+    const lines = this.tags.control.value.split("\n");
+    for (const [index, line] of lines.entries()) {
+      if (line.trim() === "") continue;
+      const at = line.indexOf("=");
+      const key = at < 0 ? "" : line.slice(0, at).trim();
+      const problem = at < 0 ? "is not key=value" : key === "" ? "has no key" : tags.has(key) ? `repeats the key ${key}` : null;
+      if (problem) {
+        const message = `line ${index + 1} ${problem}`;
+        this.mark(this.tags, message);
+        throw new FieldError(message);
+      }
+      tags.set(key, line.slice(at + 1));
+    }
+    return Object.fromEntries(tags);
   }
 
   private fillConfig(path: string, value: Value): void {
@@ -386,6 +450,10 @@ export function describeConfig(type: ConfigType | undefined): string {
       return `${describeConfig(kind.value.inner)}?`;
     case "enumType":
       return `${kind.value.name}(${kind.value.values.map((v) => v.configValue).join(" | ")})`;
+    case "mapType": {
+      const key = SCALARS[kind.value.keyType] ?? "Any";
+      return `Map{${kind.value.keyLabelName ? `${kind.value.keyLabelName}: ` : ""}${key} → ${describeConfig(kind.value.valueType)}} (JSON object)`;
+    }
   }
 }
 

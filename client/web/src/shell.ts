@@ -1,7 +1,4 @@
-// What every view shares: the main region, the token prompt, error boxes and the
-// record of starts this browser session made (for "Re-run").
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ExecutionStartSchema, type ExecutionStart } from "./gen/ophost/v1/execution_pb";
+// What every view shares: the main region, the token prompt and error boxes.
 import { callError, needsToken } from "./api";
 import { h, replace, uid } from "./dom";
 import { getToken, isRemembered, setToken } from "./token";
@@ -72,46 +69,4 @@ export function heading(root: HTMLElement, text: string, ...extra: Node[]): HTML
   const title = h("h1", { tabindex: "-1" }, text, ...extra);
   root.append(title);
   return title;
-}
-
-// The starts this tab made, by execution id, so "Re-run" can repeat them. The host
-// does not report an execution's inputs, so executions started elsewhere cannot be
-// re-run with their inputs. Kept in sessionStorage: gone when the tab closes.
-const STARTS_KEY = "ophost.console.starts";
-const MAX_STARTS = 200;
-// Larger starts are not kept (their executions cannot be re-run from the console).
-const MAX_START_BYTES = 256 * 1024;
-
-function loadStarts(): Record<string, string> {
-  try {
-    return JSON.parse(sessionStorage.getItem(STARTS_KEY) ?? "{}") as Record<string, string>;
-  } catch {
-    return {};
-  }
-}
-
-export function rememberStart(executionId: string, start: ExecutionStart): void {
-  const starts = loadStarts();
-  const bytes = toBinary(ExecutionStartSchema, create(ExecutionStartSchema, { ...start, requestId: "" }));
-  if (bytes.length > MAX_START_BYTES) return;
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  starts[executionId] = btoa(binary);
-  const ids = Object.keys(starts);
-  for (const old of ids.slice(0, Math.max(0, ids.length - MAX_STARTS))) delete starts[old];
-  try {
-    sessionStorage.setItem(STARTS_KEY, JSON.stringify(starts));
-  } catch {
-    // A full or refused storage only loses the Re-run button.
-  }
-}
-
-export function knownStart(executionId: string): ExecutionStart | null {
-  const encoded = loadStarts()[executionId];
-  if (!encoded) return null;
-  try {
-    return fromBinary(ExecutionStartSchema, Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0)));
-  } catch {
-    return null;
-  }
 }
