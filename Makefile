@@ -91,8 +91,8 @@ demo: setup ## Run the example ops in process and print their events
 	$(PY) -m examples.run_in_process
 
 .PHONY: serve
-serve: setup ## Serve the example ops (ophost serve -f examples/ops.py) on 127.0.0.1:50051
-	$(PY) -m ophost serve -f examples/ops.py
+serve: setup ## Serve the example ops on 127.0.0.1:50051 (gRPC) and 127.0.0.1:8080 (web console)
+	$(PY) -m ophost serve -f examples/ops.py --http-port 8080
 
 .PHONY: bench
 bench: setup go-build ## Benchmarks: ophost vs a bare gRPC baseline, side by side

@@ -148,7 +148,7 @@ class ExecutionRunner:
                     fingerprint=start_fingerprint,
                     tags=dict(start.tags),
                     created_at=time.time(),
-                    start=kept_start if self.store.durable else b"",
+                    start=kept_start,
                     op_version=prepared.op_def.version or "",
                     principal=principal,
                 )

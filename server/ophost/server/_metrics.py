@@ -526,6 +526,10 @@ class _TimedStore(ExecutionStore):
         with _Timed(self._timer("get")):
             return await self.inner.get(execution_id)
 
+    async def start_request(self, execution_id: str) -> bytes | None:
+        with _Timed(self._timer("start_request")):
+            return await self.inner.start_request(execution_id)
+
     async def executions(
         self,
         query: ExecutionQuery = _EVERY_EXECUTION,

@@ -46,7 +46,7 @@ from ophost.server._executions import ExecutionRunner, fingerprint
 from ophost.server._limits import OFF_LOOP_BYTES, Limits, UploadBuffer
 from ophost.server._observe import NO_OBSERVER, HostObserver
 from ophost.server._status import StatusError
-from ophost.server._views import execution_to_proto
+from ophost.server._views import execution_to_proto, start_to_proto
 from ophost.server._withhold import ErrorWithholder
 from ophost.server.store import (
     ExecutionQuery,
@@ -306,7 +306,19 @@ class OpHostService:
         self, request: op_host_service_pb2.GetExecutionRequest
     ) -> op_host_service_pb2.GetExecutionResponse:
         record = await self._find(request.execution_id, READ)
-        return op_host_service_pb2.GetExecutionResponse(execution=execution_to_proto(record))
+        response = op_host_service_pb2.GetExecutionResponse(execution=execution_to_proto(record))
+        if request.include_start:
+            kept = await self.store.start_request(record.id)
+            if kept:
+                limits = self.limits
+                response.start.CopyFrom(
+                    start_to_proto(
+                        kept,
+                        inline_threshold=limits.inline_threshold_bytes,
+                        chunk_size=limits.chunk_size_bytes,
+                    )
+                )
+        return response
 
     async def cancel_execution(
         self, request: op_host_service_pb2.CancelExecutionRequest

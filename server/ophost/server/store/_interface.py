@@ -100,7 +100,8 @@ class NewExecution:
     created_at: float
     # The start request as the store keeps it (a serialized ``ExecutionStart`` with
     # every value inline), so that another process can run the op again after the
-    # one running it was lost. Stores that do not outlive the process may ignore it.
+    # one running it was lost, and a client can start it again (``GetExecution``'s
+    # ``include_start``). It counts towards the bytes an execution keeps.
     start: bytes = b""
     op_version: str = ""
     # The identity that started it ("" when the host authenticates nobody).
@@ -259,6 +260,11 @@ class ExecutionStore(abc.ABC):
     @abc.abstractmethod
     async def get(self, execution_id: str) -> ExecutionRecord | None:
         """The execution as it is now, or None if it is unknown (or no longer kept)."""
+
+    async def start_request(self, execution_id: str) -> bytes | None:
+        """The start request the execution was created with (``NewExecution.start``),
+        or None when it is unknown, no longer kept, or this store keeps none."""
+        return None
 
     @abc.abstractmethod
     async def executions(

@@ -136,7 +136,8 @@ class MemoryExecutionStore(ExecutionStore):
                     raise RequestIdConflictError(new.request_id, record)
                 return record, False
         self._evict(room=1)
-        execution = _Execution(new=new, head=event_head(new.execution_id))
+        execution = _Execution(new=new, head=event_head(new.execution_id), size=len(new.start))
+        self._bytes += execution.size
         self._by_id[new.execution_id] = execution
         if new.request_id:
             self._by_request[new.request_id] = execution
@@ -208,6 +209,10 @@ class MemoryExecutionStore(ExecutionStore):
     async def get(self, execution_id: str) -> ExecutionRecord | None:
         found = self._by_id.get(execution_id)
         return found.record() if found is not None else None
+
+    async def start_request(self, execution_id: str) -> bytes | None:
+        found = self._by_id.get(execution_id)
+        return found.new.start if found is not None else None
 
     async def executions(
         self,

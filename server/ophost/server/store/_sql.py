@@ -656,6 +656,11 @@ class SqlExecutionStore(ExecutionStore):
         row = await self._read(lambda cursor: _one(cursor, sql, (execution_id,)))
         return record_from_row(row) if row is not None else None
 
+    async def start_request(self, execution_id: str) -> bytes | None:
+        sql = self._sql("SELECT start FROM executions WHERE id = ?")
+        row = await self._read(lambda cursor: _one(cursor, sql, (execution_id,)))
+        return bytes(row[0]) if row is not None else None
+
     async def executions(
         self,
         query: ExecutionQuery = ExecutionQuery(),  # noqa: B008 - frozen, so shared safely
