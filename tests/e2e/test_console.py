@@ -21,12 +21,19 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
+from ophost import codec
+from ophost.v1 import execution_pb2, op_host_service_pb2_grpc
+from ophost.v1 import op_host_service_pb2 as pb
+from ophost_client import OpHostClient
 from tests.e2e.security import token_file_text
 from tests.tools import missing_tool
 
@@ -37,8 +44,9 @@ OPS = Path(__file__).resolve().parent / "console_ops.py"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
 # Where a test waits at most for something to appear in the page (ms).
 WAIT_MS = 30_000
-# The HTTP door's address in what `ophost serve` prints.
+# The HTTP door's and the gRPC port's addresses in what `ophost serve` prints.
 HTTP_ADDRESS = re.compile(r"https?://(127\.0\.0\.1:\d+)")
+GRPC_ADDRESS = re.compile(r"^ophost: serving .* on (127\.0\.0\.1:\d+)$")
 TOKEN = "console-test-token-0123456789abcdef"
 
 
@@ -84,11 +92,16 @@ class Host:
         self.lines: list[str] = []
         found = threading.Event()
         self.url = ""
+        # The gRPC port of the same host, for clients other than the browser.
+        self.address = ""
 
         def read() -> None:
             assert self.process.stdout is not None
             for line in self.process.stdout:
                 self.lines.append(line.rstrip("\n"))
+                grpc_match = GRPC_ADDRESS.search(line.rstrip("\n"))
+                if grpc_match and not self.address:
+                    self.address = grpc_match.group(1)
                 match = HTTP_ADDRESS.search(line)
                 if match and not self.url:
                     self.url = f"http://{match.group(1)}"
@@ -97,7 +110,7 @@ class Host:
 
         self._reader = threading.Thread(target=read, daemon=True)
         self._reader.start()
-        if not found.wait(60) or not self.url:
+        if not found.wait(60) or not self.url or not self.address:
             self.stop()
             raise AssertionError("ophost serve printed no HTTP address:\n" + "\n".join(self.lines))
 
@@ -240,7 +253,7 @@ def test_lists_the_ops_and_searches_them(page: Watched) -> None:
     p.get_by_label("Search ops (name, description, tags, inputs)").fill("maths")
     expect(p.get_by_role("link", name="add", exact=True)).to_be_visible()
     expect(p.get_by_role("link", name="greet", exact=True)).to_have_count(0)
-    expect(p.get_by_text("1 of 6 ops")).to_be_visible()
+    expect(p.get_by_text("1 of 7 ops")).to_be_visible()
 
     # One op in full: types, config schema with its defaults, retry policy, tags.
     p.get_by_role("link", name="add", exact=True).click()
@@ -468,6 +481,148 @@ def test_opens_an_execution_from_history_and_replays_it(page: Watched) -> None:
     p.get_by_role("button", name="Run").click()
     expect_state(p, "succeeded")
     expect(p.locator("dl.outputs .output-value")).to_have_text("43")
+    page.assert_clean()
+
+
+def start_with_stub(host: Host, start: execution_pb2.ExecutionStart) -> str:
+    """Starts an execution through the gRPC port with the generated stub; its id."""
+    with grpc.insecure_channel(host.address) as channel:
+        stub = op_host_service_pb2_grpc.OpHostServiceStub(channel)
+        response = stub.StartExecution(pb.StartExecutionRequest(start=start), timeout=30)
+    return response.execution.id
+
+
+def recorded_start(host: Host, execution_id: str) -> execution_pb2.ExecutionStart:
+    """The start request the host keeps for an execution, read through the gRPC port."""
+    with grpc.insecure_channel(host.address) as channel:
+        stub = op_host_service_pb2_grpc.OpHostServiceStub(channel)
+        request = pb.GetExecutionRequest(execution_id=execution_id, include_start=True)
+        response = stub.GetExecution(request, timeout=30)
+    assert response.HasField("start"), f"the host kept no start for {execution_id}"
+    return response.start
+
+
+def execute_with_client(
+    host: Host, op_name: str, inputs: dict[str, object], **options: Any
+) -> tuple[str, dict[str, object]]:
+    """Runs an op to its end with the Python client (``execute``: values over the inline
+    threshold are uploaded in chunks); its execution id and outputs.
+
+    The client runs in a thread of its own: Playwright's sync API keeps an asyncio loop
+    on this one, and the blocking client's ``close`` cannot run beside it.
+    """
+
+    def run() -> tuple[str, dict[str, object]]:
+        with OpHostClient(host.address) as client:
+            stream = client.execute(op_name, inputs, **options)
+            outputs = stream.result()
+            assert stream.execution_id
+            return stream.execution_id, outputs
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result(timeout=120)
+
+
+def plain_inputs(start: execution_pb2.ExecutionStart) -> dict[str, object]:
+    return {named.name: codec.values.from_proto(named.value) for named in start.inputs}
+
+
+def test_reruns_an_execution_started_outside_the_browser(page: Watched, host: Host) -> None:
+    # Started by the Python client over gRPC: this browser has never seen it.
+    execution_id, outputs = execute_with_client(
+        host, "add", {"a": 30, "b": 12}, tags={"source": "python-client"}
+    )
+    assert outputs == {"result": 42}
+
+    p = page.page
+    p.goto(f"{page.origin}/#/executions?op=add")
+    p.get_by_role("link", name=execution_id).click()
+    expect_state(p, "succeeded")
+    expect(p.locator("dl.outputs .output-value")).to_have_text("42")
+    expect(p.locator("dl.facts")).to_contain_text("source=python-client")
+    expect(p.locator(".rerun-note")).to_have_count(0)
+    page.shot("rerun-from-history")
+
+    # Re-run: the same op, inputs and tags, as a new execution.
+    p.get_by_role("button", name="Re-run").click()
+    expect(p).not_to_have_url(re.compile(re.escape(execution_id)))
+    expect_state(p, "succeeded")
+    expect(p.locator("dl.outputs .output-value")).to_have_text("42")
+    expect(p.locator("dl.facts")).to_contain_text("source=python-client")
+    rerun_id = p.url.rsplit("/", 1)[1]
+    again = recorded_start(host, rerun_id)
+    assert again.op_name == "add"
+    assert plain_inputs(again) == {"a": 30, "b": 12}
+    assert dict(again.tags) == {"source": "python-client"}
+    assert not again.HasField("config")
+    page.assert_clean()
+
+
+def test_edits_the_inputs_of_an_execution_started_outside_the_browser(
+    page: Watched, host: Host
+) -> None:
+    # Started with the generated gRPC stub, with config and tags.
+    start = execution_pb2.ExecutionStart(op_name="greet", tags={"batch": "7"})
+    start.inputs.add(name="name").value.CopyFrom(codec.values.to_proto("Ada"))
+    start.config.CopyFrom(codec.values.to_proto({"greeting": "hi", "times": 2}))
+    execution_id = start_with_stub(host, start)
+
+    p = page.page
+    p.goto(f"{page.origin}/#/executions?op=greet")
+    p.get_by_role("link", name=execution_id).click()
+    expect_state(p, "succeeded")
+    expect(p.locator("dl.outputs .output-value")).to_have_text('"hi, Ada hi, Ada"')
+
+    # The form opens filled in with that execution's inputs, config and tags.
+    p.get_by_role("link", name="Edit inputs and run").click()
+    expect(p).to_have_url(re.compile(rf"#/ops/greet\?from={re.escape(execution_id)}$"))
+    expect(
+        p.get_by_text(f"Filled in with the inputs, config and tags of execution {execution_id}.")
+    ).to_be_visible()
+    expect(p.get_by_label("name", exact=True)).to_have_value("Ada")
+    expect(p.get_by_label("config.greeting", exact=True)).to_have_value("hi")
+    expect(p.get_by_label("config.times", exact=True)).to_have_value("2")
+    expect(p.get_by_label("tags", exact=True)).to_have_value("batch=7")
+    page.shot("rerun-edit-form")
+    p.get_by_label("name", exact=True).fill("Grace")
+    p.get_by_role("button", name="Run").click()
+    expect(p).not_to_have_url(re.compile(re.escape(execution_id)))
+    expect_state(p, "succeeded")
+    expect(p.locator("dl.outputs .output-value")).to_have_text('"hi, Grace hi, Grace"')
+    edited = recorded_start(host, p.url.rsplit("/", 1)[1])
+    assert plain_inputs(edited) == {"name": "Grace"}
+    assert codec.values.from_proto(edited.config) == {"greeting": "hi", "times": 2}
+    assert dict(edited.tags) == {"batch": "7"}
+    page.assert_clean()
+
+
+def test_cannot_rerun_an_input_uploaded_in_chunks(page: Watched, host: Host) -> None:
+    # Over the host's inline threshold (1 MiB): the Python client uploads it in chunks,
+    # and the host returns it as a reference without its data.
+    text = "x" * ((1 << 20) + 10)
+    execution_id, outputs = execute_with_client(host, "measure", {"text": text})
+    assert outputs == {"result": len(text)}
+    assert recorded_start(host, execution_id).inputs[0].value.HasField("chunked_value")
+
+    p = page.page
+    p.goto(f"{page.origin}/#/executions/{execution_id}")
+    expect_state(p, "succeeded")
+    rerun = p.get_by_role("button", name="Re-run")
+    expect(rerun).to_be_disabled()
+    note = p.locator(".rerun-note")
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("inputs.text was uploaded in chunks")
+    expect(rerun).to_have_attribute("aria-describedby", re.compile(r"."))
+    page.shot("rerun-chunked")
+
+    # The form still opens from it, with the chunked input left for the user to give.
+    p.get_by_role("link", name="Edit inputs and run").click()
+    expect(p.get_by_text(re.compile("Left empty: inputs.text, uploaded in chunks"))).to_be_visible()
+    expect(p.get_by_label("text", exact=True)).to_have_value("")
+    p.get_by_label("text", exact=True).fill("abc")
+    p.get_by_role("button", name="Run").click()
+    expect_state(p, "succeeded")
+    expect(p.locator("dl.outputs .output-value")).to_have_text("3")
     page.assert_clean()
 
 

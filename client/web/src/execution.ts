@@ -64,10 +64,11 @@ class ExecutionPage {
     const noteId = uid("rerun-note");
     const rerun = h("button", { type: "button", disabled: blocked !== null, "aria-describedby": blocked ? noteId : null }, "Re-run");
     const op = encodeURIComponent(this.execution.opName);
-    // Without a start to fill the form in with, the form opens empty.
-    const edit = blocked
-      ? h("a", { href: `#/ops/${op}`, class: "button" }, `Run ${this.execution.opName} again`)
-      : h("a", { href: `#/ops/${op}?from=${encodeURIComponent(this.execution.id)}`, class: "button" }, "Edit inputs and run");
+    // The form opens filled in with the start (but for values uploaded in chunks), or
+    // empty when the host returned none.
+    const edit = this.recordedStart
+      ? h("a", { href: `#/ops/${op}?from=${encodeURIComponent(this.execution.id)}`, class: "button" }, "Edit inputs and run")
+      : h("a", { href: `#/ops/${op}`, class: "button" }, `Run ${this.execution.opName} again`);
     rerun.addEventListener("click", () => void this.rerun(rerun));
     this.cancel.addEventListener("click", () => void this.requestCancel());
     append(this.root, [

@@ -49,7 +49,7 @@ export function whyNotRerun(start: ExecutionStart | undefined): string | null {
   const chunked = chunkedPaths(start);
   if (chunked.length > 0) {
     const names = chunked.join(", ");
-    return `Re-run is not available: ${names} ${chunked.length === 1 ? "was" : "were"} uploaded in chunks, and the host does not return uploaded data, so the console cannot send ${chunked.length === 1 ? "it" : "them"} again. Start the op again from a client that has the value.`;
+    return `Re-run is not available: ${names} ${chunked.length === 1 ? "was" : "were"} uploaded in chunks, and the host does not return uploaded data, so the console cannot send ${chunked.length === 1 ? "it" : "them"} again. Edit inputs and run fills in the rest for you to give ${chunked.length === 1 ? "it" : "them"} anew.`;
   }
   return null;
 }
