@@ -1,9 +1,8 @@
 """Ops the web console's browser tests run (``ophost serve -f`` this file).
 
 ``add`` for the run form, ``greet`` for config fields and the host's validation
-errors, ``slow`` to cancel, ``ticks`` to watch a generator's events arrive,
-``report`` for a retry, a failure's stack and rendered metadata, and ``measure`` for
-an input large enough to be uploaded in chunks.
+errors, ``slow`` to cancel, ``ticks`` to watch a generator's events arrive, and
+``report`` for a retry, a failure's stack and rendered metadata.
 """
 
 from __future__ import annotations
@@ -92,9 +91,3 @@ def connect(context) -> str:  # type: ignore[no-untyped-def]
     """Say which database the config names (a nested config shape)."""
     db = context.op_config["db"]
     return f"{db['host']}:{db['port']}"
-
-
-@op
-def measure(text: str) -> int:
-    """Count the characters of a text (a long one travels in chunks)."""
-    return len(text)

@@ -253,7 +253,7 @@ def test_lists_the_ops_and_searches_them(page: Watched) -> None:
     p.get_by_label("Search ops (name, description, tags, inputs)").fill("maths")
     expect(p.get_by_role("link", name="add", exact=True)).to_be_visible()
     expect(p.get_by_role("link", name="greet", exact=True)).to_have_count(0)
-    expect(p.get_by_text("1 of 7 ops")).to_be_visible()
+    expect(p.get_by_text("1 of 6 ops")).to_be_visible()
 
     # One op in full: types, config schema with its defaults, retry policy, tags.
     p.get_by_role("link", name="add", exact=True).click()
@@ -597,12 +597,16 @@ def test_edits_the_inputs_of_an_execution_started_outside_the_browser(
 
 
 def test_cannot_rerun_an_input_uploaded_in_chunks(page: Watched, host: Host) -> None:
-    # Over the host's inline threshold (1 MiB): the Python client uploads it in chunks,
-    # and the host returns it as a reference without its data.
-    text = "x" * ((1 << 20) + 10)
-    execution_id, outputs = execute_with_client(host, "measure", {"text": text})
-    assert outputs == {"result": len(text)}
-    assert recorded_start(host, execution_id).inputs[0].value.HasField("chunked_value")
+    # Over the host's inline threshold (1 MiB): the Python client uploads the name in
+    # chunks, and the host returns it as a reference without its data.
+    name = "x" * ((1 << 20) + 10)
+    execution_id, outputs = execute_with_client(
+        host, "greet", {"name": name}, config={"greeting": "hi"}
+    )
+    assert outputs == {"result": f"hi, {name}"}
+    kept = recorded_start(host, execution_id)
+    assert kept.inputs[0].value.HasField("chunked_value")
+    assert not kept.config.HasField("chunked_value")
 
     p = page.page
     p.goto(f"{page.origin}/#/executions/{execution_id}")
@@ -611,18 +615,19 @@ def test_cannot_rerun_an_input_uploaded_in_chunks(page: Watched, host: Host) -> 
     expect(rerun).to_be_disabled()
     note = p.locator(".rerun-note")
     expect(note).to_be_visible()
-    expect(note).to_contain_text("inputs.text was uploaded in chunks")
+    expect(note).to_contain_text("inputs.name was uploaded in chunks")
     expect(rerun).to_have_attribute("aria-describedby", re.compile(r"."))
     page.shot("rerun-chunked")
 
-    # The form still opens from it, with the chunked input left for the user to give.
+    # The form still opens from it, filled in but for the chunked input, left to give.
     p.get_by_role("link", name="Edit inputs and run").click()
-    expect(p.get_by_text(re.compile("Left empty: inputs.text, uploaded in chunks"))).to_be_visible()
-    expect(p.get_by_label("text", exact=True)).to_have_value("")
-    p.get_by_label("text", exact=True).fill("abc")
+    expect(p.get_by_text(re.compile("Left empty: inputs.name, uploaded in chunks"))).to_be_visible()
+    expect(p.get_by_label("name", exact=True)).to_have_value("")
+    expect(p.get_by_label("config.greeting", exact=True)).to_have_value("hi")
+    p.get_by_label("name", exact=True).fill("Bo")
     p.get_by_role("button", name="Run").click()
     expect_state(p, "succeeded")
-    expect(p.locator("dl.outputs .output-value")).to_have_text("3")
+    expect(p.locator("dl.outputs .output-value")).to_have_text('"hi, Bo"')
     page.assert_clean()
 
 
