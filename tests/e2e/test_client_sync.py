@@ -158,3 +158,19 @@ def test_not_from_its_own_loop(ophost_sync_client: OpHostClient) -> None:
 
 async def _server_info_inside(client: OpHostClient) -> None:
     client.server_info()
+
+
+def test_used_and_closed_from_a_thread_running_an_event_loop(
+    ophost_host_in_thread: RunningHostInThread,
+) -> None:
+    """Code that runs in an event loop's thread (a notebook, an async framework's sync
+    callback) may use the blocking client, and close it, without an error."""
+
+    async def inside_a_loop() -> int:
+        with OpHostClient(ophost_host_in_thread.address) as client:
+            result = client.call("add", {"a": 2, "b": 3})
+        return int(result["result"])
+
+    before = loop_threads()
+    assert asyncio.run(inside_a_loop()) == 5
+    assert loop_threads() == before

@@ -68,9 +68,11 @@ class _Loop:
             return
         if self.loop.is_running():
             self.run(_cancel_remaining_tasks())
+            # On the loop's own thread: the caller's thread may run an event loop of its
+            # own, and a thread can run only one at a time.
+            self.run(self.loop.shutdown_asyncgens())
             self.loop.call_soon_threadsafe(self.loop.stop)
             self.thread.join()
-        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
 
 
