@@ -22,6 +22,7 @@ import ctypes
 import gc
 import logging
 import threading
+import uuid
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any as TypingAny
@@ -48,9 +49,11 @@ from ophost.definitions import (
 )
 from ophost.execution import ReportedFailure
 
-__all__ = ["DagsterStep"]
+__all__ = ["EXECUTION_TAG", "DagsterStep"]
 
 _LOGGER_KEY = "ophost"
+# The Dagster run's tag holding the ophost execution's id.
+EXECUTION_TAG = "ophost/execution_id"
 # Dagster's errors that only wrap the op's own (the cause says what happened).
 _WRAPPERS = frozenset({"DagsterExecutionStepExecutionError", "RetryRequestedFromPolicy"})
 _SOURCES = {
@@ -121,13 +124,19 @@ def _step_events(
 ) -> Generator[object, None, ReportedFailure | None]:
     """Run the step against a fresh ephemeral instance; return how it failed, if it did."""
     attempt = context.retry_number
+    run_id = str(uuid.uuid4())
     known = KnownExecutionState(previous_retry_attempts={step_key: attempt}) if attempt else None
     instance = _thread_instance()
     try:
         try:
             plan = create_execution_plan(job, run_config, known_state=known)
+            # Dagster run ids are UUIDs; the ophost execution's id goes in a tag.
             run = instance.create_run_for_job(
-                job_def=job, execution_plan=plan, run_config=run_config, run_id=context.run_id
+                job_def=job,
+                execution_plan=plan,
+                run_config=run_config,
+                run_id=run_id,
+                tags={EXECUTION_TAG: context.run_id},
             )
         except dagster.DagsterError as exc:
             return ReportedFailure(
@@ -148,8 +157,8 @@ def _step_events(
             if close is not None:
                 close()
     finally:
-        if instance.has_run(context.run_id):
-            instance.delete_run(context.run_id)
+        if instance.has_run(run_id):
+            instance.delete_run(run_id)
         # A run leaves reference cycles holding SQLite connections: collect the young
         # ones here, in the thread that owns them (cheap; a full collection is not).
         pass
