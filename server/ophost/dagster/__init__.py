@@ -10,5 +10,6 @@ This is the only package of ophost that imports ``dagster``.
 """
 
 from ophost.dagster._adapt import adapt_namespace, ophost_op
+from ophost.dagster._resource import OphostResource, RemoteOpCanceled
 
-__all__ = ["adapt_namespace", "ophost_op"]
+__all__ = ["OphostResource", "RemoteOpCanceled", "adapt_namespace", "ophost_op"]
