@@ -13,7 +13,7 @@ import dagster as dg
 from dagster import OpExecutionContext
 
 
-class Warehouse(dg.ConfigurableResource):  # type: ignore[misc]
+class Warehouse(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Where the tables live (a name is enough for the example)."""
 
     name: str = "analytics"

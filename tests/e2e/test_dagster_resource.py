@@ -74,7 +74,9 @@ def test_an_asset_runs_a_remote_op_and_its_events_reach_dagsters_log(
     @dg.asset
     def scaled(context: AssetExecutionContext, ophost: OphostResource) -> int:
         outputs = ophost.run(context.op_execution_context, "scale", {"x": 4})
-        return int(outputs["result"])  # type: ignore[call-overload]
+        value = outputs["result"]
+        assert isinstance(value, int)
+        return value
 
     result = dg.materialize([scaled], resources={"ophost": OphostResource(target=host.address)})
     assert result.success
@@ -125,13 +127,13 @@ def test_a_remote_failure_fails_the_step_with_the_remote_error_and_metadata(
     refused = failures["call_refuse"]
     assert refused.user_failure_data is not None  # type: ignore[union-attr]
     description = refused.user_failure_data.description  # type: ignore[union-attr]
-    assert "ophost.Failure: refused: quota" in description
+    assert "ophost.Failure: refused: quota" in str(description)
     metadata = refused.user_failure_data.metadata  # type: ignore[union-attr]
     assert metadata["reason"] == dg.MetadataValue.text("quota")
     assert metadata["remote_error_type"] == dg.MetadataValue.text("ophost.Failure")
     crashed = failures["call_crash"]
     crash_description = crashed.user_failure_data.description  # type: ignore[union-attr]
-    assert "builtins.ValueError: remote boom" in crash_description
+    assert "builtins.ValueError: remote boom" in str(crash_description)
 
 
 def test_interrupting_the_dagster_run_cancels_the_remote_execution(

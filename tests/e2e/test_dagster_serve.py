@@ -130,8 +130,8 @@ async def test_the_retry_policy_is_dagsters(client: AsyncOpHostClient) -> None:
     assert failed[0].error.type_name == "builtins.ValueError"
     assert failed[0].error.message == "first attempt of k fails"
     assert any(isinstance(e.body, StepRestarted) for e in events)
-    outputs = [e for e in events if isinstance(e.body, OutputProduced)]
-    assert [(e.attempt, e.body.value) for e in outputs] == [(1, "k after 1 retries")]
+    outputs = [(e.attempt, e.body) for e in events if isinstance(e.body, OutputProduced)]
+    assert [(attempt, body.value) for attempt, body in outputs] == [(1, "k after 1 retries")]
 
 
 async def test_a_failure_keeps_its_description_and_metadata(client: AsyncOpHostClient) -> None:

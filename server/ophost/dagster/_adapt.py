@@ -52,7 +52,9 @@ def adapt_namespace(namespace: Mapping[str, object]) -> list[tuple[str, object, 
     return list(found.values())
 
 
-def _ops_of(node: dagster.JobDefinition | dagster.GraphDefinition) -> Iterator[dagster.OpDefinition]:
+def _ops_of(
+    node: dagster.JobDefinition | dagster.GraphDefinition,
+) -> Iterator[dagster.OpDefinition]:
     graph = node.graph if isinstance(node, dagster.JobDefinition) else node
     for node_def in graph.iterate_node_defs():
         if isinstance(node_def, dagster.OpDefinition):

@@ -1,12 +1,12 @@
 """How a Dagster op is described as an ophost op: its types, config schema and metadata.
 
 Each function takes one Dagster definition object and returns the ophost object that
-says the same on the wire (see :func:`dagster_type` for how type checks match). Config keeps Dagster's processing: the schema
-made here validates and fills defaults as Dagster does, but leaves enum values as
-their config names, so the config it hands on is still valid Dagster config (Dagster
-turns the names into Python values itself). A config type ophost has no counterpart
-for (a scalar union such as ``StringSource``, a ``Map``) is described as ``Any`` and
-left to Dagster to check.
+says the same on the wire (see :func:`dagster_type` for how type checks match).
+Config keeps Dagster's processing: the schema made here validates and fills defaults
+as Dagster does, but leaves enum values as their config names, so the config it hands
+on is still valid Dagster config (Dagster turns the names into Python values itself).
+A config type ophost has no counterpart for (a scalar union such as ``StringSource``,
+a ``Map``) is described as ``Any`` and left to Dagster to check.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class _CheckContext:
 
 
 def _custom(dt: dagster.DagsterType) -> DagsterType:
-    check_context = _CheckContext(dt.unique_name)
+    check_context = _CheckContext(dt.unique_name or dt.display_name)
 
     def check(_context: object, value: object) -> TypeCheck:
         try:
@@ -142,7 +142,7 @@ def metadata_value(value: object) -> MetadataValue:
     if isinstance(value, dagster.PathMetadataValue):
         return MetadataValue.path(value.path)
     if isinstance(value, dagster.JsonMetadataValue):
-        return MetadataValue.json(value.data)
+        return MetadataValue.json(value.data)  # type: ignore[arg-type]
     if isinstance(value, dagster.MarkdownMetadataValue):
         return MetadataValue.md(value.md_str)
     if isinstance(value, dagster.PythonArtifactMetadataValue):

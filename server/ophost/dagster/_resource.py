@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Mapping
+from typing import Any as TypingAny
 
 import dagster
 from dagster._core.errors import DagsterExecutionInterruptedError
@@ -44,11 +45,11 @@ __all__ = ["OphostResource", "RemoteOpCanceled"]
 _NO_CONFIG = object()
 
 
-class RemoteOpCanceled(dagster.Failure):  # type: ignore[misc]
+class RemoteOpCanceled(dagster.Failure):
     """The remote execution was canceled by someone else while the step waited for it."""
 
 
-class OphostResource(dagster.ConfigurableResource):  # type: ignore[misc]
+class OphostResource(dagster.ConfigurableResource):  # type: ignore[type-arg]
     """A remote ophost host: ``target`` (``host:port``) and how to reach it.
 
     ``token`` is sent as a bearer token; ``tls_ca`` (a PEM file path) turns TLS on.
@@ -142,7 +143,7 @@ def _outcome(
     if finished.status is ExecutionStatus.CANCELED:
         raise RemoteOpCanceled(description=f"{where} was canceled")
     error = failure.error if failure is not None else finished.error
-    metadata: dict[str, object] = {"ophost_execution_id": execution_id}
+    metadata: dict[str, TypingAny] = {"ophost_execution_id": execution_id}
     description = f"{where} failed"
     if error is not None:
         description += f": {error.type_name}: {error.message}"
@@ -198,11 +199,11 @@ def _value(value: object) -> dagster.MetadataValue:
     if isinstance(value, TextMetadataValue):
         return mv.text(value.text)
     if isinstance(value, IntMetadataValue):
-        return mv.int(value.value)
+        return mv.int(value.value) if value.value is not None else mv.null()
     if isinstance(value, FloatMetadataValue):
-        return mv.float(value.value)
+        return mv.float(value.value) if value.value is not None else mv.null()
     if isinstance(value, BoolMetadataValue):
-        return mv.bool(value.value)
+        return mv.bool(value.value) if value.value is not None else mv.null()
     if isinstance(value, UrlMetadataValue):
         return mv.url(value.url)
     if isinstance(value, PathMetadataValue):

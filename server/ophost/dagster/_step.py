@@ -33,7 +33,7 @@ from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.execution.api import create_execution_plan, execute_plan_iterator
 from dagster._core.execution.plan.state import KnownExecutionState
 from dagster._core.execution.retries import RetryMode
-from dagster._utils.error import SerializableErrorInfo
+from dagster_shared.error import SerializableErrorInfo
 
 from ophost.dagster._describe import metadata_entries
 from ophost.definitions import (
@@ -161,7 +161,6 @@ def _step_events(
             instance.delete_run(run_id)
         # A run leaves reference cycles holding SQLite connections: collect the young
         # ones here, in the thread that owns them (cheap; a full collection is not).
-        pass
     return None
 
 

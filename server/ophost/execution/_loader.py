@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import importlib
+import importlib.metadata
 import importlib.util
 import os
 import re
