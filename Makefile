@@ -142,13 +142,15 @@ ts-test: setup ts-deps ## TypeScript client tests (against a real server started
 	cd $(TS_DIR) && npm test --silent
 
 .PHONY: conformance
-conformance: setup go-build ts-build ## Every conformance case with every client (Python, Go, TypeScript), every store, op bodies in worker processes and in Ray, and over mTLS with tokens; prints case x client
+conformance: setup go-build ts-build ## Every conformance case with every client (Python, Go, TypeScript), every store, op bodies in worker processes and in Ray, over mTLS with tokens, and the ops' Dagster twins; prints case x client
 	$(PY) -m tests.conformance.run --store memory
 	$(PY) -m tests.conformance.run --store memory --secure
 	$(PY) -m tests.conformance.run --store sqlite
 	$(PY) -m tests.conformance.run --store postgresql
 	$(PY) -m tests.conformance.run --store sqlite --executor process
 	$(PY) -m tests.conformance.run --executor ray
+	$(PY) -m tests.conformance.run --ops dagster
+	$(PY) -m tests.conformance.run --ops dagster --store sqlite --executor process
 
 # ---- Protocol schema (protos/ophost/v1) and generated code -------------------
 PROTO_DIR := protos

@@ -20,9 +20,6 @@ from ophost.errors import DefinitionError
 
 __all__ = ["adapt_namespace", "ophost_op"]
 
-# A tag saying an op is a Dagster op run by Dagster's machinery.
-RUNTIME_TAG = "ophost/runtime"
-
 
 def adapt_namespace(namespace: Mapping[str, object]) -> list[tuple[str, object, OpDefinition]]:
     """Each Dagster op found in ``namespace``: where it was found, the Dagster object, and
@@ -100,7 +97,6 @@ def ophost_op(op_def: dagster.OpDefinition, resources: Mapping[str, object]) -> 
         for d in op_def.output_defs
     }
     tags = {str(k): str(v) for k, v in (op_def.tags or {}).items()}
-    tags.setdefault(RUNTIME_TAG, "dagster")
     return OpDefinition(
         DagsterStep(op_def, resources),
         op_def.name,

@@ -54,8 +54,10 @@ __all__ = ["EXECUTION_TAG", "DagsterStep"]
 _LOGGER_KEY = "ophost"
 # The Dagster run's tag holding the ophost execution's id.
 EXECUTION_TAG = "ophost/execution_id"
-# Dagster's errors that only wrap the op's own (the cause says what happened).
-_WRAPPERS = frozenset({"DagsterExecutionStepExecutionError", "RetryRequestedFromPolicy"})
+# Dagster's error wrapping the exception an op raised (the cause says what happened).
+_STEP_ERROR = "DagsterExecutionStepExecutionError"
+# The retry a retry policy asks for: named for the retry request it stands for.
+_POLICY_RETRY = "RetryRequestedFromPolicy"
 _SOURCES = {
     "USER_CODE_ERROR": ErrorSource.USER_CODE,
     "FRAMEWORK_ERROR": ErrorSource.FRAMEWORK,
@@ -251,29 +253,47 @@ def _failure(data: TypingAny) -> StepFailed:
         if user is not None
         else None
     )
-    source = _SOURCES.get(getattr(data.error_source, "value", ""), ErrorSource.USER_CODE)
+    # A Failure raised by the op is the op's own code failing, whatever default source
+    # Dagster gave it.
+    given = getattr(data.error_source, "value", "")
+    source = (
+        ErrorSource.USER_CODE if user is not None else _SOURCES.get(given, ErrorSource.USER_CODE)
+    )
     error = _error(data.error) if data.error is not None else ErrorData("dagster.Failure", "")
     return StepFailed(error=error, error_source=source, user_failure=user_failure)
 
 
 def _error(info: SerializableErrorInfo) -> ErrorData:
-    """Dagster's description of an exception as ophost's, unwrapping Dagster's wrappers."""
-    while info.cls_name in _WRAPPERS and info.cause is not None:
+    """Dagster's description of an exception as ophost's.
+
+    Dagster's wrappers that add nothing are left out: the step error around the op's
+    exception, and a policy's retry request that says no more than its cause (one
+    saying ``Exceeded max_retries of N`` stays, as ``dagster.RetryRequested``).
+    """
+    while info.cause is not None and (
+        info.cls_name == _STEP_ERROR or (info.cls_name == _POLICY_RETRY and not _said(info))
+    ):
         info = info.cause
     return _error_data(info, 0)
 
 
-def _error_data(info: SerializableErrorInfo, depth: int) -> ErrorData:
-    name = info.cls_name or "Exception"
+def _said(info: SerializableErrorInfo) -> str:
+    """What the exception's message says beyond its class name ("" if nothing)."""
+    name = info.cls_name or ""
     message = info.message.rstrip("\n")
     head, sep, rest = message.partition(": ")
     if sep and head.rsplit(".", 1)[-1] == name:
-        message = rest
-    elif message == name or message.endswith("." + name):
-        message = ""
+        return rest
+    if message == name or message.endswith("." + name):
+        return ""
+    return message
+
+
+def _error_data(info: SerializableErrorInfo, depth: int) -> ErrorData:
+    name = info.cls_name or "Exception"
     return ErrorData(
         type_name=_type_name(name),
-        message=message,
+        message=_said(info),
         stack=tuple(info.stack),
         cause=_error_data(info.cause, depth + 1) if info.cause and depth < 16 else None,
         context=_error_data(info.context, depth + 1) if info.context and depth < 16 else None,
@@ -281,6 +301,8 @@ def _error_data(info: SerializableErrorInfo, depth: int) -> ErrorData:
 
 
 def _type_name(name: str) -> str:
+    if name == _POLICY_RETRY:
+        return "dagster.RetryRequested"
     builtin = getattr(builtins, name, None)
     if isinstance(builtin, type) and issubclass(builtin, BaseException):
         return f"builtins.{name}"
