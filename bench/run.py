@@ -36,6 +36,7 @@ import grpc
 import ophost
 from bench import PORT_LINE_PREFIX, PROFILE_ENV
 from bench.baseline import BaselineClient
+from bench.dagster import bench_dagster
 from bench.executors import bench_executors
 from bench.ops import OpHostClient
 from bench.ray_executor import bench_ray
@@ -63,6 +64,7 @@ BENCHMARKS = (
     "executors",
     "security",
     "ray",
+    "dagster",
 )
 
 
@@ -711,6 +713,15 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
             ratio_row(f"Calls/s, {s.concurrency} callers: Ray executor vs bare Ray calls", "/s",
                       per["ophost"], per["bare"]),
         ]  # fmt: skip
+    if "dagster" in results and "missing" not in results["dagster"]:
+        lat = results["dagster"]["latency_p50_ms"]
+        rows += [
+            ratio_row("Round trip p50, Execute: a Dagster op vs the same op written with ophost",
+                      "ms", lat["dagster_op"], lat["ophost_op"]),
+            ratio_row("Round trip p50: a Dagster op served by ophost vs Dagster's "
+                      "execute_in_process of it", "ms", lat["dagster_op"],
+                      lat["execute_in_process"]),
+        ]  # fmt: skip
     if "workers" in results:
         per = results["workers"]["per_second"]
         for store, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
@@ -791,6 +802,7 @@ async def run_all(settings: Settings, only: Sequence[str], profile_dir: str | No
                 "workers": bench_workers,
                 "executors": bench_executors,
                 "ray": bench_ray,
+                "dagster": bench_dagster,
                 "security": bench_security,
             }
             results: dict[str, Any] = {}
