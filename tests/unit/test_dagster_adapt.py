@@ -55,10 +55,10 @@ COLOR = dg.Enum(
 @dg.op(
     config_schema={
         "color": dg.Field(COLOR, default_value="RED"),
-        "mode": dg.Selector({"fast": int, "slow": dg.Field(str, default_value="s")}),
+        "mode": dg.Selector({"fast": int, "slow": dg.Field(str, default_value="s")}),  # type: ignore[no-untyped-call]
         "sizes": [int],
         "label": dg.Field(dg.Noneable(str), is_required=False),
-        "extra": dg.Permissive({"known": dg.Field(bool, default_value=True)}),
+        "extra": dg.Permissive({"known": dg.Field(bool, default_value=True)}),  # type: ignore[no-untyped-call]
         "source": dg.Field(dg.StringSource, is_required=False),
     }
 )
