@@ -161,8 +161,6 @@ def _step_events(
     finally:
         if instance.has_run(run_id):
             instance.delete_run(run_id)
-        # A run leaves reference cycles holding SQLite connections: collect the young
-        # ones here, in the thread that owns them (cheap; a full collection is not).
     return None
 
 
