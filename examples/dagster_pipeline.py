@@ -86,6 +86,7 @@ def reject(reason: str) -> None:
 @dg.op
 def slow(context: OpExecutionContext, seconds: float) -> float:
     """Sleep in small steps (a cancel stops it between two)."""
+    context.log.info("started")
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.01)
