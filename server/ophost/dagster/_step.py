@@ -111,8 +111,8 @@ class DagsterStep:
         if self.op_def.config_field is not None and context.op_config is not None:
             run_config["ops"] = {self.op_def.name: {"config": context.op_config}}
         failure = yield from _step_events(self.op_def.name, job, run_config, context, values)
-        # Raised here, where no frame holds the instance: its SQLite connections must
-        # be closed in this thread, not wherever the exception is dropped.
+        # Raised here, where no frame holds the run's objects: the SQLite connections
+        # they hold must be closed in this thread, not wherever the exception is dropped.
         if failure is not None:
             raise failure
 
@@ -124,7 +124,7 @@ def _step_events(
     context: OpExecutionContext,
     values: dict[str, object],
 ) -> Generator[object, None, ReportedFailure | None]:
-    """Run the step against a fresh ephemeral instance; return how it failed, if it did."""
+    """Run the step against this thread's instance; return how it failed, if it did."""
     attempt = context.retry_number
     run_id = str(uuid.uuid4())
     known = KnownExecutionState(previous_retry_attempts={step_key: attempt}) if attempt else None
