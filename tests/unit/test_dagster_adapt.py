@@ -166,6 +166,17 @@ def test_retry_requests_are_decided_by_dagster() -> None:
     assert failures[-1].error.message == "Exceeded max_retries of 1"
 
 
+@dg.op
+def reads_tags(context: OpExecutionContext) -> str:
+    tags = context.run.tags
+    return f"{tags['team']}|{tags['ophost/execution_id']}|{context.retry_number}"
+
+
+def test_the_callers_tags_and_the_execution_id_are_the_runs_tags() -> None:
+    result = execute_in_process(ophost_op(reads_tags, {}), tags={"team": "data"}, run_id="r1")
+    assert result.output_value() == "data|r1|0"
+
+
 MODULE = """
 import dagster as dg
 from ophost import op

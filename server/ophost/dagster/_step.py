@@ -132,13 +132,14 @@ def _step_events(
     try:
         try:
             plan = create_execution_plan(job, run_config, known_state=known)
-            # Dagster run ids are UUIDs; the ophost execution's id goes in a tag.
+            # The caller's tags are the run's. Dagster run ids are UUIDs: the ophost
+            # execution's id goes in a tag.
             run = instance.create_run_for_job(
                 job_def=job,
                 execution_plan=plan,
                 run_config=run_config,
                 run_id=run_id,
-                tags={EXECUTION_TAG: context.run_id},
+                tags={**context.tags, EXECUTION_TAG: context.run_id},
             )
         except dagster.DagsterError as exc:
             return ReportedFailure(
