@@ -127,6 +127,19 @@ def test_types_are_described_and_checked_as_in_dagster() -> None:
 
 
 @dg.op(out=dg.Out(int))
+def returns_a_string() -> object:
+    return "x"
+
+
+def test_a_failed_output_check_fails_the_step_with_dagsters_error() -> None:
+    result = execute_in_process(ophost_op(returns_a_string, {}), raise_on_error=False)
+    assert not any(isinstance(e.body, OutputProduced) for e in result.events)
+    (failure,) = [e.body for e in result.events if isinstance(e.body, StepFailed)]
+    assert failure.error.type_name == "dagster.DagsterTypeCheckDidNotPass"
+    assert 'Type check failed for step output "result"' in failure.error.message
+
+
+@dg.op(out=dg.Out(int))
 def observing(context: OpExecutionContext) -> Iterator[object]:
     yield dg.AssetObservation(asset_key="lake", metadata={"files": 2})
     yield dg.Output(1, metadata={"source": "lake"})
