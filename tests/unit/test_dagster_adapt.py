@@ -19,6 +19,7 @@ from ophost.definitions import (
     LogMessage,
     OutputProduced,
     StepFailed,
+    TableMetadataValue,
     TextMetadataValue,
 )
 from ophost.definitions._config import ConfigKind
@@ -33,6 +34,7 @@ import dagster as dg  # noqa: E402
 from dagster import OpExecutionContext  # noqa: E402
 
 from ophost.dagster import ophost_op  # noqa: E402
+from ophost.dagster._describe import metadata_value  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -154,6 +156,25 @@ def test_output_metadata_and_observations() -> None:
     assert [(m.label, m.entry_data) for m in output.metadata_entries] == [
         ("source", TextMetadataValue("lake"))
     ]
+
+
+def test_table_metadata_keeps_its_records_and_schema() -> None:
+    schema = dg.TableSchema(
+        columns=[
+            dg.TableColumn("id", "int", constraints=dg.TableColumnConstraints(nullable=False)),
+            dg.TableColumn("name", "string"),
+        ],
+        constraints=dg.TableConstraints(other=["id is unique"]),
+    )
+    value = metadata_value(dg.MetadataValue.table([dg.TableRecord({"id": 1, "name": "a"})], schema))
+    assert isinstance(value, TableMetadataValue)
+    assert [record.data for record in value.records] == [{"id": 1, "name": "a"}]
+    assert value.schema is not None
+    assert [(c.name, c.type, c.constraints.nullable) for c in value.schema.columns] == [
+        ("id", "int", False),
+        ("name", "string", True),
+    ]
+    assert value.schema.constraints.other == ["id is unique"]
 
 
 @dg.op

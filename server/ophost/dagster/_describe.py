@@ -165,7 +165,7 @@ def metadata_value(value: object) -> MetadataValue:
         return MetadataValue.table_schema(_table_schema(value.schema))
     if isinstance(value, dagster.TableMetadataValue):
         schema = _table_schema(value.schema) if value.schema is not None else None
-        records = [TableRecord(dict(record.data)) for record in value.records]
+        records = [TableRecord(**dict(record.data)) for record in value.records]
         return MetadataValue.table(records, schema)
     return MetadataValue.text(str(value.value))
 
