@@ -143,7 +143,7 @@ ts-test: setup ts-deps ## TypeScript client tests (against a real server started
 	cd $(TS_DIR) && npm test --silent
 
 .PHONY: conformance
-conformance: setup go-build ts-build ## Every conformance case with every client (Python, Go, TypeScript), every store, op bodies in worker processes and in Ray, over mTLS with tokens, and over the browser door (connect-web); prints case x client
+conformance: setup go-build ts-build ## Every conformance case with every client (Python, Go, TypeScript), every store, op bodies in worker processes and in Ray, over mTLS with tokens, over the browser door (connect-web), and the ops' Dagster twins; prints case x client
 	$(PY) -m tests.conformance.run --store memory
 	$(PY) -m tests.conformance.run --store memory --secure
 	$(PY) -m tests.conformance.run --store sqlite --door http
@@ -151,6 +151,8 @@ conformance: setup go-build ts-build ## Every conformance case with every client
 	$(PY) -m tests.conformance.run --store postgresql
 	$(PY) -m tests.conformance.run --store sqlite --executor process
 	$(PY) -m tests.conformance.run --executor ray
+	$(PY) -m tests.conformance.run --ops dagster
+	$(PY) -m tests.conformance.run --ops dagster --store sqlite --executor process
 
 # ---- Web console (client/web, built into server/ophost/console/static) -------
 # The console's built files are checked in and shipped in the wheel, so installing

@@ -36,6 +36,7 @@ import grpc
 import ophost
 from bench import PORT_LINE_PREFIX, PROFILE_ENV
 from bench.baseline import BaselineClient
+from bench.dagster import bench_dagster
 from bench.executors import bench_executors
 from bench.http_door import bench_http_door
 from bench.ops import OpHostClient
@@ -65,6 +66,7 @@ BENCHMARKS = (
     "security",
     "ray",
     "http_door",
+    "dagster",
 )
 
 
@@ -736,6 +738,15 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
             ratio_row(f"Calls/s, {s.concurrency} callers: Ray executor vs bare Ray calls", "/s",
                       per["ophost"], per["bare"]),
         ]  # fmt: skip
+    if "dagster" in results and "missing" not in results["dagster"]:
+        lat = results["dagster"]["latency_p50_ms"]
+        rows += [
+            ratio_row("Round trip p50, Execute: a Dagster op vs the same op written with ophost",
+                      "ms", lat["dagster_op"], lat["ophost_op"]),
+            ratio_row("Round trip p50: a Dagster op served by ophost vs Dagster's "
+                      "execute_in_process of it", "ms", lat["dagster_op"],
+                      lat["execute_in_process"]),
+        ]  # fmt: skip
     if "workers" in results:
         per = results["workers"]["per_second"]
         for store, name in (("sqlite", "SQLite"), ("postgresql", "PostgreSQL")):
@@ -816,6 +827,7 @@ async def run_all(settings: Settings, only: Sequence[str], profile_dir: str | No
                 "workers": bench_workers,
                 "executors": bench_executors,
                 "ray": bench_ray,
+                "dagster": bench_dagster,
                 "security": bench_security,
                 "http_door": bench_http_door,
             }

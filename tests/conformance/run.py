@@ -1,7 +1,7 @@
 """Run the conformance cases with every client and print a table of case x client.
 
 ``python -m tests.conformance.run [--client python|go|ts ...] [--case SUBSTRING] [--secure]
-[--door http]``
+[--door http] [--ops ophost|dagster]``
 
 Starts the servers (see README.md, "Targets"), feeds each client's conformance
 program the cases, compares what it reports with the expectations and exits 1 if
@@ -13,7 +13,10 @@ too (README.md, "The secure run"). With ``--door http`` the servers also open th
 browser door, and the TypeScript program calls it over connect-web's Connect and
 gRPC-Web transports (Node's ``fetch``), starting executions with ``StartExecution`` and
 following them with ``StreamEvents``; only the cases that fit unary and server-streaming
-calls run (README.md, "The browser door run").
+calls run (README.md, "The browser door run"). With ``--ops dagster`` the
+servers host the twins of the conformance ops written with Dagster
+(``tests/conformance/dagster_ops.py``), which must give the same results (README.md,
+"The Dagster twins").
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ from typing import Any
 
 import yaml
 
+from ophost.definitions import OpDefinition
 from ophost.execution import Executor, ProcessExecutor, RayExecutor, worker_command
+from ophost.execution._loader import load_ops
 from ophost.server import AccessInterceptor, OpHostServer, TlsFiles, hash_token
 from ophost_client import AsyncOpHostClient
 from tests.conformance import ops as conformance_ops
@@ -91,6 +96,35 @@ IDENTITIES: dict[str, str] = {
     "capped": 'ops = ["*"]\nactions = ["list", "run", "read", "cancel"]\n'
     "max_concurrent_executions = 1",
 }
+
+
+# The modules holding the conformance ops: ophost's own, and their twins written with
+# Dagster (loaded through ophost's loader, which adapts them).
+OPS_MODULES = {"ophost": conformance_ops.__name__, "dagster": "tests.conformance.dagster_ops"}
+# What the Dagster twins name differently, as Dagster does: its own Failure class, and
+# the retry request whose limit was exceeded (ophost's engine names that failure itself).
+DAGSTER_NAMES = {
+    "ophost.Failure": "dagster.Failure",
+    "ophost.RetryLimitExceeded": "dagster.RetryRequested",
+}
+
+
+def hosted_ops(kind: str) -> list[OpDefinition]:
+    """The conformance ops of ``kind`` (``ophost`` or ``dagster``), in order."""
+    if kind == "ophost":
+        return list(conformance_ops.ALL)
+    return list(load_ops(module=OPS_MODULES[kind], resources=False).ops.values())
+
+
+def renamed(expect: Json, names: Mapping[str, str]) -> Json:
+    """``expect`` with every string in ``names`` replaced by its value there."""
+    if isinstance(expect, str):
+        return names.get(expect, expect)
+    if isinstance(expect, list):
+        return [renamed(item, names) for item in expect]
+    if isinstance(expect, dict):
+        return {key: renamed(value, names) for key, value in expect.items()}
+    return expect
 
 
 @dataclass(frozen=True)
@@ -235,6 +269,7 @@ async def servers(
     executor: str = "thread",
     security: Security | None = None,
     door: str = "grpc",
+    ops: str = "ophost",
 ) -> AsyncIterator[dict[str, str]]:
     """The main, tight and draining servers; yields their addresses by target name.
 
@@ -244,7 +279,9 @@ async def servers(
     ``security`` they serve mTLS and authenticate callers with its token file. With
     ``door="http"`` each also serves its browser door: its URL is the target
     ``<name>_http``.
+    ``ops`` says which conformance ops they host (see :func:`hosted_ops`).
     """
+    hosted = hosted_ops(ops)
     with tempfile.TemporaryDirectory(prefix="ophost-conformance-") as scratch:
         os.environ[conformance_ops.RELEASE_FILE_ENV] = os.path.join(scratch, "release")
         conformance_ops.RELEASE.clear()
@@ -257,26 +294,26 @@ async def servers(
         if door == "http":
             protected["http_port"] = 0
         main = OpHostServer(
-            conformance_ops.ALL,
+            hosted,
             max_concurrent_executions=16,
             store=stores["main"],
-            executor=_executor(executor, 4),
+            executor=_executor(executor, 4, hosted, OPS_MODULES[ops]),
             **protected,
             **_access(security),
         )
         tight = OpHostServer(
-            conformance_ops.ALL,
+            hosted,
             max_concurrent_executions=1,
             store=stores["tight"],
-            executor=_executor(executor, 1),
+            executor=_executor(executor, 1, hosted, OPS_MODULES[ops]),
             **protected,
             **_access(security),
         )
         draining = OpHostServer(
-            conformance_ops.ALL,
+            hosted,
             drain_grace_seconds=600,
             store=stores["draining"],
-            executor=_executor(executor, 1),
+            executor=_executor(executor, 1, hosted, OPS_MODULES[ops]),
             **protected,
             **_access(security),
         )
@@ -315,13 +352,13 @@ def _access(security: Security | None) -> dict[str, Any]:
     return {"interceptors": [AccessInterceptor.from_file(security.token_file)]}
 
 
-def _executor(kind: str, size: int) -> Executor | None:
+def _executor(kind: str, size: int, hosted: Sequence[OpDefinition], module: str) -> Executor | None:
     if kind == "thread":
         return None
-    by_name = {op.name: op for op in conformance_ops.ALL}
+    by_name = {op.name: op for op in hosted}
     if kind == "ray":
-        return RayExecutor(by_name, module=conformance_ops.__name__)
-    return ProcessExecutor(by_name, worker_command(None, conformance_ops.__name__), size=size)
+        return RayExecutor(by_name, module=module)
+    return ProcessExecutor(by_name, worker_command(None, module), size=size)
 
 
 @contextlib.asynccontextmanager
@@ -477,9 +514,15 @@ async def run(
     executor: str = "thread",
     security: Security | None = None,
     door: str = "grpc",
+    ops: str = "ophost",
 ) -> int:
     offered = FEATURES if security is not None else frozenset()
     matching = load_cases(pattern)
+    if ops == "dagster":
+        matching = [
+            Case(c.id, c.request, renamed(c.expect, DAGSTER_NAMES), c.needs_cuts, c.requires)
+            for c in matching
+        ]
     cases = [case for case in matching if case.requires <= offered]
     if door == "http":
         left_out = [case.id for case in cases if not fits_the_door(case)]
@@ -502,8 +545,12 @@ async def run(
         return 2
     report: dict[str, dict[str, Outcome]] = {}
     LOG_DIR.mkdir(exist_ok=True)
-    suffix = ("-secure" if security is not None else "") + ("-http" if door == "http" else "")
-    async with servers(stores, executor, security, door) as targets:
+    suffix = (
+        ("-secure" if security is not None else "")
+        + ("-http" if door == "http" else "")
+        + ("-dagster" if ops != "ophost" else "")
+    )
+    async with servers(stores, executor, security, door, ops) as targets:
         for client in clients:
             started = time.monotonic()
             outcomes, stderr = await run_client(client, cases, targets, security)
@@ -572,6 +619,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "browser door over connect-web's Connect and gRPC-Web transports, with the cases "
         "that fit unary and server-streaming calls (default: %(default)s)",
     )
+    parser.add_argument(
+        "--ops",
+        choices=sorted(OPS_MODULES),
+        default="ophost",
+        help="which conformance ops the servers host: ophost's, or their twins written with "
+        "Dagster (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.door == "http" and args.secure:
         parser.error("--door http runs without --secure (the door's security has its own tests)")
@@ -579,12 +633,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"conformance: servers keep executions in {args.store}, run op bodies in "
         + {"thread": "threads", "process": "worker processes", "ray": "Ray tasks"}[args.executor]
-        + (", serve mTLS and ask for tokens" if args.secure else ""),
+        + (", serve mTLS and ask for tokens" if args.secure else "")
+        + (f", host the {args.ops} twins of the ops" if args.ops != "ophost" else ""),
         file=sys.stderr,
     )
     with store_urls(args.store) as stores, contextlib.ExitStack() as stack:
         security = stack.enter_context(security_files()) if args.secure else None
-        return asyncio.run(run(clients, args.case, stores, args.executor, security, args.door))
+        return asyncio.run(
+            run(clients, args.case, stores, args.executor, security, args.door, args.ops)
+        )
 
 
 if __name__ == "__main__":

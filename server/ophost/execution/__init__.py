@@ -45,7 +45,7 @@ from ophost.execution._attempt import (
     Executor,
     OutputEncoder,
 )
-from ophost.execution._attempt_rules import AttemptRules
+from ophost.execution._attempt_rules import AttemptRules, ReportedFailure
 from ophost.execution._engine import LostAttempt, OpRun
 from ophost.execution._in_process import ExecutionResult, execute_in_process, numbered
 from ophost.execution._observer import NO_RUN_OBSERVER, RunObserver
@@ -73,6 +73,7 @@ __all__ = [
     "AttemptOutcome",
     "AttemptRequest",
     "AttemptRules",
+    "ReportedFailure",
     "AttemptSucceeded",
     "EncodedEvent",
     "EngineEvent",

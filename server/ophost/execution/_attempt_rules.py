@@ -46,7 +46,22 @@ from ophost.execution._attempt import (
 )
 from ophost.execution._error_data import error_data
 
-__all__ = ["AttemptRules", "policy_retry"]
+__all__ = ["AttemptRules", "ReportedFailure", "policy_retry"]
+
+
+class ReportedFailure(Exception):
+    """An attempt's failure as the runtime that ran the body already described it.
+
+    Raised by a body that runs an op with another library's machinery (a Dagster step,
+    see ``ophost.dagster``): ``failure`` is reported as it is, and ``retry`` (the retry
+    that runtime decided on, if any) is the attempt's retry; the op's retry policy is
+    not consulted again.
+    """
+
+    def __init__(self, failure: StepFailed, retry: RetryRequested | None = None) -> None:
+        super().__init__(failure.error.message)
+        self.failure = failure
+        self.retry = retry
 
 
 class AttemptRules:
@@ -186,6 +201,8 @@ class AttemptRules:
 
     def outcome_of(self, exc: BaseException) -> AttemptFailed:
         """The failure an exception raised by the attempt's user code stands for."""
+        if isinstance(exc, ReportedFailure):
+            return AttemptFailed(exc.failure, exc, exc.retry)
         if isinstance(exc, UserCodeError):
             failure = StepFailed(
                 error=error_data(exc.user_exception, message=str(exc)),

@@ -11,6 +11,12 @@
   or a dict from op name to ``OpDefinition``) is the explicit collection, used as
   it is. Without one, every module-level ``OpDefinition`` is hosted, in definition
   order; an op bound to two names is hosted once, under its op name.
+- **Other libraries' ops.** When the module imported a library an installed adapter
+  is registered for (the ``ophost.op_adapters`` entry point group, one entry per
+  library, named for its top-level module: the ``dagster`` extra registers
+  ``dagster``), that adapter turns the library's op objects into ophost ops, hosted
+  beside the module's own (and usable in ``ophost_ops``). The library itself is never
+  imported here: only a module that imported it is looked at.
 - **Resources.** A module-level ``ophost_resources``: a dict from resource key to
   resource object, or a callable (no arguments) returning one. Without one, there
   are no resources.
@@ -26,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import importlib.metadata
 import importlib.util
 import os
 import re
@@ -53,6 +60,12 @@ __all__ = [
 OPS_ATTRIBUTE = "ophost_ops"
 # The module-level name of the resources (a dict, or a callable returning one).
 RESOURCES_ATTRIBUTE = "ophost_resources"
+# The entry point group of adapters for other libraries' ops. Each entry is named for
+# the library's top-level module and loads a callable taking a module's namespace and
+# returning, for each op object found, (where it was found, the object, its ophost op).
+ADAPTERS_GROUP = "ophost.op_adapters"
+
+Adapted = list[tuple[str, object, OpDefinition]]
 
 
 class LoadError(OpHostError):
@@ -208,16 +221,40 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     return tb
 
 
+def _adapted_ops(namespace: dict[str, object], source: str) -> Adapted:
+    """The ops the registered adapters make of the objects of libraries the module imported."""
+    found: Adapted = []
+    for entry in importlib.metadata.entry_points(group=ADAPTERS_GROUP):
+        if sys.modules.get(entry.name) is None:
+            continue
+        try:
+            adapt: Callable[[dict[str, object]], Adapted] = entry.load()
+            found.extend(adapt(namespace))
+        except Exception as exc:
+            text = "".join(
+                traceback.format_exception(type(exc), exc, _user_frames(exc.__traceback__))
+            )
+            raise LoadError(
+                f"cannot load ops from {source}: its {entry.name} ops could not be adapted: "
+                f"{type(exc).__name__}: {exc}",
+                traceback=text,
+            ) from exc
+    return found
+
+
 def _collect_ops(loaded: ModuleType, source: str) -> dict[str, OpDefinition]:
     namespace = vars(loaded)
+    adapted = _adapted_ops(namespace, source)
     if OPS_ATTRIBUTE in namespace:
-        candidates = _explicit_ops(namespace[OPS_ATTRIBUTE], source)
+        by_object = {id(obj): op_def for _, obj, op_def in adapted}
+        candidates = _explicit_ops(namespace[OPS_ATTRIBUTE], source, by_object)
     else:
         candidates = [
             (f"module attribute {attr!r}", value)
             for attr, value in namespace.items()
             if isinstance(value, OpDefinition)
         ]
+        candidates.extend((where, op_def) for where, _, op_def in adapted)
     ops: dict[str, OpDefinition] = {}
     where_found: dict[str, str] = {}
     for where, op_def in candidates:
@@ -242,12 +279,14 @@ def _collect_ops(loaded: ModuleType, source: str) -> dict[str, OpDefinition]:
     return ops
 
 
-def _explicit_ops(collection: object, source: str) -> list[tuple[str, OpDefinition]]:
+def _explicit_ops(
+    collection: object, source: str, adapted: dict[int, OpDefinition]
+) -> list[tuple[str, OpDefinition]]:
     if isinstance(collection, dict):
         found: list[tuple[str, OpDefinition]] = []
         for key, value in collection.items():
             label = f"{OPS_ATTRIBUTE}[{key!r}]"
-            op_def = _as_op(value, label, source)
+            op_def = _as_op(adapted.get(id(value), value), label, source)
             if key != op_def.name:
                 raise LoadError(
                     f"cannot load ops from {source}: {label} holds op {op_def.name!r}; each "
@@ -257,7 +296,10 @@ def _explicit_ops(collection: object, source: str) -> list[tuple[str, OpDefiniti
         return found
     if isinstance(collection, (list, tuple)):
         return [
-            (f"{OPS_ATTRIBUTE}[{i}]", _as_op(value, f"{OPS_ATTRIBUTE}[{i}]", source))
+            (
+                f"{OPS_ATTRIBUTE}[{i}]",
+                _as_op(adapted.get(id(value), value), f"{OPS_ATTRIBUTE}[{i}]", source),
+            )
             for i, value in enumerate(collection)
         ]
     raise LoadError(
