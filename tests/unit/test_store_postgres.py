@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -15,7 +16,7 @@ pytest.importorskip("psycopg", reason="the PostgreSQL driver (ophost[postgresql]
 
 from ophost.server.store._postgres import PostgresExecutionStore
 
-from .store_contract import StoreContract
+from .store_contract import DONE, StoreContract, eventually, finished, log, new, parse
 
 
 class TestPostgresStore(StoreContract):
@@ -43,3 +44,27 @@ class TestPostgresStore(StoreContract):
             max_retained_bytes=max_retained_bytes,
             clock=clock or time.time,
         )
+
+    async def test_another_process_hears_of_new_events_without_polling(self) -> None:
+        """Appends to several executions, committed together, reach a follower in another
+        host process through the group's notification (its polling is all but off)."""
+        writer = await self.open_store()
+        reader = await self.open_store()
+        assert isinstance(reader, PostgresExecutionStore)
+        reader.backend.poll_interval = 60.0
+        ids = [f"e{n}" for n in range(5)]
+        for execution_id in ids:
+            await writer.create(new(execution_id))
+        seen: dict[str, list[int]] = {execution_id: [] for execution_id in ids}
+
+        async def follow(execution_id: str) -> None:
+            async for records in reader.follow(execution_id, 0, max_batch_bytes=1 << 20):
+                seen[execution_id].extend(e.sequence for e in parse(records))
+
+        tasks = [asyncio.ensure_future(follow(execution_id)) for execution_id in ids]
+        await asyncio.sleep(0.2)  # each follower has read the nothing there is, and waits
+        await asyncio.gather(*(writer.append(i, [log("a"), log("b")]) for i in ids))
+        await eventually(lambda: all(s == [1, 2] for s in seen.values()))
+        await asyncio.gather(*(writer.append(i, [finished()], DONE) for i in ids))
+        await asyncio.wait_for(asyncio.gather(*tasks), 5)
+        assert all(s == [1, 2, 3] for s in seen.values())

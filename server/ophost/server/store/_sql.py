@@ -78,6 +78,8 @@ T = TypeVar("T")
 # A running execution's records are trimmed from memory past this many (the committed
 # ones no local stream still needs); later readers get them from the database.
 _KEEP_RECORDS = 8192
+# Execution ids named by one notification (each about 25 bytes; a payload holds 8000).
+_NOTICE_IDS = 200
 # Writers wait while this many bytes are queued and not committed.
 _MAX_BACKLOG = 64 << 20
 
@@ -270,6 +272,7 @@ class SqlExecutionStore(ExecutionStore):
             self.backend.begin,
             loop,
             batch=self.backend.batch,
+            notices=self._send_notices if self.backend.notify_sql is not None else None,
             lost=self.backend.lost,
             reconnect_seconds=self.backend.reconnect_seconds,
         )
@@ -294,17 +297,27 @@ class SqlExecutionStore(ExecutionStore):
 
         self.backend.listen(from_thread)
 
+    def _send_notices(self, cursor: Any, execution_ids: list[str]) -> None:
+        """In the writer thread: tell the other processes which executions have new events,
+        a few notifications for a whole group commit (a payload holds at most 8000 bytes)."""
+        notify = self.backend.notify_sql
+        assert notify is not None
+        for first in range(0, len(execution_ids), _NOTICE_IDS):
+            named = " ".join(dict.fromkeys(execution_ids[first : first + _NOTICE_IDS]))
+            cursor.execute(notify, (f"e {self.host_id} {named}",))
+
     def _notified(self, payload: str) -> None:
-        """A process changed an execution (payload ``"e HOST ID"`` for new events, ``"c HOST
-        ID"`` for a cancel): wake its streams here; run here, a cancel may be asked."""
+        """A process changed executions (payload ``"e HOST ID ID..."`` for new events, ``"c
+        HOST ID"`` for a cancel): wake their streams here; run here, a cancel may be asked."""
         kind, _, rest = payload.partition(" ")
-        host, _, execution_id = rest.partition(" ")
+        host, _, named = rest.partition(" ")
         if host == self.host_id:
             return  # this process's own writes: its streams were woken already
-        self.changed(execution_id)
-        live = self._live.get(execution_id)
-        if kind == "c" and live is not None and not live.pending.cancel_requested:
-            self._loop_task(self._look_for_cancels())
+        for execution_id in named.split():
+            self.changed(execution_id)
+            live = self._live.get(execution_id)
+            if kind == "c" and live is not None and not live.pending.cancel_requested:
+                self._loop_task(self._look_for_cancels())
 
     async def close(self) -> None:
         maintenance, self._maintenance = self._maintenance, None
@@ -527,7 +540,6 @@ class SqlExecutionStore(ExecutionStore):
             running,
         )
 
-        notify = self.backend.notify_sql
         execution_id = after.id
         write_failure = live.write_failure
 
@@ -540,8 +552,6 @@ class SqlExecutionStore(ExecutionStore):
                     insert,
                     [(key, n, _joined(r)) for n, r in enumerate(records, first + 1)],
                 )
-            if notify is not None:  # sent at the commit, so before the update is as good
-                cursor.execute(notify, (f"e {owner} {execution_id}",))
             cursor.execute(change, (*values, key, owner))
             return Later(lambda: _owned(cursor.rowcount, execution_id))
 
@@ -559,7 +569,7 @@ class SqlExecutionStore(ExecutionStore):
             elif len(live.records) > _KEEP_RECORDS:
                 self._trim(live)
 
-        return Job(run, done, size, failed=write_failure.append)
+        return Job(run, done, size, failed=write_failure.append, notice=execution_id)
 
     def _broken(self, live: _Live, error: BaseException) -> None:
         """A write of the execution failed: it can go no further; say so and end it."""

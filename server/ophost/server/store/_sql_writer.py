@@ -47,6 +47,9 @@ class Job:
     size: int = 0
     #: Called in the writer thread when the job failed in a transaction of its own.
     failed: Callable[[BaseException], None] | None = None
+    #: What the job changed, for the other processes to hear of once it commits: the
+    #: notices of a whole group are sent together (see ``Writer``'s ``notices``).
+    notice: str = ""
 
 
 class Later:
@@ -69,7 +72,8 @@ def _no_batch(connection: Any) -> AbstractContextManager[object]:
 
 class Writer:
     """The store's writer thread; ``connect()`` gives its connection, ``begin`` opens a
-    transaction on it, ``batch`` (optional) lets a group's statements go out unanswered."""
+    transaction on it, ``batch`` (optional) lets a group's statements go out unanswered,
+    ``notices`` (optional) sends the notices of a group's jobs in its transaction."""
 
     def __init__(
         self,
@@ -78,6 +82,7 @@ class Writer:
         loop: asyncio.AbstractEventLoop,
         *,
         batch: Callable[[Any], AbstractContextManager[object]] = _no_batch,
+        notices: Callable[[Any, list[str]], None] | None = None,
         lost: Callable[[BaseException], bool] = lambda exc: False,
         reconnect_seconds: float = 30.0,
         name: str = "ophost-store-writer",
@@ -85,6 +90,7 @@ class Writer:
         self._connect = connect
         self._begin = begin
         self._batch = batch
+        self._notices = notices
         self._lost = lost
         self._reconnect_seconds = reconnect_seconds
         self._connection: Any = None
@@ -184,11 +190,20 @@ class Writer:
         # A cursor each: in a batch, a job's statements are answered only at its end.
         with self._batch(connection):
             results = [job.run(connection.cursor()) for job in jobs]
+            self._notify(connection, jobs)
         settled: list[tuple[Any, BaseException | None]] = [
             (_settled(result), None) for result in results
         ]
         connection.commit()
         return settled
+
+    def _notify(self, connection: Any, jobs: list[Job]) -> None:
+        """Send the notices of ``jobs`` in their transaction (once for the group)."""
+        if self._notices is None:
+            return
+        notices = [job.notice for job in jobs if job.notice]
+        if notices:
+            self._notices(connection.cursor(), notices)
 
     def _reconnected(self) -> bool:
         """Replace a lost connection, trying for up to ``reconnect_seconds``."""
@@ -216,6 +231,7 @@ class Writer:
         try:
             self._begin(connection)
             result = _settled(job.run(connection.cursor()))
+            self._notify(connection, [job])
             connection.commit()
         except Exception as exc:  # noqa: BLE001 - handed to the job's callback
             _rollback(connection)
