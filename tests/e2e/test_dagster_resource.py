@@ -109,8 +109,7 @@ def test_an_asset_runs_a_remote_op_and_its_events_reach_dagsters_log(
         if e.event_type_value == "ASSET_OBSERVATION"
     ]
     assert [
-        (tuple(o.asset_key.path), o.description, o.partition, o.metadata["x"])
-        for o in observations
+        (tuple(o.asset_key.path), o.description, o.partition, o.metadata["x"]) for o in observations
     ] == [(("source", "values"), "input seen", "p1", dg.MetadataValue.int(4))]
 
 
