@@ -1,8 +1,8 @@
 """What an op body produces or raises: outputs, events, and the control-flow exceptions.
 
 ``Output``, ``AssetMaterialization``, ``AssetObservation``, ``ExpectationResult`` and
-``TypeCheck`` are immutable and validated when built; each takes metadata either as a ``metadata``
-dict or as a ``metadata_entries`` list (not both) and keeps it as
+``TypeCheck`` are immutable and validated when built; each takes metadata either as a
+``metadata`` dict or as a ``metadata_entries`` list (not both) and keeps it as
 ``metadata_entries``. ``Failure`` and ``RetryRequested`` are exceptions an op raises
 to fail on purpose or to ask to be run again.
 """
@@ -33,9 +33,9 @@ __all__ = [
     "Event",
     "ExpectationResult",
     "Failure",
+    "LoggableEvent",
     "Output",
     "RetryRequested",
-    "LoggableEvent",
     "TypeCheck",
 ]
 
