@@ -48,9 +48,15 @@ def greet(context: OpExecutionContext, name: str) -> str:
     out={"rows": dg.Out(int), "table": dg.Out(str)},
 )
 def load_table(context: OpExecutionContext, rows: int) -> Iterator[object]:
-    """Load rows into a table: yields a materialization, an expectation and two outputs."""
+    """Load rows into a table: yields an observation, a materialization, an expectation, outputs."""
     table = context.resources.warehouse.table("events")
     context.log.info(f"loading {rows} rows into {table}")
+    yield dg.AssetObservation(
+        asset_key=["feeds", "events"],
+        description="the feed the rows come from",
+        metadata={"rows_seen": rows},
+        partition="latest",
+    )
     yield dg.AssetMaterialization(
         asset_key=["warehouse", "events"],
         description="the events table",

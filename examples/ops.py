@@ -1,7 +1,7 @@
 """A small library of example ops: what a team might host with ophost.
 
 Each op uses a different part of the authoring API: typed inputs and outputs,
-config with defaults, several outputs, materializations with table metadata,
+config with defaults, several outputs, observations, materializations with table metadata,
 expectations, logging from a generator, an async op, a retry policy with backoff,
 a long op that stops when canceled, a large output and a resource.
 
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 from ophost import (
     AssetMaterialization,
+    AssetObservation,
     Backoff,
     ExpectationResult,
     Failure,
@@ -65,8 +66,13 @@ def summarize(values: list[float]):  # type: ignore[no-untyped-def]
 
 @op(ins={"rows": In(list, description="Rows of (name, score)")})
 def publish_scores(context, rows):  # type: ignore[no-untyped-def]
-    """Publish a score table: materialize it with table metadata and check it."""
+    """Publish a score table: observe its source, materialize it with table metadata, check it."""
     scores = [(name, float(score)) for name, score in rows]
+    yield AssetObservation(
+        asset_key=["sources", "scores"],
+        description="The rows received",
+        metadata={"rows": len(scores)},
+    )
     records = [TableRecord(name=name, score=score) for name, score in scores]
     schema = TableSchema(columns=[TableColumn("name", "string"), TableColumn("score", "float")])
     yield ExpectationResult(

@@ -396,3 +396,36 @@ func TestClosedClient(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestAssetEventsAreTyped(t *testing.T) {
+	client := newTestClient(t, "")
+	x, err := client.Execute(testContext(t), "publish_scores", map[string]any{"rows": []any{[]any{"ada", "91"}, []any{"alan", "88"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	events := collect(t, x)
+	var observed []*ophost.AssetObserved
+	var materialized []*ophost.AssetMaterialized
+	for _, e := range events {
+		switch e := e.(type) {
+		case *ophost.AssetObserved:
+			observed = append(observed, e)
+		case *ophost.AssetMaterialized:
+			materialized = append(materialized, e)
+		}
+	}
+	if len(observed) != 1 || len(materialized) != 1 {
+		t.Fatalf("observed %d, materialized %d; events %v", len(observed), len(materialized), eventKinds(events))
+	}
+	o := observed[0]
+	if !slices.Equal(o.AssetKey, []string{"sources", "scores"}) || o.Description == nil || *o.Description != "The rows received" || o.Partition != nil {
+		t.Errorf("observation = %+v", o)
+	}
+	if len(o.Metadata) != 1 || o.Metadata[0].GetLabel() != "rows" || o.Metadata[0].GetValue().GetIntValue().GetIntValue() != 2 {
+		t.Errorf("observation metadata = %v", o.Metadata)
+	}
+	if o.Info().Sequence >= materialized[0].Info().Sequence {
+		t.Errorf("the observation (%d) should come before the materialization (%d)", o.Info().Sequence, materialized[0].Info().Sequence)
+	}
+}

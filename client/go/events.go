@@ -8,8 +8,9 @@ import (
 
 // Event is one event of an execution. Its concrete type is one of
 // *ExecutionStarted, *StepStarted, *StepRestarted, *InputChecked,
-// *OutputProduced, *AssetMaterialized, *ExpectationResult, *LogMessage,
-// *RetryScheduled, *StepFailed, *StepSucceeded and *ExecutionFinished; use a
+// *OutputProduced, *AssetMaterialized, *AssetObserved, *ExpectationResult,
+// *LogMessage, *RetryScheduled, *StepFailed, *StepSucceeded and
+// *ExecutionFinished; use a
 // type switch. Every kind embeds EventInfo (Sequence, Attempt, ...).
 type Event interface {
 	// Info returns the envelope common to every event.
@@ -95,6 +96,22 @@ type AssetMaterialized struct {
 	// Partition is the partition materialized (nil if none).
 	Partition *string
 	// Tags are attached to the materialization.
+	Tags map[string]string
+}
+
+// AssetObserved reports what the op saw of an asset (metadata about it)
+// without creating or updating it.
+type AssetObserved struct {
+	EventInfo
+	// AssetKey is the asset's path of components.
+	AssetKey []string
+	// Description says what was observed (nil if not described).
+	Description *string
+	// Metadata is about the observation, in order.
+	Metadata []*ophostv1.MetadataEntry
+	// Partition is the partition observed (nil if none).
+	Partition *string
+	// Tags are attached to the observation.
 	Tags map[string]string
 }
 
@@ -225,6 +242,16 @@ func newEvent(e *ophostv1.Event) (Event, error) {
 			Metadata:    m.GetMetadata(),
 			Partition:   m.Partition,
 			Tags:        m.GetTags(),
+		}, nil
+	case *ophostv1.Event_AssetObservation:
+		o := kind.AssetObservation
+		return &AssetObserved{
+			EventInfo:   info,
+			AssetKey:    o.GetAssetKey().GetPath(),
+			Description: o.Description,
+			Metadata:    o.GetMetadata(),
+			Partition:   o.Partition,
+			Tags:        o.GetTags(),
 		}, nil
 	case *ophostv1.Event_ExpectationResult:
 		r := kind.ExpectationResult

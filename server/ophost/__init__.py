@@ -17,6 +17,7 @@ from ophost.definitions import (
     Array,
     AssetKey,
     AssetMaterialization,
+    AssetObservation,
     Backoff,
     Bool,
     BoolMetadataValue,
@@ -141,6 +142,7 @@ __all__ = [
     # events
     "Output",
     "AssetMaterialization",
+    "AssetObservation",
     "ExpectationResult",
     "TypeCheck",
     "Failure",

@@ -72,12 +72,39 @@ def every_event(context: OpExecutionContext, name: str) -> Iterator[Any]:
             "schema": dg.MetadataValue.json({"columns": ["a", "b"]}),
         },
     )
+    yield dg.AssetObservation(
+        asset_key=["source", name],
+        description="the source",
+        metadata={"rows_seen": 3, "fresh": True},
+    )
     context.log.warning("halfway")
     yield dg.Output(
         f"summary of {name}", "summary", metadata={"note": dg.MetadataValue.md("**ok**")}
     )
     context.log.debug("almost done")
     yield dg.Output(3, "rows")
+
+
+@dg.op(out={"rows": dg.Out(int)})
+def observe_table(context: OpExecutionContext, table: str) -> Iterator[Any]:
+    """Observe a table without writing it: one observation logged, one yielded."""
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=["lake", table],
+            description="row count",
+            partition="2026-11-24",
+            metadata={"rows": 42, "checked_by": "conformance"},
+        )
+    )
+    # A string key is split on every character that is not a letter, digit or "_".
+    yield dg.AssetObservation(
+        asset_key=f"lake/{table}.schema",
+        metadata={
+            "columns": dg.MetadataValue.json(["id", "name"]),
+            "docs": dg.MetadataValue.url("https://example.com/lake"),
+        },
+    )
+    yield dg.Output(42, "rows")
 
 
 @dg.op

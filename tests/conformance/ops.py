@@ -16,6 +16,7 @@ from typing import Any
 
 from ophost import (
     AssetMaterialization,
+    AssetObservation,
     Backoff,
     ExpectationResult,
     Failure,
@@ -118,10 +119,37 @@ def every_event(context: OpExecutionContext, name: str) -> Iterator[Any]:
             "schema": MetadataValue.json({"columns": ["a", "b"]}),
         },
     )
+    yield AssetObservation(
+        asset_key=["source", name],
+        description="the source",
+        metadata={"rows_seen": 3, "fresh": True},
+    )
     context.log.warning("halfway")
     yield Output(f"summary of {name}", "summary", metadata={"note": MetadataValue.md("**ok**")})
     context.log.debug("almost done")
     yield Output(3, "rows")
+
+
+@op(out={"rows": Out(int)})
+def observe_table(context: OpExecutionContext, table: str) -> Iterator[Any]:
+    """Observe a table without writing it: one observation logged, one yielded."""
+    context.log_event(
+        AssetObservation(
+            asset_key=["lake", table],
+            description="row count",
+            partition="2026-11-24",
+            metadata={"rows": 42, "checked_by": "conformance"},
+        )
+    )
+    # A string key is split on every character that is not a letter, digit or "_".
+    yield AssetObservation(
+        asset_key=f"lake/{table}.schema",
+        metadata={
+            "columns": MetadataValue.json(["id", "name"]),
+            "docs": MetadataValue.url("https://example.com/lake"),
+        },
+    )
+    yield Output(42, "rows")
 
 
 @op
@@ -194,6 +222,7 @@ ALL = [
     echo,
     typed,
     every_event,
+    observe_table,
     fail_with_chain,
     fail_with_context,
     flaky,

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
-from ophost import AssetMaterialization, ExpectationResult, MetadataEntry
+from ophost import AssetMaterialization, AssetObservation, ExpectationResult, MetadataEntry
 from ophost.codec import definitions as definitions_codec
 from ophost.codec import metadata as metadata_codec
 from ophost.codec import values as values_codec
@@ -167,6 +167,14 @@ def normalise_event(event: ExecutionEvent) -> Json:
     if isinstance(body, AssetMaterialization):
         return base | {
             "kind": "asset_materialization",
+            "asset_key": list(body.asset_key.path),
+            "description": body.description,
+            "partition": body.partition,
+            "metadata": metadata(body.metadata_entries),
+        }
+    if isinstance(body, AssetObservation):
+        return base | {
+            "kind": "asset_observation",
             "asset_key": list(body.asset_key.path),
             "description": body.description,
             "partition": body.partition,

@@ -11,6 +11,7 @@ import time
 
 from ophost import (
     AssetMaterialization,
+    AssetObservation,
     ExpectationResult,
     Field,
     MetadataValue,
@@ -69,6 +70,13 @@ def report(context):  # type: ignore[no-untyped-def]
     schema = TableSchema(columns=[TableColumn("name", "string"), TableColumn("score", "float")])
     yield ExpectationResult(
         success=False, label="all_above_90", description="Every score is above 90"
+    )
+    yield AssetObservation(
+        asset_key=["warehouse", "scores"],
+        description="Source table",
+        metadata={"row_count": 2},
+        partition="2024-01",
+        tags={"source": "nightly"},
     )
     yield AssetMaterialization(
         asset_key=["reports", "scores"],

@@ -8,6 +8,7 @@ import time
 
 from ophost import (
     AssetMaterialization,
+    AssetObservation,
     ExpectationResult,
     Failure,
     Field,
@@ -35,6 +36,7 @@ def every_event(context):  # type: ignore[no-untyped-def]
     context.log.info("starting")
     yield ExpectationResult(success=True, label="ok", metadata={"n": 1})
     yield AssetMaterialization(asset_key=["a", "b"], metadata={"rows": 3, "f": 1.5})
+    yield AssetObservation(asset_key=["a", "b"], metadata={"rows": 3}, partition="p1")
     yield Output("one", "first", metadata={"url": MetadataValue.url("https://x")})
     context.log.warning("halfway")
     yield Output(2, "second")

@@ -46,6 +46,7 @@ async def test_run_prints_events_and_exits_zero(
     assert "INFO     starting" in out
     assert "expectation ok: passed" in out
     assert "materialized a/b (rows, f)" in out
+    assert "observed a/b (rows)" in out
     assert "output first = 'one'" in out
     assert "execution succeeded" in out
 

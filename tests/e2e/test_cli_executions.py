@@ -287,7 +287,14 @@ async def test_events_replay_a_finished_execution(
     kinds = [line.split()[2] for line in text]
     assert kinds[0] == "execution_started"
     assert kinds[-1] == "execution_finished"
-    assert {"log", "expectation_result", "asset_materialization", "output"} <= set(kinds)
+    assert {
+        "log",
+        "expectation_result",
+        "asset_materialization",
+        "asset_observation",
+        "output",
+    } <= set(kinds)
+    assert any(line.endswith("asset_observation      a/b (rows)") for line in text)
     assert text[-1].endswith("execution_finished     succeeded")
     assert any(line.endswith("output                 first = 'one'") for line in text)
     assert any(line.endswith("log                    INFO starting") for line in text)

@@ -12,6 +12,7 @@ import ophost_client
 from ophost import (
     AssetKey,
     AssetMaterialization,
+    AssetObservation,
     CodecError,
     ExpectationResult,
     MetadataValue,
@@ -191,7 +192,7 @@ async def test_every_event_kind_is_decoded(client: AsyncOpHostClient) -> None:
     assert stream.execution.op_name == "every_event"
     assert stream.execution.tags == {"team": "a"}
     events = await collect(stream)
-    assert [e.sequence for e in events] == list(range(1, 11))
+    assert [e.sequence for e in events] == list(range(1, 12))
     assert {e.execution_id for e in events} == {execution_id}
     assert {e.op_name for e in events} == {"every_event"}
     assert bodies(events) == [
@@ -200,6 +201,7 @@ async def test_every_event_kind_is_decoded(client: AsyncOpHostClient) -> None:
         LogMessage,
         ExpectationResult,
         AssetMaterialization,
+        AssetObservation,
         OutputProduced,
         LogMessage,
         OutputProduced,
@@ -213,18 +215,19 @@ async def test_every_event_kind_is_decoded(client: AsyncOpHostClient) -> None:
     assert b[4] == AssetMaterialization(asset_key=["a", "b"], metadata={"rows": 3, "f": 1.5})
     assert isinstance(b[4], AssetMaterialization)
     assert b[4].asset_key == AssetKey(["a", "b"])
-    first, second = b[5], b[7]
+    assert b[5] == AssetObservation(asset_key=["a", "b"], metadata={"rows": 3}, partition="p1")
+    first, second = b[6], b[8]
     assert isinstance(first, OutputProduced)
     assert isinstance(second, OutputProduced)
     assert first.output == Output("one", "first", metadata={"url": MetadataValue.url("https://x")})
     assert second.output == Output(2, "second")
-    assert b[6] == LogMessage(LogLevel.WARNING, "halfway", "ophost.op.every_event")
-    assert isinstance(b[8], StepSucceeded)
-    assert b[8].duration_seconds >= 0
-    assert b[9] == ExecutionFinished(status=ExecutionStatus.SUCCEEDED)
+    assert b[7] == LogMessage(LogLevel.WARNING, "halfway", "ophost.op.every_event")
+    assert isinstance(b[9], StepSucceeded)
+    assert b[9].duration_seconds >= 0
+    assert b[10] == ExecutionFinished(status=ExecutionStatus.SUCCEEDED)
     assert stream.outputs == {"first": "one", "second": 2}
     assert stream.finished == ExecutionFinished(status=ExecutionStatus.SUCCEEDED)
-    assert stream.last_sequence == 10
+    assert stream.last_sequence == 11
     assert stream.reattach_count == 0
     assert await stream.result() == {"first": "one", "second": 2}
 
@@ -466,14 +469,14 @@ async def test_start_then_attach(client: AsyncOpHostClient) -> None:
     assert stream.execution_id == info.id
     assert await stream.accepted() == info.id
     events = await collect(stream)
-    assert [e.sequence for e in events] == list(range(1, 11))
+    assert [e.sequence for e in events] == list(range(1, 12))
     assert stream.outputs == {"first": "one", "second": 2}
     assert isinstance(events[0].body, ExecutionStarted)
     assert events[0].body.request_id == "client-start-1"
     done = await client.get_execution(info.id)
     assert done.state is ExecutionState.SUCCEEDED
     assert done.is_terminal
-    assert done.last_sequence == 10
+    assert done.last_sequence == 11
     assert done.outputs == {"first": "one", "second": 2}
     assert done.start_time is not None
     assert done.finish_time is not None
@@ -485,9 +488,10 @@ async def test_attach_after_a_sequence(client: AsyncOpHostClient) -> None:
     await outputs.result()
     assert outputs.execution_id is not None
     later = await collect(client.attach(outputs.execution_id, after_sequence=4))
-    assert [e.sequence for e in later] == list(range(5, 11))
+    assert [e.sequence for e in later] == list(range(5, 12))
     assert isinstance(later[0].body, AssetMaterialization)
-    stream = client.attach(outputs.execution_id, after_sequence=6)
+    assert isinstance(later[1].body, AssetObservation)
+    stream = client.attach(outputs.execution_id, after_sequence=7)
     assert await stream.result() == {"second": 2}
     # Attached inside a chunk run: the orphan chunks are skipped, the rest follows.
     big = client.execute("big_output", {"size": MiB})

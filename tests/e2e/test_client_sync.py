@@ -80,9 +80,9 @@ def test_execute_is_a_plain_iterator(ophost_sync_client: OpHostClient) -> None:
     events = list(stream)
     assert stream.outputs == {"first": "one", "second": 2}
     assert stream.finished == ExecutionFinished(status=ExecutionStatus.SUCCEEDED)
-    assert stream.last_sequence == 10
+    assert stream.last_sequence == 11
     assert stream.result() == {"first": "one", "second": 2}
-    assert [e.sequence for e in events] == list(range(1, 11))
+    assert [e.sequence for e in events] == list(range(1, 12))
     assert [e.body.output_name for e in events if isinstance(e.body, OutputProduced)] == [
         "first",
         "second",

@@ -435,6 +435,14 @@ def test_renders_retries_failures_and_metadata(page: Watched) -> None:
     expect(
         materialization.get_by_role("link", name="https://example.com/scores")
     ).to_have_attribute("href", "https://example.com/scores")
+    # An observation is shown like a materialization, under its own label.
+    observation = p.locator("li[data-kind=assetObservation]")
+    expect(observation.locator(".kind")).to_have_text("observation")
+    expect(observation.locator(".summary")).to_have_text(
+        "warehouse / scores (partition 2024-01) — Source table"
+    )
+    expect(observation).to_contain_text("row_count")
+    expect(observation).to_contain_text("tags: source=nightly")
     summary = materialization.locator("details.json")
     expect(summary.locator("pre")).to_be_hidden()
     summary.locator("summary").click()

@@ -100,6 +100,14 @@ CASES: list[tuple[dict[str, Any], Any]] = [
                 },
                 {
                     "attempt": 0,
+                    "kind": "asset_observation",
+                    "asset_key": ["feeds", "events"],
+                    "description": "the feed the rows come from",
+                    "partition": "latest",
+                    "metadata": [["rows_seen", "int_value"]],
+                },
+                {
+                    "attempt": 0,
                     "kind": "asset_materialization",
                     "asset_key": ["warehouse", "events"],
                     "description": "the events table",

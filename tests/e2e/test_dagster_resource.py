@@ -16,6 +16,7 @@ import pytest
 
 from ophost import (
     AssetMaterialization,
+    AssetObservation,
     ExpectationResult,
     Failure,
     MetadataValue,
@@ -41,6 +42,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def scale(context: OpExecutionContext, x: int) -> Iterator[object]:
     context.log.warning(f"scaling {x}")
     yield AssetMaterialization("scaled", description="scaled values", metadata={"x": x})
+    yield AssetObservation(
+        ["source", "values"], description="input seen", metadata={"x": x}, partition="p1"
+    )
     yield ExpectationResult(True, "positive", metadata={"x": MetadataValue.int(x)})
     yield Output(x * 10)
 
@@ -99,6 +103,14 @@ def test_an_asset_runs_a_remote_op_and_its_events_reach_dagsters_log(
     assert [(x.success, x.label, x.metadata["x"]) for x in expectations] == [
         (True, "positive", dg.MetadataValue.int(4))
     ]
+    observations = [
+        e.event_specific_data.asset_observation  # type: ignore[union-attr]
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    ]
+    assert [
+        (tuple(o.asset_key.path), o.description, o.partition, o.metadata["x"]) for o in observations
+    ] == [(("source", "values"), "input seen", "p1", dg.MetadataValue.int(4))]
 
 
 def test_a_remote_failure_fails_the_step_with_the_remote_error_and_metadata(

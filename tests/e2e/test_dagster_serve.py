@@ -17,6 +17,7 @@ import pytest
 
 from ophost.definitions import (
     AssetMaterialization,
+    AssetObservation,
     ExpectationResult,
     IntMetadataValue,
     LogMessage,
@@ -90,7 +91,7 @@ async def test_outputs_logs_and_config_defaults(client: AsyncOpHostClient) -> No
     assert [log.message for log in logs] == ["greeting cy"]
 
 
-async def test_a_generator_op_streams_materializations_expectations_and_outputs(
+async def test_a_generator_op_streams_observations_materializations_expectations_outputs(
     client: AsyncOpHostClient,
 ) -> None:
     async with client.execute("load_table", {"rows": 7}) as stream:
@@ -98,10 +99,14 @@ async def test_a_generator_op_streams_materializations_expectations_and_outputs(
     kinds = [
         type(b).__name__
         for b in bodies
-        if isinstance(b, (LogMessage, AssetMaterialization, ExpectationResult, OutputProduced))
+        if isinstance(
+            b,
+            (LogMessage, AssetObservation, AssetMaterialization, ExpectationResult, OutputProduced),
+        )
     ]
     assert kinds == [
         "LogMessage",
+        "AssetObservation",
         "AssetMaterialization",
         "ExpectationResult",
         "OutputProduced",
@@ -115,6 +120,13 @@ async def test_a_generator_op_streams_materializations_expectations_and_outputs(
         "rows": IntMetadataValue(7),
         "table": TextMetadataValue("analytics.events"),  # the Definitions' resource
     }
+    (observation,) = [b for b in bodies if isinstance(b, AssetObservation)]
+    assert observation == AssetObservation(
+        ["feeds", "events"],
+        description="the feed the rows come from",
+        metadata={"rows_seen": IntMetadataValue(7)},
+        partition="latest",
+    )
     (expectation,) = [b for b in bodies if isinstance(b, ExpectationResult)]
     assert (expectation.success, expectation.label) == (True, "non_empty")
     outputs = {b.output_name: b.value for b in bodies if isinstance(b, OutputProduced)}

@@ -117,6 +117,7 @@ async def test_execute_streams_every_event_in_order(stub: Stub) -> None:
         "log",
         "expectation_result",
         "asset_materialization",
+        "asset_observation",
         "output",
         "log",
         "output",

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from ophost import (
     AssetKey,
     AssetMaterialization,
+    AssetObservation,
     BoolMetadataValue,
     DagsterAssetMetadataValue,
     DagsterPipelineRunMetadataValue,
@@ -383,6 +384,14 @@ bodies = st.one_of(
     ),
     st.builds(
         AssetMaterialization,
+        asset_keys,
+        opt_text,
+        entry_lists,
+        opt_text,
+        st.dictionaries(text, text, max_size=2),
+    ),
+    st.builds(
+        AssetObservation,
         asset_keys,
         opt_text,
         entry_lists,

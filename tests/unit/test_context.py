@@ -7,6 +7,7 @@ import pytest
 
 from ophost import (
     AssetMaterialization,
+    AssetObservation,
     ExpectationResult,
     Field,
     InvalidArgumentError,
@@ -382,6 +383,9 @@ def event_logger(context, event):  # type: ignore[no-untyped-def]
     "event",
     [
         pytest.param(AssetMaterialization("table", description="d"), id="materialization"),
+        pytest.param(
+            AssetObservation("table", metadata={"rows": 2}, partition="p"), id="observation"
+        ),
         pytest.param(ExpectationResult(True, label="ok"), id="expectation"),
     ],
 )
@@ -390,7 +394,7 @@ def test_log_event_records_events(event: object) -> None:
     bodies = [
         e.body
         for e in result.events
-        if isinstance(e.body, (AssetMaterialization, ExpectationResult))
+        if isinstance(e.body, (AssetMaterialization, AssetObservation, ExpectationResult))
     ]
     assert bodies == [event]
     order = [type(e.body).__name__ for e in result.events]
@@ -414,8 +418,8 @@ def test_log_event_records_events(event: object) -> None:
 def test_log_event_rejects_other_objects(event: object, type_name: str) -> None:
     exc = _raises(
         InvalidArgumentError,
-        "context.log_event accepts an AssetMaterialization or an ExpectationResult, got "
-        f"{type_name}",
+        "context.log_event accepts an AssetMaterialization, an AssetObservation or an "
+        f"ExpectationResult, got {type_name}",
         lambda: event_logger(None, event),
     )
     assert isinstance(exc, OpHostError)

@@ -15,6 +15,7 @@ import pytest
 
 from ophost import execute_in_process
 from ophost.definitions import (
+    AssetObservation,
     InputChecked,
     LogMessage,
     OutputProduced,
@@ -144,14 +145,34 @@ def test_a_failed_output_check_fails_the_step_with_dagsters_error() -> None:
 @dg.op(out=dg.Out(int))
 def observing(context: OpExecutionContext) -> Iterator[object]:
     yield dg.AssetObservation(asset_key="lake", metadata={"files": 2})
+    context.log_event(
+        dg.AssetObservation(
+            asset_key=["lake", "raw"],
+            description="landing zone",
+            partition="2024-01-01",
+            tags={"source": "nightly"},
+        )
+    )
     yield dg.Output(1, metadata={"source": "lake"})
 
 
 def test_output_metadata_and_observations() -> None:
     result = execute_in_process(ophost_op(observing, {}))
     bodies = [e.body for e in result.events]
-    logs = [b.message for b in bodies if isinstance(b, LogMessage)]
-    assert logs == ["observed asset lake (files=2)"]
+    # Dagster's observations are observation events, in the order the op made them.
+    observations = [b for b in bodies if isinstance(b, AssetObservation)]
+    assert observations == [
+        AssetObservation(["lake"], metadata={"files": 2}),
+        AssetObservation(
+            ["lake", "raw"],
+            description="landing zone",
+            partition="2024-01-01",
+            tags={"source": "nightly"},
+        ),
+    ]
+    assert not [b for b in bodies if isinstance(b, LogMessage)]
+    kinds = [type(b).__name__ for b in bodies]
+    assert kinds.index("AssetObservation") < kinds.index("OutputProduced")
     (output,) = [b for b in bodies if isinstance(b, OutputProduced)]
     assert [(m.label, m.entry_data) for m in output.metadata_entries] == [
         ("source", TextMetadataValue("lake"))

@@ -10,6 +10,7 @@ import pytest
 
 from ophost import (
     AssetMaterialization,
+    AssetObservation,
     DagsterType,
     ExpectationResult,
     Failure,
@@ -106,6 +107,8 @@ def test_generator_yields_in_order_with_logged_events_flushed() -> None:
         context.log.debug("between")
         yield AssetMaterialization("tbl", metadata={"rows": 3})
         context.log_event(AssetMaterialization(["logged"]))
+        yield AssetObservation("src", metadata={"rows": 5}, partition="p")
+        context.log_event(AssetObservation(["seen"]))
         yield Output(2, "b")
 
     result = run(gen)
@@ -119,11 +122,16 @@ def test_generator_yields_in_order_with_logged_events_flushed() -> None:
         "LogMessage",
         "AssetMaterialization",
         "AssetMaterialization",
+        "AssetObservation",
+        "AssetObservation",
         "OutputProduced",
         "StepSucceeded",
         "ExecutionFinished",
     ]
     assert bodies[5] == AssetMaterialization("tbl", metadata={"rows": 3})
+    assert bodies[6] == AssetMaterialization(["logged"])
+    assert bodies[7] == AssetObservation("src", metadata={"rows": 5}, partition="p")
+    assert bodies[8] == AssetObservation(["seen"])
     assert result.outputs == {"a": 1, "b": 2}
 
 
@@ -177,9 +185,10 @@ def test_failed_expectation_does_not_fail_step() -> None:
     ("returned", "message"),
     [
         (AssetMaterialization("a"), "must be yielded"),
+        (AssetObservation("a"), "must be yielded"),
         (ExpectationResult(True), "must be yielded"),
     ],
-    ids=["materialization", "expectation"],
+    ids=["materialization", "observation", "expectation"],
 )
 def test_returning_events_fails(returned: object, message: str) -> None:
     @op

@@ -25,6 +25,7 @@ from ophost.definitions._metadata import (
 )
 from ophost.definitions._op_events import (
     AssetMaterialization,
+    AssetObservation,
     ExpectationResult,
     Failure,
     Output,
@@ -43,11 +44,19 @@ BOTH = 'give metadata either as "metadata" or as "metadata_entries", not both'
 EVENT_BUILDERS: list[Callable[..., Any]] = [
     lambda **kw: Output(1, **kw),
     lambda **kw: AssetMaterialization("a", **kw),
+    lambda **kw: AssetObservation("a", **kw),
     lambda **kw: ExpectationResult(True, **kw),
     lambda **kw: TypeCheck(True, **kw),
     lambda **kw: Failure("boom", **kw),
 ]
-EVENT_IDS = ["Output", "AssetMaterialization", "ExpectationResult", "TypeCheck", "Failure"]
+EVENT_IDS = [
+    "Output",
+    "AssetMaterialization",
+    "AssetObservation",
+    "ExpectationResult",
+    "TypeCheck",
+    "Failure",
+]
 
 
 @pytest.mark.parametrize("build", EVENT_BUILDERS, ids=EVENT_IDS)
@@ -176,7 +185,13 @@ def test_output_equality(left: Output[object], right: object, equal: bool) -> No
     assert (left != right) is not equal
 
 
-# --- AssetMaterialization ---------------------------------------------------------------
+# --- AssetMaterialization and AssetObservation (the same arguments and checks) ------------
+
+ASSET_EVENTS = [
+    pytest.param(AssetMaterialization, id="materialization"),
+    pytest.param(AssetObservation, id="observation"),
+]
+AssetEvent = type[AssetMaterialization] | type[AssetObservation]
 
 
 @pytest.mark.parametrize(
@@ -193,8 +208,9 @@ def test_output_equality(left: Output[object], right: object, equal: bool) -> No
         pytest.param(("a.b",), ["a.b"], id="tuple-verbatim"),
     ],
 )
-def test_materialization_key_coercion(asset_key: object, path: list[str]) -> None:
-    materialization = AssetMaterialization(asset_key)  # type: ignore[arg-type]
+@pytest.mark.parametrize("kind", ASSET_EVENTS)
+def test_asset_event_key_coercion(kind: AssetEvent, asset_key: object, path: list[str]) -> None:
+    materialization = kind(asset_key)  # type: ignore[arg-type]
     assert materialization.asset_key == AssetKey(path)
     assert materialization.label == " ".join(path)
 
@@ -204,38 +220,38 @@ def test_materialization_key_coercion(asset_key: object, path: list[str]) -> Non
     [
         pytest.param(
             5,
-            'AssetMaterialization: "asset_key" must be an AssetKey, a str, or a list or tuple '
-            "of str, got int",
+            '"asset_key" must be an AssetKey, a str, or a list or tuple of str, got int',
             id="int",
         ),
         pytest.param(
             None,
-            'AssetMaterialization: "asset_key" must be an AssetKey, a str, or a list or tuple '
-            "of str, got None",
+            '"asset_key" must be an AssetKey, a str, or a list or tuple of str, got None',
             id="none",
         ),
         pytest.param(
             ["a", 1],
-            'AssetMaterialization: "asset_key" must contain only str, got int at index 1',
+            '"asset_key" must contain only str, got int at index 1',
             id="int-element",
         ),
     ],
 )
-def test_materialization_key_errors(asset_key: object, message: str) -> None:
+@pytest.mark.parametrize("kind", ASSET_EVENTS)
+def test_asset_event_key_errors(kind: AssetEvent, asset_key: object, message: str) -> None:
     with pytest.raises(InvalidArgumentError) as info:
-        AssetMaterialization(asset_key)  # type: ignore[arg-type]
-    assert str(info.value) == message
+        kind(asset_key)  # type: ignore[arg-type]
+    assert str(info.value) == f"{kind.__name__}: {message}"
 
 
-def test_materialization_fields_and_defaults() -> None:
-    plain = AssetMaterialization("a")
+@pytest.mark.parametrize("kind", ASSET_EVENTS)
+def test_asset_event_fields_and_defaults(kind: AssetEvent) -> None:
+    plain = kind("a")
     assert (plain.description, plain.metadata_entries, plain.partition, plain.tags) == (
         None,
         [],
         None,
         {},
     )
-    full = AssetMaterialization("a.b", "desc", [ENTRY], "2024-01-01", {"k": "v"})
+    full = kind("a.b", "desc", [ENTRY], "2024-01-01", {"k": "v"})
     assert (full.asset_key, full.description, full.metadata_entries, full.partition) == (
         AssetKey(["a", "b"]),
         "desc",
@@ -244,10 +260,11 @@ def test_materialization_fields_and_defaults() -> None:
     )
     assert full.tags == {"k": "v"}
     assert full.label == "a b"
-    assert full == AssetMaterialization(
-        AssetKey(["a", "b"]), "desc", [ENTRY], "2024-01-01", {"k": "v"}
-    )
-    assert full != AssetMaterialization(AssetKey(["a", "b"]), "desc", [ENTRY], "2024-01-02")
+    assert full == kind(AssetKey(["a", "b"]), "desc", [ENTRY], "2024-01-01", {"k": "v"})
+    assert full != kind(AssetKey(["a", "b"]), "desc", [ENTRY], "2024-01-02")
+    # An observation is never equal to a materialization with the same fields.
+    other = AssetObservation if kind is AssetMaterialization else AssetMaterialization
+    assert full != other(AssetKey(["a", "b"]), "desc", [ENTRY], "2024-01-01", {"k": "v"})
 
 
 @pytest.mark.parametrize(
@@ -255,35 +272,36 @@ def test_materialization_fields_and_defaults() -> None:
     [
         pytest.param(
             {"description": 1},
-            'AssetMaterialization: "description" must be a str or None, got int',
+            '"description" must be a str or None, got int',
             id="description",
         ),
         pytest.param(
             {"partition": 1},
-            'AssetMaterialization: "partition" must be a str or None, got int',
+            '"partition" must be a str or None, got int',
             id="partition",
         ),
         pytest.param(
             {"tags": [("a", "b")]},
-            'AssetMaterialization: "tags" must be a mapping of str to str or None, got list',
+            '"tags" must be a mapping of str to str or None, got list',
             id="tags-list",
         ),
         pytest.param(
             {"tags": {"a": 1}},
-            'AssetMaterialization: the value of tag "a" must be a str, got int',
+            'the value of tag "a" must be a str, got int',
             id="tag-value",
         ),
         pytest.param(
             {"tags": {1: "a"}},
-            'AssetMaterialization: the keys of "tags" must be str, got int',
+            'the keys of "tags" must be str, got int',
             id="tag-key",
         ),
     ],
 )
-def test_materialization_errors(kwargs: dict[str, object], message: str) -> None:
+@pytest.mark.parametrize("kind", ASSET_EVENTS)
+def test_asset_event_errors(kind: AssetEvent, kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidArgumentError) as info:
-        AssetMaterialization("a", **kwargs)  # type: ignore[arg-type]
-    assert str(info.value) == message
+        kind("a", **kwargs)  # type: ignore[arg-type]
+    assert str(info.value) == f"{kind.__name__}: {message}"
 
 
 @pytest.mark.parametrize(
@@ -441,6 +459,7 @@ def test_expectation_and_type_check_errors(build: Callable[[], object], message:
 EVENTS = [
     pytest.param(Output(1, metadata={"a": NAN}), id="Output"),
     pytest.param(AssetMaterialization("a", tags={"k": "v"}, metadata={"a": 1}), id="AM"),
+    pytest.param(AssetObservation("a", tags={"k": "v"}, metadata={"a": 1}), id="AO"),
     pytest.param(ExpectationResult(True, metadata={"a": [1]}), id="ExpectationResult"),
     pytest.param(TypeCheck(False, "d"), id="TypeCheck"),
 ]
@@ -641,6 +660,9 @@ CALLS: list[Callable[[Any], object]] = [
     lambda x: AssetMaterialization("a", metadata={"k": x}),
     AssetMaterialization.file,
     lambda x: AssetMaterialization.file("/p", x, x),
+    AssetObservation,
+    lambda x: AssetObservation("a", x, None, x, x),
+    lambda x: AssetObservation("a", metadata={"k": x}),
     ExpectationResult,
     lambda x: ExpectationResult(True, x, x, x),
     TypeCheck,

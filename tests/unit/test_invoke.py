@@ -8,6 +8,7 @@ import pytest
 
 from ophost import (
     AssetMaterialization,
+    AssetObservation,
     ExpectationResult,
     Field,
     In,
@@ -738,6 +739,12 @@ def test_outputs_are_type_checked(op_def: OpDefinition, value: object, message: 
         ),
         pytest.param(
             passthrough,
+            AssetObservation("k"),
+            'op "passthrough" returned an AssetObservation; events must be yielded, not returned',
+            id="asset-observation",
+        ),
+        pytest.param(
+            passthrough,
             ExpectationResult(True),
             'op "passthrough" returned an ExpectationResult; events must be yielded, not returned',
             id="expectation-result",
@@ -831,7 +838,13 @@ def test_generator_op_returns_a_generator_that_runs_lazily() -> None:
 
 
 def test_generator_passes_events_and_outputs_through() -> None:
-    items = [AssetMaterialization("k"), Output(1, "a"), ExpectationResult(True), Output("s", "b")]
+    items = [
+        AssetMaterialization("k"),
+        Output(1, "a"),
+        AssetObservation("k", metadata={"rows": 1}),
+        ExpectationResult(True),
+        Output("s", "b"),
+    ]
     assert list(gen_op(items)) == items
 
 

@@ -74,6 +74,10 @@ func normaliseEvent(event ophost.Event) (map[string]any, error) {
 		out["kind"] = "asset_materialization"
 		out["asset_key"] = append([]string{}, e.AssetKey...)
 		out["description"], out["partition"], out["metadata"] = e.Description, e.Partition, metadata(e.Metadata)
+	case *ophost.AssetObserved:
+		out["kind"] = "asset_observation"
+		out["asset_key"] = append([]string{}, e.AssetKey...)
+		out["description"], out["partition"], out["metadata"] = e.Description, e.Partition, metadata(e.Metadata)
 	case *ophost.ExpectationResult:
 		out["kind"], out["success"], out["label"] = "expectation_result", e.Success, e.Label
 		out["description"], out["metadata"] = e.Description, metadata(e.Metadata)

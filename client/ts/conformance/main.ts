@@ -221,6 +221,15 @@ function normaliseEvent(event: ExecutionEvent): JsonObject {
         partition: event.partition ?? null,
         metadata: metadataOf(event.metadata),
       };
+    case "assetObservation":
+      return {
+        ...base,
+        kind: "asset_observation",
+        asset_key: [...event.assetKey],
+        description: event.description ?? null,
+        partition: event.partition ?? null,
+        metadata: metadataOf(event.metadata),
+      };
     case "expectationResult":
       return {
         ...base,

@@ -111,6 +111,15 @@ export interface AssetMaterializationEvent extends EventEnvelope {
   readonly partition: string | undefined;
   readonly tags: Readonly<Record<string, string>>;
 }
+/** What the op saw of an asset (metadata about it), without creating or updating it. */
+export interface AssetObservationEvent extends EventEnvelope {
+  readonly kind: "assetObservation";
+  readonly assetKey: readonly string[];
+  readonly description: string | undefined;
+  readonly metadata: readonly MetadataEntry[];
+  readonly partition: string | undefined;
+  readonly tags: Readonly<Record<string, string>>;
+}
 export interface ExpectationResultEvent extends EventEnvelope {
   readonly kind: "expectationResult";
   readonly success: boolean;
@@ -162,6 +171,7 @@ export type ExecutionEvent =
   | InputCheckedEvent
   | OutputEvent
   | AssetMaterializationEvent
+  | AssetObservationEvent
   | ExpectationResultEvent
   | LogEvent
   | RetryScheduledEvent
@@ -251,6 +261,16 @@ export function decodeEvent(event: Event): ExecutionEvent | undefined {
       return {
         ...envelope,
         kind: "assetMaterialization",
+        assetKey: [...(kind.value.assetKey?.path ?? [])],
+        description: kind.value.description,
+        metadata: decodeMetadata(kind.value.metadata),
+        partition: kind.value.partition,
+        tags: { ...kind.value.tags },
+      };
+    case "assetObservation":
+      return {
+        ...envelope,
+        kind: "assetObservation",
         assetKey: [...(kind.value.assetKey?.path ?? [])],
         description: kind.value.description,
         metadata: decodeMetadata(kind.value.metadata),

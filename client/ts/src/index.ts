@@ -34,6 +34,7 @@ export { Execution } from "./stream.js";
 export { MAX_OUTPUT_BYTES } from "./chunks.js";
 export type {
   AssetMaterializationEvent,
+  AssetObservationEvent,
   CancelOutcomeName,
   ErrorChainLink,
   ErrorSourceName,

@@ -97,6 +97,25 @@ describe("executions", () => {
     assert.equal(info.lastSequence, 9n);
   });
 
+  it("types observations and materializations", async () => {
+    const events = await collect(client.execute("publish_scores", { rows: [["ada", "91"], ["alan", "88"]] }));
+    const observed = events.filter((event) => event.kind === "assetObservation");
+    const materialized = events.filter((event) => event.kind === "assetMaterialization");
+    assert.equal(observed.length, 1);
+    assert.equal(materialized.length, 1);
+    const [observation] = observed;
+    assert.ok(observation?.kind === "assetObservation");
+    assert.deepEqual(observation.assetKey, ["sources", "scores"]);
+    assert.equal(observation.description, "The rows received");
+    assert.equal(observation.partition, undefined);
+    assert.deepEqual(observation.tags, {});
+    assert.deepEqual(
+      observation.metadata.map((entry) => [entry.label, entry.value]),
+      [["rows", { kind: "int_value", value: 2n }]],
+    );
+    assert.ok(observation.sequence < (materialized[0]?.sequence ?? 0n));
+  });
+
   it("shows retries and returns the final attempt's output", async () => {
     const events = await collect(client.execute("flaky_fetch", { url: "db" }));
     assert.deepEqual(

@@ -101,11 +101,13 @@ function describe(event: Event): [string, string, Node | null] {
         h("div", {}, folded, metadataList(kind.value.metadata), kind.value.typeCheck && !kind.value.typeCheck.success ? h("p", { class: "bad" }, `type check failed: ${kind.value.typeCheck.description ?? ""}`) : null),
       ];
     }
-    case "assetMaterialization": {
+    case "assetMaterialization":
+    case "assetObservation": {
+      // An observation reads like a materialization: the asset, then what was reported of it.
       const m = kind.value;
       const tags = Object.entries(m.tags);
       return [
-        "materialization",
+        kind.case === "assetMaterialization" ? "materialization" : "observation",
         `${m.assetKey?.path.join(" / ") ?? ""}${m.partition ? ` (partition ${m.partition})` : ""}${m.description ? ` — ${m.description}` : ""}`,
         h("div", {}, metadataList(m.metadata), tags.length ? h("p", { class: "hint" }, `tags: ${tags.map(([k, v]) => `${k}=${v}`).join(", ")}`) : null),
       ];

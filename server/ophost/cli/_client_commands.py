@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from google.protobuf import json_format
 
-from ophost import AssetMaterialization, ExpectationResult, OpSpec
+from ophost import AssetMaterialization, AssetObservation, ExpectationResult, OpSpec
 from ophost.codec import events as events_codec
 from ophost.definitions._config import Array, ConfigType, Enum, Field, Noneable
 from ophost.definitions._io import InputDefinition
@@ -412,6 +412,11 @@ def _describe_event(event: ExecutionEvent) -> str | None:
     if isinstance(body, AssetMaterialization):
         labels = ", ".join(e.label for e in body.metadata_entries)
         return f"{prefix} materialized {body.asset_key.to_user_string()}" + (
+            f" ({labels})" if labels else ""
+        )
+    if isinstance(body, AssetObservation):
+        labels = ", ".join(e.label for e in body.metadata_entries)
+        return f"{prefix} observed {body.asset_key.to_user_string()}" + (
             f" ({labels})" if labels else ""
         )
     if isinstance(body, ExpectationResult):

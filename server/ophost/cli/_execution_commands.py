@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from google.protobuf import json_format
 
-from ophost import AssetMaterialization, ExpectationResult
+from ophost import AssetMaterialization, AssetObservation, ExpectationResult
 from ophost.cli._client_commands import (
     EXIT_RPC,
     _client,
@@ -529,7 +529,7 @@ def _essentials(event: ExecutionEvent) -> str:
         return f"{body.output_name} = {_one_line(repr(body.value))}"
     if isinstance(body, LogMessage):
         return f"{body.level.value} {body.message}"
-    if isinstance(body, AssetMaterialization):
+    if isinstance(body, (AssetMaterialization, AssetObservation)):
         labels = ", ".join(e.label for e in body.metadata_entries)
         return body.asset_key.to_user_string() + (f" ({labels})" if labels else "")
     if isinstance(body, ExpectationResult):

@@ -34,7 +34,12 @@ from ophost.definitions._execution_events import (
     UserFailure,
 )
 from ophost.definitions._metadata import MetadataEntry
-from ophost.definitions._op_events import AssetMaterialization, ExpectationResult, TypeCheck
+from ophost.definitions._op_events import (
+    AssetMaterialization,
+    AssetObservation,
+    ExpectationResult,
+    TypeCheck,
+)
 from ophost.errors import CodecError, OpHostError
 from ophost.v1 import event_pb2, value_pb2
 
@@ -206,15 +211,28 @@ def _encode_output(
 def _encode_materialization(
     body: AssetMaterialization, message: event_pb2.Event, where: str, _: object
 ) -> None:
-    mat = message.asset_materialization
-    mat.asset_key.CopyFrom(metadata_codec.asset_key_to_proto(body.asset_key))
+    _encode_asset_event(body, message.asset_materialization, where)
+
+
+def _encode_observation(
+    body: AssetObservation, message: event_pb2.Event, where: str, _: object
+) -> None:
+    _encode_asset_event(body, message.asset_observation, where)
+
+
+def _encode_asset_event(
+    body: AssetMaterialization | AssetObservation,
+    asset: event_pb2.AssetMaterializationEvent | event_pb2.AssetObservationEvent,
+    where: str,
+) -> None:
+    asset.asset_key.CopyFrom(metadata_codec.asset_key_to_proto(body.asset_key))
     if body.description is not None:
-        mat.description = body.description
+        asset.description = body.description
     if body.metadata_entries:
-        mat.metadata.extend(_entries(body.metadata_entries, where, "metadata"))
+        asset.metadata.extend(_entries(body.metadata_entries, where, "metadata"))
     if body.partition is not None:
-        mat.partition = body.partition
-    mat.tags.update(body.tags or {})
+        asset.partition = body.partition
+    asset.tags.update(body.tags or {})
 
 
 def _encode_expectation(
@@ -277,6 +295,7 @@ _ENCODERS: dict[type, _Encoder] = {
     InputChecked: _encode_input_checked,
     OutputProduced: _encode_output,
     AssetMaterialization: _encode_materialization,
+    AssetObservation: _encode_observation,
     ExpectationResult: _encode_expectation,
     LogMessage: _encode_log,
     RetryScheduled: _encode_retry,
@@ -372,6 +391,17 @@ def _decode_materialization(message: event_pb2.Event, path: str) -> EventBody:
     )
 
 
+def _decode_observation(message: event_pb2.Event, path: str) -> EventBody:
+    obs = message.asset_observation
+    return AssetObservation(
+        asset_key=metadata_codec.asset_key_from_proto(obs.asset_key),
+        description=obs.description if obs.HasField("description") else None,
+        metadata_entries=metadata_codec.entries_from_proto(obs.metadata, path=f"{path}.metadata"),
+        partition=obs.partition if obs.HasField("partition") else None,
+        tags=dict(obs.tags),
+    )
+
+
 def _decode_expectation(message: event_pb2.Event, path: str) -> EventBody:
     exp = message.expectation_result
     return ExpectationResult(
@@ -446,6 +476,7 @@ _DECODERS: dict[str, Callable[[event_pb2.Event, str], EventBody]] = {
     "input_checked": _decode_input_checked,
     "output": _decode_output,
     "asset_materialization": _decode_materialization,
+    "asset_observation": _decode_observation,
     "expectation_result": _decode_expectation,
     "log": _decode_log,
     "retry_scheduled": _decode_retry,

@@ -1,7 +1,7 @@
 """``OphostResource``: run an op on a remote ophost host from a Dagster op or asset.
 
-The op's events are replayed into the Dagster step as they arrive: materializations
-and expectation results through ``context.log_event``, log lines through
+The op's events are replayed into the Dagster step as they arrive: materializations,
+observations and expectation results through ``context.log_event``, log lines through
 ``context.log``. A remote failure fails the step with a ``dagster.Failure`` carrying
 the remote error and the op's own failure metadata. When the Dagster run is
 terminated while the remote op runs (Dagster raises its interruption in the step),
@@ -20,6 +20,7 @@ from dagster._core.errors import DagsterExecutionInterruptedError
 
 from ophost.definitions import (
     AssetMaterialization,
+    AssetObservation,
     BoolMetadataValue,
     DagsterAssetMetadataValue,
     DagsterRunMetadataValue,
@@ -164,6 +165,15 @@ def _replay(context: dagster.OpExecutionContext, body: object) -> None:
     if isinstance(body, AssetMaterialization):
         context.log_event(
             dagster.AssetMaterialization(
+                asset_key=list(body.asset_key.path),
+                description=body.description,
+                metadata=_metadata(body.metadata_entries),
+                partition=body.partition,
+            )
+        )
+    elif isinstance(body, AssetObservation):
+        context.log_event(
+            dagster.AssetObservation(
                 asset_key=list(body.asset_key.path),
                 description=body.description,
                 metadata=_metadata(body.metadata_entries),

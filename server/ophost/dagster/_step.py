@@ -38,6 +38,7 @@ from dagster_shared.error import SerializableErrorInfo
 from ophost.dagster._describe import metadata_entries
 from ophost.definitions import (
     AssetMaterialization,
+    AssetObservation,
     ErrorData,
     ErrorSource,
     ExpectationResult,
@@ -229,11 +230,12 @@ def _translated(
                 )
             elif kind == "ASSET_OBSERVATION":
                 o = data.asset_observation
-                details = ", ".join(f"{k}={v.value!r}" for k, v in o.metadata.items())
-                context.log.info(
-                    f"observed asset {'/'.join(o.asset_key.path)}"
-                    + (f": {o.description}" if o.description else "")
-                    + (f" ({details})" if details else "")
+                yield AssetObservation(
+                    asset_key=list(o.asset_key.path),
+                    description=o.description,
+                    metadata_entries=metadata_entries(o.metadata),
+                    partition=o.partition,
+                    tags=dict(o.tags) if o.tags else None,
                 )
             elif kind == "STEP_UP_FOR_RETRY":
                 error = _error(data.error)

@@ -68,6 +68,7 @@ from ophost.definitions._op import OpDefinition, configured
 from ophost.definitions._op_decorator import op
 from ophost.definitions._op_events import (
     AssetMaterialization,
+    AssetObservation,
     ExpectationResult,
     Failure,
     Output,
@@ -141,6 +142,7 @@ __all__ = [
     # events
     "Output",
     "AssetMaterialization",
+    "AssetObservation",
     "ExpectationResult",
     "TypeCheck",
     "Failure",

@@ -6,12 +6,12 @@ import inspect
 from collections.abc import Sequence
 
 from ophost.definitions._io import OutputDefinition
-from ophost.definitions._op_events import AssetMaterialization, ExpectationResult, Output
+from ophost.definitions._op_events import LOGGABLE_EVENTS, Output
 from ophost.errors import InvariantViolationError
 
 __all__ = ["ALLOWED_YIELDS", "check_yielded", "coerce_return", "rename_tuple_output"]
 
-ALLOWED_YIELDS = (Output, AssetMaterialization, ExpectationResult)
+ALLOWED_YIELDS = (Output, *LOGGABLE_EVENTS)
 
 
 def check_yielded(op_name: str, item: object) -> None:
@@ -37,7 +37,7 @@ def rename_tuple_output(
         if element.output_name == out.name:
             return element
         return Output(element.value, out.name, metadata_entries=list(element.metadata_entries))
-    if isinstance(element, (AssetMaterialization, ExpectationResult)):
+    if isinstance(element, LOGGABLE_EVENTS):
         raise InvariantViolationError(
             f'op "{op_name}" returned an {type(element).__name__} inside its tuple of outputs; '
             "events must be yielded, not returned"
@@ -47,7 +47,7 @@ def rename_tuple_output(
 
 def coerce_return(op_name: str, value: object, outputs: Sequence[OutputDefinition]) -> list[object]:
     """The items a returned value stands for (outputs, or a returned generator's items)."""
-    if isinstance(value, (AssetMaterialization, ExpectationResult)):
+    if isinstance(value, LOGGABLE_EVENTS):
         raise InvariantViolationError(
             f'op "{op_name}" returned an {type(value).__name__}; events must be yielded, '
             "not returned"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from typing import Any as TypingAny
 
 from ophost.definitions._metadata import MetadataEntry, normalize_metadata
-from ophost.definitions._op_events import AssetMaterialization, ExpectationResult
+from ophost.definitions._op_events import LOGGABLE_EVENTS, LoggableEvent
 from ophost.errors import (
     ExecutionInterruptedError,
     InvalidArgumentError,
@@ -33,7 +33,7 @@ __all__ = [
 
 LogLevel = int
 LogSink = Callable[[int, str, str], None]
-EventSink = Callable[[AssetMaterialization | ExpectationResult], None]
+EventSink = Callable[[LoggableEvent], None]
 
 # Members of Dagster's context that make sense only inside a job or a Dagster instance.
 _UNSUPPORTED = frozenset(
@@ -309,11 +309,12 @@ class OpExecutionContext:
 
     # -- events and output metadata --------------------------------------------------------
 
-    def log_event(self, event: AssetMaterialization | ExpectationResult) -> None:
-        """Record a materialization or expectation result without yielding it."""
-        if not isinstance(event, (AssetMaterialization, ExpectationResult)):
+    def log_event(self, event: LoggableEvent) -> None:
+        """Record a materialization, observation or expectation result without yielding it."""
+        if not isinstance(event, LOGGABLE_EVENTS):
             raise InvalidArgumentError(
-                "context.log_event accepts an AssetMaterialization or an ExpectationResult, "
+                "context.log_event accepts an AssetMaterialization, an AssetObservation or an "
+                "ExpectationResult, "
                 f"got {type(event).__name__}"
             )
         self._event_sink(event)
@@ -420,7 +421,7 @@ class UnboundOpContext:
         self.partition_key = partition_key
         self.run_tags = dict(run_tags or {})
         self.bound: OpExecutionContext | None = None
-        self._events: list[AssetMaterialization | ExpectationResult] = []
+        self._events: list[LoggableEvent] = []
 
     def __enter__(self) -> UnboundOpContext:
         return self
@@ -460,11 +461,11 @@ class UnboundOpContext:
     def get_mapping_key(self) -> str | None:
         return None
 
-    def record_event(self, event: AssetMaterialization | ExpectationResult) -> None:
+    def record_event(self, event: LoggableEvent) -> None:
         """Keep an event the op body logged with ``context.log_event`` (ophost use)."""
         self._events.append(event)
 
-    def get_events(self) -> list[AssetMaterialization | ExpectationResult]:
+    def get_events(self) -> list[LoggableEvent]:
         """The events logged with ``context.log_event`` by the ops this context was given to."""
         return list(self._events)
 

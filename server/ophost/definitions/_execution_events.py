@@ -7,7 +7,13 @@ import logging
 from dataclasses import dataclass, field
 
 from ophost.definitions._metadata import MetadataEntry
-from ophost.definitions._op_events import AssetMaterialization, ExpectationResult, Output, TypeCheck
+from ophost.definitions._op_events import (
+    AssetMaterialization,
+    AssetObservation,
+    ExpectationResult,
+    Output,
+    TypeCheck,
+)
 
 __all__ = [
     "CancelOutcome",
@@ -197,6 +203,7 @@ EventBody = (
     | InputChecked
     | OutputProduced
     | AssetMaterialization
+    | AssetObservation
     | ExpectationResult
     | LogMessage
     | RetryScheduled

@@ -16,7 +16,7 @@ from ophost.definitions._context import (
     python_log,
 )
 from ophost.definitions._op_config import resolve_op_config
-from ophost.definitions._op_events import AssetMaterialization, ExpectationResult, Output
+from ophost.definitions._op_events import LOGGABLE_EVENTS, Output
 from ophost.definitions._types import DagsterType
 from ophost.errors import (
     InvalidInvocationError,
@@ -262,7 +262,7 @@ def _check_output(
 def _check_return(op_def: OpDefinition, context: OpExecutionContext, value: object) -> object:
     where = f'op "{op_def.name}"'
     outputs = op_def.output_defs
-    if isinstance(value, (AssetMaterialization, ExpectationResult)):
+    if isinstance(value, LOGGABLE_EVENTS):
         raise InvariantViolationError(
             f"{where} returned an {type(value).__name__}; events must be yielded, not returned"
         )

@@ -1,8 +1,8 @@
 """What an op body produces or raises: outputs, events, and the control-flow exceptions.
 
-``Output``, ``AssetMaterialization``, ``ExpectationResult`` and ``TypeCheck`` are
-immutable and validated when built; each takes metadata either as a ``metadata``
-dict or as a ``metadata_entries`` list (not both) and keeps it as
+``Output``, ``AssetMaterialization``, ``AssetObservation``, ``ExpectationResult`` and
+``TypeCheck`` are immutable and validated when built; each takes metadata either as a
+``metadata`` dict or as a ``metadata_entries`` list (not both) and keeps it as
 ``metadata_entries``. ``Failure`` and ``RetryRequested`` are exceptions an op raises
 to fail on purpose or to ask to be run again.
 """
@@ -27,10 +27,13 @@ from ophost.definitions._metadata_support import (
 from ophost.errors import InvalidArgumentError
 
 __all__ = [
+    "LOGGABLE_EVENTS",
     "AssetMaterialization",
+    "AssetObservation",
     "Event",
     "ExpectationResult",
     "Failure",
+    "LoggableEvent",
     "Output",
     "RetryRequested",
     "TypeCheck",
@@ -38,8 +41,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-# ``AssetMaterialization("a/b.c")`` splits its string key on these characters.
-_MATERIALIZATION_KEY_SPLIT = re.compile(r"[^A-Za-z0-9_]+")
+# ``AssetMaterialization("a/b.c")`` (and ``AssetObservation``) splits its string key on
+# these characters.
+_EVENT_KEY_SPLIT = re.compile(r"[^A-Za-z0-9_]+")
 
 
 @dataclass(frozen=True, init=False, eq=False)
@@ -80,21 +84,21 @@ class Output(Generic[T]):
     __hash__ = None  # type: ignore[assignment]
 
 
-def _materialization_key(asset_key: object) -> AssetKey:
+def _event_asset_key(owner: str, asset_key: object) -> AssetKey:
     if isinstance(asset_key, AssetKey):
         return asset_key
     if isinstance(asset_key, str):
-        return AssetKey([part for part in _MATERIALIZATION_KEY_SPLIT.split(asset_key) if part])
+        return AssetKey([part for part in _EVENT_KEY_SPLIT.split(asset_key) if part])
     if isinstance(asset_key, (list, tuple)):
         for index, part in enumerate(asset_key):
             if not isinstance(part, str):
                 raise InvalidArgumentError(
-                    'AssetMaterialization: "asset_key" must contain only str, '
+                    f'{owner}: "asset_key" must contain only str, '
                     f"got {describe(part)} at index {index}"
                 )
         return AssetKey(asset_key)
     raise InvalidArgumentError(
-        'AssetMaterialization: "asset_key" must be an AssetKey, a str, or a list or tuple '
+        f'{owner}: "asset_key" must be an AssetKey, a str, or a list or tuple '
         f"of str, got {describe(asset_key)}"
     )
 
@@ -144,7 +148,7 @@ class AssetMaterialization:
         metadata: Mapping[str, object] | None = None,
     ) -> None:
         owner = "AssetMaterialization"
-        object.__setattr__(self, "asset_key", _materialization_key(asset_key))
+        object.__setattr__(self, "asset_key", _event_asset_key(owner, asset_key))
         object.__setattr__(self, "description", check_opt_str(owner, "description", description))
         object.__setattr__(self, "metadata_entries", _normalize(owner, metadata, metadata_entries))
         object.__setattr__(self, "partition", check_opt_str(owner, "partition", partition))
@@ -187,6 +191,47 @@ class AssetMaterialization:
             description=description,
             metadata_entries=[MetadataEntry("path", value=PathMetadataValue(path))],
         )
+
+
+@dataclass(frozen=True, init=False)
+class AssetObservation:
+    """Records what the op saw of an asset, without writing it.
+
+    An observation carries metadata about an asset (a row count, a freshness, a
+    checksum) that something else creates. Its arguments and their checks are those
+    of ``AssetMaterialization``: ``asset_key`` may be an ``AssetKey``, a list or
+    tuple of str (used as is), or a str split on every character outside
+    ``[A-Za-z0-9_]``; ``tags`` maps str to str.
+    """
+
+    asset_key: AssetKey
+    description: str | None
+    metadata_entries: list[MetadataEntry]
+    partition: str | None
+    tags: dict[str, str]
+
+    def __init__(
+        self,
+        asset_key: AssetKey | str | Sequence[str],
+        description: str | None = None,
+        metadata_entries: Sequence[MetadataEntry] | None = None,
+        partition: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        metadata: Mapping[str, object] | None = None,
+    ) -> None:
+        owner = "AssetObservation"
+        object.__setattr__(self, "asset_key", _event_asset_key(owner, asset_key))
+        object.__setattr__(self, "description", check_opt_str(owner, "description", description))
+        object.__setattr__(self, "metadata_entries", _normalize(owner, metadata, metadata_entries))
+        object.__setattr__(self, "partition", check_opt_str(owner, "partition", partition))
+        object.__setattr__(self, "tags", _tags(owner, tags))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def label(self) -> str:
+        """The key's components joined with spaces."""
+        return " ".join(self.asset_key.path)
 
 
 @dataclass(frozen=True, init=False)
@@ -240,7 +285,13 @@ class TypeCheck:
     __hash__ = None  # type: ignore[assignment]
 
 
-Event = Output[Any] | AssetMaterialization | ExpectationResult
+LoggableEvent = AssetMaterialization | AssetObservation | ExpectationResult
+"""The events an op may yield or record with ``context.log_event``."""
+
+LOGGABLE_EVENTS = (AssetMaterialization, AssetObservation, ExpectationResult)
+"""The classes of ``LoggableEvent``, for ``isinstance``."""
+
+Event = Output[Any] | AssetMaterialization | AssetObservation | ExpectationResult
 """What an op body may yield (``TypeCheck`` is returned by type checks, not yielded)."""
 
 

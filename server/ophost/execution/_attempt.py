@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ophost.definitions import (
     AssetMaterialization,
+    AssetObservation,
     CancelOutcome,
     EventBody,
     ExpectationResult,
@@ -53,7 +54,14 @@ Clock = Callable[[], float]
 # given the output's name and value. Raises CodecError for a value with no wire form.
 OutputEncoder = Callable[[str, object], "EncodedValue"]
 # The event kinds user code produces during an attempt.
-AttemptEvent = InputChecked | OutputProduced | AssetMaterialization | ExpectationResult | LogMessage
+AttemptEvent = (
+    InputChecked
+    | OutputProduced
+    | AssetMaterialization
+    | AssetObservation
+    | ExpectationResult
+    | LogMessage
+)
 
 
 class EncodedEvent:

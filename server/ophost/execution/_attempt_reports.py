@@ -48,7 +48,15 @@ __all__ = [
 
 # The event kinds an attempt's user code produces; a worker may send only these.
 USER_KINDS = frozenset(
-    {"input_checked", "output", "asset_materialization", "expectation_result", "log", "value_chunk"}
+    {
+        "input_checked",
+        "output",
+        "asset_materialization",
+        "asset_observation",
+        "expectation_result",
+        "log",
+        "value_chunk",
+    }
 )
 # ``ophost.v1.CancelOutcome`` numbers to the definitions' enum.
 CANCEL_OUTCOMES: dict[int, CancelOutcome] = {

@@ -2,8 +2,8 @@
 
 :class:`AttemptRules` builds the op's context and turns what user code does into
 events, in order: input type checks, what the body yields or returns (outputs with
-their type checks and wire encodings, materializations, expectation results), log
-lines and logged events, and the check that every required output was produced. It
+their type checks and wire encodings, materializations, observations, expectation
+results), log lines and logged events, and the check that every required output was produced. It
 also says how an exception ends the attempt (:meth:`AttemptRules.outcome_of`). It
 only ever calls its ``emit`` callback, so an executor can run it in whatever thread
 or process runs the body.
@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from ophost.definitions import (
     AssetMaterialization,
+    AssetObservation,
     ErrorSource,
     ExpectationResult,
     Failure,
@@ -132,7 +133,7 @@ class AttemptRules:
         """Turn one thing the body yielded (or returned) into its events."""
         if isinstance(item, Output):
             self._output(item)
-        elif isinstance(item, (AssetMaterialization, ExpectationResult)):
+        elif isinstance(item, (AssetMaterialization, AssetObservation, ExpectationResult)):
             self._record(item)
         else:
             check_yielded(self.op_def.name, item)  # raises: nothing else may be yielded

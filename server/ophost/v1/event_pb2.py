@@ -29,7 +29,7 @@ from ophost.v1 import metadata_pb2 as ophost_dot_v1_dot_metadata__pb2
 from ophost.v1 import value_pb2 as ophost_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ophost/v1/event.proto\x12\tophost.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ophost/v1/error.proto\x1a\x18ophost/v1/metadata.proto\x1a\x15ophost/v1/value.proto\"\xd6\x06\n\x05\x45vent\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07op_name\x18\x05 \x01(\t\x12=\n\x11\x65xecution_started\x18\n \x01(\x0b\x32 .ophost.v1.ExecutionStartedEventH\x00\x12\x33\n\x0cstep_started\x18\x0b \x01(\x0b\x32\x1b.ophost.v1.StepStartedEventH\x00\x12\x37\n\x0estep_restarted\x18\x0c \x01(\x0b\x32\x1d.ophost.v1.StepRestartedEventH\x00\x12\x35\n\rinput_checked\x18\r \x01(\x0b\x32\x1c.ophost.v1.InputCheckedEventH\x00\x12(\n\x06output\x18\x0e \x01(\x0b\x32\x16.ophost.v1.OutputEventH\x00\x12\x45\n\x15\x61sset_materialization\x18\x0f \x01(\x0b\x32$.ophost.v1.AssetMaterializationEventH\x00\x12?\n\x12\x65xpectation_result\x18\x10 \x01(\x0b\x32!.ophost.v1.ExpectationResultEventH\x00\x12\"\n\x03log\x18\x11 \x01(\x0b\x32\x13.ophost.v1.LogEventH\x00\x12\x39\n\x0fretry_scheduled\x18\x12 \x01(\x0b\x32\x1e.ophost.v1.RetryScheduledEventH\x00\x12\x33\n\x0cstep_failure\x18\x13 \x01(\x0b\x32\x1b.ophost.v1.StepFailureEventH\x00\x12\x33\n\x0cstep_success\x18\x14 \x01(\x0b\x32\x1b.ophost.v1.StepSuccessEventH\x00\x12,\n\x0bvalue_chunk\x18\x15 \x01(\x0b\x32\x15.ophost.v1.ValueChunkH\x00\x12?\n\x12\x65xecution_finished\x18\x16 \x01(\x0b\x32!.ophost.v1.ExecutionFinishedEventH\x00\x42\x06\n\x04kind\"+\n\x15\x45xecutionStartedEvent\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"\x12\n\x10StepStartedEvent\"\x14\n\x12StepRestartedEvent\"W\n\x11InputCheckedEvent\x12\x12\n\ninput_name\x18\x01 \x01(\t\x12.\n\ntype_check\x18\x02 \x01(\x0b\x32\x1a.ophost.v1.TypeCheckResult\"x\n\x0fTypeCheckResult\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x03 \x03(\x0b\x32\x18.ophost.v1.MetadataEntryB\x0e\n\x0c_description\"\x9f\x01\n\x0bOutputEvent\x12\x13\n\x0boutput_name\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.ophost.v1.Value\x12*\n\x08metadata\x18\x03 \x03(\x0b\x32\x18.ophost.v1.MetadataEntry\x12.\n\ntype_check\x18\x04 \x01(\x0b\x32\x1a.ophost.v1.TypeCheckResult\"\xaa\x02\n\x19\x41ssetMaterializationEvent\x12&\n\tasset_key\x18\x01 \x01(\x0b\x32\x13.ophost.v1.AssetKey\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x03 \x03(\x0b\x32\x18.ophost.v1.MetadataEntry\x12\x16\n\tpartition\x18\x04 \x01(\tH\x01\x88\x01\x01\x12<\n\x04tags\x18\x05 \x03(\x0b\x32..ophost.v1.AssetMaterializationEvent.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_descriptionB\x0c\n\n_partition\"\x8e\x01\n\x16\x45xpectationResultEvent\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\r\n\x05label\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x04 \x03(\x0b\x32\x18.ophost.v1.MetadataEntryB\x0e\n\x0c_description\"T\n\x08LogEvent\x12\"\n\x05level\x18\x01 \x01(\x0e\x32\x13.ophost.v1.LogLevel\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x13\n\x0blogger_name\x18\x03 \x01(\t\"\x7f\n\x13RetryScheduledEvent\x12\x16\n\x0e\x66\x61iled_attempt\x18\x01 \x01(\r\x12\x14\n\x0cnext_attempt\x18\x02 \x01(\r\x12\x15\n\rdelay_seconds\x18\x03 \x01(\x01\x12#\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x14.ophost.v1.ErrorData\"\xa7\x01\n\x10StepFailureEvent\x12#\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x14.ophost.v1.ErrorData\x12,\n\x0c\x65rror_source\x18\x02 \x01(\x0e\x32\x16.ophost.v1.ErrorSource\x12,\n\x0cuser_failure\x18\x03 \x01(\x0b\x32\x16.ophost.v1.UserFailure\x12\x12\n\nwill_retry\x18\x04 \x01(\x08\"c\n\x0bUserFailure\x12\x18\n\x0b\x64\x65scription\x18\x01 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x02 \x03(\x0b\x32\x18.ophost.v1.MetadataEntryB\x0e\n\x0c_description\"?\n\x10StepSuccessEvent\x12+\n\x08\x64uration\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb5\x01\n\x16\x45xecutionFinishedEvent\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.ophost.v1.ExecutionStatus\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x14.ophost.v1.ErrorData\x12\x18\n\x10\x63\x61ncel_requested\x18\x03 \x01(\x08\x12\x30\n\x0e\x63\x61ncel_outcome\x18\x04 \x01(\x0e\x32\x18.ophost.v1.CancelOutcome*\x92\x01\n\x08LogLevel\x12\x19\n\x15LOG_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOG_LEVEL_DEBUG\x10\x01\x12\x12\n\x0eLOG_LEVEL_INFO\x10\x02\x12\x15\n\x11LOG_LEVEL_WARNING\x10\x03\x12\x13\n\x0fLOG_LEVEL_ERROR\x10\x04\x12\x16\n\x12LOG_LEVEL_CRITICAL\x10\x05*\xb0\x02\n\x0b\x45rrorSource\x12\x1c\n\x18\x45RROR_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45RROR_SOURCE_USER_CODE\x10\x01\x12\x1a\n\x16\x45RROR_SOURCE_FRAMEWORK\x10\x02\x12\x1a\n\x16\x45RROR_SOURCE_INTERRUPT\x10\x03\x12\x1b\n\x17\x45RROR_SOURCE_UNEXPECTED\x10\x04\x12\x1a\n\x16\x45RROR_SOURCE_HOST_LOST\x10\x05\x12\x1f\n\x1b\x45RROR_SOURCE_WORKER_CRASHED\x10\x06\x12\x1c\n\x18\x45RROR_SOURCE_WORKER_LOST\x10\x07\x12\x1d\n\x19\x45RROR_SOURCE_MEMORY_LIMIT\x10\x08\x12\x18\n\x14\x45RROR_SOURCE_TIMEOUT\x10\t*\x8f\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45XECUTION_STATUS_SUCCEEDED\x10\x01\x12\x1b\n\x17\x45XECUTION_STATUS_FAILED\x10\x02\x12\x1d\n\x19\x45XECUTION_STATUS_CANCELED\x10\x03*\xa8\x01\n\rCancelOutcome\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_NOT_STARTED\x10\x01\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_COOPERATIVE\x10\x02\x12\x19\n\x15\x43\x41NCEL_OUTCOME_FORCED\x10\x03\x12\x1c\n\x18\x43\x41NCEL_OUTCOME_ABANDONED\x10\x04\x42h\n\rdev.ophost.v1B\nEventProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ophost/v1/event.proto\x12\tophost.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ophost/v1/error.proto\x1a\x18ophost/v1/metadata.proto\x1a\x15ophost/v1/value.proto\"\x95\x07\n\x05\x45vent\x12\x14\n\x0c\x65xecution_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07op_name\x18\x05 \x01(\t\x12=\n\x11\x65xecution_started\x18\n \x01(\x0b\x32 .ophost.v1.ExecutionStartedEventH\x00\x12\x33\n\x0cstep_started\x18\x0b \x01(\x0b\x32\x1b.ophost.v1.StepStartedEventH\x00\x12\x37\n\x0estep_restarted\x18\x0c \x01(\x0b\x32\x1d.ophost.v1.StepRestartedEventH\x00\x12\x35\n\rinput_checked\x18\r \x01(\x0b\x32\x1c.ophost.v1.InputCheckedEventH\x00\x12(\n\x06output\x18\x0e \x01(\x0b\x32\x16.ophost.v1.OutputEventH\x00\x12\x45\n\x15\x61sset_materialization\x18\x0f \x01(\x0b\x32$.ophost.v1.AssetMaterializationEventH\x00\x12?\n\x12\x65xpectation_result\x18\x10 \x01(\x0b\x32!.ophost.v1.ExpectationResultEventH\x00\x12\"\n\x03log\x18\x11 \x01(\x0b\x32\x13.ophost.v1.LogEventH\x00\x12\x39\n\x0fretry_scheduled\x18\x12 \x01(\x0b\x32\x1e.ophost.v1.RetryScheduledEventH\x00\x12\x33\n\x0cstep_failure\x18\x13 \x01(\x0b\x32\x1b.ophost.v1.StepFailureEventH\x00\x12\x33\n\x0cstep_success\x18\x14 \x01(\x0b\x32\x1b.ophost.v1.StepSuccessEventH\x00\x12,\n\x0bvalue_chunk\x18\x15 \x01(\x0b\x32\x15.ophost.v1.ValueChunkH\x00\x12?\n\x12\x65xecution_finished\x18\x16 \x01(\x0b\x32!.ophost.v1.ExecutionFinishedEventH\x00\x12=\n\x11\x61sset_observation\x18\x17 \x01(\x0b\x32 .ophost.v1.AssetObservationEventH\x00\x42\x06\n\x04kind\"+\n\x15\x45xecutionStartedEvent\x12\x12\n\nrequest_id\x18\x01 \x01(\t\"\x12\n\x10StepStartedEvent\"\x14\n\x12StepRestartedEvent\"W\n\x11InputCheckedEvent\x12\x12\n\ninput_name\x18\x01 \x01(\t\x12.\n\ntype_check\x18\x02 \x01(\x0b\x32\x1a.ophost.v1.TypeCheckResult\"x\n\x0fTypeCheckResult\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x03 \x03(\x0b\x32\x18.ophost.v1.MetadataEntryB\x0e\n\x0c_description\"\x9f\x01\n\x0bOutputEvent\x12\x13\n\x0boutput_name\x18\x01 \x01(\t\x12\x1f\n\x05value\x18\x02 \x01(\x0b\x32\x10.ophost.v1.Value\x12*\n\x08metadata\x18\x03 \x03(\x0b\x32\x18.ophost.v1.MetadataEntry\x12.\n\ntype_check\x18\x04 \x01(\x0b\x32\x1a.ophost.v1.TypeCheckResult\"\xaa\x02\n\x19\x41ssetMaterializationEvent\x12&\n\tasset_key\x18\x01 \x01(\x0b\x32\x13.ophost.v1.AssetKey\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x03 \x03(\x0b\x32\x18.ophost.v1.MetadataEntry\x12\x16\n\tpartition\x18\x04 \x01(\tH\x01\x88\x01\x01\x12<\n\x04tags\x18\x05 \x03(\x0b\x32..ophost.v1.AssetMaterializationEvent.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_descriptionB\x0c\n\n_partition\"\xa2\x02\n\x15\x41ssetObservationEvent\x12&\n\tasset_key\x18\x01 \x01(\x0b\x32\x13.ophost.v1.AssetKey\x12\x18\n\x0b\x64\x65scription\x18\x02 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x03 \x03(\x0b\x32\x18.ophost.v1.MetadataEntry\x12\x16\n\tpartition\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x38\n\x04tags\x18\x05 \x03(\x0b\x32*.ophost.v1.AssetObservationEvent.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x42\x0e\n\x0c_descriptionB\x0c\n\n_partition\"\x8e\x01\n\x16\x45xpectationResultEvent\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\r\n\x05label\x18\x02 \x01(\t\x12\x18\n\x0b\x64\x65scription\x18\x03 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x04 \x03(\x0b\x32\x18.ophost.v1.MetadataEntryB\x0e\n\x0c_description\"T\n\x08LogEvent\x12\"\n\x05level\x18\x01 \x01(\x0e\x32\x13.ophost.v1.LogLevel\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x13\n\x0blogger_name\x18\x03 \x01(\t\"\x7f\n\x13RetryScheduledEvent\x12\x16\n\x0e\x66\x61iled_attempt\x18\x01 \x01(\r\x12\x14\n\x0cnext_attempt\x18\x02 \x01(\r\x12\x15\n\rdelay_seconds\x18\x03 \x01(\x01\x12#\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x14.ophost.v1.ErrorData\"\xa7\x01\n\x10StepFailureEvent\x12#\n\x05\x65rror\x18\x01 \x01(\x0b\x32\x14.ophost.v1.ErrorData\x12,\n\x0c\x65rror_source\x18\x02 \x01(\x0e\x32\x16.ophost.v1.ErrorSource\x12,\n\x0cuser_failure\x18\x03 \x01(\x0b\x32\x16.ophost.v1.UserFailure\x12\x12\n\nwill_retry\x18\x04 \x01(\x08\"c\n\x0bUserFailure\x12\x18\n\x0b\x64\x65scription\x18\x01 \x01(\tH\x00\x88\x01\x01\x12*\n\x08metadata\x18\x02 \x03(\x0b\x32\x18.ophost.v1.MetadataEntryB\x0e\n\x0c_description\"?\n\x10StepSuccessEvent\x12+\n\x08\x64uration\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xb5\x01\n\x16\x45xecutionFinishedEvent\x12*\n\x06status\x18\x01 \x01(\x0e\x32\x1a.ophost.v1.ExecutionStatus\x12#\n\x05\x65rror\x18\x02 \x01(\x0b\x32\x14.ophost.v1.ErrorData\x12\x18\n\x10\x63\x61ncel_requested\x18\x03 \x01(\x08\x12\x30\n\x0e\x63\x61ncel_outcome\x18\x04 \x01(\x0e\x32\x18.ophost.v1.CancelOutcome*\x92\x01\n\x08LogLevel\x12\x19\n\x15LOG_LEVEL_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOG_LEVEL_DEBUG\x10\x01\x12\x12\n\x0eLOG_LEVEL_INFO\x10\x02\x12\x15\n\x11LOG_LEVEL_WARNING\x10\x03\x12\x13\n\x0fLOG_LEVEL_ERROR\x10\x04\x12\x16\n\x12LOG_LEVEL_CRITICAL\x10\x05*\xb0\x02\n\x0b\x45rrorSource\x12\x1c\n\x18\x45RROR_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45RROR_SOURCE_USER_CODE\x10\x01\x12\x1a\n\x16\x45RROR_SOURCE_FRAMEWORK\x10\x02\x12\x1a\n\x16\x45RROR_SOURCE_INTERRUPT\x10\x03\x12\x1b\n\x17\x45RROR_SOURCE_UNEXPECTED\x10\x04\x12\x1a\n\x16\x45RROR_SOURCE_HOST_LOST\x10\x05\x12\x1f\n\x1b\x45RROR_SOURCE_WORKER_CRASHED\x10\x06\x12\x1c\n\x18\x45RROR_SOURCE_WORKER_LOST\x10\x07\x12\x1d\n\x19\x45RROR_SOURCE_MEMORY_LIMIT\x10\x08\x12\x18\n\x14\x45RROR_SOURCE_TIMEOUT\x10\t*\x8f\x01\n\x0f\x45xecutionStatus\x12 \n\x1c\x45XECUTION_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45XECUTION_STATUS_SUCCEEDED\x10\x01\x12\x1b\n\x17\x45XECUTION_STATUS_FAILED\x10\x02\x12\x1d\n\x19\x45XECUTION_STATUS_CANCELED\x10\x03*\xa8\x01\n\rCancelOutcome\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_NOT_STARTED\x10\x01\x12\x1e\n\x1a\x43\x41NCEL_OUTCOME_COOPERATIVE\x10\x02\x12\x19\n\x15\x43\x41NCEL_OUTCOME_FORCED\x10\x03\x12\x1c\n\x18\x43\x41NCEL_OUTCOME_ABANDONED\x10\x04\x42h\n\rdev.ophost.v1B\nEventProtoP\x01Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\xaa\x02\tOphost.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,44 +39,50 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'\n\rdev.ophost.v1B\nEventProtoP\001Z=github.com/ophost-dev/ophost/client/go/gen/ophost/v1;ophostv1\252\002\tOphost.V1'
   _globals['_ASSETMATERIALIZATIONEVENT_TAGSENTRY']._loaded_options = None
   _globals['_ASSETMATERIALIZATIONEVENT_TAGSENTRY']._serialized_options = b'8\001'
-  _globals['_LOGLEVEL']._serialized_start=2672
-  _globals['_LOGLEVEL']._serialized_end=2818
-  _globals['_ERRORSOURCE']._serialized_start=2821
-  _globals['_ERRORSOURCE']._serialized_end=3125
-  _globals['_EXECUTIONSTATUS']._serialized_start=3128
-  _globals['_EXECUTIONSTATUS']._serialized_end=3271
-  _globals['_CANCELOUTCOME']._serialized_start=3274
-  _globals['_CANCELOUTCOME']._serialized_end=3442
+  _globals['_ASSETOBSERVATIONEVENT_TAGSENTRY']._loaded_options = None
+  _globals['_ASSETOBSERVATIONEVENT_TAGSENTRY']._serialized_options = b'8\001'
+  _globals['_LOGLEVEL']._serialized_start=3028
+  _globals['_LOGLEVEL']._serialized_end=3174
+  _globals['_ERRORSOURCE']._serialized_start=3177
+  _globals['_ERRORSOURCE']._serialized_end=3481
+  _globals['_EXECUTIONSTATUS']._serialized_start=3484
+  _globals['_EXECUTIONSTATUS']._serialized_end=3627
+  _globals['_CANCELOUTCOME']._serialized_start=3630
+  _globals['_CANCELOUTCOME']._serialized_end=3798
   _globals['_EVENT']._serialized_start=174
-  _globals['_EVENT']._serialized_end=1028
-  _globals['_EXECUTIONSTARTEDEVENT']._serialized_start=1030
-  _globals['_EXECUTIONSTARTEDEVENT']._serialized_end=1073
-  _globals['_STEPSTARTEDEVENT']._serialized_start=1075
-  _globals['_STEPSTARTEDEVENT']._serialized_end=1093
-  _globals['_STEPRESTARTEDEVENT']._serialized_start=1095
-  _globals['_STEPRESTARTEDEVENT']._serialized_end=1115
-  _globals['_INPUTCHECKEDEVENT']._serialized_start=1117
-  _globals['_INPUTCHECKEDEVENT']._serialized_end=1204
-  _globals['_TYPECHECKRESULT']._serialized_start=1206
-  _globals['_TYPECHECKRESULT']._serialized_end=1326
-  _globals['_OUTPUTEVENT']._serialized_start=1329
-  _globals['_OUTPUTEVENT']._serialized_end=1488
-  _globals['_ASSETMATERIALIZATIONEVENT']._serialized_start=1491
-  _globals['_ASSETMATERIALIZATIONEVENT']._serialized_end=1789
-  _globals['_ASSETMATERIALIZATIONEVENT_TAGSENTRY']._serialized_start=1716
-  _globals['_ASSETMATERIALIZATIONEVENT_TAGSENTRY']._serialized_end=1759
-  _globals['_EXPECTATIONRESULTEVENT']._serialized_start=1792
-  _globals['_EXPECTATIONRESULTEVENT']._serialized_end=1934
-  _globals['_LOGEVENT']._serialized_start=1936
-  _globals['_LOGEVENT']._serialized_end=2020
-  _globals['_RETRYSCHEDULEDEVENT']._serialized_start=2022
-  _globals['_RETRYSCHEDULEDEVENT']._serialized_end=2149
-  _globals['_STEPFAILUREEVENT']._serialized_start=2152
-  _globals['_STEPFAILUREEVENT']._serialized_end=2319
-  _globals['_USERFAILURE']._serialized_start=2321
-  _globals['_USERFAILURE']._serialized_end=2420
-  _globals['_STEPSUCCESSEVENT']._serialized_start=2422
-  _globals['_STEPSUCCESSEVENT']._serialized_end=2485
-  _globals['_EXECUTIONFINISHEDEVENT']._serialized_start=2488
-  _globals['_EXECUTIONFINISHEDEVENT']._serialized_end=2669
+  _globals['_EVENT']._serialized_end=1091
+  _globals['_EXECUTIONSTARTEDEVENT']._serialized_start=1093
+  _globals['_EXECUTIONSTARTEDEVENT']._serialized_end=1136
+  _globals['_STEPSTARTEDEVENT']._serialized_start=1138
+  _globals['_STEPSTARTEDEVENT']._serialized_end=1156
+  _globals['_STEPRESTARTEDEVENT']._serialized_start=1158
+  _globals['_STEPRESTARTEDEVENT']._serialized_end=1178
+  _globals['_INPUTCHECKEDEVENT']._serialized_start=1180
+  _globals['_INPUTCHECKEDEVENT']._serialized_end=1267
+  _globals['_TYPECHECKRESULT']._serialized_start=1269
+  _globals['_TYPECHECKRESULT']._serialized_end=1389
+  _globals['_OUTPUTEVENT']._serialized_start=1392
+  _globals['_OUTPUTEVENT']._serialized_end=1551
+  _globals['_ASSETMATERIALIZATIONEVENT']._serialized_start=1554
+  _globals['_ASSETMATERIALIZATIONEVENT']._serialized_end=1852
+  _globals['_ASSETMATERIALIZATIONEVENT_TAGSENTRY']._serialized_start=1779
+  _globals['_ASSETMATERIALIZATIONEVENT_TAGSENTRY']._serialized_end=1822
+  _globals['_ASSETOBSERVATIONEVENT']._serialized_start=1855
+  _globals['_ASSETOBSERVATIONEVENT']._serialized_end=2145
+  _globals['_ASSETOBSERVATIONEVENT_TAGSENTRY']._serialized_start=1779
+  _globals['_ASSETOBSERVATIONEVENT_TAGSENTRY']._serialized_end=1822
+  _globals['_EXPECTATIONRESULTEVENT']._serialized_start=2148
+  _globals['_EXPECTATIONRESULTEVENT']._serialized_end=2290
+  _globals['_LOGEVENT']._serialized_start=2292
+  _globals['_LOGEVENT']._serialized_end=2376
+  _globals['_RETRYSCHEDULEDEVENT']._serialized_start=2378
+  _globals['_RETRYSCHEDULEDEVENT']._serialized_end=2505
+  _globals['_STEPFAILUREEVENT']._serialized_start=2508
+  _globals['_STEPFAILUREEVENT']._serialized_end=2675
+  _globals['_USERFAILURE']._serialized_start=2677
+  _globals['_USERFAILURE']._serialized_end=2776
+  _globals['_STEPSUCCESSEVENT']._serialized_start=2778
+  _globals['_STEPSUCCESSEVENT']._serialized_end=2841
+  _globals['_EXECUTIONFINISHEDEVENT']._serialized_start=2844
+  _globals['_EXECUTIONFINISHEDEVENT']._serialized_end=3025
 # @@protoc_insertion_point(module_scope)

@@ -232,6 +232,7 @@ class Event(_message.Message):
     STEP_SUCCESS_FIELD_NUMBER: _builtins.int
     VALUE_CHUNK_FIELD_NUMBER: _builtins.int
     EXECUTION_FINISHED_FIELD_NUMBER: _builtins.int
+    ASSET_OBSERVATION_FIELD_NUMBER: _builtins.int
     execution_id: _builtins.str
     """The execution this event belongs to."""
     sequence: _builtins.int
@@ -302,6 +303,12 @@ class Event(_message.Message):
     def execution_finished(self) -> Global___ExecutionFinishedEvent:
         """The execution ended. Always the last event."""
 
+    @_builtins.property
+    def asset_observation(self) -> Global___AssetObservationEvent:
+        """The op reported an observation of an asset (metadata about it, without
+        writing it).
+        """
+
     def __init__(
         self,
         *,
@@ -323,12 +330,13 @@ class Event(_message.Message):
         step_success: Global___StepSuccessEvent | None = ...,
         value_chunk: _value_pb2.ValueChunk | None = ...,
         execution_finished: Global___ExecutionFinishedEvent | None = ...,
+        asset_observation: Global___AssetObservationEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["asset_materialization", b"asset_materialization", "execution_finished", b"execution_finished", "execution_started", b"execution_started", "expectation_result", b"expectation_result", "input_checked", b"input_checked", "kind", b"kind", "log", b"log", "output", b"output", "retry_scheduled", b"retry_scheduled", "step_failure", b"step_failure", "step_restarted", b"step_restarted", "step_started", b"step_started", "step_success", b"step_success", "timestamp", b"timestamp", "value_chunk", b"value_chunk"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset_materialization", b"asset_materialization", "asset_observation", b"asset_observation", "execution_finished", b"execution_finished", "execution_started", b"execution_started", "expectation_result", b"expectation_result", "input_checked", b"input_checked", "kind", b"kind", "log", b"log", "output", b"output", "retry_scheduled", b"retry_scheduled", "step_failure", b"step_failure", "step_restarted", b"step_restarted", "step_started", b"step_started", "step_success", b"step_success", "timestamp", b"timestamp", "value_chunk", b"value_chunk"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_materialization", b"asset_materialization", "attempt", b"attempt", "execution_finished", b"execution_finished", "execution_id", b"execution_id", "execution_started", b"execution_started", "expectation_result", b"expectation_result", "input_checked", b"input_checked", "kind", b"kind", "log", b"log", "op_name", b"op_name", "output", b"output", "retry_scheduled", b"retry_scheduled", "sequence", b"sequence", "step_failure", b"step_failure", "step_restarted", b"step_restarted", "step_started", b"step_started", "step_success", b"step_success", "timestamp", b"timestamp", "value_chunk", b"value_chunk"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset_materialization", b"asset_materialization", "asset_observation", b"asset_observation", "attempt", b"attempt", "execution_finished", b"execution_finished", "execution_id", b"execution_id", "execution_started", b"execution_started", "expectation_result", b"expectation_result", "input_checked", b"input_checked", "kind", b"kind", "log", b"log", "op_name", b"op_name", "output", b"output", "retry_scheduled", b"retry_scheduled", "sequence", b"sequence", "step_failure", b"step_failure", "step_restarted", b"step_restarted", "step_started", b"step_started", "step_success", b"step_success", "timestamp", b"timestamp", "value_chunk", b"value_chunk"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["execution_started", "step_started", "step_restarted", "input_checked", "output", "asset_materialization", "expectation_result", "log", "retry_scheduled", "step_failure", "step_success", "value_chunk", "execution_finished"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["execution_started", "step_started", "step_restarted", "input_checked", "output", "asset_materialization", "expectation_result", "log", "retry_scheduled", "step_failure", "step_success", "value_chunk", "execution_finished", "asset_observation"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -571,6 +579,79 @@ class AssetMaterializationEvent(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__partition) -> _WhichOneofReturnType__partition | None: ...
 
 Global___AssetMaterializationEvent: _TypeAlias = AssetMaterializationEvent  # noqa: Y015
+
+@_typing.final
+class AssetObservationEvent(_message.Message):
+    """The op reported what it saw of an asset without creating or updating it
+    (for example the row count or freshness of a table someone else writes).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class TagsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    ASSET_KEY_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    METADATA_FIELD_NUMBER: _builtins.int
+    PARTITION_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    description: _builtins.str
+    """What was observed, if described."""
+    partition: _builtins.str
+    """The partition that was observed, if any."""
+    @_builtins.property
+    def asset_key(self) -> _metadata_pb2.AssetKey:
+        """The asset. Required."""
+
+    @_builtins.property
+    def metadata(self) -> _containers.RepeatedCompositeFieldContainer[_metadata_pb2.MetadataEntry]:
+        """Metadata about the observation, in order."""
+
+    @_builtins.property
+    def tags(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Tags attached to the observation."""
+
+    def __init__(
+        self,
+        *,
+        asset_key: _metadata_pb2.AssetKey | None = ...,
+        description: _builtins.str | None = ...,
+        metadata: _abc.Iterable[_metadata_pb2.MetadataEntry] | None = ...,
+        partition: _builtins.str | None = ...,
+        tags: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_partition", b"_partition", "asset_key", b"asset_key", "description", b"description", "partition", b"partition"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_description", b"_description", "_partition", b"_partition", "asset_key", b"asset_key", "description", b"description", "metadata", b"metadata", "partition", b"partition", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__description: _TypeAlias = _typing.Literal["description"]  # noqa: Y015
+    _WhichOneofArgType__description: _TypeAlias = _typing.Literal["_description", b"_description"]  # noqa: Y015
+    _WhichOneofReturnType__partition: _TypeAlias = _typing.Literal["partition"]  # noqa: Y015
+    _WhichOneofArgType__partition: _TypeAlias = _typing.Literal["_partition", b"_partition"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__description) -> _WhichOneofReturnType__description | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__partition) -> _WhichOneofReturnType__partition | None: ...
+
+Global___AssetObservationEvent: _TypeAlias = AssetObservationEvent  # noqa: Y015
 
 @_typing.final
 class ExpectationResultEvent(_message.Message):

@@ -517,7 +517,8 @@ class AttemptEvents(_message.Message):
     def events(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
         """Each a serialized `Event` holding its attempt, timestamp, op name and
         one kind that user code produces: `input_checked`, `output`,
-        `asset_materialization`, `expectation_result`, `log` or `value_chunk`.
+        `asset_materialization`, `asset_observation`, `expectation_result`, `log`
+        or `value_chunk`.
         The host adds the execution id and the sequence and stores the bytes as
         they are, so they travel as bytes.
         """

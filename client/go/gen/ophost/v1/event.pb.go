@@ -335,6 +335,7 @@ type Event struct {
 	//	*Event_StepSuccess
 	//	*Event_ValueChunk
 	//	*Event_ExecutionFinished
+	//	*Event_AssetObservation
 	Kind          isEvent_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -529,6 +530,15 @@ func (x *Event) GetExecutionFinished() *ExecutionFinishedEvent {
 	return nil
 }
 
+func (x *Event) GetAssetObservation() *AssetObservationEvent {
+	if x != nil {
+		if x, ok := x.Kind.(*Event_AssetObservation); ok {
+			return x.AssetObservation
+		}
+	}
+	return nil
+}
+
 type isEvent_Kind interface {
 	isEvent_Kind()
 }
@@ -598,6 +608,12 @@ type Event_ExecutionFinished struct {
 	ExecutionFinished *ExecutionFinishedEvent `protobuf:"bytes,22,opt,name=execution_finished,json=executionFinished,proto3,oneof"`
 }
 
+type Event_AssetObservation struct {
+	// The op reported an observation of an asset (metadata about it, without
+	// writing it).
+	AssetObservation *AssetObservationEvent `protobuf:"bytes,23,opt,name=asset_observation,json=assetObservation,proto3,oneof"`
+}
+
 func (*Event_ExecutionStarted) isEvent_Kind() {}
 
 func (*Event_StepStarted) isEvent_Kind() {}
@@ -623,6 +639,8 @@ func (*Event_StepSuccess) isEvent_Kind() {}
 func (*Event_ValueChunk) isEvent_Kind() {}
 
 func (*Event_ExecutionFinished) isEvent_Kind() {}
+
+func (*Event_AssetObservation) isEvent_Kind() {}
 
 // The execution was created (state PENDING). It may wait for a free slot
 // before the op starts.
@@ -1023,6 +1041,89 @@ func (x *AssetMaterializationEvent) GetTags() map[string]string {
 	return nil
 }
 
+// The op reported what it saw of an asset without creating or updating it
+// (for example the row count or freshness of a table someone else writes).
+type AssetObservationEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The asset. Required.
+	AssetKey *AssetKey `protobuf:"bytes,1,opt,name=asset_key,json=assetKey,proto3" json:"asset_key,omitempty"`
+	// What was observed, if described.
+	Description *string `protobuf:"bytes,2,opt,name=description,proto3,oneof" json:"description,omitempty"`
+	// Metadata about the observation, in order.
+	Metadata []*MetadataEntry `protobuf:"bytes,3,rep,name=metadata,proto3" json:"metadata,omitempty"`
+	// The partition that was observed, if any.
+	Partition *string `protobuf:"bytes,4,opt,name=partition,proto3,oneof" json:"partition,omitempty"`
+	// Tags attached to the observation.
+	Tags          map[string]string `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AssetObservationEvent) Reset() {
+	*x = AssetObservationEvent{}
+	mi := &file_ophost_v1_event_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AssetObservationEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AssetObservationEvent) ProtoMessage() {}
+
+func (x *AssetObservationEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_ophost_v1_event_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AssetObservationEvent.ProtoReflect.Descriptor instead.
+func (*AssetObservationEvent) Descriptor() ([]byte, []int) {
+	return file_ophost_v1_event_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *AssetObservationEvent) GetAssetKey() *AssetKey {
+	if x != nil {
+		return x.AssetKey
+	}
+	return nil
+}
+
+func (x *AssetObservationEvent) GetDescription() string {
+	if x != nil && x.Description != nil {
+		return *x.Description
+	}
+	return ""
+}
+
+func (x *AssetObservationEvent) GetMetadata() []*MetadataEntry {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *AssetObservationEvent) GetPartition() string {
+	if x != nil && x.Partition != nil {
+		return *x.Partition
+	}
+	return ""
+}
+
+func (x *AssetObservationEvent) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
 // The op reported the result of a data-quality expectation. A failed
 // expectation does not fail the op.
 type ExpectationResultEvent struct {
@@ -1041,7 +1142,7 @@ type ExpectationResultEvent struct {
 
 func (x *ExpectationResultEvent) Reset() {
 	*x = ExpectationResultEvent{}
-	mi := &file_ophost_v1_event_proto_msgTypes[8]
+	mi := &file_ophost_v1_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1154,7 @@ func (x *ExpectationResultEvent) String() string {
 func (*ExpectationResultEvent) ProtoMessage() {}
 
 func (x *ExpectationResultEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ophost_v1_event_proto_msgTypes[8]
+	mi := &file_ophost_v1_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1167,7 @@ func (x *ExpectationResultEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpectationResultEvent.ProtoReflect.Descriptor instead.
 func (*ExpectationResultEvent) Descriptor() ([]byte, []int) {
-	return file_ophost_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_ophost_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ExpectationResultEvent) GetSuccess() bool {
@@ -1112,7 +1213,7 @@ type LogEvent struct {
 
 func (x *LogEvent) Reset() {
 	*x = LogEvent{}
-	mi := &file_ophost_v1_event_proto_msgTypes[9]
+	mi := &file_ophost_v1_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1124,7 +1225,7 @@ func (x *LogEvent) String() string {
 func (*LogEvent) ProtoMessage() {}
 
 func (x *LogEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ophost_v1_event_proto_msgTypes[9]
+	mi := &file_ophost_v1_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1137,7 +1238,7 @@ func (x *LogEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEvent.ProtoReflect.Descriptor instead.
 func (*LogEvent) Descriptor() ([]byte, []int) {
-	return file_ophost_v1_event_proto_rawDescGZIP(), []int{9}
+	return file_ophost_v1_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LogEvent) GetLevel() LogLevel {
@@ -1181,7 +1282,7 @@ type RetryScheduledEvent struct {
 
 func (x *RetryScheduledEvent) Reset() {
 	*x = RetryScheduledEvent{}
-	mi := &file_ophost_v1_event_proto_msgTypes[10]
+	mi := &file_ophost_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1294,7 @@ func (x *RetryScheduledEvent) String() string {
 func (*RetryScheduledEvent) ProtoMessage() {}
 
 func (x *RetryScheduledEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ophost_v1_event_proto_msgTypes[10]
+	mi := &file_ophost_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1307,7 @@ func (x *RetryScheduledEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryScheduledEvent.ProtoReflect.Descriptor instead.
 func (*RetryScheduledEvent) Descriptor() ([]byte, []int) {
-	return file_ophost_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_ophost_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RetryScheduledEvent) GetFailedAttempt() uint32 {
@@ -1257,7 +1358,7 @@ type StepFailureEvent struct {
 
 func (x *StepFailureEvent) Reset() {
 	*x = StepFailureEvent{}
-	mi := &file_ophost_v1_event_proto_msgTypes[11]
+	mi := &file_ophost_v1_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1269,7 +1370,7 @@ func (x *StepFailureEvent) String() string {
 func (*StepFailureEvent) ProtoMessage() {}
 
 func (x *StepFailureEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ophost_v1_event_proto_msgTypes[11]
+	mi := &file_ophost_v1_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1282,7 +1383,7 @@ func (x *StepFailureEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepFailureEvent.ProtoReflect.Descriptor instead.
 func (*StepFailureEvent) Descriptor() ([]byte, []int) {
-	return file_ophost_v1_event_proto_rawDescGZIP(), []int{11}
+	return file_ophost_v1_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StepFailureEvent) GetError() *ErrorData {
@@ -1326,7 +1427,7 @@ type UserFailure struct {
 
 func (x *UserFailure) Reset() {
 	*x = UserFailure{}
-	mi := &file_ophost_v1_event_proto_msgTypes[12]
+	mi := &file_ophost_v1_event_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1439,7 @@ func (x *UserFailure) String() string {
 func (*UserFailure) ProtoMessage() {}
 
 func (x *UserFailure) ProtoReflect() protoreflect.Message {
-	mi := &file_ophost_v1_event_proto_msgTypes[12]
+	mi := &file_ophost_v1_event_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1452,7 @@ func (x *UserFailure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserFailure.ProtoReflect.Descriptor instead.
 func (*UserFailure) Descriptor() ([]byte, []int) {
-	return file_ophost_v1_event_proto_rawDescGZIP(), []int{12}
+	return file_ophost_v1_event_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UserFailure) GetDescription() string {
@@ -1379,7 +1480,7 @@ type StepSuccessEvent struct {
 
 func (x *StepSuccessEvent) Reset() {
 	*x = StepSuccessEvent{}
-	mi := &file_ophost_v1_event_proto_msgTypes[13]
+	mi := &file_ophost_v1_event_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1492,7 @@ func (x *StepSuccessEvent) String() string {
 func (*StepSuccessEvent) ProtoMessage() {}
 
 func (x *StepSuccessEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ophost_v1_event_proto_msgTypes[13]
+	mi := &file_ophost_v1_event_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1505,7 @@ func (x *StepSuccessEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepSuccessEvent.ProtoReflect.Descriptor instead.
 func (*StepSuccessEvent) Descriptor() ([]byte, []int) {
-	return file_ophost_v1_event_proto_rawDescGZIP(), []int{13}
+	return file_ophost_v1_event_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StepSuccessEvent) GetDuration() *durationpb.Duration {
@@ -1434,7 +1535,7 @@ type ExecutionFinishedEvent struct {
 
 func (x *ExecutionFinishedEvent) Reset() {
 	*x = ExecutionFinishedEvent{}
-	mi := &file_ophost_v1_event_proto_msgTypes[14]
+	mi := &file_ophost_v1_event_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1547,7 @@ func (x *ExecutionFinishedEvent) String() string {
 func (*ExecutionFinishedEvent) ProtoMessage() {}
 
 func (x *ExecutionFinishedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_ophost_v1_event_proto_msgTypes[14]
+	mi := &file_ophost_v1_event_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +1560,7 @@ func (x *ExecutionFinishedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecutionFinishedEvent.ProtoReflect.Descriptor instead.
 func (*ExecutionFinishedEvent) Descriptor() ([]byte, []int) {
-	return file_ophost_v1_event_proto_rawDescGZIP(), []int{14}
+	return file_ophost_v1_event_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExecutionFinishedEvent) GetStatus() ExecutionStatus {
@@ -1494,7 +1595,7 @@ var File_ophost_v1_event_proto protoreflect.FileDescriptor
 
 const file_ophost_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x15ophost/v1/event.proto\x12\tophost.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ophost/v1/error.proto\x1a\x18ophost/v1/metadata.proto\x1a\x15ophost/v1/value.proto\"\xc4\b\n" +
+	"\x15ophost/v1/event.proto\x12\tophost.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15ophost/v1/error.proto\x1a\x18ophost/v1/metadata.proto\x1a\x15ophost/v1/value.proto\"\x95\t\n" +
 	"\x05Event\x12!\n" +
 	"\fexecution_id\x18\x01 \x01(\tR\vexecutionId\x12\x1a\n" +
 	"\bsequence\x18\x02 \x01(\x04R\bsequence\x12\x18\n" +
@@ -1515,7 +1616,8 @@ const file_ophost_v1_event_proto_rawDesc = "" +
 	"\fstep_success\x18\x14 \x01(\v2\x1b.ophost.v1.StepSuccessEventH\x00R\vstepSuccess\x128\n" +
 	"\vvalue_chunk\x18\x15 \x01(\v2\x15.ophost.v1.ValueChunkH\x00R\n" +
 	"valueChunk\x12R\n" +
-	"\x12execution_finished\x18\x16 \x01(\v2!.ophost.v1.ExecutionFinishedEventH\x00R\x11executionFinishedB\x06\n" +
+	"\x12execution_finished\x18\x16 \x01(\v2!.ophost.v1.ExecutionFinishedEventH\x00R\x11executionFinished\x12O\n" +
+	"\x11asset_observation\x18\x17 \x01(\v2 .ophost.v1.AssetObservationEventH\x00R\x10assetObservationB\x06\n" +
 	"\x04kind\"6\n" +
 	"\x15ExecutionStartedEvent\x12\x1d\n" +
 	"\n" +
@@ -1545,6 +1647,18 @@ const file_ophost_v1_event_proto_rawDesc = "" +
 	"\bmetadata\x18\x03 \x03(\v2\x18.ophost.v1.MetadataEntryR\bmetadata\x12!\n" +
 	"\tpartition\x18\x04 \x01(\tH\x01R\tpartition\x88\x01\x01\x12B\n" +
 	"\x04tags\x18\x05 \x03(\v2..ophost.v1.AssetMaterializationEvent.TagsEntryR\x04tags\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0e\n" +
+	"\f_descriptionB\f\n" +
+	"\n" +
+	"_partition\"\xe0\x02\n" +
+	"\x15AssetObservationEvent\x120\n" +
+	"\tasset_key\x18\x01 \x01(\v2\x13.ophost.v1.AssetKeyR\bassetKey\x12%\n" +
+	"\vdescription\x18\x02 \x01(\tH\x00R\vdescription\x88\x01\x01\x124\n" +
+	"\bmetadata\x18\x03 \x03(\v2\x18.ophost.v1.MetadataEntryR\bmetadata\x12!\n" +
+	"\tpartition\x18\x04 \x01(\tH\x01R\tpartition\x88\x01\x01\x12>\n" +
+	"\x04tags\x18\x05 \x03(\v2*.ophost.v1.AssetObservationEvent.TagsEntryR\x04tags\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0e\n" +
@@ -1629,7 +1743,7 @@ func file_ophost_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_ophost_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_ophost_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_ophost_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_ophost_v1_event_proto_goTypes = []any{
 	(LogLevel)(0),                     // 0: ophost.v1.LogLevel
 	(ErrorSource)(0),                  // 1: ophost.v1.ErrorSource
@@ -1643,61 +1757,67 @@ var file_ophost_v1_event_proto_goTypes = []any{
 	(*TypeCheckResult)(nil),           // 9: ophost.v1.TypeCheckResult
 	(*OutputEvent)(nil),               // 10: ophost.v1.OutputEvent
 	(*AssetMaterializationEvent)(nil), // 11: ophost.v1.AssetMaterializationEvent
-	(*ExpectationResultEvent)(nil),    // 12: ophost.v1.ExpectationResultEvent
-	(*LogEvent)(nil),                  // 13: ophost.v1.LogEvent
-	(*RetryScheduledEvent)(nil),       // 14: ophost.v1.RetryScheduledEvent
-	(*StepFailureEvent)(nil),          // 15: ophost.v1.StepFailureEvent
-	(*UserFailure)(nil),               // 16: ophost.v1.UserFailure
-	(*StepSuccessEvent)(nil),          // 17: ophost.v1.StepSuccessEvent
-	(*ExecutionFinishedEvent)(nil),    // 18: ophost.v1.ExecutionFinishedEvent
-	nil,                               // 19: ophost.v1.AssetMaterializationEvent.TagsEntry
-	(*timestamppb.Timestamp)(nil),     // 20: google.protobuf.Timestamp
-	(*ValueChunk)(nil),                // 21: ophost.v1.ValueChunk
-	(*MetadataEntry)(nil),             // 22: ophost.v1.MetadataEntry
-	(*Value)(nil),                     // 23: ophost.v1.Value
-	(*AssetKey)(nil),                  // 24: ophost.v1.AssetKey
-	(*ErrorData)(nil),                 // 25: ophost.v1.ErrorData
-	(*durationpb.Duration)(nil),       // 26: google.protobuf.Duration
+	(*AssetObservationEvent)(nil),     // 12: ophost.v1.AssetObservationEvent
+	(*ExpectationResultEvent)(nil),    // 13: ophost.v1.ExpectationResultEvent
+	(*LogEvent)(nil),                  // 14: ophost.v1.LogEvent
+	(*RetryScheduledEvent)(nil),       // 15: ophost.v1.RetryScheduledEvent
+	(*StepFailureEvent)(nil),          // 16: ophost.v1.StepFailureEvent
+	(*UserFailure)(nil),               // 17: ophost.v1.UserFailure
+	(*StepSuccessEvent)(nil),          // 18: ophost.v1.StepSuccessEvent
+	(*ExecutionFinishedEvent)(nil),    // 19: ophost.v1.ExecutionFinishedEvent
+	nil,                               // 20: ophost.v1.AssetMaterializationEvent.TagsEntry
+	nil,                               // 21: ophost.v1.AssetObservationEvent.TagsEntry
+	(*timestamppb.Timestamp)(nil),     // 22: google.protobuf.Timestamp
+	(*ValueChunk)(nil),                // 23: ophost.v1.ValueChunk
+	(*MetadataEntry)(nil),             // 24: ophost.v1.MetadataEntry
+	(*Value)(nil),                     // 25: ophost.v1.Value
+	(*AssetKey)(nil),                  // 26: ophost.v1.AssetKey
+	(*ErrorData)(nil),                 // 27: ophost.v1.ErrorData
+	(*durationpb.Duration)(nil),       // 28: google.protobuf.Duration
 }
 var file_ophost_v1_event_proto_depIdxs = []int32{
-	20, // 0: ophost.v1.Event.timestamp:type_name -> google.protobuf.Timestamp
+	22, // 0: ophost.v1.Event.timestamp:type_name -> google.protobuf.Timestamp
 	5,  // 1: ophost.v1.Event.execution_started:type_name -> ophost.v1.ExecutionStartedEvent
 	6,  // 2: ophost.v1.Event.step_started:type_name -> ophost.v1.StepStartedEvent
 	7,  // 3: ophost.v1.Event.step_restarted:type_name -> ophost.v1.StepRestartedEvent
 	8,  // 4: ophost.v1.Event.input_checked:type_name -> ophost.v1.InputCheckedEvent
 	10, // 5: ophost.v1.Event.output:type_name -> ophost.v1.OutputEvent
 	11, // 6: ophost.v1.Event.asset_materialization:type_name -> ophost.v1.AssetMaterializationEvent
-	12, // 7: ophost.v1.Event.expectation_result:type_name -> ophost.v1.ExpectationResultEvent
-	13, // 8: ophost.v1.Event.log:type_name -> ophost.v1.LogEvent
-	14, // 9: ophost.v1.Event.retry_scheduled:type_name -> ophost.v1.RetryScheduledEvent
-	15, // 10: ophost.v1.Event.step_failure:type_name -> ophost.v1.StepFailureEvent
-	17, // 11: ophost.v1.Event.step_success:type_name -> ophost.v1.StepSuccessEvent
-	21, // 12: ophost.v1.Event.value_chunk:type_name -> ophost.v1.ValueChunk
-	18, // 13: ophost.v1.Event.execution_finished:type_name -> ophost.v1.ExecutionFinishedEvent
-	9,  // 14: ophost.v1.InputCheckedEvent.type_check:type_name -> ophost.v1.TypeCheckResult
-	22, // 15: ophost.v1.TypeCheckResult.metadata:type_name -> ophost.v1.MetadataEntry
-	23, // 16: ophost.v1.OutputEvent.value:type_name -> ophost.v1.Value
-	22, // 17: ophost.v1.OutputEvent.metadata:type_name -> ophost.v1.MetadataEntry
-	9,  // 18: ophost.v1.OutputEvent.type_check:type_name -> ophost.v1.TypeCheckResult
-	24, // 19: ophost.v1.AssetMaterializationEvent.asset_key:type_name -> ophost.v1.AssetKey
-	22, // 20: ophost.v1.AssetMaterializationEvent.metadata:type_name -> ophost.v1.MetadataEntry
-	19, // 21: ophost.v1.AssetMaterializationEvent.tags:type_name -> ophost.v1.AssetMaterializationEvent.TagsEntry
-	22, // 22: ophost.v1.ExpectationResultEvent.metadata:type_name -> ophost.v1.MetadataEntry
-	0,  // 23: ophost.v1.LogEvent.level:type_name -> ophost.v1.LogLevel
-	25, // 24: ophost.v1.RetryScheduledEvent.error:type_name -> ophost.v1.ErrorData
-	25, // 25: ophost.v1.StepFailureEvent.error:type_name -> ophost.v1.ErrorData
-	1,  // 26: ophost.v1.StepFailureEvent.error_source:type_name -> ophost.v1.ErrorSource
-	16, // 27: ophost.v1.StepFailureEvent.user_failure:type_name -> ophost.v1.UserFailure
-	22, // 28: ophost.v1.UserFailure.metadata:type_name -> ophost.v1.MetadataEntry
-	26, // 29: ophost.v1.StepSuccessEvent.duration:type_name -> google.protobuf.Duration
-	2,  // 30: ophost.v1.ExecutionFinishedEvent.status:type_name -> ophost.v1.ExecutionStatus
-	25, // 31: ophost.v1.ExecutionFinishedEvent.error:type_name -> ophost.v1.ErrorData
-	3,  // 32: ophost.v1.ExecutionFinishedEvent.cancel_outcome:type_name -> ophost.v1.CancelOutcome
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	13, // 7: ophost.v1.Event.expectation_result:type_name -> ophost.v1.ExpectationResultEvent
+	14, // 8: ophost.v1.Event.log:type_name -> ophost.v1.LogEvent
+	15, // 9: ophost.v1.Event.retry_scheduled:type_name -> ophost.v1.RetryScheduledEvent
+	16, // 10: ophost.v1.Event.step_failure:type_name -> ophost.v1.StepFailureEvent
+	18, // 11: ophost.v1.Event.step_success:type_name -> ophost.v1.StepSuccessEvent
+	23, // 12: ophost.v1.Event.value_chunk:type_name -> ophost.v1.ValueChunk
+	19, // 13: ophost.v1.Event.execution_finished:type_name -> ophost.v1.ExecutionFinishedEvent
+	12, // 14: ophost.v1.Event.asset_observation:type_name -> ophost.v1.AssetObservationEvent
+	9,  // 15: ophost.v1.InputCheckedEvent.type_check:type_name -> ophost.v1.TypeCheckResult
+	24, // 16: ophost.v1.TypeCheckResult.metadata:type_name -> ophost.v1.MetadataEntry
+	25, // 17: ophost.v1.OutputEvent.value:type_name -> ophost.v1.Value
+	24, // 18: ophost.v1.OutputEvent.metadata:type_name -> ophost.v1.MetadataEntry
+	9,  // 19: ophost.v1.OutputEvent.type_check:type_name -> ophost.v1.TypeCheckResult
+	26, // 20: ophost.v1.AssetMaterializationEvent.asset_key:type_name -> ophost.v1.AssetKey
+	24, // 21: ophost.v1.AssetMaterializationEvent.metadata:type_name -> ophost.v1.MetadataEntry
+	20, // 22: ophost.v1.AssetMaterializationEvent.tags:type_name -> ophost.v1.AssetMaterializationEvent.TagsEntry
+	26, // 23: ophost.v1.AssetObservationEvent.asset_key:type_name -> ophost.v1.AssetKey
+	24, // 24: ophost.v1.AssetObservationEvent.metadata:type_name -> ophost.v1.MetadataEntry
+	21, // 25: ophost.v1.AssetObservationEvent.tags:type_name -> ophost.v1.AssetObservationEvent.TagsEntry
+	24, // 26: ophost.v1.ExpectationResultEvent.metadata:type_name -> ophost.v1.MetadataEntry
+	0,  // 27: ophost.v1.LogEvent.level:type_name -> ophost.v1.LogLevel
+	27, // 28: ophost.v1.RetryScheduledEvent.error:type_name -> ophost.v1.ErrorData
+	27, // 29: ophost.v1.StepFailureEvent.error:type_name -> ophost.v1.ErrorData
+	1,  // 30: ophost.v1.StepFailureEvent.error_source:type_name -> ophost.v1.ErrorSource
+	17, // 31: ophost.v1.StepFailureEvent.user_failure:type_name -> ophost.v1.UserFailure
+	24, // 32: ophost.v1.UserFailure.metadata:type_name -> ophost.v1.MetadataEntry
+	28, // 33: ophost.v1.StepSuccessEvent.duration:type_name -> google.protobuf.Duration
+	2,  // 34: ophost.v1.ExecutionFinishedEvent.status:type_name -> ophost.v1.ExecutionStatus
+	27, // 35: ophost.v1.ExecutionFinishedEvent.error:type_name -> ophost.v1.ErrorData
+	3,  // 36: ophost.v1.ExecutionFinishedEvent.cancel_outcome:type_name -> ophost.v1.CancelOutcome
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_ophost_v1_event_proto_init() }
@@ -1722,18 +1842,20 @@ func file_ophost_v1_event_proto_init() {
 		(*Event_StepSuccess)(nil),
 		(*Event_ValueChunk)(nil),
 		(*Event_ExecutionFinished)(nil),
+		(*Event_AssetObservation)(nil),
 	}
 	file_ophost_v1_event_proto_msgTypes[5].OneofWrappers = []any{}
 	file_ophost_v1_event_proto_msgTypes[7].OneofWrappers = []any{}
 	file_ophost_v1_event_proto_msgTypes[8].OneofWrappers = []any{}
-	file_ophost_v1_event_proto_msgTypes[12].OneofWrappers = []any{}
+	file_ophost_v1_event_proto_msgTypes[9].OneofWrappers = []any{}
+	file_ophost_v1_event_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ophost_v1_event_proto_rawDesc), len(file_ophost_v1_event_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

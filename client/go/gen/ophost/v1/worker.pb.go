@@ -1054,7 +1054,8 @@ type AttemptEvents struct {
 	Count uint64 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
 	// Each a serialized `Event` holding its attempt, timestamp, op name and
 	// one kind that user code produces: `input_checked`, `output`,
-	// `asset_materialization`, `expectation_result`, `log` or `value_chunk`.
+	// `asset_materialization`, `asset_observation`, `expectation_result`, `log`
+	// or `value_chunk`.
 	// The host adds the execution id and the sequence and stores the bytes as
 	// they are, so they travel as bytes.
 	Events        [][]byte `protobuf:"bytes,4,rep,name=events,proto3" json:"events,omitempty"`

@@ -596,7 +596,8 @@ export type AttemptEvents = Message<"ophost.v1.AttemptEvents"> & {
   /**
    * Each a serialized `Event` holding its attempt, timestamp, op name and
    * one kind that user code produces: `input_checked`, `output`,
-   * `asset_materialization`, `expectation_result`, `log` or `value_chunk`.
+   * `asset_materialization`, `asset_observation`, `expectation_result`, `log`
+   * or `value_chunk`.
    * The host adds the execution id and the sequence and stores the bytes as
    * they are, so they travel as bytes.
    *

@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ophost/v1/event.proto.
  */
 export const file_ophost_v1_event: GenFile = /*@__PURE__*/
-  fileDesc("ChVvcGhvc3QvdjEvZXZlbnQucHJvdG8SCW9waG9zdC52MSLWBgoFRXZlbnQSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgEEg8KB2F0dGVtcHQYAyABKA0SLQoJdGltZXN0YW1wGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdvcF9uYW1lGAUgASgJEj0KEWV4ZWN1dGlvbl9zdGFydGVkGAogASgLMiAub3Bob3N0LnYxLkV4ZWN1dGlvblN0YXJ0ZWRFdmVudEgAEjMKDHN0ZXBfc3RhcnRlZBgLIAEoCzIbLm9waG9zdC52MS5TdGVwU3RhcnRlZEV2ZW50SAASNwoOc3RlcF9yZXN0YXJ0ZWQYDCABKAsyHS5vcGhvc3QudjEuU3RlcFJlc3RhcnRlZEV2ZW50SAASNQoNaW5wdXRfY2hlY2tlZBgNIAEoCzIcLm9waG9zdC52MS5JbnB1dENoZWNrZWRFdmVudEgAEigKBm91dHB1dBgOIAEoCzIWLm9waG9zdC52MS5PdXRwdXRFdmVudEgAEkUKFWFzc2V0X21hdGVyaWFsaXphdGlvbhgPIAEoCzIkLm9waG9zdC52MS5Bc3NldE1hdGVyaWFsaXphdGlvbkV2ZW50SAASPwoSZXhwZWN0YXRpb25fcmVzdWx0GBAgASgLMiEub3Bob3N0LnYxLkV4cGVjdGF0aW9uUmVzdWx0RXZlbnRIABIiCgNsb2cYESABKAsyEy5vcGhvc3QudjEuTG9nRXZlbnRIABI5Cg9yZXRyeV9zY2hlZHVsZWQYEiABKAsyHi5vcGhvc3QudjEuUmV0cnlTY2hlZHVsZWRFdmVudEgAEjMKDHN0ZXBfZmFpbHVyZRgTIAEoCzIbLm9waG9zdC52MS5TdGVwRmFpbHVyZUV2ZW50SAASMwoMc3RlcF9zdWNjZXNzGBQgASgLMhsub3Bob3N0LnYxLlN0ZXBTdWNjZXNzRXZlbnRIABIsCgt2YWx1ZV9jaHVuaxgVIAEoCzIVLm9waG9zdC52MS5WYWx1ZUNodW5rSAASPwoSZXhlY3V0aW9uX2ZpbmlzaGVkGBYgASgLMiEub3Bob3N0LnYxLkV4ZWN1dGlvbkZpbmlzaGVkRXZlbnRIAEIGCgRraW5kIisKFUV4ZWN1dGlvblN0YXJ0ZWRFdmVudBISCgpyZXF1ZXN0X2lkGAEgASgJIhIKEFN0ZXBTdGFydGVkRXZlbnQiFAoSU3RlcFJlc3RhcnRlZEV2ZW50IlcKEUlucHV0Q2hlY2tlZEV2ZW50EhIKCmlucHV0X25hbWUYASABKAkSLgoKdHlwZV9jaGVjaxgCIAEoCzIaLm9waG9zdC52MS5UeXBlQ2hlY2tSZXN1bHQieAoPVHlwZUNoZWNrUmVzdWx0Eg8KB3N1Y2Nlc3MYASABKAgSGAoLZGVzY3JpcHRpb24YAiABKAlIAIgBARIqCghtZXRhZGF0YRgDIAMoCzIYLm9waG9zdC52MS5NZXRhZGF0YUVudHJ5Qg4KDF9kZXNjcmlwdGlvbiKfAQoLT3V0cHV0RXZlbnQSEwoLb3V0cHV0X25hbWUYASABKAkSHwoFdmFsdWUYAiABKAsyEC5vcGhvc3QudjEuVmFsdWUSKgoIbWV0YWRhdGEYAyADKAsyGC5vcGhvc3QudjEuTWV0YWRhdGFFbnRyeRIuCgp0eXBlX2NoZWNrGAQgASgLMhoub3Bob3N0LnYxLlR5cGVDaGVja1Jlc3VsdCKqAgoZQXNzZXRNYXRlcmlhbGl6YXRpb25FdmVudBImCglhc3NldF9rZXkYASABKAsyEy5vcGhvc3QudjEuQXNzZXRLZXkSGAoLZGVzY3JpcHRpb24YAiABKAlIAIgBARIqCghtZXRhZGF0YRgDIAMoCzIYLm9waG9zdC52MS5NZXRhZGF0YUVudHJ5EhYKCXBhcnRpdGlvbhgEIAEoCUgBiAEBEjwKBHRhZ3MYBSADKAsyLi5vcGhvc3QudjEuQXNzZXRNYXRlcmlhbGl6YXRpb25FdmVudC5UYWdzRW50cnkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDgoMX2Rlc2NyaXB0aW9uQgwKCl9wYXJ0aXRpb24ijgEKFkV4cGVjdGF0aW9uUmVzdWx0RXZlbnQSDwoHc3VjY2VzcxgBIAEoCBINCgVsYWJlbBgCIAEoCRIYCgtkZXNjcmlwdGlvbhgDIAEoCUgAiAEBEioKCG1ldGFkYXRhGAQgAygLMhgub3Bob3N0LnYxLk1ldGFkYXRhRW50cnlCDgoMX2Rlc2NyaXB0aW9uIlQKCExvZ0V2ZW50EiIKBWxldmVsGAEgASgOMhMub3Bob3N0LnYxLkxvZ0xldmVsEg8KB21lc3NhZ2UYAiABKAkSEwoLbG9nZ2VyX25hbWUYAyABKAkifwoTUmV0cnlTY2hlZHVsZWRFdmVudBIWCg5mYWlsZWRfYXR0ZW1wdBgBIAEoDRIUCgxuZXh0X2F0dGVtcHQYAiABKA0SFQoNZGVsYXlfc2Vjb25kcxgDIAEoARIjCgVlcnJvchgEIAEoCzIULm9waG9zdC52MS5FcnJvckRhdGEipwEKEFN0ZXBGYWlsdXJlRXZlbnQSIwoFZXJyb3IYASABKAsyFC5vcGhvc3QudjEuRXJyb3JEYXRhEiwKDGVycm9yX3NvdXJjZRgCIAEoDjIWLm9waG9zdC52MS5FcnJvclNvdXJjZRIsCgx1c2VyX2ZhaWx1cmUYAyABKAsyFi5vcGhvc3QudjEuVXNlckZhaWx1cmUSEgoKd2lsbF9yZXRyeRgEIAEoCCJjCgtVc2VyRmFpbHVyZRIYCgtkZXNjcmlwdGlvbhgBIAEoCUgAiAEBEioKCG1ldGFkYXRhGAIgAygLMhgub3Bob3N0LnYxLk1ldGFkYXRhRW50cnlCDgoMX2Rlc2NyaXB0aW9uIj8KEFN0ZXBTdWNjZXNzRXZlbnQSKwoIZHVyYXRpb24YASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24itQEKFkV4ZWN1dGlvbkZpbmlzaGVkRXZlbnQSKgoGc3RhdHVzGAEgASgOMhoub3Bob3N0LnYxLkV4ZWN1dGlvblN0YXR1cxIjCgVlcnJvchgCIAEoCzIULm9waG9zdC52MS5FcnJvckRhdGESGAoQY2FuY2VsX3JlcXVlc3RlZBgDIAEoCBIwCg5jYW5jZWxfb3V0Y29tZRgEIAEoDjIYLm9waG9zdC52MS5DYW5jZWxPdXRjb21lKpIBCghMb2dMZXZlbBIZChVMT0dfTEVWRUxfVU5TUEVDSUZJRUQQABITCg9MT0dfTEVWRUxfREVCVUcQARISCg5MT0dfTEVWRUxfSU5GTxACEhUKEUxPR19MRVZFTF9XQVJOSU5HEAMSEwoPTE9HX0xFVkVMX0VSUk9SEAQSFgoSTE9HX0xFVkVMX0NSSVRJQ0FMEAUqsAIKC0Vycm9yU291cmNlEhwKGEVSUk9SX1NPVVJDRV9VTlNQRUNJRklFRBAAEhoKFkVSUk9SX1NPVVJDRV9VU0VSX0NPREUQARIaChZFUlJPUl9TT1VSQ0VfRlJBTUVXT1JLEAISGgoWRVJST1JfU09VUkNFX0lOVEVSUlVQVBADEhsKF0VSUk9SX1NPVVJDRV9VTkVYUEVDVEVEEAQSGgoWRVJST1JfU09VUkNFX0hPU1RfTE9TVBAFEh8KG0VSUk9SX1NPVVJDRV9XT1JLRVJfQ1JBU0hFRBAGEhwKGEVSUk9SX1NPVVJDRV9XT1JLRVJfTE9TVBAHEh0KGUVSUk9SX1NPVVJDRV9NRU1PUllfTElNSVQQCBIYChRFUlJPUl9TT1VSQ0VfVElNRU9VVBAJKo8BCg9FeGVjdXRpb25TdGF0dXMSIAocRVhFQ1VUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEh4KGkVYRUNVVElPTl9TVEFUVVNfU1VDQ0VFREVEEAESGwoXRVhFQ1VUSU9OX1NUQVRVU19GQUlMRUQQAhIdChlFWEVDVVRJT05fU1RBVFVTX0NBTkNFTEVEEAMqqAEKDUNhbmNlbE91dGNvbWUSHgoaQ0FOQ0VMX09VVENPTUVfVU5TUEVDSUZJRUQQABIeChpDQU5DRUxfT1VUQ09NRV9OT1RfU1RBUlRFRBABEh4KGkNBTkNFTF9PVVRDT01FX0NPT1BFUkFUSVZFEAISGQoVQ0FOQ0VMX09VVENPTUVfRk9SQ0VEEAMSHAoYQ0FOQ0VMX09VVENPTUVfQUJBTkRPTkVEEARCaAoNZGV2Lm9waG9zdC52MUIKRXZlbnRQcm90b1ABWj1naXRodWIuY29tL29waG9zdC1kZXYvb3Bob3N0L2NsaWVudC9nby9nZW4vb3Bob3N0L3YxO29waG9zdHYxqgIJT3Bob3N0LlYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_ophost_v1_error, file_ophost_v1_metadata, file_ophost_v1_value]);
+  fileDesc("ChVvcGhvc3QvdjEvZXZlbnQucHJvdG8SCW9waG9zdC52MSKVBwoFRXZlbnQSFAoMZXhlY3V0aW9uX2lkGAEgASgJEhAKCHNlcXVlbmNlGAIgASgEEg8KB2F0dGVtcHQYAyABKA0SLQoJdGltZXN0YW1wGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdvcF9uYW1lGAUgASgJEj0KEWV4ZWN1dGlvbl9zdGFydGVkGAogASgLMiAub3Bob3N0LnYxLkV4ZWN1dGlvblN0YXJ0ZWRFdmVudEgAEjMKDHN0ZXBfc3RhcnRlZBgLIAEoCzIbLm9waG9zdC52MS5TdGVwU3RhcnRlZEV2ZW50SAASNwoOc3RlcF9yZXN0YXJ0ZWQYDCABKAsyHS5vcGhvc3QudjEuU3RlcFJlc3RhcnRlZEV2ZW50SAASNQoNaW5wdXRfY2hlY2tlZBgNIAEoCzIcLm9waG9zdC52MS5JbnB1dENoZWNrZWRFdmVudEgAEigKBm91dHB1dBgOIAEoCzIWLm9waG9zdC52MS5PdXRwdXRFdmVudEgAEkUKFWFzc2V0X21hdGVyaWFsaXphdGlvbhgPIAEoCzIkLm9waG9zdC52MS5Bc3NldE1hdGVyaWFsaXphdGlvbkV2ZW50SAASPwoSZXhwZWN0YXRpb25fcmVzdWx0GBAgASgLMiEub3Bob3N0LnYxLkV4cGVjdGF0aW9uUmVzdWx0RXZlbnRIABIiCgNsb2cYESABKAsyEy5vcGhvc3QudjEuTG9nRXZlbnRIABI5Cg9yZXRyeV9zY2hlZHVsZWQYEiABKAsyHi5vcGhvc3QudjEuUmV0cnlTY2hlZHVsZWRFdmVudEgAEjMKDHN0ZXBfZmFpbHVyZRgTIAEoCzIbLm9waG9zdC52MS5TdGVwRmFpbHVyZUV2ZW50SAASMwoMc3RlcF9zdWNjZXNzGBQgASgLMhsub3Bob3N0LnYxLlN0ZXBTdWNjZXNzRXZlbnRIABIsCgt2YWx1ZV9jaHVuaxgVIAEoCzIVLm9waG9zdC52MS5WYWx1ZUNodW5rSAASPwoSZXhlY3V0aW9uX2ZpbmlzaGVkGBYgASgLMiEub3Bob3N0LnYxLkV4ZWN1dGlvbkZpbmlzaGVkRXZlbnRIABI9ChFhc3NldF9vYnNlcnZhdGlvbhgXIAEoCzIgLm9waG9zdC52MS5Bc3NldE9ic2VydmF0aW9uRXZlbnRIAEIGCgRraW5kIisKFUV4ZWN1dGlvblN0YXJ0ZWRFdmVudBISCgpyZXF1ZXN0X2lkGAEgASgJIhIKEFN0ZXBTdGFydGVkRXZlbnQiFAoSU3RlcFJlc3RhcnRlZEV2ZW50IlcKEUlucHV0Q2hlY2tlZEV2ZW50EhIKCmlucHV0X25hbWUYASABKAkSLgoKdHlwZV9jaGVjaxgCIAEoCzIaLm9waG9zdC52MS5UeXBlQ2hlY2tSZXN1bHQieAoPVHlwZUNoZWNrUmVzdWx0Eg8KB3N1Y2Nlc3MYASABKAgSGAoLZGVzY3JpcHRpb24YAiABKAlIAIgBARIqCghtZXRhZGF0YRgDIAMoCzIYLm9waG9zdC52MS5NZXRhZGF0YUVudHJ5Qg4KDF9kZXNjcmlwdGlvbiKfAQoLT3V0cHV0RXZlbnQSEwoLb3V0cHV0X25hbWUYASABKAkSHwoFdmFsdWUYAiABKAsyEC5vcGhvc3QudjEuVmFsdWUSKgoIbWV0YWRhdGEYAyADKAsyGC5vcGhvc3QudjEuTWV0YWRhdGFFbnRyeRIuCgp0eXBlX2NoZWNrGAQgASgLMhoub3Bob3N0LnYxLlR5cGVDaGVja1Jlc3VsdCKqAgoZQXNzZXRNYXRlcmlhbGl6YXRpb25FdmVudBImCglhc3NldF9rZXkYASABKAsyEy5vcGhvc3QudjEuQXNzZXRLZXkSGAoLZGVzY3JpcHRpb24YAiABKAlIAIgBARIqCghtZXRhZGF0YRgDIAMoCzIYLm9waG9zdC52MS5NZXRhZGF0YUVudHJ5EhYKCXBhcnRpdGlvbhgEIAEoCUgBiAEBEjwKBHRhZ3MYBSADKAsyLi5vcGhvc3QudjEuQXNzZXRNYXRlcmlhbGl6YXRpb25FdmVudC5UYWdzRW50cnkaKwoJVGFnc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCDgoMX2Rlc2NyaXB0aW9uQgwKCl9wYXJ0aXRpb24iogIKFUFzc2V0T2JzZXJ2YXRpb25FdmVudBImCglhc3NldF9rZXkYASABKAsyEy5vcGhvc3QudjEuQXNzZXRLZXkSGAoLZGVzY3JpcHRpb24YAiABKAlIAIgBARIqCghtZXRhZGF0YRgDIAMoCzIYLm9waG9zdC52MS5NZXRhZGF0YUVudHJ5EhYKCXBhcnRpdGlvbhgEIAEoCUgBiAEBEjgKBHRhZ3MYBSADKAsyKi5vcGhvc3QudjEuQXNzZXRPYnNlcnZhdGlvbkV2ZW50LlRhZ3NFbnRyeRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIOCgxfZGVzY3JpcHRpb25CDAoKX3BhcnRpdGlvbiKOAQoWRXhwZWN0YXRpb25SZXN1bHRFdmVudBIPCgdzdWNjZXNzGAEgASgIEg0KBWxhYmVsGAIgASgJEhgKC2Rlc2NyaXB0aW9uGAMgASgJSACIAQESKgoIbWV0YWRhdGEYBCADKAsyGC5vcGhvc3QudjEuTWV0YWRhdGFFbnRyeUIOCgxfZGVzY3JpcHRpb24iVAoITG9nRXZlbnQSIgoFbGV2ZWwYASABKA4yEy5vcGhvc3QudjEuTG9nTGV2ZWwSDwoHbWVzc2FnZRgCIAEoCRITCgtsb2dnZXJfbmFtZRgDIAEoCSJ/ChNSZXRyeVNjaGVkdWxlZEV2ZW50EhYKDmZhaWxlZF9hdHRlbXB0GAEgASgNEhQKDG5leHRfYXR0ZW1wdBgCIAEoDRIVCg1kZWxheV9zZWNvbmRzGAMgASgBEiMKBWVycm9yGAQgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YSKnAQoQU3RlcEZhaWx1cmVFdmVudBIjCgVlcnJvchgBIAEoCzIULm9waG9zdC52MS5FcnJvckRhdGESLAoMZXJyb3Jfc291cmNlGAIgASgOMhYub3Bob3N0LnYxLkVycm9yU291cmNlEiwKDHVzZXJfZmFpbHVyZRgDIAEoCzIWLm9waG9zdC52MS5Vc2VyRmFpbHVyZRISCgp3aWxsX3JldHJ5GAQgASgIImMKC1VzZXJGYWlsdXJlEhgKC2Rlc2NyaXB0aW9uGAEgASgJSACIAQESKgoIbWV0YWRhdGEYAiADKAsyGC5vcGhvc3QudjEuTWV0YWRhdGFFbnRyeUIOCgxfZGVzY3JpcHRpb24iPwoQU3RlcFN1Y2Nlc3NFdmVudBIrCghkdXJhdGlvbhgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiK1AQoWRXhlY3V0aW9uRmluaXNoZWRFdmVudBIqCgZzdGF0dXMYASABKA4yGi5vcGhvc3QudjEuRXhlY3V0aW9uU3RhdHVzEiMKBWVycm9yGAIgASgLMhQub3Bob3N0LnYxLkVycm9yRGF0YRIYChBjYW5jZWxfcmVxdWVzdGVkGAMgASgIEjAKDmNhbmNlbF9vdXRjb21lGAQgASgOMhgub3Bob3N0LnYxLkNhbmNlbE91dGNvbWUqkgEKCExvZ0xldmVsEhkKFUxPR19MRVZFTF9VTlNQRUNJRklFRBAAEhMKD0xPR19MRVZFTF9ERUJVRxABEhIKDkxPR19MRVZFTF9JTkZPEAISFQoRTE9HX0xFVkVMX1dBUk5JTkcQAxITCg9MT0dfTEVWRUxfRVJST1IQBBIWChJMT0dfTEVWRUxfQ1JJVElDQUwQBSqwAgoLRXJyb3JTb3VyY2USHAoYRVJST1JfU09VUkNFX1VOU1BFQ0lGSUVEEAASGgoWRVJST1JfU09VUkNFX1VTRVJfQ09ERRABEhoKFkVSUk9SX1NPVVJDRV9GUkFNRVdPUksQAhIaChZFUlJPUl9TT1VSQ0VfSU5URVJSVVBUEAMSGwoXRVJST1JfU09VUkNFX1VORVhQRUNURUQQBBIaChZFUlJPUl9TT1VSQ0VfSE9TVF9MT1NUEAUSHwobRVJST1JfU09VUkNFX1dPUktFUl9DUkFTSEVEEAYSHAoYRVJST1JfU09VUkNFX1dPUktFUl9MT1NUEAcSHQoZRVJST1JfU09VUkNFX01FTU9SWV9MSU1JVBAIEhgKFEVSUk9SX1NPVVJDRV9USU1FT1VUEAkqjwEKD0V4ZWN1dGlvblN0YXR1cxIgChxFWEVDVVRJT05fU1RBVFVTX1VOU1BFQ0lGSUVEEAASHgoaRVhFQ1VUSU9OX1NUQVRVU19TVUNDRUVERUQQARIbChdFWEVDVVRJT05fU1RBVFVTX0ZBSUxFRBACEh0KGUVYRUNVVElPTl9TVEFUVVNfQ0FOQ0VMRUQQAyqoAQoNQ2FuY2VsT3V0Y29tZRIeChpDQU5DRUxfT1VUQ09NRV9VTlNQRUNJRklFRBAAEh4KGkNBTkNFTF9PVVRDT01FX05PVF9TVEFSVEVEEAESHgoaQ0FOQ0VMX09VVENPTUVfQ09PUEVSQVRJVkUQAhIZChVDQU5DRUxfT1VUQ09NRV9GT1JDRUQQAxIcChhDQU5DRUxfT1VUQ09NRV9BQkFORE9ORUQQBEJoCg1kZXYub3Bob3N0LnYxQgpFdmVudFByb3RvUAFaPWdpdGh1Yi5jb20vb3Bob3N0LWRldi9vcGhvc3QvY2xpZW50L2dvL2dlbi9vcGhvc3QvdjE7b3Bob3N0djGqAglPcGhvc3QuVjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_ophost_v1_error, file_ophost_v1_metadata, file_ophost_v1_value]);
 
 /**
  * One thing that happened during an execution.
@@ -180,6 +180,15 @@ export type Event = Message<"ophost.v1.Event"> & {
      */
     value: ExecutionFinishedEvent;
     case: "executionFinished";
+  } | {
+    /**
+     * The op reported an observation of an asset (metadata about it, without
+     * writing it).
+     *
+     * @generated from field: ophost.v1.AssetObservationEvent asset_observation = 23;
+     */
+    value: AssetObservationEvent;
+    case: "assetObservation";
   } | { case: undefined; value?: undefined };
 };
 
@@ -401,6 +410,56 @@ export const AssetMaterializationEventSchema: GenMessage<AssetMaterializationEve
   messageDesc(file_ophost_v1_event, 7);
 
 /**
+ * The op reported what it saw of an asset without creating or updating it
+ * (for example the row count or freshness of a table someone else writes).
+ *
+ * @generated from message ophost.v1.AssetObservationEvent
+ */
+export type AssetObservationEvent = Message<"ophost.v1.AssetObservationEvent"> & {
+  /**
+   * The asset. Required.
+   *
+   * @generated from field: ophost.v1.AssetKey asset_key = 1;
+   */
+  assetKey?: AssetKey | undefined;
+
+  /**
+   * What was observed, if described.
+   *
+   * @generated from field: optional string description = 2;
+   */
+  description?: string | undefined;
+
+  /**
+   * Metadata about the observation, in order.
+   *
+   * @generated from field: repeated ophost.v1.MetadataEntry metadata = 3;
+   */
+  metadata: MetadataEntry[];
+
+  /**
+   * The partition that was observed, if any.
+   *
+   * @generated from field: optional string partition = 4;
+   */
+  partition?: string | undefined;
+
+  /**
+   * Tags attached to the observation.
+   *
+   * @generated from field: map<string, string> tags = 5;
+   */
+  tags: { [key: string]: string };
+};
+
+/**
+ * Describes the message ophost.v1.AssetObservationEvent.
+ * Use `create(AssetObservationEventSchema)` to create a new message.
+ */
+export const AssetObservationEventSchema: GenMessage<AssetObservationEvent> = /*@__PURE__*/
+  messageDesc(file_ophost_v1_event, 8);
+
+/**
  * The op reported the result of a data-quality expectation. A failed
  * expectation does not fail the op.
  *
@@ -441,7 +500,7 @@ export type ExpectationResultEvent = Message<"ophost.v1.ExpectationResultEvent">
  * Use `create(ExpectationResultEventSchema)` to create a new message.
  */
 export const ExpectationResultEventSchema: GenMessage<ExpectationResultEvent> = /*@__PURE__*/
-  messageDesc(file_ophost_v1_event, 8);
+  messageDesc(file_ophost_v1_event, 9);
 
 /**
  * A log line written through the op's context logger.
@@ -476,7 +535,7 @@ export type LogEvent = Message<"ophost.v1.LogEvent"> & {
  * Use `create(LogEventSchema)` to create a new message.
  */
 export const LogEventSchema: GenMessage<LogEvent> = /*@__PURE__*/
-  messageDesc(file_ophost_v1_event, 9);
+  messageDesc(file_ophost_v1_event, 10);
 
 /**
  * An attempt failed and will be retried. Follows the attempt's
@@ -521,7 +580,7 @@ export type RetryScheduledEvent = Message<"ophost.v1.RetryScheduledEvent"> & {
  * Use `create(RetryScheduledEventSchema)` to create a new message.
  */
 export const RetryScheduledEventSchema: GenMessage<RetryScheduledEvent> = /*@__PURE__*/
-  messageDesc(file_ophost_v1_event, 10);
+  messageDesc(file_ophost_v1_event, 11);
 
 /**
  * An attempt of the op failed.
@@ -566,7 +625,7 @@ export type StepFailureEvent = Message<"ophost.v1.StepFailureEvent"> & {
  * Use `create(StepFailureEventSchema)` to create a new message.
  */
 export const StepFailureEventSchema: GenMessage<StepFailureEvent> = /*@__PURE__*/
-  messageDesc(file_ophost_v1_event, 11);
+  messageDesc(file_ophost_v1_event, 12);
 
 /**
  * What an op attached when it raised `Failure`.
@@ -594,7 +653,7 @@ export type UserFailure = Message<"ophost.v1.UserFailure"> & {
  * Use `create(UserFailureSchema)` to create a new message.
  */
 export const UserFailureSchema: GenMessage<UserFailure> = /*@__PURE__*/
-  messageDesc(file_ophost_v1_event, 12);
+  messageDesc(file_ophost_v1_event, 13);
 
 /**
  * The op body finished successfully.
@@ -615,7 +674,7 @@ export type StepSuccessEvent = Message<"ophost.v1.StepSuccessEvent"> & {
  * Use `create(StepSuccessEventSchema)` to create a new message.
  */
 export const StepSuccessEventSchema: GenMessage<StepSuccessEvent> = /*@__PURE__*/
-  messageDesc(file_ophost_v1_event, 13);
+  messageDesc(file_ophost_v1_event, 14);
 
 /**
  * The execution ended; no events follow.
@@ -660,7 +719,7 @@ export type ExecutionFinishedEvent = Message<"ophost.v1.ExecutionFinishedEvent">
  * Use `create(ExecutionFinishedEventSchema)` to create a new message.
  */
 export const ExecutionFinishedEventSchema: GenMessage<ExecutionFinishedEvent> = /*@__PURE__*/
-  messageDesc(file_ophost_v1_event, 14);
+  messageDesc(file_ophost_v1_event, 15);
 
 /**
  * The severity of a log line (the Python logging levels).
