@@ -21,7 +21,7 @@ from google.protobuf import json_format
 
 from ophost import AssetMaterialization, AssetObservation, ExpectationResult, OpSpec
 from ophost.codec import events as events_codec
-from ophost.definitions._config import Array, ConfigType, Enum, Field, Noneable
+from ophost.definitions._config import Array, ConfigType, Enum, Field, Map, Noneable
 from ophost.definitions._io import InputDefinition
 from ophost.execution import (
     ExecutionEvent,
@@ -270,6 +270,9 @@ def _config_type_name(config_type: ConfigType) -> str:
         return f"[{_config_type_name(config_type.inner)}]"
     if isinstance(config_type, Noneable):
         return f"{_config_type_name(config_type.inner)}?"
+    if isinstance(config_type, Map):
+        key = _config_type_name(config_type.key_type)
+        return f"{{{key}: {_config_type_name(config_type.inner_type)}}}"
     if isinstance(config_type, Enum):
         values = "|".join(v.config_value for v in config_type.values)
         return f"enum {config_type.name} ({values})"
