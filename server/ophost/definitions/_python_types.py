@@ -15,11 +15,10 @@ from collections.abc import Set as AbstractSet
 from typing import Any as TypingAny
 from typing import TypeVar
 
-from ophost.definitions._op_events import TypeCheck
 from ophost.definitions._types import (
     DagsterType,
     TypeKind,
-    describe_value,
+    instance_check,
     register_python_type,
     registered_type,
     was_inferred,
@@ -78,21 +77,8 @@ class PythonObjectDagsterType(DagsterType):
             typing_type = typing.Union[classes]  # noqa: UP007
         if name is None:
             name = type_str
-        expected = type_str
-
-        def check(_context: object, value: object) -> TypeCheck:
-            if isinstance(value, classes):
-                return TypeCheck(success=True)
-            return TypeCheck(
-                success=False,
-                description=(
-                    f'Value "{describe_value(value)}" of python type "{type(value).__name__}" '
-                    f"must be an instance of {expected}."
-                ),
-            )
-
         super().__init__(
-            check,
+            instance_check(classes, type_str),
             key=key,
             name=name,
             description=description,

@@ -200,12 +200,8 @@ def _resource_keys(keys: object) -> frozenset[str]:
     return frozenset(keys)
 
 
-def describe_value(value: object) -> str:
-    """``str(value)`` for a type check's message, cut to 200 characters, never raising."""
-    return _describe(value)
-
-
 def _describe(value: object) -> str:
+    """``str(value)`` for a type check's message, cut to 200 characters, never raising."""
     try:
         text = str(value)
     except Exception:  # noqa: BLE001 - a broken __str__ must not hide the check's result
@@ -227,6 +223,25 @@ def _fail(value: object, expected: str) -> TypeCheck:
 
 # One shared passing result: TypeCheck is immutable, and built-in checks pass often.
 _PASSED = TypeCheck(success=True)
+
+
+def instance_check(
+    classes: type | tuple[type, ...], expected: str
+) -> Callable[[object, object], TypeCheck]:
+    """A type check passing instances of ``classes``; its failure names ``expected``."""
+
+    def check(_ctx: object, value: object) -> TypeCheck:
+        if isinstance(value, classes):
+            return _PASSED
+        return TypeCheck(
+            success=False,
+            description=(
+                f'Value "{_describe(value)}" of python type "{type(value).__name__}" '
+                f"must be an instance of {expected}."
+            ),
+        )
+
+    return check
 
 
 def _scalar(kind: TypeKind, name: str, py: type, expected: str) -> DagsterType:
@@ -399,20 +414,8 @@ def inferred_class_type(cls: type) -> DagsterType:
     if found is not None:
         return found
     qualified = f"{cls.__module__}.{cls.__name__}"
-
-    def check(_ctx: object, value: object) -> TypeCheck:
-        if isinstance(value, cls):
-            return TypeCheck(success=True)
-        return TypeCheck(
-            success=False,
-            description=(
-                f'Value "{_describe(value)}" of python type "{type(value).__name__}" '
-                f"must be an instance of {qualified}."
-            ),
-        )
-
     dtype = DagsterType(
-        check,
+        instance_check(cls, qualified),
         key=f"_TypeHintInferred[{qualified}]",
         name=cls.__name__,
         kind=TypeKind.CUSTOM,
