@@ -19,7 +19,6 @@ per call. The rows are each door's p50 against ``grpc`` of the same run.
 
 from __future__ import annotations
 
-import gc
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,7 +35,7 @@ from ophost.v1 import op_host_service_pb2 as pb
 from ophost.v1.op_host_service_connect import OpHostServiceClient
 
 if TYPE_CHECKING:
-    from bench.run import Clients, ServerProcess, Settings
+    from bench.run import Clients, Settings
 
 __all__ = ["SIDES", "bench_http_door"]
 
@@ -103,7 +102,7 @@ def _execute_caller(channel: grpc.aio.Channel) -> Callable[[], Awaitable[object]
 
 
 async def bench_http_door(c: Clients, s: Settings) -> dict[str, Any]:
-    from bench.run import ServerProcess
+    from bench.run import ServerProcess, latency_sides
 
     del c  # this benchmark starts a server of its own, with its door open
     with tempfile.TemporaryDirectory(prefix="ophost-bench-http-") as folder:
@@ -128,7 +127,7 @@ async def bench_http_door(c: Clients, s: Settings) -> dict[str, Any]:
                         **{name: _connect_caller(client) for name, client in clients.items()},
                         "execute": _execute_caller(channel),
                     }
-                    result = await _measure(calls, server, s)
+                    result = await latency_sides(calls, dict.fromkeys(calls, server), s)
                 finally:
                     for client in clients.values():
                         await client.close()
@@ -137,34 +136,3 @@ async def bench_http_door(c: Clients, s: Settings) -> dict[str, Any]:
     result["sides"] = list(SIDES)
     result["door"] = "hypercorn on the host's asyncio loop, same process as the gRPC port"
     return result
-
-
-async def _measure(
-    calls: dict[str, Callable[[], Awaitable[object]]], server: ServerProcess, s: Settings
-) -> dict[str, Any]:
-    from bench.run import CpuMeter, interleaved, median, percentile, round_trips
-
-    for call in calls.values():
-        await round_trips(call, s.warmup_calls)
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in calls}
-    for _, name in interleaved(list(calls), s.repeats):
-        gc.collect()
-        meter = CpuMeter(server)
-        times = await round_trips(calls[name], s.latency_calls)
-        client_cpu, server_cpu = meter.read()
-        runs[name].append(
-            {
-                "p50_ms": percentile(times, 0.50) * 1e3,
-                "p99_ms": percentile(times, 0.99) * 1e3,
-                "server_cpu_us_per_call": server_cpu / len(times) * 1e6,
-                "client_cpu_us_per_call": client_cpu / len(times) * 1e6,
-            }
-        )
-    return {
-        name: {
-            **{key: median([r[key] for r in repeats]) for key in repeats[0]},
-            "calls_per_repeat": s.latency_calls,
-            "repeats": repeats,
-        }
-        for name, repeats in runs.items()
-    }

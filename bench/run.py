@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -308,6 +308,16 @@ async def bench_latency(c: Clients, s: Settings) -> dict[str, Any]:
         "unary": lambda: c.baseline.unary(_PAYLOAD),
     }
     servers = {"ophost": c.ophost_server, "bidi": c.baseline_server, "unary": c.baseline_server}
+    return await latency_sides(calls, servers, s)
+
+
+async def latency_sides(
+    calls: Mapping[str, Callable[[], Awaitable[object]]],
+    servers: Mapping[str, ServerProcess],
+    s: Settings,
+) -> dict[str, Any]:
+    """Each side's round trips, the sides interleaved: p50, p99, mean and the client's and
+    its server's CPU per call, medians over the repeats (with the repeats themselves)."""
     for call in calls.values():
         await round_trips(call, s.warmup_calls)
     runs: dict[str, list[dict[str, float]]] = {side: [] for side in calls}
