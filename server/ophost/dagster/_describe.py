@@ -34,6 +34,7 @@ from ophost.definitions import (
     Noneable,
     Nothing,
     Permissive,
+    PythonArtifactMetadataValue,
     Selector,
     Shape,
     TableColumn,
@@ -146,8 +147,6 @@ def metadata_value(value: object) -> MetadataValue:
     if isinstance(value, dagster.MarkdownMetadataValue):
         return MetadataValue.md(value.md_str)
     if isinstance(value, dagster.PythonArtifactMetadataValue):
-        from ophost.definitions import PythonArtifactMetadataValue
-
         return PythonArtifactMetadataValue(value.module, value.name)
     if isinstance(value, dagster.BoolMetadataValue):
         return MetadataValue.bool(value.value)
