@@ -22,6 +22,7 @@ from ophost.definitions._op import OpDefinition
 from ophost.errors import InvalidArgumentError
 from ophost.execution import Executor, ThreadExecutor
 from ophost.server import _requests
+from ophost.server._address import host_port
 from ophost.server._auth import AccessInterceptor
 from ophost.server._executions import ExecutionRunner
 from ophost.server._interceptors import StatusInterceptor
@@ -226,8 +227,7 @@ class OpHostServer:
 
     @property
     def address(self) -> str:
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"{host}:{self.port}"
+        return host_port(self._host, self.port)
 
     @property
     def http_address(self) -> str | None:

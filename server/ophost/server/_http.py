@@ -60,6 +60,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ophost.server import _access
+from ophost.server._address import host_port
 from ophost.server._auth import METHOD_ACTIONS
 from ophost.server._credentials import AUTHORIZATION_HEADER, admit
 from ophost.server._service import OpHostService, refusal
@@ -412,8 +413,7 @@ class HttpDoor:
 
     @property
     def address(self) -> str:
-        host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"{host}:{self.port}"
+        return host_port(self._host, self.port)
 
     @property
     def url(self) -> str:

@@ -33,6 +33,7 @@ from types import FrameType
 
 from ophost.errors import OpHostError
 from ophost.execution._worker_program import parent_death_signal
+from ophost.server._address import host_port
 from ophost.server._auth import AccessInterceptor
 from ophost.server._tls import ServerCertificates, TlsFiles
 
@@ -138,11 +139,12 @@ def serve_workers(
                 worker.signal(signal.SIGKILL)
             print("ophost: the worker processes could not all start", file=sys.stderr, flush=True)
             return 1
-        host = f"[{args.host}]" if ":" in args.host else args.host
         source = args.file if args.file is not None else f"module {args.module}"
-        _say(f"ophost: serving {source} on {host}:{port} with {len(workers)} worker processes")
+        address = host_port(args.host, port)
+        _say(f"ophost: serving {source} on {address} with {len(workers)} worker processes")
         if http_port is not None:
-            _say(f"ophost: browser door on {host}:{http_port}, shared by the worker processes")
+            door = host_port(args.host, http_port)
+            _say(f"ophost: browser door on {door}, shared by the worker processes")
         _supervise(workers, stopping)
         _say("ophost: stopped")
         return 0
