@@ -99,6 +99,10 @@ class SqlBackend(abc.ABC):
     #: execution) that tells the other processes an execution changed, run in the
     #: transaction that changed it; None: they poll.
     notify_sql: str | None = None
+    #: Whether a write someone waits for may be made at once on the event loop when the
+    #: writer is idle (local, cheap commits: see :mod:`._sql_writer`); such a backend
+    #: implements :meth:`begin_now` and :meth:`checkpoint`.
+    writes_on_loop: bool = False
 
     @abc.abstractmethod
     def open(self) -> None:
@@ -127,6 +131,14 @@ class SqlBackend(abc.ABC):
     def lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` means the connection is gone (and worth re-opening)."""
         return False
+
+    def begin_now(self, connection: Any) -> bool:
+        """Start a write transaction if that needs no waiting; False if the store is busy."""
+        raise NotImplementedError
+
+    def checkpoint(self, connection: Any) -> None:
+        """Move what was committed into the main file (called in the writer thread)."""
+        raise NotImplementedError
 
     def batch(self, connection: Any) -> contextlib.AbstractContextManager[object]:
         """What the writer runs a group of writes in: by default nothing, each statement
@@ -273,6 +285,8 @@ class SqlExecutionStore(ExecutionStore):
             loop,
             batch=self.backend.batch,
             notices=self._send_notices if self.backend.notify_sql is not None else None,
+            begin_now=self.backend.begin_now if self.backend.writes_on_loop else None,
+            checkpoint=self.backend.checkpoint if self.backend.writes_on_loop else None,
             lost=self.backend.lost,
             reconnect_seconds=self.backend.reconnect_seconds,
         )
@@ -330,6 +344,7 @@ class SqlExecutionStore(ExecutionStore):
             return
         with contextlib.suppress(StoreError):
             await self._write(self._unregister_host)
+        writer.release()
         self._writer = None
         await asyncio.to_thread(writer.stop)
         if self._readers is not None:
@@ -355,12 +370,14 @@ class SqlExecutionStore(ExecutionStore):
 
     # -- running work in the writer and reader threads -------------------------------------
 
-    async def _write(self, run: Callable[[Any], T], size: int = 0) -> T:
+    async def _write(self, run: Callable[[Any], T], size: int = 0, *, now: bool = False) -> T:
+        """Commit ``run``; ``now``: on the loop if the writer is idle (a small write that
+        a caller waits for: see :meth:`Writer.commit`)."""
         writer = self._writer
         if writer is None:
             raise StoreError(f"the execution store {self.backend.where} is not open")
         try:
-            result: T = await writer.future(run, size)
+            result: T = await writer.future(run, size, now=now)
         except StoreError:
             raise
         except Exception as exc:
@@ -406,7 +423,8 @@ class SqlExecutionStore(ExecutionStore):
             cursor.execute(sql_insert, values)
             row = cursor.fetchone()
             if row is not None:
-                keys.append(int(row[0]))
+                # Run again after a failed transaction, the row has a new key.
+                keys[:] = [int(row[0])]
                 return keys[0], None
             cursor.execute(sql_find, (new.request_id,))
             return None, cursor.fetchone()
@@ -428,7 +446,7 @@ class SqlExecutionStore(ExecutionStore):
             cancel_requested=False,
             principal=new.principal,
         )
-        key, existing = await self._write(run, len(new.start))
+        key, existing = await self._write(run, len(new.start), now=True)
         if key is None:
             if existing is None:
                 raise StoreError(f"execution {new.execution_id} could not be created")
@@ -492,7 +510,10 @@ class SqlExecutionStore(ExecutionStore):
 
         job.done = finish
         live.submitted += 1
-        writer.submit(job)
+        if after.finished:
+            writer.commit(job)  # waited for: at once, if the writer is idle
+        else:
+            writer.submit(job, hold=committed is None)
         if committed is not None:
             await committed
         if live.cursors:
@@ -894,7 +915,7 @@ class SqlExecutionStore(ExecutionStore):
                 cursor.execute(notify, (f"c {host_id} {execution_id}",))
             return _one(cursor, find, (execution_id,))
 
-        row = await self._write(run)
+        row = await self._write(run, now=True)
         if row is None:
             return None
         stored = record_from_row(row)

@@ -13,6 +13,17 @@ run, and leaving it waits for every answer. A job that needs an answer to decide
 result (how many rows a statement changed) returns a :class:`Later`, settled once the
 answers are in and before the commit, so its error still fails the transaction.
 
+A backend whose commits are cheap and local (SQLite) may also let a write that someone
+waits for be made at once on the event loop, skipping two thread hops: only when nothing
+is queued or being written (so the order of writes is kept) and the write lock is free
+(``begin_now``); anything else goes to the thread. Writes nobody waits for (an
+execution's events before its last) are then held back on the loop for up to a
+millisecond, so that a short execution's writes go out in the one commit its terminal
+event waits for, instead of keeping the thread busy when that event comes. Such a backend
+turns SQLite's automatic
+checkpoints off on the writer's connection and has the thread ``checkpoint`` after every
+so many commits instead, so that copying the log into the file never happens on the loop.
+
 Reads do not go through here: they run in a small pool of reader threads, each with a
 connection of its own.
 """
@@ -36,6 +47,17 @@ _log = logging.getLogger("ophost.server.store")
 
 # At most this many jobs share one transaction.
 _MAX_GROUP = 2048
+# The thread checkpoints after this many commits or bytes written since the last one
+# (SQLite's own automatic checkpoint is at 1,000 pages; a small commit changes a few).
+_CHECKPOINT_COMMITS = 250
+_CHECKPOINT_BYTES = 1 << 20
+# Queued to ask the thread for a checkpoint.
+_CHECKPOINT = object()
+# How long, and up to how much, writes nobody waits for are held back on the loop to be
+# committed there with the next write someone waits for (see Writer.submit).
+_HOLD_SECONDS = 0.001
+_HOLD_JOBS = 64
+_HOLD_BYTES = 256 << 10
 
 
 @dataclass(slots=True)
@@ -83,6 +105,8 @@ class Writer:
         *,
         batch: Callable[[Any], AbstractContextManager[object]] = _no_batch,
         notices: Callable[[Any, list[str]], None] | None = None,
+        begin_now: Callable[[Any], bool] | None = None,
+        checkpoint: Callable[[Any], None] | None = None,
         lost: Callable[[BaseException], bool] = lambda exc: False,
         reconnect_seconds: float = 30.0,
         name: str = "ophost-store-writer",
@@ -91,16 +115,28 @@ class Writer:
         self._begin = begin
         self._batch = batch
         self._notices = notices
+        self._begin_now = begin_now
+        self._checkpoint = checkpoint
         self._lost = lost
         self._reconnect_seconds = reconnect_seconds
         self._connection: Any = None
         self._loop = loop
-        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Job | object | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._started = threading.Event()
         self._failed: BaseException | None = None
         #: Bytes queued and not yet committed (kept and read on the loop, to pace writers).
         self.backlog = 0
+        # Kept on the loop: jobs (and checkpoints) queued whose callbacks have not run,
+        # and what was committed since the last checkpoint.
+        self._outstanding = 0
+        self._held: list[Job] = []
+        self._held_bytes = 0
+        self._release_at: asyncio.TimerHandle | None = None
+        self._stopping = False
+        self._commits = 0
+        self._bytes = 0
+        self._checkpoint_asked = False
 
     def start(self) -> None:
         self._thread.start()
@@ -108,13 +144,83 @@ class Writer:
         if self._failed is not None:
             raise self._failed
 
-    def submit(self, job: Job) -> None:
-        """Queue ``job`` (on the event loop, like every use of :attr:`backlog`)."""
+    def submit(self, job: Job, *, hold: bool = False) -> None:
+        """Queue ``job`` (on the event loop, like every use of :attr:`backlog`).
+
+        ``hold``: the job may wait a moment (at most ``_HOLD_SECONDS``) for a write that
+        someone waits for, to be committed with it at once (see :meth:`commit`); only
+        where the backend lets writes be made on the loop."""
         self.backlog += job.size
+        if hold and self._begin_now is not None and not self._stopping:
+            held = self._held
+            held.append(job)
+            self._held_bytes += job.size
+            if len(held) >= _HOLD_JOBS or self._held_bytes >= _HOLD_BYTES:
+                self.release()
+            elif self._release_at is None:
+                self._release_at = self._loop.call_later(_HOLD_SECONDS, self.release)
+            return
+        if self._held:
+            self.release()
+        self._outstanding += 1
         self._queue.put(job)
 
-    def future(self, run: Callable[[Any], Any], size: int = 0) -> asyncio.Future[Any]:
-        """Queue ``run`` and return a future of its result, set once it is committed."""
+    def release(self) -> None:
+        """Queue the jobs held back (on the loop; done before :meth:`stop`)."""
+        if self._release_at is not None:
+            self._release_at.cancel()
+            self._release_at = None
+        held, self._held, self._held_bytes = self._held, [], 0
+        self._outstanding += len(held)
+        for job in held:
+            self._queue.put(job)
+
+    def commit(self, job: Job) -> None:
+        """Write ``job``, with the jobs held back, now, here on the loop, if the backend
+        allows it, the thread has nothing queued or being written and the write lock is
+        free; otherwise queue them. Either way each ``done`` is called once committed
+        (before this returns, when now)."""
+        begin_now = self._begin_now
+        connection = self._connection
+        if begin_now is None or self._outstanding or self._stopping or connection is None:
+            self.submit(job)
+            return
+        try:
+            began = begin_now(connection)
+        except Exception:  # noqa: BLE001 - the thread tries it and says what failed
+            began = False
+        if not began:
+            self.submit(job)
+            return
+        held = self._held
+        jobs = [*held, job] if held else [job]
+        try:
+            results = [_settled(each.run(connection.cursor())) for each in jobs]
+            self._notify(connection, jobs)
+            connection.commit()
+        except Exception:  # noqa: BLE001 - the thread tries them again, and says what failed
+            _rollback(connection)
+            self.submit(job)
+            return
+        if held:
+            if self._release_at is not None:
+                self._release_at.cancel()
+                self._release_at = None
+            self._held, self._held_bytes = [], 0
+        size = sum(each.size for each in jobs) if held else job.size
+        self.backlog -= size
+        self._committed(1, size)
+        for each, result in zip(jobs, results, strict=True):
+            try:
+                each.done(result, None)
+            except Exception:  # noqa: BLE001 - as for the thread's callbacks
+                _log.exception("a store write's callback failed")
+
+    def future(
+        self, run: Callable[[Any], Any], size: int = 0, *, now: bool = False
+    ) -> asyncio.Future[Any]:
+        """Queue ``run`` (or, with ``now``, :meth:`commit` it) and return a future of its
+        result, set once it is committed."""
         future: asyncio.Future[Any] = self._loop.create_future()
 
         def done(result: Any, error: BaseException | None) -> None:
@@ -125,11 +231,35 @@ class Writer:
             else:
                 future.set_result(result)
 
-        self.submit(Job(run, done, size))
+        job = Job(run, done, size)
+        if now:
+            self.commit(job)
+        else:
+            self.submit(job)
         return future
 
+    def _committed(self, commits: int, size: int) -> None:
+        """On the loop: count what was committed; ask for a checkpoint every so often."""
+        if self._checkpoint is None:
+            return
+        self._commits += commits
+        self._bytes += size
+        if self._checkpoint_asked or self._stopping:
+            return
+        if self._commits >= _CHECKPOINT_COMMITS or self._bytes >= _CHECKPOINT_BYTES:
+            self._checkpoint_asked = True
+            self._outstanding += 1
+            self._queue.put(_CHECKPOINT)
+
+    def _checkpointed(self) -> None:
+        self._outstanding -= 1
+        self._checkpoint_asked = False
+        self._commits = self._bytes = 0
+
     def stop(self) -> None:
-        """Write what is queued, then end the thread."""
+        """Write what is queued, then end the thread (any thread; :meth:`release` first,
+        on the loop, if jobs were held back)."""
+        self._stopping = True
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
@@ -149,8 +279,12 @@ class Writer:
                 first = self._queue.get()
                 if first is None:
                     return
+                if first is _CHECKPOINT:
+                    self._checkpoint_now()
+                    continue
+                assert isinstance(first, Job)
                 jobs = [first]
-                stop = False
+                stop = checkpoint = False
                 while len(jobs) < _MAX_GROUP:
                     try:
                         job = self._queue.get_nowait()
@@ -159,8 +293,14 @@ class Writer:
                     if job is None:
                         stop = True
                         break
+                    if job is _CHECKPOINT:
+                        checkpoint = True
+                        break
+                    assert isinstance(job, Job)
                     jobs.append(job)
                 self._write(jobs)
+                if checkpoint:
+                    self._checkpoint_now()
                 if stop:
                     return
         finally:
@@ -168,6 +308,14 @@ class Writer:
                 self._connection.close()
             except Exception:  # noqa: BLE001 - closing a broken connection
                 _log.debug("closing the store's writer connection failed", exc_info=True)
+
+    def _checkpoint_now(self) -> None:
+        assert self._checkpoint is not None
+        try:
+            self._checkpoint(self._connection)
+        except Exception:  # noqa: BLE001 - a later checkpoint (or the next open) catches up
+            _log.warning("checkpointing the store failed", exc_info=True)
+        self._loop.call_soon_threadsafe(self._checkpointed)
 
     def _write(self, jobs: list[Job]) -> None:
         outcomes: list[tuple[Any, BaseException | None]] = []
@@ -242,7 +390,10 @@ class Writer:
 
     def _finish(self, jobs: list[Job], outcomes: list[tuple[Any, BaseException | None]]) -> None:
         """On the loop: the jobs' callbacks, and their bytes off the backlog."""
-        self.backlog -= sum(job.size for job in jobs)
+        size = sum(job.size for job in jobs)
+        self.backlog -= size
+        self._outstanding -= len(jobs)
+        self._committed(1, size)
         for job, (result, error) in zip(jobs, outcomes, strict=True):
             try:
                 job.done(result, error)

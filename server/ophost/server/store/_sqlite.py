@@ -43,6 +43,7 @@ class SqliteBackend(SqlBackend):
     """Connections to one SQLite file."""
 
     dialect = "sqlite"
+    writes_on_loop = True
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
         self.path = Path(path)
@@ -131,7 +132,22 @@ class SqliteBackend(SqlBackend):
         # SQLite's own busy wait sleeps for milliseconds at a time, which would cap
         # processes sharing the file at a few hundred commits per second.
         connection.execute("PRAGMA busy_timeout = 0")
+        # Checkpoints are the writer thread's (``checkpoint``), never a commit's on the loop.
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
         return connection
+
+    def begin_now(self, connection: Any) -> bool:
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", _SQLITE_BUSY) & 0xFF == _SQLITE_BUSY
+            if busy or "locked" in str(exc):
+                return False
+            raise
+        return True
+
+    def checkpoint(self, connection: Any) -> None:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def begin(self, connection: Any) -> None:
         """Take the write lock, retrying in steps of tens of microseconds while another
