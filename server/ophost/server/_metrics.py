@@ -34,10 +34,8 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from prometheus_client import (
     CollectorRegistry,
-    Counter,
     Gauge,
     GCCollector,
-    Histogram,
     Info,
     PlatformCollector,
     ProcessCollector,
@@ -57,6 +55,7 @@ from ophost.definitions import (
 )
 from ophost.execution import EngineEvent
 from ophost.server._interceptors import wrap_call
+from ophost.server._metric_values import LoopKeptMetrics, MetricFamily
 from ophost.server._observe import ExecutionWatch
 from ophost.server.store import (
     ExecutionQuery,
@@ -134,106 +133,107 @@ class PrometheusMetrics:
         Info("ophost_build", "The ophost version serving.", registry=registry).info(
             {"version": __version__}
         )
+        kept = LoopKeptMetrics()
         rpc = ("grpc_type", "grpc_service", "grpc_method")
-        self._rpc_started = Counter(
-            "grpc_server_started", "Calls started, by method.", rpc, registry=registry
+        self._rpc_started = kept.family(
+            "counter", "grpc_server_started", "Calls started, by method.", rpc
         )
-        self._rpc_handled = Counter(
+        self._rpc_handled = kept.family(
+            "counter",
             "grpc_server_handled",
             "Calls finished, by method and status code.",
             (*rpc, "grpc_code"),
-            registry=registry,
         )
-        self._rpc_seconds = Histogram(
+        self._rpc_seconds = kept.family(
+            "histogram",
             "grpc_server_handling_seconds",
             "How long calls took, by method (a stream: from its start to its end).",
             rpc,
             buckets=_LONG_BUCKETS,
-            registry=registry,
         )
-        self._streams = Gauge(
+        self._streams = kept.family(
+            "gauge",
             "ophost_streams_in_flight",
             "Response streams open now, by method.",
             ("grpc_service", "grpc_method"),
-            registry=registry,
         )
-        self._streamed_events = Counter(
+        self._streamed_events = kept.family(
+            "counter",
             "ophost_streamed_events",
             "Events sent to clients on streams, by method.",
             ("grpc_method",),
-            registry=registry,
         )
-        self._streamed_bytes = Counter(
+        self._streamed_bytes = kept.family(
+            "counter",
             "ophost_streamed_bytes",
             "Bytes of events sent to clients on streams, by method.",
             ("grpc_method",),
-            registry=registry,
         )
-        self.executions_started = Counter(
+        self.executions_started = kept.family(
+            "counter",
             "ophost_executions_started",
             "Executions started in this process, by op.",
             ("op",),
-            registry=registry,
         )
-        self.executions_finished = Counter(
+        self.executions_finished = kept.family(
+            "counter",
             "ophost_executions_finished",
             "Executions finished in this process, by op and outcome.",
             ("op", "outcome"),
-            registry=registry,
         )
-        self.execution_seconds = Histogram(
+        self.execution_seconds = kept.family(
+            "histogram",
             "ophost_execution_duration_seconds",
             "From an execution's start to its end, by op and outcome.",
             ("op", "outcome"),
             buckets=_LONG_BUCKETS,
-            registry=registry,
         )
-        self.attempts_started = Counter(
+        self.attempts_started = kept.family(
+            "counter",
             "ophost_attempts_started",
             "Attempts started (the first and each retry), by op.",
             ("op",),
-            registry=registry,
         )
-        self.attempts_finished = Counter(
+        self.attempts_finished = kept.family(
+            "counter",
             "ophost_attempts_finished",
             "Attempts ended, by op and outcome.",
             ("op", "outcome"),
-            registry=registry,
         )
-        self.attempt_seconds = Histogram(
+        self.attempt_seconds = kept.family(
+            "histogram",
             "ophost_attempt_duration_seconds",
             "From an attempt's start to its end, by op and outcome.",
             ("op", "outcome"),
             buckets=_LONG_BUCKETS,
-            registry=registry,
         )
-        self.retries = Counter(
-            "ophost_retries", "Retries scheduled, by op.", ("op",), registry=registry
+        self.retries = kept.family(
+            "counter", "ophost_retries", "Retries scheduled, by op.", ("op",)
         )
-        self.execution_events = Counter(
+        self.execution_events = kept.family(
+            "counter",
             "ophost_execution_events",
             "Events executions produced (before streaming), by op.",
             ("op",),
-            registry=registry,
         )
-        self.executor_start = Histogram(
+        self.executor_start = kept.family(
+            "histogram",
             "ophost_executor_start_seconds",
             "How long the executor took to start an attempt.",
             buckets=_SHORT_BUCKETS,
-            registry=registry,
-        )
-        self.handoff = Histogram(
+        ).labels()
+        self.handoff = kept.family(
+            "histogram",
             "ophost_event_handoff_seconds",
             "From the oldest event of a batch being produced to the host recording the batch.",
             buckets=_SHORT_BUCKETS,
-            registry=registry,
-        )
-        self._store_seconds = Histogram(
+        ).labels()
+        self._store_seconds = kept.family(
+            "histogram",
             "ophost_store_operation_seconds",
             "How long calls to the execution store took, by operation.",
             ("operation",),
             buckets=_SHORT_BUCKETS,
-            registry=registry,
         )
         self._in_flight = Gauge(
             "ophost_executions_in_flight",
@@ -260,17 +260,13 @@ class PrometheusMetrics:
             "Bytes of events queued for the store's writer, not yet committed.",
             registry=registry,
         )
-        # Label children by their values: labels() costs more than a dict look-up.
-        self._children: dict[tuple[object, ...], Any] = {}
+        registry.register(kept)
         self._http: _MetricsHTTPServer | None = None
 
-    def child(self, metric: Any, *values: str) -> Any:
-        """``metric.labels(*values)``, made once."""
-        key = (metric, *values)
-        found = self._children.get(key)
-        if found is None:
-            found = self._children[key] = metric.labels(*values)
-        return found
+    @staticmethod
+    def child(metric: MetricFamily, *values: str) -> Any:
+        """``metric``'s child for the label ``values``."""
+        return metric.labels(*values)
 
     # -- what is read at scrape time --------------------------------------------------
 
