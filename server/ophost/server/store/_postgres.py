@@ -94,6 +94,14 @@ class PostgresBackend(SqlBackend):
     def begin(self, connection: Any) -> None:
         """psycopg opens a transaction with the first statement; nothing to do."""
 
+    def events_with_update(self, update: str) -> str | None:
+        # One statement per append, however many events: the events go in as one array.
+        return (
+            "WITH added AS (INSERT INTO events (execution, sequence, record) "
+            "SELECT %s, %s + e.n, e.record "
+            "FROM unnest(%s::bytea[]) WITH ORDINALITY AS e(record, n)) " + update
+        )
+
     def batch(self, connection: Any) -> contextlib.AbstractContextManager[object]:
         """Pipeline mode: a group's statements go out without waiting for each answer
         (one round trip where there were several per write); leaving it waits for all."""

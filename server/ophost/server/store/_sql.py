@@ -79,6 +79,8 @@ T = TypeVar("T")
 # ones no local stream still needs); later readers get them from the database.
 _KEEP_RECORDS = 8192
 # Execution ids named by one notification (each about 25 bytes; a payload holds 8000).
+# At most this many executions running here: waited-for writes are made on the loop.
+_QUIET_EXECUTIONS = 2
 _NOTICE_IDS = 200
 # Writers wait while this many bytes are queued and not committed.
 _MAX_BACKLOG = 64 << 20
@@ -131,6 +133,13 @@ class SqlBackend(abc.ABC):
     def lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` means the connection is gone (and worth re-opening)."""
         return False
+
+    def events_with_update(self, update: str) -> str | None:
+        """One statement that adds an append's events and then runs ``update`` (in this
+        driver's style); its parameters: the execution's key, the sequence before the
+        first event, the events' records as a list, then ``update``'s. None: the events
+        go in one statement each, before ``update``."""
+        return None
 
     def begin_now(self, connection: Any) -> bool:
         """Start a write transaction if that needs no waiting; False if the store is busy."""
@@ -252,6 +261,19 @@ class SqlExecutionStore(ExecutionStore):
         self._hostname = socket.gethostname()
         self._live: dict[str, _Live] = {}
         self._follower_ids = 0
+        # What an append writes (see _append_job).
+        self._insert_event = self._sql(
+            "INSERT INTO events (execution, sequence, record) VALUES (?, ?, ?)"
+        )
+        self._update_execution = self._sql(
+            "UPDATE executions SET last_sequence = ?, attempt = ?, bytes = bytes + ?, "
+            "outputs = COALESCE(?, outputs), error = COALESCE(?, error), "
+            "started_at = COALESCE(started_at, ?), finished_at = COALESCE(?, finished_at), "
+            "state = CASE WHEN CAST(? AS INTEGER) IS NOT NULL THEN CAST(? AS INTEGER) "
+            "WHEN state = 1 AND CAST(? AS INTEGER) = 1 THEN 2 "
+            "ELSE state END WHERE key = ? AND owner = ?"
+        )
+        self._events_with_update = backend.events_with_update(self._update_execution)
         self._remote_waiters: dict[str, asyncio.Event] = {}
         self._reader_count = readers
         self._readers: concurrent.futures.ThreadPoolExecutor | None = None
@@ -384,6 +406,12 @@ class SqlExecutionStore(ExecutionStore):
             raise self.backend.error(exc) from exc
         return result
 
+    def _quiet(self) -> bool:
+        """Whether this process runs so few executions that a waited-for write is best made
+        at once on the loop (see :meth:`Writer.commit`): with many, the loop is the busy
+        part, and the writer's thread, committing them in groups, takes the work off it."""
+        return len(self._live) <= _QUIET_EXECUTIONS
+
     async def _read(self, work: Callable[[Any], T]) -> T:
         readers = self._readers
         if readers is None:
@@ -446,7 +474,7 @@ class SqlExecutionStore(ExecutionStore):
             cancel_requested=False,
             principal=new.principal,
         )
-        key, existing = await self._write(run, len(new.start), now=True)
+        key, existing = await self._write(run, len(new.start), now=self._quiet())
         if key is None:
             if existing is None:
                 raise StoreError(f"execution {new.execution_id} could not be created")
@@ -511,9 +539,12 @@ class SqlExecutionStore(ExecutionStore):
         job.done = finish
         live.submitted += 1
         if after.finished:
-            writer.commit(job)  # waited for: at once, if the writer is idle
+            if self._quiet():
+                writer.commit(job)  # waited for: at once, if the writer is idle
+            else:
+                writer.submit(job)
         else:
-            writer.submit(job, hold=committed is None)
+            writer.submit(job, hold=committed is None and self._quiet())
         if committed is not None:
             await committed
         if live.cursors:
@@ -539,15 +570,8 @@ class SqlExecutionStore(ExecutionStore):
         error = error_blob(after.error) if finished is not None else None
         finished_at = after.finished_at if finished is not None else None
         running = 1 if update is not None and update.running else 0
-        insert = self._sql("INSERT INTO events (execution, sequence, record) VALUES (?, ?, ?)")
-        change = self._sql(
-            "UPDATE executions SET last_sequence = ?, attempt = ?, bytes = bytes + ?, "
-            "outputs = COALESCE(?, outputs), error = COALESCE(?, error), "
-            "started_at = COALESCE(started_at, ?), finished_at = COALESCE(?, finished_at), "
-            "state = CASE WHEN CAST(? AS INTEGER) IS NOT NULL THEN CAST(? AS INTEGER) "
-            "WHEN state = 1 AND CAST(? AS INTEGER) = 1 THEN 2 "
-            "ELSE state END WHERE key = ? AND owner = ?"
-        )
+        insert = self._insert_event
+        change = self._update_execution
         values = (
             last,
             after.attempt,
@@ -563,11 +587,16 @@ class SqlExecutionStore(ExecutionStore):
 
         execution_id = after.id
         write_failure = live.write_failure
+        together = self._events_with_update if records else None
 
         def run(cursor: Any) -> Later:
             if write_failure:
                 raise write_failure[0]
             key = keys[0]
+            if together is not None:
+                blobs = [_joined(r) for r in records]
+                cursor.execute(together, (key, first, blobs, *values, key, owner))
+                return Later(lambda: _owned(cursor.rowcount, execution_id))
             if records:
                 cursor.executemany(
                     insert,
@@ -915,7 +944,7 @@ class SqlExecutionStore(ExecutionStore):
                 cursor.execute(notify, (f"c {host_id} {execution_id}",))
             return _one(cursor, find, (execution_id,))
 
-        row = await self._write(run, now=True)
+        row = await self._write(run, now=self._quiet())
         if row is None:
             return None
         stored = record_from_row(row)
