@@ -96,39 +96,6 @@ async def test_without_begin_now_every_write_goes_to_the_thread(fixture: Any) ->
     f.writer.stop()
 
 
-async def test_held_writes_go_out_with_the_next_waited_for_write_in_one_commit(
-    fixture: Any,
-) -> None:
-    f = await fixture()
-    done: list[int] = []
-    f.writer.submit(_job(1, done), hold=True)
-    f.writer.submit(_job(2, done), hold=True)
-    assert f.rows() == []
-    assert done == []
-    assert f.writer.backlog == 20
-    assert await f.writer.future(_insert(3), now=True) == 3
-    loop_thread = threading.current_thread().name
-    assert f.rows() == [(1, loop_thread), (2, loop_thread), (3, loop_thread)]
-    assert done == [1, 2]
-    assert f.writer.backlog == 0
-    f.writer.stop()
-
-
-async def test_held_writes_nobody_waits_for_reach_the_thread_within_a_moment(
-    fixture: Any,
-) -> None:
-    f = await fixture()
-    done: list[int] = []
-    f.writer.submit(_job(1, done), hold=True)
-    for _ in range(200):
-        if done:
-            break
-        await asyncio.sleep(0.005)
-    assert done == [1]
-    assert f.rows() == [(1, "ophost-store-writer")]
-    f.writer.stop()
-
-
 async def test_a_waited_for_write_goes_after_the_writes_queued_before_it(fixture: Any) -> None:
     f = await fixture()
     done: list[int] = []
@@ -161,8 +128,8 @@ async def test_a_write_that_fails_on_the_loop_fails_alone_in_the_thread(fixture:
     done: list[int] = []
     errors: list[BaseException] = []
     await f.writer.future(_insert(1), now=True)
-    f.writer.submit(_job(2, done), hold=True)
     f.writer.commit(_job(1, done, errors))  # a duplicate key
+    f.writer.submit(_job(2, done))
     for _ in range(200):
         if errors:
             break

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ophost.server.store import ExecutionStore
 from ophost.server.store._sqlite import SqliteExecutionStore
 
-from .store_contract import StoreContract
+from .store_contract import DONE, StoreContract, drain, finished, log, new
 
 
 class TestSqliteStore(StoreContract):
@@ -34,3 +38,96 @@ class TestSqliteStore(StoreContract):
             max_retained_bytes=max_retained_bytes,
             clock=clock or time.time,
         )
+
+
+# -- how appends reach the file ----------------------------------------------------------------
+
+
+def _events_in_file(path: Path) -> int:
+    reader = sqlite3.connect(path)
+    try:
+        return int(reader.execute("SELECT count(*) FROM events").fetchone()[0])
+    finally:
+        reader.close()
+
+
+def _count_writes(store: SqliteExecutionStore) -> list[tuple[str, str]]:
+    """Every job handed to the store's writer: (how, the thread it was handed on)."""
+    writer = store._writer
+    assert writer is not None
+    seen: list[tuple[str, str]] = []
+    submit, commit = writer.submit, writer.commit
+
+    def counted_submit(job: Any) -> None:
+        seen.append(("submit", threading.current_thread().name))
+        submit(job)
+
+    def counted_commit(job: Any) -> None:
+        seen.append(("commit", threading.current_thread().name))
+        commit(job)
+
+    writer.submit = counted_submit  # type: ignore[method-assign]
+    writer.commit = counted_commit  # type: ignore[method-assign]
+    return seen
+
+
+async def test_a_short_executions_events_are_written_together_with_its_end(
+    tmp_path: Path,
+) -> None:
+    store = SqliteExecutionStore(tmp_path / "store.db")
+    await store.open()
+    try:
+        await store.create(new("e1"))
+        writes = _count_writes(store)
+        await store.append("e1", [log("one"), log("two")])
+        await store.append("e1", [log("three")])
+        assert writes == []  # waiting for the end, a moment at most
+        await store.append("e1", [finished()], DONE)
+        assert writes == [("commit", threading.current_thread().name)]
+        assert _events_in_file(tmp_path / "store.db") == 4
+        assert [e.sequence for batch in await drain(store, "e1") for e in batch] == [1, 2, 3, 4]
+    finally:
+        await store.close()
+
+
+async def test_events_nobody_waits_for_reach_the_file_within_a_moment(tmp_path: Path) -> None:
+    store = SqliteExecutionStore(tmp_path / "store.db")
+    await store.open()
+    try:
+        await store.create(new("e1"))
+        await store.append("e1", [log("one")])
+        for _ in range(200):
+            if _events_in_file(tmp_path / "store.db") == 1:
+                break
+            await asyncio.sleep(0.005)
+        assert _events_in_file(tmp_path / "store.db") == 1
+        record = await store.get("e1")
+        assert record is not None
+        assert record.last_sequence == 1
+    finally:
+        await store.close()
+
+
+async def test_closing_the_store_writes_the_events_still_waiting(tmp_path: Path) -> None:
+    store = SqliteExecutionStore(tmp_path / "store.db")
+    await store.open()
+    await store.create(new("e1"))
+    await store.append("e1", [log("one"), log("two")])
+    await store.close()
+    assert _events_in_file(tmp_path / "store.db") == 2
+
+
+async def test_with_many_executions_running_their_ends_go_to_the_writer_thread(
+    tmp_path: Path,
+) -> None:
+    store = SqliteExecutionStore(tmp_path / "store.db")
+    await store.open()
+    try:
+        for n in range(4):
+            await store.create(new(f"e{n}"))
+        writes = _count_writes(store)
+        await asyncio.gather(*(store.append(f"e{n}", [finished()], DONE) for n in range(4)))
+        assert [how for how, _ in writes] == ["submit"] * 4
+        assert _events_in_file(tmp_path / "store.db") == 4
+    finally:
+        await store.close()

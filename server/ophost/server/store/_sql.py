@@ -79,6 +79,11 @@ T = TypeVar("T")
 # ones no local stream still needs); later readers get them from the database.
 _KEEP_RECORDS = 8192
 # Execution ids named by one notification (each about 25 bytes; a payload holds 8000).
+# Appended events wait at most this long (or until this many, or this many bytes) for
+# more of their execution's events, to be written with them.
+_UNSENT_SECONDS = 0.001
+_UNSENT_EVENTS = 1024
+_UNSENT_BYTES = 256 << 10
 # At most this many executions running here: waited-for writes are made on the loop.
 _QUIET_EXECUTIONS = 2
 _NOTICE_IDS = 200
@@ -162,6 +167,37 @@ class SqlBackend(abc.ABC):
         """Close the reading connections."""
 
 
+class _Unsent:
+    """Appends of one execution not yet handed to the writer, to be written as one."""
+
+    __slots__ = ("after", "appends", "before", "first", "outputs", "records", "running", "size")
+
+    def __init__(self, first: int, before: ExecutionRecord, after: ExecutionRecord) -> None:
+        self.first = first  # the sequence before the first record
+        self.before = before  # the record before the first append
+        self.after = after  # the record after the last append
+        self.records: list[Record] = []
+        self.size = 0
+        self.appends = 0
+        self.running = False  # an append moved the execution to running
+        self.outputs = False  # an append added outputs
+
+    def add(
+        self,
+        records: list[Record],
+        size: int,
+        after: ExecutionRecord,
+        update: ExecutionUpdate | None,
+    ) -> None:
+        self.records.extend(records)
+        self.size += size
+        self.after = after
+        self.appends += 1
+        if update is not None:
+            self.running = self.running or update.running
+            self.outputs = self.outputs or bool(update.outputs)
+
+
 @dataclass(eq=False)
 class _Live:
     """An execution this process runs: its numbering, its recent records, its streams."""
@@ -189,6 +225,9 @@ class _Live:
     # Set in the writer thread when one of its writes failed: the later ones must not
     # be made, or the log would have a hole.
     write_failure: list[BaseException] = field(default_factory=list)
+    # Appended events not yet handed to the writer, and when they will be.
+    unsent: _Unsent | None = None
+    send_at: asyncio.TimerHandle | None = None
 
     @property
     def key(self) -> int:
@@ -207,9 +246,9 @@ class _Live:
         if progress is not None and not progress.done():
             progress.set_result(None)
 
-    def wrote(self) -> None:
-        """One more write is committed (or failed): release who waited for it."""
-        self.written += 1
+    def wrote(self, appends: int = 1) -> None:
+        """A write of ``appends`` appends is committed (or failed): release who waited."""
+        self.written += appends
         flushes = self.flushes
         if flushes:
             self.flushes = [(n, f) for n, f in flushes if n > self.written]
@@ -364,9 +403,10 @@ class SqlExecutionStore(ExecutionStore):
         writer = self._writer
         if writer is None:
             return
+        for live in list(self._live.values()):
+            self._send_unsent(live)  # the events still waiting go before the writer stops
         with contextlib.suppress(StoreError):
             await self._write(self._unregister_host)
-        writer.release()
         self._writer = None
         await asyncio.to_thread(writer.stop)
         if self._readers is not None:
@@ -505,6 +545,9 @@ class SqlExecutionStore(ExecutionStore):
             raise StoreError(f"execution {execution_id} is not run by this process")
         if live.broken is not None:
             raise live.broken
+        writer = self._writer
+        if writer is None:
+            raise StoreError(f"the execution store {self.backend.where} is not open")
         head = live.head
         sequence = first = live.last
         records: list[Record] = []
@@ -519,57 +562,78 @@ class SqlExecutionStore(ExecutionStore):
         before = live.pending
         after = _updated(before, update, sequence)
         live.pending = after
-        job = self._append_job(live, first, records, before, after, update, size)
+        live.submitted += 1
+        unsent = live.unsent
+        if unsent is None:
+            unsent = live.unsent = _Unsent(first, before, after)
+        unsent.add(records, size, after, update)
+        pressed = writer.backlog > _MAX_BACKLOG
+        if after.finished or pressed:
+            await self._send(live, writer)
+        elif len(unsent.records) >= _UNSENT_EVENTS or unsent.size >= _UNSENT_BYTES:
+            self._send_unsent(live)
+        elif live.send_at is None:
+            # Nobody waits for these events yet: they wait a moment for more of the
+            # execution's events (a short one's end), to go out in one write with them.
+            live.send_at = asyncio.get_running_loop().call_later(
+                _UNSENT_SECONDS, self._send_unsent, live
+            )
+        if live.cursors:
+            await self._wait_for_room(live)
+        return sequence
+
+    def _send_unsent(self, live: _Live) -> None:
+        """Queue the execution's waiting events (their moment is up, or they are many)."""
         writer = self._writer
-        if writer is None:
-            raise StoreError(f"the execution store {self.backend.where} is not open")
-        committed: asyncio.Future[None] | None = None
-        if after.finished or writer.backlog > _MAX_BACKLOG:
-            committed = asyncio.get_running_loop().create_future()
+        job = self._unsent_job(live)
+        if job is not None and writer is not None:
+            writer.submit(job)
+
+    async def _send(self, live: _Live, writer: Writer) -> None:
+        """Write the execution's waiting events and wait until they are committed: at
+        once on the loop, for its end, when few executions run."""
+        job = self._unsent_job(live)
+        if job is None:
+            return
+        committed = asyncio.get_running_loop().create_future()
         done = job.done
 
         def finish(result: Any, error: BaseException | None) -> None:
             done(result, error)
-            if committed is not None and not committed.done():
+            if not committed.done():
                 if error is not None:
                     committed.set_exception(live.broken or self.backend.error(error))
                 else:
                     committed.set_result(None)
 
         job.done = finish
-        live.submitted += 1
-        if after.finished:
-            if self._quiet():
-                writer.commit(job)  # waited for: at once, if the writer is idle
-            else:
-                writer.submit(job)
+        if live.pending.finished and self._quiet():
+            writer.commit(job)  # waited for: at once, if the writer is idle
         else:
-            writer.submit(job, hold=committed is None and self._quiet())
-        if committed is not None:
-            await committed
-        if live.cursors:
-            await self._wait_for_room(live)
-        return sequence
+            writer.submit(job)
+        await committed
 
-    def _append_job(
-        self,
-        live: _Live,
-        first: int,
-        records: list[Record],
-        before: ExecutionRecord,
-        after: ExecutionRecord,
-        update: ExecutionUpdate | None,
-        size: int,
-    ) -> Job:
+    def _unsent_job(self, live: _Live) -> Job | None:
+        """The write of the execution's waiting events, which stop waiting."""
+        if live.send_at is not None:
+            live.send_at.cancel()
+            live.send_at = None
+        unsent, live.unsent = live.unsent, None
+        return self._append_job(live, unsent) if unsent is not None else None
+
+    def _append_job(self, live: _Live, unsent: _Unsent) -> Job:
+        """One write of the events of one or more appends, and what they changed."""
+        first, records, before, after = unsent.first, unsent.records, unsent.before, unsent.after
+        size, appends = unsent.size, unsent.appends
         keys = live.keys
         last = after.last_sequence
         owner = self.host_id
         finished = after.state if after.finished and not before.finished else None
-        started_at = after.started_at if update is not None and update.running else None
-        outputs = outputs_blob(after.outputs) if update is not None and update.outputs else None
+        started_at = after.started_at if unsent.running else None
+        outputs = outputs_blob(after.outputs) if unsent.outputs else None
         error = error_blob(after.error) if finished is not None else None
         finished_at = after.finished_at if finished is not None else None
-        running = 1 if update is not None and update.running else 0
+        running = 1 if unsent.running else 0
         insert = self._insert_event
         change = self._update_execution
         values = (
@@ -606,7 +670,7 @@ class SqlExecutionStore(ExecutionStore):
             return Later(lambda: _owned(cursor.rowcount, execution_id))
 
         def done(result: Any, error: BaseException | None) -> None:
-            live.wrote()
+            live.wrote(appends)
             if error is not None:
                 self._broken(live, error)
                 return
@@ -627,6 +691,9 @@ class SqlExecutionStore(ExecutionStore):
             return
         problem = error if isinstance(error, StoreError) else self.backend.error(error)
         live.broken = problem
+        unsent = self._unsent_job(live)  # never to be written: the log would have a hole
+        if unsent is not None:
+            unsent.done(None, problem)
         _log.error("execution %s could not be written: %s", live.record.id, problem)
         live.notify()
         live.advanced()

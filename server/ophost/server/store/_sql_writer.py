@@ -16,11 +16,7 @@ answers are in and before the commit, so its error still fails the transaction.
 A backend whose commits are cheap and local (SQLite) may also let a write that someone
 waits for be made at once on the event loop, skipping two thread hops: only when nothing
 is queued or being written (so the order of writes is kept) and the write lock is free
-(``begin_now``); anything else goes to the thread. Writes nobody waits for (an
-execution's events before its last) are then held back on the loop for up to a
-millisecond, so that a short execution's writes go out in the one commit its terminal
-event waits for, instead of keeping the thread busy when that event comes. Such a backend
-turns SQLite's automatic
+(``begin_now``); anything else goes to the thread. Such a backend turns SQLite's automatic
 checkpoints off on the writer's connection and has the thread ``checkpoint`` after every
 so many commits instead, so that copying the log into the file never happens on the loop.
 
@@ -53,11 +49,6 @@ _CHECKPOINT_COMMITS = 250
 _CHECKPOINT_BYTES = 1 << 20
 # Queued to ask the thread for a checkpoint.
 _CHECKPOINT = object()
-# How long, and up to how much, writes nobody waits for are held back on the loop to be
-# committed there with the next write someone waits for (see Writer.submit).
-_HOLD_SECONDS = 0.001
-_HOLD_JOBS = 64
-_HOLD_BYTES = 256 << 10
 
 
 @dataclass(slots=True)
@@ -130,9 +121,6 @@ class Writer:
         # Kept on the loop: jobs (and checkpoints) queued whose callbacks have not run,
         # and what was committed since the last checkpoint.
         self._outstanding = 0
-        self._held: list[Job] = []
-        self._held_bytes = 0
-        self._release_at: asyncio.TimerHandle | None = None
         self._stopping = False
         self._commits = 0
         self._bytes = 0
@@ -144,42 +132,17 @@ class Writer:
         if self._failed is not None:
             raise self._failed
 
-    def submit(self, job: Job, *, hold: bool = False) -> None:
-        """Queue ``job`` (on the event loop, like every use of :attr:`backlog`).
-
-        ``hold``: the job may wait a moment (at most ``_HOLD_SECONDS``) for a write that
-        someone waits for, to be committed with it at once (see :meth:`commit`); only
-        where the backend lets writes be made on the loop."""
+    def submit(self, job: Job) -> None:
+        """Queue ``job`` (on the event loop, like every use of :attr:`backlog`)."""
         self.backlog += job.size
-        if hold and self._begin_now is not None and not self._stopping:
-            held = self._held
-            held.append(job)
-            self._held_bytes += job.size
-            if len(held) >= _HOLD_JOBS or self._held_bytes >= _HOLD_BYTES:
-                self.release()
-            elif self._release_at is None:
-                self._release_at = self._loop.call_later(_HOLD_SECONDS, self.release)
-            return
-        if self._held:
-            self.release()
         self._outstanding += 1
         self._queue.put(job)
 
-    def release(self) -> None:
-        """Queue the jobs held back (on the loop; done before :meth:`stop`)."""
-        if self._release_at is not None:
-            self._release_at.cancel()
-            self._release_at = None
-        held, self._held, self._held_bytes = self._held, [], 0
-        self._outstanding += len(held)
-        for job in held:
-            self._queue.put(job)
-
     def commit(self, job: Job) -> None:
-        """Write ``job``, with the jobs held back, now, here on the loop, if the backend
-        allows it, the thread has nothing queued or being written and the write lock is
-        free; otherwise queue them. Either way each ``done`` is called once committed
-        (before this returns, when now)."""
+        """Write ``job`` now, here on the loop, if the backend allows it, the thread has
+        nothing queued or being written and the write lock is free; otherwise queue it.
+        Either way ``job.done`` is called once it is committed (before this returns, when
+        written here)."""
         begin_now = self._begin_now
         connection = self._connection
         if begin_now is None or self._outstanding or self._stopping or connection is None:
@@ -192,29 +155,19 @@ class Writer:
         if not began:
             self.submit(job)
             return
-        held = self._held
-        jobs = [*held, job] if held else [job]
         try:
-            results = [_settled(each.run(connection.cursor())) for each in jobs]
-            self._notify(connection, jobs)
+            result = _settled(job.run(connection.cursor()))
+            self._notify(connection, [job])
             connection.commit()
-        except Exception:  # noqa: BLE001 - the thread tries them again, and says what failed
+        except Exception:  # noqa: BLE001 - the thread tries it again, and says what failed
             _rollback(connection)
             self.submit(job)
             return
-        if held:
-            if self._release_at is not None:
-                self._release_at.cancel()
-                self._release_at = None
-            self._held, self._held_bytes = [], 0
-        size = sum(each.size for each in jobs) if held else job.size
-        self.backlog -= size
-        self._committed(1, size)
-        for each, result in zip(jobs, results, strict=True):
-            try:
-                each.done(result, None)
-            except Exception:  # noqa: BLE001 - as for the thread's callbacks
-                _log.exception("a store write's callback failed")
+        self._committed(1, job.size)
+        try:
+            job.done(result, None)
+        except Exception:  # noqa: BLE001 - as for the thread's callbacks
+            _log.exception("a store write's callback failed")
 
     def future(
         self, run: Callable[[Any], Any], size: int = 0, *, now: bool = False
@@ -257,8 +210,7 @@ class Writer:
         self._commits = self._bytes = 0
 
     def stop(self) -> None:
-        """Write what is queued, then end the thread (any thread; :meth:`release` first,
-        on the loop, if jobs were held back)."""
+        """Write what is queued, then end the thread."""
         self._stopping = True
         if self._thread.is_alive():
             self._queue.put(None)
