@@ -162,7 +162,11 @@ def _admit(
     context: _Context,
 ) -> Access:
     headers = [value for key, value in metadata if key == AUTHORIZATION_HEADER]
-    return admit(policy, method, action, headers, _client_subject(context))
+    # A token alone settles it unless some identity also needs its certificate.
+    needs_subject = not headers or policy.needs_client_certificates
+    return admit(
+        policy, method, action, headers, _client_subject(context) if needs_subject else None
+    )
 
 
 def _client_subject(context: _Context) -> str | None:
