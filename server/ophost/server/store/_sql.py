@@ -79,6 +79,7 @@ T = TypeVar("T")
 # ones no local stream still needs); later readers get them from the database.
 _KEEP_RECORDS = 8192
 # Execution ids named by one notification (each about 25 bytes; a payload holds 8000).
+_NOTICE_IDS = 200
 # Appended events wait at most this long (or until this many, or this many bytes) for
 # more of their execution's events, to be written with them.
 _UNSENT_SECONDS = 0.001
@@ -86,7 +87,6 @@ _UNSENT_EVENTS = 1024
 _UNSENT_BYTES = 256 << 10
 # At most this many executions running here: waited-for writes are made on the loop.
 _QUIET_EXECUTIONS = 2
-_NOTICE_IDS = 200
 # Writers wait while this many bytes are queued and not committed.
 _MAX_BACKLOG = 64 << 20
 
