@@ -7,8 +7,11 @@
 whatever has queued up at once. The process that runs an execution owns it: it numbers
 its events (the execution's last sequence is kept in memory, so ``append`` returns at
 once) and is the only one that writes them; every write checks that it still owns the
-execution. A batch that ends the execution is awaited until it is committed, so the
-terminal event is durable before anyone is told about it.
+execution. An execution's appends wait up to ``_UNSENT_SECONDS`` for its next ones and
+go to the writer as one write (a short execution's events with its end). A batch that
+ends the execution is awaited until it is committed, so the terminal event is durable
+before anyone is told about it; while few executions run here, that write (and a start)
+is made on the loop when the backend allows it (SQLite), skipping the thread.
 
 **Reading.** Streams of an execution run here read its records from memory, but only
 those already committed: a client never sees an event a crash could take back. Other
