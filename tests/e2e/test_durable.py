@@ -248,6 +248,8 @@ async def test_a_stalled_replica_loses_its_executions_to_another(
         plain = (await one.StartExecution(start_request("ticks", n=400))).execution
         retried = (await one.StartExecution(start_request("ticks_retried", n=40))).execution
         await until(lambda: _last_sequence_at_least(other, plain.id, 4), "ticks to run")
+        # Both running (not merely started), so that both are lost mid-attempt.
+        await until(lambda: _last_sequence_at_least(other, retried.id, 4), "the other to run")
         # Stopped, not dead: its pid lives on, so only its lease running out tells.
         first.process.send_signal(signal.SIGSTOP)
         stalled_at = asyncio.get_running_loop().time()

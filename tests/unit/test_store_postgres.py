@@ -14,6 +14,8 @@ from ophost.server.store import ExecutionStore
 # has nothing to test here. The fixture fails instead in CI when the server is missing.
 pytest.importorskip("psycopg", reason="the PostgreSQL driver (ophost[postgresql]) is not installed")
 
+import psycopg
+
 from ophost.server.store._postgres import PostgresExecutionStore
 
 from .store_contract import DONE, StoreContract, eventually, finished, log, new, parse
@@ -68,3 +70,36 @@ class TestPostgresStore(StoreContract):
         await asyncio.gather(*(writer.append(i, [finished()], DONE) for i in ids))
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
         assert all(s == [1, 2, 3] for s in seen.values())
+
+    async def test_a_writer_stalled_inside_a_transaction_loses_it_after_the_lease(
+        self,
+    ) -> None:
+        """A process stopped mid-transaction (SIGSTOP, a debugger) must not hold its row
+        locks for ever: the database ends the writer's session once it has sat in the
+        transaction for the lease, and another process can then update the rows."""
+        store = PostgresExecutionStore(self.dsn, lease_seconds=0.5)
+        await store.open()
+        self._opened.append(store)
+        await store.create(new("e1"))
+        stalled = store.backend.connect()  # a writer's connection, as the writer makes it
+        try:
+            stalled.execute("UPDATE executions SET attempt = 7 WHERE id = %s", ("e1",))
+            began = time.monotonic()
+            other = psycopg.connect(self.dsn, autocommit=True)
+            try:
+                other.execute("SET lock_timeout = 10000")
+                # Blocks on the stalled transaction's row lock until its session ends.
+                other.execute("UPDATE executions SET attempt = 8 WHERE id = %s", ("e1",))
+                waited = time.monotonic() - began
+            finally:
+                other.close()
+            assert 0.4 < waited < 5.0
+            with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout):
+                stalled.execute("SELECT 1")
+            assert store.backend.lost(psycopg.errors.IdleInTransactionSessionTimeout())
+        finally:
+            stalled.close()
+        with psycopg.connect(self.dsn) as reader:
+            row = reader.execute("SELECT attempt FROM executions WHERE id = %s", ("e1",))
+            # The stalled update went with its session; the other one stands.
+            assert row.fetchone() == (8,)

@@ -89,7 +89,14 @@ class PostgresBackend(SqlBackend):
             migrate(connection.execute, "postgresql", "%s")
 
     def connect(self) -> psycopg.Connection[Any]:
-        return psycopg.connect(self.dsn, connect_timeout=10)
+        connection = psycopg.connect(self.dsn, connect_timeout=10, autocommit=True)
+        limit = self.stalled_transaction_seconds
+        if limit is not None:
+            # For the session: a writer stopped mid-transaction loses it (and its locks).
+            milliseconds = max(1, round(limit * 1000))
+            connection.execute(f"SET idle_in_transaction_session_timeout = {milliseconds}")
+        connection.autocommit = False
+        return connection
 
     def begin(self, connection: Any) -> None:
         """psycopg opens a transaction with the first statement; nothing to do."""
@@ -128,7 +135,10 @@ class PostgresBackend(SqlBackend):
         return placeholders(statement)
 
     def lost(self, exc: BaseException) -> bool:
-        return isinstance(exc, psycopg.OperationalError)
+        # A session ended for sitting in a transaction (stalled_transaction_seconds) too.
+        return isinstance(
+            exc, (psycopg.OperationalError, psycopg.errors.IdleInTransactionSessionTimeout)
+        )
 
     def error(self, exc: BaseException) -> StoreError:
         if isinstance(exc, StoreError):

@@ -109,6 +109,11 @@ class SqlBackend(abc.ABC):
     #: execution) that tells the other processes an execution changed, run in the
     #: transaction that changed it; None: they poll.
     notify_sql: str | None = None
+    #: How long the writer's connection may stay inside a transaction without a word
+    #: before the database ends its session (None: no limit). The store sets its lease:
+    #: a process stopped mid-transaction must not hold, past its lease, the row locks
+    #: that another process needs to take its executions over.
+    stalled_transaction_seconds: float | None = None
     #: Whether a write someone waits for may be made at once on the event loop when the
     #: writer is idle (local, cheap commits: see :mod:`._sql_writer`); such a backend
     #: implements :meth:`begin_now` and :meth:`checkpoint`.
@@ -294,6 +299,7 @@ class SqlExecutionStore(ExecutionStore):
         self.max_retained = max_retained
         self.max_retained_bytes = max_retained_bytes
         self.lease_seconds = lease_seconds
+        backend.stalled_transaction_seconds = lease_seconds
         self.claim_interval = max(0.05, lease_seconds / 3)
         # Retention is applied at most every 5 s (more often for short retention).
         self.sweep_interval = min(5.0, max(0.2, retention_seconds / 4))
