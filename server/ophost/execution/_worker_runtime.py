@@ -62,6 +62,8 @@ __all__ = ["NO_ATTEMPT_CONTEXT", "AttemptContext", "WorkerProtocolError", "run_w
 
 # The largest frame a worker reads before the host's welcome says otherwise.
 _FIRST_FRAME_LIMIT = 64 * 1024 * 1024
+# How long an attempt's acceptance may wait to leave with what the attempt sends next.
+_HOLD_SECONDS = 0.005
 
 _log = logging.getLogger("ophost.worker")
 
@@ -134,20 +136,35 @@ class _Session:
         self._running: dict[str, _Running] = {}
         self._last_sent = time.monotonic()
         self._outgoing: list[bytes] = []
+        self._flush_soon = False  # a flush is scheduled for this turn of the loop
+        self._held: asyncio.TimerHandle | None = None  # the flush of held messages
 
     # -- sending -------------------------------------------------------------------------
 
     def _send(self, message: worker_pb2.WorkerMessage) -> None:
         """Queue a message; what is queued in one turn of the loop leaves in one write."""
         self._outgoing.append(frame(message.SerializeToString()))
-        if len(self._outgoing) == 1:
+        if not self._flush_soon:
+            self._flush_soon = True
             asyncio.get_running_loop().call_soon(self._flush)
+
+    def _hold(self, message: worker_pb2.WorkerMessage) -> None:
+        """Queue a message that can wait: it leaves with the next one sent, or after
+        :data:`_HOLD_SECONDS` (a short attempt's acceptance goes with its outcome, in one
+        write instead of two)."""
+        self._outgoing.append(frame(message.SerializeToString()))
+        if self._held is None and not self._flush_soon:
+            self._held = asyncio.get_running_loop().call_later(_HOLD_SECONDS, self._flush)
 
     async def _drain(self) -> None:
         self._flush()
         await self._writer.drain()
 
     def _flush(self) -> None:
+        self._flush_soon = False
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
         if self._outgoing:
             self._writer.write(b"".join(self._outgoing))
             self._outgoing.clear()
@@ -271,7 +288,7 @@ class _Session:
             writer=EventWriter(start.op_name),
         )
         self._running[assign.attempt_id] = running
-        self._send(
+        self._hold(
             worker_pb2.WorkerMessage(
                 accepted=worker_pb2.AttemptAccepted(
                     attempt_id=assign.attempt_id, fence=assign.fence
@@ -300,10 +317,9 @@ class _Session:
                 self._launch(running)
 
     def _launch(self, running: _Running) -> None:
-        running.task = asyncio.get_running_loop().create_task(self._run_attempt(running))
-
-    async def _run_attempt(self, running: _Running) -> None:
-        outcome: AttemptOutcome
+        """Start the attempt now, in this turn of the loop (a sync body's thread starts
+        at once), and forward what it produces from a task."""
+        failure: AttemptOutcome | None = None
         limited = False
         try:
             request = self._request(running)
@@ -311,13 +327,28 @@ class _Session:
                 limited = _limit_memory(running.memory_limit)
             with self._attempt_context(running.execution_id, running.start.op_name, running.number):
                 running.attempt = self._executor.start(request)
-            outcome = await self._forward(running, running.attempt)
         except WorkerProtocolError:
+            if limited:
+                _unlimit_memory()
             raise
         except Exception as exc:  # noqa: BLE001 - preparing the attempt failed: its outcome
-            outcome = AttemptFailed(
+            failure = AttemptFailed(
                 StepFailed(error=error_data(exc), error_source=ErrorSource.FRAMEWORK), exc
             )
+        running.task = asyncio.get_running_loop().create_task(
+            self._run_attempt(running, failure, limited)
+        )
+
+    async def _run_attempt(
+        self, running: _Running, failure: AttemptOutcome | None, limited: bool
+    ) -> None:
+        outcome: AttemptOutcome
+        try:
+            if failure is not None:
+                outcome = failure
+            else:
+                assert running.attempt is not None
+                outcome = await self._forward(running, running.attempt)
         finally:
             if limited:
                 _unlimit_memory()
