@@ -95,10 +95,13 @@ class SyncAttempt:
         self._release = release  # lifts the memory limit, in the body's thread
         self._retire = retire
         # Guarded by _room's lock: what waits to be sent, and the window's state.
-        self._room = threading.Condition()
+        self._room = threading.Condition(threading.Lock())
         self._prefix = accepted
-        self._pending: list[bytes] = []  # tails
-        self._since = 0.0  # when the oldest pending tail was made
+        # Events the body made, not yet written as tails: appended without the lock
+        # (atomic), taken from the left under it, so none is lost to a race.
+        self._made: collections.deque[EngineEvent] = collections.deque()
+        self._since = 0.0  # when the oldest event not sent yet was made
+        self._pending: list[bytes] = []  # tails not sent yet
         self._sent = 0
         self._acked = 0
         self._unacked: collections.deque[tuple[int, int]] = collections.deque()
@@ -137,17 +140,18 @@ class SyncAttempt:
         self._end(outcome)
 
     def _emit(self, event: EngineEvent) -> None:
-        tails = event_tails(self._writer, (event,))
+        if self._closed:
+            return  # taken back, or given up on: nothing more is sent
+        made = self._made
+        made.append(event)
+        waiting = len(made)
+        if waiting == 1:
+            self._since = time.monotonic()
+        if waiting < self._window // 2 and time.monotonic() - self._since < FLUSH_SECONDS:
+            return
         with self._room:
-            if self._closed:
-                return  # taken back, or given up on: nothing more is sent
-            pending = self._pending
-            if not pending:
-                self._since = time.monotonic()
-            pending.extend(tails)
-            if len(pending) < self._window // 2 and time.monotonic() - self._since < FLUSH_SECONDS:
-                return
-            self._send(self._push(wait=True))
+            if not self._closed:
+                self._send(self._push(wait=True))
 
     def _end(self, outcome: AttemptOutcome) -> None:
         with self._room:
@@ -170,7 +174,10 @@ class SyncAttempt:
         is framed (or the attempt is closed)."""
         parts: list[bytes] = [self._prefix] if self._prefix else []
         self._prefix = b""
+        made = self._made
         pending = self._pending
+        if made:
+            pending.extend(event_tails(self._writer, [made.popleft() for _ in range(len(made))]))
         while pending and not self._closed:
             for first, last, size in split_batches(
                 pending, self._window // 2, self._window_bytes // 2
@@ -246,7 +253,8 @@ class SyncAttempt:
             if self._closed:
                 self._tick = None
                 return
-            if self._prefix or (self._pending and time.monotonic() - self._since >= FLUSH_SECONDS):
+            stale = time.monotonic() - self._since >= FLUSH_SECONDS
+            if self._prefix or ((self._made or self._pending) and stale):
                 self._send(self._push(wait=False))
         self._tick = self._loop.call_later(FLUSH_SECONDS, self._on_tick)
 
@@ -267,6 +275,7 @@ class SyncAttempt:
         with self._room:
             if self._closed:
                 return
+            self._made.clear()
             self._pending.clear()
             self._close_with(AttemptCanceled(CancelOutcome.ABANDONED))
 
@@ -275,6 +284,7 @@ class SyncAttempt:
         self._stop = True
         with self._room:
             self._closed = True
+            self._made.clear()
             self._pending.clear()
             self._room.notify_all()
         for timer in (self._tick, self._grace):
