@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import contextlib
 import contextvars
+import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -46,7 +47,9 @@ from ophost.execution._thread_executor import run_sync_body
 from ophost.execution._worker_channel import WorkerChannel
 from ophost.v1 import event_pb2, worker_pb2
 
-__all__ = ["FLUSH_SECONDS", "SyncAttempt"]
+__all__ = ["FLUSH_SECONDS", "BodyThreads", "SyncAttempt"]
+
+_log = logging.getLogger("ophost.worker")
 
 # The longest an event of a running body waits before it is sent.
 FLUSH_SECONDS = 0.005
@@ -56,8 +59,42 @@ _RETIRE = frame(
 )
 
 
+class BodyThreads:
+    """The threads sync bodies run in: an idle one takes the next body, else a new one
+    starts. They are daemon threads: a body given up on does not hold the process."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._started = 0
+
+    def submit(self, job: Callable[[], object]) -> None:
+        with self._lock:
+            start = self._idle == 0
+            if start:
+                self._started += 1
+            else:
+                self._idle -= 1
+        self._jobs.put(job)
+        if start:
+            threading.Thread(
+                target=self._serve, name=f"ophost-op_{self._started}", daemon=True
+            ).start()
+
+    def _serve(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:  # noqa: BLE001 - a fault of the worker: logged, the thread goes on
+                _log.exception("a body's thread failed")
+            with self._lock:
+                self._idle += 1
+
+
 class SyncAttempt:
-    """One attempt of a sync body, run in a thread of ``pool``.
+    """One attempt of a sync body, run in one of ``threads``.
 
     ``accepted`` is the acceptance frame, sent with the first frame the attempt sends
     (or from the first tick). ``finish`` is called in the loop's thread or the body's,
@@ -81,7 +118,7 @@ class SyncAttempt:
         limited: bool,
         release: Callable[[], None],
         retire: Callable[[], None],
-        pool: concurrent.futures.Executor,
+        threads: BodyThreads,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self.attempt_id = attempt_id
@@ -114,7 +151,8 @@ class SyncAttempt:
         self._tick = self._loop.call_later(FLUSH_SECONDS, self._on_tick)
         # The thread runs in a copy of the current context: what the worker made current
         # for the attempt (its log fields) is current there.
-        pool.submit(contextvars.copy_context().run, self._run)
+        context = contextvars.copy_context()
+        threads.submit(lambda: context.run(self._run))
 
     @property
     def done(self) -> bool:

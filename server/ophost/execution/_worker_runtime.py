@@ -56,8 +56,8 @@ from ophost.execution._remote_attempt import (
     split_batches,
 )
 from ophost.execution._tails import EventWriter
-from ophost.execution._thread_executor import ThreadExecutor, default_pool, is_sync_body
-from ophost.execution._worker_attempt import SyncAttempt
+from ophost.execution._thread_executor import ThreadExecutor, is_sync_body
+from ophost.execution._worker_attempt import BodyThreads, SyncAttempt
 from ophost.execution._worker_channel import WorkerChannel
 from ophost.v1 import event_pb2, execution_pb2, worker_pb2
 
@@ -138,6 +138,7 @@ class _Session:
         self._channel = channel
         self._loaded = loaded
         self._executor = ThreadExecutor()
+        self._threads = BodyThreads()
         self._welcome = worker_pb2.WorkerWelcome()
         self._accepted: set[str] = set()
         self._running: dict[str, _Running] = {}
@@ -384,7 +385,7 @@ class _Session:
             limited=limited,
             release=_unlimit_memory,
             retire=self._retire,
-            pool=default_pool(),
+            threads=self._threads,
         )
 
     def _retire(self) -> None:
