@@ -2,8 +2,8 @@
 
 In a worker, a sync body (a decorated function or generator) runs from start to end in
 one thread, as in a host. Its events do not go back through the worker's event loop:
-the thread writes them to the host itself (:class:`~ophost.execution._worker_channel.
-WorkerChannel` is thread-safe), so a short attempt costs the worker one wake-up (the
+the thread writes them to the host itself (:class:`~ophost.execution._frame_channel.
+FrameChannel` is thread-safe), so a short attempt costs the worker one wake-up (the
 assignment) and one write (its acceptance, events and outcome together). Events are
 sent in batches: a batch leaves once it is :data:`FLUSH_SECONDS` old when the next
 event comes, when it is as large as half the acknowledgement window, when the body
@@ -40,11 +40,11 @@ from ophost.execution._attempt import (
 )
 from ophost.execution._attempt_reports import synthetic_failure
 from ophost.execution._attempt_rules import AttemptRules
+from ophost.execution._frame_channel import FrameChannel
 from ophost.execution._frames import frame
 from ophost.execution._remote_attempt import event_tails, finished_message, split_batches
 from ophost.execution._tails import EventWriter
 from ophost.execution._thread_executor import run_sync_body
-from ophost.execution._worker_channel import WorkerChannel
 from ophost.v1 import event_pb2, worker_pb2
 
 __all__ = ["FLUSH_SECONDS", "BodyThreads", "SyncAttempt"]
@@ -109,7 +109,7 @@ class SyncAttempt:
         *,
         attempt_id: str,
         fence: int,
-        channel: WorkerChannel,
+        channel: FrameChannel,
         writer: EventWriter,
         window: int,
         window_bytes: int,

@@ -46,6 +46,7 @@ from ophost.execution._attempt import (
     EngineEvent,
 )
 from ophost.execution._error_data import error_data
+from ophost.execution._frame_channel import FrameChannel
 from ophost.execution._frames import PROTOCOL_VERSION, FrameError, frame
 from ophost.execution._loader import LoadedOps
 from ophost.execution._remote_attempt import (
@@ -58,7 +59,6 @@ from ophost.execution._remote_attempt import (
 from ophost.execution._tails import EventWriter
 from ophost.execution._thread_executor import ThreadExecutor, is_sync_body
 from ophost.execution._worker_attempt import BodyThreads, SyncAttempt
-from ophost.execution._worker_channel import WorkerChannel
 from ophost.v1 import event_pb2, execution_pb2, worker_pb2
 
 __all__ = ["NO_ATTEMPT_CONTEXT", "AttemptContext", "WorkerProtocolError", "run_worker"]
@@ -94,7 +94,7 @@ async def run_worker(
 ) -> None:
     """Serve one session with the host connected on ``sock`` until it closes the
     connection; the socket is closed at the end."""
-    channel = WorkerChannel(sock, asyncio.get_running_loop(), _FIRST_FRAME_LIMIT)
+    channel = FrameChannel(sock, asyncio.get_running_loop(), _FIRST_FRAME_LIMIT)
     try:
         await _Session(channel, loaded, attempt_context).run()
     finally:
@@ -130,7 +130,7 @@ class _Running:
 class _Session:
     def __init__(
         self,
-        channel: WorkerChannel,
+        channel: FrameChannel,
         loaded: LoadedOps,
         attempt_context: AttemptContext = _no_context,
     ) -> None:

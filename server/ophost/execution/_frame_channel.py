@@ -1,9 +1,11 @@
-"""The worker's end of its socket: frames read on the loop, written from any thread.
+"""One end of a worker's socket: frames read on the loop, written from any thread.
 
-A worker reads the host's frames on its event loop, and writes its own from the loop
-(pings, acceptances, the outcomes of async bodies) and from the thread running a sync
-body (that body's events and outcome, written as they are made, without waiting for
-the loop). :class:`WorkerChannel` serves both: :meth:`~WorkerChannel.send` is
+Both ends of a worker session use it. Frames are read on the event loop, either one at
+a time (:meth:`FrameChannel.read`, for a handshake) or handed to a callback as they
+arrive, in the same turn of the loop (:meth:`FrameChannel.listen`: no task wakes up
+per message). A worker writes from its loop (pings, acceptances, the outcomes of async
+bodies) and from the thread running a sync body (that body's events and outcome, as
+they are made, without waiting for the loop): :meth:`FrameChannel.send` is
 thread-safe and never blocks. What the socket does not take at once waits, in order,
 until the loop sees the socket writable again; every later write queues behind it.
 How much can wait is bounded by the acknowledgement window of each attempt.
@@ -17,16 +19,17 @@ import contextlib
 import socket
 import struct
 import threading
+from collections.abc import Callable
 
 from ophost.execution._frames import FrameError
 
-__all__ = ["WorkerChannel"]
+__all__ = ["FrameChannel"]
 
 _LENGTH = struct.Struct(">I")
 _READ_SIZE = 256 * 1024
 
 
-class WorkerChannel:
+class FrameChannel:
     """Frames over ``sock`` (made non-blocking); frames above ``max_bytes`` are refused."""
 
     def __init__(
@@ -43,6 +46,8 @@ class WorkerChannel:
         self._ended = False  # the host closed its end (or the stream broke)
         self._problem: FrameError | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._on_frame: Callable[[bytes], None] | None = None
+        self._listening: asyncio.Future[None] | None = None
         # -- writing (any thread)
         self._lock = threading.Lock()
         self._backlog = bytearray()  # what the socket did not take yet
@@ -85,13 +90,40 @@ class WorkerChannel:
             start += 4 + length
         if start:
             del inbox[:start]
-        if self._frames:
+        if self._on_frame is not None:
+            self._deliver()
+        elif self._frames:
             self._wake()
 
+    def _deliver(self) -> None:
+        on_frame = self._on_frame
+        assert on_frame is not None
+        frames = self._frames
+        try:
+            while frames:
+                on_frame(frames.popleft())
+        except BaseException as exc:  # noqa: BLE001 - the listener's own error ends it
+            self._stop_listening(exc)
+
     def _stop_reading(self) -> None:
-        self._ended = True
-        self._loop.remove_reader(self._fd)
+        if not self._ended:
+            self._ended = True
+            self._loop.remove_reader(self._fd)
         self._wake()
+        if self._on_frame is not None:
+            self._stop_listening(self._problem)
+
+    def _stop_listening(self, exc: BaseException | None) -> None:
+        self._on_frame = None
+        if not self._ended:
+            self._ended = True
+            self._loop.remove_reader(self._fd)
+        done = self._listening
+        if done is not None and not done.done():
+            if exc is None:
+                done.set_result(None)
+            else:
+                done.set_exception(exc)
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -112,6 +144,19 @@ class WorkerChannel:
             finally:
                 self._waiter = None
         return self._frames.popleft()
+
+    async def listen(self, on_frame: Callable[[bytes], None]) -> None:
+        """Hand each frame to ``on_frame`` as it arrives, until the peer closes its end.
+
+        Raises :class:`FrameError` when the stream breaks, or what ``on_frame`` raised
+        (no frame is read after that).
+        """
+        self._listening = self._loop.create_future()
+        self._on_frame = on_frame
+        self._deliver()
+        if self._ended and self._on_frame is not None:
+            self._stop_listening(self._problem)
+        await self._listening
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -159,6 +204,11 @@ class WorkerChannel:
         self._emptied.set()
 
     @property
+    def closed(self) -> bool:
+        """True once closed, or once the peer's end is gone for writing."""
+        return self._closed
+
+    @property
     def backlog(self) -> int:
         """How many bytes wait for the socket."""
         return len(self._backlog)
@@ -184,4 +234,7 @@ class WorkerChannel:
             self._ended = True
             self._loop.remove_reader(self._fd)
         self._emptied.set()
+        done = self._listening
+        if done is not None and not done.done():
+            done.set_result(None)
         self._sock.close()

@@ -14,13 +14,13 @@ import threading
 
 import pytest
 
+from ophost.execution._frame_channel import FrameChannel
 from ophost.execution._frames import FrameError, frame
-from ophost.execution._worker_channel import WorkerChannel
 
 
 async def test_frames_sent_in_pieces_are_read_whole_then_the_end() -> None:
     ours, theirs = socket.socketpair()
-    channel = WorkerChannel(ours, asyncio.get_running_loop(), max_bytes=1024)
+    channel = FrameChannel(ours, asyncio.get_running_loop(), max_bytes=1024)
     data = frame(b"first") + frame(b"") + frame(b"x" * 600)
     try:
         for start in range(0, len(data), 7):
@@ -37,7 +37,7 @@ async def test_frames_sent_in_pieces_are_read_whole_then_the_end() -> None:
 
 async def test_a_frame_above_the_limit_is_refused() -> None:
     ours, theirs = socket.socketpair()
-    channel = WorkerChannel(ours, asyncio.get_running_loop(), max_bytes=16)
+    channel = FrameChannel(ours, asyncio.get_running_loop(), max_bytes=16)
     try:
         theirs.sendall(frame(b"small") + frame(b"y" * 17))
         assert await channel.read() == b"small"
@@ -50,7 +50,7 @@ async def test_a_frame_above_the_limit_is_refused() -> None:
 
 async def test_a_stream_cut_inside_a_frame_is_refused() -> None:
     ours, theirs = socket.socketpair()
-    channel = WorkerChannel(ours, asyncio.get_running_loop(), max_bytes=1024)
+    channel = FrameChannel(ours, asyncio.get_running_loop(), max_bytes=1024)
     try:
         theirs.sendall(struct.pack(">I", 10) + b"abc")
         theirs.close()
@@ -65,7 +65,7 @@ async def test_what_waits_for_a_full_socket_leaves_whole_and_in_order() -> None:
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     loop = asyncio.get_running_loop()
-    channel = WorkerChannel(ours, loop, max_bytes=1 << 20)
+    channel = FrameChannel(ours, loop, max_bytes=1 << 20)
     from_thread = [frame(b"t%05d" % i + b"." * 1000) for i in range(200)]
     from_loop = [frame(b"l%05d" % i + b"." * 1000) for i in range(200)]
 
