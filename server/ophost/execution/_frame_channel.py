@@ -76,18 +76,25 @@ class FrameChannel:
         inbox += data
         start = 0
         size = len(inbox)
-        while size - start >= 4:
-            (length,) = _LENGTH.unpack_from(inbox, start)
-            if length > self.max_bytes:
-                self._problem = FrameError(
-                    f"a frame of {length} bytes is above the limit of {self.max_bytes}"
-                )
-                self._stop_reading()
-                return
-            if size - start - 4 < length:
-                break
-            self._frames.append(bytes(inbox[start + 4 : start + 4 + length]))
-            start += 4 + length
+        problem = None
+        with memoryview(inbox) as view:
+            while size - start >= 4:
+                (length,) = _LENGTH.unpack_from(view, start)
+                if length > self.max_bytes:
+                    problem = FrameError(
+                        f"a frame of {length} bytes is above the limit of {self.max_bytes}"
+                    )
+                    break
+                if size - start - 4 < length:
+                    break
+                self._frames.append(bytes(view[start + 4 : start + 4 + length]))
+                start += 4 + length
+        if problem is not None:
+            if self._on_frame is not None:
+                self._deliver()  # what came whole before the bad frame
+            self._problem = problem
+            self._stop_reading()
+            return
         if start:
             del inbox[:start]
         if self._on_frame is not None:
