@@ -7,8 +7,8 @@ FrameChannel` is thread-safe), so a short attempt costs the worker one wake-up (
 assignment) and one write (its acceptance, events and outcome together). Events are
 sent in batches: a batch leaves once it is :data:`FLUSH_SECONDS` old when the next
 event comes, when it is as large as half the acknowledgement window, when the body
-ends, or from the loop's tick (every :data:`FLUSH_SECONDS`) while the body is busy
-with something else; so they stream live. The thread waits while the host has not
+ends, or from the loop's tick (every :data:`TICK_SECONDS` while a body runs) when the
+body is busy with something else; so they stream live. The thread waits while the host has not
 acknowledged a window's worth, so a slow host slows the op.
 
 The loop keeps the rest: acknowledgements, cancels (the body sees the request at its
@@ -47,12 +47,15 @@ from ophost.execution._tails import EventWriter
 from ophost.execution._thread_executor import run_sync_body
 from ophost.v1 import event_pb2, worker_pb2
 
-__all__ = ["FLUSH_SECONDS", "BodyThreads", "SyncAttempt"]
+__all__ = ["FLUSH_SECONDS", "TICK_SECONDS", "BodyThreads", "SyncAttempt"]
 
 _log = logging.getLogger("ophost.worker")
 
-# The longest an event of a running body waits before it is sent.
+# How long an event of a running body (or its acceptance) may wait to go with more.
 FLUSH_SECONDS = 0.005
+# How often the worker's loop looks for what waited that long, while a sync body runs:
+# nothing waits much more than FLUSH_SECONDS + TICK_SECONDS.
+TICK_SECONDS = FLUSH_SECONDS / 2
 
 _RETIRE = frame(
     worker_pb2.WorkerMessage(capacity=worker_pb2.WorkerCapacity(free_slots=0)).SerializeToString()
@@ -145,10 +148,9 @@ class SyncAttempt:
         self._unacked_bytes = 0
         self._closed = False  # the outcome was sent, or the attempt was taken back
         self._stop = False
-        self._tick: asyncio.TimerHandle | None = None
         self._grace: asyncio.TimerHandle | None = None
+        self._began = time.monotonic()
         self._rules = AttemptRules(request, self._emit, self._stop_requested)
-        self._tick = self._loop.call_later(FLUSH_SECONDS, self._on_tick)
         # The thread runs in a copy of the current context: what the worker made current
         # for the attempt (its log fields) is current there.
         context = contextvars.copy_context()
@@ -285,16 +287,20 @@ class SyncAttempt:
 
     # -- on the loop ----------------------------------------------------------------------------
 
-    def _on_tick(self) -> None:
-        """Send what waited too long while the body is busy elsewhere (or blocked)."""
+    def tick(self, now: float) -> bool:
+        """Send what waited :data:`FLUSH_SECONDS` while the body is busy elsewhere (or
+        blocked): events, and the held acceptance. False once the attempt is done.
+
+        The worker's loop calls it every :data:`TICK_SECONDS` while a sync body runs.
+        """
         with self._room:
             if self._closed:
-                self._tick = None
-                return
-            stale = time.monotonic() - self._since >= FLUSH_SECONDS
-            if self._prefix or ((self._made or self._pending) and stale):
+                return False
+            held = self._prefix and now - self._began >= FLUSH_SECONDS
+            stale = (self._made or self._pending) and now - self._since >= FLUSH_SECONDS
+            if held or stale:
                 self._send(self._push(wait=False))
-        self._tick = self._loop.call_later(FLUSH_SECONDS, self._on_tick)
+        return True
 
     def acknowledge(self, count: int) -> None:
         with self._room:
@@ -325,6 +331,5 @@ class SyncAttempt:
             self._made.clear()
             self._pending.clear()
             self._room.notify_all()
-        for timer in (self._tick, self._grace):
-            if timer is not None:
-                timer.cancel()
+        if self._grace is not None:
+            self._grace.cancel()

@@ -58,7 +58,7 @@ from ophost.execution._remote_attempt import (
 )
 from ophost.execution._tails import EventWriter
 from ophost.execution._thread_executor import ThreadExecutor, is_sync_body
-from ophost.execution._worker_attempt import BodyThreads, SyncAttempt
+from ophost.execution._worker_attempt import TICK_SECONDS, BodyThreads, SyncAttempt
 from ophost.v1 import event_pb2, execution_pb2, worker_pb2
 
 __all__ = ["NO_ATTEMPT_CONTEXT", "AttemptContext", "WorkerProtocolError", "run_worker"]
@@ -139,6 +139,7 @@ class _Session:
         self._loaded = loaded
         self._executor = ThreadExecutor()
         self._threads = BodyThreads()
+        self._ticking: asyncio.TimerHandle | None = None  # while sync bodies run
         self._welcome = worker_pb2.WorkerWelcome()
         self._accepted: set[str] = set()
         self._running: dict[str, _Running] = {}
@@ -221,6 +222,8 @@ class _Session:
                     await self._drain()
         finally:
             pinger.cancel()
+            if self._ticking is not None:
+                self._ticking.cancel()
             for running in list(self._running.values()):
                 if running.sync is not None:
                     running.sync.cancel(0.0)
@@ -372,6 +375,8 @@ class _Session:
         welcome = self._welcome
         accepted = running.accepted
         running.accepted = b""
+        if self._ticking is None:
+            self._ticking = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
         return SyncAttempt(
             request,
             attempt_id=running.attempt_id,
@@ -387,6 +392,14 @@ class _Session:
             retire=self._retire,
             threads=self._threads,
         )
+
+    def _tick(self) -> None:
+        """Have each running sync body send what waited too long; again while any runs."""
+        self._ticking = None
+        now = time.monotonic()
+        running = [r.sync.tick(now) for r in self._running.values() if r.sync is not None]
+        if any(running):
+            self._ticking = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
 
     def _retire(self) -> None:
         """End this worker soon: it said it takes nothing more (a body given up on)."""
