@@ -213,13 +213,11 @@ class _Session:
                 _log.warning("the host refused op %s: %s", op.name, op.reason)
         pinger = asyncio.get_running_loop().create_task(self._ping())
         try:
-            while True:
-                message = await self._read()
-                if message is None:
-                    return
-                self._handle(message)
-                if self._channel.backlog > 1 << 20:
-                    await self._drain()
+            # Each message is handled as soon as its bytes are read, in that turn of the
+            # loop. What waits to be written is bounded by the attempts' windows.
+            await self._channel.listen(self._on_frame)
+        except FrameError as exc:
+            raise WorkerProtocolError(f"the host's stream is broken: {exc}") from None
         finally:
             pinger.cancel()
             if self._ticking is not None:
@@ -237,12 +235,10 @@ class _Session:
             raise WorkerProtocolError(f"the host's stream is broken: {exc}") from None
         if data is None:
             return None
-        try:
-            return worker_pb2.HostMessage.FromString(data)
-        except DecodeError as exc:
-            raise WorkerProtocolError(
-                f"a message from the host ({len(data)} bytes) does not decode: {exc}"
-            ) from None
+        return _decoded(data)
+
+    def _on_frame(self, data: bytes) -> None:
+        self._handle(_decoded(data))
 
     async def _expect(self, kind: str) -> worker_pb2.HostMessage:
         message = await self._read()
@@ -509,6 +505,15 @@ class _Session:
                 return
             running.acks.clear()
             await running.acks.wait()
+
+
+def _decoded(data: bytes) -> worker_pb2.HostMessage:
+    try:
+        return worker_pb2.HostMessage.FromString(data)
+    except DecodeError as exc:
+        raise WorkerProtocolError(
+            f"a message from the host ({len(data)} bytes) does not decode: {exc}"
+        ) from None
 
 
 def _finished(
