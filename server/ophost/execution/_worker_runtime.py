@@ -1,15 +1,19 @@
 """The Python worker: runs the attempts a host assigns, speaking the worker protocol.
 
 A worker process loads the same ops as its host, says hello, registers their
-definitions and then serves assignments: each attempt runs in a
-:class:`~ophost.execution.ThreadExecutor` (sync bodies in a thread, async ones on
-the worker's loop), exactly as attempts run in a host, and its events go back as
-event tails, written here once and stored by the host as they are. Events wait for
-the host's acknowledgement beyond a window, so a slow host slows the op, not the
-worker's memory. Resources are the ones the loaded module built, once per worker.
+definitions and then serves assignments. A sync body (a decorated function or
+generator) runs in a thread of the worker that writes the attempt's events and
+outcome to the host itself (:class:`~ophost.execution._worker_attempt.SyncAttempt`);
+any other body runs in a :class:`~ophost.execution.ThreadExecutor` (async ones on the
+worker's loop), exactly as attempts run in a host, its events forwarded by the loop.
+Either way events go back as event tails, written here once and stored by the host as
+they are, and wait for the host's acknowledgement beyond a window, so a slow host
+slows the op, not the worker's memory. Resources are the ones the loaded module
+built, once per worker.
 
 The messages are ``ophost.v1`` worker messages (``protos/ophost/v1/worker.proto``);
-:mod:`ophost.execution._frames` frames them.
+:mod:`ophost.execution._frames` frames them and
+:class:`~ophost.execution._frame_channel.FrameChannel` carries them.
 """
 
 from __future__ import annotations
