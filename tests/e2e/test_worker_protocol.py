@@ -18,9 +18,12 @@ from typing import Any
 import pytest
 
 from ophost.definitions import (
+    CancelOutcome,
     ErrorSource,
     ExecutionFinished,
     ExecutionStatus,
+    ExpectationResult,
+    OutputProduced,
     StepFailed,
 )
 from ophost.execution import ProcessExecutor, SessionTerms, worker_command
@@ -35,7 +38,9 @@ import os
 import sys
 import time
 
-from ophost import RetryPolicy, op
+from typing import Any, Iterator
+
+from ophost import ExpectationResult, Output, RetryPolicy, op
 
 
 @op
@@ -62,6 +67,30 @@ def garble(context) -> str:
 def hold(context, seconds: float) -> int:
     time.sleep(seconds)
     return os.getpid()
+
+
+@op
+def gated(context, gate: str) -> Iterator[Any]:
+    # One event, then nothing until the test has seen it and opens the gate.
+    yield ExpectationResult(success=True, label="before the gate")
+    deadline = time.monotonic() + 30
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    yield Output(os.path.exists(gate))
+
+
+@op
+def numbered(context, n: int) -> Iterator[Any]:
+    for i in range(n):
+        yield ExpectationResult(success=True, label=f"row {i}")
+    yield Output(n)
+
+
+@op
+def stops_at_a_yield(context) -> Iterator[Any]:
+    while True:
+        yield ExpectationResult(success=True, label="tick")
+        time.sleep(0.01)
 """
 
 # The same ops, except that add takes strings: a definition the host does not serve.
@@ -171,4 +200,69 @@ async def test_a_worker_killed_holding_an_attempt_fails_it_clearly(
         assert failure.error_source is ErrorSource.WORKER_CRASHED
         assert f"(pid {worker})" in failure.error.message
         assert "killed by SIGKILL (9)" in failure.error.message
+        assert (await client.call("add", {"a": 1, "b": 1}))["result"] == 2
+
+
+async def test_a_sync_bodys_events_reach_the_client_while_it_runs(
+    served: tuple[OpHostServer, ProcessExecutor], tmp_path: Path
+) -> None:
+    server, _executor = served
+    gate = tmp_path / "gate"
+    async with AsyncOpHostClient(server.address) as client:
+        async with client.execute("gated", {"gate": str(gate)}) as stream:
+            events = []
+            async for event in stream:
+                events.append(event)
+                if isinstance(event.body, ExpectationResult):
+                    # The body waits for this file: the event came while it ran.
+                    gate.touch()
+        assert _status(events) is ExecutionStatus.SUCCEEDED
+        [output] = [e.body for e in events if isinstance(e.body, OutputProduced)]
+        assert output.value is True
+
+
+async def test_events_beyond_the_acknowledgement_window_all_arrive_in_order(
+    tmp_path: Path,
+) -> None:
+    ops = _write(tmp_path, "window_ops.py", OPS)
+    loaded = load_ops(file=str(ops))
+    # A window of 8 events: the body's thread waits for the host's acknowledgements
+    # many times over.
+    executor = ProcessExecutor(
+        loaded.ops,
+        worker_command(str(ops), None),
+        size=1,
+        terms=SessionTerms(max_unacked_events=8),
+    )
+    async with (
+        OpHostServer(loaded.ops, executor=executor) as server,
+        AsyncOpHostClient(server.address) as client,
+    ):
+        events = await _events(client, "numbered", {"n": 500})
+        assert _status(events) is ExecutionStatus.SUCCEEDED
+        labels = [e.body.label for e in events if isinstance(e.body, ExpectationResult)]
+        assert labels == [f"row {i}" for i in range(500)]
+        sequences = [e.sequence for e in events]
+        assert sequences == sorted(sequences)
+
+
+async def test_a_cancel_stops_a_sync_generator_at_its_next_yield(
+    served: tuple[OpHostServer, ProcessExecutor],
+) -> None:
+    server, executor = served
+    async with AsyncOpHostClient(server.address) as client:
+        [worker] = executor.worker_pids()
+        async with client.execute("stops_at_a_yield", {}) as stream:
+            seen = 0
+            async for event in stream:
+                if isinstance(event.body, ExpectationResult):
+                    seen += 1
+                    if seen == 3:
+                        await stream.cancel()
+                if isinstance(event.body, ExecutionFinished):
+                    finished = event.body
+        assert finished.status is ExecutionStatus.CANCELED
+        assert finished.cancel_outcome is CancelOutcome.COOPERATIVE
+        # The body stopped in time: its worker was kept, and serves the next call.
+        assert executor.worker_pids() == [worker]
         assert (await client.call("add", {"a": 1, "b": 1}))["result"] == 2

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from google.protobuf.message import DecodeError
 
 from ophost.codec import definitions as definitions_codec
-from ophost.codec.chunks import split_value
+from ophost.codec.chunks import split_value, varint
 from ophost.definitions import (
     CancelOutcome,
     ErrorSource,
@@ -50,6 +50,7 @@ from ophost.execution._attempt_reports import (
     read_tails,
     synthetic_failure,
 )
+from ophost.execution._frames import frame
 from ophost.execution._launchers import Launcher
 from ophost.execution._worker_process import (
     SessionTerms,
@@ -66,6 +67,9 @@ __all__ = ["TIMEOUT_TAG", "ProcessAttempt", "ProcessExecutor", "WorkerStartError
 TIMEOUT_TAG = "ophost/timeout"
 # Extra time a worker gets, after a cancel's grace, to report that its body stopped.
 _REPORT_MARGIN = 0.5
+# The tags of HostMessage.assign and of AttemptAssign.start (length-delimited fields).
+_ASSIGN_TAG = varint(worker_pb2.HostMessage.ASSIGN_FIELD_NUMBER << 3 | 2)
+_START_TAG = varint(worker_pb2.AttemptAssign.START_FIELD_NUMBER << 3 | 2)
 # Replacing workers that die at once waits longer each time, up to this many seconds.
 _MAX_RESTART_DELAY = 5.0
 
@@ -295,11 +299,23 @@ class ProcessExecutor:
         with contextlib.suppress(ValueError):
             self._queue.remove(attempt)
 
-    def assignment(self, attempt: ProcessAttempt) -> list[worker_pb2.HostMessage]:
-        """The messages that assign ``attempt``: the assignment, then its input chunks."""
+    def assignment(self, attempt: ProcessAttempt) -> bytes:
+        """The frames that assign ``attempt``: the assignment, then its input chunks."""
         request = attempt.request
-        start = execution_pb2.ExecutionStart.FromString(request.start)
         terms = self.terms
+        if len(request.start) <= terms.inline_threshold_bytes:
+            # No input can be above the threshold: the start goes as the host keeps it,
+            # spliced in as the assignment's last field, without decoding it again.
+            head = worker_pb2.AttemptAssign(
+                attempt_id=attempt.attempt_id,
+                fence=attempt.fence,
+                execution_id=request.run_id,
+                attempt=request.attempt,
+                limits=worker_pb2.AttemptLimits(memory_bytes=attempt.limits.memory_bytes),
+            ).SerializeToString()
+            body = b"".join((head, _START_TAG, varint(len(request.start)), request.start))
+            return frame(b"".join((_ASSIGN_TAG, varint(len(body)), body)))
+        start = execution_pb2.ExecutionStart.FromString(request.start)
         chunks: list[worker_pb2.HostMessage] = []
         for named in start.inputs:
             if named.value.WhichOneof("kind") == "chunked_value":
@@ -328,7 +344,8 @@ class ProcessExecutor:
             start=start,
             limits=worker_pb2.AttemptLimits(memory_bytes=attempt.limits.memory_bytes),
         )
-        return [worker_pb2.HostMessage(assign=assign), *chunks]
+        messages = [worker_pb2.HostMessage(assign=assign), *chunks]
+        return b"".join(frame(m.SerializeToString()) for m in messages)
 
 
 class ProcessAttempt:
@@ -400,12 +417,12 @@ class ProcessAttempt:
         self.worker = worker
         self.fence = worker.next_fence()
         try:
-            messages = self._executor.assignment(self)
+            frames = self._executor.assignment(self)
         except (ValueError, DecodeError) as exc:
             worker.release(self)
             self.fail_now(ErrorSource.FRAMEWORK, "ophost.AssignmentError", str(exc))
             return
-        worker.assign(self, messages)
+        worker.assign(self, frames)
         if self.limits.timeout is not None:
             self._timers.append(self._loop.call_later(self.limits.timeout, self._time_out))
 

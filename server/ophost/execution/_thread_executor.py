@@ -16,7 +16,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import inspect
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any as TypingAny
 
 from ophost.definitions import CancelOutcome
@@ -32,7 +32,7 @@ from ophost.execution._attempt import (
 from ophost.execution._attempt_rules import AttemptRules
 from ophost.execution._pump import Pump
 
-__all__ = ["ThreadExecutor"]
+__all__ = ["ThreadExecutor", "is_sync_body", "run_sync_body"]
 
 _COOPERATIVE = AttemptCanceled(CancelOutcome.COOPERATIVE)
 _ABANDONED = AttemptCanceled(CancelOutcome.ABANDONED)
@@ -62,6 +62,86 @@ def default_pool() -> concurrent.futures.ThreadPoolExecutor:
     if _DEFAULT_POOL is None:
         _DEFAULT_POOL = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="ophost-op")
     return _DEFAULT_POOL
+
+
+def run_sync_body(
+    rules: AttemptRules, stop_requested: Callable[[], bool]
+) -> AttemptOutcome | _ContinueOnLoop:
+    """Run a sync body's whole attempt in the calling thread; returns how it ended.
+
+    Input checks, the body (a generator driven item by item), output checks and
+    encodings: each event goes to ``rules``' emit as it is made. Once ``stop_requested``
+    says so, the body is stopped at its next event (a generator is closed at its
+    ``yield``) and the attempt ends canceled. A hand-built body that returns an async
+    iterable ends with :class:`_ContinueOnLoop`: the loop iterates it.
+    """
+    try:
+        if stop_requested():
+            raise _Stopped
+        rules.check_inputs()
+        for item in _items(rules, stop_requested):
+            if stop_requested():
+                raise _Stopped
+            rules.handle(item)
+        if stop_requested():
+            raise _Stopped
+        return rules.finish()
+    except _ContinueOnLoop as continued:
+        return continued
+    except _Stopped:
+        return _COOPERATIVE
+    except BaseException as exc:  # noqa: BLE001 - every way the body ends is an outcome
+        # Whatever the body raised while being stopped, the cancel is the story.
+        return _COOPERATIVE if stop_requested() else rules.outcome_of(exc)
+
+
+def _items(rules: AttemptRules, stop_requested: Callable[[], bool]) -> Iterable[object]:
+    """What the body yields (a generator is driven item by item), or what it returned."""
+    op_def = rules.op_def
+    decorated = op_def.decorated_fn
+    values = rules.body_inputs()
+    if decorated is None:  # a hand-built definition: fn(context, inputs) -> events
+        result = op_def.compute_fn(rules.context, dict(values))
+        if hasattr(result, "__aiter__"):
+            raise _ContinueOnLoop(result)
+        if result is None:
+            return ()
+        if inspect.isgenerator(result):
+            return _driven(result, stop_requested)
+        if isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
+            raise InvariantViolationError(
+                f'op "{op_def.name}": compute_fn must return an iterable of events, '
+                f"got {type(result).__name__}"
+            )
+        return list(result)
+    args, kwargs = decorated.arguments(rules.context, values)
+    result = decorated.fn(*args, **kwargs)
+    if inspect.isgenerator(result):
+        return _driven(result, stop_requested)
+    return coerce_return(op_def.name, result, op_def.output_defs)
+
+
+def _driven(generator: TypingAny, stop_requested: Callable[[], bool]) -> Iterable[object]:
+    """A generator's items; once a stop is asked for, it is closed at its ``yield``."""
+    try:
+        for item in generator:
+            yield item
+            if stop_requested():
+                break
+    finally:
+        generator.close()
+    if stop_requested():
+        raise _Stopped
+
+
+def is_sync_body(request: AttemptRequest) -> bool:
+    """True when the attempt's body is a decorated sync function or generator: what
+    :func:`run_sync_body` runs from start to end in one thread."""
+    decorated = request.prepared.op_def.decorated_fn
+    return decorated is not None and decorated.kind in (
+        ComputeKind.FUNCTION,
+        ComputeKind.GENERATOR,
+    )
 
 
 class ThreadExecutor:
@@ -133,66 +213,7 @@ class _ThreadAttempt:
     # -- in the worker thread ----------------------------------------------------------------
 
     def _run(self) -> None:
-        rules = self._rules
-        pump = self._pump
-        try:
-            if pump.stop_requested:
-                raise _Stopped
-            rules.check_inputs()
-            for item in self._items():
-                if pump.stop_requested:
-                    raise _Stopped
-                rules.handle(item)
-            if pump.stop_requested:
-                raise _Stopped
-            outcome: AttemptOutcome | _ContinueOnLoop = rules.finish()
-        except _ContinueOnLoop as continued:
-            outcome = continued
-        except _Stopped:
-            outcome = _COOPERATIVE
-        except BaseException as exc:  # noqa: BLE001 - every way the body ends is an outcome
-            # Whatever the body raised while being stopped, the cancel is the story.
-            outcome = _COOPERATIVE if pump.stop_requested else rules.outcome_of(exc)
-        pump.finish(outcome)
-
-    def _items(self) -> Iterable[object]:
-        """What the body yields (a generator is driven item by item), or what it returned."""
-        rules = self._rules
-        op_def = rules.op_def
-        decorated = op_def.decorated_fn
-        values = rules.body_inputs()
-        if decorated is None:  # a hand-built definition: fn(context, inputs) -> events
-            result = op_def.compute_fn(rules.context, dict(values))
-            if hasattr(result, "__aiter__"):
-                raise _ContinueOnLoop(result)
-            if result is None:
-                return ()
-            if inspect.isgenerator(result):
-                return self._driven(result)
-            if isinstance(result, (str, bytes, dict)) or not hasattr(result, "__iter__"):
-                raise InvariantViolationError(
-                    f'op "{op_def.name}": compute_fn must return an iterable of events, '
-                    f"got {type(result).__name__}"
-                )
-            return list(result)
-        args, kwargs = decorated.arguments(rules.context, values)
-        result = decorated.fn(*args, **kwargs)
-        if inspect.isgenerator(result):
-            return self._driven(result)
-        return coerce_return(op_def.name, result, op_def.output_defs)
-
-    def _driven(self, generator: TypingAny) -> Iterable[object]:
-        """A generator's items; once a stop is asked for, it is closed at its ``yield``."""
-        pump = self._pump
-        try:
-            for item in generator:
-                yield item
-                if pump.stop_requested:
-                    break
-        finally:
-            generator.close()
-        if pump.stop_requested:
-            raise _Stopped
+        self._pump.finish(run_sync_body(self._rules, self._stop_requested))
 
     # -- on the loop ---------------------------------------------------------------------------
 

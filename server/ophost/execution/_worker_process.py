@@ -29,7 +29,8 @@ from google.protobuf import duration_pb2
 from google.protobuf.message import DecodeError
 
 from ophost.definitions import ErrorSource
-from ophost.execution._frames import PROTOCOL_VERSION, FrameError, FrameReader, frame
+from ophost.execution._frame_channel import FrameChannel
+from ophost.execution._frames import PROTOCOL_VERSION, FrameError, frame
 from ophost.execution._launchers import CommandLauncher, ForkLauncher, Launched, Launcher
 from ophost.v1 import op_pb2, worker_pb2
 
@@ -100,8 +101,7 @@ class WorkerProcess:
         self.ended = False
         self.retiring = False
         self._process: Launched | None = None
-        self._writer: asyncio.StreamWriter | None = None
-        self._frames: FrameReader | None = None
+        self._channel: FrameChannel | None = None
         self._reader_task: asyncio.Task[None] | None = None
         self._last_seen = time.monotonic()
         self._ending: WorkerEnded | None = None
@@ -117,8 +117,7 @@ class WorkerProcess:
         finally:
             theirs.close()
         self.pid = self._process.pid
-        reader, self._writer = await asyncio.open_connection(sock=ours)
-        self._frames = FrameReader(reader, self._terms.max_frame_bytes)
+        self._channel = FrameChannel(ours, asyncio.get_running_loop(), self._terms.max_frame_bytes)
         try:
             await asyncio.wait_for(self._handshake(), self._terms.start_timeout)
         except (TimeoutError, WorkerStartError, FrameError, _Undecodable, ConnectionError) as exc:
@@ -182,21 +181,18 @@ class WorkerProcess:
         return message
 
     async def _read(self) -> worker_pb2.WorkerMessage | None:
-        assert self._frames is not None
-        data = await self._frames.read()
+        assert self._channel is not None
+        data = await self._channel.read()
         if data is None:
             return None
-        try:
-            return worker_pb2.WorkerMessage.FromString(data)
-        except DecodeError as exc:
-            raise _Undecodable(f"a message of {len(data)} bytes does not decode ({exc})") from None
+        return _decoded(data)
 
     # -- the session ------------------------------------------------------------------------
 
     def _send(self, *messages: worker_pb2.HostMessage) -> None:
-        if self._writer is None or self._writer.is_closing():
+        if self._channel is None or self._channel.closed:
             return
-        self._writer.write(b"".join(frame(m.SerializeToString()) for m in messages))
+        self._channel.send(b"".join(frame(m.SerializeToString()) for m in messages))
 
     def send(self, *messages: worker_pb2.HostMessage) -> None:
         """Send messages to the worker (dropped once the session has ended)."""
@@ -207,9 +203,11 @@ class WorkerProcess:
         self._fences += 1
         return self._fences
 
-    def assign(self, attempt: ProcessAttempt, messages: list[worker_pb2.HostMessage]) -> None:
+    def assign(self, attempt: ProcessAttempt, frames: bytes) -> None:
+        """Hand ``attempt`` to this worker; ``frames`` are its assignment, serialized."""
         self.attempt = attempt
-        self.send(*messages)
+        if not self.ended and self._channel is not None:
+            self._channel.send(frames)
 
     def release(self, attempt: ProcessAttempt) -> None:
         """The attempt ended; the worker is free for another."""
@@ -220,13 +218,10 @@ class WorkerProcess:
 
     async def _read_loop(self) -> None:
         ending: WorkerEnded | None = None
+        assert self._channel is not None
         try:
-            while True:
-                message = await self._read()
-                if message is None:
-                    break
-                self._last_seen = time.monotonic()
-                self._handle(message)
+            # Each message is handled as soon as its bytes are read, in that turn of the loop.
+            await self._channel.listen(self._on_frame)
         except _Undecodable as exc:
             ending = WorkerEnded(
                 ErrorSource.WORKER_LOST,
@@ -243,6 +238,11 @@ class WorkerProcess:
         except (ConnectionError, OSError):
             pass
         await self._end(ending)
+
+    def _on_frame(self, data: bytes) -> None:
+        message = _decoded(data)
+        self._last_seen = time.monotonic()
+        self._handle(message)
 
     def _handle(self, message: worker_pb2.WorkerMessage) -> None:
         kind = message.WhichOneof("kind")
@@ -303,8 +303,8 @@ class WorkerProcess:
         self._on_end(self, self._ending)
 
     async def _stop_process(self, grace: float = 2.0) -> int | None:
-        if self._writer is not None:
-            self._writer.close()
+        if self._channel is not None:
+            self._channel.close()
         process = self._process
         if process is None:
             return None
@@ -341,6 +341,13 @@ class _Undecodable(Exception):
 
 class _Broken(Exception):
     pass
+
+
+def _decoded(data: bytes) -> worker_pb2.WorkerMessage:
+    try:
+        return worker_pb2.WorkerMessage.FromString(data)
+    except DecodeError as exc:
+        raise _Undecodable(f"a message of {len(data)} bytes does not decode ({exc})") from None
 
 
 def _current(attempt: ProcessAttempt | None, attempt_id: str, fence: int) -> bool:

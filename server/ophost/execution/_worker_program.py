@@ -59,11 +59,7 @@ def run_worker_process(
 
 
 async def _serve(sock: socket.socket, loaded: LoadedOps, attempt_context: AttemptContext) -> None:
-    reader, writer = await asyncio.open_connection(sock=sock)
-    try:
-        await run_worker(reader, writer, loaded, attempt_context)
-    finally:
-        writer.close()
+    await run_worker(sock, loaded, attempt_context)
 
 
 def die_with_parent() -> None:

@@ -1,15 +1,19 @@
 """The Python worker: runs the attempts a host assigns, speaking the worker protocol.
 
 A worker process loads the same ops as its host, says hello, registers their
-definitions and then serves assignments: each attempt runs in a
-:class:`~ophost.execution.ThreadExecutor` (sync bodies in a thread, async ones on
-the worker's loop), exactly as attempts run in a host, and its events go back as
-event tails, written here once and stored by the host as they are. Events wait for
-the host's acknowledgement beyond a window, so a slow host slows the op, not the
-worker's memory. Resources are the ones the loaded module built, once per worker.
+definitions and then serves assignments. A sync body (a decorated function or
+generator) runs in a thread of the worker that writes the attempt's events and
+outcome to the host itself (:class:`~ophost.execution._worker_attempt.SyncAttempt`);
+any other body runs in a :class:`~ophost.execution.ThreadExecutor` (async ones on the
+worker's loop), exactly as attempts run in a host, its events forwarded by the loop.
+Either way events go back as event tails, written here once and stored by the host as
+they are, and wait for the host's acknowledgement beyond a window, so a slow host
+slows the op, not the worker's memory. Resources are the ones the loaded module
+built, once per worker.
 
 The messages are ``ophost.v1`` worker messages (``protos/ophost/v1/worker.proto``);
-:mod:`ophost.execution._frames` frames them.
+:mod:`ophost.execution._frames` frames them and
+:class:`~ophost.execution._frame_channel.FrameChannel` carries them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import contextlib
 import logging
 import os
 import resource
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -45,7 +50,8 @@ from ophost.execution._attempt import (
     EngineEvent,
 )
 from ophost.execution._error_data import error_data
-from ophost.execution._frames import PROTOCOL_VERSION, FrameError, FrameReader, frame
+from ophost.execution._frame_channel import FrameChannel
+from ophost.execution._frames import PROTOCOL_VERSION, FrameError, frame
 from ophost.execution._loader import LoadedOps
 from ophost.execution._remote_attempt import (
     attempt_request,
@@ -55,13 +61,16 @@ from ophost.execution._remote_attempt import (
     split_batches,
 )
 from ophost.execution._tails import EventWriter
-from ophost.execution._thread_executor import ThreadExecutor
+from ophost.execution._thread_executor import ThreadExecutor, is_sync_body
+from ophost.execution._worker_attempt import TICK_SECONDS, BodyThreads, SyncAttempt
 from ophost.v1 import event_pb2, execution_pb2, worker_pb2
 
 __all__ = ["NO_ATTEMPT_CONTEXT", "AttemptContext", "WorkerProtocolError", "run_worker"]
 
 # The largest frame a worker reads before the host's welcome says otherwise.
 _FIRST_FRAME_LIMIT = 64 * 1024 * 1024
+# How long an attempt's acceptance may wait to leave with what the attempt sends next.
+_HOLD_SECONDS = 0.005
 
 _log = logging.getLogger("ophost.worker")
 
@@ -83,13 +92,17 @@ NO_ATTEMPT_CONTEXT: AttemptContext = _no_context
 
 
 async def run_worker(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
+    sock: socket.socket,
     loaded: LoadedOps,
     attempt_context: AttemptContext = _no_context,
 ) -> None:
-    """Serve one session with a host until it closes the connection."""
-    await _Session(reader, writer, loaded, attempt_context).run()
+    """Serve one session with the host connected on ``sock`` until it closes the
+    connection; the socket is closed at the end."""
+    channel = FrameChannel(sock, asyncio.get_running_loop(), _FIRST_FRAME_LIMIT)
+    try:
+        await _Session(channel, loaded, attempt_context).run()
+    finally:
+        channel.close()
 
 
 @dataclass
@@ -103,7 +116,9 @@ class _Running:
     start: execution_pb2.ExecutionStart
     memory_limit: int
     writer: EventWriter
+    accepted: bytes = b""  # the acceptance frame, until it is sent
     attempt: Attempt | None = None
+    sync: SyncAttempt | None = None  # a sync body, sending its own frames
     task: asyncio.Task[None] | None = None
     sent: int = 0
     acked: int = 0
@@ -119,37 +134,52 @@ class _Running:
 class _Session:
     def __init__(
         self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        channel: FrameChannel,
         loaded: LoadedOps,
         attempt_context: AttemptContext = _no_context,
     ) -> None:
         self._attempt_context = attempt_context
-        self._frames = FrameReader(reader, _FIRST_FRAME_LIMIT)
-        self._writer = writer
+        self._channel = channel
         self._loaded = loaded
         self._executor = ThreadExecutor()
+        self._threads = BodyThreads()
+        self._ticking: asyncio.TimerHandle | None = None  # while sync bodies run
         self._welcome = worker_pb2.WorkerWelcome()
         self._accepted: set[str] = set()
         self._running: dict[str, _Running] = {}
         self._last_sent = time.monotonic()
         self._outgoing: list[bytes] = []
+        self._flush_soon = False  # a flush is scheduled for this turn of the loop
+        self._held: asyncio.TimerHandle | None = None  # the flush of held messages
 
     # -- sending -------------------------------------------------------------------------
 
     def _send(self, message: worker_pb2.WorkerMessage) -> None:
         """Queue a message; what is queued in one turn of the loop leaves in one write."""
         self._outgoing.append(frame(message.SerializeToString()))
-        if len(self._outgoing) == 1:
+        if not self._flush_soon:
+            self._flush_soon = True
             asyncio.get_running_loop().call_soon(self._flush)
+
+    def _hold(self, framed: bytes) -> None:
+        """Queue a frame that can wait: it leaves with the next one sent, or after
+        :data:`_HOLD_SECONDS` (a short attempt's acceptance goes with its outcome, in one
+        write instead of two)."""
+        self._outgoing.append(framed)
+        if self._held is None and not self._flush_soon:
+            self._held = asyncio.get_running_loop().call_later(_HOLD_SECONDS, self._flush)
 
     async def _drain(self) -> None:
         self._flush()
-        await self._writer.drain()
+        await self._channel.drain()
 
     def _flush(self) -> None:
+        self._flush_soon = False
+        if self._held is not None:
+            self._held.cancel()
+            self._held = None
         if self._outgoing:
-            self._writer.write(b"".join(self._outgoing))
+            self._channel.send(b"".join(self._outgoing))
             self._outgoing.clear()
             self._last_sent = time.monotonic()
 
@@ -178,7 +208,7 @@ class _Session:
         )
         await self._drain()
         self._welcome = (await self._expect("welcome")).welcome
-        self._frames.max_bytes = self._welcome.max_frame_bytes or _FIRST_FRAME_LIMIT
+        self._channel.max_bytes = self._welcome.max_frame_bytes or _FIRST_FRAME_LIMIT
         registered = (await self._expect("registered")).registered
         for op in registered.ops:
             if op.accepted:
@@ -187,32 +217,32 @@ class _Session:
                 _log.warning("the host refused op %s: %s", op.name, op.reason)
         pinger = asyncio.get_running_loop().create_task(self._ping())
         try:
-            while True:
-                message = await self._read()
-                if message is None:
-                    return
-                self._handle(message)
-                if self._writer.transport.get_write_buffer_size() > 1 << 20:
-                    await self._drain()
+            # Each message is handled as soon as its bytes are read, in that turn of the
+            # loop. What waits to be written is bounded by the attempts' windows.
+            await self._channel.listen(self._on_frame)
+        except FrameError as exc:
+            raise WorkerProtocolError(f"the host's stream is broken: {exc}") from None
         finally:
             pinger.cancel()
+            if self._ticking is not None:
+                self._ticking.cancel()
             for running in list(self._running.values()):
-                if running.attempt is not None:
+                if running.sync is not None:
+                    running.sync.cancel(0.0)
+                elif running.attempt is not None:
                     running.attempt.cancel(0.0)
 
     async def _read(self) -> worker_pb2.HostMessage | None:
         try:
-            data = await self._frames.read()
+            data = await self._channel.read()
         except FrameError as exc:
             raise WorkerProtocolError(f"the host's stream is broken: {exc}") from None
         if data is None:
             return None
-        try:
-            return worker_pb2.HostMessage.FromString(data)
-        except DecodeError as exc:
-            raise WorkerProtocolError(
-                f"a message from the host ({len(data)} bytes) does not decode: {exc}"
-            ) from None
+        return _decoded(data)
+
+    def _on_frame(self, data: bytes) -> None:
+        self._handle(_decoded(data))
 
     async def _expect(self, kind: str) -> worker_pb2.HostMessage:
         message = await self._read()
@@ -238,19 +268,25 @@ class _Session:
             self._input_chunk(message.input_chunk)
         elif kind == "ack":
             running = self._running.get(message.ack.attempt_id)
-            if running is not None and message.ack.count > running.acked:
+            if running is not None and running.sync is not None:
+                running.sync.acknowledge(message.ack.count)
+            elif running is not None and message.ack.count > running.acked:
                 running.acked = message.ack.count
                 running.acks.set()
         elif kind == "cancel":
             running = self._running.get(message.cancel.attempt_id)
-            if running is not None and running.attempt is not None:
+            if running is not None and running.sync is not None:
+                running.sync.cancel(_seconds(message.cancel.grace))
+            elif running is not None and running.attempt is not None:
                 running.attempt.cancel(_seconds(message.cancel.grace))
         elif kind == "revoke":
             running = self._running.pop(message.revoke.attempt_id, None)
             if running is not None:
                 running.revoked = True
                 running.acks.set()
-                if running.attempt is not None:
+                if running.sync is not None:
+                    running.sync.revoke()
+                elif running.attempt is not None:
                     running.attempt.cancel(0.0)
         elif kind in ("pong", "drain"):
             pass
@@ -261,6 +297,8 @@ class _Session:
 
     def _assign(self, assign: worker_pb2.AttemptAssign) -> None:
         start = assign.start
+        for attempt_id in [i for i, r in self._running.items() if r.sync and r.sync.done]:
+            del self._running[attempt_id]  # sync bodies that sent their outcome
         running = _Running(
             attempt_id=assign.attempt_id,
             fence=assign.fence,
@@ -271,12 +309,12 @@ class _Session:
             writer=EventWriter(start.op_name),
         )
         self._running[assign.attempt_id] = running
-        self._send(
+        running.accepted = frame(
             worker_pb2.WorkerMessage(
                 accepted=worker_pb2.AttemptAccepted(
                     attempt_id=assign.attempt_id, fence=assign.fence
                 )
-            )
+            ).SerializeToString()
         )
         for named in start.inputs:
             if named.value.WhichOneof("kind") == "chunked_value":
@@ -285,7 +323,10 @@ class _Session:
                 ref = named.value.chunked_value
                 running.chunks.expect(ref, path=f"inputs.{named.name}")
                 running.waiting_for.add(ref.value_id)
-        if not running.waiting_for:
+        if running.waiting_for:
+            self._hold(running.accepted)
+            running.accepted = b""
+        else:
             self._launch(running)
 
     def _input_chunk(self, message: worker_pb2.AttemptInputChunk) -> None:
@@ -300,24 +341,85 @@ class _Session:
                 self._launch(running)
 
     def _launch(self, running: _Running) -> None:
-        running.task = asyncio.get_running_loop().create_task(self._run_attempt(running))
-
-    async def _run_attempt(self, running: _Running) -> None:
-        outcome: AttemptOutcome
+        """Start the attempt now, in this turn of the loop (a sync body's thread starts
+        at once), and forward what it produces from a task."""
+        failure: AttemptOutcome | None = None
         limited = False
         try:
             request = self._request(running)
             if running.memory_limit:
                 limited = _limit_memory(running.memory_limit)
             with self._attempt_context(running.execution_id, running.start.op_name, running.number):
+                if is_sync_body(request):
+                    running.sync = self._sync_attempt(running, request, limited)
+                    return
                 running.attempt = self._executor.start(request)
-            outcome = await self._forward(running, running.attempt)
         except WorkerProtocolError:
+            if limited:
+                _unlimit_memory()
             raise
         except Exception as exc:  # noqa: BLE001 - preparing the attempt failed: its outcome
-            outcome = AttemptFailed(
+            failure = AttemptFailed(
                 StepFailed(error=error_data(exc), error_source=ErrorSource.FRAMEWORK), exc
             )
+        if running.accepted:
+            self._hold(running.accepted)
+            running.accepted = b""
+        running.task = asyncio.get_running_loop().create_task(
+            self._run_attempt(running, failure, limited)
+        )
+
+    def _sync_attempt(
+        self, running: _Running, request: AttemptRequest, limited: bool
+    ) -> SyncAttempt:
+        welcome = self._welcome
+        accepted = running.accepted
+        running.accepted = b""
+        if self._ticking is None:
+            self._ticking = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
+        return SyncAttempt(
+            request,
+            attempt_id=running.attempt_id,
+            fence=running.fence,
+            channel=self._channel,
+            writer=running.writer,
+            window=welcome.max_unacked_events or 4096,
+            window_bytes=welcome.max_unacked_bytes or 16 << 20,
+            accepted=accepted,
+            memory_limit=running.memory_limit,
+            limited=limited,
+            release=_unlimit_memory,
+            retire=self._retire,
+            threads=self._threads,
+        )
+
+    def _tick(self) -> None:
+        """Have each running sync body send what waited too long; again while any runs."""
+        self._ticking = None
+        now = time.monotonic()
+        running = [r.sync.tick(now) for r in self._running.values() if r.sync is not None]
+        if any(running):
+            self._ticking = asyncio.get_running_loop().call_later(TICK_SECONDS, self._tick)
+
+    def _retire(self) -> None:
+        """End this worker soon: it said it takes nothing more (a body given up on)."""
+        self._flush()
+        asyncio.get_running_loop().create_task(self._exit_after_drain())
+
+    async def _exit_after_drain(self) -> None:
+        await self._channel.drain()
+        _exit_soon()
+
+    async def _run_attempt(
+        self, running: _Running, failure: AttemptOutcome | None, limited: bool
+    ) -> None:
+        outcome: AttemptOutcome
+        try:
+            if failure is not None:
+                outcome = failure
+            else:
+                assert running.attempt is not None
+                outcome = await self._forward(running, running.attempt)
         finally:
             if limited:
                 _unlimit_memory()
@@ -394,7 +496,7 @@ class _Session:
                     )
                 )
             )
-        if self._writer.transport.get_write_buffer_size() > 1 << 20:
+        if self._channel.backlog > 1 << 20:
             await self._drain()
 
     async def _room(self, running: _Running, window: int, window_bytes: int) -> None:
@@ -407,6 +509,15 @@ class _Session:
                 return
             running.acks.clear()
             await running.acks.wait()
+
+
+def _decoded(data: bytes) -> worker_pb2.HostMessage:
+    try:
+        return worker_pb2.HostMessage.FromString(data)
+    except DecodeError as exc:
+        raise WorkerProtocolError(
+            f"a message from the host ({len(data)} bytes) does not decode: {exc}"
+        ) from None
 
 
 def _finished(
