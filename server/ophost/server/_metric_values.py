@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -26,6 +26,14 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 __all__ = ["CounterValue", "GaugeValue", "HistogramValue", "LoopKeptMetrics", "MetricFamily"]
+
+
+# The prometheus-client family each kind is written out as.
+_FAMILIES: dict[str, Any] = {
+    "counter": CounterMetricFamily,
+    "gauge": GaugeMetricFamily,
+    "histogram": HistogramMetricFamily,
+}
 
 
 class CounterValue:
@@ -76,7 +84,7 @@ class MetricFamily:
         labelnames: Sequence[str] = (),
         buckets: Sequence[float] = (),
     ) -> None:
-        if kind not in ("counter", "gauge", "histogram"):
+        if kind not in _FAMILIES:
             raise ValueError(f"unknown metric kind {kind!r}")
         if kind == "histogram" and list(buckets) != sorted(buckets):
             raise ValueError(f"{name}: buckets must be in increasing order")
@@ -106,19 +114,12 @@ class MetricFamily:
 
     def export(self) -> Metric:
         """The family with every child's values, as prometheus-client writes it out."""
-        labels = list(self.labelnames)
+        family: Any = _FAMILIES[self.kind](self.name, self.documentation, labels=self.labelnames)
         children = list(self._children.items())
-        if self.kind == "counter":
-            counter = CounterMetricFamily(self.name, self.documentation, labels=labels)
+        if self.kind != "histogram":
             for values, child in children:
-                counter.add_metric(list(values), child.value)
-            return counter
-        if self.kind == "gauge":
-            gauge = GaugeMetricFamily(self.name, self.documentation, labels=labels)
-            for values, child in children:
-                gauge.add_metric(list(values), child.value)
-            return gauge
-        histogram = HistogramMetricFamily(self.name, self.documentation, labels=labels)
+                family.add_metric(values, child.value)
+            return cast(Metric, family)
         bounds = [*(floatToGoString(b) for b in self.bounds), "+Inf"]  # type: ignore[no-untyped-call]
         for values, child in children:
             counts = list(child.counts)
@@ -128,8 +129,8 @@ class MetricFamily:
             for bound, count in zip(bounds, counts, strict=True):
                 running += count
                 cumulative.append((bound, float(running)))
-            histogram.add_metric(list(values), cumulative, total)
-        return histogram
+            family.add_metric(values, cumulative, total)
+        return cast(Metric, family)
 
 
 class LoopKeptMetrics(Collector):
@@ -157,9 +158,4 @@ class LoopKeptMetrics(Collector):
     def describe(self) -> Iterator[Metric]:
         # The names without samples: what the registry checks for clashes.
         for family in self._families:
-            if family.kind == "counter":
-                yield CounterMetricFamily(family.name, family.documentation)
-            elif family.kind == "gauge":
-                yield GaugeMetricFamily(family.name, family.documentation)
-            else:
-                yield HistogramMetricFamily(family.name, family.documentation)
+            yield _FAMILIES[family.kind](family.name, family.documentation)

@@ -55,7 +55,7 @@ from ophost.definitions import (
 )
 from ophost.execution import EngineEvent
 from ophost.server._interceptors import wrap_call
-from ophost.server._metric_values import LoopKeptMetrics, MetricFamily
+from ophost.server._metric_values import LoopKeptMetrics
 from ophost.server._observe import ExecutionWatch
 from ophost.server.store import (
     ExecutionQuery,
@@ -263,11 +263,6 @@ class PrometheusMetrics:
         registry.register(kept)
         self._http: _MetricsHTTPServer | None = None
 
-    @staticmethod
-    def child(metric: MetricFamily, *values: str) -> Any:
-        """``metric``'s child for the label ``values``."""
-        return metric.labels(*values)
-
     # -- what is read at scrape time --------------------------------------------------
 
     def watch_host(
@@ -320,10 +315,10 @@ class PrometheusMetrics:
         """The ``begin`` of :func:`~ophost.server._interceptors.wrap_call` for ``method``."""
         service, _, name = method.lstrip("/").partition("/")
         labels = (kind, service, name)
-        started = self.child(self._rpc_started, *labels)
-        seconds = self.child(self._rpc_seconds, *labels)
+        started = self._rpc_started.labels(*labels)
+        seconds = self._rpc_seconds.labels(*labels)
         streams = (
-            self.child(self._streams, service, name)
+            self._streams.labels(service, name)
             if kind in ("server_stream", "bidi_stream")
             else None
         )
@@ -336,7 +331,7 @@ class PrometheusMetrics:
 
             def end(code: grpc.StatusCode) -> None:
                 seconds.observe(time.perf_counter() - began)
-                self.child(self._rpc_handled, *labels, code.name).inc()
+                self._rpc_handled.labels(*labels, code.name).inc()
                 if streams is not None:
                     streams.dec()
 
@@ -350,8 +345,8 @@ class PrometheusMetrics:
         return _MetricsWatch(self, op_name)
 
     def streamed(self, method: str, events: int, size: int) -> None:
-        self.child(self._streamed_events, method).inc(events)
-        self.child(self._streamed_bytes, method).inc(size)
+        self._streamed_events.labels(method).inc(events)
+        self._streamed_bytes.labels(method).inc(size)
 
     # -- the store --------------------------------------------------------------------------
 
@@ -360,7 +355,7 @@ class PrometheusMetrics:
         return _TimedStore(store, self)
 
     def store_timer(self, operation: str) -> Any:
-        return self.child(self._store_seconds, operation)
+        return self._store_seconds.labels(operation)
 
 
 def _executors(executor: object) -> list[object]:
@@ -423,12 +418,12 @@ class _MetricsWatch:
         op = self._op
         if batch:
             metrics.handoff.observe(max(0.0, time.time() - batch[0].timestamp))
-            metrics.child(metrics.execution_events, op).inc(len(batch))
+            metrics.execution_events.labels(op).inc(len(batch))
         for event in batch:
             kind = type(event.body)
             if kind is StepStarted or kind is StepRestarted:
                 self._attempt_at = event.timestamp
-                metrics.child(metrics.attempts_started, op).inc()
+                metrics.attempts_started.labels(op).inc()
             elif kind is StepSucceeded:
                 self._attempt_ended(event, "succeeded")
             elif kind is StepFailed:
@@ -437,25 +432,25 @@ class _MetricsWatch:
                 interrupted = body.error_source is ErrorSource.INTERRUPT
                 self._attempt_ended(event, "canceled" if interrupted else "failed")
             elif kind is RetryScheduled:
-                metrics.child(metrics.retries, op).inc()
+                metrics.retries.labels(op).inc()
             elif kind is ExecutionStarted:
                 self._started_at = event.timestamp
-                metrics.child(metrics.executions_started, op).inc()
+                metrics.executions_started.labels(op).inc()
             elif kind is ExecutionFinished:
                 body = event.body
                 assert isinstance(body, ExecutionFinished)
                 outcome = _STATUS[body.status.value]
-                metrics.child(metrics.executions_finished, op, outcome).inc()
+                metrics.executions_finished.labels(op, outcome).inc()
                 if self._started_at is not None:
                     duration = max(0.0, event.timestamp - self._started_at)
-                    metrics.child(metrics.execution_seconds, op, outcome).observe(duration)
+                    metrics.execution_seconds.labels(op, outcome).observe(duration)
 
     def _attempt_ended(self, event: EngineEvent, outcome: str) -> None:
         metrics = self._metrics
-        metrics.child(metrics.attempts_finished, self._op, outcome).inc()
+        metrics.attempts_finished.labels(self._op, outcome).inc()
         if self._attempt_at is not None:
             duration = max(0.0, event.timestamp - self._attempt_at)
-            metrics.child(metrics.attempt_seconds, self._op, outcome).observe(duration)
+            metrics.attempt_seconds.labels(self._op, outcome).observe(duration)
             self._attempt_at = None
 
     def close(self) -> None:
