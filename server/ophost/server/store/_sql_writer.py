@@ -156,9 +156,7 @@ class Writer:
             self.submit(job)
             return
         try:
-            result = _settled(job.run(connection.cursor()))
-            self._notify(connection, [job])
-            connection.commit()
+            result = self._run_and_commit(connection, job)
         except Exception:  # noqa: BLE001 - the thread tries it again, and says what failed
             _rollback(connection)
             self.submit(job)
@@ -330,15 +328,20 @@ class Writer:
     def _alone(self, connection: Any, job: Job) -> tuple[Any, BaseException | None]:
         try:
             self._begin(connection)
-            result = _settled(job.run(connection.cursor()))
-            self._notify(connection, [job])
-            connection.commit()
+            result = self._run_and_commit(connection, job)
         except Exception as exc:  # noqa: BLE001 - handed to the job's callback
             _rollback(connection)
             if job.failed is not None:
                 job.failed(exc)
             return None, exc
         return result, None
+
+    def _run_and_commit(self, connection: Any, job: Job) -> Any:
+        """Run ``job`` alone in the transaction open on ``connection``, and commit it."""
+        result = _settled(job.run(connection.cursor()))
+        self._notify(connection, [job])
+        connection.commit()
+        return result
 
     def _finish(self, jobs: list[Job], outcomes: list[tuple[Any, BaseException | None]]) -> None:
         """On the loop: the jobs' callbacks, and their bytes off the backlog."""

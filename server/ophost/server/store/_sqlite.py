@@ -140,8 +140,7 @@ class SqliteBackend(SqlBackend):
         try:
             connection.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", _SQLITE_BUSY) & 0xFF == _SQLITE_BUSY
-            if busy or "locked" in str(exc):
+            if _busy(exc):
                 return False
             raise
         return True
@@ -158,8 +157,7 @@ class SqliteBackend(SqlBackend):
             try:
                 connection.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                busy = getattr(exc, "sqlite_errorcode", _SQLITE_BUSY) & 0xFF == _SQLITE_BUSY
-                if not busy and "locked" not in str(exc):
+                if not _busy(exc):
                     raise
                 if time.monotonic() > deadline:
                     raise
@@ -204,6 +202,12 @@ class SqliteBackend(SqlBackend):
             readers, self._readers = self._readers, []
         for connection in readers:
             connection.close()
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` says another connection holds the lock (worth trying again)."""
+    code = getattr(exc, "sqlite_errorcode", _SQLITE_BUSY) & 0xFF
+    return code == _SQLITE_BUSY or "locked" in str(exc)
 
 
 def _with_lock_retries(work: Callable[[], T]) -> T:
