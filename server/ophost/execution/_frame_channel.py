@@ -17,15 +17,13 @@ import asyncio
 import collections
 import contextlib
 import socket
-import struct
 import threading
 from collections.abc import Callable
 
-from ophost.execution._frames import FrameError
+from ophost.execution._frames import LENGTH, FrameError
 
 __all__ = ["FrameChannel"]
 
-_LENGTH = struct.Struct(">I")
 _READ_SIZE = 256 * 1024
 
 
@@ -79,7 +77,7 @@ class FrameChannel:
         problem = None
         with memoryview(inbox) as view:
             while size - start >= 4:
-                (length,) = _LENGTH.unpack_from(view, start)
+                (length,) = LENGTH.unpack_from(view, start)
                 if length > self.max_bytes:
                     problem = FrameError(
                         f"a frame of {length} bytes is above the limit of {self.max_bytes}"

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import struct
 
-__all__ = ["PROTOCOL_VERSION", "FrameError", "frame", "frames"]
+__all__ = ["LENGTH", "PROTOCOL_VERSION", "FrameError", "frame", "frames"]
 
 # The version of the worker protocol (protos/ophost/v1/worker.proto) both sides speak.
 PROTOCOL_VERSION = 1
-_LENGTH = struct.Struct(">I")
+#: A frame's length prefix: 4 bytes, big-endian.
+LENGTH = struct.Struct(">I")
 
 
 class FrameError(Exception):
@@ -23,13 +24,13 @@ class FrameError(Exception):
 
 def frame(message: bytes) -> bytes:
     """``message`` as one frame."""
-    return _LENGTH.pack(len(message)) + message
+    return LENGTH.pack(len(message)) + message
 
 
 def frames(messages: list[bytes]) -> bytes:
     """Several messages as consecutive frames, in one buffer."""
     parts: list[bytes] = []
     for message in messages:
-        parts.append(_LENGTH.pack(len(message)))
+        parts.append(LENGTH.pack(len(message)))
         parts.append(message)
     return b"".join(parts)
