@@ -118,7 +118,7 @@ func (c *Client) WaitForReady(ctx context.Context) error {
 	if c.closed.Load() {
 		return closedErr(what)
 	}
-	ctxErr := ctx.Err()
+	ctxErr := contextEnded(ctx, err)
 	st, _ := status.FromError(err)
 	if ctxErr == nil || (st.Code() != codes.DeadlineExceeded && st.Code() != codes.Canceled) {
 		return callError(ctx, err)

@@ -68,7 +68,7 @@ func newRPCError(err error) error {
 // during a call) and errors.Is finds ctx's error in it. An answer the server
 // gave, with another code, is kept.
 func callError(ctx context.Context, err error) error {
-	ctxErr := ctx.Err()
+	ctxErr := contextEnded(ctx, err)
 	var already *RPCError
 	if ctxErr == nil || errors.As(err, &already) {
 		return newRPCError(err)
@@ -84,6 +84,33 @@ func callError(ctx context.Context, err error) error {
 		err = errors.Join(err, ctxErr)
 	}
 	return rpcErrorFromStatus(err, st)
+}
+
+// deadlineSlack bounds how long contextEnded waits for ctx's own timer.
+const deadlineSlack = 50 * time.Millisecond
+
+// contextEnded is ctx's error once a call under it failed with err. The
+// server learns the caller's deadline from the request and may end the call
+// with DeadlineExceeded a little before ctx's own timer fires (its clock
+// rounds, and this process's timer can run late under load). Such an answer,
+// with ctx's deadline at most deadlineSlack away, is the caller's deadline:
+// wait for ctx to end so that errors.Is finds context.DeadlineExceeded in
+// every call error the deadline caused, not only in most of them.
+func contextEnded(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil || status.Code(err) != codes.DeadlineExceeded {
+		return ctxErr
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok || time.Until(deadline) > deadlineSlack {
+		return nil
+	}
+	timer := time.NewTimer(time.Until(deadline) + deadlineSlack)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+	return ctx.Err()
 }
 
 // rpcErrorFromStatus is the *RPCError of st, with the details the server
