@@ -3,7 +3,8 @@
 Both sides are ``bench.ops`` subprocesses that differ only in their executor
 (``OPHOST_BENCH_EXECUTOR``): the run's own ophost server (threads) and one running
 bodies in a pool of two worker processes. Every figure is a ratio measured in the same
-run with the sides interleaved: the trivial op's round trip and executions per second
+run with the sides interleaved: the trivial op's round trip (the sides taking short turns,
+``bench.run.round_trips_between``) and executions per second
 with 32 callers, events per second from one op, and the throughput of CPU-bound
 executions two at a time (a pure-Python loop holds the interpreter lock, so threads
 share one core while worker processes use both).
@@ -41,7 +42,13 @@ async def bench_executors(c: Clients, s: Settings) -> dict[str, Any]:
 
 
 async def _measure(servers: dict[str, ServerProcess], s: Settings) -> dict[str, Any]:
-    from bench.run import calls_per_second, interleaved, median, percentile, round_trips
+    from bench.run import (
+        calls_per_second,
+        median,
+        percentile,
+        round_trips,
+        round_trips_between,
+    )
 
     channels = {name: grpc.aio.insecure_channel(p.address) for name, p in servers.items()}
     try:
@@ -60,18 +67,24 @@ async def _measure(servers: dict[str, ServerProcess], s: Settings) -> dict[str, 
         throughput: dict[str, list[float]] = {side: [] for side in sides}
         events: dict[str, list[float]] = {side: [] for side in sides}
         cpu: dict[str, list[float]] = {side: [] for side in sides}
-        for _, side in interleaved(sides, s.repeats):
+        adds = {side: _caller(clients[side], add) for side in sides}
+
+        async def under_load(side: str) -> None:
             client = clients[side]
             gc.collect()
-            times = await round_trips(_caller(client, add), s.latency_calls)
-            latency[side].append(percentile(times, 0.5) * 1e3)
             done, seconds = await calls_per_second(
-                _caller(client, add), concurrency=s.concurrency, seconds=s.throughput_seconds
+                adds[side], concurrency=s.concurrency, seconds=s.throughput_seconds
             )
             throughput[side].append(done / seconds)
             result = await client.execute(many)
             events[side].append(result.events / result.finished_after)
             cpu[side].append(await _two_at_a_time(client, spin, rounds=2))
+
+        for repeat in range(s.repeats):
+            order = sides if repeat % 2 == 0 else sides[::-1]
+            times = await round_trips_between(adds, s.latency_calls, order, under_load)
+            for side, taken in times.items():
+                latency[side].append(percentile(taken, 0.5) * 1e3)
     finally:
         for channel in channels.values():
             await channel.close()

@@ -236,6 +236,57 @@ async def round_trips(call: Callable[[], Awaitable[object]], count: int) -> list
     return times
 
 
+# Calls a side makes in a row in ``alternating_round_trips``: enough that the server is
+# warm again after the others' turns, few enough that a turn of every side takes well
+# under a second.
+TURN_CALLS = 20
+
+
+async def alternating_round_trips(
+    calls: Mapping[str, Callable[[], Awaitable[object]]], count: int
+) -> dict[str, list[float]]:
+    """``count`` sequential calls per side, the sides taking turns of ``TURN_CALLS``
+    calls (every other round of turns in reverse order); the seconds each call took,
+    per side. The first call of a turn finds its server idle since its last turn and
+    is not counted.
+
+    This machine's speed drifts by 20 % and more over seconds. Sides measured one after
+    the other (a few hundred calls each) catch different moments of that drift; sides
+    that take short turns share it, so their ratio shows the servers, not the moment.
+    Only one call is in flight at a time, as in ``round_trips``."""
+    times: dict[str, list[float]] = {side: [] for side in calls}
+    turns = list(calls.items())
+    clock = time.perf_counter
+    for index in range(math.ceil(count / TURN_CALLS)):
+        for side, call in turns if index % 2 == 0 else reversed(turns):
+            await call()
+            for _ in range(min(TURN_CALLS, count - index * TURN_CALLS)):
+                began = clock()
+                await call()
+                times[side].append(clock() - began)
+    return times
+
+
+async def round_trips_between(
+    calls: Mapping[str, Callable[[], Awaitable[object]]],
+    count: int,
+    order: Sequence[str],
+    between: Callable[[str], Awaitable[None]],
+) -> dict[str, list[float]]:
+    """One repeat: ``alternating_round_trips`` of ``count`` calls per side, made in one
+    part per side of ``order``, each part followed by ``between(side)`` (that side's
+    measurements under load). So no side's load starts right after another's: the
+    servers have the part's time to settle, as they would between a side's own round
+    trips and its load."""
+    times: dict[str, list[float]] = {side: [] for side in calls}
+    for index, side in enumerate(order):
+        part = count // len(order) + (1 if index < count % len(order) else 0)
+        for name, taken in (await alternating_round_trips(calls, part)).items():
+            times[name] += taken
+        await between(side)
+    return times
+
+
 async def calls_per_second(
     call: Callable[[], Awaitable[object]], *, concurrency: int, seconds: float
 ) -> tuple[int, float]:

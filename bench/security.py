@@ -13,10 +13,12 @@ The client sends the token on each call (``authorization: Bearer``) to the serve
 check tokens, over a TLS channel that trusts the CA to the servers that serve TLS.
 
 Figures, the sides interleaved: the trivial op's round trip (p50, with p99) on every
-side, and calls per second with 32 callers and the server's CPU time per call on
-``plaintext`` and ``secure``. Before the repeats, the run checks that security is on
-(a call without the token is refused with UNAUTHENTICATED); after them, that the
-metrics endpoint counted the secure server's executions.
+side, the sides taking short turns (``bench.run.round_trips_between``), and on
+``plaintext`` and ``secure`` the server's CPU time per round trip and calls per second
+with 32 callers (each side's load between two parts of the round trips). Before the
+repeats, the run checks that security is on (a call without the token is refused with
+UNAUTHENTICATED); after them, that the metrics endpoint counted the secure server's
+executions.
 """
 
 from __future__ import annotations
@@ -140,10 +142,10 @@ async def _measure(sides: dict[str, _Side], s: Settings) -> dict[str, Any]:
     from bench.run import (
         CpuMeter,
         calls_per_second,
-        interleaved,
         median,
         percentile,
         round_trips,
+        round_trips_between,
     )
 
     add = OpHostClient.request("add", a=1, b=2)
@@ -155,22 +157,35 @@ async def _measure(sides: dict[str, _Side], s: Settings) -> dict[str, Any]:
         if name in _FULL_SIDES:
             await calls_per_second(call, concurrency=s.concurrency, seconds=s.warmup_seconds)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in calls}
-    for _, name in interleaved(list(calls), s.repeats):
+    per_second: dict[str, float] = {}
+    # The servers' CPU seconds while some side was under load, not counted per call.
+    under_load_cpu: dict[str, float] = {}
+
+    async def under_load(name: str) -> None:
         gc.collect()
-        meter = CpuMeter(sides[name].server)
-        times = await round_trips(calls[name], s.latency_calls)
-        _, server_cpu = meter.read()
-        figures = {
-            "p50_ms": percentile(times, 0.50) * 1e3,
-            "p99_ms": percentile(times, 0.99) * 1e3,
-        }
-        if name in _FULL_SIDES:
-            done, seconds = await calls_per_second(
-                calls[name], concurrency=s.concurrency, seconds=s.throughput_seconds
-            )
-            figures["server_cpu_us_per_call"] = server_cpu / len(times) * 1e6
-            figures["per_second"] = done / seconds
-        runs[name].append(figures)
+        before = {full: sides[full].server.cpu_seconds() for full in _FULL_SIDES}
+        done, seconds = await calls_per_second(
+            calls[name], concurrency=s.concurrency, seconds=s.throughput_seconds
+        )
+        per_second[name] = done / seconds
+        for full, began in before.items():
+            under_load_cpu[full] += sides[full].server.cpu_seconds() - began
+
+    for repeat in range(s.repeats):
+        meters = {name: CpuMeter(sides[name].server) for name in _FULL_SIDES}
+        under_load_cpu.update(dict.fromkeys(_FULL_SIDES, 0.0))
+        order = _FULL_SIDES if repeat % 2 == 0 else _FULL_SIDES[::-1]
+        times = await round_trips_between(calls, s.latency_calls, order, under_load)
+        for name, taken in times.items():
+            figures = {
+                "p50_ms": percentile(taken, 0.50) * 1e3,
+                "p99_ms": percentile(taken, 0.99) * 1e3,
+            }
+            if name in meters:
+                server_cpu = meters[name].read()[1] - under_load_cpu[name]
+                figures["server_cpu_us_per_call"] = server_cpu / len(taken) * 1e6
+                figures["per_second"] = per_second[name]
+            runs[name].append(figures)
     return {
         name: {
             **{key: median([r[key] for r in repeats]) for key in repeats[0]},

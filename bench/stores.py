@@ -102,6 +102,7 @@ async def _measure(
         median,
         percentile,
         round_trips,
+        round_trips_between,
     )
 
     channels = {name: grpc.aio.insecure_channel(p.address) for name, p in stores.items()}
@@ -115,14 +116,19 @@ async def _measure(
             await calls_per_second(call, concurrency=s.concurrency, seconds=s.warmup_seconds)
         latency: dict[str, list[float]] = {side: [] for side in sides}
         throughput: dict[str, list[float]] = {side: [] for side in sides}
-        for _, side in interleaved(sides, s.repeats):
+
+        async def under_load(side: str) -> None:
             gc.collect()
-            times = await round_trips(calls[side], s.latency_calls)
-            latency[side].append(percentile(times, 0.5) * 1e3)
             done, seconds = await calls_per_second(
                 calls[side], concurrency=s.concurrency, seconds=s.throughput_seconds
             )
             throughput[side].append(done / seconds)
+
+        for repeat in range(s.repeats):
+            order = sides if repeat % 2 == 0 else sides[::-1]
+            times = await round_trips_between(calls, s.latency_calls, order, under_load)
+            for side, taken in times.items():
+                latency[side].append(percentile(taken, 0.5) * 1e3)
 
         events_request = OpHostClient.request("many_events", n=s.events)
         events: dict[str, list[float]] = {side: [] for side in ("memory", "sqlite")}
