@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import pstats
+import random
 import select
 import statistics
 import subprocess
@@ -246,19 +247,28 @@ async def alternating_round_trips(
     calls: Mapping[str, Callable[[], Awaitable[object]]], count: int
 ) -> dict[str, list[float]]:
     """``count`` sequential calls per side, the sides taking turns of ``TURN_CALLS``
-    calls (every other round of turns in reverse order); the seconds each call took,
-    per side. The first call of a turn finds its server idle since its last turn and
-    is not counted.
+    calls; the seconds each call took, per side. The first call of a turn finds its
+    server idle since its last turn and is not counted.
 
     This machine's speed drifts by 20 % and more over seconds. Sides measured one after
     the other (a few hundred calls each) catch different moments of that drift; sides
     that take short turns share it, so their ratio shows the servers, not the moment.
-    Only one call is in flight at a time, as in ``round_trips``."""
+    Each round of turns goes in a new order (shuffled with a fixed seed), never starting
+    with the side that ended the round before: a side whose two turns came back to back
+    would find its server warmer than the others find theirs, and a fixed order would
+    have each side always follow the same one. Only one call is in flight at a time, as
+    in ``round_trips``."""
     times: dict[str, list[float]] = {side: [] for side in calls}
     turns = list(calls.items())
+    shuffle = random.Random(len(turns) * 7919 + count).shuffle
     clock = time.perf_counter
+    last: str | None = None
     for index in range(math.ceil(count / TURN_CALLS)):
-        for side, call in turns if index % 2 == 0 else reversed(turns):
+        shuffle(turns)
+        if len(turns) > 1 and turns[0][0] == last:
+            turns.append(turns.pop(0))
+        last = turns[-1][0]
+        for side, call in turns:
             await call()
             for _ in range(min(TURN_CALLS, count - index * TURN_CALLS)):
                 began = clock()
