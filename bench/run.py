@@ -237,18 +237,20 @@ async def round_trips(call: Callable[[], Awaitable[object]], count: int) -> list
     return times
 
 
-# Calls a side makes in a row in ``alternating_round_trips``: enough that the server is
-# warm again after the others' turns, few enough that a turn of every side takes well
-# under a second.
-TURN_CALLS = 20
+# Each turn in ``alternating_round_trips``: WARM_CALLS calls not counted (a server idle
+# since its last turn answers the first ones slower: about 2.7 ms, then 2.2, 2.0, ...,
+# level after ten or so), then TURN_CALLS counted. A round of turns of every side takes
+# well under a second.
+WARM_CALLS = 10
+TURN_CALLS = 40
 
 
 async def alternating_round_trips(
     calls: Mapping[str, Callable[[], Awaitable[object]]], count: int
 ) -> dict[str, list[float]]:
     """``count`` sequential calls per side, the sides taking turns of ``TURN_CALLS``
-    calls; the seconds each call took, per side. The first call of a turn finds its
-    server idle since its last turn and is not counted.
+    counted calls, each after ``WARM_CALLS`` that are not; the seconds each counted call
+    took, per side.
 
     This machine's speed drifts by 20 % and more over seconds. Sides measured one after
     the other (a few hundred calls each) catch different moments of that drift; sides
@@ -269,7 +271,8 @@ async def alternating_round_trips(
             turns.append(turns.pop(0))
         last = turns[-1][0]
         for side, call in turns:
-            await call()
+            for _ in range(WARM_CALLS):
+                await call()
             for _ in range(min(TURN_CALLS, count - index * TURN_CALLS)):
                 began = clock()
                 await call()
