@@ -39,6 +39,7 @@ from ophost.v1 import event_pb2, execution_pb2, worker_pb2
 
 __all__ = [
     "attempt_request",
+    "ends_worker",
     "event_tails",
     "finished_message",
     "output_encoder",
@@ -184,3 +185,13 @@ def finished_message(
         # A framework error, or Failure(allow_retries=False): no policy retry applies.
         failed.retries_forbidden = True
     return message
+
+
+def ends_worker(outcome: AttemptOutcome, message: worker_pb2.AttemptFinished) -> bool:
+    """Whether the worker process that ran the attempt must end after reporting it.
+
+    A body given up on after a cancel still runs in a thread, and one that hit the
+    memory limit may have left the process damaged: only ending the process helps.
+    """
+    abandoned = isinstance(outcome, AttemptCanceled) and outcome.outcome is CancelOutcome.ABANDONED
+    return abandoned or message.failed.error_source == event_pb2.ERROR_SOURCE_MEMORY_LIMIT

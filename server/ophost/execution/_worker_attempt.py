@@ -42,10 +42,15 @@ from ophost.execution._attempt_reports import synthetic_failure
 from ophost.execution._attempt_rules import AttemptRules
 from ophost.execution._frame_channel import FrameChannel
 from ophost.execution._frames import frame
-from ophost.execution._remote_attempt import event_tails, finished_message, split_batches
+from ophost.execution._remote_attempt import (
+    ends_worker,
+    event_tails,
+    finished_message,
+    split_batches,
+)
 from ophost.execution._tails import EventWriter
 from ophost.execution._thread_executor import run_sync_body
-from ophost.v1 import event_pb2, worker_pb2
+from ophost.v1 import worker_pb2
 
 __all__ = ["FLUSH_SECONDS", "TICK_SECONDS", "BodyThreads", "SyncAttempt"]
 
@@ -269,11 +274,7 @@ class SyncAttempt:
             memory_limit=self._memory_limit,
             memory_limited=limited,
         )
-        # A body given up on still runs, and one that hit the memory limit may have left
-        # the process damaged: the worker says it takes nothing more, then ends.
-        retiring = (
-            isinstance(outcome, AttemptCanceled) and outcome.outcome is CancelOutcome.ABANDONED
-        ) or message.failed.error_source == event_pb2.ERROR_SOURCE_MEMORY_LIMIT
+        retiring = ends_worker(outcome, message)  # then it says it takes nothing more
         finished = frame(worker_pb2.WorkerMessage(finished=message).SerializeToString())
         self._channel.send(
             b"".join((self._prefix, *(parts or ()), _RETIRE if retiring else b"", finished))

@@ -36,14 +36,12 @@ from ophost._version import __version__
 from ophost.codec import definitions as definitions_codec
 from ophost.codec.chunks import ChunkAssembler
 from ophost.definitions import (
-    CancelOutcome,
     ErrorSource,
     StepFailed,
 )
 from ophost.errors import OpHostError
 from ophost.execution._attempt import (
     Attempt,
-    AttemptCanceled,
     AttemptFailed,
     AttemptOutcome,
     AttemptRequest,
@@ -55,6 +53,7 @@ from ophost.execution._frames import PROTOCOL_VERSION, FrameError, frame
 from ophost.execution._loader import LoadedOps
 from ophost.execution._remote_attempt import (
     attempt_request,
+    ends_worker,
     event_tails,
     finished_message,
     output_encoder,
@@ -63,7 +62,7 @@ from ophost.execution._remote_attempt import (
 from ophost.execution._tails import EventWriter
 from ophost.execution._thread_executor import ThreadExecutor, is_sync_body
 from ophost.execution._worker_attempt import TICK_SECONDS, BodyThreads, SyncAttempt
-from ophost.v1 import event_pb2, execution_pb2, worker_pb2
+from ophost.v1 import execution_pb2, worker_pb2
 
 __all__ = ["NO_ATTEMPT_CONTEXT", "AttemptContext", "WorkerProtocolError", "run_worker"]
 
@@ -427,13 +426,9 @@ class _Session:
             return
         self._running.pop(running.attempt_id, None)
         message = _finished(running, outcome, memory_limited=limited)
-        # A body that ignored its cancel still runs in a thread, and one that hit the
-        # memory limit may have left this process damaged: only ending the process
-        # helps. It says so first (no free slots), so the host assigns it nothing more
-        # and starts another worker.
-        retiring = (
-            isinstance(outcome, AttemptCanceled) and outcome.outcome is CancelOutcome.ABANDONED
-        ) or message.failed.error_source == event_pb2.ERROR_SOURCE_MEMORY_LIMIT
+        # A worker that must end says so first (no free slots), so the host assigns it
+        # nothing more and starts another.
+        retiring = ends_worker(outcome, message)
         if retiring:
             self._send(worker_pb2.WorkerMessage(capacity=worker_pb2.WorkerCapacity(free_slots=0)))
         self._send(worker_pb2.WorkerMessage(finished=message))
