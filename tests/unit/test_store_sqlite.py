@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from ophost.server.store import ExecutionStore
+from ophost.server.store import ExecutionStore, ExecutionUpdate
 from ophost.server.store._sqlite import SqliteExecutionStore
 
-from .store_contract import DONE, StoreContract, drain, finished, log, new
+from .store_contract import DONE, SUCCEEDED, StoreContract, drain, finished, log, new
 
 
 class TestSqliteStore(StoreContract):
@@ -129,5 +129,64 @@ async def test_with_many_executions_running_their_ends_go_to_the_writer_thread(
         await asyncio.gather(*(store.append(f"e{n}", [finished()], DONE) for n in range(4)))
         assert [how for how, _ in writes] == ["submit"] * 4
         assert _events_in_file(tmp_path / "store.db") == 4
+    finally:
+        await store.close()
+
+
+# -- executions finished a moment ago ----------------------------------------------------------
+
+
+def _count_reads(store: SqliteExecutionStore) -> list[int]:
+    """How many reads go to the store's reader threads from now on (one item each)."""
+    reads: list[int] = []
+    read = store.backend.read
+
+    def counted(work: Any) -> Any:
+        reads.append(1)
+        return read(work)
+
+    store.backend.read = counted  # type: ignore[method-assign]
+    return reads
+
+
+async def test_a_stream_of_an_execution_just_finished_here_reads_memory_not_the_file(
+    tmp_path: Path,
+) -> None:
+    store = SqliteExecutionStore(tmp_path / "store.db")
+    await store.open()
+    try:
+        await store.create(new("e1"))
+        await store.append("e1", [log("one"), log("two")])
+        await store.append("e1", [finished()], DONE)
+        reads = _count_reads(store)
+        events = [e for batch in await drain(store, "e1") for e in batch]
+        record = await store.get("e1")
+        assert reads == []
+        assert [e.sequence for e in events] == [1, 2, 3]
+        assert record is not None
+        assert record.finished
+        assert record.last_sequence == 3
+        # A moment later the file answers, with the same records.
+        store._recent.seconds = 0.0
+        await asyncio.sleep(0.01)
+        again = [e for batch in await drain(store, "e1") for e in batch]
+        assert reads != []
+        assert again == events
+    finally:
+        await store.close()
+
+
+async def test_an_execution_retention_deletes_is_not_served_from_memory(tmp_path: Path) -> None:
+    now = [1_000.0]
+    store = SqliteExecutionStore(tmp_path / "store.db", retention_seconds=10, clock=lambda: now[0])
+    await store.open()
+    try:
+        await store.create(new("e1"))
+        await store.append("e1", [finished()], ExecutionUpdate(finished=SUCCEEDED, at=now[0]))
+        assert await store.get("e1") is not None
+        now[0] += 100
+        assert await store.sweep() == 1
+        assert await store.get("e1") is None
+        assert await drain(store, "e1") == []
     finally:
         await store.close()

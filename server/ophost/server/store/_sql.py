@@ -14,10 +14,12 @@ before anyone is told about it; while few executions run here, that write (and a
 is made on the loop when the backend allows it (SQLite), skipping the thread.
 
 **Reading.** Streams of an execution run here read its records from memory, but only
-those already committed: a client never sees an event a crash could take back. Other
-executions (finished, or run by another process) are read from the database by reader
-threads; a stream that has caught up with one run elsewhere looks again every
-``poll_interval`` seconds or when the backend says the execution changed.
+those already committed: a client never sees an event a crash could take back; so do
+those of one that finished here a moment ago (:mod:`._recent`: a short execution often
+ends before its caller's stream asks). Other executions (finished, or run by another
+process) are read from the database by reader threads; a stream that has caught up with
+one run elsewhere looks again every ``poll_interval`` seconds or when the backend says the
+execution changed.
 
 **Leases.** Each process has a row in ``hosts`` whose lease it renews every third of
 ``lease_seconds``. :meth:`SqlExecutionStore.claim_lost` finds processes whose lease
@@ -62,6 +64,7 @@ from ophost.server.store._interface import (
     StoreError,
     StoreOpenError,
 )
+from ophost.server.store._recent import RecentlyFinished
 from ophost.server.store._sql_rows import (
     COLUMNS,
     UNFINISHED,
@@ -92,6 +95,8 @@ _UNSENT_BYTES = 256 << 10
 _QUIET_EXECUTIONS = 2
 # Writers wait while this many bytes are queued and not committed.
 _MAX_BACKLOG = 64 << 20
+# A finished execution with at most this many records stays in memory for a moment.
+_RECENT_RECORDS = 1024
 
 
 class SqlBackend(abc.ABC):
@@ -308,6 +313,7 @@ class SqlExecutionStore(ExecutionStore):
         self.host_id = uuid.uuid4().hex
         self._hostname = socket.gethostname()
         self._live: dict[str, _Live] = {}
+        self._recent: RecentlyFinished[_Live] = RecentlyFinished()
         self._follower_ids = 0
         # What an append writes (see _append_job).
         self._insert_event = self._sql(
@@ -753,11 +759,21 @@ class SqlExecutionStore(ExecutionStore):
             self._unwritten.pop(key, None)
 
     def _retire(self, live: _Live) -> None:
-        """The execution is over here: later readers read it from the database."""
+        """The execution is over here: later readers read it from the database (or, for a
+        moment, a finished one whose records are all still here, from memory)."""
         live.retired = True
         live.cancel_callbacks.clear()
-        if self._live.get(live.record.id) is live:
-            del self._live[live.record.id]
+        execution_id = live.record.id
+        if self._live.get(execution_id) is live:
+            del self._live[execution_id]
+        if (
+            live.record.finished
+            and live.broken is None
+            and live.base == 0
+            and live.durable == live.last
+            and len(live.records) <= _RECENT_RECORDS
+        ):
+            self._recent.add(execution_id, live, sum(map(record_size, live.records)))
 
     def _trim(self, live: _Live) -> None:
         keep_from = min([live.durable, *live.cursors.values()])
@@ -787,6 +803,9 @@ class SqlExecutionStore(ExecutionStore):
         live = self._live.get(execution_id)
         if live is not None:
             await live.flushed()  # what this process appended before, committed
+            return live.record
+        live = self._recent.get(execution_id)
+        if live is not None:
             return live.record
         sql = self._sql(f"SELECT {COLUMNS} FROM executions WHERE id = ?")
         row = await self._read(lambda cursor: _one(cursor, sql, (execution_id,)))
@@ -862,7 +881,7 @@ class SqlExecutionStore(ExecutionStore):
     ) -> AsyncIterator[list[Record]]:
         cursor = after
         while True:
-            live = self._live.get(execution_id)
+            live = self._live.get(execution_id) or self._recent.get(execution_id)
             if live is not None:
                 async for batch in self._follow_live(
                     live, cursor, max_batch_bytes, max_batch_events, stop
@@ -1203,7 +1222,10 @@ class SqlExecutionStore(ExecutionStore):
                 cursor.execute(delete_execution, (key,))
             return len(doomed)
 
-        return int(await self._write(run))
+        deleted = int(await self._write(run))
+        if deleted:
+            self._recent.clear()  # some of them may have finished a moment ago
+        return deleted
 
 
 # -- helpers -----------------------------------------------------------------------------------
