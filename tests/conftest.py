@@ -24,6 +24,8 @@ import pytest
 from tests import postgres
 
 pytest_plugins = ["pytester"]
+# The stores' shared checks live outside test modules: their asserts say what differed too.
+pytest.register_assert_rewrite("tests.unit.store_contract")
 
 
 def _psycopg() -> None:

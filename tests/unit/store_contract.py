@@ -92,6 +92,34 @@ async def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.005)
 
 
+async def check_events_read_back_in_any_slice(
+    writer: ExecutionStore, reader: ExecutionStore
+) -> None:
+    """Events ``writer`` wrote in rows of many (one append of 600, then single ones) read
+    back through ``reader`` (another process on the same database: it reads the rows),
+    from any point, in batches of any size, each event once and in order."""
+    await writer.create(new("e1"))
+    await writer.append("e1", [log(f"bulk {n}") for n in range(600)])
+    for n in range(4):
+        await writer.append("e1", [log(f"single {n}")])
+    for n in range(40):
+        await writer.append("e1", [log(f"alone {n}")])
+        await asyncio.sleep(0.004)  # past the moment appends wait for more: a row each
+    await writer.append("e1", [finished()], DONE)
+    total = 645
+    for after in (0, 1, 255, 256, 257, 300, 511, 512, 599, 600, 603, 605, 620, 644, 645):
+        for most in (7, 1000):
+            batches = await drain(reader, "e1", after, max_batch_events=most)
+            assert [e.sequence for b in batches for e in b] == list(range(after + 1, total + 1))
+            assert all(0 < len(b) <= most for b in batches)
+    texts = [e.log.message for b in await drain(reader, "e1", 254) for e in b]
+    assert texts[:3] == ["bulk 254", "bulk 255", "bulk 256"]
+    assert texts[-2:] == ["alone 39", ""]
+    small = await drain(reader, "e1", 250, max_batch_bytes=200)
+    assert [e.sequence for b in small for e in b] == list(range(251, total + 1))
+    assert max(len(b) for b in small) < 5
+
+
 class StoreContract:
     """Tests every store passes. Subclasses give ``make_store``."""
 

@@ -18,7 +18,16 @@ import psycopg
 
 from ophost.server.store._postgres import PostgresExecutionStore
 
-from .store_contract import DONE, StoreContract, eventually, finished, log, new, parse
+from .store_contract import (
+    DONE,
+    StoreContract,
+    check_events_read_back_in_any_slice,
+    eventually,
+    finished,
+    log,
+    new,
+    parse,
+)
 
 
 class TestPostgresStore(StoreContract):
@@ -46,6 +55,9 @@ class TestPostgresStore(StoreContract):
             max_retained_bytes=max_retained_bytes,
             clock=clock or time.time,
         )
+
+    async def test_events_in_rows_of_many_read_back_from_any_point(self) -> None:
+        await check_events_read_back_in_any_slice(await self.open_store(), await self.open_store())
 
     async def test_another_process_hears_of_new_events_without_polling(self) -> None:
         """Appends to several executions, committed together, reach a follower in another

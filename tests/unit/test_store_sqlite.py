@@ -12,10 +12,20 @@ from typing import Any
 
 import pytest
 
+from ophost.server._wire import split_records
 from ophost.server.store import ExecutionStore, ExecutionUpdate
 from ophost.server.store._sqlite import SqliteExecutionStore
 
-from .store_contract import DONE, SUCCEEDED, StoreContract, drain, finished, log, new
+from .store_contract import (
+    DONE,
+    SUCCEEDED,
+    StoreContract,
+    check_events_read_back_in_any_slice,
+    drain,
+    finished,
+    log,
+    new,
+)
 
 
 class TestSqliteStore(StoreContract):
@@ -46,7 +56,8 @@ class TestSqliteStore(StoreContract):
 def _events_in_file(path: Path) -> int:
     reader = sqlite3.connect(path)
     try:
-        return int(reader.execute("SELECT count(*) FROM events").fetchone()[0])
+        # A row holds ``count`` events.
+        return int(reader.execute("SELECT COALESCE(SUM(count), 0) FROM events").fetchone()[0])
     finally:
         reader.close()
 
@@ -190,3 +201,90 @@ async def test_an_execution_retention_deletes_is_not_served_from_memory(tmp_path
         assert await drain(store, "e1") == []
     finally:
         await store.close()
+
+
+# -- rows of events ----------------------------------------------------------------------------
+
+
+async def test_events_in_rows_of_many_read_back_from_any_point(tmp_path: Path) -> None:
+    writer = SqliteExecutionStore(tmp_path / "store.db")
+    reader = SqliteExecutionStore(tmp_path / "store.db")
+    await writer.open()
+    await reader.open()
+    try:
+        await check_events_read_back_in_any_slice(writer, reader)
+        connection = sqlite3.connect(tmp_path / "store.db")
+        try:
+            counts = [
+                c for (c,) in connection.execute("SELECT count FROM events ORDER BY sequence")
+            ]
+        finally:
+            connection.close()
+        # The appends a moment apart went out as one row; those further apart, a row each.
+        assert counts[:3] == [256, 256, 93]
+        assert len(counts) > 3
+    finally:
+        await reader.close()
+        await writer.close()
+
+
+async def test_a_store_of_schema_version_1_is_migrated_and_its_events_read(
+    tmp_path: Path,
+) -> None:
+    """A file written before events shared rows: one event a row, no count column."""
+    from ophost.server.store._schema import _SQLITE_1
+
+    path = tmp_path / "old.db"
+    # What version 1 wrote for an execution with two events (made by today's store, then
+    # copied into version 1's tables row by row).
+    today = SqliteExecutionStore(tmp_path / "today.db")
+    await today.open()
+    await today.create(new("e1"))
+    await today.append("e1", [log("one")])
+    await today.append("e1", [finished()], DONE)
+    expected = await drain(today, "e1")
+    await today.close()
+    source = sqlite3.connect(tmp_path / "today.db")
+    old = sqlite3.connect(path)
+    try:
+        old.execute("PRAGMA journal_mode = WAL")
+        for statement in _SQLITE_1:
+            old.execute(statement)
+        old.execute("CREATE TABLE ophost_schema (version INTEGER NOT NULL)")
+        old.execute("INSERT INTO ophost_schema (version) VALUES (1)")
+        (columns,) = [[c[1] for c in source.execute("PRAGMA table_info(executions)")]]
+        for row in source.execute(f"SELECT {', '.join(columns)} FROM executions"):
+            old.execute(
+                f"INSERT INTO executions ({', '.join(columns)}) "
+                f"VALUES ({', '.join('?' * len(columns))})",
+                row,
+            )
+        for key, sequence, count, record in source.execute(
+            "SELECT execution, sequence, count, record FROM events"
+        ):
+            assert count == 2
+            for n, one in enumerate(split_records(record, count)):
+                old.execute(
+                    "INSERT INTO events (execution, sequence, record) VALUES (?, ?, ?)",
+                    (key, sequence + n, one),
+                )
+        old.commit()
+    finally:
+        source.close()
+        old.close()
+    store = SqliteExecutionStore(path)
+    await store.open()
+    try:
+        assert await drain(store, "e1") == expected
+        assert await drain(store, "e1", 1) == [expected[0][1:]]
+        await store.create(new("e2"))
+        await store.append("e2", [log("new"), finished()], DONE)
+        store._recent.clear()
+        assert [e.sequence for b in await drain(store, "e2") for e in b] == [1, 2]
+    finally:
+        await store.close()
+    check = sqlite3.connect(path)
+    try:
+        assert check.execute("SELECT version FROM ophost_schema").fetchone() == (2,)
+    finally:
+        check.close()

@@ -154,3 +154,57 @@ def test_small_varints_and_empty_fields() -> None:
     assert _record(event, inline_encoding=False) == _expected(event)
     big = ExecutionEvent("x" * 300, 2**63, 2**32 - 1, 1.5, "n" * 200, StepStarted())
     assert _record(big, inline_encoding=False) == _expected(big)
+
+
+# -- records kept several to a row -------------------------------------------------------------
+
+
+def _log_record(sequence: int, text: str) -> bytes:
+    from ophost.definitions import LogLevel, LogMessage
+
+    tail = _wire.EventWriter("op").tail(EngineEvent(1, 1.5, LogMessage(LogLevel.INFO, text)))
+    record = _wire.event_record(_wire.event_head("e1"), sequence, tail)
+    assert isinstance(record, bytes)
+    return record
+
+
+@settings(max_examples=100, deadline=None)
+@given(sizes=st.lists(st.sampled_from([0, 1, 100, 127, 128, 16_383, 16_384, 70_000]), min_size=1))
+def test_records_concatenated_split_back_into_the_same_records(sizes: list[int]) -> None:
+    records = [_log_record(n + 1, "x" * size) for n, size in enumerate(sizes)]
+    assert _wire.split_records(b"".join(records), len(records)) == records
+
+
+def test_a_damaged_row_of_records_is_refused_not_misread() -> None:
+    records = [_log_record(1, "one"), _log_record(2, "two" * 100)]
+    data = b"".join(records)
+    for damaged, count in (
+        (data[:-1], 2),  # ends early
+        (data + b"\x00", 2),  # bytes after the last
+        (data, 3),  # fewer records than said
+        (b"\x07" + data[1:], 2),  # not a record's tag
+    ):
+        try:
+            _wire.split_records(damaged, count)
+        except ValueError:
+            continue
+        raise AssertionError(f"{count} records accepted from damaged bytes")
+
+
+def test_rows_of_events_are_cut_by_count_and_by_bytes() -> None:
+    from ophost.server.store._schema import ROW_EVENTS
+    from ophost.server.store._sql_rows import event_rows
+
+    small = [_log_record(n, "s") for n in range(1, 601)]
+    rows = event_rows(0, small)
+    assert [(first, count) for first, count, _ in rows] == [
+        (1, ROW_EVENTS),
+        (1 + ROW_EVENTS, ROW_EVENTS),
+        (1 + 2 * ROW_EVENTS, 600 - 2 * ROW_EVENTS),
+    ]
+    assert b"".join(data for _, _, data in rows) == b"".join(small)
+    large = [_log_record(n, "L" * 100_000) for n in range(11, 16)]
+    rows = event_rows(10, large)
+    assert [(first, count) for first, count, _ in rows] == [(11, 3), (14, 2)]
+    pieces = (large[0][:10], memoryview(large[0])[10:])
+    assert event_rows(0, [pieces, small[1]]) == [(1, 2, large[0] + small[1])]

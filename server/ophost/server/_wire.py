@@ -36,6 +36,7 @@ __all__ = [
     "event_record",
     "execute_events_response",
     "serialize",
+    "split_records",
     "stream_events_response",
 ]
 
@@ -98,6 +99,39 @@ def event_record(head: bytes, sequence: int, tail: Tail) -> Record:
     first, *rest = tail
     prefix = b"".join((_BATCH_ITEM, varint(size), head, _SEQUENCE, number, first))
     return (prefix, *(_immutable(part) for part in rest))
+
+
+def split_records(data: bytes, count: int) -> list[bytes]:
+    """The ``count`` records whose concatenation is ``data`` (how a store keeps several
+    in one row). Raises ValueError when ``data`` is not that."""
+    if count == 1:
+        return [data]
+    records: list[bytes] = []
+    tag = _BATCH_ITEM
+    start = 0
+    try:
+        for _ in range(count):
+            at = start + len(tag)
+            if data[start:at] != tag:
+                raise ValueError(f"no record starts at byte {start}")
+            size = shift = 0
+            while True:
+                byte = data[at]
+                at += 1
+                size |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+            end = at + size
+            if end > len(data):
+                raise IndexError(end)
+            records.append(data[start:end])
+            start = end
+    except IndexError:
+        raise ValueError("the records end early") from None
+    if start != len(data):
+        raise ValueError(f"{len(data) - start} bytes follow the {count} records")
+    return records
 
 
 def _immutable(part: bytes | memoryview) -> bytes | memoryview:

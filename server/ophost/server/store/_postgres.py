@@ -102,12 +102,15 @@ class PostgresBackend(SqlBackend):
         """psycopg opens a transaction with the first statement; nothing to do."""
 
     def events_with_update(self, update: str) -> str | None:
-        # One statement per append, however many events: the events go in as one array.
+        # One statement per append, however many rows: they go in as arrays.
         return (
-            "WITH added AS (INSERT INTO events (execution, sequence, record) "
-            "SELECT %s, %s + e.n, e.record "
-            "FROM unnest(%s::bytea[]) WITH ORDINALITY AS e(record, n)) " + update
+            "WITH added AS (INSERT INTO events (execution, sequence, count, record) "
+            "SELECT %s, r.sequence, r.count, r.record "
+            "FROM unnest(%s::bigint[], %s::integer[], %s::bytea[]) AS r(sequence, count, record)) "
+            + update
         )
+
+    pipelined = True
 
     def batch(self, connection: Any) -> contextlib.AbstractContextManager[object]:
         """Pipeline mode: a group's statements go out without waiting for each answer

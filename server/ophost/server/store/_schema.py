@@ -12,7 +12,10 @@ Tables:
   refer to). ``start`` is the start request, kept so that another process can run it
   again; ``outputs`` the serialized outputs (an ``Execution`` message with only its
   outputs set); ``error`` a serialized ``ErrorData``; ``bytes`` the size of its events.
-- ``events``: every event record, in order, by execution key and sequence.
+- ``events``: every event record, in order, by execution key and sequence. Since
+  version 2 a row holds ``count`` consecutive records (at most :data:`ROW_EVENTS`),
+  the first numbered ``sequence``, their bytes concatenated in ``record``: an append's
+  events take a row per batch rather than one each. Rows written before hold one.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["LATEST", "MIGRATIONS", "SchemaTooNewError", "migrate"]
+__all__ = ["LATEST", "MIGRATIONS", "ROW_EVENTS", "SchemaTooNewError", "migrate"]
+
+#: At most this many records share a row of ``events``: a reader looking for the
+#: records after sequence N starts at the rows numbered after N - ROW_EVENTS.
+ROW_EVENTS = 256
 
 
 class SchemaTooNewError(Exception):
@@ -118,9 +125,13 @@ _POSTGRESQL_1 = (
     )""",
 )
 
+# Version 2: several records in a row of events.
+_EVENTS_IN_ROWS = ("ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1",)
+
 # Version n is MIGRATIONS[n - 1]: the statements that bring version n - 1 to n.
 MIGRATIONS: tuple[dict[str, Sequence[str]], ...] = (
     {"sqlite": _SQLITE_1, "postgresql": _POSTGRESQL_1},
+    {"sqlite": _EVENTS_IN_ROWS, "postgresql": _EVENTS_IN_ROWS},
 )
 LATEST = len(MIGRATIONS)
 

@@ -47,7 +47,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ophost.server._wire import Record, Tail, event_head, event_record, record_size
+from ophost.server._wire import (
+    Record,
+    Tail,
+    event_head,
+    event_record,
+    record_size,
+    split_records,
+)
 from ophost.server.store._interface import (
     CANCEL_REQUESTED,
     PENDING,
@@ -65,10 +72,12 @@ from ophost.server.store._interface import (
     StoreOpenError,
 )
 from ophost.server.store._recent import RecentlyFinished
+from ophost.server.store._schema import ROW_EVENTS
 from ophost.server.store._sql_rows import (
     COLUMNS,
     UNFINISHED,
     error_blob,
+    event_rows,
     outputs_blob,
     record_from_row,
     tags_text,
@@ -153,10 +162,10 @@ class SqlBackend(abc.ABC):
         return False
 
     def events_with_update(self, update: str) -> str | None:
-        """One statement that adds an append's events and then runs ``update`` (in this
-        driver's style); its parameters: the execution's key, the sequence before the
-        first event, the events' records as a list, then ``update``'s. None: the events
-        go in one statement each, before ``update``."""
+        """One statement that adds an append's rows of events and then runs ``update``
+        (in this driver's style); its parameters: the execution's key, then the rows'
+        first sequences, counts and records as three lists, then ``update``'s. None: the
+        rows go in one statement each, before ``update``."""
         return None
 
     def begin_now(self, connection: Any) -> bool:
@@ -169,8 +178,14 @@ class SqlBackend(abc.ABC):
 
     def batch(self, connection: Any) -> contextlib.AbstractContextManager[object]:
         """What the writer runs a group of writes in: by default nothing, each statement
-        answered before the next is sent (see :mod:`._sql_writer`)."""
+        answered before the next is sent (see :mod:`._sql_writer`). A backend that sends
+        them unanswered sets :attr:`pipelined`."""
         return contextlib.nullcontext()
+
+    #: Whether :meth:`batch` sends statements unanswered: a write then reads what a
+    #: statement returned only once the group's answers are in (a :class:`Later`), since
+    #: reading it sooner would wait for the database in the middle of the group.
+    pipelined: bool = False
 
     def listen(self, changed: Callable[[str], None]) -> None:  # noqa: B027 - optional
         """Call ``changed(payload)`` (from any thread) for every payload of ``notify_sql``.
@@ -317,7 +332,7 @@ class SqlExecutionStore(ExecutionStore):
         self._follower_ids = 0
         # What an append writes (see _append_job).
         self._insert_event = self._sql(
-            "INSERT INTO events (execution, sequence, record) VALUES (?, ?, ?)"
+            "INSERT INTO events (execution, sequence, count, record) VALUES (?, ?, ?, ?)"
         )
         self._update_execution = self._sql(
             "UPDATE executions SET last_sequence = ?, attempt = ?, bytes = bytes + ?, "
@@ -501,16 +516,23 @@ class SqlExecutionStore(ExecutionStore):
         )
 
         keys: list[int] = []
+        pipelined = self.backend.pipelined
 
-        def run(cursor: Any) -> tuple[int | None, Any]:
+        def run(cursor: Any) -> Any:  # the pair of settle(), maybe later
             cursor.execute(sql_insert, values)
-            row = cursor.fetchone()
-            if row is not None:
-                # Run again after a failed transaction, the row has a new key.
-                keys[:] = [int(row[0])]
-                return keys[0], None
-            cursor.execute(sql_find, (new.request_id,))
-            return None, cursor.fetchone()
+
+            def settle() -> tuple[int | None, Any]:
+                row = cursor.fetchone()
+                if row is not None:
+                    # Run again after a failed transaction, the row has a new key.
+                    keys[:] = [int(row[0])]
+                    return keys[0], None
+                cursor.execute(sql_find, (new.request_id,))
+                return None, cursor.fetchone()
+
+            # No write in the same group needs the key: appends come only once the
+            # create is committed (the engine waits for it).
+            return Later(settle) if pipelined else settle()
 
         record = ExecutionRecord(
             id=new.execution_id,
@@ -529,7 +551,8 @@ class SqlExecutionStore(ExecutionStore):
             cancel_requested=False,
             principal=new.principal,
         )
-        key, existing = await self._write(run, len(new.start), now=self._quiet())
+        created: tuple[int | None, Any] = await self._write(run, len(new.start), now=self._quiet())
+        key, existing = created
         if key is None:
             if existing is None:
                 raise StoreError(f"execution {new.execution_id} could not be created")
@@ -673,14 +696,13 @@ class SqlExecutionStore(ExecutionStore):
                 raise write_failure[0]
             key = keys[0]
             if together is not None:
-                blobs = [_joined(r) for r in records]
-                cursor.execute(together, (key, first, blobs, *values, key, owner))
+                sequences, counts, blobs = zip(*event_rows(first, records), strict=True)
+                cursor.execute(
+                    together, (key, list(sequences), list(counts), list(blobs), *values, key, owner)
+                )
                 return Later(lambda: _owned(cursor.rowcount, execution_id))
             if records:
-                cursor.executemany(
-                    insert,
-                    [(key, n, _joined(r)) for n, r in enumerate(records, first + 1)],
-                )
+                cursor.executemany(insert, [(key, *row) for row in event_rows(first, records)])
             cursor.execute(change, (*values, key, owner))
             return Later(lambda: _owned(cursor.rowcount, execution_id))
 
@@ -972,26 +994,36 @@ class SqlExecutionStore(ExecutionStore):
         self, key: int, after: int, until: int, max_bytes: int, max_events: int
     ) -> list[Record]:
         """The records of execution ``key`` after ``after``, up to ``until``, in one batch."""
+        # A row holds up to ROW_EVENTS records: the one holding ``after + 1`` may begin
+        # that many before it (the bound keeps the search to the index's range).
         sql = self._sql(
-            "SELECT record FROM events WHERE execution = ? AND sequence > ? AND sequence <= ? "
-            "ORDER BY sequence LIMIT ?"
+            "SELECT sequence, count, record FROM events WHERE execution = ? AND sequence > ? "
+            "AND sequence <= ? AND sequence + count - 1 > ? ORDER BY sequence LIMIT ?"
         )
         limit = min(max_events, until - after)
 
         def work(cursor: Any) -> list[Record]:
-            cursor.execute(sql, (key, after, until, limit))
+            cursor.execute(sql, (key, after - ROW_EVENTS, until, after, limit))
             batch: list[Record] = []
             size = 0
             while True:
-                rows = cursor.fetchmany(256)
+                rows = cursor.fetchmany(64)
                 if not rows:
                     return batch
-                for (record,) in rows:
-                    data = bytes(record)
-                    size += len(data)
-                    if batch and size > max_bytes:
-                        return batch
-                    batch.append(data)
+                for sequence, count, data in rows:
+                    try:
+                        records = split_records(bytes(data), count)
+                    except ValueError as exc:
+                        raise StoreError(
+                            f"the stored events {sequence}-{sequence + count - 1} of execution "
+                            f"key {key} are damaged: {exc}"
+                        ) from None
+                    skip = after + len(batch) + 1 - sequence
+                    for record in records[max(0, skip) :]:
+                        size += len(record)
+                        if (batch and size > max_bytes) or len(batch) == limit:
+                            return batch
+                        batch.append(record)
 
         return await self._read(work)
 
@@ -1243,12 +1275,6 @@ def _owned(rowcount: int, execution_id: str) -> None:
             f"this process no longer owns execution {execution_id}: another took it "
             "over after this one's lease ran out"
         )
-
-
-def _joined(record: Record) -> bytes:
-    if isinstance(record, bytes):
-        return record
-    return b"".join(record)
 
 
 def _updated(

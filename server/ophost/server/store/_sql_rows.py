@@ -10,13 +10,16 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ophost.server._wire import Record
 from ophost.server.store._interface import ExecutionRecord
+from ophost.server.store._schema import ROW_EVENTS
 from ophost.v1 import error_pb2, execution_pb2, value_pb2
 
 __all__ = [
     "COLUMNS",
     "UNFINISHED",
     "error_blob",
+    "event_rows",
     "outputs_blob",
     "placeholders",
     "record_from_row",
@@ -86,3 +89,34 @@ def error_blob(error: error_pb2.ErrorData | None) -> bytes | None:
 
 def tags_text(tags: Any) -> str:
     return json.dumps(dict(tags), sort_keys=True, separators=(",", ":"))
+
+
+# A row of ``events`` is cut before it grows past this many bytes (a larger record
+# gets a row of its own).
+_ROW_BYTES = 256 << 10
+
+
+def event_rows(first: int, records: Sequence[Record]) -> list[tuple[int, int, bytes]]:
+    """The rows of ``events`` that hold ``records`` (the first one numbered ``first + 1``):
+    (sequence of the row's first record, how many records, the records concatenated),
+    at most :data:`ROW_EVENTS` records in a row."""
+    rows: list[tuple[int, int, bytes]] = []
+    parts: list[bytes | memoryview] = []
+    count = size = 0
+    sequence = first + 1
+    for record in records:
+        if count and (count == ROW_EVENTS or size > _ROW_BYTES):
+            rows.append((sequence, count, b"".join(parts)))
+            sequence += count
+            parts = []
+            count = size = 0
+        if isinstance(record, bytes):
+            parts.append(record)
+            size += len(record)
+        else:
+            parts.extend(record)
+            size += sum(len(part) for part in record)
+        count += 1
+    if count:
+        rows.append((sequence, count, b"".join(parts)))
+    return rows
