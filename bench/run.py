@@ -830,6 +830,12 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
                               "/s", per[f"{store}_workers_2"], per[f"{store}_workers_1"],
                               ">=", 1.6),
                 )  # fmt: skip
+                idle = results["workers"].get("idle_cpu_share", {}).get(f"{store}_workers_1")
+                if idle is not None and idle < 1:
+                    # All of the idle CPU put to work: the ceiling of the row above here.
+                    rows.append(Row(f"Most --workers 2 could add: CPU idle under --workers 1 "
+                                    f"({idle:.0%}) put to work", "x", 1 / (1 - idle), None,
+                                    None, "", None))  # fmt: skip
     return rows
 
 
@@ -840,6 +846,8 @@ def _number(value: float | None, unit: str) -> str:
         return f"{value:.3f} ms"
     if unit == "s":
         return f"{value:.3f} s"
+    if unit == "x":
+        return f"{value:.2f}x"
     if unit in ("/s", "events/s"):
         return f"{value:,.0f} {unit}"
     return f"{value:,.1f} {unit}"

@@ -287,11 +287,24 @@ async def _spread_calls(address: str, channels: int, concurrency: int, seconds: 
     return float(figures["per_second"])
 
 
+def _cpu_times() -> tuple[int, int]:
+    """(all, idle) CPU time of the machine so far, in clock ticks (Linux's /proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(n) for n in stat.readline().split()[1:]]
+    return sum(fields), fields[3] + fields[4]  # idle and waiting for I/O
+
+
+def _idle_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[0] - before[0]
+    return (after[1] - before[1]) / total if total else 0.0
+
+
 async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
     """``--workers 2`` against ``--workers 1``, on SQLite."""
     from bench.run import interleaved, median
 
     runs: dict[str, list[float]] = {}
+    idle: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="ophost-bench-") as folder:
         # SQLite only: with PostgreSQL the run's server processes sometimes never answered
         # (not understood yet); its figure comes from a manual run (docs/performance.md).
@@ -303,19 +316,25 @@ async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
                 served[f"{store}_workers_1"] = _Served(1, one)
             for side, server in served.items():
                 runs[side] = []
+                idle[side] = []
                 await _spread_calls(server.address, _CHANNELS, s.concurrency, s.warmup_seconds * 2)
             for _, side in interleaved(list(served), s.repeats):
                 gc.collect()
+                before = _cpu_times()
                 runs[side].append(
                     await _spread_calls(
                         served[side].address, _CHANNELS, s.concurrency, s.throughput_seconds * 2
                     )
                 )
+                idle[side].append(_idle_share(before, _cpu_times()))
         finally:
             for server in served.values():
                 server.stop()
     result: dict[str, Any] = {
         "per_second": {side: median(v) for side, v in runs.items()},
+        # The machine's idle share of CPU time during each side's runs: with the callers
+        # on the same machine, --workers 2 can add at most what --workers 1 leaves idle.
+        "idle_cpu_share": {side: median(v) for side, v in idle.items()},
         "channels": _CHANNELS,
         "concurrency": s.concurrency,
         "failed_calls": sum(_FAILED),
