@@ -141,6 +141,36 @@ async def test_a_write_that_fails_on_the_loop_fails_alone_in_the_thread(fixture:
     f.writer.stop()
 
 
+async def test_a_single_statement_on_the_loop_is_its_own_transaction(fixture: Any) -> None:
+    f = await fixture()
+    statements: list[str] = []
+    connection = f.writer._connection
+    connection.set_trace_callback(statements.append)
+    future = f.writer.future(_insert(1), now=True, single=True)
+    connection.set_trace_callback(None)
+    assert future.done()
+    assert future.result() == 1
+    assert f.rows() == [(1, threading.current_thread().name)]
+    assert [s.split()[0] for s in statements] == ["INSERT"]  # no BEGIN, no COMMIT
+    f.writer.stop()
+
+
+async def test_a_single_statement_the_lock_refuses_is_written_once_by_the_thread(
+    fixture: Any,
+) -> None:
+    f = await fixture()
+    other = sqlite3.connect(f.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    future = f.writer.future(_insert(1), now=True, single=True)
+    await asyncio.sleep(0.05)
+    assert not future.done()
+    other.execute("COMMIT")
+    other.close()
+    assert await future == 1
+    assert f.rows() == [(1, "ophost-store-writer")]
+    f.writer.stop()
+
+
 async def test_the_thread_checkpoints_after_so_many_commits(
     fixture: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

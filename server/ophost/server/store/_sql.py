@@ -462,14 +462,17 @@ class SqlExecutionStore(ExecutionStore):
 
     # -- running work in the writer and reader threads -------------------------------------
 
-    async def _write(self, run: Callable[[Any], T], size: int = 0, *, now: bool = False) -> T:
+    async def _write(
+        self, run: Callable[[Any], T], size: int = 0, *, now: bool = False, single: bool = False
+    ) -> T:
         """Commit ``run``; ``now``: on the loop if the writer is idle (a small write that
-        a caller waits for: see :meth:`Writer.commit`)."""
+        a caller waits for: see :meth:`Writer.commit`); ``single``: ``run`` is one
+        statement (see :attr:`Job.single`)."""
         writer = self._writer
         if writer is None:
             raise StoreError(f"the execution store {self.backend.where} is not open")
         try:
-            result: T = await writer.future(run, size, now=now)
+            result: T = await writer.future(run, size, now=now, single=single)
         except StoreError:
             raise
         except Exception as exc:
@@ -517,6 +520,15 @@ class SqlExecutionStore(ExecutionStore):
 
         keys: list[int] = []
         pipelined = self.backend.pipelined
+        # A start without a request id cannot conflict (its id is new): a plain insert,
+        # whose key the driver gives without a returned row (SQLite).
+        plain = not new.request_id and not pipelined
+        sql_plain = sql_insert.split(" ON CONFLICT")[0]
+
+        def run_plain(cursor: Any) -> tuple[int, None]:
+            cursor.execute(sql_plain, values)
+            keys[:] = [int(cursor.lastrowid)]
+            return keys[0], None
 
         def run(cursor: Any) -> Any:  # the pair of settle(), maybe later
             cursor.execute(sql_insert, values)
@@ -551,7 +563,9 @@ class SqlExecutionStore(ExecutionStore):
             cancel_requested=False,
             principal=new.principal,
         )
-        created: tuple[int | None, Any] = await self._write(run, len(new.start), now=self._quiet())
+        created: tuple[int | None, Any] = await self._write(
+            run_plain if plain else run, len(new.start), now=self._quiet(), single=plain
+        )
         key, existing = created
         if key is None:
             if existing is None:
@@ -1280,8 +1294,26 @@ def _owned(rowcount: int, execution_id: str) -> None:
 def _updated(
     record: ExecutionRecord, update: ExecutionUpdate | None, last_sequence: int
 ) -> ExecutionRecord:
+    # Made field by field: dataclasses.replace looks the fields up on every call, and
+    # this runs for every append.
     if update is None:
-        return dataclasses.replace(record, last_sequence=last_sequence)
+        return ExecutionRecord(
+            id=record.id,
+            op_name=record.op_name,
+            request_id=record.request_id,
+            fingerprint=record.fingerprint,
+            tags=record.tags,
+            state=record.state,
+            attempt=record.attempt,
+            last_sequence=last_sequence,
+            outputs=record.outputs,
+            error=record.error,
+            created_at=record.created_at,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            cancel_requested=record.cancel_requested,
+            principal=record.principal,
+        )
     state = record.state
     started_at = record.started_at
     finished_at = record.finished_at
@@ -1297,15 +1329,22 @@ def _updated(
     outputs: tuple[value_pb2.NamedValue, ...] = record.outputs
     if update.outputs:
         outputs = outputs + tuple(update.outputs)
-    return dataclasses.replace(
-        record,
+    return ExecutionRecord(
+        id=record.id,
+        op_name=record.op_name,
+        request_id=record.request_id,
+        fingerprint=record.fingerprint,
+        tags=record.tags,
         state=state,
         attempt=update.attempt if update.attempt is not None else record.attempt,
         last_sequence=last_sequence,
         outputs=outputs,
         error=error,
+        created_at=record.created_at,
         started_at=started_at,
         finished_at=finished_at,
+        cancel_requested=record.cancel_requested,
+        principal=record.principal,
     )
 
 

@@ -88,6 +88,8 @@ def error_blob(error: error_pb2.ErrorData | None) -> bytes | None:
 
 
 def tags_text(tags: Any) -> str:
+    if not tags:
+        return "{}"
     return json.dumps(dict(tags), sort_keys=True, separators=(",", ":"))
 
 

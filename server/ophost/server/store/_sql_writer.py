@@ -16,7 +16,9 @@ answers are in and before the commit, so its error still fails the transaction.
 A backend whose commits are cheap and local (SQLite) may also let a write that someone
 waits for be made at once on the event loop, skipping two thread hops: only when nothing
 is queued or being written (so the order of writes is kept) and the write lock is free
-(``begin_now``); anything else goes to the thread. Such a backend turns SQLite's automatic
+(``begin_now``); anything else goes to the thread. A job that is a single statement runs
+there as its own transaction, without ``BEGIN`` and ``COMMIT`` around it; one the lock
+refuses has written nothing, and goes to the thread. Such a backend turns SQLite's automatic
 checkpoints off on the writer's connection and has the thread ``checkpoint`` after every
 so many commits instead, so that copying the log into the file never happens on the loop.
 
@@ -63,6 +65,9 @@ class Job:
     #: What the job changed, for the other processes to hear of once it commits: the
     #: notices of a whole group are sent together (see ``Writer``'s ``notices``).
     notice: str = ""
+    #: The job is one statement, whole or nothing by itself: made at once on the loop,
+    #: it needs no transaction of its own (see ``Writer.commit``).
+    single: bool = False
 
 
 class Later:
@@ -148,6 +153,9 @@ class Writer:
         if begin_now is None or self._outstanding or self._stopping or connection is None:
             self.submit(job)
             return
+        if job.single and self._notices is None:
+            self._commit_single(connection, job)
+            return
         try:
             began = begin_now(connection)
         except Exception:  # noqa: BLE001 - the thread tries it and says what failed
@@ -167,11 +175,24 @@ class Writer:
         except Exception:  # noqa: BLE001 - as for the thread's callbacks
             _log.exception("a store write's callback failed")
 
+    def _commit_single(self, connection: Any, job: Job) -> None:
+        """Run a one-statement job as its own transaction, here on the loop."""
+        try:
+            result = _settled(job.run(connection.cursor()))
+        except Exception:  # noqa: BLE001 - nothing was written: the thread tries it again
+            self.submit(job)
+            return
+        self._committed(1, job.size)
+        try:
+            job.done(result, None)
+        except Exception:  # noqa: BLE001 - as for the thread's callbacks
+            _log.exception("a store write's callback failed")
+
     def future(
-        self, run: Callable[[Any], Any], size: int = 0, *, now: bool = False
+        self, run: Callable[[Any], Any], size: int = 0, *, now: bool = False, single: bool = False
     ) -> asyncio.Future[Any]:
         """Queue ``run`` (or, with ``now``, :meth:`commit` it) and return a future of its
-        result, set once it is committed."""
+        result, set once it is committed. ``single``: see :attr:`Job.single`."""
         future: asyncio.Future[Any] = self._loop.create_future()
 
         def done(result: Any, error: BaseException | None) -> None:
@@ -182,7 +203,7 @@ class Writer:
             else:
                 future.set_result(result)
 
-        job = Job(run, done, size)
+        job = Job(run, done, size, single=single)
         if now:
             self.commit(job)
         else:
