@@ -1294,41 +1294,27 @@ def _owned(rowcount: int, execution_id: str) -> None:
 def _updated(
     record: ExecutionRecord, update: ExecutionUpdate | None, last_sequence: int
 ) -> ExecutionRecord:
-    # Made field by field: dataclasses.replace looks the fields up on every call, and
-    # this runs for every append.
-    if update is None:
-        return ExecutionRecord(
-            id=record.id,
-            op_name=record.op_name,
-            request_id=record.request_id,
-            fingerprint=record.fingerprint,
-            tags=record.tags,
-            state=record.state,
-            attempt=record.attempt,
-            last_sequence=last_sequence,
-            outputs=record.outputs,
-            error=record.error,
-            created_at=record.created_at,
-            started_at=record.started_at,
-            finished_at=record.finished_at,
-            cancel_requested=record.cancel_requested,
-            principal=record.principal,
-        )
     state = record.state
+    attempt = record.attempt
+    outputs: tuple[value_pb2.NamedValue, ...] = record.outputs
+    error = record.error
     started_at = record.started_at
     finished_at = record.finished_at
-    error = record.error
-    if update.running and state == PENDING:
-        state = RUNNING
-        started_at = update.at
-    if update.finished is not None and state not in TERMINAL_STATES:
-        state = update.finished
-        finished_at = update.at
-        if update.error is not None:
-            error = update.error
-    outputs: tuple[value_pb2.NamedValue, ...] = record.outputs
-    if update.outputs:
-        outputs = outputs + tuple(update.outputs)
+    if update is not None:
+        if update.running and state == PENDING:
+            state = RUNNING
+            started_at = update.at
+        if update.finished is not None and state not in TERMINAL_STATES:
+            state = update.finished
+            finished_at = update.at
+            if update.error is not None:
+                error = update.error
+        if update.outputs:
+            outputs = outputs + tuple(update.outputs)
+        if update.attempt is not None:
+            attempt = update.attempt
+    # Made field by field: dataclasses.replace looks the fields up on every call, and
+    # this runs for every append.
     return ExecutionRecord(
         id=record.id,
         op_name=record.op_name,
@@ -1336,7 +1322,7 @@ def _updated(
         fingerprint=record.fingerprint,
         tags=record.tags,
         state=state,
-        attempt=update.attempt if update.attempt is not None else record.attempt,
+        attempt=attempt,
         last_sequence=last_sequence,
         outputs=outputs,
         error=error,

@@ -169,11 +169,7 @@ class Writer:
             _rollback(connection)
             self.submit(job)
             return
-        self._committed(1, job.size)
-        try:
-            job.done(result, None)
-        except Exception:  # noqa: BLE001 - as for the thread's callbacks
-            _log.exception("a store write's callback failed")
+        self._done_on_loop(job, result)
 
     def _commit_single(self, connection: Any, job: Job) -> None:
         """Run a one-statement job as its own transaction, here on the loop."""
@@ -182,6 +178,10 @@ class Writer:
         except Exception:  # noqa: BLE001 - nothing was written: the thread tries it again
             self.submit(job)
             return
+        self._done_on_loop(job, result)
+
+    def _done_on_loop(self, job: Job, result: Any) -> None:
+        """A job committed here on the loop: count it, and call its callback."""
         self._committed(1, job.size)
         try:
             job.done(result, None)
