@@ -171,7 +171,7 @@ async def test_the_cli_connects_with_tls_and_a_token(
     tls = ["--tls-ca", str(pki.ca_file), "--tls-cert", str(mtls_cert.cert)]
     tls += ["--tls-key", str(mtls_cert.key)]
     async with hosts(host):
-        code, out = await ophost("ops", host.address, *tls, "--token", token)
+        code, out = await ophost("ops", host.address, *tls, f"--token={token}")
         assert code == 0, out
         assert "add" in out
         assert "payroll" not in out
@@ -186,10 +186,10 @@ async def test_the_cli_connects_with_tls_and_a_token(
         code, out = await ophost("ops", host.address, *tls)
         assert code == 3
         assert "UNAUTHENTICATED" in out
-        code, out = await ophost("describe", host.address, "payroll", *tls, "--token", token)
+        code, out = await ophost("describe", host.address, "payroll", *tls, f"--token={token}")
         assert code == 3
         assert "PERMISSION_DENIED" in out
-        code, out = await ophost("ops", host.address, "--token", token)  # plaintext
+        code, out = await ophost("ops", host.address, f"--token={token}")  # plaintext
         assert code == 3
         code, out = await ophost("ops", host.address, "--tls-ca", str(tmp_path / "nope.pem"))
         assert code == 2

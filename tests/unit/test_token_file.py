@@ -281,6 +281,17 @@ def test_token_new_prints_a_token_and_an_entry_that_loads(
     assert token not in capsys.readouterr().out  # a new one each time
 
 
+def test_token_new_never_prints_a_token_that_reads_as_an_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ophost.cli import main
+
+    drawn = iter(["-starts-with-a-dash" + "x" * 30, "_second" + "y" * 40])
+    monkeypatch.setattr("secrets.token_urlsafe", lambda size: next(drawn))
+    assert main(["token", "new"]) == 0
+    assert "OPHOST_TOKEN=_second" + "y" * 40 in capsys.readouterr().out
+
+
 def test_token_hash_reads_standard_input(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -64,7 +64,7 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         "--token",
         metavar="TOKEN",
         help=f"send this token (authorization: Bearer); default: ${TOKEN_ENV}, which "
-        "keeps it out of the process list",
+        "keeps it out of the process list (write --token=TOKEN for one that starts with -)",
     )
 
 

@@ -52,6 +52,8 @@ def _new(args: argparse.Namespace) -> int:
     from ophost.server._token_file import hash_token
 
     token = secrets.token_urlsafe(_TOKEN_BYTES)
+    while token.startswith("-"):  # it would read as an option after --token
+        token = secrets.token_urlsafe(_TOKEN_BYTES)
     print("# The token: give it to the caller (ophost ... --token, or OPHOST_TOKEN).")
     print("# It is not kept anywhere: the token file holds only its hash.")
     print(f"OPHOST_TOKEN={token}")
