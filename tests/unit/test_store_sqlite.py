@@ -62,23 +62,24 @@ def _events_in_file(path: Path) -> int:
         reader.close()
 
 
+def _note_calls(owner: Any, name: str, seen: list[tuple[str, str]]) -> None:
+    """From now on, note every call of ``owner.name`` in ``seen``: (name, its thread)."""
+    method = getattr(owner, name)
+
+    def noted(*args: Any) -> Any:
+        seen.append((name, threading.current_thread().name))
+        return method(*args)
+
+    setattr(owner, name, noted)
+
+
 def _count_writes(store: SqliteExecutionStore) -> list[tuple[str, str]]:
     """Every job handed to the store's writer: (how, the thread it was handed on)."""
     writer = store._writer
     assert writer is not None
     seen: list[tuple[str, str]] = []
-    submit, commit = writer.submit, writer.commit
-
-    def counted_submit(job: Any) -> None:
-        seen.append(("submit", threading.current_thread().name))
-        submit(job)
-
-    def counted_commit(job: Any) -> None:
-        seen.append(("commit", threading.current_thread().name))
-        commit(job)
-
-    writer.submit = counted_submit  # type: ignore[method-assign]
-    writer.commit = counted_commit  # type: ignore[method-assign]
+    _note_calls(writer, "submit", seen)
+    _note_calls(writer, "commit", seen)
     return seen
 
 
@@ -147,17 +148,11 @@ async def test_with_many_executions_running_their_ends_go_to_the_writer_thread(
 # -- executions finished a moment ago ----------------------------------------------------------
 
 
-def _count_reads(store: SqliteExecutionStore) -> list[int]:
-    """How many reads go to the store's reader threads from now on (one item each)."""
-    reads: list[int] = []
-    read = store.backend.read
-
-    def counted(work: Any) -> Any:
-        reads.append(1)
-        return read(work)
-
-    store.backend.read = counted  # type: ignore[method-assign]
-    return reads
+def _count_reads(store: SqliteExecutionStore) -> list[tuple[str, str]]:
+    """Every read that goes to the store's reader threads from now on."""
+    seen: list[tuple[str, str]] = []
+    _note_calls(store.backend, "read", seen)
+    return seen
 
 
 async def test_a_stream_of_an_execution_just_finished_here_reads_memory_not_the_file(

@@ -27,6 +27,7 @@ __all__ = [
     "EncodedValue",
     "encode_value",
     "encode_value_pieces",
+    "read_varint",
     "split_value",
     "varint",
 ]
@@ -185,6 +186,22 @@ def varint(number: int) -> bytes:
 # A Value holding only ``bytes_value`` (field 6, length-delimited) serializes as this tag,
 # the length as a varint, then the bytes themselves.
 _BYTES_VALUE_TAG = b"\x32"
+
+
+def read_varint(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
+    """The protobuf varint at ``pos`` (read no further than ``end``): (value, position
+    after it), or (-1, pos) when it is cut off or longer than 10 bytes."""
+    result = 0
+    shift = 0
+    start = pos
+    while pos < end and pos - start < 10:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+    return -1, start
 
 
 def encode_value_pieces(

@@ -39,6 +39,7 @@ import grpc
 from google.protobuf import descriptor, message_factory
 from google.protobuf.message import Message
 
+from ophost.codec.chunks import read_varint
 from ophost.server import _status, _wire
 from ophost.server._limits import (
     MAX_INPUTS,
@@ -163,7 +164,7 @@ def _count_start(data: bytes) -> StatusError | None:
         fields += 1
         if fields > _MAX_REQUEST_FIELDS:
             return _status.malformed(f"the request has more than {_MAX_REQUEST_FIELDS} fields")
-        tag, pos = _varint(view, pos, end)
+        tag, pos = read_varint(view, pos, end)
         if tag < 0:
             return None
         number, wire = tag >> 3, tag & 7
@@ -171,7 +172,7 @@ def _count_start(data: bytes) -> StatusError | None:
         if after < 0:
             return None
         if number == _START and wire == _LEN:
-            length, inner = _varint(view, pos, end)
+            length, inner = read_varint(view, pos, end)
             refusal = _count_start_fields(view, inner, inner + length, counts)
             if refusal is not None:
                 return refusal
@@ -183,7 +184,7 @@ def _count_start_fields(
     view: memoryview, pos: int, end: int, counts: dict[int, int]
 ) -> StatusError | None:
     while pos < end:
-        tag, pos = _varint(view, pos, end)
+        tag, pos = read_varint(view, pos, end)
         if tag < 0:
             return None
         number = tag >> 3
@@ -205,12 +206,12 @@ def _count_start_fields(
 def _skip(view: memoryview, pos: int, end: int, wire: int) -> int:
     """The position after a field's value, or -1 when it does not walk."""
     if wire == 0:
-        _, after = _varint(view, pos, end)
+        _, after = read_varint(view, pos, end)
         return after if after > pos else -1
     if wire in _FIXED:
         return pos + _FIXED[wire] if pos + _FIXED[wire] <= end else -1
     if wire == _LEN:
-        length, after = _varint(view, pos, end)
+        length, after = read_varint(view, pos, end)
         if length < 0 or after + length > end:
             return -1
         return after + length
@@ -292,7 +293,7 @@ class _Walk:
             self.steps -= 1
             if self.steps < 0:
                 raise _GaveUp
-            tag, pos = _varint(data, pos, end)
+            tag, pos = read_varint(data, pos, end)
             if tag < 0:
                 raise _Found(path, "a field tag is cut off")
             number, wire = tag >> 3, tag & 7
@@ -301,7 +302,7 @@ class _Walk:
             if number == 0:
                 raise _Found(path, "a field has number 0, which no field can have")
             if wire == 0:
-                value, pos = _varint(data, pos, end)
+                value, pos = read_varint(data, pos, end)
                 if value < 0:
                     raise _Found(here, "the varint value is cut off or longer than 10 bytes")
             elif wire in _FIXED:
@@ -309,7 +310,7 @@ class _Walk:
                 if pos > end:
                     raise _Found(here, f"the {_FIXED[wire]}-byte value runs past the end")
             elif wire == _LEN:
-                length, pos = _varint(data, pos, end)
+                length, pos = read_varint(data, pos, end)
                 if length < 0:
                     raise _Found(here, "the length is cut off")
                 if pos + length > end:
@@ -374,7 +375,7 @@ class _Walk:
             self.steps -= 1
             if self.steps < 0:
                 raise _GaveUp
-            value, pos = _varint(data, pos, end)
+            value, pos = read_varint(data, pos, end)
             if value < 0:
                 raise _Found(path, "a packed varint is cut off")
 
@@ -387,7 +388,7 @@ class _Walk:
             self.steps -= 1
             if self.steps < 0:
                 raise _GaveUp
-            tag, pos = _varint(data, pos, end)
+            tag, pos = read_varint(data, pos, end)
             if tag < 0:
                 raise _Found(path, "a field tag inside a group is cut off")
             inner, wire = tag >> 3, tag & 7
@@ -396,13 +397,13 @@ class _Walk:
                     raise _Found(path, f"group {number} is closed as group {inner}")
                 return pos
             if wire == 0:
-                value, pos = _varint(data, pos, end)
+                value, pos = read_varint(data, pos, end)
                 if value < 0:
                     raise _Found(path, "a varint inside a group is cut off")
             elif wire in _FIXED:
                 pos += _FIXED[wire]
             elif wire == _LEN:
-                length, pos = _varint(data, pos, end)
+                length, pos = read_varint(data, pos, end)
                 if length < 0 or pos + length > end:
                     raise _Found(path, "a length inside a group runs past the end")
                 pos += length
@@ -439,22 +440,6 @@ def _field_path(
         seen[number] = index + 1
         name = f"{name}[{index}]"
     return f"{path}.{name}" if path else name
-
-
-def _varint(data: memoryview, pos: int, end: int) -> tuple[int, int]:
-    """A varint at ``pos``: (value, position after it), or (-1, pos) when it is cut off
-    or longer than 10 bytes."""
-    result = 0
-    shift = 0
-    start = pos
-    while pos < end and pos - start < 10:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-    return -1, start
 
 
 # -- the limits every request is checked against ----------------------------------------------

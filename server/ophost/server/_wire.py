@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from google.protobuf.message import Message
 
-from ophost.codec.chunks import varint
+from ophost.codec.chunks import read_varint, varint
 from ophost.execution._tails import EventWriter, Tail, chunk_tail
 from ophost.v1 import event_pb2, op_host_service_pb2
 
@@ -35,6 +35,7 @@ __all__ = [
     "event_head",
     "event_record",
     "execute_events_response",
+    "joined",
     "serialize",
     "split_records",
     "stream_events_response",
@@ -103,32 +104,22 @@ def event_record(head: bytes, sequence: int, tail: Tail) -> Record:
 
 def split_records(data: bytes, count: int) -> list[bytes]:
     """The ``count`` records whose concatenation is ``data`` (how a store keeps several
-    in one row). Raises ValueError when ``data`` is not that."""
+    in one row: :func:`joined`). Raises ValueError when ``data`` is not that."""
     if count == 1:
         return [data]
     records: list[bytes] = []
     tag = _BATCH_ITEM
     start = 0
-    try:
-        for _ in range(count):
-            at = start + len(tag)
-            if data[start:at] != tag:
-                raise ValueError(f"no record starts at byte {start}")
-            size = shift = 0
-            while True:
-                byte = data[at]
-                at += 1
-                size |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
-            end = at + size
-            if end > len(data):
-                raise IndexError(end)
-            records.append(data[start:end])
-            start = end
-    except IndexError:
-        raise ValueError("the records end early") from None
+    for _ in range(count):
+        at = start + len(tag)
+        if data[start:at] != tag:
+            raise ValueError(f"no record starts at byte {start}")
+        size, at = read_varint(data, at, len(data))
+        end = at + size
+        if size < 0 or end > len(data):
+            raise ValueError("the records end early")
+        records.append(data[start:end])
+        start = end
     if start != len(data):
         raise ValueError(f"{len(data) - start} bytes follow the {count} records")
     return records
@@ -145,6 +136,11 @@ def record_size(record: Record) -> int:
     if isinstance(record, bytes):
         return len(record)
     return sum(len(part) for part in record)
+
+
+def joined(records: Sequence[Record]) -> bytes:
+    """The records' bytes, one after the other."""
+    return b"".join(_pieces(records))
 
 
 def _pieces(records: Sequence[Record]) -> list[bytes | memoryview]:
@@ -164,7 +160,7 @@ def stream_events_response(records: Sequence[Record]) -> bytes:
     """A ``StreamEventsResponse`` holding ``records`` (from :func:`event_record`)."""
     if len(records) == 1 and isinstance(records[0], bytes):
         return records[0]  # a batch of one event is the event's record itself
-    return b"".join(_pieces(records))
+    return joined(records)
 
 
 def execute_events_response(records: Sequence[Record]) -> bytes:

@@ -499,11 +499,11 @@ class SqlExecutionStore(ExecutionStore):
 
     async def create(self, new: NewExecution) -> tuple[ExecutionRecord, bool]:
         sql_find = self._sql(f"SELECT {COLUMNS} FROM executions WHERE request_id = ?")
-        sql_insert = self._sql(
+        sql_plain = self._sql(
             "INSERT INTO executions (id, op_name, op_version, request_id, fingerprint, tags, "
-            "start, state, created_at, owner, principal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING RETURNING key"
+            "start, state, created_at, owner, principal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         )
+        sql_insert = sql_plain + " ON CONFLICT DO NOTHING RETURNING key"
         values = (
             new.execution_id,
             new.op_name,
@@ -523,7 +523,6 @@ class SqlExecutionStore(ExecutionStore):
         # A start without a request id cannot conflict (its id is new): a plain insert,
         # whose key the driver gives without a returned row (SQLite).
         plain = not new.request_id and not pipelined
-        sql_plain = sql_insert.split(" ON CONFLICT")[0]
 
         def run_plain(cursor: Any) -> tuple[int, None]:
             cursor.execute(sql_plain, values)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ophost.server._wire import Record
+from ophost.server._wire import Record, joined, record_size
 from ophost.server.store._interface import ExecutionRecord
 from ophost.server.store._schema import ROW_EVENTS
 from ophost.v1 import error_pb2, execution_pb2, value_pb2
@@ -103,22 +103,12 @@ def event_rows(first: int, records: Sequence[Record]) -> list[tuple[int, int, by
     (sequence of the row's first record, how many records, the records concatenated),
     at most :data:`ROW_EVENTS` records in a row."""
     rows: list[tuple[int, int, bytes]] = []
-    parts: list[bytes | memoryview] = []
-    count = size = 0
-    sequence = first + 1
-    for record in records:
-        if count and (count == ROW_EVENTS or size > _ROW_BYTES):
-            rows.append((sequence, count, b"".join(parts)))
-            sequence += count
-            parts = []
-            count = size = 0
-        if isinstance(record, bytes):
-            parts.append(record)
-            size += len(record)
-        else:
-            parts.extend(record)
-            size += sum(len(part) for part in record)
-        count += 1
-    if count:
-        rows.append((sequence, count, b"".join(parts)))
+    start = size = 0
+    for index, record in enumerate(records):
+        if index > start and (index - start == ROW_EVENTS or size > _ROW_BYTES):
+            rows.append((first + 1 + start, index - start, joined(records[start:index])))
+            start, size = index, 0
+        size += record_size(record)
+    if start < len(records):
+        rows.append((first + 1 + start, len(records) - start, joined(records[start:])))
     return rows
