@@ -121,6 +121,12 @@ def where(context) -> list:
     return [os.getpid(), counter.pid, counter.builds]
 
 
+@op
+def held(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
 @op(tags={"ophost/executor": "thread"})
 def in_host() -> int:
     return os.getpid()
@@ -354,6 +360,11 @@ async def test_resources_are_built_per_worker_and_the_tag_keeps_an_op_in_the_hos
             assert pid in pool
             assert builds == 1  # built once in that worker, and reused
             seen[pid] = builds
+        # One call at a time goes to the worker freed last, still warm.
+        assert len(seen) == 1
+        # Two at once take both workers.
+        both = await asyncio.gather(*(client.call("held", {"seconds": 0.5}) for _ in range(2)))
+        assert {r["result"] for r in both} == pool
         assert (await client.call("in_host", {}))["result"] == host.pid
         assert await _printed(host, "threads of this process for ops tagged")
 
