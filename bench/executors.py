@@ -24,7 +24,7 @@ from bench.ops import OpHostClient
 if TYPE_CHECKING:
     from bench.run import Clients, ServerProcess, Settings
 
-__all__ = ["EXECUTOR_ENV", "bench_executors"]
+__all__ = ["EXECUTOR_ENV", "SPIN_STEPS", "bench_executors", "two_at_a_time"]
 
 EXECUTOR_ENV = "OPHOST_BENCH_EXECUTOR"
 # Steps of the CPU-bound op: about a quarter of a second of one core.
@@ -78,7 +78,7 @@ async def _measure(servers: dict[str, ServerProcess], s: Settings) -> dict[str, 
             throughput[side].append(done / seconds)
             result = await client.execute(many)
             events[side].append(result.events / result.finished_after)
-            cpu[side].append(await _two_at_a_time(client, spin, rounds=2))
+            cpu[side].append(await two_at_a_time(client, spin, rounds=2))
 
         for repeat in range(s.repeats):
             order = sides if repeat % 2 == 0 else sides[::-1]
@@ -107,7 +107,7 @@ def _caller(client: OpHostClient, request: Any) -> Any:
     return lambda: client.execute(request)
 
 
-async def _two_at_a_time(client: OpHostClient, request: Any, rounds: int) -> float:
+async def two_at_a_time(client: OpHostClient, request: Any, rounds: int) -> float:
     """CPU-bound executions per second, two running at once, ``rounds`` times over."""
     began = time.perf_counter()
     for _ in range(rounds):

@@ -5,12 +5,13 @@ server whose op bodies run as Ray tasks on that Ray (``OPHOST_BENCH_EXECUTOR=ray
 repeat measures, interleaved, the trivial op's round trip and executions per second with
 32 callers through the host, and the same two figures for a bare remote function that
 adds two numbers (``ray.get(add.remote(1, 2))``): what Ray itself costs, so the ratio is
-what the host adds. The rows carry no target; the issue asks for them reported.
+what the host adds; those rows carry no target. It also measures the throughput of
+CPU-bound executions two at a time through the Ray executor against the run's own
+ophost server (threads), taking turns, as the executor benchmarks do for worker processes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 
+from bench.executors import SPIN_STEPS, two_at_a_time
 from bench.ops import OpHostClient
 
 if TYPE_CHECKING:
@@ -44,14 +46,16 @@ async def bench_ray(c: Clients, s: Settings) -> dict[str, Any]:
             env={"OPHOST_BENCH_EXECUTOR": "ray", "OPHOST_BENCH_RAY_ADDRESS": address},
         )
         try:
-            return await _measure(ray, server, s)
+            return await _measure(ray, server, c.ophost_server, s)
         finally:
             server.stop()
     finally:
         ray.shutdown()
 
 
-async def _measure(ray: Any, server: ServerProcess, s: Settings) -> dict[str, Any]:
+async def _measure(
+    ray: Any, server: ServerProcess, threads: ServerProcess, s: Settings
+) -> dict[str, Any]:
     from bench.run import calls_per_second, interleaved, median, percentile, round_trips
 
     add: Any = ray.remote(num_cpus=1)(_add)
@@ -82,13 +86,37 @@ async def _measure(ray: Any, server: ServerProcess, s: Settings) -> dict[str, An
                 calls[side], concurrency=s.concurrency, seconds=s.throughput_seconds
             )
             throughput[side].append(done / seconds)
-        await asyncio.sleep(0)
+        cpu = await _cpu_bound(client, threads, s)
     return {
         "latency_p50_ms": {side: median(v) for side, v in latency.items()},
         "per_second": {side: median(v) for side, v in throughput.items()},
+        "cpu_executions_per_second": {side: median(v) for side, v in cpu.items()},
+        "spin_steps": SPIN_STEPS,
         "seconds": time.perf_counter() - began,
-        "repeats": {"latency_p50_ms": latency, "per_second": throughput},
+        "repeats": {
+            "latency_p50_ms": latency,
+            "per_second": throughput,
+            "cpu_executions_per_second": cpu,
+        },
     }
+
+
+async def _cpu_bound(
+    ray_client: OpHostClient, threads: ServerProcess, s: Settings
+) -> dict[str, list[float]]:
+    """CPU-bound executions per second, two at a time: Ray tasks against host threads."""
+    from bench.run import interleaved
+
+    async with grpc.aio.insecure_channel(threads.address) as channel:
+        clients = {"ray": ray_client, "thread": OpHostClient(channel)}
+        spin = OpHostClient.request("spin", n=SPIN_STEPS)
+        for client in clients.values():
+            await two_at_a_time(client, OpHostClient.request("spin", n=SPIN_STEPS // 10), 1)
+        cpu: dict[str, list[float]] = {side: [] for side in clients}
+        for _, side in interleaved(list(clients), s.repeats):
+            gc.collect()
+            cpu[side].append(await two_at_a_time(clients[side], spin, rounds=2))
+    return cpu
 
 
 def _add(a: int, b: int) -> int:

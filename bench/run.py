@@ -812,6 +812,10 @@ def build_rows(results: dict[str, Any], s: Settings) -> list[Row]:
             ratio_row(f"Calls/s, {s.concurrency} callers: Ray executor vs bare Ray calls", "/s",
                       per["ophost"], per["bare"]),
         ]  # fmt: skip
+        if "cpu_executions_per_second" in ry:
+            cpu = ry["cpu_executions_per_second"]
+            rows.append(ratio_row("CPU-bound op, 2 at once: Ray executor vs thread", "/s",
+                                  cpu["ray"], cpu["thread"], ">=", 1.5))  # fmt: skip
     if "dagster" in results and "missing" not in results["dagster"]:
         lat = results["dagster"]["latency_p50_ms"]
         rows += [
