@@ -120,6 +120,133 @@ async def check_events_read_back_in_any_slice(
     assert max(len(b) for b in small) < 5
 
 
+async def check_appends_of_many_executions_written_together(
+    writer: ExecutionStore, reader: ExecutionStore, take_over: Callable[[str], None]
+) -> None:
+    """Many executions ending at once: ``writer`` writes their appends a group at a time,
+    several in a statement or two (``write_appends``), and ``reader`` (another process on
+    the same database) reads each back whole. One of them, ``take_over`` gave to another
+    process just before, fails alone: the group is then written one by one."""
+    backend: Any = writer.backend  # type: ignore[attr-defined]
+    merged: list[int] = []
+    write_appends = backend.write_appends
+
+    def noting(cursor: Any, appends: list[Any], owner: str) -> Any:
+        merged.append(len(appends))
+        return write_appends(cursor, appends, owner)
+
+    backend.write_appends = noting
+    ids = [f"m{n}" for n in range(40)]
+    for execution_id in ids:
+        await writer.create(new(execution_id))
+    started = ExecutionUpdate(running=True, at=1_700_000_000.6)
+    for execution_id in ids:
+        await writer.append(execution_id, [log(f"{execution_id} started")], started)
+    for execution_id in ids:  # each running, and its first event written
+        for _ in range(500):
+            record = await reader.get(execution_id)
+            if record is not None and record.last_sequence == 1:
+                break
+            await asyncio.sleep(0.01)
+    take_over("m7")
+
+    async def end(execution_id: str) -> None:
+        lines = [log(f"{execution_id} line {n}") for n in range(3)]
+        await writer.append(execution_id, [*lines, finished()], DONE)
+
+    outcomes = await asyncio.gather(*(end(i) for i in ids), return_exceptions=True)
+    assert max(merged, default=0) > 1, "no group had several appends"
+    failed = {i for i, outcome in zip(ids, outcomes, strict=True) if outcome is not None}
+    assert failed == {"m7"}, outcomes
+    assert "no longer owns execution m7" in str(outcomes[7])
+    for execution_id in ids:
+        record = await reader.get(execution_id)
+        assert record is not None
+        if execution_id == "m7":
+            assert record.state == RUNNING  # as the other process left it: nothing written
+            assert record.last_sequence == 1
+            continue
+        assert record.state == SUCCEEDED
+        assert record.last_sequence == 5
+        assert record.started_at == 1_700_000_000.6
+        events = [e for b in await drain(reader, execution_id) for e in b]
+        assert [e.sequence for e in events] == [1, 2, 3, 4, 5]
+        assert [e.log.message for e in events[:4]] == [
+            f"{execution_id} started",
+            *(f"{execution_id} line {n}" for n in range(3)),
+        ]
+
+
+async def check_creates_of_many_executions_written_together(store: ExecutionStore) -> None:
+    """Many executions started at once: a backend that merges creates inserts a group's in
+    one statement, and each start still gets its own answer: created with its own key,
+    the execution its request id already names, or a conflict."""
+    backend: Any = store.backend  # type: ignore[attr-defined]
+    sizes: list[int] = []
+    write_creates = backend.write_creates
+
+    def noting(cursor: Any, rows: list[Any]) -> Any:
+        sizes.append(len(rows))
+        return write_creates(cursor, rows)
+
+    backend.write_creates = noting
+    alone: list[object] = []
+    writer: Any = store._writer  # type: ignore[attr-defined]
+    write_alone = writer._alone
+
+    def noting_alone(connection: Any, job: Any) -> Any:
+        alone.append(job)
+        return write_alone(connection, job)
+
+    writer._alone = noting_alone
+    first, _ = await store.create(new("old", request_id="req-old", fingerprint=b"a"))
+    await store.create(new("busy"))
+    starts = [new(f"c{n}") for n in range(30)]
+    starts += [
+        new("again", request_id="req-old", fingerprint=b"a"),  # the same start again
+        new("clash", request_id="req-old", fingerprint=b"b"),  # another start, same id
+        new("twin1", request_id="req-new", fingerprint=b"t"),  # two in one group
+        new("twin2", request_id="req-new", fingerprint=b"t"),
+    ]
+    # An execution ends while the others start: its append shares their group.
+    ending = store.append("busy", [log("busy"), finished()], DONE)
+    answers = await asyncio.gather(
+        *(store.create(s) for s in starts), ending, return_exceptions=True
+    )
+    ended = answers.pop()
+    assert not isinstance(ended, BaseException), ended
+    assert not alone, "a group was written job by job"
+    by_id: dict[str, Any] = {s.execution_id: a for s, a in zip(starts, answers, strict=True)}
+    if backend.merges_creates:
+        assert max(sizes, default=0) > 1, "no group had several creates"
+    for n in range(30):
+        record, created = by_id[f"c{n}"]
+        assert created, by_id[f"c{n}"]
+        assert record.id == f"c{n}"
+    assert not isinstance(by_id["again"], BaseException), by_id["again"]
+    assert by_id["again"][0].id == "old"
+    assert not by_id["again"][1]
+    assert isinstance(by_id["clash"], RequestIdConflictError)
+    twins = [by_id["twin1"], by_id["twin2"]]
+    assert not any(isinstance(t, BaseException) for t in twins), twins
+    assert sorted(created for _, created in twins) == [False, True]
+    assert len({record.id for record, _ in twins}) == 1  # the second found the first
+    # Each new execution got its own row: its events and end go to it.
+    made = [f"c{n}" for n in range(30)] + [record.id for record, created in twins if created]
+
+    async def run(execution_id: str) -> None:
+        await store.append(execution_id, [log(execution_id), finished()], DONE)
+
+    await asyncio.gather(*(run(i) for i in made))
+    for execution_id in made:
+        record = await store.get(execution_id)
+        assert record is not None, execution_id
+        assert record.state == SUCCEEDED, execution_id
+        events = [e for b in await drain(store, execution_id) for e in b]
+        assert [e.log.message for e in events] == [execution_id, ""]
+    assert first.id == "old"
+
+
 class StoreContract:
     """Tests every store passes. Subclasses give ``make_store``."""
 

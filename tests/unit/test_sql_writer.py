@@ -185,3 +185,93 @@ async def test_the_thread_checkpoints_after_so_many_commits(
         await asyncio.sleep(0.005)
     assert f.checkpoints == 2
     f.writer.stop()
+
+
+class _Merging:
+    """A writer whose ``merge`` inserts several jobs' numbers in one statement, and a first
+    job that holds the thread until released, so that what is queued meanwhile is one
+    group."""
+
+    def __init__(self, f: _Fixture, loop: asyncio.AbstractEventLoop, *, fails: bool) -> None:
+        self.calls: list[list[int]] = []
+        self.fails = fails
+        self.release = threading.Event()
+        backend = SqliteBackend(f.path)
+        self.writer = Writer(backend.connect, backend.begin, loop, merge=self._merge)
+
+    def _merge(self, cursor: Any, numbers: list[int]) -> list[Any]:
+        self.calls.append(numbers)
+        if self.fails:
+            raise sqlite3.OperationalError("the merged statement failed")
+        cursor.execute(
+            "INSERT INTO t VALUES " + ", ".join(["(?, 'merged')"] * len(numbers)), numbers
+        )
+        return [-n for n in numbers]
+
+    def hold(self) -> asyncio.Future[Any]:
+        def run(cursor: Any) -> int:
+            self.release.wait(5)
+            cursor.execute("INSERT INTO t VALUES (0, 'first')")
+            return 0
+
+        return self.writer.future(run)
+
+
+def _merged(n: int, name: str | None, results: dict[int, Any]) -> Job:
+    def finished(result: Any, error: BaseException | None) -> None:
+        results[n] = error or result
+
+    return Job(_insert(n), finished, merge=None if name is None else (name, n))
+
+
+async def test_neighbouring_jobs_with_merge_data_are_written_in_one_call(fixture: Any) -> None:
+    f = await fixture(now=False)
+    f.writer.stop()
+    m = _Merging(f, asyncio.get_running_loop(), fails=False)
+    await asyncio.to_thread(m.writer.start)
+    first = m.hold()
+    await asyncio.sleep(0.05)  # the thread holds the first job: the rest make one group
+    results: dict[int, Any] = {}
+    # A name seen again, and a job without merge data, each end a run.
+    for n, name in [(1, "a"), (2, "b"), (3, "a"), (4, None), (5, "e"), (6, "f")]:
+        m.writer.submit(_merged(n, name, results))
+    m.release.set()
+    await first
+    for _ in range(200):
+        if len(results) == 6:
+            break
+        await asyncio.sleep(0.005)
+    assert m.calls == [[1, 2], [5, 6]]
+    assert results == {1: -1, 2: -2, 3: 3, 4: 4, 5: -5, 6: -6}
+    assert f.rows() == [
+        (0, "first"),
+        (1, "merged"),
+        (2, "merged"),
+        (3, "ophost-store-writer"),
+        (4, "ophost-store-writer"),
+        (5, "merged"),
+        (6, "merged"),
+    ]
+    m.writer.stop()
+
+
+async def test_a_merge_that_fails_has_the_group_written_job_by_job(fixture: Any) -> None:
+    f = await fixture(now=False)
+    f.writer.stop()
+    m = _Merging(f, asyncio.get_running_loop(), fails=True)
+    await asyncio.to_thread(m.writer.start)
+    first = m.hold()
+    await asyncio.sleep(0.05)
+    results: dict[int, Any] = {}
+    for n, name in [(1, "a"), (2, "b"), (3, "c")]:
+        m.writer.submit(_merged(n, name, results))
+    m.release.set()
+    await first
+    for _ in range(200):
+        if len(results) == 3:
+            break
+        await asyncio.sleep(0.005)
+    assert m.calls == [[1, 2, 3]]
+    assert results == {1: 1, 2: 2, 3: 3}
+    assert [n for n, _ in f.rows()] == [0, 1, 2, 3]
+    m.writer.stop()

@@ -21,6 +21,8 @@ from ophost.server.store._postgres import PostgresExecutionStore
 from .store_contract import (
     DONE,
     StoreContract,
+    check_appends_of_many_executions_written_together,
+    check_creates_of_many_executions_written_together,
     check_events_read_back_in_any_slice,
     eventually,
     finished,
@@ -58,6 +60,20 @@ class TestPostgresStore(StoreContract):
 
     async def test_events_in_rows_of_many_read_back_from_any_point(self) -> None:
         await check_events_read_back_in_any_slice(await self.open_store(), await self.open_store())
+
+    async def test_many_executions_started_at_once_each_get_their_answer(self) -> None:
+        await check_creates_of_many_executions_written_together(await self.open_store())
+
+    async def test_appends_of_many_executions_are_written_a_group_at_a_time(self) -> None:
+        def take_over(execution_id: str) -> None:
+            with psycopg.connect(self.dsn, autocommit=True) as connection:
+                connection.execute(
+                    "UPDATE executions SET owner = 'another' WHERE id = %s", (execution_id,)
+                )
+
+        await check_appends_of_many_executions_written_together(
+            await self.open_store(), await self.open_store(), take_over
+        )
 
     async def test_another_process_hears_of_new_events_without_polling(self) -> None:
         """Appends to several executions, committed together, reach a follower in another

@@ -20,6 +20,8 @@ from .store_contract import (
     DONE,
     SUCCEEDED,
     StoreContract,
+    check_appends_of_many_executions_written_together,
+    check_creates_of_many_executions_written_together,
     check_events_read_back_in_any_slice,
     drain,
     finished,
@@ -199,6 +201,38 @@ async def test_an_execution_retention_deletes_is_not_served_from_memory(tmp_path
 
 
 # -- rows of events ----------------------------------------------------------------------------
+
+
+async def test_many_executions_started_at_once_each_get_their_answer(tmp_path: Path) -> None:
+    store = SqliteExecutionStore(tmp_path / "store.db")
+    await store.open()
+    try:
+        await check_creates_of_many_executions_written_together(store)
+    finally:
+        await store.close()
+
+
+async def test_appends_of_many_executions_are_written_a_group_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    writer = SqliteExecutionStore(path)
+    reader = SqliteExecutionStore(path)
+    await writer.open()
+    await reader.open()
+
+    def take_over(execution_id: str) -> None:
+        connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            connection.execute(
+                "UPDATE executions SET owner = 'another' WHERE id = ?", (execution_id,)
+            )
+        finally:
+            connection.close()
+
+    try:
+        await check_appends_of_many_executions_written_together(writer, reader, take_over)
+    finally:
+        await writer.close()
+        await reader.close()
 
 
 async def test_events_in_rows_of_many_read_back_from_any_point(tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ from ophost.server.store._interface import (
 )
 from ophost.server.store._schema import SchemaTooNewError, migrate
 from ophost.server.store._sql import SqlBackend, SqlExecutionStore
-from ophost.server.store._sql_rows import placeholders
+from ophost.server.store._sql_rows import Append, placeholders
+from ophost.server.store._sql_writer import Later
 
 __all__ = ["PostgresBackend", "PostgresExecutionStore"]
 
@@ -42,6 +43,39 @@ _log = logging.getLogger("ophost.server.store")
 CHANNEL = "ophost"
 # Taken while migrating, so that processes starting together migrate once.
 _MIGRATION_LOCK = 0x6F70686F7374  # "ophost"
+
+
+# The appends of several executions in one statement: their rows of events as arrays
+# (execution keys, first sequences, counts, records), then for each execution its key and
+# the fields of ``Append`` after its rows (as arrays), then the owner. The same changes as
+# the store's update of one execution.
+_WRITE_APPENDS = (
+    "WITH added AS (INSERT INTO events (execution, sequence, count, record) "
+    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::integer[], %s::bytea[])) "
+    "UPDATE executions AS x SET last_sequence = v.last_sequence, attempt = v.attempt, "
+    "bytes = x.bytes + v.bytes, outputs = COALESCE(v.outputs, x.outputs), "
+    "error = COALESCE(v.error, x.error), started_at = COALESCE(x.started_at, v.started_at), "
+    "finished_at = COALESCE(v.finished_at, x.finished_at), "
+    "state = CASE WHEN v.finished IS NOT NULL THEN v.finished "
+    "WHEN x.state = 1 AND v.running = 1 THEN 2 ELSE x.state END "
+    "FROM unnest(%s::bigint[], %s::bigint[], %s::integer[], %s::bigint[], %s::bytea[], "
+    "%s::bytea[], %s::double precision[], %s::double precision[], %s::integer[], "
+    "%s::integer[]) AS v(key, last_sequence, attempt, bytes, outputs, error, started_at, "
+    "finished_at, finished, running) "
+    "WHERE x.key = v.key AND x.owner = %s"
+)
+
+
+# New executions in one statement: each column of the store's insert as an array (id,
+# op name, op version, request id, fingerprint, tags, start, state, created at, owner,
+# principal); those that conflict with a row already there are skipped.
+_WRITE_CREATES = (
+    "INSERT INTO executions (id, op_name, op_version, request_id, fingerprint, tags, start, "
+    "state, created_at, owner, principal) SELECT * FROM unnest(%s::text[], %s::text[], "
+    "%s::text[], %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::integer[], "
+    "%s::double precision[], %s::text[], %s::text[]) "
+    "ON CONFLICT DO NOTHING RETURNING key, id"
+)
 
 
 class PostgresBackend(SqlBackend):
@@ -111,6 +145,37 @@ class PostgresBackend(SqlBackend):
         )
 
     pipelined = True
+    merges_appends = True
+    merges_creates = True
+
+    def write_creates(
+        self, cursor: Any, rows: list[tuple[Any, ...]]
+    ) -> Callable[[], dict[str, int]]:
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        cursor.execute(_WRITE_CREATES, columns)
+        return lambda: {execution_id: int(key) for key, execution_id in cursor.fetchall()}
+
+    def write_appends(self, cursor: Any, appends: list[Append], owner: str) -> Later:
+        keys: list[int] = []
+        sequences: list[int] = []
+        counts: list[int] = []
+        records: list[bytes] = []
+        for append in appends:
+            for sequence, count, record in append.rows:
+                keys.append(append.key)
+                sequences.append(sequence)
+                counts.append(count)
+                records.append(record)
+        changes = [list(column) for column in zip(*appends, strict=True)]
+        del changes[1]  # the rows, sent above
+        cursor.execute(_WRITE_APPENDS, (keys, sequences, counts, records, *changes, owner))
+        expected = len(appends)
+
+        def settle() -> None:
+            if cursor.rowcount != expected:
+                raise StoreError("an execution of a group of writes is no longer this process's")
+
+        return Later(settle)
 
     def batch(self, connection: Any) -> contextlib.AbstractContextManager[object]:
         """Pipeline mode: a group's statements go out without waiting for each answer

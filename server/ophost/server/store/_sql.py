@@ -76,6 +76,7 @@ from ophost.server.store._schema import ROW_EVENTS
 from ophost.server.store._sql_rows import (
     COLUMNS,
     UNFINISHED,
+    Append,
     error_blob,
     event_rows,
     outputs_blob,
@@ -102,6 +103,9 @@ _UNSENT_EVENTS = 1024
 _UNSENT_BYTES = 256 << 10
 # At most this many executions running here: waited-for writes are made on the loop.
 _QUIET_EXECUTIONS = 2
+# The kinds of writes merged with their neighbours in a group (see Job.merge).
+_APPEND = "append"
+_CREATE = "create"
 # Writers wait while this many bytes are queued and not committed.
 _MAX_BACKLOG = 64 << 20
 # A finished execution with at most this many records stays in memory for a moment.
@@ -132,6 +136,13 @@ class SqlBackend(abc.ABC):
     #: writer is idle (local, cheap commits: see :mod:`._sql_writer`); such a backend
     #: implements :meth:`begin_now` and :meth:`checkpoint`.
     writes_on_loop: bool = False
+    #: Whether :meth:`write_appends` is implemented: the writer then writes the appends of
+    #: several executions in one group with a statement or two, rather than one or two
+    #: each (see :mod:`._sql_writer`).
+    merges_appends: bool = False
+    #: Whether :meth:`write_creates` is implemented: the new executions of a group then go
+    #: in with one statement rather than one each.
+    merges_creates: bool = False
 
     @abc.abstractmethod
     def open(self) -> None:
@@ -167,6 +178,22 @@ class SqlBackend(abc.ABC):
         first sequences, counts and records as three lists, then ``update``'s. None: the
         rows go in one statement each, before ``update``."""
         return None
+
+    def write_appends(self, cursor: Any, appends: list[Append], owner: str) -> Any:
+        """Add the rows of events of ``appends`` (one per execution) and make the changes
+        they carry to the executions' rows, as the store's update of one execution does,
+        for executions that ``owner`` still holds. Raises (at once, or when a returned
+        :class:`Later` is settled) unless every one of them was changed."""
+        raise NotImplementedError
+
+    def write_creates(
+        self, cursor: Any, rows: list[tuple[Any, ...]]
+    ) -> Callable[[], dict[str, int]]:
+        """Insert the executions of ``rows`` (the parameters of the store's insert of one,
+        the id first), skipping those that conflict with a row already there; returns
+        what gives, once the statement's answer is in, the key of each one inserted, by
+        id."""
+        raise NotImplementedError
 
     def begin_now(self, connection: Any) -> bool:
         """Start a write transaction if that needs no waiting; False if the store is busy."""
@@ -376,6 +403,9 @@ class SqlExecutionStore(ExecutionStore):
             loop,
             batch=self.backend.batch,
             notices=self._send_notices if self.backend.notify_sql is not None else None,
+            merge=self._merged
+            if self.backend.merges_appends or self.backend.merges_creates
+            else None,
             begin_now=self.backend.begin_now if self.backend.writes_on_loop else None,
             checkpoint=self.backend.checkpoint if self.backend.writes_on_loop else None,
             lost=self.backend.lost,
@@ -463,16 +493,22 @@ class SqlExecutionStore(ExecutionStore):
     # -- running work in the writer and reader threads -------------------------------------
 
     async def _write(
-        self, run: Callable[[Any], T], size: int = 0, *, now: bool = False, single: bool = False
+        self,
+        run: Callable[[Any], T],
+        size: int = 0,
+        *,
+        now: bool = False,
+        single: bool = False,
+        merge: tuple[str, Any] | None = None,
     ) -> T:
         """Commit ``run``; ``now``: on the loop if the writer is idle (a small write that
         a caller waits for: see :meth:`Writer.commit`); ``single``: ``run`` is one
-        statement (see :attr:`Job.single`)."""
+        statement (see :attr:`Job.single`); ``merge``: see :attr:`Job.merge`."""
         writer = self._writer
         if writer is None:
             raise StoreError(f"the execution store {self.backend.where} is not open")
         try:
-            result: T = await writer.future(run, size, now=now, single=single)
+            result: T = await writer.future(run, size, now=now, single=single, merge=merge)
         except StoreError:
             raise
         except Exception as exc:
@@ -529,17 +565,21 @@ class SqlExecutionStore(ExecutionStore):
             keys[:] = [int(cursor.lastrowid)]
             return keys[0], None
 
-        def run(cursor: Any) -> Any:  # the pair of settle(), maybe later
+        def finish(cursor: Any, key: int | None) -> tuple[int | None, Any]:
+            """The create's result: its new key, or the row its request id found."""
+            if key is not None:
+                # Run again after a failed transaction, the row has a new key.
+                keys[:] = [key]
+                return key, None
+            cursor.execute(sql_find, (new.request_id,))
+            return None, cursor.fetchone()
+
+        def run(cursor: Any) -> Any:  # the pair of finish(), maybe later
             cursor.execute(sql_insert, values)
 
             def settle() -> tuple[int | None, Any]:
                 row = cursor.fetchone()
-                if row is not None:
-                    # Run again after a failed transaction, the row has a new key.
-                    keys[:] = [int(row[0])]
-                    return keys[0], None
-                cursor.execute(sql_find, (new.request_id,))
-                return None, cursor.fetchone()
+                return finish(cursor, int(row[0]) if row is not None else None)
 
             # No write in the same group needs the key: appends come only once the
             # create is committed (the engine waits for it).
@@ -562,8 +602,15 @@ class SqlExecutionStore(ExecutionStore):
             cancel_requested=False,
             principal=new.principal,
         )
+        merge = None
+        if not plain and self.backend.merges_creates:
+            merge = (new.execution_id, (_CREATE, (values, finish)))
         created: tuple[int | None, Any] = await self._write(
-            run_plain if plain else run, len(new.start), now=self._quiet(), single=plain
+            run_plain if plain else run,
+            len(new.start),
+            now=self._quiet(),
+            single=plain,
+            merge=merge,
         )
         key, existing = created
         if key is None:
@@ -733,7 +780,52 @@ class SqlExecutionStore(ExecutionStore):
             elif len(live.records) > _KEEP_RECORDS:
                 self._trim(live)
 
-        return Job(run, done, size, failed=write_failure.append, notice=execution_id)
+        merge = None
+        if self.backend.merges_appends:
+            merge = (execution_id, (_APPEND, (keys, first, records, values, write_failure)))
+        return Job(run, done, size, failed=write_failure.append, notice=execution_id, merge=merge)
+
+    def _merged(self, cursor: Any, merged: list[tuple[str, Any]]) -> list[Any]:
+        """Write the jobs of several executions (the ``merge`` data of their jobs: appends,
+        and creates where the backend merges them) with a statement or two of each kind;
+        one result per job, in their order."""
+        results: list[Any] = [None] * len(merged)
+        appends = [(i, data) for i, (kind, data) in enumerate(merged) if kind == _APPEND]
+        creates = [(i, data) for i, (kind, data) in enumerate(merged) if kind == _CREATE]
+        if appends:
+            results[appends[0][0]] = self._write_appends(cursor, [data for _, data in appends])
+        if creates:
+            if appends:  # a cursor of its own: the appends' answer is read from theirs
+                cursor = cursor.connection.cursor()
+            keys_of = _once(self.backend.write_creates(cursor, [data[0] for _, data in creates]))
+            for i, (values, finish) in creates:
+                results[i] = _created(finish, cursor, keys_of, values[0])
+        return results
+
+    def _write_appends(self, cursor: Any, merged: list[Any]) -> Any:
+        """Write the appends of several executions with the backend's
+        :meth:`~SqlBackend.write_appends`."""
+        appends: list[Append] = []
+        for keys, first, records, values, write_failure in merged:
+            if write_failure:
+                raise write_failure[0]
+            last, attempt, size, outputs, error, started, ended, finished, _, running = values
+            appends.append(
+                Append(
+                    keys[0],
+                    event_rows(first, records),
+                    last,
+                    attempt,
+                    size,
+                    outputs,
+                    error,
+                    started,
+                    ended,
+                    finished,
+                    running,
+                )
+            )
+        return self.backend.write_appends(cursor, appends, self.host_id)
 
     def _broken(self, live: _Live, error: BaseException) -> None:
         """A write of the execution failed: it can go no further; say so and end it."""
@@ -1279,6 +1371,28 @@ class SqlExecutionStore(ExecutionStore):
 def _one(cursor: Any, sql: str, params: Sequence[Any]) -> Any:
     cursor.execute(sql, params)
     return cursor.fetchone()
+
+
+def _created(
+    finish: Callable[[Any, int | None], Any],
+    cursor: Any,
+    keys_of: Callable[[], dict[str, int]],
+    execution_id: str,
+) -> Later:
+    """A merged create's result: ``finish`` with the key its row got (None: it conflicted)."""
+    return Later(lambda: finish(cursor, keys_of().get(execution_id)))
+
+
+def _once(read: Callable[[], T]) -> Callable[[], T]:
+    """``read``, called at most once: later calls give its first answer."""
+    answers: list[T] = []
+
+    def first() -> T:
+        if not answers:
+            answers.append(read())
+        return answers[0]
+
+    return first
 
 
 def _owned(rowcount: int, execution_id: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from ophost.server._wire import Record, joined, record_size
 from ophost.server.store._interface import ExecutionRecord
@@ -17,6 +17,7 @@ from ophost.v1 import error_pb2, execution_pb2, value_pb2
 
 __all__ = [
     "COLUMNS",
+    "Append",
     "UNFINISHED",
     "error_blob",
     "event_rows",
@@ -33,6 +34,23 @@ COLUMNS = (
 )
 # The states of an unfinished execution (PENDING, RUNNING, CANCEL_REQUESTED), for SQL.
 UNFINISHED = "(1, 2, 3)"
+
+
+class Append(NamedTuple):
+    """What one write of an execution's appends adds and changes (written with others by
+    a backend's ``write_appends``): its rows of events and the new values of its row."""
+
+    key: int
+    rows: list[tuple[int, int, bytes]]  # (first sequence, count, records): see event_rows
+    last_sequence: int
+    attempt: int
+    added_bytes: int  # added to the execution's bytes
+    outputs: bytes | None  # None: unchanged
+    error: bytes | None  # None: unchanged
+    started_at: float | None  # kept if already set
+    finished_at: float | None  # None: unchanged
+    finished: int | None  # the state it finished in, or None
+    running: int  # 1: a PENDING execution becomes RUNNING
 
 
 def placeholders(sql: str) -> str:

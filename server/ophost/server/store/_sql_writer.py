@@ -13,6 +13,14 @@ run, and leaving it waits for every answer. A job that needs an answer to decide
 result (how many rows a statement changed) returns a :class:`Later`, settled once the
 answers are in and before the commit, so its error still fails the transaction.
 
+A backend may also write several jobs of one kind with one statement or two (``merge``):
+in a group, each run of neighbouring jobs that have a ``merge`` (of different names) goes
+to ``merge(cursor, data)`` in one call, instead of ``run`` per job; it returns one result
+per job, each settled like a job's own (a value, or a :class:`Later`). Each statement is
+a driver call that lets go of the interpreter lock, and then waits to take it back from
+a busy event loop: fewer statements, fewer such waits. When ``merge`` (or a result of it)
+raises, the group is written job by job, each with its ``run``, as for any failure.
+
 A backend whose commits are cheap and local (SQLite) may also let a write that someone
 waits for be made at once on the event loop, skipping two thread hops: only when nothing
 is queued or being written (so the order of writes is kept) and the write lock is free
@@ -68,6 +76,9 @@ class Job:
     #: The job is one statement, whole or nothing by itself: made at once on the loop,
     #: it needs no transaction of its own (see ``Writer.commit``).
     single: bool = False
+    #: ``(name, data)``: the job may be written together with the jobs next to it in its
+    #: group that have a ``merge`` of other names (``Writer``'s ``merge``); None: ``run``.
+    merge: tuple[str, Any] | None = None
 
 
 class Later:
@@ -91,7 +102,8 @@ def _no_batch(connection: Any) -> AbstractContextManager[object]:
 class Writer:
     """The store's writer thread; ``connect()`` gives its connection, ``begin`` opens a
     transaction on it, ``batch`` (optional) lets a group's statements go out unanswered,
-    ``notices`` (optional) sends the notices of a group's jobs in its transaction."""
+    ``notices`` (optional) sends the notices of a group's jobs in its transaction, ``merge``
+    (optional) writes several jobs' ``merge`` data at once."""
 
     def __init__(
         self,
@@ -101,6 +113,7 @@ class Writer:
         *,
         batch: Callable[[Any], AbstractContextManager[object]] = _no_batch,
         notices: Callable[[Any, list[str]], None] | None = None,
+        merge: Callable[[Any, list[Any]], list[Any]] | None = None,
         begin_now: Callable[[Any], bool] | None = None,
         checkpoint: Callable[[Any], None] | None = None,
         lost: Callable[[BaseException], bool] = lambda exc: False,
@@ -111,6 +124,7 @@ class Writer:
         self._begin = begin
         self._batch = batch
         self._notices = notices
+        self._merge = merge
         self._begin_now = begin_now
         self._checkpoint = checkpoint
         self._lost = lost
@@ -189,10 +203,16 @@ class Writer:
             _log.exception("a store write's callback failed")
 
     def future(
-        self, run: Callable[[Any], Any], size: int = 0, *, now: bool = False, single: bool = False
+        self,
+        run: Callable[[Any], Any],
+        size: int = 0,
+        *,
+        now: bool = False,
+        single: bool = False,
+        merge: tuple[str, Any] | None = None,
     ) -> asyncio.Future[Any]:
         """Queue ``run`` (or, with ``now``, :meth:`commit` it) and return a future of its
-        result, set once it is committed. ``single``: see :attr:`Job.single`."""
+        result, set once it is committed. ``single``, ``merge``: see :class:`Job`."""
         future: asyncio.Future[Any] = self._loop.create_future()
 
         def done(result: Any, error: BaseException | None) -> None:
@@ -203,7 +223,7 @@ class Writer:
             else:
                 future.set_result(result)
 
-        job = Job(run, done, size, single=single)
+        job = Job(run, done, size, single=single, merge=merge)
         if now:
             self.commit(job)
         else:
@@ -308,13 +328,44 @@ class Writer:
         self._begin(connection)
         # A cursor each: in a batch, a job's statements are answered only at its end.
         with self._batch(connection):
-            results = [job.run(connection.cursor()) for job in jobs]
+            results = self._run_jobs(connection, jobs)
             self._notify(connection, jobs)
         settled: list[tuple[Any, BaseException | None]] = [
             (_settled(result), None) for result in results
         ]
         connection.commit()
         return settled
+
+    def _run_jobs(self, connection: Any, jobs: list[Job]) -> list[Any]:
+        """Run ``jobs`` in order, those that can be merged in runs (see the module)."""
+        merge = self._merge
+        if merge is None:
+            return [job.run(connection.cursor()) for job in jobs]
+        results: list[Any] = []
+        run: list[Job] = []
+        names: set[str] = set()
+
+        def flush() -> None:
+            if len(run) == 1:
+                results.append(run[0].run(connection.cursor()))
+            elif run:
+                merged = merge(connection.cursor(), [job.merge[1] for job in run if job.merge])
+                assert len(merged) == len(run)
+                results.extend(merged)
+            run.clear()
+            names.clear()
+
+        for job in jobs:
+            if job.merge is None:
+                flush()
+                results.append(job.run(connection.cursor()))
+                continue
+            if job.merge[0] in names:
+                flush()
+            run.append(job)
+            names.add(job.merge[0])
+        flush()
+        return results
 
     def _notify(self, connection: Any, jobs: list[Job]) -> None:
         """Send the notices of ``jobs`` in their transaction (once for the group)."""

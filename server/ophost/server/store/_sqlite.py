@@ -10,6 +10,7 @@ execution run by another process polls every ``poll_interval`` seconds (50 ms).
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ from ophost.server.store._interface import (
 )
 from ophost.server.store._schema import SchemaTooNewError, migrate
 from ophost.server.store._sql import SqlBackend, SqlExecutionStore
+from ophost.server.store._sql_rows import Append
 
 __all__ = ["SqliteBackend", "SqliteExecutionStore"]
 
@@ -44,6 +46,7 @@ class SqliteBackend(SqlBackend):
 
     dialect = "sqlite"
     writes_on_loop = True
+    merges_appends = True
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
         self.path = Path(path)
@@ -57,7 +60,12 @@ class SqliteBackend(SqlBackend):
 
     def _connection(self, *, read_only: bool = False) -> sqlite3.Connection:
         connection = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=30.0,
+            # Room for the merged writes' statements of every size beside the others.
+            cached_statements=2 * _MERGED_ROWS + 128,
         )
         try:
             connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -75,6 +83,18 @@ class SqliteBackend(SqlBackend):
             connection.close()
             raise
         return connection
+
+    def write_appends(self, cursor: Any, appends: list[Append], owner: str) -> None:
+        rows = [(append.key, *row) for append in appends for row in append.rows]
+        for start in range(0, len(rows), _MERGED_ROWS):
+            part = rows[start : start + _MERGED_ROWS]
+            cursor.execute(_insert_events(len(part)), [v for row in part for v in row])
+        for start in range(0, len(appends), _MERGED_ROWS):
+            changes = appends[start : start + _MERGED_ROWS]
+            values = [v for append in changes for v in (append.key, *append[2:])]
+            cursor.execute(_update_executions(len(changes)), [*values, owner])
+            if cursor.rowcount != len(changes):
+                raise StoreError("an execution of a group of writes is no longer this process's")
 
     def open(self) -> None:
         path = self.path
@@ -248,3 +268,32 @@ class SqliteExecutionStore(SqlExecutionStore):
         **options: Any,
     ) -> None:
         super().__init__(SqliteBackend(path, max_bytes=max_bytes), **options)
+
+
+# At most this many rows in one merged statement (SQLite takes at most 32,766 parameters).
+_MERGED_ROWS = 256
+
+
+@functools.lru_cache(maxsize=_MERGED_ROWS)
+def _insert_events(rows: int) -> str:
+    """``rows`` rows of ``events`` in one statement (four parameters a row)."""
+    return "INSERT INTO events (execution, sequence, count, record) VALUES " + ", ".join(
+        ["(?, ?, ?, ?)"] * rows
+    )
+
+
+@functools.lru_cache(maxsize=_MERGED_ROWS)
+def _update_executions(rows: int) -> str:
+    """The changes of ``rows`` executions' appends in one statement: ten parameters an
+    execution (its key, then :class:`Append`'s fields after its rows), then the owner. The
+    same changes as the store's update of one execution."""
+    return (
+        "UPDATE executions SET last_sequence = v.column2, attempt = v.column3, "
+        "bytes = bytes + v.column4, outputs = COALESCE(v.column5, outputs), "
+        "error = COALESCE(v.column6, error), started_at = COALESCE(started_at, v.column7), "
+        "finished_at = COALESCE(v.column8, finished_at), "
+        "state = CASE WHEN v.column9 IS NOT NULL THEN v.column9 "
+        "WHEN state = 1 AND v.column10 = 1 THEN 2 ELSE state END FROM (VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+        + ") AS v WHERE executions.key = v.column1 AND executions.owner = ?"
+    )
