@@ -208,13 +208,28 @@ class _Merging:
         )
         return [-n for n in numbers]
 
-    def hold(self) -> asyncio.Future[Any]:
-        def run(cursor: Any) -> int:
+    async def group(self, jobs: list[tuple[int, str | None]]) -> dict[int, Any]:
+        """Write ``jobs`` (number, merge name) as one group; their results by number."""
+        await asyncio.to_thread(self.writer.start)
+
+        def hold(cursor: Any) -> int:
             self.release.wait(5)
             cursor.execute("INSERT INTO t VALUES (0, 'first')")
             return 0
 
-        return self.writer.future(run)
+        first = self.writer.future(hold)
+        await asyncio.sleep(0.05)  # the thread holds the first job: the rest make one group
+        results: dict[int, Any] = {}
+        for n, name in jobs:
+            self.writer.submit(_merged(n, name, results))
+        self.release.set()
+        await first
+        for _ in range(200):
+            if len(results) == len(jobs):
+                break
+            await asyncio.sleep(0.005)
+        self.writer.stop()
+        return results
 
 
 def _merged(n: int, name: str | None, results: dict[int, Any]) -> Job:
@@ -228,19 +243,8 @@ async def test_neighbouring_jobs_with_merge_data_are_written_in_one_call(fixture
     f = await fixture(now=False)
     f.writer.stop()
     m = _Merging(f, asyncio.get_running_loop(), fails=False)
-    await asyncio.to_thread(m.writer.start)
-    first = m.hold()
-    await asyncio.sleep(0.05)  # the thread holds the first job: the rest make one group
-    results: dict[int, Any] = {}
     # A name seen again, and a job without merge data, each end a run.
-    for n, name in [(1, "a"), (2, "b"), (3, "a"), (4, None), (5, "e"), (6, "f")]:
-        m.writer.submit(_merged(n, name, results))
-    m.release.set()
-    await first
-    for _ in range(200):
-        if len(results) == 6:
-            break
-        await asyncio.sleep(0.005)
+    results = await m.group([(1, "a"), (2, "b"), (3, "a"), (4, None), (5, "e"), (6, "f")])
     assert m.calls == [[1, 2], [5, 6]]
     assert results == {1: -1, 2: -2, 3: 3, 4: 4, 5: -5, 6: -6}
     assert f.rows() == [
@@ -252,26 +256,13 @@ async def test_neighbouring_jobs_with_merge_data_are_written_in_one_call(fixture
         (5, "merged"),
         (6, "merged"),
     ]
-    m.writer.stop()
 
 
 async def test_a_merge_that_fails_has_the_group_written_job_by_job(fixture: Any) -> None:
     f = await fixture(now=False)
     f.writer.stop()
     m = _Merging(f, asyncio.get_running_loop(), fails=True)
-    await asyncio.to_thread(m.writer.start)
-    first = m.hold()
-    await asyncio.sleep(0.05)
-    results: dict[int, Any] = {}
-    for n, name in [(1, "a"), (2, "b"), (3, "c")]:
-        m.writer.submit(_merged(n, name, results))
-    m.release.set()
-    await first
-    for _ in range(200):
-        if len(results) == 3:
-            break
-        await asyncio.sleep(0.005)
+    results = await m.group([(1, "a"), (2, "b"), (3, "c")])
     assert m.calls == [[1, 2, 3]]
     assert results == {1: 1, 2: 2, 3: 3}
     assert [n for n, _ in f.rows()] == [0, 1, 2, 3]
-    m.writer.stop()
