@@ -16,23 +16,28 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from bench import serve_until_stdin_closes
+from bench.measure import (
+    Clients,
+    ServerProcess,
+    Settings,
+    interleaved,
+    median,
+    percentile,
+    round_trips,
+)
 from bench.ops import OpHostClient
 from bench.ops import add as ophost_add
 from ophost.server import OpHostServer
-
-if TYPE_CHECKING:
-    from bench.run import Clients, Settings
 
 __all__ = ["bench_dagster"]
 
 
 async def bench_dagster(c: "Clients", s: "Settings") -> dict[str, Any]:
-    from bench.run import ServerProcess
 
     try:
         import dagster  # noqa: F401
@@ -46,7 +51,6 @@ async def bench_dagster(c: "Clients", s: "Settings") -> dict[str, Any]:
 
 
 async def _measure(address: str, s: "Settings") -> dict[str, Any]:
-    from bench.run import interleaved, median, percentile, round_trips
 
     job = _job()
     run_config = {

@@ -4,7 +4,7 @@ Both sides are ``bench.ops`` subprocesses that differ only in their executor
 (``OPHOST_BENCH_EXECUTOR``): the run's own ophost server (threads) and one running
 bodies in a pool of two worker processes. Every figure is a ratio measured in the same
 run with the sides interleaved: the trivial op's round trip (the sides taking short turns,
-``bench.run.round_trips_between``) and executions per second
+``bench.measure.round_trips_between``) and executions per second
 with 32 callers, events per second from one op, and the throughput of CPU-bound
 executions two at a time (a pure-Python loop holds the interpreter lock, so threads
 share one core while worker processes use both).
@@ -15,14 +15,21 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
+from bench.measure import (
+    Clients,
+    ServerProcess,
+    Settings,
+    calls_per_second,
+    median,
+    percentile,
+    round_trips,
+    round_trips_between,
+)
 from bench.ops import OpHostClient
-
-if TYPE_CHECKING:
-    from bench.run import Clients, ServerProcess, Settings
 
 __all__ = ["EXECUTOR_ENV", "SPIN_STEPS", "bench_executors", "two_at_a_time"]
 
@@ -32,7 +39,6 @@ SPIN_STEPS = 2_000_000
 
 
 async def bench_executors(c: Clients, s: Settings) -> dict[str, Any]:
-    from bench.run import ServerProcess
 
     process = ServerProcess("bench.ops", profile_dir=None, env={EXECUTOR_ENV: "process"})
     try:
@@ -42,13 +48,6 @@ async def bench_executors(c: Clients, s: Settings) -> dict[str, Any]:
 
 
 async def _measure(servers: dict[str, ServerProcess], s: Settings) -> dict[str, Any]:
-    from bench.run import (
-        calls_per_second,
-        median,
-        percentile,
-        round_trips,
-        round_trips_between,
-    )
 
     channels = {name: grpc.aio.insecure_channel(p.address) for name, p in servers.items()}
     try:

@@ -22,20 +22,18 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from connectrpc.codec import Codec
 from connectrpc.compat import google_protobuf_binary_codec, google_protobuf_json_codec
 from connectrpc.protocol import ProtocolType
 
+from bench.measure import Clients, ServerProcess, Settings, latency_sides
 from bench.ops import HTTP_PORT_FILE_ENV, OpHostClient
 from ophost.v1 import event_pb2, execution_pb2
 from ophost.v1 import op_host_service_pb2 as pb
 from ophost.v1.op_host_service_connect import OpHostServiceClient
-
-if TYPE_CHECKING:
-    from bench.run import Clients, Settings
 
 __all__ = ["SIDES", "bench_http_door"]
 
@@ -102,7 +100,6 @@ def _execute_caller(channel: grpc.aio.Channel) -> Callable[[], Awaitable[object]
 
 
 async def bench_http_door(c: Clients, s: Settings) -> dict[str, Any]:
-    from bench.run import ServerProcess, latency_sides
 
     del c  # this benchmark starts a server of its own, with its door open
     with tempfile.TemporaryDirectory(prefix="ophost-bench-http-") as folder:

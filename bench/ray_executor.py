@@ -15,21 +15,27 @@ from __future__ import annotations
 import gc
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
 from bench.executors import SPIN_STEPS, two_at_a_time
+from bench.measure import (
+    Clients,
+    ServerProcess,
+    Settings,
+    calls_per_second,
+    interleaved,
+    median,
+    percentile,
+    round_trips,
+)
 from bench.ops import OpHostClient
-
-if TYPE_CHECKING:
-    from bench.run import Clients, ServerProcess, Settings
 
 __all__ = ["bench_ray"]
 
 
 async def bench_ray(c: Clients, s: Settings) -> dict[str, Any]:
-    from bench.run import ServerProcess
 
     # Loopback only, as the host's own Ray would be (read when Ray is first imported).
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -56,7 +62,6 @@ async def bench_ray(c: Clients, s: Settings) -> dict[str, Any]:
 async def _measure(
     ray: Any, server: ServerProcess, threads: ServerProcess, s: Settings
 ) -> dict[str, Any]:
-    from bench.run import calls_per_second, interleaved, median, percentile, round_trips
 
     add: Any = ray.remote(num_cpus=1)(_add)
 
@@ -105,7 +110,6 @@ async def _cpu_bound(
     ray_client: OpHostClient, threads: ServerProcess, s: Settings
 ) -> dict[str, list[float]]:
     """CPU-bound executions per second, two at a time: Ray tasks against host threads."""
-    from bench.run import interleaved
 
     async with grpc.aio.insecure_channel(threads.address) as channel:
         clients = {"ray": ray_client, "thread": OpHostClient(channel)}

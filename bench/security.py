@@ -13,7 +13,7 @@ The client sends the token on each call (``authorization: Bearer``) to the serve
 check tokens, over a TLS channel that trusts the CA to the servers that serve TLS.
 
 Figures, the sides interleaved: the trivial op's round trip (p50, with p99) on every
-side, the sides taking short turns (``bench.run.round_trips_between``), and on
+side, the sides taking short turns (``bench.measure.round_trips_between``), and on
 ``plaintext`` and ``secure`` the server's CPU time per round trip and calls per second
 with 32 callers (each side's load between two parts of the round trips). Before the
 repeats, the run checks that security is on (a call without the token is refused with
@@ -31,16 +31,24 @@ from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 import trustme
 
+from bench.measure import (
+    Clients,
+    CpuMeter,
+    ServerProcess,
+    Settings,
+    calls_per_second,
+    median,
+    percentile,
+    round_trips,
+    round_trips_between,
+)
 from bench.ops import SECURE_ENV, SECURE_PARTS, SECURE_PARTS_ENV, OpHostClient, metrics_port_file
 from ophost.server import hash_token
-
-if TYPE_CHECKING:
-    from bench.run import Clients, ServerProcess, Settings
 
 __all__ = ["SIDES", "bench_security"]
 
@@ -104,7 +112,6 @@ async def bench_security(c: Clients, s: Settings) -> dict[str, Any]:
 
 
 def _start(folder: Path, ca: bytes, parts: tuple[str, ...]) -> _Side:
-    from bench.run import ServerProcess
 
     env = {SECURE_ENV: str(folder), SECURE_PARTS_ENV: ",".join(parts)} if parts else {}
     server = ServerProcess("bench.ops", profile_dir=None, env=env)
@@ -139,14 +146,6 @@ def _counted(port_file: Path) -> float:
 
 
 async def _measure(sides: dict[str, _Side], s: Settings) -> dict[str, Any]:
-    from bench.run import (
-        CpuMeter,
-        calls_per_second,
-        median,
-        percentile,
-        round_trips,
-        round_trips_between,
-    )
 
     add = OpHostClient.request("add", a=1, b=2)
     calls: dict[str, Callable[[], Awaitable[object]]] = {

@@ -29,15 +29,23 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 
+from bench.measure import (
+    Clients,
+    ServerProcess,
+    Settings,
+    calls_per_second,
+    interleaved,
+    median,
+    percentile,
+    round_trips,
+    round_trips_between,
+)
 from bench.ops import OpHostClient
 from ophost.v1 import op_host_service_pb2, op_host_service_pb2_grpc
-
-if TYPE_CHECKING:
-    from bench.run import Clients, ServerProcess, Settings
 
 __all__ = ["STORE_ENV", "bench_stores", "bench_workers"]
 
@@ -69,7 +77,6 @@ def _postgres() -> Iterator[tuple[str | None, str]]:
 
 
 async def bench_stores(c: Clients, s: Settings) -> dict[str, Any]:
-    from bench.run import ServerProcess
 
     with tempfile.TemporaryDirectory(prefix="ophost-bench-") as folder, _postgres() as (dsn, why):
         sqlite_path = Path(folder) / "bench.db"
@@ -96,14 +103,6 @@ async def bench_stores(c: Clients, s: Settings) -> dict[str, Any]:
 async def _measure(
     stores: dict[str, ServerProcess], s: Settings, sqlite_path: Path
 ) -> dict[str, Any]:
-    from bench.run import (
-        calls_per_second,
-        interleaved,
-        median,
-        percentile,
-        round_trips,
-        round_trips_between,
-    )
 
     channels = {name: grpc.aio.insecure_channel(p.address) for name, p in stores.items()}
     try:
@@ -301,7 +300,6 @@ def _idle_share(before: tuple[int, int], after: tuple[int, int]) -> float:
 
 async def bench_workers(c: Clients, s: Settings) -> dict[str, Any]:
     """``--workers 2`` against ``--workers 1``, on SQLite."""
-    from bench.run import interleaved, median
 
     runs: dict[str, list[float]] = {}
     idle: dict[str, list[float]] = {}
