@@ -46,7 +46,8 @@ class SqliteBackend(SqlBackend):
 
     dialect = "sqlite"
     writes_on_loop = True
-    merges_appends = True
+    # Merged appends update with UPDATE ... FROM, which SQLite has since 3.33.
+    merges_appends = sqlite3.sqlite_version_info >= (3, 33, 0)
 
     def __init__(self, path: str | os.PathLike[str], *, max_bytes: int | None = None) -> None:
         self.path = Path(path)
