@@ -17,7 +17,7 @@
 
 import * as dns from "node:dns";
 import { isIP } from "node:net";
-import type { ClientOptions } from "./options.js";
+import type { TlsOptions } from "./credentials.js";
 
 /** What {@link createOpHostClient} takes: one address, or the addresses of several servers. */
 export type ClientAddress = string | readonly string[];
@@ -39,7 +39,7 @@ export type Lookup = (host: string) => Promise<readonly LookupAddress[]>;
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[^:/\s,]+):(\d+)$/;
 
 /** `host:port` → `http://host:port` (or `https://` with TLS); URLs stay as they are. */
-export function baseUrlOf(address: string, tls: ClientOptions["tls"]): string {
+export function baseUrlOf(address: string, tls: boolean | TlsOptions | undefined): string {
   if (/^https?:\/\//.test(address)) {
     if (tls && address.startsWith("http://")) {
       throw new TypeError(`the address ${address} is an http:// URL, but the tls option is set`);
@@ -58,7 +58,7 @@ export function addressLabel(address: ClientAddress): string {
 }
 
 /** Read a client's address (see the module documentation); a malformed one throws a `TypeError`. */
-export function parseAddress(address: ClientAddress, tls: ClientOptions["tls"]): Backends {
+export function parseAddress(address: ClientAddress, tls: boolean | TlsOptions | undefined): Backends {
   if (typeof address !== "string") {
     if (!Array.isArray(address) || !address.every((a) => typeof a === "string")) {
       throw new TypeError(`the address must be a string or an array of strings, got ${String(address)}`);
@@ -76,7 +76,7 @@ export function parseAddress(address: ClientAddress, tls: ClientOptions["tls"]):
   return staticList([address], tls); // one address, exactly as given
 }
 
-function staticList(addresses: readonly string[], tls: ClientOptions["tls"]): Backends {
+function staticList(addresses: readonly string[], tls: boolean | TlsOptions | undefined): Backends {
   if (addresses.length === 0) {
     throw new TypeError("the address list is empty");
   }
@@ -89,7 +89,7 @@ function staticList(addresses: readonly string[], tls: ClientOptions["tls"]): Ba
   return { kind: "static", baseUrls };
 }
 
-function dnsName(address: string, tls: ClientOptions["tls"]): Backends {
+function dnsName(address: string, tls: boolean | TlsOptions | undefined): Backends {
   // dns:///name:port and dns:name:port; gRPC's dns://server/name:port names a DNS server, which Node's lookup cannot use.
   const rest = address.slice("dns:".length);
   const name = rest.startsWith("///") ? rest.slice(3) : rest.startsWith("//") ? undefined : rest;

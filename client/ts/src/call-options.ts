@@ -11,10 +11,10 @@ import { Code, ConnectError, type CallOptions as RpcCallOptions } from "@connect
 import type { OpHostRpcError } from "./errors.js";
 import { withCallToken } from "./credentials.js";
 import { toRpcError } from "./status.js";
+import type { RequestHeaders } from "./headers.js";
 import { withTraceContext } from "./trace-context.js";
 
-/** Request headers (gRPC metadata): what `new Headers(...)` takes (`HeadersInit`). */
-export type RequestHeaders = NonNullable<ConstructorParameters<typeof Headers>[0]>;
+export type { RequestHeaders } from "./headers.js";
 
 /** Options every RPC-making method of the client takes. */
 export interface CallOptions {

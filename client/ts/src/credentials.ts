@@ -12,7 +12,7 @@
 
 import type * as http2 from "node:http2";
 import type { Interceptor } from "@connectrpc/connect";
-import type { RequestHeaders } from "./call-options.js";
+import type { RequestHeaders } from "./headers.js";
 
 /** The request header a token travels in. */
 export const AUTHORIZATION_HEADER = "authorization";

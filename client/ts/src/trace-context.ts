@@ -17,7 +17,7 @@
 
 import { createRequire } from "node:module";
 import type * as OtelApi from "@opentelemetry/api";
-import type { RequestHeaders } from "./call-options.js";
+import type { RequestHeaders } from "./headers.js";
 
 function loadApi(): typeof OtelApi | undefined {
   try {
