@@ -37,8 +37,7 @@ from ophost.server import OpHostServer
 __all__ = ["bench_dagster"]
 
 
-async def bench_dagster(c: "Clients", s: "Settings") -> dict[str, Any]:
-
+async def bench_dagster(c: Clients, s: Settings) -> dict[str, Any]:
     try:
         import dagster  # noqa: F401
     except ImportError as exc:
@@ -50,8 +49,7 @@ async def bench_dagster(c: "Clients", s: "Settings") -> dict[str, Any]:
         server.stop()
 
 
-async def _measure(address: str, s: "Settings") -> dict[str, Any]:
-
+async def _measure(address: str, s: Settings) -> dict[str, Any]:
     job = _job()
     run_config = {
         "ops": {"dagster_add": {"inputs": {"a": 1, "b": 2}}},

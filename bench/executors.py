@@ -39,7 +39,6 @@ SPIN_STEPS = 2_000_000
 
 
 async def bench_executors(c: Clients, s: Settings) -> dict[str, Any]:
-
     process = ServerProcess("bench.ops", profile_dir=None, env={EXECUTOR_ENV: "process"})
     try:
         return await _measure({"thread": c.ophost_server, "process": process}, s)
@@ -48,7 +47,6 @@ async def bench_executors(c: Clients, s: Settings) -> dict[str, Any]:
 
 
 async def _measure(servers: dict[str, ServerProcess], s: Settings) -> dict[str, Any]:
-
     channels = {name: grpc.aio.insecure_channel(p.address) for name, p in servers.items()}
     try:
         clients = {name: OpHostClient(ch) for name, ch in channels.items()}

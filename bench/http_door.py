@@ -100,7 +100,6 @@ def _execute_caller(channel: grpc.aio.Channel) -> Callable[[], Awaitable[object]
 
 
 async def bench_http_door(c: Clients, s: Settings) -> dict[str, Any]:
-
     del c  # this benchmark starts a server of its own, with its door open
     with tempfile.TemporaryDirectory(prefix="ophost-bench-http-") as folder:
         port_file = Path(folder) / "http-port"

@@ -36,7 +36,6 @@ __all__ = ["bench_ray"]
 
 
 async def bench_ray(c: Clients, s: Settings) -> dict[str, Any]:
-
     # Loopback only, as the host's own Ray would be (read when Ray is first imported).
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     try:
@@ -62,7 +61,6 @@ async def bench_ray(c: Clients, s: Settings) -> dict[str, Any]:
 async def _measure(
     ray: Any, server: ServerProcess, threads: ServerProcess, s: Settings
 ) -> dict[str, Any]:
-
     add: Any = ray.remote(num_cpus=1)(_add)
 
     async def bare() -> object:

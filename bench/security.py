@@ -112,7 +112,6 @@ async def bench_security(c: Clients, s: Settings) -> dict[str, Any]:
 
 
 def _start(folder: Path, ca: bytes, parts: tuple[str, ...]) -> _Side:
-
     env = {SECURE_ENV: str(folder), SECURE_PARTS_ENV: ",".join(parts)} if parts else {}
     server = ServerProcess("bench.ops", profile_dir=None, env=env)
     if "tls" in parts:
@@ -146,7 +145,6 @@ def _counted(port_file: Path) -> float:
 
 
 async def _measure(sides: dict[str, _Side], s: Settings) -> dict[str, Any]:
-
     add = OpHostClient.request("add", a=1, b=2)
     calls: dict[str, Callable[[], Awaitable[object]]] = {
         name: _caller(side.client, add) for name, side in sides.items()

@@ -77,7 +77,6 @@ def _postgres() -> Iterator[tuple[str | None, str]]:
 
 
 async def bench_stores(c: Clients, s: Settings) -> dict[str, Any]:
-
     with tempfile.TemporaryDirectory(prefix="ophost-bench-") as folder, _postgres() as (dsn, why):
         sqlite_path = Path(folder) / "bench.db"
         stores: dict[str, ServerProcess] = {"memory": c.ophost_server}
@@ -103,7 +102,6 @@ async def bench_stores(c: Clients, s: Settings) -> dict[str, Any]:
 async def _measure(
     stores: dict[str, ServerProcess], s: Settings, sqlite_path: Path
 ) -> dict[str, Any]:
-
     channels = {name: grpc.aio.insecure_channel(p.address) for name, p in stores.items()}
     try:
         add = OpHostClient.request("add", a=1, b=2)
