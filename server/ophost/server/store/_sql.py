@@ -38,6 +38,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -797,7 +798,9 @@ class SqlExecutionStore(ExecutionStore):
         if creates:
             if appends:  # a cursor of its own: the appends' answer is read from theirs
                 cursor = cursor.connection.cursor()
-            keys_of = _once(self.backend.write_creates(cursor, [data[0] for _, data in creates]))
+            keys_of = functools.cache(
+                self.backend.write_creates(cursor, [data[0] for _, data in creates])
+            )
             for i, (values, finish) in creates:
                 results[i] = _created(finish, cursor, keys_of, values[0])
         return results
@@ -1381,18 +1384,6 @@ def _created(
 ) -> Later:
     """A merged create's result: ``finish`` with the key its row got (None: it conflicted)."""
     return Later(lambda: finish(cursor, keys_of().get(execution_id)))
-
-
-def _once(read: Callable[[], T]) -> Callable[[], T]:
-    """``read``, called at most once: later calls give its first answer."""
-    answers: list[T] = []
-
-    def first() -> T:
-        if not answers:
-            answers.append(read())
-        return answers[0]
-
-    return first
 
 
 def _owned(rowcount: int, execution_id: str) -> None:
