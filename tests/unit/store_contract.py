@@ -587,6 +587,28 @@ class StoreContract:
         assert await store.get("e2") is None
         assert await store.get("e3") is not None  # running: never forgotten
 
+    async def test_retention_forgets_many_executions_in_one_sweep(self) -> None:
+        # More than a SQL store deletes with one statement (500), twice over.
+        store = await self.open_store(max_retained=7, clock=lambda: 1_010.0)
+
+        async def one(i: int) -> None:
+            await store.create(new(f"e{i}"))
+            await store.append(f"e{i}", [log(f"step {i}")])
+            await store.append(
+                f"e{i}", [finished()], ExecutionUpdate(finished=SUCCEEDED, at=1_000.0 + i / 1e4)
+            )
+
+        await asyncio.gather(*(one(i) for i in range(1_107)))
+        await store.create(new("running"))
+        await store.sweep()
+        kept = {r.id for r in await store.executions(limit=100)}
+        assert kept == {f"e{i}" for i in range(1_101, 1_107)} | {"running"}
+        for execution_id in ("e0", "e499", "e500", "e999", "e1000", "e1100"):
+            assert await store.get(execution_id) is None
+            assert await drain(store, execution_id) == []
+        (events,) = await drain(store, "e1101")
+        assert [e.sequence for e in events] == [1, 2]
+
     async def test_retention_by_bytes_forgets_whole_executions(self) -> None:
         store = await self.open_store(max_retained_bytes=1500, clock=lambda: 1_010.0)
         for i in range(4):

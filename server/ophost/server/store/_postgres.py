@@ -51,16 +51,16 @@ _MIGRATION_LOCK = 0x6F70686F7374  # "ophost"
 # the store's update of one execution.
 _WRITE_APPENDS = (
     "WITH added AS (INSERT INTO events (execution, sequence, count, record) "
-    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::integer[], %s::bytea[])) "
+    "SELECT * FROM unnest(%b::bigint[], %b::bigint[], %b::integer[], %b::bytea[])) "
     "UPDATE executions AS x SET last_sequence = v.last_sequence, attempt = v.attempt, "
     "bytes = x.bytes + v.bytes, outputs = COALESCE(v.outputs, x.outputs), "
     "error = COALESCE(v.error, x.error), started_at = COALESCE(x.started_at, v.started_at), "
     "finished_at = COALESCE(v.finished_at, x.finished_at), "
     "state = CASE WHEN v.finished IS NOT NULL THEN v.finished "
     "WHEN x.state = 1 AND v.running = 1 THEN 2 ELSE x.state END "
-    "FROM unnest(%s::bigint[], %s::bigint[], %s::integer[], %s::bigint[], %s::bytea[], "
-    "%s::bytea[], %s::double precision[], %s::double precision[], %s::integer[], "
-    "%s::integer[]) AS v(key, last_sequence, attempt, bytes, outputs, error, started_at, "
+    "FROM unnest(%b::bigint[], %b::bigint[], %b::integer[], %b::bigint[], %b::bytea[], "
+    "%b::bytea[], %b::double precision[], %b::double precision[], %b::integer[], "
+    "%b::integer[]) AS v(key, last_sequence, attempt, bytes, outputs, error, started_at, "
     "finished_at, finished, running) "
     "WHERE x.key = v.key AND x.owner = %s"
 )
@@ -71,9 +71,9 @@ _WRITE_APPENDS = (
 # principal); those that conflict with a row already there are skipped.
 _WRITE_CREATES = (
     "INSERT INTO executions (id, op_name, op_version, request_id, fingerprint, tags, start, "
-    "state, created_at, owner, principal) SELECT * FROM unnest(%s::text[], %s::text[], "
-    "%s::text[], %s::text[], %s::bytea[], %s::text[], %s::bytea[], %s::integer[], "
-    "%s::double precision[], %s::text[], %s::text[]) "
+    "state, created_at, owner, principal) SELECT * FROM unnest(%b::text[], %b::text[], "
+    "%b::text[], %b::text[], %b::bytea[], %b::text[], %b::bytea[], %b::integer[], "
+    "%b::double precision[], %b::text[], %b::text[]) "
     "ON CONFLICT DO NOTHING RETURNING key, id"
 )
 
@@ -140,7 +140,7 @@ class PostgresBackend(SqlBackend):
         return (
             "WITH added AS (INSERT INTO events (execution, sequence, count, record) "
             "SELECT %s, r.sequence, r.count, r.record "
-            "FROM unnest(%s::bigint[], %s::integer[], %s::bytea[]) AS r(sequence, count, record)) "
+            "FROM unnest(%b::bigint[], %b::integer[], %b::bytea[]) AS r(sequence, count, record)) "
             + update
         )
 

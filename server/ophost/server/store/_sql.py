@@ -111,6 +111,9 @@ _CREATE = "create"
 _MAX_BACKLOG = 64 << 20
 # A finished execution with at most this many records stays in memory for a moment.
 _RECENT_RECORDS = 1024
+# Retention deletes this many executions with each statement (below the 999 parameters
+# that older SQLite allows in one).
+_SWEPT_TOGETHER = 500
 
 
 class SqlBackend(abc.ABC):
@@ -1334,8 +1337,7 @@ class SqlExecutionStore(ExecutionStore):
             "SELECT key, bytes FROM executions WHERE finished_at IS NOT NULL "
             "ORDER BY finished_at, key LIMIT ?"
         )
-        delete_events = self._sql("DELETE FROM events WHERE execution = ?")
-        delete_execution = self._sql("DELETE FROM executions WHERE key = ?")
+        sql = self._sql
         retention = self.retention_seconds
         max_count = self.max_retained
         max_bytes = self.max_retained_bytes
@@ -1357,9 +1359,14 @@ class SqlExecutionStore(ExecutionStore):
                     doomed.add(int(key))
                     excess -= 1
                     total -= int(size)
-            for key in doomed:
-                cursor.execute(delete_events, (key,))
-                cursor.execute(delete_execution, (key,))
+            # A statement per table for each so many of them, not two for each one: every
+            # statement lets go of the interpreter lock, and takes it back.
+            keys = sorted(doomed)
+            for start in range(0, len(keys), _SWEPT_TOGETHER):
+                some = keys[start : start + _SWEPT_TOGETHER]
+                marks = ", ".join("?" * len(some))
+                cursor.execute(sql(f"DELETE FROM events WHERE execution IN ({marks})"), some)
+                cursor.execute(sql(f"DELETE FROM executions WHERE key IN ({marks})"), some)
             return len(doomed)
 
         deleted = int(await self._write(run))
