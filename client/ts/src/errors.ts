@@ -23,14 +23,12 @@
  */
 
 import type { ErrorChainLink, ExecutionFinishedEvent, OpError, StepFailureEvent, UserFailure } from "./events.js";
+import { OpHostClientError, ValueConversionError } from "./client-error.js";
 import type { StatusCodeName } from "./status-codes.js";
 
-/** Root of every error the ophost client throws on purpose. */
-export class OpHostClientError extends Error {
-  override get name(): string {
-    return this.constructor.name;
-  }
-}
+// Kept beside the values they convert, which the events below depend on: re-exported here
+// with the rest of the hierarchy.
+export { OpHostClientError, ValueConversionError };
 
 /** One `google.rpc.BadRequest` field violation: which field, and what is wrong with it. */
 export interface FieldViolation {
@@ -189,39 +187,6 @@ export class StreamBrokenError extends OpHostClientError {
     this.lastSequence = lastSequence;
     this.attempts = attempts;
     this.lastError = lastError;
-  }
-}
-
-/**
- * A value cannot be converted: a JS value with no wire form (a function, a symbol,
- * a class instance, a cycle, a string with a lone surrogate, ...) or a received
- * `Value` that is malformed.
- *
- * `path` names the value inside the request (`inputs.rows[2].x`, `config.db`,
- * `outputs.result`); `opName` is the op it was meant for, when known.
- */
-export class ValueConversionError extends OpHostClientError {
-  readonly path: string;
-  readonly problem: string;
-  readonly opName: string | undefined;
-
-  constructor(path: string, problem: string, opName?: string) {
-    const where = opName === undefined ? path : `${path} of op "${opName}"`;
-    super(`cannot convert ${where}: ${problem}`);
-    this.path = path;
-    this.problem = problem;
-    this.opName = opName;
-  }
-
-  /** The input the value belongs to (`rows` for `inputs.rows[2].x`), if it is an input. */
-  get input(): string | undefined {
-    const match = /^inputs\.([A-Za-z0-9_]+)/.exec(this.path);
-    return match?.[1];
-  }
-
-  /** The same error, attributed to an op. */
-  forOp(opName: string): ValueConversionError {
-    return new ValueConversionError(this.path, this.problem, opName);
   }
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { create, toBinary } from "@bufbuild/protobuf";
-import { ValueConversionError } from "./errors.js";
+import { ValueConversionError } from "./client-error.js";
 import { type ExecutionStart, ExecutionStartSchema } from "./gen/ophost/v1/execution_pb.js";
 import { NamedValueSchema, type Value, type ValueChunk, ValueSchema } from "./gen/ophost/v1/value_pb.js";
 import type { ServerInfo } from "./info.js";

@@ -28,7 +28,7 @@
  */
 
 import { create } from "@bufbuild/protobuf";
-import { ValueConversionError } from "./errors.js";
+import { ValueConversionError } from "./client-error.js";
 import { type Value, ValueSchema } from "./gen/ophost/v1/value_pb.js";
 
 /** The deepest nesting of containers the protocol guarantees a peer can parse. */
