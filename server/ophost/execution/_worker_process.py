@@ -4,8 +4,8 @@
 the worker protocol) with one end of a socket pair, reads its hello and registration,
 checks each registered definition against the host's own, and then relays: the host's
 assignments, cancels and acknowledgements go out; the worker's events and outcomes
-come back to the :class:`~ophost.execution._process_executor.ProcessAttempt` they
-belong to. A message that does not decode, a stream that breaks, a lease that runs
+come back to the attempt they belong to (a :class:`HeldAttempt`: the pool's
+``ProcessAttempt``). A message that does not decode, a stream that breaks, a lease that runs
 out or a process that exits ends the session; whatever attempt the worker held then
 fails with a reason that says which.
 """
@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from google.protobuf import duration_pb2
 from google.protobuf.message import DecodeError
@@ -34,10 +34,8 @@ from ophost.execution._frames import PROTOCOL_VERSION, FrameError, frame
 from ophost.execution._launchers import CommandLauncher, ForkLauncher, Launched, Launcher
 from ophost.v1 import op_pb2, worker_pb2
 
-if TYPE_CHECKING:
-    from ophost.execution._process_executor import ProcessAttempt
-
 __all__ = [
+    "HeldAttempt",
     "SessionTerms",
     "WorkerEnded",
     "WorkerProcess",
@@ -74,6 +72,25 @@ class WorkerEnded:
     message: str
 
 
+class HeldAttempt(Protocol):
+    """What a worker relays its messages to: the attempt it runs (the pool's own kind)."""
+
+    attempt_id: str
+    fence: int
+
+    def add_events(self, tails: Sequence[bytes], count: int) -> str:
+        """Take a batch of the attempt's events; a non-empty answer says what was wrong."""
+        ...
+
+    def finish_from(self, message: worker_pb2.AttemptFinished) -> None:
+        """The attempt's outcome, as the worker reported it."""
+        ...
+
+    def worker_ended(self, ending: WorkerEnded) -> None:
+        """The worker running the attempt is gone, for the reason ``ending`` gives."""
+        ...
+
+
 class WorkerProcess:
     """One worker process and its session. Call :meth:`start`, then :meth:`assign`."""
 
@@ -96,7 +113,7 @@ class WorkerProcess:
         self.pid = 0
         self.accepted: set[str] = set()
         self.refused: dict[str, str] = {}
-        self.attempt: ProcessAttempt | None = None
+        self.attempt: HeldAttempt | None = None
         self.ready = False
         self.ended = False
         self.retiring = False
@@ -203,13 +220,13 @@ class WorkerProcess:
         self._fences += 1
         return self._fences
 
-    def assign(self, attempt: ProcessAttempt, frames: bytes) -> None:
+    def assign(self, attempt: HeldAttempt, frames: bytes) -> None:
         """Hand ``attempt`` to this worker; ``frames`` are its assignment, serialized."""
         self.attempt = attempt
         if not self.ended and self._channel is not None:
             self._channel.send(frames)
 
-    def release(self, attempt: ProcessAttempt) -> None:
+    def release(self, attempt: HeldAttempt) -> None:
         """The attempt ended; the worker is free for another."""
         if self.attempt is attempt:
             self.attempt = None
@@ -350,7 +367,7 @@ def _decoded(data: bytes) -> worker_pb2.WorkerMessage:
         raise _Undecodable(f"a message of {len(data)} bytes does not decode ({exc})") from None
 
 
-def _current(attempt: ProcessAttempt | None, attempt_id: str, fence: int) -> bool:
+def _current(attempt: HeldAttempt | None, attempt_id: str, fence: int) -> bool:
     return attempt is not None and attempt.attempt_id == attempt_id and attempt.fence == fence
 
 
